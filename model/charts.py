@@ -1,0 +1,74 @@
+"""Altair charts that render with no network.
+
+Each chart is emitted as a ``<div>`` holding a static SVG (rendered here by vl-convert, so the page shows
+the chart even with JavaScript off) and a ``vegaEmbed`` call that replaces it with the interactive chart
+when the Vega bundle shipped in ``book/_static/vega-bundle.js`` is loaded. Nothing comes from a CDN.
+
+Command line: ``python -m model.charts bundle PATH`` writes that bundle (from the installed vl-convert).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import sys
+
+import altair as alt
+import vl_convert as vlc
+
+from model.io import atomic_write_text
+
+#: Colour-blind-safe categorical palette used by every chapter (Altair's default "tableau10").
+SCHEME = "tableau10"
+
+
+class OfflineChart:
+    """A chart whose HTML needs no network; ``_repr_html_`` is what Jupyter and the book display."""
+
+    def __init__(self, chart: alt.TopLevelMixin):
+        self.chart = chart
+        self.spec = chart.to_dict()
+        payload = json.dumps(self.spec, sort_keys=True, separators=(",", ":"))
+        self.div_id = "vega-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
+        self._payload = payload
+
+    def svg(self) -> str:
+        """The chart as a static SVG document."""
+        return vlc.vegalite_to_svg(self.spec)
+
+    def _repr_html_(self) -> str:
+        svg = self.svg()
+        return (
+            f'<div id="{self.div_id}" class="offline-vega">{svg}</div>\n'
+            f"<script>(function() {{ if (window.vegaEmbed) {{ "
+            f'window.vegaEmbed("#{self.div_id}", {self._payload}, {{"actions": false}})'
+            f'.catch(function(e) {{ console.error(e); }}); }} }})();</script>'
+        )
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self._repr_html_(), "text/plain": f"<chart {html.escape(self.div_id)}>"}
+
+
+def show(chart: alt.TopLevelMixin) -> OfflineChart:
+    """Wrap an Altair chart for offline display (return it as a cell's last expression)."""
+    return OfflineChart(chart)
+
+
+def write_bundle(path: str) -> None:
+    """Write the Vega + Vega-Lite + vega-embed JavaScript bundle (globals ``vegaEmbed``, ``vega``,
+    ``vegaLite``) wrapped in a function scope so that it can be loaded by a plain ``<script>`` tag."""
+    bundle = vlc.javascript_bundle()
+    atomic_write_text(path, "(function(){\n" + bundle + "\n})();\n")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] != "bundle":
+        print("usage: python -m model.charts bundle PATH", file=sys.stderr)
+        return 2
+    write_bundle(argv[1])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

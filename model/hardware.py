@@ -1,0 +1,147 @@
+"""Accelerators and KV-cache memory tiers from ``data/hardware.csv`` (each row cites its datasheet)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pandas as pd
+
+from model.io import DATA
+from model.validation import ParameterError
+
+HARDWARE_CSV = DATA / "hardware.csv"
+
+#: Bytes in one decimal gigabyte (datasheets quote bandwidth in GB/s = 1e9 bytes/s).
+GB = 1e9
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """One GPU.
+
+    Attributes
+    ----------
+    name : str
+        Row name in ``data/hardware.csv`` (e.g. ``"a100-80gb"``).
+    memory_bytes : float
+        HBM capacity, bytes.
+    bandwidth_bytes_per_s : float
+        HBM bandwidth, bytes/s.
+    peak_flops : dict
+        Dense tensor-core peak by compute type (``"bf16"``, ``"fp16"``, ``"int8"``, ``"fp8"``), operations/s.
+    interconnect_bytes_per_s : float
+        GPU-to-GPU (NVLink) bandwidth, bytes/s (NaN if unknown).
+    source : str
+        Datasheet.
+    """
+
+    name: str
+    memory_gb: float
+    memory_bytes: float
+    bandwidth_bytes_per_s: float
+    peak_flops: dict
+    interconnect_bytes_per_s: float
+    source: str
+
+    def flops(self, compute_dtype: str) -> float:
+        """Dense peak for ``compute_dtype``, operations/s.
+
+        Raises
+        ------
+        ParameterError
+            if this GPU has no tensor-core path for that type (e.g. FP8 on an A100).
+        """
+        value = self.peak_flops.get(compute_dtype, math.nan)
+        if not math.isfinite(value) or value <= 0:
+            supported = [k for k, v in self.peak_flops.items() if math.isfinite(v) and v > 0]
+            raise ParameterError("compute_dtype", compute_dtype,
+                                 f"one supported by {self.name}: {', '.join(supported)}")
+        return value
+
+
+@dataclass(frozen=True)
+class MemoryTier:
+    """A place to keep KV cache outside (or inside) the GPU.
+
+    Attributes
+    ----------
+    name : str
+        ``"hbm"``, ``"host-dram"``, ``"nvme-ssd"``...
+    bandwidth_bytes_per_s : float
+        Bandwidth of moving KV between this tier and the GPU, bytes/s.
+    usd_per_gb_month : float
+        Price of capacity, US dollars per GB per month (NaN if not priced).
+    source : str
+        Where the figures come from.
+    """
+
+    name: str
+    bandwidth_bytes_per_s: float
+    usd_per_gb_month: float
+    source: str
+
+
+@lru_cache(maxsize=1)
+def hardware_table() -> pd.DataFrame:
+    """The whole ``data/hardware.csv`` (read once)."""
+    return pd.read_csv(HARDWARE_CSV)
+
+
+def _row(name: str, kind: str) -> pd.Series:
+    table = hardware_table()
+    rows = table[(table["name"] == name) & (table["kind"] == kind)]
+    if rows.empty:
+        names = ", ".join(table.loc[table["kind"] == kind, "name"])
+        raise ParameterError("gpu" if kind == "gpu" else "tier", name, f"one of {names}")
+    return rows.iloc[0]
+
+
+def _f(value) -> float:
+    return float(value) if pd.notna(value) else math.nan
+
+
+def available_gpus() -> list[str]:
+    """Names of the GPUs in ``data/hardware.csv``."""
+    table = hardware_table()
+    return list(table.loc[table["kind"] == "gpu", "name"])
+
+
+def available_tiers() -> list[str]:
+    """Names of the memory tiers in ``data/hardware.csv``."""
+    table = hardware_table()
+    return list(table.loc[table["kind"] == "tier", "name"])
+
+
+@lru_cache(maxsize=None)
+def load_gpu(name: str) -> Accelerator:
+    """The accelerator called ``name`` (see :func:`available_gpus`)."""
+    r = _row(name, "gpu")
+    tera = 1e12
+    return Accelerator(
+        name=name,
+        memory_gb=_f(r["memory_gb"]),
+        memory_bytes=_f(r["memory_bytes"]),
+        bandwidth_bytes_per_s=_f(r["bandwidth_gb_s"]) * GB,
+        peak_flops={
+            "bf16": _f(r["bf16_tflops"]) * tera,
+            "fp16": _f(r["fp16_tflops"]) * tera,
+            "int8": _f(r["int8_tops"]) * tera,
+            "fp8": _f(r["fp8_tflops"]) * tera,
+        },
+        interconnect_bytes_per_s=_f(r["interconnect_gb_s"]) * GB,
+        source=str(r["source"]),
+    )
+
+
+@lru_cache(maxsize=None)
+def load_tier(name: str) -> MemoryTier:
+    """The memory tier called ``name`` (see :func:`available_tiers`)."""
+    r = _row(name, "tier")
+    return MemoryTier(
+        name=name,
+        bandwidth_bytes_per_s=_f(r["bandwidth_gb_s"]) * GB,
+        usd_per_gb_month=_f(r["usd_per_gb_month"]),
+        source=str(r["source"]),
+    )

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from model.architectures import load_architecture
+from model.hardware import load_gpu
+from model.kv import (kv_bytes_per_session, kv_bytes_per_token, memory_budget, paged_waste_bound,
+                      reservation_efficiency, reserved_tokens, sessions_that_fit)
+from model.validation import ParameterError
+
+
+def test_kv_bytes_per_token_by_hand():
+    # 2 (K and V) x layers x kv_heads x head_dim x 2 bytes (FP16), written out independently.
+    assert kv_bytes_per_token(load_architecture("llama-2-70b")) == 2 * 80 * 8 * 128 * 2 == 327_680
+    assert kv_bytes_per_token(load_architecture("llama-2-7b")) == 2 * 32 * 32 * 128 * 2
+    assert kv_bytes_per_token(load_architecture("llama-3-8b")) == 2 * 32 * 8 * 128 * 2
+
+
+def test_published_figure_vllm_paper_13b():
+    # vLLM paper (arXiv 2309.06180) §3: for OPT/LLaMA-13B "the KV cache of a single token demands 800 KB".
+    assert_allclose(kv_bytes_per_token(load_architecture("llama-2-13b")), 800e3, rtol=0.03)
+
+
+def test_gqa_saves_group_size():
+    a = load_architecture("llama-2-70b")
+    mha_equivalent = 2 * a.num_layers * a.num_attention_heads * a.head_dim * 2
+    assert_allclose(mha_equivalent / kv_bytes_per_token(a), a.gqa_group_size)
+
+
+def test_kv_dtype_scales_linearly():
+    a = load_architecture("llama-2-70b")
+    assert kv_bytes_per_token(a, "int8") * 2 == kv_bytes_per_token(a, "fp16") == 4 * kv_bytes_per_token(a, "int4")
+
+
+def test_session_bytes_and_errors():
+    a = load_architecture("llama-2-70b")
+    assert_allclose(kv_bytes_per_session(a, 10_000), 3.2768e9)
+    with pytest.raises(ParameterError, match="context_tokens"):
+        kv_bytes_per_session(a, -1)
+    with pytest.raises(ParameterError, match="dtype"):
+        kv_bytes_per_token(a, "fp12")
+
+
+def test_70b_fp16_does_not_fit_one_a100():
+    a, g = load_architecture("llama-2-70b"), load_gpu("a100-80gb")
+    with pytest.raises(ParameterError, match="n_gpus"):
+        sessions_that_fit(a, g, context_tokens=10_000, n_gpus=1)
+    assert memory_budget(a, g, context_tokens=10_000, n_gpus=1).sessions == 0
+
+
+def test_sessions_by_hand_on_four_a100():
+    a, g = load_architecture("llama-2-70b"), load_gpu("a100-80gb")
+    usable = 4 * g.memory_bytes * 0.9
+    expected = int((usable - a.parameters() * 2) // (10_000 * 327_680))
+    assert sessions_that_fit(a, g, context_tokens=10_000, n_gpus=4) == expected
+
+
+def test_sessions_monotone_in_context_and_gpus():
+    a, g = load_architecture("llama-3-8b"), load_gpu("a100-80gb")
+    by_ctx = [sessions_that_fit(a, g, context_tokens=c) for c in (1000, 2000, 4000, 8000)]
+    assert by_ctx == sorted(by_ctx, reverse=True)
+    by_gpus = [sessions_that_fit(a, g, context_tokens=4000, n_gpus=n) for n in (1, 2, 4)]
+    assert by_gpus == sorted(by_gpus)
+
+
+def test_reservation_by_hand():
+    lengths = np.array([1, 16, 17])
+    assert reserved_tokens(lengths, "paged", block_tokens=16).tolist() == [16, 16, 32]
+    assert reserved_tokens(lengths, "pow2", max_tokens=64).tolist() == [1, 16, 32]
+    assert reserved_tokens(lengths, "max", max_tokens=64).tolist() == [64, 64, 64]
+    assert_allclose(reservation_efficiency(lengths, "paged", block_tokens=16), 34 / 64)
+    assert reservation_efficiency(lengths, "oracle") == 1.0
+
+
+def test_reservation_ordering_and_bound():
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(1, 2048, size=5000)
+    eff = {p: reservation_efficiency(lengths, p, max_tokens=2048, block_tokens=16)
+           for p in ("max", "pow2", "oracle", "paged")}
+    assert eff["max"] < eff["pow2"] < eff["paged"] < eff["oracle"] == 1.0
+    assert 1 - eff["paged"] <= paged_waste_bound(lengths.mean(), 16)
+    with pytest.raises(ParameterError, match="max_tokens"):
+        reserved_tokens(np.array([4096]), "max", max_tokens=2048)
