@@ -1,4 +1,5 @@
-"""Cited default parameters from ``data/parameters/defaults.csv``."""
+"""Cited default parameters from ``data/parameters/*.csv`` (one file per topic, same columns:
+``name, value, unit, source, notes``; a name may appear once across all files)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,22 @@ import pandas as pd
 from model.io import DATA
 from model.validation import ParameterError
 
-DEFAULTS_CSV = DATA / "parameters" / "defaults.csv"
+PARAMETERS_DIR = DATA / "parameters"
 
 
 @lru_cache(maxsize=1)
 def defaults_table() -> pd.DataFrame:
-    """All cited defaults: ``name, value, unit, source, notes``."""
-    return pd.read_csv(DEFAULTS_CSV)
+    """All cited defaults: ``name, value, unit, source, notes, file``."""
+    frames = []
+    for path in sorted(PARAMETERS_DIR.glob("*.csv")):
+        frame = pd.read_csv(path)
+        frame["file"] = path.name
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    dup = table["name"][table["name"].duplicated()]
+    if len(dup):
+        raise ValueError(f"data/parameters: {sorted(set(dup))} defined more than once")
+    return table
 
 
 def default(name: str) -> float:

@@ -1,0 +1,57 @@
+"""Names of the study's metrics, defined once. Every table column that reports a metric uses one of these
+names; the book's glossary page is generated from :data:`GLOSSARY`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric: its column name, unit and definition."""
+
+    name: str
+    unit: str
+    definition: str
+
+
+_METRICS = [
+    # --- memory -------------------------------------------------------------------------------------------
+    Metric("kv_bytes_per_token", "bytes", "KV cache of one token: 2 × layers × key/value heads × head width × "
+           "bytes per element."),
+    Metric("kv_utilization", "fraction", "Share of reserved KV slots holding real token states (vLLM paper "
+           "Fig. 2); 1 − kv_utilization is the waste."),
+    Metric("kv_occupancy", "fraction", "Share of the KV budget (GPU memory left after weights) in use at a "
+           "given time."),
+    Metric("sessions_held", "count", "Concurrent sequences whose KV cache is resident on the GPUs."),
+    # --- serving ------------------------------------------------------------------------------------------
+    Metric("ttft_s", "s", "Time to first token: arrival of a request to the end of the step that emits its "
+           "first output token (includes queueing and prefill)."),
+    Metric("tpot_s", "s", "Time per output token: (end-to-end latency − TTFT) / (output tokens − 1)."),
+    Metric("e2e_latency_s", "s", "End-to-end latency: arrival to the last output token."),
+    Metric("throughput_tokens_per_s", "tokens/s", "Output tokens generated per second of simulated time, "
+           "whole replica."),
+    Metric("throughput_requests_per_min", "requests/min", "Requests completed per minute of simulated time."),
+    Metric("gpu_busy_fraction", "fraction", "Share of simulated time the GPU executes a step."),
+    Metric("batch_slot_utilization", "fraction", "Mean running batch ÷ maximum batch: the share of "
+           "the GPU's batch slots doing useful work (one reading of a 'GPU utilisation' figure)."),
+    # --- caching / tiering --------------------------------------------------------------------------------
+    Metric("hit_ratio", "fraction", "Share of looked-up prefix blocks served from cache (any tier) under "
+           "prefix semantics: a request reuses its longest cached prefix, stopping at the first miss."),
+    Metric("recomputed_tokens", "tokens", "Input tokens whose KV had to be computed by prefill."),
+    # --- economics ----------------------------------------------------------------------------------------
+    Metric("usd_per_million_tokens", "USD/1M tokens", "Cost of serving one million tokens."),
+    Metric("availability", "fraction", "Uptime ÷ (uptime + downtime) over a period."),
+]
+
+#: Metric name -> definition. Extend by adding a ``Metric`` to the list above (names must stay unique).
+METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
+assert len(METRICS) == len(_METRICS), "duplicated metric name"
+
+
+def glossary() -> pd.DataFrame:
+    """The glossary as a table: metric, unit, definition (sorted by name)."""
+    return pd.DataFrame([m.__dict__ for m in _METRICS]).rename(columns={"name": "metric"}).sort_values(
+        "metric").reset_index(drop=True)
