@@ -28,6 +28,8 @@ from model.validation import ParameterError, check_choice, check_positive
 CLAIMS_DIR = DATA / "claims"
 CLAIM_COLUMNS = ["claim_id", "source", "table", "row", "column", "stated_value", "unit", "quote"]
 VERDICTS = ("consistent", "inconsistent", "impossible", "not reproducible")
+#: How a computed figure relates to the stated one (see :class:`Computed`).
+KINDS = ("estimate", "upper_bound", "lower_bound")
 #: Relative difference accepted as "consistent" when a claim sets no tolerance of its own: the source
 #: rounds most figures to two significant digits (e.g. 1.4 GB, 57, $4.5M), i.e. up to ±5% rounding error.
 DEFAULT_TOLERANCE = 0.05
@@ -112,6 +114,10 @@ class Computed:
         tolerance decide between consistent and inconsistent.
     tolerance : float or None
         Relative difference accepted as consistent (default :data:`DEFAULT_TOLERANCE`).
+    kind : str
+        ``"estimate"`` (default: the model's figure should equal the stated one), ``"upper_bound"`` (the
+        model's figure is a physical maximum: a stated figure at or below it is consistent, above it
+        impossible) or ``"lower_bound"`` (a physical minimum: at or above consistent, below impossible).
     """
 
     claim_id: str
@@ -120,8 +126,10 @@ class Computed:
     how: str
     verdict: str | None = None
     tolerance: float | None = None
+    kind: str = "estimate"
 
     def __post_init__(self):
+        check_choice("kind", self.kind, KINDS)
         if self.verdict is not None:
             check_choice("verdict", self.verdict, VERDICTS)
         if self.tolerance is not None:
@@ -138,18 +146,26 @@ def relative_difference(stated: float, computed: float) -> float:
     return (computed - stated) / abs(stated)
 
 
-def verdict_for(stated: float, computed: float, tolerance: float = DEFAULT_TOLERANCE) -> str:
+def verdict_for(stated: float, computed: float, tolerance: float = DEFAULT_TOLERANCE,
+                kind: str = "estimate") -> str:
     """``consistent`` if |relative difference| ≤ tolerance, ``inconsistent`` if larger,
-    ``not reproducible`` if there is nothing to compare."""
+    ``not reproducible`` if there is nothing to compare. For ``kind="upper_bound"`` a stated figure above
+    computed × (1 + tolerance) is ``impossible`` (and anything below consistent); for ``"lower_bound"`` one
+    below computed × (1 − tolerance) is."""
+    check_choice("kind", kind, KINDS)
     if stated is None or computed is None or not (math.isfinite(stated) and math.isfinite(computed)):
         return "not reproducible"
+    if kind == "upper_bound":
+        return "consistent" if stated <= computed + tolerance * abs(computed) else "impossible"
+    if kind == "lower_bound":
+        return "consistent" if stated >= computed - tolerance * abs(computed) else "impossible"
     if stated == 0:
         return "consistent" if abs(computed) <= tolerance else "inconsistent"
     return "consistent" if abs(relative_difference(stated, computed)) <= tolerance else "inconsistent"
 
 
 AUDIT_COLUMNS = ["claim_id", "table", "row", "column", "stated_value", "computed_value", "unit",
-                 "difference", "relative_difference", "verdict", "reason", "quote"]
+                 "difference", "relative_difference", "kind", "verdict", "reason", "quote"]
 
 
 def audit(computed: list[Computed]) -> pd.DataFrame:
@@ -174,12 +190,13 @@ def audit(computed: list[Computed]) -> pd.DataFrame:
             value = convert(value, c.unit, unit)
         s = stated["stated_value"]
         tol = DEFAULT_TOLERANCE if c.tolerance is None else c.tolerance
-        verdict = c.verdict or verdict_for(s, value, tol)
+        verdict = c.verdict or verdict_for(s, value, tol, c.kind)
         diff = value - s if (math.isfinite(s) and value is not None and math.isfinite(value)) else math.nan
         rows.append({
             "claim_id": c.claim_id, "table": stated["table"], "row": stated["row"], "column": stated["column"],
             "stated_value": s, "computed_value": value, "unit": unit, "difference": diff,
-            "relative_difference": relative_difference(s, value), "verdict": verdict, "reason": c.how,
+            "relative_difference": relative_difference(s, value), "kind": c.kind, "verdict": verdict,
+            "reason": c.how,
             "quote": stated["quote"],
         })
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
