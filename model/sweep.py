@@ -1,0 +1,306 @@
+"""Run an evaluation function over many configurations: in parallel processes on one machine (default),
+serially, or on a Dask distributed cluster; with a progress bar; resumable from an append-only results
+file.
+
+The results file
+----------------
+JSON Lines, one record per evaluated configuration::
+
+    {"key": "<canonical JSON of the configuration>", "fingerprint": "...", "config": {...}, "result": {...}}
+
+Only the parent process writes it, one whole record per ``write`` call on a file opened in append mode,
+so a killed sweep leaves at worst one torn last line (no trailing newline). Reading ignores that torn
+line and the next append first cuts it off; a malformed line anywhere else is an error (never skipped
+silently). A rerun skips every configuration already in the file: nothing is recomputed.
+
+The evaluation function
+-----------------------
+``evaluate(config: dict) -> dict[str, float]``; it must be picklable (a module-level function or an
+instance of a module-level class) and deterministic. If it has a ``fingerprint`` attribute (a string
+naming its parameters), records carry it and a file written with another fingerprint is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from model.validation import ParameterError, check_choice, check_int
+
+EXECUTORS = ("process", "serial", "dask")
+
+
+class ResultsFileError(RuntimeError):
+    """The results file is malformed (other than a torn last line) or belongs to another evaluator."""
+
+
+def config_key(config: dict) -> str:
+    """Canonical, order-independent text of a configuration (JSON, sorted keys)."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+class ResultsFile:
+    """Append-only JSON Lines store of evaluated configurations (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def load(self, fingerprint: str | None = None) -> dict[str, dict]:
+        """Records by configuration key. A torn last line is ignored.
+
+        Raises
+        ------
+        ResultsFileError
+            if a complete line is not a valid record, or a record's fingerprint differs from
+            ``fingerprint`` (when both are set).
+        """
+        if not self.path.exists():
+            return {}
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        complete = lines[:-1]                      # the part after the last newline is torn (or empty)
+        records: dict[str, dict] = {}
+        for number, raw in enumerate(complete, start=1):
+            try:
+                record = json.loads(raw)
+                key = record["key"]
+                record["result"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ResultsFileError(f"{self.path}:{number}: not a valid results record ({exc})") from None
+            found = record.get("fingerprint")
+            if fingerprint is not None and found is not None and found != fingerprint:
+                raise ResultsFileError(f"{self.path}:{number}: written by an evaluator with fingerprint "
+                                       f"{found!r}, not {fingerprint!r}; use another results file")
+            records[key] = record
+        return records
+
+    def torn_bytes(self) -> int:
+        """Bytes after the last newline (a record cut short by a kill); 0 for a clean file."""
+        if not self.path.exists():
+            return 0
+        data = self.path.read_bytes()
+        return len(data) - (data.rfind(b"\n") + 1)
+
+    def repair(self) -> None:
+        """Cut off a torn last line so that the next record starts on a line of its own."""
+        torn = self.torn_bytes()
+        if torn:
+            size = self.path.stat().st_size
+            with open(self.path, "r+b") as fh:
+                fh.truncate(size - torn)
+
+    def append(self, records: Sequence[dict]) -> None:
+        """Append records, each as one whole line written by one ``write`` call, then flush to the OS."""
+        if not records:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.repair()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            for record in records:
+                data = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+        finally:
+            os.close(fd)
+
+    def sync(self) -> None:
+        """Ask the OS to put the file on disk (fsync)."""
+        if self.path.exists():
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Worker side
+# --------------------------------------------------------------------------------------------------------
+
+_WORKER_EVALUATE: Callable | None = None
+
+
+def _init_worker(evaluate: Callable) -> None:
+    global _WORKER_EVALUATE
+    _WORKER_EVALUATE = evaluate
+
+
+def _evaluate_chunk_in_worker(configs: list[dict]) -> list[dict]:
+    return [dict(_WORKER_EVALUATE(c)) for c in configs]
+
+
+def evaluate_chunk(configs: list[dict], evaluate: Callable) -> list[dict]:
+    """Evaluate a list of configurations with ``evaluate`` (the task sent to Dask workers)."""
+    return [dict(evaluate(c)) for c in configs]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Parent side
+# --------------------------------------------------------------------------------------------------------
+
+class Sweep:
+    """A reusable sweep engine (context manager): keeps its process pool or Dask client open across
+    calls of :meth:`run`, so that a search evaluating small batches pays the start-up once.
+
+    Parameters
+    ----------
+    evaluate : the evaluation function (picklable, deterministic).
+    executor : ``"process"`` (a local process pool, default), ``"serial"`` or ``"dask"``.
+    workers : processes of the local pool (default: the CPUs available).
+    address : for ``"dask"``: a scheduler address (``"tcp://host:8786"``) or an existing
+        ``distributed.Client`` (which is then not closed here).
+    results : path of the append-only results file to resume from and write to (None: keep in memory).
+    progress : show a tqdm progress bar.
+    chunk : configurations per task (default: about four tasks per worker, at most 16 per task).
+    """
+
+    def __init__(self, evaluate: Callable, *, executor: str = "process", workers: int | None = None,
+                 address=None, results: str | os.PathLike | None = None, progress: bool = True,
+                 chunk: int | None = None, mp_context: str = "spawn"):
+        check_choice("executor", executor, EXECUTORS)
+        if executor == "dask" and address is None:
+            raise ParameterError("address", address, "a Dask scheduler address or distributed.Client")
+        self.evaluate = evaluate
+        self.executor = executor
+        self.workers = check_int("workers", workers, low=1) if workers is not None else (os.cpu_count() or 1)
+        self.address = address
+        self.file = ResultsFile(results) if results is not None else None
+        self.progress = progress
+        self.chunk = None if chunk is None else check_int("chunk", chunk, low=1)
+        self.mp_context = check_choice("mp_context", mp_context, multiprocessing.get_all_start_methods())
+        self.fingerprint = getattr(evaluate, "fingerprint", None)
+        self._memory: dict[str, dict] = {}
+        self._pool = None
+        self._client = None
+        self._own_client = False
+        self._remote_evaluate = None
+        self.evaluated = 0          # configurations actually evaluated (not read back) by this engine
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def __enter__(self) -> Sweep:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut the pool / client down and fsync the results file."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None and self._own_client:
+            self._client.close()
+        self._client = None
+        self._remote_evaluate = None
+        if self.file is not None:
+            self.file.sync()
+
+    def _ensure_pool(self):
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init_worker,
+                                             initargs=(self.evaluate,),
+                                             mp_context=multiprocessing.get_context(self.mp_context))
+        return self._pool
+
+    def _ensure_client(self):
+        if self._client is None:
+            from distributed import Client
+            if isinstance(self.address, Client):
+                self._client, self._own_client = self.address, False
+            else:
+                self._client, self._own_client = Client(self.address), True
+            self._remote_evaluate = self._client.scatter(self.evaluate, broadcast=True, hash=False)
+        return self._client
+
+    # -- work ----------------------------------------------------------------------------------------
+    def known(self) -> dict[str, dict]:
+        """Records already evaluated (results file + this engine's memory)."""
+        records = dict(self._memory)
+        if self.file is not None:
+            records.update(self.file.load(self.fingerprint))
+        return records
+
+    def _chunks(self, todo: list[dict]) -> list[list[dict]]:
+        if self.chunk is not None:
+            size = self.chunk
+        else:
+            size = max(1, min(16, math.ceil(len(todo) / (4 * self.workers))))
+        return [todo[i:i + size] for i in range(0, len(todo), size)]
+
+    def _store(self, configs: list[dict], results: list[dict]) -> None:
+        records = [{"key": config_key(c), "fingerprint": self.fingerprint, "config": c, "result": r}
+                   for c, r in zip(configs, results)]
+        if self.file is not None:
+            self.file.append(records)
+        for rec in records:
+            self._memory[rec["key"]] = rec
+        self.evaluated += len(records)
+
+    def run(self, configs: Sequence[dict], *, desc: str = "configurations") -> pd.DataFrame:
+        """Evaluate every configuration not already known and return one row per configuration of
+        ``configs`` (in that order): the configuration's keys, then the result's."""
+        configs = [dict(c) for c in configs]
+        known = self.known()
+        todo, seen = [], set()
+        for c in configs:
+            key = config_key(c)
+            if key not in known and key not in seen:
+                todo.append(c)
+                seen.add(key)
+        chunks = self._chunks(todo) if todo else []
+        with tqdm(total=len(todo), desc=desc, disable=not self.progress, leave=False) as bar:
+            if self.executor == "serial" or (self.executor == "process" and self.workers == 1):
+                for chunk in chunks:
+                    self._store(chunk, evaluate_chunk(chunk, self.evaluate))
+                    bar.update(len(chunk))
+            elif self.executor == "process":
+                pool = self._ensure_pool()
+                pending = {pool.submit(_evaluate_chunk_in_worker, ch): ch for ch in chunks}
+                try:
+                    while pending:
+                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            ch = pending.pop(fut)
+                            self._store(ch, fut.result())
+                            bar.update(len(ch))
+                except BaseException:
+                    for fut in pending:
+                        fut.cancel()
+                    raise
+            else:
+                from distributed import as_completed
+                client = self._ensure_client()
+                futures = [client.submit(evaluate_chunk, ch, self._remote_evaluate, pure=False)
+                           for ch in chunks]
+                by_future = {f.key: ch for f, ch in zip(futures, chunks)}
+                try:
+                    for fut, result in as_completed(futures, with_results=True):
+                        ch = by_future[fut.key]
+                        self._store(ch, result)
+                        bar.update(len(ch))
+                except BaseException:
+                    client.cancel(futures)
+                    raise
+        known = self.known()
+        rows = []
+        for c in configs:
+            rec = known[config_key(c)]
+            rows.append({**c, **rec["result"]})
+        return pd.DataFrame(rows)
+
+
+def run_sweep(configs: Sequence[dict], evaluate: Callable, **options) -> pd.DataFrame:
+    """Evaluate ``configs`` with a one-off :class:`Sweep` (same options) and return the table."""
+    with Sweep(evaluate, **options) as sweep:
+        return sweep.run(configs)
