@@ -89,7 +89,8 @@ def _replay(trace, ttl_by_group, prices, prefix=False):
     return {"cost_usd_per_hour": storage + recompute, "hit_ratio": hit / reusable, "token_seconds": held}
 
 
-PRICES = TtlPrices(storage_usd_per_gb_hour=2.0, recompute_usd_per_token=2e-6, kv_bytes_per_token=327680)
+# break-even ~1100 s: the 'hot' group (reuse every ~200 s) is worth keeping, the 'cold' one is not
+PRICES = TtlPrices(storage_usd_per_gb_hour=0.02, recompute_usd_per_token=2e-6, kv_bytes_per_token=327680)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -138,3 +139,13 @@ def test_tuner_never_worse_than_best_uniform_on_simulator_objective(seed):
     assert chosen_cost <= brute_uniform + 1e-12
     assert chosen_cost <= table.loc["no TTL", "simulated_cost_usd_per_hour"] + 1e-12
     assert set(table.index) == {"no TTL", "best uniform TTL", "TTL per group"}
+
+
+def test_groups_with_different_reuse_get_different_ttls():
+    trace = _random_trace(20)
+    curves = ttl.group_cost_curves(ttl.reuse_profile(trace), PRICES)
+    per_group = ttl.best_ttl_per_group(curves)
+    assert per_group["hot"] > per_group["cold"]
+    uniform = ttl.best_uniform_ttl(curves)
+    assert ttl.analytic_totals(curves, per_group)["cost_usd_per_hour"] < \
+        0.9 * ttl.analytic_totals(curves, {g: uniform for g in per_group})["cost_usd_per_hour"]
