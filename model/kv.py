@@ -232,7 +232,8 @@ def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: in
                           weight_dtype=weight_dtype, kv_dtype=kv_dtype, memory_utilization=memory_utilization)
     paged_group = int(group.kv_budget_bytes // paged_mean) if group.weights_fit else 0
     stated_params = claim("t3.arith.model_params")["stated_value"]
-    source_formula = context_tokens * stated_params * 2
+    stated_tokens = claim("t3.arith.tokens_per_session")["stated_value"]
+    source_formula = stated_tokens * stated_params * 2
     kv_desc = (f"2 x {arch.num_layers} layers x {arch.num_kv_heads} KV heads x {arch.head_dim} x "
                f"{bytes_per_element(kv_dtype):g} B = {kv_tok:,.0f} B/token")
     weights_gb = one.weight_bytes / 1e9
@@ -248,14 +249,15 @@ def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: in
                 q=paged_group, r=paged_group / n_gpus_for_comparison)
     return [
         Computed("t3.arith.tokens_per_session", context_tokens, "tokens",
-                 "same 10K tokens of history as §1 (200 turns)"),
+                 f"chapter parameter context_tokens = {context_tokens:,.0f} (§1: 200 turns kept as 10K tokens)"),
         Computed("t3.arith.model_params", arch.parameters(), "count",
                  f"{arch.display_name} architecture: {arch.parameters():,} parameters "
                  f"(published {arch.published_parameters:,})"),
         Computed("t3.arith.bytes_per_param", bytes_per_element(weight_dtype) / 1e9, "GB",
                  f"{weight_dtype}: {bytes_per_element(weight_dtype):g} bytes per value"),
         Computed("t3.arith.mem_per_session", per_session, "bytes",
-                 f"the stated formula gives 10K x 70e9 x 2 B = {source_formula:.1e} B = 1.4 PB, not 1.4 GB; "
+                 f"the stated formula gives {stated_tokens:,.0f} x {stated_params:.0e} x 2 B = {source_formula:.1e} B "
+                 f"= {source_formula / 1e15:g} PB, not 1.4 GB; "
                  f"KV is {kv_desc} x {context_tokens:,.0f} = {per_session / 1e9:.2f} GB"),
         Computed("t3.arith.sessions", sessions, "count", "the 1M concurrent sessions of the target (T1)"),
         Computed("t3.arith.total_memory_1m", sessions * per_session, "bytes",
