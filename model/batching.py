@@ -412,14 +412,25 @@ def static_batch_limit(dep: Deployment, reserved_tokens: int, max_batch: int) ->
 # Calibration of the efficiency defaults against published measurements
 # ----------------------------------------------------------------------------------------------------------
 def calibrated_mbu(dep_at_mbu_one: Deployment, batch: int, context_tokens: float, measured_step_s: float) -> float:
-    """MBU that makes a memory-bound decode step of the model take ``measured_step_s`` (the deployment must
-    be built with ``mbu=1``)."""
-    return float(dep_at_mbu_one.decode_time(batch, context_tokens) / measured_step_s)
+    """MBU that makes a memory-bound decode step of ``batch`` sequences at ``context_tokens`` take
+    ``measured_step_s``: memory time at full bandwidth ÷ (measured time − all-reduce time). The deployment
+    must be built with ``mbu=1``."""
+    if dep_at_mbu_one.mbu != 1.0:
+        raise ParameterError("mbu", dep_at_mbu_one.mbu, "1 for calibration")
+    b = check_int("batch", batch, low=1)
+    read = b * (float(context_tokens) + 1)
+    memory = float(dep_at_mbu_one.step_bytes(read, b)) / dep_at_mbu_one.bytes_per_s
+    return memory / (check_positive("measured_step_s", measured_step_s) - float(dep_at_mbu_one.allreduce_time(b)))
 
 
 def calibrated_mfu(dep_at_mfu_one: Deployment, prompt_tokens: int, measured_s: float) -> float:
-    """MFU that makes a compute-bound prefill of ``prompt_tokens`` take ``measured_s``."""
-    return float(dep_at_mfu_one.prefill_time(prompt_tokens) / measured_s)
+    """MFU that makes a compute-bound prefill of ``prompt_tokens`` take ``measured_s``: compute time at peak ÷
+    (measured time − all-reduce time). The deployment must be built with ``mfu=1``."""
+    if dep_at_mfu_one.mfu != 1.0:
+        raise ParameterError("mfu", dep_at_mfu_one.mfu, "1 for calibration")
+    n = float(check_int("prompt_tokens", prompt_tokens, low=1))
+    compute = float(dep_at_mfu_one.step_flops(n, n * (n + 1) / 2, 1)) / dep_at_mfu_one.flops_per_s
+    return compute / (check_positive("measured_s", measured_s) - float(dep_at_mfu_one.allreduce_time(n)))
 
 
 def measured_crosscheck(dep_kwargs: dict | None = None) -> pd.DataFrame:

@@ -200,6 +200,14 @@ def simulate(dep: Deployment, workload: Workload, scheduler: Scheduler) -> SimRe
     env = simpy.Environment()
     state = {"busy": 0.0, "steps": 0}
     if scheduler.policy == "static":
+        # validated here: an exception raised inside a simpy process is re-created by simpy
+        reserved = scheduler.reserved_tokens or longest
+        if reserved < longest:
+            raise ParameterError("reserved_tokens", reserved, f">= the longest request ({longest} tokens)")
+        if capacity // reserved < 1:
+            raise ParameterError("max_batch", scheduler.max_batch,
+                                 f"a batch that fits: not one sequence of {reserved} reserved tokens fits the KV "
+                                 f"budget of {capacity} tokens")
         proc = _static(env, dep, scheduler, arrival, prompt, output, first, finish, rec, state, longest)
     else:
         proc = _continuous(env, dep, scheduler, arrival, prompt, output, first, finish, preempt, rec, state,
@@ -215,13 +223,7 @@ def simulate(dep: Deployment, workload: Workload, scheduler: Scheduler) -> SimRe
 def _static(env, dep, sch, arrival, prompt, output, first, finish, rec, state, longest):
     n = len(arrival)
     reserved = sch.reserved_tokens or longest
-    if reserved < longest:
-        raise ParameterError("reserved_tokens", reserved, f">= the longest request ({longest} tokens)")
     fit = dep.kv_capacity_tokens // reserved
-    if fit < 1:
-        raise ParameterError("max_batch", sch.max_batch,
-                             f"a batch that fits: not one sequence of {reserved} reserved tokens fits the KV "
-                             f"budget of {dep.kv_capacity_tokens} tokens")
     batch = min(sch.max_batch, fit)
     state["batch"] = batch
     c0, c1, m0, m1 = dep.decode_coefficients(batch)  # coefficients for a full padded batch
