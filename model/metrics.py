@@ -44,6 +44,14 @@ _METRICS = [
     # --- economics ----------------------------------------------------------------------------------------
     Metric("usd_per_million_tokens", "USD/1M tokens", "Cost of serving one million tokens."),
     Metric("availability", "fraction", "Uptime ÷ (uptime + downtime) over a period."),
+    # --- configuration search (model.pareto, model.kareto) -------------------------------------------------
+    Metric("throughput_at_slo_rps", "requests/s", "Highest request rate (the trace's arrival times "
+           "compressed) whose P95 TTFT stays under the SLO."),
+    Metric("ttft_p95_s", "s", "95th percentile of TTFT over the requests of a run."),
+    Metric("cost_usd_per_hour", "USD/h", "Cost of a configuration per hour: GPUs plus provisioned cache "
+           "capacity."),
+    Metric("hypervolume_ratio", "fraction", "Hypervolume of a search's Pareto frontier ÷ that of the "
+           "exhaustive grid's, with a common reference point (1 = the whole frontier recovered)."),
 ]
 
 #: Metric name -> definition. Extend by adding a ``Metric`` to the list above (names must stay unique).

@@ -410,7 +410,8 @@ def best_under_objective(table: pd.DataFrame, objective: Objective) -> pd.Series
 
 
 def headline_comparisons(table: pd.DataFrame, baseline: dict,
-                         objectives: Sequence[Objective] = DEFAULT_OBJECTIVES) -> pd.DataFrame:
+                         objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
+                         axes: Sequence[str] | None = None) -> pd.DataFrame:
     """Best improvement over ``baseline`` under each objective separately (Kareto's three headlines).
 
     For each objective, the configuration of ``table`` best on that objective alone, and its change
@@ -421,10 +422,9 @@ def headline_comparisons(table: pd.DataFrame, baseline: dict,
         best = best_under_objective(table, o)
         b, v = float(baseline[o.name]), float(best[o.name])
         change = (v - b) / abs(b) * 100 if o.sense == "max" else (b - v) / abs(b) * 100
+        names = axes if axes is not None else [k for k in table.columns if k not in {ob.name for ob in objectives}]
         rows.append({"objective": o.name, "sense": o.sense, "baseline": b, "best": v,
-                     "improvement_percent": change,
-                     "configuration": {k: best[k] for k in table.columns if k not in
-                                       {ob.name for ob in objectives}}})
+                     "improvement_percent": change, **{k: best[k] for k in names}})
     return pd.DataFrame(rows)
 
 

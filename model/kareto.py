@@ -1,0 +1,443 @@
+"""Kareto (arXiv 2603.08739) reproduced on our traces: the evaluation function the configuration search
+calls, the baseline "HBM + fixed 1024 GB DRAM", and the audit of the Kareto summary's figures.
+
+The evaluation function (:class:`TierEvaluator`) replays a trace through an exclusive HBM → DRAM → SSD
+LRU hierarchy (demotion of evicted blocks to the next tier, promotion on hit). Such a hierarchy keeps all
+its blocks in one global LRU order, so a lookup whose LRU stack distance is d (distinct blocks touched
+since the block's previous lookup, itself included) is served from HBM if d ≤ C_hbm, from DRAM if
+d ≤ C_hbm + C_dram, from SSD if d ≤ C_hbm + C_dram + C_ssd, and is recomputed otherwise. One pass over
+the trace computes every lookup's stack distance; each configuration is then a few vectorised NumPy
+operations. A request reuses the longest cached prefix of its blocks (stop at the first miss).
+
+Timing: a request's service on the prefill GPUs is the transfer of its cached prefix from DRAM/SSD
+(bytes ÷ link bandwidth) plus the prefill of the rest (FLOPs ÷ sustained FLOP/s); requests are served
+first come first served (the Lindley recursion, vectorised as a running maximum), so TTFT includes
+queueing. Throughput at the SLO is the highest request rate (the trace's arrival times compressed) whose
+P95 TTFT stays under the target, found by bisection (P95 TTFT grows with the rate).
+
+Cost: GPUs by the hour, DRAM and SSD capacity as provisioned ($/GB-hour from ``data/hardware.csv``), and
+the HBM given to the prefix cache at its opportunity cost (the GPU's price per GB of HBM).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from model.architectures import load_architecture
+from model.claims import Computed
+from model.hardware import load_gpu, load_tier
+from model.kv import kv_bytes_per_token
+from model.parameters import default
+from model.pareto import Axis, Objective, SearchSpace
+from model.quantization import bytes_per_element, usable_bytes_per_gpu, weight_bytes
+from model.validation import ParameterError, check_int, check_nonnegative, check_positive
+
+GB = 1e9
+#: Objectives of the chapter's search: cost per 1M prompt tokens, throughput at the SLO, P95 TTFT.
+OBJECTIVES = (
+    Objective("usd_per_million_tokens", "min"),
+    Objective("throughput_at_slo_rps", "max"),
+    Objective("ttft_p95_s", "min"),
+)
+
+
+def lru_stack_distances(block_ids: np.ndarray) -> np.ndarray:
+    """LRU stack distance of every lookup: the number of distinct blocks looked up since the previous
+    lookup of the same block, itself included (1 = looked up again immediately); inf on a first lookup.
+    An LRU cache of C blocks hits exactly the lookups with distance ≤ C.
+
+    One pass with a Fenwick tree over positions marking each block's latest lookup (O(n log n)).
+    """
+    ids = np.asarray(block_ids)
+    n = len(ids)
+    if n == 0:
+        return np.empty(0)
+    _, inverse = np.unique(ids, return_inverse=True)
+    last = np.full(int(inverse.max()) + 1, -1, dtype=np.int64)
+    tree = [0] * (n + 1)
+    out = np.full(n, np.inf)
+    marked = 0
+    for i, b in enumerate(inverse.tolist()):
+        p = int(last[b])
+        if p >= 0:
+            s, j = 0, p + 1
+            while j > 0:                       # marks at positions <= p
+                s += tree[j]
+                j -= j & -j
+            out[i] = marked - s + 1
+            j = p + 1
+            while j <= n:                      # unmark p
+                tree[j] -= 1
+                j += j & -j
+            marked -= 1
+        j = i + 1
+        while j <= n:                          # mark i
+            tree[j] += 1
+            j += j & -j
+        marked += 1
+        last[b] = i
+    return out
+
+
+@dataclass(frozen=True)
+class ServingSetup:
+    """The prefill deployment and prices a configuration is evaluated on.
+
+    Attributes
+    ----------
+    model : str
+        Architecture name (``data/models/``).
+    gpu : str
+        GPU name (``data/hardware.csv``).
+    n_gpus : int
+        GPUs of the prefill replica (tensor parallel).
+    prefill_mfu : float
+        Sustained share of peak FLOP/s during prefill.
+    gpu_usd_per_hour : float
+        Price of one GPU-hour, USD.
+    dram_tier, ssd_tier : str
+        Tier rows of ``data/hardware.csv``.
+    ssd_drives : int
+        NVMe drives read in parallel (aggregate SSD bandwidth = drives × one drive's).
+    slo_ttft_p95_s : float
+        P95 TTFT target, s.
+    kv_dtype : str
+    """
+
+    model: str = "llama-3.1-70b"
+    gpu: str = "h100-80gb"
+    n_gpus: int = field(default_factory=lambda: int(default("kareto_prefill_gpus")))
+    prefill_mfu: float = field(default_factory=lambda: default("kareto_prefill_mfu"))
+    gpu_usd_per_hour: float = field(default_factory=lambda: default("kareto_gpu_usd_per_hour"))
+    dram_tier: str = "host-dram-pcie5"
+    ssd_tier: str = "nvme-ssd"
+    ssd_drives: int = field(default_factory=lambda: int(default("kareto_ssd_drives")))
+    slo_ttft_p95_s: float = field(default_factory=lambda: default("kareto_slo_ttft_p95_s"))
+    kv_dtype: str = "fp16"
+
+    def __post_init__(self):
+        check_int("n_gpus", self.n_gpus, low=1)
+        check_positive("prefill_mfu", self.prefill_mfu)
+        check_nonnegative("gpu_usd_per_hour", self.gpu_usd_per_hour)
+        check_int("ssd_drives", self.ssd_drives, low=1)
+        check_positive("slo_ttft_p95_s", self.slo_ttft_p95_s)
+
+    # --- derived ------------------------------------------------------------------------------------
+    def kv_bytes_per_token(self) -> float:
+        return kv_bytes_per_token(load_architecture(self.model), self.kv_dtype)
+
+    def free_hbm_gb(self) -> float:
+        """HBM left for KV cache on the replica after the weights, GB."""
+        arch, gpu = load_architecture(self.model), load_gpu(self.gpu)
+        return (self.n_gpus * usable_bytes_per_gpu(gpu) - weight_bytes(arch)) / GB
+
+    def hbm_usd_per_gb_hour(self) -> float:
+        """Opportunity cost of one GB of HBM: the GPU's hourly price ÷ its HBM (as data/hardware.csv's
+        ``hbm`` row derives it)."""
+        return self.gpu_usd_per_hour / load_gpu(self.gpu).memory_gb
+
+    def tier_usd_per_gb_hour(self, tier: str) -> float:
+        return load_tier(tier).usd_per_gb_month / default("hours_per_month")
+
+    def prefill_coefficients(self) -> tuple[float, float]:
+        """(seconds per new token, seconds per new token × context token) of prefill on the replica:
+        2 × parameters FLOPs per token for the weights, 4 × layers × attention width per (token, context
+        token) pair for attention, over n_gpus × peak × MFU."""
+        arch, gpu = load_architecture(self.model), load_gpu(self.gpu)
+        rate = self.n_gpus * gpu.flops("bf16") * self.prefill_mfu
+        per_token = 2.0 * weight_bytes(arch) / bytes_per_element("fp16") / rate
+        per_pair = 4.0 * arch.num_layers * arch.num_attention_heads * arch.head_dim / rate
+        return per_token, per_pair
+
+
+@dataclass(frozen=True, eq=False)
+class TierEvaluator:
+    """Evaluation function of a tier configuration on one trace (picklable; see the module docstring).
+
+    Build it with :func:`build_evaluator`. Calling it with ``{"hbm_gb", "dram_gb", "ssd_gb"}`` returns the
+    objectives (:data:`OBJECTIVES`) plus ``cost_usd_per_hour``, ``hit_ratio`` and the per-tier hit
+    ratios.
+    """
+
+    trace_name: str
+    distances: np.ndarray        # per lookup
+    tokens: np.ndarray           # per lookup
+    offsets: np.ndarray          # CSR per request
+    arrival_s: np.ndarray
+    input_tokens: np.ndarray
+    block_bytes_per_token: float
+    block_tokens: int
+    per_token_s: float
+    per_pair_s: float
+    dram_bytes_per_s: float
+    ssd_bytes_per_s: float
+    fixed_usd_per_hour: float
+    hbm_usd_per_gb_hour: float
+    dram_usd_per_gb_hour: float
+    ssd_usd_per_gb_hour: float
+    slo_s: float
+    reference_scale: float
+    fingerprint: str
+
+    # --- pieces -------------------------------------------------------------------------------------
+    def blocks(self, gb: float) -> float:
+        """Whole blocks that fit in ``gb`` GB."""
+        return math.floor(gb * GB / (self.block_bytes_per_token * self.block_tokens))
+
+    def served_tokens(self, hbm_gb: float, dram_gb: float, ssd_gb: float) -> np.ndarray:
+        """Tokens of each request served from HBM, DRAM and SSD (array (requests, 3)) under prefix
+        semantics."""
+        edges = np.cumsum([self.blocks(hbm_gb), self.blocks(dram_gb), self.blocks(ssd_gb)])
+        tier = np.searchsorted(edges, self.distances, side="left")        # 0, 1, 2 hit; 3 miss
+        miss = tier >= 3
+        starts = self.offsets[:-1]
+        cum_miss = np.cumsum(miss)
+        before = np.concatenate([[0], cum_miss])[starts]
+        served = (cum_miss - np.repeat(before, np.diff(self.offsets))) == 0
+        out = np.zeros((len(self.arrival_s), 3))
+        req = np.repeat(np.arange(len(self.arrival_s)), np.diff(self.offsets))
+        for t in range(3):
+            sel = served & (tier == t)
+            out[:, t] = np.bincount(req[sel], weights=self.tokens[sel], minlength=len(self.arrival_s))
+        return out
+
+    def service_times(self, served: np.ndarray) -> np.ndarray:
+        """Seconds each request occupies the prefill replica: transfer of its DRAM and SSD prefix, then
+        prefill of the remaining tokens after the cached ones."""
+        cached = served.sum(axis=1)
+        new = np.maximum(self.input_tokens - cached, 0)
+        load = served[:, 1] * self.block_bytes_per_token / self.dram_bytes_per_s \
+            + served[:, 2] * self.block_bytes_per_token / self.ssd_bytes_per_s
+        prefill = new * self.per_token_s + new * (cached + new / 2.0) * self.per_pair_s
+        return load + prefill
+
+    def ttft_p95(self, service: np.ndarray, scale: float) -> float:
+        """P95 TTFT with arrival times divided by ``scale`` (FIFO single server, Lindley recursion)."""
+        return float(np.percentile(fifo_response_times(self.arrival_s / scale, service), 95))
+
+    def throughput_at_slo(self, service: np.ndarray, *, rel_tol: float = 1e-3) -> float:
+        """Highest request rate (requests/s) whose P95 TTFT ≤ the SLO; 0 if even an idle replica misses it."""
+        if np.percentile(service, 95) > self.slo_s or self.ttft_p95(service, 1e-6) > self.slo_s:
+            return 0.0
+        span = float(self.arrival_s[-1] - self.arrival_s[0]) or 1.0
+        lo, hi = 0.0, 1.0
+        while self.ttft_p95(service, hi) <= self.slo_s:
+            lo, hi = hi, hi * 2.0
+            if hi > 1e9:
+                break
+        lo = lo if lo > 0 else hi / 1024.0
+        while self.ttft_p95(service, lo) > self.slo_s and lo > 1e-9:
+            lo /= 2.0
+        while hi - lo > rel_tol * hi:
+            mid = 0.5 * (lo + hi)
+            if self.ttft_p95(service, mid) <= self.slo_s:
+                lo = mid
+            else:
+                hi = mid
+        return len(self.arrival_s) * lo / span
+
+    def cost_usd_per_hour(self, hbm_gb: float, dram_gb: float, ssd_gb: float) -> float:
+        return (self.fixed_usd_per_hour + hbm_gb * self.hbm_usd_per_gb_hour
+                + dram_gb * self.dram_usd_per_gb_hour + ssd_gb * self.ssd_usd_per_gb_hour)
+
+    def __call__(self, config: dict) -> dict:
+        hbm, dram, ssd = (check_nonnegative(k, config[k]) for k in ("hbm_gb", "dram_gb", "ssd_gb"))
+        served = self.served_tokens(hbm, dram, ssd)
+        service = self.service_times(served)
+        throughput = self.throughput_at_slo(service)
+        cost_h = self.cost_usd_per_hour(hbm, dram, ssd)
+        tokens_per_s = throughput * float(self.input_tokens.mean())
+        total_in = float(self.input_tokens.sum())
+        return {
+            "usd_per_million_tokens": cost_h / (tokens_per_s * 3600.0) * 1e6 if tokens_per_s > 0 else math.inf,
+            "throughput_at_slo_rps": throughput,
+            "ttft_p95_s": self.ttft_p95(service, self.reference_scale),
+            "cost_usd_per_hour": cost_h,
+            "hit_ratio": float(served.sum() / total_in),
+            "hbm_hit_ratio": float(served[:, 0].sum() / total_in),
+            "dram_hit_ratio": float(served[:, 1].sum() / total_in),
+            "ssd_hit_ratio": float(served[:, 2].sum() / total_in),
+        }
+
+
+def fifo_response_times(arrival_s: np.ndarray, service_s: np.ndarray) -> np.ndarray:
+    """Response times (wait + service) of a first-come-first-served single server.
+
+    Lindley: finish_i = max(arrival_i, finish_{i−1}) + service_i, whose solution is
+    finish_i = S_i + max_{j ≤ i}(arrival_j − S_{j−1}) with S the cumulative service (a running maximum).
+    """
+    s = np.cumsum(service_s)
+    s_before = s - service_s
+    finish = s + np.maximum.accumulate(arrival_s - s_before)
+    return finish - arrival_s
+
+
+def spread_ties(arrival_s: np.ndarray) -> np.ndarray:
+    """Arrival times with requests that share a timestamp spread evenly until the next distinct one.
+
+    The Mooncake trace's timestamps are quantised (steps of about 3 s, several requests per step); taken
+    literally every step is a burst that queues whatever the request rate. Request k of the m sharing
+    timestamp T (next distinct timestamp T') arrives at T + k (T' − T) / m; the last step keeps the mean
+    gap of the trace. Order and mean rate are unchanged; continuous timestamps are returned as they are.
+    """
+    t = np.asarray(arrival_s, dtype=float)
+    if len(t) < 2:
+        return t.copy()
+    values, first, counts = np.unique(t, return_index=True, return_counts=True)
+    if len(values) == len(t):
+        return t.copy()
+    gaps = np.diff(values)
+    mean_gap = (values[-1] - values[0]) / max(len(values) - 1, 1)
+    step = np.append(gaps, mean_gap if mean_gap > 0 else 1.0)
+    k = np.arange(len(t)) - np.repeat(first, counts)
+    return np.repeat(values, counts) + k * np.repeat(step / counts, counts)
+
+
+def build_evaluator(trace, setup: ServingSetup | None = None, *,
+                    reference: dict | None = None) -> TierEvaluator:
+    """The evaluation function of tier configurations on ``trace`` (a :class:`model.workload.Trace`).
+
+    P95 TTFT (the latency objective) is measured at a fixed reference load: ``kareto_reference_load`` ×
+    the throughput at the SLO of the ``reference`` configuration (default: the baseline, see
+    :func:`baseline_config`), so that every configuration faces the same request rate.
+    """
+    setup = setup or ServingSetup()
+    order = np.argsort(np.asarray(trace.arrival_s), kind="stable")
+    if not np.array_equal(order, np.arange(len(order))):
+        raise ParameterError("trace", "arrival times out of order", "requests sorted by arrival time")
+    per_token, per_pair = setup.prefill_coefficients()
+    dram, ssd = load_tier(setup.dram_tier), load_tier(setup.ssd_tier)
+    kvb = setup.kv_bytes_per_token()
+    tokens = np.asarray(trace.block_token_counts(), dtype=float)
+    distances = lru_stack_distances(trace.block_ids)
+    params = {"trace": trace.name, "requests": int(trace.n_requests), "lookups": int(trace.n_blocks),
+              "setup": setup.__dict__, "reference_load": default("kareto_reference_load")}
+    fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    evaluator = TierEvaluator(
+        trace_name=trace.name, distances=distances, tokens=tokens,
+        offsets=np.asarray(trace.block_offsets, dtype=np.int64),
+        arrival_s=spread_ties(np.asarray(trace.arrival_s, dtype=float) - float(trace.arrival_s[0])),
+        input_tokens=np.asarray(trace.input_tokens, dtype=float),
+        block_bytes_per_token=kvb, block_tokens=int(trace.block_tokens),
+        per_token_s=per_token, per_pair_s=per_pair,
+        dram_bytes_per_s=dram.bandwidth_bytes_per_s * setup.n_gpus,
+        ssd_bytes_per_s=ssd.bandwidth_bytes_per_s * setup.ssd_drives,
+        fixed_usd_per_hour=setup.n_gpus * setup.gpu_usd_per_hour,
+        hbm_usd_per_gb_hour=setup.hbm_usd_per_gb_hour(),
+        dram_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.dram_tier),
+        ssd_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.ssd_tier),
+        slo_s=setup.slo_ttft_p95_s, reference_scale=1.0, fingerprint=fingerprint)
+    ref = reference or baseline_config(setup)
+    r = evaluator.throughput_at_slo(evaluator.service_times(evaluator.served_tokens(
+        ref["hbm_gb"], ref["dram_gb"], ref["ssd_gb"])))
+    span = float(evaluator.arrival_s[-1]) or 1.0
+    scale = default("kareto_reference_load") * r * span / len(evaluator.arrival_s) if r > 0 else 1.0
+    object.__setattr__(evaluator, "reference_scale", scale)
+    return evaluator
+
+
+def baseline_config(setup: ServingSetup | None = None) -> dict:
+    """The paper's fixed setup: the HBM prefix cache at ``kareto_baseline_hbm_share`` of the free HBM,
+    ``kareto_paper_baseline_dram_gb`` (1024 GB) of DRAM, no SSD."""
+    setup = setup or ServingSetup()
+    return {"hbm_gb": round(default("kareto_baseline_hbm_share") * setup.free_hbm_gb()),
+            "dram_gb": default("kareto_paper_baseline_dram_gb"), "ssd_gb": 0.0}
+
+
+#: Grid of the chapter (study choice): shares of the free HBM given to the prefix cache, DRAM GB (around the
+#: paper's 1024 GB baseline, up to 6 TB) and SSD GB (up to the 8 × 3.84 TB of a p5.48xlarge): 5 × 12 × 9 = 540.
+GRID_HBM_SHARES = (0.125, 0.25, 0.5, 0.75, 1.0)
+GRID_DRAM_GB = (0, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144)
+GRID_SSD_GB = (0, 1000, 2000, 4000, 8000, 12000, 16000, 24000, 30000)
+#: The smaller grid of the quick profile (3 × 4 × 3 = 36).
+QUICK_HBM_SHARES = (0.25, 0.5, 1.0)
+QUICK_DRAM_GB = (0, 512, 1024, 4096)
+QUICK_SSD_GB = (0, 8000, 30000)
+
+
+def search_space(setup: ServingSetup | None = None, *, hbm_shares: Sequence[float] = GRID_HBM_SHARES,
+                 dram_gb: Sequence[float] = GRID_DRAM_GB, ssd_gb: Sequence[float] = GRID_SSD_GB) -> SearchSpace:
+    """The grid of tier capacities: HBM cache (shares of the free HBM, rounded to GB), DRAM GB and SSD GB."""
+    setup = setup or ServingSetup()
+    free = setup.free_hbm_gb()
+    shares, dram, ssd = hbm_shares, dram_gb, ssd_gb
+    return SearchSpace((Axis("hbm_gb", tuple(float(round(s * free)) for s in shares)),
+                        Axis("dram_gb", tuple(float(d) for d in dram)),
+                        Axis("ssd_gb", tuple(float(s) for s in ssd))))
+
+
+def paper_headlines() -> dict[str, float]:
+    """The paper's three headline improvements vs its 1024 GB DRAM baseline, % (better = positive)."""
+    return {"throughput_at_slo_rps": default("kareto_paper_throughput_gain_percent"),
+            "ttft_p95_s": default("kareto_paper_latency_reduction_percent"),
+            "usd_per_million_tokens": default("kareto_paper_cost_reduction_percent")}
+
+
+#: What the paper's abstract does not state, without which its headline figures cannot be recomputed.
+UNKNOWN_SETTING = ("traces, model, GPUs, tier prices and bandwidths, SLO, search grid and the baseline's HBM/SSD "
+                   "are not stated in the abstract (the only public text found)")
+
+
+def audit_kareto(headlines: pd.DataFrame, *, exhaustive_evaluations: int, pruned_evaluations: int,
+                 seconds_per_evaluation: float, free_hbm_gb: float, best_uniform_ttl_s: float,
+                 share_reuse_after_1h: float, trace_hours: float, ttl_saving_percent: float,
+                 setting: str) -> list[Computed]:
+    """The audit of the Kareto summary (``data/claims/kareto.csv``), one :class:`Computed` per claim.
+
+    Parameters
+    ----------
+    headlines : :func:`model.pareto.headline_comparisons` of our exhaustive grid vs our baseline.
+    exhaustive_evaluations, pruned_evaluations : configurations evaluated by each search.
+    seconds_per_evaluation : wall time of one evaluation, s.
+    free_hbm_gb : HBM free for KV on our replica, GB.
+    best_uniform_ttl_s : best single TTL on our trace and prices, s.
+    share_reuse_after_1h : share of block reuses that come more than 1 h after the previous lookup.
+    trace_hours : span of the trace, h.
+    ttl_saving_percent : cost saving of TTL per group vs the best uniform TTL, %.
+    setting : one line naming our setting (trace, model, GPUs).
+    """
+    h = headlines.set_index("objective")["improvement_percent"]
+    ours = f"ours ({setting})"
+    unknown = f"not comparable: the paper's {UNKNOWN_SETTING}"
+    out = [
+        Computed("k.simulator.configurations_tried", float(exhaustive_evaluations), "text",
+                 f"qualitative ('thousands' of simulations); our exhaustive grid is {exhaustive_evaluations} "
+                 f"configurations at {seconds_per_evaluation * 1e3:.0f} ms each, the pruned search needs "
+                 f"{pruned_evaluations}", verdict="not reproducible"),
+        Computed("k.example1.gpu_memory", math.nan, "GB",
+                 f"an illustrative what-if input, not a result; our 8-GPU replica has {free_hbm_gb:.0f} GB of HBM "
+                 "free for KV, so 500 GB of GPU memory for KV needs more than one replica",
+                 verdict="not reproducible"),
+        Computed("k.example1.storage", math.nan, "GB",
+                 "an illustrative what-if input (1 TB of storage), not a result; our grid spans 0-30 TB of SSD",
+                 verdict="not reproducible"),
+        Computed("k.example2.gpu_memory", math.nan, "GB",
+                 f"an illustrative what-if input; 2 TB of GPU memory is {2000 / free_hbm_gb:.1f}x the HBM free for "
+                 "KV on one 8x H100 replica", verdict="not reproducible"),
+        Computed("k.example2.storage", math.nan, "GB",
+                 "an illustrative what-if input (500 GB of storage), not a result", verdict="not reproducible"),
+        Computed("k.baseline.uniform_ttl", best_uniform_ttl_s / 3600.0, "h",
+                 f"an illustration of 'conventional systems', not a measured setting; the best single TTL on our "
+                 f"trace and prices is {best_uniform_ttl_s:g} s", verdict="not reproducible"),
+        Computed("k.baseline.uniform_ttl_problem", math.nan, "h",
+                 f"qualitative; on our trace ({trace_hours:.2f} h long) {100 * share_reuse_after_1h:.1f}% of block "
+                 f"reuses come more than 1 h after the previous lookup; TTL per group saves "
+                 f"{ttl_saving_percent:.1f}% of the cost of the best uniform TTL", verdict="not reproducible"),
+        Computed("k.throughput_gain_max", float(h["throughput_at_slo_rps"]), "%",
+                 f"{ours}: best throughput at the P95-TTFT SLO vs HBM + 1024 GB DRAM; {unknown}",
+                 verdict="not reproducible"),
+        Computed("k.latency_reduction_max", float(h["ttft_p95_s"]), "%",
+                 f"{ours}: best P95 TTFT reduction at a fixed request rate vs the same baseline; {unknown}",
+                 verdict="not reproducible"),
+        Computed("k.cost_reduction_max", float(h["usd_per_million_tokens"]), "%",
+                 f"{ours}: best cost per 1M prompt tokens at the SLO vs the same baseline; {unknown}",
+                 verdict="not reproducible"),
+    ]
+    return out
