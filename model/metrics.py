@@ -37,6 +37,13 @@ _METRICS = [
     Metric("gpu_busy_fraction", "fraction", "Share of simulated time the GPU executes a step."),
     Metric("batch_slot_utilization", "fraction", "Mean running batch ÷ maximum batch: the share of "
            "the GPU's batch slots doing useful work (one reading of a 'GPU utilisation' figure)."),
+    # --- serving simulator (model/serving.py, chapter "Paged attention and continuous batching") -------------
+    Metric("normalized_latency_s_per_token", "s/token", "Mean over requests of end-to-end latency ÷ output "
+           "tokens (the vLLM paper's 'normalized latency')."),
+    Metric("model_flops_utilization", "fraction", "Useful model FLOPs (2 × matmul parameters per prompt and "
+           "output token) ÷ (elapsed time × GPUs × dense peak): the 'MFU' reading of a utilisation figure."),
+    Metric("preemptions", "count", "Times running sequences were evicted from the KV cache for lack of free "
+           "blocks and later recomputed."),
     # --- caching / tiering --------------------------------------------------------------------------------
     Metric("hit_ratio", "fraction", "Share of looked-up prefix blocks served from cache (any tier) under "
            "prefix semantics: a request reuses its longest cached prefix, stopping at the first miss."),
