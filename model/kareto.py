@@ -441,3 +441,71 @@ def audit_kareto(headlines: pd.DataFrame, *, exhaustive_evaluations: int, pruned
                  verdict="not reproducible"),
     ]
     return out
+
+
+# --------------------------------------------------------------------------------------------------------
+# TTL per group, verified with model.tiering
+# --------------------------------------------------------------------------------------------------------
+
+def ttl_prices(setup: ServingSetup | None = None) -> "TtlPrices":
+    """Prices of the TTL trade-off on ``setup``: DRAM $/GB-hour, and the GPU cost of prefilling one token
+    (the replica's hourly price × seconds per token of the weights' FLOPs)."""
+    from model.ttl import TtlPrices
+    setup = setup or ServingSetup()
+    per_token, _ = setup.prefill_coefficients()
+    return TtlPrices(storage_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.dram_tier),
+                     recompute_usd_per_token=setup.n_gpus * setup.gpu_usd_per_hour / 3600.0 * per_token,
+                     kv_bytes_per_token=setup.kv_bytes_per_token())
+
+
+def tiering_config(config: dict, setup: ServingSetup | None = None, **options):
+    """A :class:`model.tiering.TierConfig` with the capacities (GB) of a search configuration."""
+    from model import tiering
+    setup = setup or ServingSetup()
+    base = tiering.default_config(model=setup.model, gpu=setup.gpu, **options)
+    return base.with_capacities(hbm=tiering.blocks_for_gb(config["hbm_gb"], base),
+                                dram=tiering.blocks_for_gb(config["dram_gb"], base),
+                                ssd=tiering.blocks_for_gb(config["ssd_gb"], base))
+
+
+def ttl_simulator(trace, tier_config, prices: "TtlPrices"):
+    """``simulate(ttl_by_group) -> dict`` for :func:`model.ttl.tune_ttl`: replays ``trace`` through
+    ``tier_config`` with those TTLs (:func:`model.tiering.simulate`) and prices its outputs as the analytic
+    model does: occupied storage USD/h + recomputed tokens × recompute price per hour of trace."""
+    from model import tiering
+    hours = max(float(trace.duration_s), 1.0) / 3600.0
+
+    def simulate(ttl_by_group: dict) -> dict:
+        result = tiering.simulate(trace, tier_config.with_ttl(by_group=ttl_by_group))
+        storage = float(sum(result.storage_usd_per_hour.values()))
+        recompute = prices.recompute_usd_per_token * result.recomputed_tokens / hours
+        return {"cost_usd_per_hour": storage + recompute, "storage_usd_per_hour": storage,
+                "recompute_usd_per_hour": recompute, "hit_ratio": result.hit_ratio}
+
+    return simulate
+
+
+def ttl_summary(trace, choice) -> dict:
+    """Figures the audit quotes from a :class:`model.ttl.TtlChoice`: the best uniform TTL, the saving of
+    the chosen policy against it (%), and the share of block reuses more than 1 h apart."""
+    from model.ttl import reuse_profile
+    table = choice.table.set_index("policy")
+    col = "simulated_cost_usd_per_hour" if "simulated_cost_usd_per_hour" in table else "analytic_cost_usd_per_hour"
+    uniform = float(table.loc["best uniform TTL", col])
+    chosen = float(table.loc[choice.chosen, col])
+    intervals = reuse_profile(trace).interval_s
+    finite = intervals[np.isfinite(intervals)]
+    return {"best_uniform_ttl_s": float(next(iter(choice.policies["best uniform TTL"].values()))),
+            "saving_percent": 100.0 * (uniform - chosen) / uniform if uniform > 0 else 0.0,
+            "share_reuse_after_1h": float((finite > 3600.0).mean()) if len(finite) else 0.0}
+
+
+def time_one(evaluator, config: dict, repeats: int = 3) -> float:
+    """Median wall time of one evaluation, s."""
+    import time
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        evaluator(config)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
