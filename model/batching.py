@@ -482,125 +482,174 @@ def implied_gpu_usd_per_month() -> float:
     return saved / fewer
 
 
+def sequential_rate_bound_per_gpu(dep: Deployment, output_tokens: float) -> float:
+    """Most requests per second per GPU that one-request-at-a-time serving can complete: every generated
+    token needs one decode step that reads all weights at full bandwidth (MBU = 1, prompt processing free)."""
+    per_token = dep.weight_bytes / (dep.n_gpus * dep.gpu.bandwidth_bytes_per_s)
+    return 1.0 / (check_positive("output_tokens", output_tokens) * per_token) / dep.n_gpus
+
+
+def compute_rate_bound_per_gpu(dep: Deployment, tokens_per_request: float) -> float:
+    """Most requests per second per GPU any batching can complete: each processed token costs at least
+    2 × matmul parameters FLOPs, at the GPU's dense peak (MFU = 1)."""
+    flops = 2.0 * dep.arch.matmul_parameters() * check_positive("tokens_per_request", tokens_per_request)
+    return dep.gpu.flops(COMPUTE_TYPE[dep.weight_dtype]) / flops
+
+
 @dataclass(frozen=True)
 class CaseStudyServing:
     """What the model computes for the case study's serving figures (inputs of :func:`audit_batching`).
 
-    All throughputs are per GPU (replica throughput ÷ GPUs of the replica)."""
+    Throughputs are per GPU (replica throughput ÷ GPUs of the replica), requests/min; busy fractions and
+    slot utilisations are fractions; latencies are seconds."""
 
     n_gpus: int
-    # T3: tokens per second per session (1 / mean time per output token) and P95 end-to-end latency (s)
+    reply_tokens: float
+    # T3: tokens per second per session (1 / mean time per output token) and P95 end-to-end latency
     hf_tokens_per_s_per_session: float
     vllm_tokens_per_s_per_session: float
     hf_p95_s: float
     vllm_p95_s: float
     t3_load_per_s: float
-    # T4: saturation request throughput per GPU, requests/min
-    sequential_requests_per_min_per_gpu: float
-    continuous_requests_per_min_per_gpu: float
-    # busy fractions of the utilisation reading "share of time the GPU executes a step"
-    sequential_busy_at_60: float
+    # T4: saturation throughput per GPU, and physical bounds on it
+    sequential_rpm_per_gpu: float
+    continuous_rpm_per_gpu: float
+    sequential_bound_rpm_per_gpu: float
+    compute_bound_rpm_per_gpu: float
+    # the "GPU utilisation" reading 'share of time the GPU executes a step'
+    sequential_busy_at_baseline: float
     continuous_busy_same_load: float
     continuous_busy_shrunk_fleet: float
     continuous_slot_utilization_shrunk_fleet: float
-    # bandwidth bounds for the T3 throughput claims (tokens/s per session)
-    hf_bound_tokens_per_s: float
-    vllm_bound_tokens_per_s: float
     gpu_usd_per_hour: float
 
 
-def session_rate_bound(dep_one_gpu_kv_bytes_per_session: float, sessions_per_gpu: float, gpu: Accelerator,
-                       weights_per_gpu_bytes: float = 0.0) -> float:
-    """Upper bound on each session's decode rate (tokens/s) when ``sessions_per_gpu`` sessions of the given KV
-    size share one GPU: every step must read their KV (and the weights' share) once at full bandwidth."""
-    per_step = sessions_per_gpu * dep_one_gpu_kv_bytes_per_session + weights_per_gpu_bytes
-    return gpu.bandwidth_bytes_per_s / per_step
+def session_rate_bound(kv_bytes_per_session: float, sessions_per_gpu: float, gpu: Accelerator) -> float:
+    """Upper bound on each session's decode rate (tokens/s) when ``sessions_per_gpu`` sessions holding
+    ``kv_bytes_per_session`` of KV share one GPU: every step reads all their KV once at full bandwidth
+    (weights not even counted)."""
+    return gpu.bandwidth_bytes_per_s / (sessions_per_gpu * kv_bytes_per_session)
 
 
-def audit_batching(c: CaseStudyServing, *, arch: Architecture, gpu: Accelerator, context_tokens: float,
-                   kv_dtype: str = "fp16", weight_dtype: str = "fp16") -> list[Computed]:
-    """The case study's batching figures stated vs. computed (T3 throughput/latency, all of T4, GPU
-    utilisation of T1, T12 and the summary). Each claim once; ``how`` gives the arithmetic."""
+def audit_batching(c: CaseStudyServing, *, gpu: Accelerator, weight_bytes_total: float) -> list[Computed]:
+    """The case study's batching figures stated vs. computed: T3 throughput and P95, all of T4, and the GPU
+    utilisation rows of T1, T12 and the summary. Each claim once; ``how`` gives the arithmetic."""
     out: list[Computed] = []
-    kvs = context_tokens * kv_bytes_per_token(arch, kv_dtype)
-    wbytes = weight_bytes(arch, weight_dtype)
-    fits_one = wbytes <= usable_bytes_per_gpu(gpu)
-    hf_sessions = claim("t3.hf.sessions_per_gpu")["stated_value"]
-    vllm_sessions = claim("t3.vllm.sessions_per_gpu")["stated_value"]
-    stated_hf_mem = claim("t3.hf.mem_per_session")["stated_value"] * 1e9
-    stated_vllm_mem = claim("t3.vllm.mem_per_session")["stated_value"] * 1e6
-    # --- T3 throughput (per session, the reading under which 25 -> 80 can be checked) ---------------------
-    hf_bound = session_rate_bound(stated_hf_mem, hf_sessions, gpu)
-    vllm_bound = session_rate_bound(stated_vllm_mem, vllm_sessions, gpu)
-    weights_note = (f"and the {wbytes / 1e9:.0f} GB of weights do not fit one {gpu.memory_gb:.0f} GB GPU"
-                    if not fits_one else "")
+    st = lambda cid: float(claim(cid)["stated_value"])  # noqa: E731
+    # --- T3 -------------------------------------------------------------------------------------------------
+    hf_bound = session_rate_bound(st("t3.hf.mem_per_session") * 1e9, st("t3.hf.sessions_per_gpu"), gpu)
+    vllm_bound = session_rate_bound(st("t3.vllm.mem_per_session") * 1e6, st("t3.vllm.sessions_per_gpu"), gpu)
     out.append(Computed(
         "t3.hf.throughput", c.hf_tokens_per_s_per_session, "tokens/s",
-        f"simulated HF-style static batching on {c.n_gpus} GPUs (pipeline sharding) at "
-        f"{c.t3_load_per_s:.2f} req/s: 1/TPOT per session; bound with 57 sessions x 1.4 GB read per step on one "
-        f"GPU: {hf_bound:.1f} tok/s {weights_note}".strip()))
+        f"simulated HF-style serving (static batches, layers split over {c.n_gpus} GPUs) at {c.t3_load_per_s:.2f} "
+        f"req/s: 1/TPOT per session. As stated (57 x 1.4 GB on one GPU) the KV read alone caps it at "
+        f"{hf_bound:.1f} tok/s and the {weight_bytes_total / 1e9:.0f} GB of weights do not fit beside it", tolerance=0.15))
     out.append(Computed(
         "t3.vllm.throughput", vllm_bound, "tokens/s",
-        f"228 sessions x 350 MB of KV on one GPU must be read every step: {gpu.bandwidth_bytes_per_s / 1e9:.0f} "
-        f"GB/s / {vllm_sessions * stated_vllm_mem / 1e9:.1f} GB = {vllm_bound:.1f} tok/s per session at most, "
-        f"before weights (simulated vLLM-style on {c.n_gpus} GPUs: {c.vllm_tokens_per_s_per_session:.0f} tok/s)",
+        f"228 sessions x 350 MB on one GPU = {st('t3.vllm.sessions_per_gpu') * st('t3.vllm.mem_per_session') / 1e3:.1f}"
+        f" GB of KV read per step at {gpu.bandwidth_bytes_per_s / 1e9:.0f} GB/s: at most {vllm_bound:.1f} tok/s per "
+        f"session, weights not counted (a feasible vLLM-style replica: {c.vllm_tokens_per_s_per_session:.0f} tok/s)",
         verdict="impossible"))
     out.append(Computed(
         "t3.hf.p95_latency", c.hf_p95_s, "s",
-        f"simulated P95 end-to-end latency, static batching, {c.n_gpus} GPUs, {c.t3_load_per_s:.2f} req/s; "
-        f"depends on load and reply length, which the source does not give", tolerance=0.15))
+        f"simulated P95 end-to-end latency of the HF-style replica at {c.t3_load_per_s:.2f} req/s "
+        f"({c.reply_tokens:.0f}-token replies); it depends on load, which the source does not state",
+        tolerance=0.15))
     out.append(Computed(
         "t3.vllm.p95_latency", c.vllm_p95_s, "s",
-        f"simulated P95 end-to-end latency, continuous batching, same load; ratio to static "
-        f"{c.vllm_p95_s / c.hf_p95_s:.2f} (stated 2.2/3.5 = 0.63)", tolerance=0.15))
-    # --- utilisation: busy fraction reading ------------------------------------------------------------------
-    busy_how_60 = ("GPU busy fraction is set by offered load, not by the batching policy: the baseline is "
-                   "60% busy at 60% of its capacity (computed 60%)")
-    util_rows_before = ["t4.heading.gpu_util_before", "t4.problem.gpu_util", "t4.baseline.gpu_util",
-                        "t1.gpu_util.initial", "t12.gpu_util.initial", "s.success_cb.gpu_util_before"]
-    for cid in util_rows_before:
-        out.append(Computed(cid, 100 * c.sequential_busy_at_60, "%", busy_how_60 + "; consistent only by "
-                            "construction, no independent figure", verdict="not reproducible"))
-    out.append(Computed("t4.problem.wasted_share", 100 - 100 * c.sequential_busy_at_60, "%",
-                        "100% - 60% busy = 40% idle; idle time is spare capacity, not waste caused by "
-                        "one-at-a-time processing"))
-    cb_how = (f"continuous batching serving the same per-GPU load on 2500/1630 = 1.53x fewer GPUs is only "
-              f"{100 * c.continuous_busy_shrunk_fleet:.1f}% busy (batch slots {100 * c.continuous_slot_utilization_shrunk_fleet:.1f}% used): "
-              f"batching raises work per busy second, not the busy fraction")
+        f"simulated P95 of continuous batching on paged KV at the same load: {c.vllm_p95_s / c.hf_p95_s:.2f} x the "
+        f"HF-style P95 (stated 2.2/3.5 = 0.63)", tolerance=0.15))
+    # --- GPU utilisation read as busy fraction ----------------------------------------------------------------
+    for cid in ["t4.heading.gpu_util_before", "t4.problem.gpu_util", "t4.baseline.gpu_util", "t1.gpu_util.initial",
+                "t12.gpu_util.initial", "s.success_cb.gpu_util_before"]:
+        out.append(Computed(
+            cid, 100 * c.sequential_busy_at_baseline, "%",
+            "busy fraction is set by the offered load, not by the policy: it is 60% only because the baseline "
+            "load is chosen as 60% of capacity; nothing independent to compare", verdict="not reproducible"))
+    out.append(Computed(
+        "t4.problem.wasted_share", 100 * (1 - c.sequential_busy_at_baseline), "%",
+        "100% - 60% busy = 40% idle (arithmetic holds); idle time under a 60% load is spare capacity, not waste "
+        "caused by one-at-a-time processing"))
+    cb_how = (f"continuous batching carrying the baseline's per-GPU load x 2500/1630 (the source's fleet shrink) is "
+              f"{100 * c.continuous_busy_shrunk_fleet:.1f}% busy, batch slots {100 * c.continuous_slot_utilization_shrunk_fleet:.1f}% used "
+              f"(same load: {100 * c.continuous_busy_same_load:.1f}% busy): batching raises the work per busy second, "
+              f"not the busy fraction")
     for cid in ["t4.heading.gpu_util_after", "t4.cb.gpu_util", "t1.gpu_util.optimized", "t12.gpu_util.optimized",
                 "s.success_cb.gpu_util_after", "s.strength_gpu.gpu_util"]:
         out.append(Computed(cid, 100 * c.continuous_busy_shrunk_fleet, "%", cb_how))
     out.append(Computed("t1.gpu_util.scale_factor", math.nan, "text",
                         "qualitative ('Batch処理最適化'); see the busy-fraction rows", verdict="not reproducible"))
-    improvement = c.continuous_busy_shrunk_fleet / c.sequential_busy_at_60 - 1
-    out.append(Computed("t12.gpu_util.improvement", 100 * improvement, "%",
-                        f"stated pair: 92/60 - 1 = +53.3% (arithmetic holds); model busy fractions: "
-                        f"{100 * c.continuous_busy_shrunk_fleet:.1f}/{100 * c.sequential_busy_at_60:.0f} - 1"))
-    # --- T4 throughput and GPU count ------------------------------------------------------------------------
+    out.append(Computed(
+        "t12.gpu_util.improvement", 100 * (c.continuous_busy_shrunk_fleet / c.sequential_busy_at_baseline - 1), "%",
+        f"model busy fractions {100 * c.continuous_busy_shrunk_fleet:.1f}% / {100 * c.sequential_busy_at_baseline:.0f}% - 1; "
+        f"the stated pair's arithmetic holds (92/60 - 1 = +53.3%)"))
+    # --- T4 throughput, GPUs, cost -------------------------------------------------------------------------------
+    out.append(Computed(
+        "t4.baseline.throughput", c.sequential_rpm_per_gpu, "requests/min",
+        f"one request at a time reads all weights for every token: <= {c.sequential_bound_rpm_per_gpu:.1f} req/min per "
+        f"GPU for {c.reply_tokens:.0f}-token replies even with free prompts and full bandwidth (model: "
+        f"{c.sequential_rpm_per_gpu:.2f})",
+        verdict="impossible" if st("t4.baseline.throughput") > c.sequential_bound_rpm_per_gpu else None))
+    out.append(Computed(
+        "t4.cb.throughput", c.continuous_rpm_per_gpu, "requests/min",
+        f"any batching needs >= 2 x matmul parameters FLOPs per token: <= {c.compute_bound_rpm_per_gpu:.0f} req/min "
+        f"per GPU at peak FLOP/s even counting only the {c.reply_tokens:.0f} reply tokens (model, with the prompts: "
+        f"{c.continuous_rpm_per_gpu:.1f})",
+        verdict="impossible" if st("t4.cb.throughput") > c.compute_bound_rpm_per_gpu else None))
     before_demand, after_demand = implied_demand_per_min()
-    out.append(Computed("t4.baseline.throughput", c.sequential_requests_per_min_per_gpu, "requests/min",
-                        f"one request at a time (batch 1), {c.n_gpus} GPUs per replica: saturation throughput per GPU",
-                        verdict="impossible" if c.sequential_requests_per_min_per_gpu < 0.5 *
-                        claim("t4.baseline.throughput")["stated_value"] else None))
-    out.append(Computed("t4.cb.throughput", c.continuous_requests_per_min_per_gpu, "requests/min",
-                        "continuous batching, paged KV: analytic saturation throughput per GPU"))
-    gpus_before = before_demand / c.sequential_requests_per_min_per_gpu
-    gpus_after = before_demand / c.continuous_requests_per_min_per_gpu
-    out.append(Computed("t4.baseline.gpus_for_1m", gpus_before, "count",
-                        f"source-implied demand 2500 x 1200 = {before_demand / 1e6:.2f}M req/min / "
-                        f"{c.sequential_requests_per_min_per_gpu:.3g} req/min per GPU"))
-    out.append(Computed("t4.cb.gpus_for_1m", gpus_after, "count",
-                        f"same demand ({after_demand / 1e6:.2f}M req/min implied by 1630 x 1840) / "
-                        f"{c.continuous_requests_per_min_per_gpu:.3g} req/min per GPU"))
+    gpus_before = before_demand / c.sequential_rpm_per_gpu
+    gpus_after = before_demand / c.continuous_rpm_per_gpu
+    out.append(Computed(
+        "t4.baseline.gpus_for_1m", gpus_before, "count",
+        f"source-implied demand 2500 x 1200 = {before_demand / 1e6:.2f}M req/min / {c.sequential_rpm_per_gpu:.3g} "
+        f"req/min per GPU (one request at a time)"))
+    out.append(Computed(
+        "t4.cb.gpus_for_1m", gpus_after, "count",
+        f"same demand (1630 x 1840 = {after_demand / 1e6:.2f}M req/min) / {c.continuous_rpm_per_gpu:.3g} req/min per GPU"))
     change = 100 * (gpus_after / gpus_before - 1)
     out.append(Computed("t4.cb.cost_change", change, "%",
-                        f"GPU cost scales with GPU count: {gpus_after:.3g}/{gpus_before:.3g} - 1 "
-                        f"(stated: 1630/2500 - 1 = -34.8%)"))
-    out.append(Computed("s.lesson_cb.cost_change", change, "%", "same as t4.cb.cost_change"))
+                        f"GPU cost follows the GPU count: {gpus_after:.3g} / {gpus_before:.3g} - 1 (stated: 1630/2500 - 1 "
+                        f"= -34.8%, i.e. 60%/92%: the source scales cost by the utilisation ratio)"))
+    out.append(Computed("s.lesson_cb.cost_change", change, "%", "same computation as t4.cb.cost_change"))
     hours = default("hours_per_month")
     saving = (gpus_before - gpus_after) * c.gpu_usd_per_hour * hours
-    out.append(Computed("t4.cb.monthly_saving", saving, "USD/month",
-                        f"({gpus_before:.3g} - {gpus_after:.3g}) GPUs x ${c.gpu_usd_per_hour:.2f}/GPU-h x {hours:g} h; "
-                        f"the source's $875K / 870 GPUs implies ${implied_gpu_usd_per_month():.0f}/GPU-month = "
-                        f"${implied_gpu_usd_per_month() / hours:.2f}/GPU-h"))
+    out.append(Computed(
+        "t4.cb.monthly_saving", saving, "USD/month",
+        f"({gpus_before:.3g} - {gpus_after:.3g}) GPUs x ${c.gpu_usd_per_hour:.2f}/GPU-h x {hours:g} h; the source's "
+        f"$875K for 870 GPUs implies ${implied_gpu_usd_per_month():.0f}/GPU-month = "
+        f"${implied_gpu_usd_per_month() / hours:.2f}/GPU-h"))
     return out
+
+
+def fixed_batch_time(dep: Deployment, batch: int, input_tokens: int, output_tokens: int) -> float:
+    """Seconds to serve one batch of equal requests start to finish: one prefill step of batch × input tokens
+    (first output token included) and output − 1 decode steps."""
+    b = check_int("batch", batch, low=1)
+    p = check_int("input_tokens", input_tokens, low=1)
+    o = check_int("output_tokens", output_tokens, low=1)
+    pre = float(dep.step_time(b * p, b * p * (p + 1) / 2, b, 0, b * p))
+    return pre + float(np.sum(dep.decode_time(b, p + np.arange(0, o - 1, dtype=float))))
+
+
+def hf_vs_vllm_check() -> pd.DataFrame:
+    """The measured HF Transformers vs vLLM wall times (``data/measurements/hf_vs_vllm.csv``) beside the model:
+    HF = layers split across the GPUs (``sharding="pipeline"``), vLLM = tensor parallelism, same MBU/MFU.
+
+    Columns: batch, input_tokens, output_tokens, engine, measured_s, model_s, relative_error, plus the
+    measured and modelled HF/vLLM ratio per batch (``measured_ratio``, ``model_ratio``)."""
+    table = pd.read_csv(DATA / "measurements" / "hf_vs_vllm.csv")
+    rows = []
+    for _, r in table.iterrows():
+        sharding = "pipeline" if r["engine"] == "huggingface-transformers" else "tensor"
+        dep = deployment(r["model"], r["hardware"], int(r["num_gpus"]), weight_dtype=r["dtype"], kv_dtype=r["dtype"],
+                         sharding=sharding)
+        t = fixed_batch_time(dep, int(r["batch_size"]), int(r["input_tokens"]), int(r["output_tokens"]))
+        rows.append({"batch": int(r["batch_size"]), "input_tokens": int(r["input_tokens"]),
+                     "output_tokens": int(r["output_tokens"]), "engine": r["engine"], "measured_s": float(r["value"]),
+                     "model_s": t, "relative_error": t / float(r["value"]) - 1})
+    out = pd.DataFrame(rows)
+    key = ["batch", "input_tokens", "output_tokens"]
+    piv = out.pivot_table(index=key, columns="engine", values=["measured_s", "model_s"])
+    ratios = pd.DataFrame({"measured_ratio": piv[("measured_s", "huggingface-transformers")] / piv[("measured_s", "vllm")],
+                           "model_ratio": piv[("model_s", "huggingface-transformers")] / piv[("model_s", "vllm")]})
+    return out.merge(ratios.reset_index(), on=key)

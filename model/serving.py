@@ -146,6 +146,7 @@ class SimResult:
             "kv_occupancy": float((tl["kv_reserved_tokens"] * dt).sum() / busy / self.kv_capacity_tokens),
             "kv_utilization": float((tl["kv_used_tokens"] * dt).sum() / max((tl["kv_reserved_tokens"] * dt).sum(), 1)),
             "preemptions": int(r["preemptions"].sum()),
+            "normalized_latency_s_per_token": float((e2e / done["output_tokens"]).mean()),
         }
         for name, s in (("ttft_s", ttft), ("tpot_s", tpot), ("e2e_latency_s", e2e)):
             out[f"{name}_p50"] = float(np.percentile(s, 50))
@@ -432,3 +433,40 @@ def _retire(done, rid, ctx, finish, now, bs, blocks_used, running, free_slots, a
         ctx[s] = 0
         free_slots.append(int(s))
     return blocks_used, running - len(done)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sweeps and the case-study scenario (used by the chapter; all deterministic under ``seed``)
+# ----------------------------------------------------------------------------------------------------------
+def flops_utilization(dep: Deployment, result: SimResult) -> float:
+    """Useful model FLOPs (2 × matmul parameters per prompt and output token) ÷ (elapsed time × GPUs × peak):
+    the "MFU" reading of a utilisation figure."""
+    from model.quantization import COMPUTE_TYPE
+
+    r = result.requests
+    tokens = float((r["prompt_tokens"] + r["output_tokens"]).sum())
+    span = result.end_s - float(r["arrival_s"].min())
+    peak = dep.n_gpus * dep.gpu.flops(COMPUTE_TYPE[dep.weight_dtype])
+    return 2.0 * dep.arch.matmul_parameters() * tokens / (span * peak)
+
+
+def sweep_load(runs: dict, rates: list[float], make_workload, *, progress: bool = True) -> pd.DataFrame:
+    """Simulate every named ``(deployment, scheduler)`` of ``runs`` at every arrival rate (requests/s);
+    ``make_workload(rate)`` builds the (seeded) workload. One row per run and rate: the :meth:`SimResult.summary`
+    metrics plus ``run`` and ``rate_per_s``."""
+    from tqdm.auto import tqdm
+
+    rows = []
+    jobs = [(name, rate) for name in runs for rate in rates]
+    for name, rate in tqdm(jobs, desc="load sweep", disable=not progress):
+        dep, sch = runs[name]
+        res = simulate(dep, make_workload(rate), sch)
+        rows.append({"run": name, "rate_per_s": rate, **res.summary(),
+                     "model_flops_utilization": flops_utilization(dep, res)})
+    return pd.DataFrame(rows)
+
+
+def highest_rate_within(sweep: pd.DataFrame, metric: str, limit: float) -> pd.Series:
+    """Per run, the highest swept rate whose ``metric`` stays at or below ``limit`` (NaN if none)."""
+    ok = sweep[sweep[metric] <= limit]
+    return ok.groupby("run")["rate_per_s"].max().reindex(sweep["run"].unique())
