@@ -41,9 +41,9 @@ a property of the prefill pool alone (Qin et al., FAST'25, §3); decode is not m
 ``model.batching``). :func:`simulate` with ``timing="simpy"`` runs the same network as a simpy process
 model (slower; the tests check that both agree).
 
-Prefill time: :meth:`PrefillEngine.prefill_time_s` is a roofline of the prefill FLOPs (2 × matmul
-parameters per token + causal attention over cached and new tokens) at a cited model-FLOPs utilisation. It
-stands in for ``model.batching``'s step-time model and should be unified with it.
+Prefill time: :meth:`PrefillEngine.prefill_time_s` is ``model.batching``'s step-time model (roofline of
+compute and HBM traffic with calibrated MFU/MBU, plus the tensor-parallel all-reduce) for one sequence of
+new tokens after reused ones, reduced to scalar coefficients.
 """
 
 from __future__ import annotations
@@ -72,8 +72,6 @@ EVICTION_POLICIES = ("lru", "fifo")
 COST_BASES = ("provisioned", "occupied")
 #: Timing models: the exact FIFO recursion (fast) or the same network in simpy.
 TIMING_MODELS = ("recursion", "simpy")
-#: Hours in a month used to turn $/GB-month into $/GB-hour (365.25 × 24 / 12).
-HOURS_PER_MONTH = 730.5
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -119,46 +117,53 @@ class Tier:
 
 @dataclass(frozen=True)
 class PrefillEngine:
-    """The prefill pool: ``n_instances`` instances of ``gpus_per_instance`` GPUs each (tensor parallel).
+    """The prefill pool: ``n_instances`` replicas of ``gpus_per_instance`` GPUs, each computing one request's
+    missed tokens at a time, with the step-time model of :mod:`model.batching` reduced to scalars.
+
+    A prefill of n new tokens after p reused ones takes (``model.batching.Deployment.prefill_time``)::
+
+        max(s_token·n + s_pair·(n·p + n(n+1)/2) + s_sequence,  m_fixed + m_token·(p + n)) + s_allreduce·n
+
+    (compute vs. HBM traffic, plus the tensor-parallel all-reduce). Build it with :meth:`from_deployment`
+    or :meth:`from_names`; the fields are plain floats so that a configuration stays hashable.
 
     Attributes
     ----------
     name : str
         Label, e.g. ``"llama-2-70b on 4 x a100-80gb"``.
-    matmul_flops_per_token : float
-        FLOPs of the weight matrix multiplies per prompt token: 2 × matmul parameters.
-    attention_flops_per_token_pair : float
-        FLOPs of QKᵀ and AV per (query token, context token) pair: 4 × layers × query heads × head width.
+    s_token, s_pair, s_sequence : float
+        Compute seconds per new token (weights), per (query, context) token pair (attention) and per
+        sequence (the output projection of the last position).
+    m_fixed, m_token : float
+        HBM seconds of reading the weights once, and per KV token read or written.
+    s_allreduce : float
+        Tensor-parallel all-reduce seconds per new token.
     kv_bytes_per_token : float
         KV cache of one token, bytes (what a tier stores and a link moves).
-    peak_flops_per_gpu : float
-        Dense tensor-core peak of one GPU in the compute type, FLOP/s.
-    mfu : float
-        Model-FLOPs utilisation reached by prefill, fraction of the peak.
     gpus_per_instance : int
-        GPUs serving one request together.
+        GPUs of one replica.
     n_instances : int
-        Prefill instances (parallel servers).
+        Replicas (parallel servers of the prefill queue).
     gpu_usd_per_hour : float
         Price of one GPU-hour, US dollars.
     """
 
     name: str
-    matmul_flops_per_token: float
-    attention_flops_per_token_pair: float
+    s_token: float
+    s_pair: float
+    s_sequence: float
+    m_fixed: float
+    m_token: float
+    s_allreduce: float
     kv_bytes_per_token: float
-    peak_flops_per_gpu: float
-    mfu: float
     gpus_per_instance: int
     n_instances: int
     gpu_usd_per_hour: float
 
     def __post_init__(self):
-        check_positive("matmul_flops_per_token", self.matmul_flops_per_token)
-        check_nonnegative("attention_flops_per_token_pair", self.attention_flops_per_token_pair)
+        for attr in ("s_token", "s_pair", "s_sequence", "m_fixed", "m_token", "s_allreduce"):
+            check_nonnegative(attr, getattr(self, attr))
         check_positive("kv_bytes_per_token", self.kv_bytes_per_token)
-        check_positive("peak_flops_per_gpu", self.peak_flops_per_gpu)
-        check_fraction("mfu", self.mfu, allow_zero=False)
         check_int("gpus_per_instance", self.gpus_per_instance, low=1)
         check_int("n_instances", self.n_instances, low=1)
         check_nonnegative("gpu_usd_per_hour", self.gpu_usd_per_hour)
@@ -168,45 +173,59 @@ class PrefillEngine:
         """GPUs of the whole pool."""
         return self.gpus_per_instance * self.n_instances
 
-    def prefill_flops(self, new_tokens, cached_tokens=0) -> np.ndarray:
-        """FLOPs of a prefill computing ``new_tokens`` after ``cached_tokens`` of reused context:
-        matmuls 2·P·n plus causal attention over n·c + n(n+1)/2 (query, key) pairs."""
-        n = np.asarray(new_tokens, dtype=np.float64)
-        c = np.asarray(cached_tokens, dtype=np.float64)
-        pairs = n * c + n * (n + 1) / 2
-        return self.matmul_flops_per_token * n + self.attention_flops_per_token_pair * pairs
-
     def prefill_time_s(self, new_tokens, cached_tokens=0) -> np.ndarray:
-        """Roofline prefill time on one instance, s: FLOPs / (GPUs × peak × MFU); 0 for 0 new tokens.
-
-        Stand-in for ``model.batching``'s prefill step-time model (to be unified)."""
-        return self.prefill_flops(new_tokens, cached_tokens) / (
-            self.gpus_per_instance * self.peak_flops_per_gpu * self.mfu)
+        """Seconds to prefill ``new_tokens`` after ``cached_tokens`` reused ones on one replica (arrays
+        broadcast). At least one token is computed: a fully cached prompt still runs its last position to
+        emit the first output token."""
+        n = np.maximum(np.asarray(new_tokens, dtype=np.float64), 1.0)
+        p = np.asarray(cached_tokens, dtype=np.float64)
+        compute = self.s_token * n + self.s_pair * (n * p + n * (n + 1) / 2) + self.s_sequence
+        memory = self.m_fixed + self.m_token * (p + n)
+        return np.maximum(compute, memory) + self.s_allreduce * n
 
     @classmethod
-    def from_models(cls, arch, gpu, *, gpus_per_instance: int | None = None, n_instances: int = 1,
-                    mfu: float | None = None, compute_dtype: str = "fp16", kv_dtype: str = "fp16",
-                    gpu_usd_per_hour: float | None = None) -> "PrefillEngine":
-        """Engine of ``arch`` (:class:`model.architectures.Architecture`) on ``gpu``
-        (:class:`model.hardware.Accelerator`).
-
-        ``gpus_per_instance`` defaults to the fewest (power of two) GPUs whose memory holds the FP16
-        weights; ``mfu`` to ``tiering_prefill_mfu``; ``gpu_usd_per_hour`` to ``tiering_gpu_usd_per_hour``.
-        """
-        from model.kv import kv_bytes_per_token
-        from model.quantization import min_gpus_for_weights
-
-        g = min_gpus_for_weights(arch, gpu) if gpus_per_instance is None else gpus_per_instance
+    def from_deployment(cls, dep, *, n_instances: int = 1, gpu_usd_per_hour: float | None = None
+                        ) -> "PrefillEngine":
+        """The engine of a :class:`model.batching.Deployment` (its MFU, MBU, sharding and number formats)."""
+        a = dep.arch
+        lm_head = a.vocab_size * a.hidden_size
+        body = a.matmul_parameters() - lm_head
+        flops = dep.flops_per_s
+        price = gpu_price_usd_per_hour(dep.gpu.name) if gpu_usd_per_hour is None else gpu_usd_per_hour
         return cls(
-            name=f"{arch.name} on {g} x {gpu.name}",
-            matmul_flops_per_token=2.0 * arch.matmul_parameters(),
-            attention_flops_per_token_pair=4.0 * arch.num_layers * arch.num_attention_heads * arch.head_dim,
-            kv_bytes_per_token=kv_bytes_per_token(arch, kv_dtype),
-            peak_flops_per_gpu=gpu.flops(compute_dtype),
-            mfu=default("tiering_prefill_mfu") if mfu is None else mfu,
-            gpus_per_instance=g, n_instances=n_instances,
-            gpu_usd_per_hour=default("tiering_gpu_usd_per_hour") if gpu_usd_per_hour is None else gpu_usd_per_hour,
-        )
+            name=f"{a.name} on {dep.n_gpus} x {dep.gpu.name}",
+            s_token=2.0 * body / flops,
+            s_pair=4.0 * a.num_layers * a.num_attention_heads * a.head_dim / flops,
+            s_sequence=2.0 * lm_head / flops,
+            m_fixed=dep.weight_bytes / dep.bytes_per_s,
+            m_token=dep.kv_bytes_per_token / dep.bytes_per_s,
+            s_allreduce=float(dep.allreduce_time(1.0)),
+            kv_bytes_per_token=dep.kv_bytes_per_token,
+            gpus_per_instance=dep.n_gpus, n_instances=n_instances, gpu_usd_per_hour=price)
+
+    @classmethod
+    def from_names(cls, model: str = "llama-2-70b", gpu: str = "a100-80gb", *, gpus_per_instance: int | None = None,
+                   n_instances: int = 1, gpu_usd_per_hour: float | None = None, **deployment_kwargs
+                   ) -> "PrefillEngine":
+        """Engine of ``model`` on ``gpus_per_instance`` (default ``tiering_gpus_per_instance``) × ``gpu``
+        (``data/models``, ``data/hardware.csv``); other keywords go to :class:`model.batching.Deployment`."""
+        from model.batching import deployment
+
+        g = int(default("tiering_gpus_per_instance")) if gpus_per_instance is None else gpus_per_instance
+        return cls.from_deployment(deployment(model, gpu, g, **deployment_kwargs), n_instances=n_instances,
+                                   gpu_usd_per_hour=gpu_usd_per_hour)
+
+
+def gpu_price_usd_per_hour(gpu: str, *, provider: str = "aws", pricing: str = "on-demand") -> float:
+    """Latest dated price of one GPU-hour of ``gpu`` in ``data/prices/gpu_prices.csv`` (default: AWS
+    on-demand), US dollars."""
+    from model.io import DATA
+
+    table = pd.read_csv(DATA / "prices" / "gpu_prices.csv", dtype={"date": str})
+    rows = table[(table["gpu"] == gpu) & (table["provider"] == provider) & (table["pricing"] == pricing)]
+    if rows.empty:
+        raise ParameterError("gpu", gpu, f"a GPU with a {provider} {pricing} row in data/prices/gpu_prices.csv")
+    return float(rows.sort_values("date")["usd_per_gpu_hour"].iloc[-1])
 
 
 @dataclass(frozen=True)
@@ -312,47 +331,51 @@ def _check_ttl(name: str, value: float):
 
 
 def default_tiers(*, hbm_blocks: float, dram_blocks: float = 0, ssd_blocks: float = 0,
-                  hbm_read_bytes_per_s: float | None = None) -> tuple:
-    """The default three tiers (HBM → host DRAM → NVMe SSD) with cited bandwidths and prices
-    (``data/parameters/tiering.csv``): HBM at the GPU's memory bandwidth and priced 0 (in the GPU price),
-    DRAM over PCIe, SSD at an NVMe drive's sequential speed."""
-    hbm_bw = default("tiering_hbm_read_gb_s") * 1e9 if hbm_read_bytes_per_s is None else hbm_read_bytes_per_s
+                  hbm_read_bytes_per_s: float, dram_tier: str = "host-dram", ssd_tier: str = "nvme-ssd",
+                  links_per_tier: int = 1) -> tuple:
+    """HBM → host DRAM → NVMe SSD with the bandwidths and prices of ``data/hardware.csv``.
+
+    HBM is read at ``hbm_read_bytes_per_s`` (the GPU's memory bandwidth) and priced 0 here, since its price
+    is the GPU's (charged through the engine). Write bandwidths equal read ones (reported only). The
+    bandwidths are per link; ``links_per_tier`` multiplies them (e.g. one PCIe link per GPU)."""
+    from model.hardware import load_tier
+
+    dram, ssd = load_tier(dram_tier), load_tier(ssd_tier)
+    k = check_int("links_per_tier", links_per_tier, low=1)
     return (
-        Tier("hbm", hbm_blocks, hbm_bw, hbm_bw, 0.0),
-        Tier("dram", dram_blocks, default("tiering_dram_read_gb_s") * 1e9, default("tiering_dram_write_gb_s") * 1e9,
-             default("tiering_dram_usd_per_gb_month")),
-        Tier("ssd", ssd_blocks, default("tiering_ssd_read_gb_s") * 1e9, default("tiering_ssd_write_gb_s") * 1e9,
-             default("tiering_ssd_usd_per_gb_month")),
+        Tier("hbm", hbm_blocks, hbm_read_bytes_per_s, hbm_read_bytes_per_s, 0.0),
+        Tier("dram", dram_blocks, k * dram.bandwidth_bytes_per_s, k * dram.bandwidth_bytes_per_s,
+             dram.usd_per_gb_month),
+        Tier("ssd", ssd_blocks, k * ssd.bandwidth_bytes_per_s, k * ssd.bandwidth_bytes_per_s, ssd.usd_per_gb_month),
     )
 
 
-def default_config(*, model: str = "llama-2-70b", gpu: str = "a100-80gb", n_instances: int = 1,
-                   hbm_blocks: float | None = None, dram_blocks: float | None = None,
-                   ssd_blocks: float | None = None, block_tokens: int | None = None, **kwargs) -> TierConfig:
-    """A 3-tier configuration for ``model`` on ``gpu`` (case study: Llama 2 70B on A100 80GB; Mooncake's
+def default_config(*, model: str = "llama-2-70b", gpu: str = "a100-80gb", gpus_per_instance: int | None = None,
+                   n_instances: int = 1, hbm_blocks: float | None = None, dram_gb: float | None = None,
+                   ssd_gb: float | None = None, block_tokens: int | None = None, **kwargs) -> TierConfig:
+    """A 3-tier configuration of ``model`` on ``gpu`` (the case study's Llama 2 70B on A100 80GB; Mooncake's
     experiments use a LLaMA2-70B-shaped model too).
 
-    HBM capacity defaults to the KV budget of the prefill pool (usable memory − weights, see
-    :func:`model.kv.memory_budget`); DRAM and SSD capacities to ``tiering_dram_gb_per_instance`` and
-    ``tiering_ssd_gb_per_instance`` per instance. Other keywords go to :class:`TierConfig`.
+    HBM capacity defaults to the KV budget of the pool (usable memory − weights per instance); DRAM and SSD
+    to ``tiering_dram_gb_per_instance`` and ``tiering_ssd_gb_per_instance`` per instance. Each instance
+    brings one PCIe link to DRAM and one SSD per GPU. Other keywords go to :class:`TierConfig`.
     """
-    from model.architectures import load_architecture
+    engine = PrefillEngine.from_names(model, gpu, gpus_per_instance=gpus_per_instance, n_instances=n_instances)
+    from model.batching import deployment
     from model.hardware import load_gpu
-    from model.kv import memory_budget
 
-    arch, acc = load_architecture(model), load_gpu(gpu)
-    engine = PrefillEngine.from_models(arch, acc, n_instances=n_instances)
+    dep = deployment(model, gpu, engine.gpus_per_instance)
     bt = int(default("mooncake_block_tokens")) if block_tokens is None else block_tokens
     block_bytes = bt * engine.kv_bytes_per_token
     if hbm_blocks is None:
-        budget = memory_budget(arch, acc, context_tokens=0, n_gpus=engine.gpus_per_instance)
-        hbm_blocks = n_instances * max(0, int(budget.kv_budget_bytes // block_bytes))
-    if dram_blocks is None:
-        dram_blocks = n_instances * int(default("tiering_dram_gb_per_instance") * 1e9 // block_bytes)
-    if ssd_blocks is None:
-        ssd_blocks = n_instances * int(default("tiering_ssd_gb_per_instance") * 1e9 // block_bytes)
-    tiers = default_tiers(hbm_blocks=hbm_blocks, dram_blocks=dram_blocks, ssd_blocks=ssd_blocks,
-                          hbm_read_bytes_per_s=acc.bandwidth_bytes_per_s)
+        hbm_blocks = n_instances * max(0, int(dep.kv_budget_bytes // block_bytes))
+    dram_gb = default("tiering_dram_gb_per_instance") * n_instances if dram_gb is None else dram_gb
+    ssd_gb = default("tiering_ssd_gb_per_instance") * n_instances if ssd_gb is None else ssd_gb
+    acc = load_gpu(gpu)
+    tiers = default_tiers(hbm_blocks=hbm_blocks, dram_blocks=int(dram_gb * 1e9 // block_bytes),
+                          ssd_blocks=int(ssd_gb * 1e9 // block_bytes),
+                          hbm_read_bytes_per_s=acc.bandwidth_bytes_per_s * engine.gpus_per_instance,
+                          links_per_tier=engine.gpus_per_instance)
     return TierConfig(tiers=tiers, engine=engine, block_tokens=bt, **kwargs)
 
 
@@ -929,7 +952,7 @@ def storage_cost_per_hour(config: TierConfig, rep: ReplayResult | None = None) -
         if t.usd_per_gb_month == 0:
             out[t.name] = 0.0
         else:
-            out[t.name] = float(b * config.block_bytes / 1e9 * t.usd_per_gb_month / HOURS_PER_MONTH)
+            out[t.name] = float(b * config.block_bytes / 1e9 * t.usd_per_gb_month / default("hours_per_month"))
     return out
 
 
@@ -1094,33 +1117,19 @@ def _parse_tiers(spec: str) -> list[tuple[str, float]]:
 
 def cli_config(capacity_blocks: float | None, tiers: str | None, ttl: float | None,
                block_tokens: int) -> TierConfig:
-    """The configuration the command line builds: tiers as given (bandwidths and prices of the default tier
-    of the same name, else DRAM's), an engine that needs no data files (Llama 2 70B-shaped figures from
-    ``data/parameters/tiering.csv``)."""
+    """The configuration the command line builds: :func:`default_config`'s engine and tier bandwidths and
+    prices, with the tier capacities given (a tier named other than hbm/dram/ssd takes DRAM's figures)."""
     if tiers:
         pairs = _parse_tiers(tiers)
     elif capacity_blocks is not None:
         pairs = [("hbm", capacity_blocks)]
     else:
         raise ParameterError("--capacity-blocks", None, "given (or --tiers)")
-    base = {t.name: t for t in default_tiers(hbm_blocks=0)}
-    tier_objs = tuple(replace(base.get(name, base["dram"]), name=name, capacity_blocks=cap) for name, cap in pairs)
-    engine = reference_engine()
-    return TierConfig(tiers=tier_objs, engine=engine, block_tokens=block_tokens,
-                      default_ttl_s=math.inf if ttl is None else ttl)
-
-
-def reference_engine(n_instances: int = 1) -> PrefillEngine:
-    """Llama 2 70B on 4 × A100 80GB from the figures in ``data/parameters/tiering.csv`` (no data files
-    needed; :meth:`PrefillEngine.from_models` derives the same from ``data/models`` and
-    ``data/hardware.csv``)."""
-    return PrefillEngine(
-        name="llama-2-70b reference", matmul_flops_per_token=default("tiering_ref_matmul_flops_per_token"),
-        attention_flops_per_token_pair=default("tiering_ref_attention_flops_per_pair"),
-        kv_bytes_per_token=default("tiering_ref_kv_bytes_per_token"),
-        peak_flops_per_gpu=default("tiering_ref_peak_tflops") * 1e12, mfu=default("tiering_prefill_mfu"),
-        gpus_per_instance=int(default("tiering_ref_gpus_per_instance")), n_instances=n_instances,
-        gpu_usd_per_hour=default("tiering_gpu_usd_per_hour"))
+    base = default_config(block_tokens=block_tokens)
+    by_name = {t.name: t for t in base.tiers}
+    tier_objs = tuple(replace(by_name.get(name, by_name["dram"]), name=name, capacity_blocks=cap)
+                      for name, cap in pairs)
+    return replace(base, tiers=tier_objs, default_ttl_s=math.inf if ttl is None else ttl)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

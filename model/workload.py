@@ -761,3 +761,328 @@ def _chat_sessions(p: CharacterChatParams, rng: np.random.Generator, sampler: Zi
     return Trace(name="character-chat", arrival_s=arrival, input_tokens=input_tokens.astype(np.int64),
                  output_tokens=output_tokens, block_offsets=boffs, block_ids=ids.astype(np.int64),
                  block_tokens=bt, block_group=group, group_names=CHAT_GROUPS, session=sess, character=char)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Persona popularity (case study §7) and conversation memory (§8)
+# ---------------------------------------------------------------------------------------------------------
+def zipf_pmf(n: int, s: float) -> np.ndarray:
+    """Probabilities of ranks 1..n under Zipf's law with exponent ``s``: p(r) = r^-s / Σ k^-s."""
+    check_int("n", n, low=1)
+    check_nonnegative("s", s)
+    w = np.arange(1, n + 1, dtype=np.float64) ** -s
+    return w / w.sum()
+
+
+def zipf_top_share(n: int, k: int, s: float) -> float:
+    """Share of requests drawn by the ``k`` most popular of ``n`` items under Zipf(``s``): H(k, s) / H(n, s)
+    (generalised harmonic numbers). This is the hit ratio of a static cache holding exactly the top k."""
+    check_int("k", k, low=0, high=n)
+    if k == 0:
+        return 0.0
+    return float(zipf_pmf(n, s)[:k].sum())
+
+
+def zipf_exponent_for_top_share(n: int, k: int, share: float, *, tol: float = 1e-9) -> float:
+    """The Zipf exponent s at which the top ``k`` of ``n`` items draw ``share`` of requests (the top share
+    increases with s from k/n at s = 0 towards 1); bisection.
+
+    Raises
+    ------
+    ParameterError
+        if ``share`` is not in (k/n, 1).
+    """
+    check_int("n", n, low=2)
+    check_int("k", k, low=1, high=n - 1)
+    check_number("share", share, low=k / n, high=1.0, low_inclusive=False, high_inclusive=False)
+    ranks = np.arange(1, n + 1, dtype=np.float64)
+    log_r = np.log(ranks)
+
+    def top(s: float) -> float:
+        w = np.exp(-s * log_r)
+        return float(w[:k].sum() / w.sum())
+
+    lo, hi = 0.0, 1.0
+    while top(hi) < share:
+        hi *= 2.0
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if top(mid) < share else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def che_lru_hit_ratio(pmf: np.ndarray, capacity: float) -> float:
+    """Hit ratio of an LRU cache of ``capacity`` equal-size items under independent requests with
+    probabilities ``pmf`` (Che, Tung & Wang, IEEE JSAC 20(7), 2002): the characteristic time T solves
+    Σ (1 − e^(−p_i T)) = capacity, and the hit ratio is Σ p_i (1 − e^(−p_i T)).
+
+    Returns 1 if the cache holds every item."""
+    p = np.asarray(pmf, dtype=np.float64)
+    check_nonnegative("capacity", capacity)
+    if capacity >= np.count_nonzero(p):
+        return 1.0
+    if capacity == 0:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while np.sum(-np.expm1(-p * hi)) < capacity:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if np.sum(-np.expm1(-p * mid)) < capacity:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    t = 0.5 * (lo + hi)
+    return float(np.sum(p * -np.expm1(-p * t)))
+
+
+@dataclass(frozen=True)
+class PersonaInputs:
+    """Figures of the case study's §1, §2, §7 and §8 used by the persona/memory audit (defaults: the claims
+    themselves, ``data/claims/case_study.csv``, and ``data/parameters``)."""
+
+    characters: int
+    persona_tokens_before: int
+    persona_tokens_after: int
+    popular_characters: int
+    stated_hit_rate: float
+    concurrent_sessions: float
+    session_minutes: float
+    turns_per_session: int
+    self_hosted_usd_per_million: float
+    api_usd_per_million: float
+    tokens_per_turn_s1: float
+    tokens_per_turn_s2: float
+    tokens_per_turn_s8: float
+    short_turns: int
+    mid_last_turn: int
+    short_tokens: int
+    mid_summary_tokens: int
+    long_rag_tokens: int
+
+    @classmethod
+    def from_claims(cls) -> "PersonaInputs":
+        from model.claims import claim
+
+        def c(cid: str) -> float:
+            return float(claim(cid)["stated_value"])
+
+        return cls(
+            characters=int(c("t1.s1_service.characters")),
+            persona_tokens_before=int(c("l7.compression.tokens_before")),
+            persona_tokens_after=int(c("l7.compression.tokens_after")),
+            popular_characters=int(c("l7.effect.cached_top_characters")),
+            stated_hit_rate=c("l7.effect.cache_hit_rate") / 100,
+            concurrent_sessions=c("t2.arith.sessions_1m"),
+            session_minutes=c("t1.s1_service.avg_session_length"),
+            turns_per_session=int(c("t1.s1_service.turns_per_session")),
+            self_hosted_usd_per_million=c("t2.self_hosted.price"),
+            api_usd_per_million=c("t2.openai.price"),
+            tokens_per_turn_s1=c("t1.s1_challenge.history_tokens") / c("t1.s1_challenge.history_turns"),
+            tokens_per_turn_s2=c("t2.arith.tokens_per_turn"),
+            tokens_per_turn_s8=c("l8.naive.tokens_per_turn"),
+            short_turns=int(c("l8.short_term.turns")),
+            mid_last_turn=int(c("l8.mid_term.last_turn")),
+            short_tokens=int(c("l8.short_term.tokens_sent")),
+            mid_summary_tokens=int(c("l8.mid_term.tokens_sent")),
+            long_rag_tokens=int(c("l8.long_term.tokens_sent")),
+        )
+
+    @property
+    def requests_per_month(self) -> float:
+        """Turns served a month by ``concurrent_sessions`` always-busy session slots: each slot runs
+        back-to-back sessions of ``session_minutes`` with ``turns_per_session`` turns (Little's law),
+        over ``hours_per_month``."""
+        sessions_per_slot = default("hours_per_month") * 60.0 / self.session_minutes
+        return self.concurrent_sessions * sessions_per_slot * self.turns_per_session
+
+    @property
+    def source_requests_per_month(self) -> float:
+        """The volume implied by the source's own §7 dollars: 1M × 30 × 200 turns (the §2 formula's
+        pattern, where "× 30" is the only time factor: 30 sessions per slot a month)."""
+        return self.concurrent_sessions * 30 * self.turns_per_session
+
+
+def persona_cost_table(x: PersonaInputs, *, gpu_prefill_usd_per_million: float) -> pd.DataFrame:
+    """Monthly cost of sending the persona prompt with every request, before (10K) and after (2K)
+    compression, on several $/token bases and two request volumes.
+
+    Columns: basis, usd_per_million_tokens, volume, requests_per_month, usd_per_month_before,
+    usd_per_month_after, change.
+    """
+    rows = []
+    bases = [("self-hosted price, case study §2", x.self_hosted_usd_per_million),
+             ("GPT-3.5 Turbo API price, case study §2", x.api_usd_per_million),
+             ("prefill on rented A100s (model.batching roofline, data/prices)", gpu_prefill_usd_per_million)]
+    volumes = [("source's implied volume (1M x 30 x 200 turns)", x.source_requests_per_month),
+               ("1M concurrent sessions, Little's law", x.requests_per_month)]
+    for basis, price in bases:
+        for vol, req in volumes:
+            before = req * x.persona_tokens_before * price / 1e6
+            after = req * x.persona_tokens_after * price / 1e6
+            rows.append({"basis": basis, "usd_per_million_tokens": price, "volume": vol,
+                         "requests_per_month": req, "usd_per_month_before": before,
+                         "usd_per_month_after": after, "change": after / before - 1})
+    return pd.DataFrame(rows)
+
+
+def persona_hit_table(x: PersonaInputs, exponents: Sequence[float], capacities: Sequence[int]) -> pd.DataFrame:
+    """Persona-cache hit ratio vs. Zipf exponent and cache capacity (personas held): a static cache of the
+    top ``capacity`` characters (the source's "top 100K") and an LRU cache (Che's approximation).
+
+    Columns: zipf_exponent, capacity_personas, static_top_hit_ratio, lru_hit_ratio."""
+    rows = []
+    for s in exponents:
+        pmf = zipf_pmf(x.characters, s)
+        cum = np.cumsum(pmf)
+        for c in capacities:
+            c = int(c)
+            rows.append({"zipf_exponent": s, "capacity_personas": c,
+                         "static_top_hit_ratio": float(cum[min(c, len(cum)) - 1]) if c > 0 else 0.0,
+                         "lru_hit_ratio": che_lru_hit_ratio(pmf, c)})
+    return pd.DataFrame(rows)
+
+
+def memory_tiers_table(x: PersonaInputs) -> pd.DataFrame:
+    """§8's memory tiers under the three tokens-per-turn readings of the source (§1: 50, §8: 100, §2: 500).
+
+    Columns: reading, tokens_per_turn, full_history_tokens, short_raw_tokens, mid_raw_tokens,
+    long_raw_tokens, tokens_sent, change."""
+    rows = []
+    n_mid = x.mid_last_turn - x.short_turns
+    n_long = x.turns_per_session - x.mid_last_turn
+    for reading, tpt in (("§1: 10K tokens / 200 turns", x.tokens_per_turn_s1),
+                         ("§8: 100 tokens per turn", x.tokens_per_turn_s8),
+                         ("§2: 500 tokens per turn", x.tokens_per_turn_s2)):
+        full = x.turns_per_session * tpt
+        short = x.short_turns * tpt
+        sent = short + x.mid_summary_tokens + x.long_rag_tokens
+        rows.append({"reading": reading, "tokens_per_turn": tpt, "full_history_tokens": full,
+                     "short_raw_tokens": short, "mid_raw_tokens": n_mid * tpt, "long_raw_tokens": n_long * tpt,
+                     "tokens_sent": sent, "change": sent / full - 1})
+    return pd.DataFrame(rows)
+
+
+def fleet_persona_capacity(*, fleet_gpus: int, kv_budget_bytes_per_gpu: float, kv_bytes_per_token: float,
+                           persona_tokens: int) -> int:
+    """Personas whose KV cache fits in the HBM KV budget of the whole fleet (each GPU holding different
+    ones, nothing else cached): fleet budget ÷ (persona tokens × KV bytes per token)."""
+    check_int("fleet_gpus", fleet_gpus, low=1)
+    check_nonnegative("kv_budget_bytes_per_gpu", kv_budget_bytes_per_gpu)
+    return int(fleet_gpus * kv_budget_bytes_per_gpu // (persona_tokens * kv_bytes_per_token))
+
+
+def audit_persona_memory(x: PersonaInputs, *, fleet_personas: int, fleet_how: str, zipf_exponent_s1: float = 1.0,
+                         ) -> list:
+    """The audit of §7 (persona prompts), §8 (tiered memory), the matching §1 figures and the tiered-memory
+    success factor, as :class:`model.claims.Computed` rows.
+
+    Parameters
+    ----------
+    x : PersonaInputs
+    fleet_personas : int
+        Personas the fleet's HBM can hold (:func:`fleet_persona_capacity`); ``fleet_how`` says how.
+    zipf_exponent_s1 : float
+        Popularity exponent to show beside the 85% hit rate (classic Zipf: 1).
+    """
+    from model.claims import Computed
+
+    out = []
+    tpt_s1, tpt_s8, tpt_s2 = x.tokens_per_turn_s1, x.tokens_per_turn_s8, x.tokens_per_turn_s2
+    # --- §1 ----------------------------------------------------------------------------------------------
+    out.append(Computed("t1.s1_challenge.history_turns", x.turns_per_session, "turns",
+                        "same 200 turns as §1's service figure (平均セッション30分、200ターン)"))
+    out.append(Computed("t1.s1_challenge.history_tokens", x.turns_per_session * tpt_s8, "tokens",
+                        f"200 turns × {tpt_s8:.0f} tokens/turn (§8) = {x.turns_per_session * tpt_s8:,.0f}; "
+                        f"§1 implies {tpt_s1:.0f} tokens/turn and §2 {tpt_s2:.0f}: the source contradicts itself"))
+    out.append(Computed("t1.s1_challenge.characters", x.characters, "count", "same 5M as §1 service figure"))
+    out.append(Computed("t1.s1_challenge.persona_prompt_tokens", x.persona_tokens_before, "tokens",
+                        "same 10K as §7 (GIST compression input)"))
+    # --- §7 ----------------------------------------------------------------------------------------------
+    out.append(Computed("l7.problem.characters", x.characters, "count", "same 5M as §1"))
+    out.append(Computed("l7.problem.persona_prompt_tokens", x.persona_tokens_before, "tokens", "same 10K as §1"))
+    out.append(Computed("l7.naive.tokens_per_request", x.persona_tokens_before, "tokens",
+                        "the whole 10K persona with every request (history comes on top)"))
+    out.append(Computed("l7.compression.tokens_before", x.persona_tokens_before, "tokens", "= §1's 10K persona"))
+    general, traits = 1000, 1000
+    out.append(Computed("l7.compression.tokens_after", general + traits, "tokens",
+                        "= layering 1K general + 1K traits; a 5:1 summary (GIST tokens proper need fine-tuning)"))
+    out.append(Computed("l7.layering.general_persona_tokens", x.persona_tokens_after - traits, "tokens",
+                        "2K total − 1K traits"))
+    out.append(Computed("l7.layering.individual_traits_tokens", x.persona_tokens_after - general, "tokens",
+                        "2K total − 1K general"))
+    out.append(Computed("l7.layering.total_tokens", general + traits, "tokens", "1K + 1K"))
+    out.append(Computed("l7.effect.tokens_before", x.persona_tokens_before, "tokens", "= §1's 10K"))
+    out.append(Computed("l7.effect.tokens_after", x.persona_tokens_after, "tokens", "= layering total 2K"))
+    change = 100 * (x.persona_tokens_after / x.persona_tokens_before - 1)
+    out.append(Computed("l7.effect.token_change", change, "%", f"2K / 10K − 1 = {change:.0f}%"))
+    req_model, req_src = x.requests_per_month, x.source_requests_per_month
+    before = req_model * x.persona_tokens_before * x.self_hosted_usd_per_million / 1e6
+    after = req_model * x.persona_tokens_after * x.self_hosted_usd_per_million / 1e6
+    implied_price = 4.8e6 / (req_model * x.persona_tokens_before) * 1e6
+    out.append(Computed(
+        "l7.effect.cost_before", before, "USD/month",
+        f"{req_model:.3g} requests/month (1M concurrent × 200 turns per 30 min × 730 h) × 10K tokens × "
+        f"${x.self_hosted_usd_per_million}/1M (§2) = ${before / 1e6:,.0f}M; the stated $4.8M is 1M × 30 × 200 × "
+        f"10K × $0.08/1M ({req_src:.2g} requests, 30 sessions per slot a month), or ${implied_price:.4f}/1M "
+        "at the Little's-law volume"))
+    out.append(Computed(
+        "l7.effect.cost_after", after, "USD/month",
+        f"same basis × 2K tokens = ${after / 1e6:,.1f}M (stated $960K = 4.8M × 0.2: same implied volume)"))
+    out.append(Computed("l7.effect.cost_change", 100 * (after / before - 1), "%",
+                        "cost ∝ tokens on any $/token basis: −80%; caching the persona (85% hits) would cut "
+                        "prefill further, which the figure ignores"))
+    share_s1 = zipf_top_share(x.characters, x.popular_characters, zipf_exponent_s1)
+    s_needed = zipf_exponent_for_top_share(x.characters, x.popular_characters, x.stated_hit_rate)
+    out.append(Computed(
+        "l7.effect.cache_hit_rate", 100 * share_s1, "%",
+        f"top 100K of 5M under Zipf s={zipf_exponent_s1:g}: {100 * share_s1:.1f}%; 85% needs s ≥ {s_needed:.3f}; "
+        "the popularity distribution is not published", verdict="not reproducible"))
+    out.append(Computed(
+        "l7.effect.cached_top_characters", fleet_personas, "count",
+        f"'GPU上にキャッシュ': {fleet_how}; 100K personas × 2K tokens do not fit in HBM",
+        verdict="impossible" if fleet_personas < x.popular_characters else None))
+    # --- §8 ----------------------------------------------------------------------------------------------
+    out.append(Computed("l8.problem.turns", x.turns_per_session, "turns", "same 200 turns as §1"))
+    out.append(Computed("l8.naive.turns", x.turns_per_session, "turns", "same 200 turns as §1"))
+    out.append(Computed("l8.naive.tokens_per_turn", tpt_s1, "tokens",
+                        f"§1: 10K tokens / 200 turns = {tpt_s1:.0f}; §2 uses {tpt_s2:.0f}: three readings in one "
+                        "document"))
+    out.append(Computed("l8.naive.context_tokens", x.turns_per_session * tpt_s8, "tokens",
+                        f"200 × 100 = 20K (§8's own arithmetic); §1 says 10K for the same 200 turns"))
+    out.append(Computed("l8.short_term.turns", x.short_turns, "turns", "turns 1-10 of the partition 1-10/11-50/51-200"))
+    out.append(Computed("l8.short_term.tokens_sent", x.short_turns * tpt_s8, "tokens", "10 turns × 100 tokens"))
+    out.append(Computed("l8.mid_term.first_turn", x.short_turns + 1, "turns", "after the 10 short-term turns"))
+    out.append(Computed("l8.mid_term.last_turn", x.mid_last_turn, "turns", "partition 11-50 (40 turns)"))
+    out.append(Computed("l8.mid_term.raw_tokens", (x.mid_last_turn - x.short_turns) * tpt_s8, "tokens",
+                        "40 turns × 100 tokens"))
+    out.append(Computed("l8.mid_term.tokens_sent", math.nan, "tokens",
+                        "a design choice (8:1 summary); its quality is not measured", verdict="not reproducible"))
+    out.append(Computed("l8.long_term.first_turn", x.mid_last_turn + 1, "turns", "after turn 50"))
+    out.append(Computed("l8.long_term.last_turn", x.turns_per_session, "turns", "the 200th turn"))
+    out.append(Computed("l8.long_term.raw_tokens", (x.turns_per_session - x.mid_last_turn) * tpt_s8, "tokens",
+                        "150 turns × 100 tokens"))
+    out.append(Computed("l8.long_term.tokens_sent", math.nan, "tokens",
+                        "a design choice (RAG top-k); retrieval quality is not measured", verdict="not reproducible"))
+    full = x.turns_per_session * tpt_s8
+    sent = x.short_turns * tpt_s8 + x.mid_summary_tokens + x.long_rag_tokens
+    out.append(Computed("l8.effect.tokens_before", full, "tokens", "200 × 100"))
+    out.append(Computed("l8.effect.tokens_after", sent, "tokens", "1,000 + 500 + 500"))
+    out.append(Computed("l8.effect.token_change", 100 * (sent / full - 1), "%", "2K / 20K − 1"))
+    saving_src = req_src * (full - sent) * x.self_hosted_usd_per_million / 1e6
+    saving_model = req_model * (full - sent) * x.self_hosted_usd_per_million / 1e6
+    out.append(Computed(
+        "l8.effect.monthly_saving", saving_src, "USD/month",
+        f"18K tokens saved per request × {req_src:.2g} requests (the volume behind §7's $4.8M) × $0.08/1M = "
+        f"${saving_src / 1e6:.2f}M (${saving_model / 1e6:,.0f}M at the Little's-law volume)"))
+    out.append(Computed("l8.effect.quality_change", math.nan, "%", "user-rating study not published",
+                        verdict="not reproducible"))
+    total_before = x.persona_tokens_after + full
+    total_after = x.persona_tokens_after + sent
+    out.append(Computed(
+        "s.success_tiered_memory.cost_change", 100 * (total_after / total_before - 1), "%",
+        f"prompt per request incl. the 2K persona: (2K + 2K) / (2K + 20K) − 1; history alone −90%; summary and "
+        "retrieval calls not counted"))
+    return out
