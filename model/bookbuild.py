@@ -2,11 +2,14 @@
 
 Usage
 -----
-``python -m model.bookbuild notebooks OUT_DIR [--only NAME ...] [--quick] [-- -p name value ...]``
-    Execute every ``notebooks/*.ipynb`` (or only ``NAME``) into ``OUT_DIR``. Each output notebook is written
-    to a temporary file and renamed when execution succeeds, so a failed run never leaves a half-executed
-    chapter behind. Parameters after ``--`` are passed to every executed notebook (values parsed as YAML,
-    like papermill's ``-p``). ``--quick`` sets the notebooks' ``quick`` parameter (the test profile).
+``python -m model.bookbuild notebooks OUT_DIR [--only NAME ...] [--no-appendices] [--quick] [-- -p name value ...]``
+    Execute every ``notebooks/*.ipynb`` (or only ``NAME``) into ``OUT_DIR``. Chapters run in name order and
+    the appendices (``appendix_*``, which read the chapters' tables) last; after ``--only`` chapters the
+    appendices are rerun too (without the ``--`` parameters) unless ``--no-appendices``. Each output
+    notebook is written to a temporary file and renamed when execution succeeds, so a failed run never
+    leaves a half-executed chapter behind. Parameters after ``--`` are passed to every executed chapter
+    (values parsed as YAML, like papermill's ``-p``). ``--quick`` sets the notebooks' ``quick`` parameter
+    (the test profile).
 ``python -m model.bookbuild sweep NAME PARAM V1 V2 ... --table TABLE.csv --out RESULT.csv [-- -p ...]``
     Run chapter ``NAME`` once per value of ``PARAM`` and stack its regenerated ``TABLE.csv`` into one table,
     with a column naming the parameter value.
@@ -33,6 +36,14 @@ from model.io import ROOT, write_csv
 NOTEBOOK_DIR = ROOT / "notebooks"
 #: Where each chapter writes its regenerated tables, relative to the executed notebook.
 TABLES_SUBDIR = "tables"
+#: Notebooks whose stem starts with this run after every chapter: they read the chapters' tables
+#: (the audit appendix collects every ``tables/*_audit.csv``).
+APPENDIX_PREFIX = "appendix_"
+
+
+def is_appendix(notebook: Path) -> bool:
+    """Whether ``notebook`` is an appendix (runs after the chapters)."""
+    return notebook.stem.startswith(APPENDIX_PREFIX)
 
 
 def _parse_params(pairs: list[str]) -> dict:
@@ -71,8 +82,9 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool =
 
 
 def notebooks(only: list[str] | None = None) -> list[Path]:
-    """The chapters' source notebooks, in name order (optionally only some, by stem)."""
-    found = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    """The source notebooks in execution order: chapters by name, then the appendices by name (optionally
+    only some, by stem, in the order given)."""
+    found = sorted(NOTEBOOK_DIR.glob("*.ipynb"), key=lambda p: (is_appendix(p), p.name))
     if only:
         names = {p.stem: p for p in found}
         unknown = [n for n in only if n not in names]
@@ -132,6 +144,8 @@ def main(argv: list[str]) -> int:
     run.add_argument("out_dir", type=Path)
     run.add_argument("--only", nargs="*", default=None)
     run.add_argument("--quick", action="store_true")
+    run.add_argument("--no-appendices", action="store_true",
+                     help="with --only: do not rerun the appendices after the chosen chapters")
     chk = sub.add_parser("check-offline")
     chk.add_argument("html_dir", type=Path)
     sw = sub.add_parser("sweep")
@@ -145,9 +159,15 @@ def main(argv: list[str]) -> int:
     if args.command == "notebooks":
         if args.quick:
             params.setdefault("quick", True)
-        for nb in notebooks(args.only):
+        chosen = notebooks(args.only)
+        for nb in chosen:
             print(f"executing {nb.name} -> {args.out_dir}", file=sys.stderr)
             execute(nb, args.out_dir, params)
+        if args.only and not args.no_appendices and not all(is_appendix(nb) for nb in chosen):
+            base = {"quick": True} if args.quick else {}
+            for nb in [n for n in notebooks() if is_appendix(n) and n not in chosen]:
+                print(f"executing {nb.name} -> {args.out_dir} (appendix, after the chapters)", file=sys.stderr)
+                execute(nb, args.out_dir, base)
         return 0
     if args.command == "check-offline":
         problems = check_offline(args.html_dir)

@@ -79,13 +79,15 @@ class GpuPrice:
         return self.usd_per_gpu_hour * hours_per_month()
 
 
-def gpu_price(gpu: str, provider: str, pricing: str, date: str | None = None) -> GpuPrice:
-    """The price of ``gpu`` from ``provider`` under ``pricing``; the latest dated row unless ``date`` is
-    given (several rows of one provider, e.g. RunPod community vs. secure cloud: the highest of that date).
+def gpu_price(gpu: str, provider: str, pricing: str | None = None, date: str | None = None) -> GpuPrice:
+    """The price of ``gpu`` from ``provider`` under ``pricing`` (``None``: any pricing of that provider);
+    the latest dated row unless ``date`` is given (several rows of one provider and date, e.g. RunPod
+    community vs. secure cloud: the highest).
     """
     table = gpu_prices()
     check_choice("gpu", gpu, sorted(table["gpu"].unique()))
-    rows = table[(table["gpu"] == gpu) & (table["provider"] == provider) & (table["pricing"] == pricing)]
+    rows = table[(table["gpu"] == gpu) & (table["provider"] == provider)
+                 & ((table["pricing"] == pricing) if pricing is not None else True)]
     if rows.empty:
         options = table[table["gpu"] == gpu][["provider", "pricing"]].drop_duplicates()
         raise ParameterError("provider/pricing", f"{provider}/{pricing}",
