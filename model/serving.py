@@ -470,3 +470,12 @@ def highest_rate_within(sweep: pd.DataFrame, metric: str, limit: float) -> pd.Se
     """Per run, the highest swept rate whose ``metric`` stays at or below ``limit`` (NaN if none)."""
     ok = sweep[sweep[metric] <= limit]
     return ok.groupby("run")["rate_per_s"].max().reindex(sweep["run"].unique())
+
+
+def busy_fraction_at(result: SimResult, rate_per_s: float) -> float:
+    """Expected busy fraction of the replica at an offered load of ``rate_per_s``: rate × busy GPU time per
+    request of the run (ρ = λ·E[S]); unlike busy time ÷ elapsed time it carries no noise from the random
+    arrival count of a finite run."""
+    from model.validation import check_positive
+
+    return check_positive("rate_per_s", rate_per_s) * result.busy_s / len(result.requests)
