@@ -13,7 +13,7 @@ QUICK_DIR := .build/quick
 NB ?=
 ARGS ?=
 
-.PHONY: book test chapter sweep html bench check-offline clean
+.PHONY: book test chapter sweep html bench check-offline check-charts clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON_BOOTSTRAP) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "error: Python 3.11 is required; set PYTHON_BOOTSTRAP=/path/to/python3.11" >&2; exit 1; }
@@ -42,6 +42,18 @@ chapter: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make chapter NB=<notebook name without .ipynb> ARGS='-p name value ...'" >&2; exit 2; }
 	$(PY) -m model.bookbuild notebooks $(CHAPTERS_DIR) --only $(NB) -- $(ARGS)
 	$(MAKE) html
+
+# Rerun one chapter once per value of one parameter and stack one of its tables into one CSV:
+#   make sweep NB=economics PARAM=gpu_provider VALUES="aws lambda runpod vast" TABLE=economics_headline.csv \
+#        ARGS="-p gpu_pricing null" OUT=sweep_gpu_provider.csv
+sweep: $(STAMP)
+	@test -n "$(NB)" -a -n "$(PARAM)" -a -n "$(VALUES)" -a -n "$(TABLE)" || { echo "usage: make sweep NB=<notebook> PARAM=<name> VALUES='v1 v2 ...' TABLE=<table.csv> [OUT=<result.csv>] [ARGS='-p name value ...']" >&2; exit 2; }
+	$(PY) -m model.bookbuild sweep $(NB) $(PARAM) $(VALUES) --table $(TABLE) --out $(or $(OUT),sweep_$(NB)_$(PARAM).csv) -- $(ARGS)
+
+# Open every built page with a chart in headless Chromium and check that the charts drew (installs
+# Debian's chromium first when run as root with apt-get and no browser is found).
+check-charts: $(STAMP)
+	$(PY) tests/e2e/check_charts.py book/_build/html
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done

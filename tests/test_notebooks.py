@@ -43,3 +43,27 @@ def test_notebook_runs_on_quick_profile(path):
         audit = pd.read_csv(audit_csv, keep_default_na=False)
         assert set(audit["verdict"]) <= set(VERDICTS)
         assert (audit["reason"].str.len() > 0).all()
+
+
+def test_every_claim_is_audited_exactly_once():
+    """Runs after the quick runs above (pytest keeps the order of this file): across the chapters'
+    ``<chapter>_audit.csv`` every stated figure of ``data/claims/`` has exactly one audit row, with a verdict
+    and a reason, and a computed value unless its verdict is "not reproducible"."""
+    from model.audit_book import NOT_AUDITED, audit_tables, collect_audits
+    from model.claims import load_claims
+
+    tables = audit_tables(QUICK_DIR / TABLES_SUBDIR)
+    assert tables, "no chapter audit found: run the notebook tests first"
+    rows = pd.concat([t.assign(chapter=c) for c, t in tables.items()], ignore_index=True)
+    dup = rows[rows["claim_id"].duplicated(keep=False)].groupby("claim_id")["chapter"].apply(list)
+    assert dup.empty, f"audited by more than one chapter: {dup.to_dict()}"
+    unknown = set(rows["claim_id"]) - set(load_claims()["claim_id"])
+    assert not unknown, f"audit rows for unknown claim ids: {sorted(unknown)}"
+    book = collect_audits(QUICK_DIR / TABLES_SUBDIR)
+    missing = book[book["verdict"] == NOT_AUDITED]
+    by_table = missing.groupby("table")["claim_id"].apply(lambda s: ", ".join(s)).to_dict()
+    assert missing.empty, f"{len(missing)} stated figures have no verdict, by table: {by_table}"
+    assert set(book["verdict"]) <= set(VERDICTS)
+    assert (book["reason"].str.len() > 0).all()
+    no_value = book[book["computed_value"].isna() & (book["verdict"] != "not reproducible")]
+    assert no_value.empty, f"verdict without a computed value: {list(no_value['claim_id'])}"

@@ -1,0 +1,67 @@
+import importlib.util
+
+import pandas as pd
+
+from model.audit_book import (NOT_AUDITED, chapter_parameters, collect_audits, dataset_inventory,
+                              summary_markdown_text, verdict_summary)
+from model.bookbuild import is_appendix, notebooks
+from model.claims import Computed, audit, load_claims
+from model.io import ROOT, write_csv
+
+
+def test_appendices_run_last():
+    order = notebooks()
+    flags = [is_appendix(p) for p in order]
+    assert flags == sorted(flags), "every appendix_* notebook comes after every chapter"
+    assert any(flags) and not all(flags)
+
+
+def test_collect_audits_marks_missing_and_keeps_every_claim(tmp_path):
+    chapter = next(p.stem for p in notebooks() if not is_appendix(p))
+    rows = audit([Computed("t9.unit.paid_users", 2e6, "count", "20M x 10%"),
+                  Computed("t2.openai.model", float("nan"), "text", "qualitative", verdict="not reproducible")])
+    write_csv(rows, tmp_path / f"{chapter}_audit.csv")
+    write_csv(rows, tmp_path / "no_such_chapter_audit.csv")  # stale file of a removed notebook: ignored
+    book = collect_audits(tmp_path)
+    assert len(book) == len(load_claims()) and book["claim_id"].is_unique
+    got = book.set_index("claim_id")
+    assert got.loc["t9.unit.paid_users", "verdict"] == "consistent"
+    assert got.loc["t9.unit.paid_users", "chapter"] == chapter
+    assert (book["verdict"] == NOT_AUDITED).sum() == len(book) - 2
+    s = verdict_summary(book)
+    assert s["total"].sum() == len(book)
+    assert s.loc["consistent", "total"] == 1 and s.loc[NOT_AUDITED, "total"] == len(book) - 2
+    text = summary_markdown_text(book)
+    assert f"**{len(book)} stated figures**" in text and "{doc}`/chapters/appendix_audit`" in text
+
+
+def test_chapter_parameters_parse_every_parameters_cell():
+    p = chapter_parameters()
+    assert set(p["notebook"]) == {nb.stem for nb in notebooks()}
+    assert ((p["name"] == "quick") & (p["value"] == "False")).sum() == len(notebooks())
+
+
+def test_dataset_inventory_checksums_match_readmes():
+    inv = dataset_inventory(with_checksums=True)
+    assert (inv["sha256"].str.len() == 64).all()
+    row = inv[inv["path"] == "data/regions/azure_rtt_p95_ms.csv"].iloc[0]
+    assert row["in_readme"] and row["readme"] == "data/regions/README.md"
+
+
+def _check_charts():
+    spec = importlib.util.spec_from_file_location("check_charts", ROOT / "tests" / "e2e" / "check_charts.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_chart_check_tells_live_from_static():
+    cc = _check_charts()
+    source = '<div id="vega-0123456789ab" class="offline-vega"><svg class="marks"></svg></div>'
+    live = ('<div id="vega-0123456789ab" class="offline-vega vega-embed" role="graphics-document">'
+            '<svg class="marks" width="1"></svg></div>')
+    assert cc.chart_problems(source, live) == (1, [])
+    n, problems = cc.chart_problems(source, source)
+    assert n == 1 and "did not render" in problems[0]
+    n, problems = cc.chart_problems(source, "<html></html>")
+    assert "missing" in problems[0]
