@@ -59,6 +59,16 @@ _METRICS = [
            "capacity."),
     Metric("hypervolume_ratio", "fraction", "Hypervolume of a search's Pareto frontier ÷ that of the "
            "exhaustive grid's, with a common reference point (1 = the whole frontier recovered)."),
+    # --- economics, regions and availability (model.economics, model.regions, model.availability) ---------
+    Metric("usd_per_month", "USD/month", "Cost (or saving) per month; a month is hours_per_month = 730 h."),
+    Metric("usd_per_gpu_hour", "USD/GPU-hour", "Rental price of one GPU for one hour (instance price ÷ GPUs)."),
+    Metric("usd_per_gpu_month", "USD/GPU-month", "usd_per_gpu_hour × 730 h: one GPU rented for a month."),
+    Metric("tokens_per_month", "tokens/month", "Tokens processed per month: sessions per month (concurrent "
+           "sessions × month ÷ session length) × turns × tokens per turn, input and output."),
+    Metric("rtt_p95_ms", "ms", "Monthly 95th-percentile round-trip time between two cloud regions."),
+    Metric("user_weighted_rtt_ms", "ms", "Σ user share × round-trip time to the region serving those users."),
+    Metric("downtime_h_per_year", "h/year", "Hours a year a service is down: (1 − availability) × 8,760 h."),
+    Metric("gross_margin", "fraction", "(Revenue − cost) ÷ revenue over a month."),
 ]
 
 #: Metric name -> definition. Extend by adding a ``Metric`` to the list above (names must stay unique).
