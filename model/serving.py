@@ -454,7 +454,7 @@ def sweep_load(runs: dict, rates: list[float], make_workload, *, progress: bool 
     """Simulate every named ``(deployment, scheduler)`` of ``runs`` at every arrival rate (requests/s);
     ``make_workload(rate)`` builds the (seeded) workload. One row per run and rate: the :meth:`SimResult.summary`
     metrics plus ``run`` and ``rate_per_s``."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     rows = []
     jobs = [(name, rate) for name in runs for rate in rates]
