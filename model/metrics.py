@@ -59,6 +59,18 @@ _METRICS = [
            "capacity."),
     Metric("hypervolume_ratio", "fraction", "Hypervolume of a search's Pareto frontier ÷ that of the "
            "exhaustive grid's, with a common reference point (1 = the whole frontier recovered)."),
+    # --- KV tiering simulator and workloads (model.tiering, model.workload) -------------------------------
+    Metric("ttft_p50_s", "s", "Median TTFT over the requests of a run."),
+    Metric("throughput_requests_per_s", "requests/s", "Requests completed per second from the first arrival "
+           "to the last first token."),
+    Metric("token_hit_ratio", "fraction", "Share of prompt tokens whose KV was reused from cache (prefix "
+           "semantics); hit_ratio counts blocks instead."),
+    Metric("ideal_hit_ratio", "fraction", "hit_ratio of an unbounded cache without expiry: the share of block "
+           "lookups whose whole prefix was seen before (upper bound for every capacity and policy)."),
+    Metric("capacity_blocks", "blocks", "Capacity of a cache tier in KV blocks (512 tokens each for the "
+           "Mooncake trace); columns capacity_blocks_<tier> and hit_ratio_<tier> give it per tier."),
+    Metric("persona_hit_ratio", "fraction", "Share of requests whose character's persona prompt is found in "
+           "the persona cache."),
     # --- economics, regions and availability (model.economics, model.regions, model.availability) ---------
     Metric("usd_per_month", "USD/month", "Cost (or saving) per month; a month is hours_per_month = 730 h."),
     Metric("usd_per_gpu_hour", "USD/GPU-hour", "Rental price of one GPU for one hour (instance price ÷ GPUs)."),

@@ -811,31 +811,51 @@ def zipf_exponent_for_top_share(n: int, k: int, share: float, *, tol: float = 1e
     return 0.5 * (lo + hi)
 
 
-def che_lru_hit_ratio(pmf: np.ndarray, capacity: float) -> float:
+def che_lru_hit_ratio(pmf: np.ndarray, capacity: float, counts: np.ndarray | None = None) -> float:
     """Hit ratio of an LRU cache of ``capacity`` equal-size items under independent requests with
     probabilities ``pmf`` (Che, Tung & Wang, IEEE JSAC 20(7), 2002): the characteristic time T solves
     Σ (1 − e^(−p_i T)) = capacity, and the hit ratio is Σ p_i (1 − e^(−p_i T)).
 
+    ``counts`` (optional) gives how many items share each probability (see :func:`binned_zipf`), so that a
+    5M-item catalogue costs a few thousand terms. T is found by Newton's method from T = capacity: the left
+    side is concave and increasing in T, so the iterates rise monotonically to the root.
+
     Returns 1 if the cache holds every item."""
     p = np.asarray(pmf, dtype=np.float64)
+    m = np.ones_like(p) if counts is None else np.asarray(counts, dtype=np.float64)
     check_nonnegative("capacity", capacity)
-    if capacity >= np.count_nonzero(p):
+    n_items = float(m[p > 0].sum())
+    if capacity >= n_items:
         return 1.0
     if capacity == 0:
         return 0.0
-    lo, hi = 0.0, 1.0
-    while np.sum(-np.expm1(-p * hi)) < capacity:
-        hi *= 2.0
+    t = float(capacity)
     for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if np.sum(-np.expm1(-p * mid)) < capacity:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * hi:
+        e = np.exp(-p * t)
+        f = float(np.sum(m * -np.expm1(-p * t))) - capacity
+        slope = float(np.sum(m * p * e))
+        step = -f / slope if slope > 0 else 0.0
+        t += step
+        if abs(step) <= 1e-12 * t:
             break
-    t = 0.5 * (lo + hi)
-    return float(np.sum(p * -np.expm1(-p * t)))
+    return float(np.sum(m * p * -np.expm1(-p * t)))
+
+
+def binned_zipf(n: int, s: float, *, exact_head: int = 1000, bins: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """Zipf(``s``) over ``n`` ranks compressed for :func:`che_lru_hit_ratio`: the first ``exact_head`` ranks
+    one by one, the rest in ``bins`` geometric rank bins, each with its mean probability and its count.
+    Returns (probabilities, counts); Σ counts × probabilities = 1."""
+    check_int("n", n, low=1)
+    pmf = zipf_pmf(n, s)
+    head = min(exact_head, n)
+    if n <= head + bins:
+        return pmf, np.ones(n)
+    edges = np.unique(np.geomspace(head, n, bins + 1).astype(np.int64))
+    edges[0], edges[-1] = head, n
+    cum = np.concatenate([[0.0], np.cumsum(pmf)])
+    mass = cum[edges[1:]] - cum[edges[:-1]]
+    width = np.diff(edges).astype(np.float64)
+    return np.concatenate([pmf[:head], mass / width]), np.concatenate([np.ones(head), width])
 
 
 @dataclass(frozen=True)
@@ -935,13 +955,13 @@ def persona_hit_table(x: PersonaInputs, exponents: Sequence[float], capacities: 
     Columns: zipf_exponent, capacity_personas, static_top_hit_ratio, lru_hit_ratio."""
     rows = []
     for s in exponents:
-        pmf = zipf_pmf(x.characters, s)
-        cum = np.cumsum(pmf)
+        cum = np.cumsum(zipf_pmf(x.characters, s))
+        probs, counts = binned_zipf(x.characters, s)
         for c in capacities:
             c = int(c)
             rows.append({"zipf_exponent": s, "capacity_personas": c,
                          "static_top_hit_ratio": float(cum[min(c, len(cum)) - 1]) if c > 0 else 0.0,
-                         "lru_hit_ratio": che_lru_hit_ratio(pmf, c)})
+                         "lru_hit_ratio": che_lru_hit_ratio(probs, c, counts)})
     return pd.DataFrame(rows)
 
 

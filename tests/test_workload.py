@@ -213,3 +213,12 @@ def test_persona_audit_by_hand():
     assert_allclose(a.loc["s.success_tiered_memory.cost_change", "computed_value"], 100 * (4 / 22 - 1))
     assert a.loc["l8.naive.tokens_per_turn", "computed_value"] == 50
     assert set(a["verdict"]) <= {"consistent", "inconsistent", "impossible", "not reproducible"}
+
+
+def test_binned_zipf_preserves_mass_and_che():
+    from model.workload import binned_zipf
+    p, c = binned_zipf(200_000, 1.0, exact_head=100, bins=500)
+    assert_allclose((p * c).sum(), 1.0, rtol=1e-12)
+    assert c.sum() == 200_000
+    exact = che_lru_hit_ratio(zipf_pmf(200_000, 1.0), 5_000)
+    assert_allclose(che_lru_hit_ratio(p, 5_000, c), exact, atol=1e-5)
