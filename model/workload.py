@@ -1106,3 +1106,30 @@ def audit_persona_memory(x: PersonaInputs, *, fleet_personas: int, fleet_how: st
         f"prompt per request incl. the 2K persona: (2K + 2K) / (2K + 20K) − 1; history alone −90%; summary and "
         "retrieval calls not counted"))
     return out
+
+
+def audit_session_shape(trace: Trace, params: CharacterChatParams) -> list:
+    """The session figures of §1/§3 that set the character-chat workload, checked against the generated
+    trace (mean turns, mean session length) and against each other."""
+    from model.claims import Computed, claim
+
+    turns = np.bincount(trace.session - trace.session.min())
+    turns = turns[turns > 0]
+    first = pd.Series(trace.arrival_s).groupby(trace.session).agg(["min", "max"])
+    # a session lasts from its first request to one think time after its last
+    minutes = float((first["max"] - first["min"]).mean() + params.think_time_s) / 60
+    latency = float(claim("t2.self_hosted.latency")["stated_value"])
+    per_turn = params.session_minutes * 60 / params.mean_turns
+    return [
+        Computed("t1.s1_service.avg_session_length", minutes, "min",
+                 f"generated sessions (mean turns {turns.mean():.0f}, think time {per_turn:.0f} s) last {minutes:.1f} "
+                 f"min; 30 min / 200 turns leaves {per_turn - latency:.1f} s per turn after the 2.2 s response (§2) "
+                 "to read and type: plausible for ~50 tokens/turn (§1), not for 500 (§2)",
+                 tolerance=0.1),
+        Computed("t1.s1_service.turns_per_session", float(turns.mean()), "turns",
+                 f"mean turns of {len(turns)} generated sessions (geometric, mean 200 from §1)", tolerance=0.1),
+        Computed("t1.s1_service.characters", params.n_characters, "count",
+                 "5M characters = §1 challenge and §7 figure (the workload's catalogue)"),
+        Computed("t3.problem.session_turns", float(turns.mean()), "turns",
+                 "same 200-turn sessions as §1 (mean of the generated sessions)", tolerance=0.1),
+    ]
