@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.io import DATA, atomic_write_text, verify_sha256
+from model.io import DATA, verify_sha256
 from model.parameters import default
 from model.validation import (ParameterError, check_choice, check_fraction, check_int, check_nonnegative,
                               check_number, check_positive)
