@@ -16,8 +16,13 @@ The API in one place
     replay + TTFT (queueing on links and GPUs) + throughput + cost → :class:`TieringResult`.
 :func:`throughput_at_slo`
     the highest request rate (arrival times scaled) whose P95 TTFT meets a target → :class:`SloThroughput`.
-:func:`stack_distances`, :func:`lru_hit_ratio_curve`, :func:`ideal_hit_ratio`
-    LRU hit ratios of every capacity in one pass (Mattson's stack algorithm, vectorised).
+:func:`stack_distances`, :func:`lru_hit_ratio_curve`, :func:`ideal_hit_ratio`, :func:`replay_from_stack`
+    LRU hit ratios of every capacity in one pass (Mattson's stack algorithm, vectorised); the per-tier
+    replay of an LRU hierarchy without TTL from the same pass.
+:func:`default_config`
+    HBM → DRAM → SSD for a model on a GPU (``data/models``, ``data/hardware.csv``, ``data/prices``).
+:func:`sweep_capacity`, :func:`knee`, :func:`ttl_table`
+    capacity sweeps, the capacity of diminishing returns, TTL settings compared.
 
 Semantics
 ---------
@@ -32,7 +37,7 @@ and no TTL this is exactly an LRU cache of N blocks over the sequence of block a
 TTL: a block expires ``ttl`` seconds after its last access (``ttl`` of the group of the request that last
 accessed it); an expired block frees its slot at once. TTL = 0 means no reuse at all.
 
-Timing (a fluid-free FIFO network, exact for this topology): each request first loads its cached tokens
+Timing (a network of FIFO queues, computed exactly by recursion): each request first loads its cached tokens
 from every tier in parallel over that tier's link (``n_instances`` parallel FIFO links per tier, bytes /
 read bandwidth), then waits for one of ``n_instances`` prefill instances (FIFO in order of readiness) that
 computes its missed tokens. TTFT = end of prefill − arrival. The cache state is updated at arrival (the
