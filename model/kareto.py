@@ -4,8 +4,9 @@ calls, the baseline "HBM + fixed 1024 GB DRAM", and the audit of the Kareto summ
 The evaluation function (:class:`TierEvaluator`) replays a trace through an exclusive HBM → DRAM → SSD
 LRU hierarchy (demotion of evicted blocks to the next tier, promotion on hit). Such a hierarchy keeps all
 its blocks in one global LRU order, so a lookup whose LRU stack distance is d (distinct blocks touched
-since the block's previous lookup, itself included) is served from HBM if d ≤ C_hbm, from DRAM if
-d ≤ C_hbm + C_dram, from SSD if d ≤ C_hbm + C_dram + C_ssd, and is recomputed otherwise. One pass over
+between the block's previous access and the start of its request, :func:`model.tiering.stack_distances`)
+is served from HBM if d < C_hbm, from DRAM if d < C_hbm + C_dram, from SSD if d < C_hbm + C_dram + C_ssd,
+and is recomputed otherwise. One pass over
 the trace computes every lookup's stack distance; each configuration is then a few vectorised NumPy
 operations. A request reuses the longest cached prefix of its blocks (stop at the first miss).
 
@@ -48,44 +49,6 @@ OBJECTIVES = (
 )
 
 
-def lru_stack_distances(block_ids: np.ndarray) -> np.ndarray:
-    """LRU stack distance of every lookup: the number of distinct blocks looked up since the previous
-    lookup of the same block, itself included (1 = looked up again immediately); inf on a first lookup.
-    An LRU cache of C blocks hits exactly the lookups with distance ≤ C.
-
-    One pass with a Fenwick tree over positions marking each block's latest lookup (O(n log n)).
-    """
-    ids = np.asarray(block_ids)
-    n = len(ids)
-    if n == 0:
-        return np.empty(0)
-    _, inverse = np.unique(ids, return_inverse=True)
-    last = np.full(int(inverse.max()) + 1, -1, dtype=np.int64)
-    tree = [0] * (n + 1)
-    out = np.full(n, np.inf)
-    marked = 0
-    for i, b in enumerate(inverse.tolist()):
-        p = int(last[b])
-        if p >= 0:
-            s, j = 0, p + 1
-            while j > 0:                       # marks at positions <= p
-                s += tree[j]
-                j -= j & -j
-            out[i] = marked - s + 1
-            j = p + 1
-            while j <= n:                      # unmark p
-                tree[j] -= 1
-                j += j & -j
-            marked -= 1
-        j = i + 1
-        while j <= n:                          # mark i
-            tree[j] += 1
-            j += j & -j
-        marked += 1
-        last[b] = i
-    return out
-
-
 @dataclass(frozen=True)
 class ServingSetup:
     """The prefill deployment and prices a configuration is evaluated on.
@@ -98,8 +61,6 @@ class ServingSetup:
         GPU name (``data/hardware.csv``).
     n_gpus : int
         GPUs of the prefill replica (tensor parallel).
-    prefill_mfu : float
-        Sustained share of peak FLOP/s during prefill.
     gpu_usd_per_hour : float
         Price of one GPU-hour, USD.
     dram_tier, ssd_tier : str
@@ -114,7 +75,6 @@ class ServingSetup:
     model: str = "llama-3.1-70b"
     gpu: str = "h100-80gb"
     n_gpus: int = field(default_factory=lambda: int(default("kareto_prefill_gpus")))
-    prefill_mfu: float = field(default_factory=lambda: default("kareto_prefill_mfu"))
     gpu_usd_per_hour: float = field(default_factory=lambda: default("kareto_gpu_usd_per_hour"))
     dram_tier: str = "host-dram-pcie5"
     ssd_tier: str = "nvme-ssd"
@@ -124,7 +84,6 @@ class ServingSetup:
 
     def __post_init__(self):
         check_int("n_gpus", self.n_gpus, low=1)
-        check_positive("prefill_mfu", self.prefill_mfu)
         check_nonnegative("gpu_usd_per_hour", self.gpu_usd_per_hour)
         check_int("ssd_drives", self.ssd_drives, low=1)
         check_positive("slo_ttft_p95_s", self.slo_ttft_p95_s)
@@ -147,14 +106,13 @@ class ServingSetup:
         return load_tier(tier).usd_per_gb_month / default("hours_per_month")
 
     def prefill_coefficients(self) -> tuple[float, float]:
-        """(seconds per new token, seconds per new token × context token) of prefill on the replica:
-        2 × parameters FLOPs per token for the weights, 4 × layers × attention width per (token, context
-        token) pair for attention, over n_gpus × peak × MFU."""
-        arch, gpu = load_architecture(self.model), load_gpu(self.gpu)
-        rate = self.n_gpus * gpu.flops("bf16") * self.prefill_mfu
-        per_token = 2.0 * weight_bytes(arch) / bytes_per_element("fp16") / rate
-        per_pair = 4.0 * arch.num_layers * arch.num_attention_heads * arch.head_dim / rate
-        return per_token, per_pair
+        """(seconds per new token, seconds per (new token, context token) pair) of prefill on the replica:
+        the compute terms of :mod:`model.batching`'s step-time model (its cited MFU), reduced to scalars by
+        :class:`model.tiering.PrefillEngine`."""
+        from model.tiering import PrefillEngine
+
+        engine = PrefillEngine.from_names(self.model, self.gpu, gpus_per_instance=self.n_gpus)
+        return engine.s_token, engine.s_pair
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,7 +153,7 @@ class TierEvaluator:
         """Tokens of each request served from HBM, DRAM and SSD (array (requests, 3)) under prefix
         semantics."""
         edges = np.cumsum([self.blocks(hbm_gb), self.blocks(dram_gb), self.blocks(ssd_gb)])
-        tier = np.searchsorted(edges, self.distances, side="left")        # 0, 1, 2 hit; 3 miss
+        tier = np.searchsorted(edges, self.distances, side="right")       # 0, 1, 2 hit; 3 miss
         miss = tier >= 3
         starts = self.offsets[:-1]
         cum_miss = np.cumsum(miss)
@@ -316,7 +274,9 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
     dram, ssd = load_tier(setup.dram_tier), load_tier(setup.ssd_tier)
     kvb = setup.kv_bytes_per_token()
     tokens = np.asarray(trace.block_token_counts(), dtype=float)
-    distances = lru_stack_distances(trace.block_ids)
+    from model.tiering import stack_distances
+
+    distances = stack_distances(trace)    # LRU depth of each block when its request is looked up
     params = {"trace": trace.name, "requests": int(trace.n_requests), "lookups": int(trace.n_blocks),
               "setup": setup.__dict__, "reference_load": default("kareto_reference_load")}
     fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
