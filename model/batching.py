@@ -34,7 +34,7 @@ from model.hardware import Accelerator, load_gpu
 from model.io import DATA, verify_sha256
 from model.kv import kv_bytes_per_token
 from model.parameters import default
-from model.quantization import COMPUTE_TYPE, DTYPES, bytes_per_element, usable_bytes_per_gpu, weight_bytes
+from model.quantization import COMPUTE_TYPE, DTYPES, usable_bytes_per_gpu, weight_bytes
 from model.validation import (ParameterError, check_choice, check_fraction, check_int, check_nonnegative,
                               check_positive)
 

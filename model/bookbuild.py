@@ -21,9 +21,7 @@ Usage
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from model.io import ROOT, write_csv
+from model.io import ROOT, atomic_path, write_csv
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 #: Where each chapter writes its regenerated tables, relative to the executed notebook.
@@ -67,17 +65,9 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool =
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / notebook.name
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{notebook.stem}.", suffix=".ipynb")
-    os.close(fd)
-    try:
-        pm.execute_notebook(str(notebook), tmp, parameters=parameters, cwd=str(out_dir), kernel_name="python3",
+    with atomic_path(target) as tmp:
+        pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, cwd=str(out_dir), kernel_name="python3",
                             progress_bar=progress, report_mode=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return target
 
 

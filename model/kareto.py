@@ -37,7 +37,7 @@ from model.hardware import load_gpu, load_tier
 from model.kv import kv_bytes_per_token
 from model.parameters import default
 from model.pareto import Axis, Objective, SearchSpace
-from model.quantization import bytes_per_element, usable_bytes_per_gpu, weight_bytes
+from model.quantization import usable_bytes_per_gpu, weight_bytes
 from model.validation import ParameterError, check_int, check_nonnegative, check_positive
 
 GB = 1e9

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.parameters import default
 from model.validation import ParameterError, check_nonnegative, check_positive
 
 #: Candidate TTLs, seconds (inf = never expire): a log-spaced ladder from 30 s to 4 h, plus 0 and inf.
@@ -289,11 +288,3 @@ def _describe(ttls: dict[str, float]) -> str:
 
 def _fmt(t: float) -> str:
     return "none" if math.isinf(t) else f"{t:g} s"
-
-
-def default_prices(kv_bytes_per_token: float) -> TtlPrices:
-    """Prices from ``data/parameters`` (DRAM price per GB-hour, GPU price and prefill throughput)."""
-    gpu_usd_per_s = default("kareto_gpu_usd_per_hour") / 3600.0
-    return TtlPrices(storage_usd_per_gb_hour=default("kareto_dram_usd_per_gb_hour"),
-                     recompute_usd_per_token=gpu_usd_per_s / default("kareto_prefill_tokens_per_s"),
-                     kv_bytes_per_token=kv_bytes_per_token)

@@ -1071,7 +1071,7 @@ def audit_persona_memory(x: PersonaInputs, *, fleet_personas: int, fleet_how: st
                         f"§1: 10K tokens / 200 turns = {tpt_s1:.0f}; §2 uses {tpt_s2:.0f}: three readings in one "
                         "document"))
     out.append(Computed("l8.naive.context_tokens", x.turns_per_session * tpt_s8, "tokens",
-                        f"200 × 100 = 20K (§8's own arithmetic); §1 says 10K for the same 200 turns"))
+                        "200 × 100 = 20K (§8's own arithmetic); §1 says 10K for the same 200 turns"))
     out.append(Computed("l8.short_term.turns", x.short_turns, "turns", "turns 1-10 of the partition 1-10/11-50/51-200"))
     out.append(Computed("l8.short_term.tokens_sent", x.short_turns * tpt_s8, "tokens", "10 turns × 100 tokens"))
     out.append(Computed("l8.mid_term.first_turn", x.short_turns + 1, "turns", "after the 10 short-term turns"))
@@ -1103,7 +1103,7 @@ def audit_persona_memory(x: PersonaInputs, *, fleet_personas: int, fleet_how: st
     total_after = x.persona_tokens_after + sent
     out.append(Computed(
         "s.success_tiered_memory.cost_change", 100 * (total_after / total_before - 1), "%",
-        f"prompt per request incl. the 2K persona: (2K + 2K) / (2K + 20K) − 1; history alone −90%; summary and "
+        "prompt per request incl. the 2K persona: (2K + 2K) / (2K + 20K) − 1; history alone −90%; summary and "
         "retrieval calls not counted"))
     return out
 

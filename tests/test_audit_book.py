@@ -1,6 +1,5 @@
 import importlib.util
 
-import pandas as pd
 
 from model.audit_book import (NOT_AUDITED, chapter_parameters, collect_audits, dataset_inventory,
                               summary_markdown_text, verdict_summary)

@@ -1,8 +1,6 @@
 import math
-import re
 
 import numpy as np
-import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 

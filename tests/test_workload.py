@@ -11,7 +11,7 @@ from model.workload import (CHAT_GROUPS, CharacterChatParams, PersonaInputs, Tra
                             audit_persona_memory, character_chat_trace, che_lru_hit_ratio, concat_traces,
                             group_blocks, iter_character_chat, load_azure_trace, load_mooncake_trace,
                             load_mooncake_trace as load, memory_tiers_table, parse_mooncake_lines,
-                            trace_to_jsonl_lines, write_jsonl, zipf_exponent_for_top_share, zipf_pmf,
+                            write_jsonl, zipf_exponent_for_top_share, zipf_pmf,
                             zipf_top_share)
 
 
