@@ -240,6 +240,21 @@ def api_monthly_cost(volume: TokenVolume, price: ApiPrice, *, cached_discount: f
             + volume.output_tokens * price.usd_per_1m_output) / MILLION
 
 
+def modelled_tokens_per_s_per_gpu(model: str = "llama-2-70b", gpu: str = "a100-80gb", n_gpus: int = 4, *,
+                                  prompt_tokens: int, reply_tokens: int, max_batch: int = 256) -> float:
+    """Input + output tokens processed per second per GPU by a continuously batched replica at saturation:
+    :func:`model.batching.continuous_saturation` (roofline step times with the cited MFU/MBU), requests of
+    ``prompt_tokens`` + ``reply_tokens``, ``n_gpus`` tensor-parallel GPUs, at most ``max_batch`` sequences.
+    """
+    from model.batching import continuous_saturation, deployment
+
+    check_positive("prompt_tokens", prompt_tokens)
+    check_positive("reply_tokens", reply_tokens)
+    dep = deployment(model, gpu, n_gpus)
+    sat = continuous_saturation(dep, [prompt_tokens], [reply_tokens], max_batch=max_batch)
+    return sat.requests_per_s * (prompt_tokens + reply_tokens) / n_gpus
+
+
 def self_hosted_usd_per_million_tokens(usd_per_gpu_hour: float, tokens_per_s_per_gpu: float,
                                        utilization: float) -> float:
     """USD per 1M tokens served by rented GPUs: GPU price ÷ (throughput × 3600 s × utilisation) × 1e6.
@@ -490,7 +505,8 @@ class EconomicsInputs:
     api : ApiPrice
         The API the case study started on (GPT-3.5 Turbo, $0.5/1M input).
     self_hosted_tokens_per_s_per_gpu : float
-        Measured saturation throughput per GPU (input + output tokens).
+        Saturation throughput per GPU (input + output tokens): :func:`modelled_tokens_per_s_per_gpu` in the
+        chapter, or a cited measurement.
     utilization : float
         Busy share of paid GPU time.
     persona_tokens : float

@@ -129,3 +129,19 @@ def test_naive_api_cost_brackets():
     assert_allclose(own, 3e6)
     assert own < hist < both
     assert not (own <= 3e8 <= own * 1.05) and hist > 3e8
+
+
+def test_modelled_throughput_below_the_compute_bound():
+    """Every processed token costs >= 2 x matmul parameters FLOPs: tokens/s per GPU <= peak / (2 N)."""
+    from model.architectures import load_architecture
+    from model.economics import modelled_tokens_per_s_per_gpu
+    from model.hardware import load_gpu
+
+    arch = load_architecture("llama-2-70b")
+    for gpu in ("a100-80gb", "h100-80gb"):
+        bound = load_gpu(gpu).flops("fp16") / (2 * arch.matmul_parameters())
+        x = modelled_tokens_per_s_per_gpu("llama-2-70b", gpu, 4, prompt_tokens=2000, reply_tokens=100)
+        assert 0.3 * bound < x < bound
+    # the faster GPU processes more tokens per GPU
+    assert (modelled_tokens_per_s_per_gpu("llama-2-70b", "h100-80gb", 4, prompt_tokens=2000, reply_tokens=100)
+            > modelled_tokens_per_s_per_gpu("llama-2-70b", "a100-80gb", 4, prompt_tokens=2000, reply_tokens=100))
