@@ -1,3 +1,4 @@
+import math
 
 import pytest
 from numpy.testing import assert_allclose
@@ -145,3 +146,30 @@ def test_modelled_throughput_below_the_compute_bound():
     # the faster GPU processes more tokens per GPU
     assert (modelled_tokens_per_s_per_gpu("llama-2-70b", "h100-80gb", 4, prompt_tokens=2000, reply_tokens=100)
             > modelled_tokens_per_s_per_gpu("llama-2-70b", "a100-80gb", 4, prompt_tokens=2000, reply_tokens=100))
+
+
+def test_turn_rate_littles_law_by_hand():
+    from model.economics import fleet_for_sessions, turn_rate_per_s
+
+    # 1M sessions in progress, 200 turns over 30 minutes each: 1e6 x 200 / 1800 s
+    assert_allclose(turn_rate_per_s(1e6, turns_per_session=200, session_minutes=30), 1e6 * 200 / 1800)
+    replicas, gpus = fleet_for_sessions(1e6, replica_rate_per_s=1.0, replica_gpus=8, turns_per_session=200,
+                                        session_minutes=30, spare_share=0.1)
+    assert replicas == 111_112 and gpus == math.ceil(111_112 * 8 * 1.1)
+
+
+def test_replica_rate_at_latency_target():
+    from model.economics import replica_rate_at_latency
+    from model.validation import ParameterError
+
+    kw = dict(prompt_tokens=2000, reply_tokens=100, latency_metric="e2e_latency_s_p95", n_requests=300,
+              load_fractions=(0.1, 0.3, 0.5, 0.7, 0.9))
+    tight, sat, sweep = replica_rate_at_latency("llama-2-70b", "a100-80gb", 8, latency_target_s=4.0, **kw)
+    loose, _, _ = replica_rate_at_latency("llama-2-70b", "a100-80gb", 8, latency_target_s=60.0, **kw)
+    assert 0 < tight <= loose <= sat
+    assert (sweep["e2e_latency_s_p95"].diff().dropna() > 0).all()  # latency grows with load
+    with pytest.raises(ParameterError, match="latency_target_s"):
+        replica_rate_at_latency("llama-2-70b", "a100-80gb", 8, latency_target_s=0.5, **kw)
+    with pytest.raises(ParameterError, match="latency_metric"):
+        replica_rate_at_latency("llama-2-70b", "a100-80gb", 8, latency_target_s=4.0,
+                                **{**kw, "latency_metric": "speed"})
