@@ -81,6 +81,12 @@ _METRICS = [
     Metric("user_weighted_rtt_ms", "ms", "Σ user share × round-trip time to the region serving those users."),
     Metric("downtime_h_per_year", "h/year", "Hours a year a service is down: (1 − availability) × 8,760 h."),
     Metric("gross_margin", "fraction", "(Revenue − cost) ÷ revenue over a month."),
+    Metric("demand_requests_per_s", "requests/s", "Turns offered by sessions in progress: concurrent sessions × "
+           "turns per session ÷ session length (Little's law)."),
+    Metric("replica_requests_per_s", "requests/s", "Highest simulated arrival rate at which one replica keeps a "
+           "latency percentile (e.g. e2e_latency_s P95) under its target."),
+    Metric("sessions_per_gpu", "count", "Concurrent sessions carried per GPU of a fleet sized for them "
+           "(sessions ÷ GPUs, spares included)."),
 ]
 
 #: Metric name -> definition. Extend by adding a ``Metric`` to the list above (names must stay unique).
