@@ -209,10 +209,8 @@ def audit_l10(*, region_shares: list[float] | None = None) -> list:
     -------
     list of :class:`model.claims.Computed`
     """
-    from model.claims import Computed, claim
-
-    def stated(cid):
-        return float(claim(cid)["stated_value"])
+    from model.claims import Computed
+    from model.claims import stated_value as stated
 
     shares = region_shares if region_shares is not None else default_region_shares()
     year = hours_per_year()
@@ -272,22 +270,22 @@ def audit_l10(*, region_shares: list[float] | None = None) -> list:
 
 def achieved_availability_percent_from_l10() -> float:
     """The availability (%) that the case study's own 2024 outage record gives (12 × 1 h + 3 × 2 h)."""
-    from model.claims import claim
+    from model.claims import stated_value
 
-    planned = OutageClass("planned", 12 * float(claim("l10.planned.frequency")["stated_value"]),
-                          float(claim("l10.planned.duration")["stated_value"]))
-    unplanned = OutageClass("unplanned", float(claim("l10.unplanned.frequency")["stated_value"]),
-                            float(claim("l10.unplanned.avg_duration")["stated_value"]))
+    planned = OutageClass("planned", 12 * stated_value("l10.planned.frequency"),
+                          stated_value("l10.planned.duration"))
+    unplanned = OutageClass("unplanned", stated_value("l10.unplanned.frequency"),
+                            stated_value("l10.unplanned.avg_duration"))
     return 100 * achieved_availability([planned, unplanned])
 
 
 def default_region_shares() -> list[float]:
     """Load shares of the three inference regions implied by T6: US-East serves North America (40%) and
     the rest of the world (5%, via CDN), EU-West Europe (25%), AP-Northeast Asia (30%)."""
-    from model.claims import claim
+    from model.claims import stated_value
 
-    na = float(claim("t6.north_america.user_share")["stated_value"])
-    other = float(claim("t6.other.user_share")["stated_value"])
-    eu = float(claim("t6.europe.user_share")["stated_value"])
-    asia = float(claim("t6.asia.user_share")["stated_value"])
+    na = stated_value("t6.north_america.user_share")
+    other = stated_value("t6.other.user_share")
+    eu = stated_value("t6.europe.user_share")
+    asia = stated_value("t6.asia.user_share")
     return [(na + other) / 100, eu / 100, asia / 100]

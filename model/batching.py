@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from model.architectures import Architecture, load_architecture
-from model.claims import Computed, claim
+from model.claims import Computed, stated_value
 from model.hardware import Accelerator, load_gpu
-from model.io import DATA, verify_sha256
+from model.io import DATA
 from model.kv import kv_bytes_per_token
 from model.parameters import default
 from model.quantization import COMPUTE_TYPE, DTYPES, usable_bytes_per_gpu, weight_bytes
@@ -234,20 +234,14 @@ class Workload:
         return float(self.output_tokens.mean())
 
 
-#: sha256 of the Azure conversation trace as recorded in ``data/traces/README.md``.
-AZURE_CONV_SHA256 = "2f1e5b666d4e3055fdbba98598ce2ec307767b9064e03e2fa46676dbcc7d0bf8"
-AZURE_CONV = DATA / "traces" / "azure" / "AzureLLMInferenceTrace_conv.csv"
-
-
 @lru_cache(maxsize=1)
 def azure_conversation_lengths() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(arrival s from the first request, prompt tokens, output tokens) of the Azure 2023 conversation trace,
-    checksum verified."""
-    verify_sha256(AZURE_CONV, AZURE_CONV_SHA256)
-    df = pd.read_csv(AZURE_CONV)
-    t = pd.to_datetime(df["TIMESTAMP"], format="mixed")
-    arrival = (t - t.iloc[0]).dt.total_seconds().to_numpy()
-    return arrival, df["ContextTokens"].to_numpy(np.int64), df["GeneratedTokens"].to_numpy(np.int64)
+    read (checksum verified, records validated) by :func:`model.workload.load_azure_trace`."""
+    from model.workload import load_azure_trace
+
+    trace = load_azure_trace()
+    return trace.arrival_s, trace.input_tokens, trace.output_tokens
 
 
 def _arrivals(n: int, rate_per_s: float, rng: np.random.Generator) -> np.ndarray:
@@ -471,14 +465,14 @@ def measured_crosscheck(dep_kwargs: dict | None = None) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------------------
 def implied_demand_per_min() -> tuple[float, float]:
     """Fleet demand implied by T4's own figures: GPUs × requests/min per GPU, before and after."""
-    return (claim("t4.baseline.gpus_for_1m")["stated_value"] * claim("t4.baseline.throughput")["stated_value"],
-            claim("t4.cb.gpus_for_1m")["stated_value"] * claim("t4.cb.throughput")["stated_value"])
+    return (stated_value("t4.baseline.gpus_for_1m") * stated_value("t4.baseline.throughput"),
+            stated_value("t4.cb.gpus_for_1m") * stated_value("t4.cb.throughput"))
 
 
 def implied_gpu_usd_per_month() -> float:
     """Price per GPU-month implied by the source: $875K/month saved by 2500 − 1630 fewer GPUs."""
-    saved = claim("t4.cb.monthly_saving")["stated_value"]
-    fewer = claim("t4.baseline.gpus_for_1m")["stated_value"] - claim("t4.cb.gpus_for_1m")["stated_value"]
+    saved = stated_value("t4.cb.monthly_saving")
+    fewer = stated_value("t4.baseline.gpus_for_1m") - stated_value("t4.cb.gpus_for_1m")
     return saved / fewer
 
 
@@ -535,7 +529,7 @@ def audit_batching(c: CaseStudyServing, *, gpu: Accelerator, weight_bytes_total:
     """The case study's batching figures stated vs. computed: T3 throughput and P95, all of T4, and the GPU
     utilisation rows of T1, T12 and the summary. Each claim once; ``how`` gives the arithmetic."""
     out: list[Computed] = []
-    st = lambda cid: float(claim(cid)["stated_value"])  # noqa: E731
+    st = stated_value
     # --- T3 -------------------------------------------------------------------------------------------------
     hf_bound = session_rate_bound(st("t3.hf.mem_per_session") * 1e9, st("t3.hf.sessions_per_gpu"), gpu)
     vllm_bound = session_rate_bound(st("t3.vllm.mem_per_session") * 1e6, st("t3.vllm.sessions_per_gpu"), gpu)

@@ -95,6 +95,11 @@ def claim(claim_id: str) -> pd.Series:
     return rows.iloc[0]
 
 
+def stated_value(claim_id: str) -> float:
+    """The stated figure of ``claim_id`` as a float, in its claim's unit (NaN for qualitative claims)."""
+    return float(claim(claim_id)["stated_value"])
+
+
 @dataclass(frozen=True)
 class Computed:
     """What the model computes for one stated figure.

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from model.claims import stated_value
 from model.io import DATA
 from model.parameters import default
 from model.validation import (ParameterError, check_choice, check_fraction, check_int, check_nonnegative,
@@ -36,27 +37,27 @@ def hours_per_month() -> float:
 
 # --- prices -----------------------------------------------------------------------------------------------
 
+def _price_table(name: str, columns: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
+    """``data/prices/<name>`` with its ``columns`` checked and its ``numeric`` columns as floats."""
+    table = pd.read_csv(PRICES_DIR / name, dtype={"date": str}, keep_default_na=False)
+    missing = set(columns) - set(table.columns)
+    if missing:
+        raise ValueError(f"data/prices/{name}: missing columns {sorted(missing)}")
+    for col in numeric:
+        table[col] = table[col].astype(float)
+    return table
+
+
 @lru_cache(maxsize=1)
 def gpu_prices() -> pd.DataFrame:
     """Dated, cited GPU rental prices (``data/prices/gpu_prices.csv``), USD per GPU-hour."""
-    table = pd.read_csv(PRICES_DIR / "gpu_prices.csv", dtype={"date": str}, keep_default_na=False)
-    missing = set(GPU_PRICE_COLUMNS) - set(table.columns)
-    if missing:
-        raise ValueError(f"data/prices/gpu_prices.csv: missing columns {sorted(missing)}")
-    table["usd_per_gpu_hour"] = table["usd_per_gpu_hour"].astype(float)
-    return table
+    return _price_table("gpu_prices.csv", GPU_PRICE_COLUMNS, ("usd_per_gpu_hour",))
 
 
 @lru_cache(maxsize=1)
 def api_prices() -> pd.DataFrame:
     """Dated, cited API prices (``data/prices/api_prices.csv``), USD per 1M input / output tokens."""
-    table = pd.read_csv(PRICES_DIR / "api_prices.csv", dtype={"date": str}, keep_default_na=False)
-    missing = set(API_PRICE_COLUMNS) - set(table.columns)
-    if missing:
-        raise ValueError(f"data/prices/api_prices.csv: missing columns {sorted(missing)}")
-    for col in ("usd_per_1m_input_tokens", "usd_per_1m_output_tokens"):
-        table[col] = table[col].astype(float)
-    return table
+    return _price_table("api_prices.csv", API_PRICE_COLUMNS, ("usd_per_1m_input_tokens", "usd_per_1m_output_tokens"))
 
 
 @dataclass(frozen=True)
@@ -412,29 +413,23 @@ def region_shares(shares: dict[str, float]) -> dict[str, float]:
 
 # --- the case study's own numbers ----------------------------------------------------------------------------
 
-def _stated(claim_id: str) -> float:
-    from model.claims import claim
-
-    return float(claim(claim_id)["stated_value"])
-
-
 def implied_gpu_costs() -> pd.DataFrame:
     """USD per GPU-month implied by each section that prices a GPU count.
 
     Columns: section, statement, usd_per_month, gpus, usd_per_gpu_month, usd_per_gpu_hour.
     """
     hours = hours_per_month()
-    peak, trough = _stated("l11.autoscaling.peak_gpus"), _stated("l11.autoscaling.offpeak_gpus")
+    peak, trough = stated_value("l11.autoscaling.peak_gpus"), stated_value("l11.autoscaling.offpeak_gpus")
     rows = [
-        ("§4 (T4)", "-35% ($875K/month) for 2,500 → 1,630 GPUs", _stated("t4.cb.monthly_saving"),
-         _stated("t4.baseline.gpus_for_1m") - _stated("t4.cb.gpus_for_1m")),
-        ("§5", "$1.6M/month for 1,630 → 900 GPUs", _stated("t5.effect.monthly_saving"),
-         _stated("t5.effect.gpus_before") - _stated("t5.effect.gpus_after")),
-        ("§9 (T9)", "GPU (A100 × 900) $4.5M/month", _stated("t9.gpu.monthly_cost"), _stated("t9.gpu.gpu_count")),
+        ("§4 (T4)", "-35% ($875K/month) for 2,500 → 1,630 GPUs", stated_value("t4.cb.monthly_saving"),
+         stated_value("t4.baseline.gpus_for_1m") - stated_value("t4.cb.gpus_for_1m")),
+        ("§5", "$1.6M/month for 1,630 → 900 GPUs", stated_value("t5.effect.monthly_saving"),
+         stated_value("t5.effect.gpus_before") - stated_value("t5.effect.gpus_after")),
+        ("§9 (T9)", "GPU (A100 × 900) $4.5M/month", stated_value("t9.gpu.monthly_cost"), stated_value("t9.gpu.gpu_count")),
         ("§11", "$1.2M/month saved, 1,200 → 600 GPUs off-peak (sinusoidal day: mean 300 GPUs saved)",
-         _stated("l11.autoscaling.monthly_saving"), (peak - trough) / 2.0),
+         stated_value("l11.autoscaling.monthly_saving"), (peak - trough) / 2.0),
         ("§11", "$1.2M/month saved if 600 GPUs were off all month (upper bound on GPUs saved)",
-         _stated("l11.autoscaling.monthly_saving"), peak - trough),
+         stated_value("l11.autoscaling.monthly_saving"), peak - trough),
     ]
     out = pd.DataFrame(rows, columns=["section", "statement", "usd_per_month", "gpus"])
     out["usd_per_gpu_month"] = out["usd_per_month"] / out["gpus"]
@@ -449,11 +444,11 @@ def tokens_per_turn_statements() -> pd.DataFrame:
     """
     return pd.DataFrame([
         ("§1", "200 turns of history = 10K tokens → 10,000 / 200",
-         _stated("t1.s1_challenge.history_tokens") / _stated("t1.s1_challenge.history_turns")),
-        ("§8", "200 turns × 100 tokens = 20K tokens", _stated("l8.naive.tokens_per_turn")),
+         stated_value("t1.s1_challenge.history_tokens") / stated_value("t1.s1_challenge.history_turns")),
+        ("§8", "200 turns × 100 tokens = 20K tokens", stated_value("l8.naive.tokens_per_turn")),
         ("§8", "recent 10 turns = 1K tokens → 1,000 / 10",
-         _stated("l8.short_term.tokens_sent") / _stated("l8.short_term.turns")),
-        ("§2", "… × 200 turns × 500 tokens = 60B tokens", _stated("t2.arith.tokens_per_turn")),
+         stated_value("l8.short_term.tokens_sent") / stated_value("l8.short_term.turns")),
+        ("§2", "… × 200 turns × 500 tokens = 60B tokens", stated_value("t2.arith.tokens_per_turn")),
     ], columns=["section", "statement", "tokens_per_turn"])
 
 
@@ -462,8 +457,8 @@ def case_study_workload(*, concurrent_sessions: float, tokens_per_turn: float, r
                         history_cap_tokens: float = math.inf, cached_input_share: float = 0.0) -> ChatWorkload:
     """The case study's sessions (30 min, 200 turns, §1/§2) with the given tokens per turn."""
     return ChatWorkload(
-        concurrent_sessions=concurrent_sessions, session_minutes=_stated("t2.arith.session_length"),
-        turns_per_session=int(_stated("t2.arith.turns_per_session")), tokens_per_turn=tokens_per_turn,
+        concurrent_sessions=concurrent_sessions, session_minutes=stated_value("t2.arith.session_length"),
+        turns_per_session=int(stated_value("t2.arith.turns_per_session")), tokens_per_turn=tokens_per_turn,
         reply_share=default("econ_reply_share") if reply_share is None else reply_share,
         persona_tokens=persona_tokens, resend_history=resend_history, history_cap_tokens=history_cap_tokens,
         cached_input_share=cached_input_share)
@@ -540,19 +535,19 @@ def audit_t2(x: EconomicsInputs) -> list:
     """§2: API vs. self-hosted, the 60B tokens/month arithmetic, $30K → $3M, the $25.2K saving."""
     from model.claims import Computed
 
-    sessions, minutes = _stated("t2.arith.concurrent_sessions"), _stated("t2.arith.session_length")
-    turns, tpt = _stated("t2.arith.turns_per_session"), _stated("t2.arith.tokens_per_turn")
-    stated_tokens = _stated("t2.arith.tokens_per_month")
+    sessions, minutes = stated_value("t2.arith.concurrent_sessions"), stated_value("t2.arith.session_length")
+    turns, tpt = stated_value("t2.arith.turns_per_session"), stated_value("t2.arith.tokens_per_turn")
+    stated_tokens = stated_value("t2.arith.tokens_per_month")
     literal = stated_product(sessions, minutes, turns, tpt)
     w = case_study_workload(concurrent_sessions=sessions, tokens_per_turn=tpt)
     volume = monthly_tokens(w)
     tokens_how = (f"10K concurrent × ({hours_per_month():g} h × 60 / 30 min) = {w.sessions_per_month() / 1e6:.1f}M "
                   f"sessions/month × 200 turns × 500 tokens = {volume.total_tokens / 1e12:.2f}T (new tokens only, no "
                   f"re-sent context); the stated factors multiply to {literal / 1e9:.0f}B, not 60B")
-    openai = _stated("t2.openai.price")
-    self_price = _stated("t2.self_hosted.price")
+    openai = stated_value("t2.openai.price")
+    self_price = stated_value("t2.self_hosted.price")
     cost_10k = stated_tokens / MILLION * openai
-    sessions_1m = _stated("t2.arith.sessions_1m")
+    sessions_1m = stated_value("t2.arith.sessions_1m")
     per_token = self_hosted_usd_per_million_tokens(x.gpu.usd_per_gpu_hour, x.self_hosted_tokens_per_s_per_gpu,
                                                    x.utilization)
     need = throughput_for_price(self_price, x.gpu.usd_per_gpu_hour, x.utilization)
@@ -563,14 +558,14 @@ def audit_t2(x: EconomicsInputs) -> list:
                  f"{x.api.model} input price ({x.api.date}); output tokens cost ${x.api.usd_per_1m_output:g}/1M"),
         Computed("t2.openai.price", x.api.usd_per_1m_input, "USD/1M tokens",
                  f"{x.api.model} input price ({x.api.date}); output ${x.api.usd_per_1m_output:g}/1M"),
-        Computed("t2.arith.concurrent_sessions", _stated("t1.sessions.initial"), "count",
+        Computed("t2.arith.concurrent_sessions", stated_value("t1.sessions.initial"), "count",
                  "the initial 10K concurrent sessions of T1/§1"),
-        Computed("t2.arith.session_length", _stated("t1.s1_service.avg_session_length"), "min",
+        Computed("t2.arith.session_length", stated_value("t1.s1_service.avg_session_length"), "min",
                  "the 30-minute average session of §1"),
-        Computed("t2.arith.turns_per_session", _stated("t1.s1_service.turns_per_session"), "turns",
+        Computed("t2.arith.turns_per_session", stated_value("t1.s1_service.turns_per_session"), "turns",
                  "the 200 turns per session of §1"),
         Computed("t2.arith.tokens_per_turn",
-                 _stated("t1.s1_challenge.history_tokens") / _stated("t1.s1_challenge.history_turns"), "tokens",
+                 stated_value("t1.s1_challenge.history_tokens") / stated_value("t1.s1_challenge.history_turns"), "tokens",
                  "§1 keeps 200 turns in 10K tokens = 50 tokens/turn; §8 says 100 tokens/turn; §2 uses 500"),
         Computed("t2.arith.tokens_per_month", volume.total_tokens, "tokens/month", tokens_how),
         Computed("t2.selection.tokens_per_month", volume.total_tokens, "tokens/month",
@@ -578,7 +573,7 @@ def audit_t2(x: EconomicsInputs) -> list:
         Computed("t2.arith.monthly_cost_10k", cost_10k, "USD/month",
                  f"stated 60B × ${openai:g}/1M = ${cost_10k / 1e3:,.0f}K (from the model's {volume.total_tokens / 1e12:.2f}T "
                  f"tokens: ${volume.total_tokens / MILLION * openai / 1e3:,.0f}K)"),
-        Computed("t2.arith.sessions_1m", _stated("t1.sessions.optimized"), "count", "the 1M target of T1"),
+        Computed("t2.arith.sessions_1m", stated_value("t1.sessions.optimized"), "count", "the 1M target of T1"),
         Computed("t2.arith.monthly_cost_1m", cost_10k * sessions_1m / sessions, "USD/month",
                  f"$30K × (1M / 10K) = ${cost_10k * sessions_1m / sessions / 1e6:.1f}M; §1 and the lessons say $300M "
                  "for the same API route (100× more)"),
@@ -590,8 +585,8 @@ def audit_t2(x: EconomicsInputs) -> list:
         _nr("t2.openai.latency", "s", "a measurement of the API; no model of OpenAI's serving to recompute it"),
         _nr("t2.self_hosted.latency", "s",
             "a measurement; equals T3's vLLM P95 (2.2 s), whose reproduction is the batching chapter's"),
-        Computed("t2.self_hosted.latency_change", _pct_change(_stated("t2.self_hosted.latency"),
-                                                              _stated("t2.openai.latency")), "%",
+        Computed("t2.self_hosted.latency_change", _pct_change(stated_value("t2.self_hosted.latency"),
+                                                              stated_value("t2.openai.latency")), "%",
                  "2.2 / 1.8 − 1 = +22.2% (arithmetic of the stated latencies)"),
         _nr("t2.openai.model", "text", "qualitative (a model name)"),
         _nr("t2.self_hosted.model", "text", "qualitative (a model name)"),
@@ -610,10 +605,10 @@ def audit_t2(x: EconomicsInputs) -> list:
 def naive_api_cost_1m(x: EconomicsInputs) -> tuple[float, float, float]:
     """API cost per month at 1M sessions: (§2's own scaling, model with history re-sent, model with
     history and the 10K persona re-sent), USD."""
-    cost_10k = _stated("t2.arith.tokens_per_month") / MILLION * _stated("t2.openai.price")
-    scale = _stated("t2.arith.sessions_1m") / _stated("t2.arith.concurrent_sessions")
-    tpt = _stated("t1.s1_challenge.history_tokens") / _stated("t1.s1_challenge.history_turns")
-    n = _stated("t1.s1_challenge.sessions_target")
+    cost_10k = stated_value("t2.arith.tokens_per_month") / MILLION * stated_value("t2.openai.price")
+    scale = stated_value("t2.arith.sessions_1m") / stated_value("t2.arith.concurrent_sessions")
+    tpt = stated_value("t1.s1_challenge.history_tokens") / stated_value("t1.s1_challenge.history_turns")
+    n = stated_value("t1.s1_challenge.sessions_target")
     hist = monthly_tokens(case_study_workload(concurrent_sessions=n, tokens_per_turn=tpt, resend_history=True,
                                               history_cap_tokens=x.history_cap_tokens))
     both = monthly_tokens(case_study_workload(concurrent_sessions=n, tokens_per_turn=tpt, resend_history=True,
@@ -624,8 +619,8 @@ def naive_api_cost_1m(x: EconomicsInputs) -> tuple[float, float, float]:
 
 def total_cost_per_session() -> tuple[float, float]:
     """(initial, optimized) total monthly cost per concurrent session from T1's inference + infra lines."""
-    initial = (_stated("t1.inference_cost.initial") + _stated("t1.infra_cost.initial")) / _stated("t1.sessions.initial")
-    final = (_stated("t1.inference_cost.optimized") + _stated("t1.infra_cost.optimized")) / _stated(
+    initial = (stated_value("t1.inference_cost.initial") + stated_value("t1.infra_cost.initial")) / stated_value("t1.sessions.initial")
+    final = (stated_value("t1.inference_cost.optimized") + stated_value("t1.infra_cost.optimized")) / stated_value(
         "t1.sessions.optimized")
     return initial, final
 
@@ -634,21 +629,21 @@ def audit_t9(x: EconomicsInputs) -> list:
     """§9: the cost breakdown at 1M sessions and the unit economics."""
     from model.claims import Computed
 
-    lines = {k: _stated(f"t9.{k}.monthly_cost") for k in
+    lines = {k: stated_value(f"t9.{k}.monthly_cost") for k in
              ("gpu", "llm_inference", "storage", "network", "multiregion", "other", "engineering")}
     table = cost_breakdown(lines)
     total = float(table["usd_per_month"].iloc[-1])
-    gpus = _stated("t9.gpu.gpu_count")
+    gpus = stated_value("t9.gpu.gpu_count")
     gpu_cost = fleet_monthly_cost(gpus, x.gpu.usd_per_gpu_hour)
     implied = lines["gpu"] / gpus / hours_per_month()
-    tokens_1m = _stated("t2.arith.tokens_per_month") * _stated("t2.arith.sessions_1m") / _stated(
+    tokens_1m = stated_value("t2.arith.tokens_per_month") * stated_value("t2.arith.sessions_1m") / stated_value(
         "t2.arith.concurrent_sessions")
-    llm = tokens_1m / MILLION * _stated("t2.self_hosted.price")
-    stated_shares = sum(_stated(f"t9.{k}.share") for k in lines)
-    ue = UnitEconomics(_stated("t9.unit.mau"), _stated("t9.unit.conversion_rate") / 100, _stated("t9.unit.arpu"),
+    llm = tokens_1m / MILLION * stated_value("t2.self_hosted.price")
+    stated_shares = sum(stated_value(f"t9.{k}.share") for k in lines)
+    ue = UnitEconomics(stated_value("t9.unit.mau"), stated_value("t9.unit.conversion_rate") / 100, stated_value("t9.unit.arpu"),
                        total)
     out = [
-        Computed("t9.gpu.gpu_count", _stated("t5.effect.gpus_after"), "count",
+        Computed("t9.gpu.gpu_count", stated_value("t5.effect.gpus_after"), "count",
                  "the 900 GPUs of §5 after INT8 (also the mean of §11's 1,200/600 day)"),
         Computed("t9.gpu.monthly_cost", gpu_cost, "USD/month",
                  f"900 × ${x.gpu.usd_per_gpu_hour:.2f}/GPU-h ({x.gpu.label}) × {hours_per_month():g} h; "
@@ -674,7 +669,7 @@ def audit_t9(x: EconomicsInputs) -> list:
     out += [
         _nr("t9.unit.mau", "count", "input (the service's user count)"),
         Computed("t9.unit.paid_users", ue.paid_users, "count", "20M MAU × 10% = 2M"),
-        Computed("t9.unit.conversion_rate", 100 * _stated("t9.unit.paid_users") / _stated("t9.unit.mau"), "%",
+        Computed("t9.unit.conversion_rate", 100 * stated_value("t9.unit.paid_users") / stated_value("t9.unit.mau"), "%",
                  "2M paid / 20M MAU"),
         _nr("t9.unit.arpu", "USD/user/month", "input (subscription price)"),
         Computed("t9.unit.monthly_revenue", rev, "USD/month", f"2M × $9.99 = ${rev / 1e6:.2f}M"),
@@ -699,11 +694,11 @@ def audit_summary(x: EconomicsInputs, *, achieved_availability_percent: float) -
     """
     from model.claims import Computed
 
-    s0, s1 = _stated("t1.sessions.initial"), _stated("t1.sessions.optimized")
+    s0, s1 = stated_value("t1.sessions.initial"), stated_value("t1.sessions.optimized")
     api_1m, api_hist, api_both = naive_api_cost_1m(x)
     per0, per1 = total_cost_per_session()
-    inf0, inf1 = _stated("t1.inference_cost.initial"), _stated("t1.inference_cost.optimized")
-    t9 = {k: _stated(f"t9.{k}.monthly_cost") for k in
+    inf0, inf1 = stated_value("t1.inference_cost.initial"), stated_value("t1.inference_cost.optimized")
+    t9 = {k: stated_value(f"t9.{k}.monthly_cost") for k in
           ("gpu", "llm_inference", "storage", "network", "multiregion", "other", "engineering")}
     t9_total = sum(t9.values())
     inference_t9 = t9["gpu"] + t9["llm_inference"]
@@ -711,7 +706,7 @@ def audit_summary(x: EconomicsInputs, *, achieved_availability_percent: float) -
     a = achieved_availability_percent
     from model.availability import percent_rounding_tolerance as tol
 
-    lat0, lat1 = _stated("t1.p95_latency.initial"), _stated("t1.p95_latency.optimized")
+    lat0, lat1 = stated_value("t1.p95_latency.initial"), stated_value("t1.p95_latency.optimized")
     naive_how = (f"§2's own arithmetic scales $30K to ${api_1m / 1e6:.0f}M; with the history re-sent every turn "
                  f"(50 tokens/turn, 10K kept) ${api_hist / 1e6:,.0f}M, plus the 10K persona ${api_both / 1e9:.1f}B")
     eff = per0 / per1
@@ -723,7 +718,7 @@ def audit_summary(x: EconomicsInputs, *, achieved_availability_percent: float) -
         Computed("t1.sessions.initial", s0, "count", sessions_how),
         Computed("t1.sessions.optimized", s1, "count", sessions_how),
         Computed("t1.sessions.scale_factor", s1 / s0, "x", "1M / 10K"),
-        Computed("t1.inference_cost.initial", _stated("t2.arith.monthly_cost_10k"), "USD/month",
+        Computed("t1.inference_cost.initial", stated_value("t2.arith.monthly_cost_10k"), "USD/month",
                  "§2 states the initial (OpenAI) inference cost as $30K/month, not $120K"),
         Computed("t1.inference_cost.optimized", inference_t9, "USD/month",
                  f"T9's GPU ($4.5M) + LLM inference ($2.4M) = ${inference_t9 / 1e6:.1f}M; only GPU + LLM + network + "
@@ -739,14 +734,14 @@ def audit_summary(x: EconomicsInputs, *, achieved_availability_percent: float) -
         _nr("t1.infra_cost.initial", "USD/month", "no breakdown of the 10K-session setup"),
         Computed("t1.infra_cost.optimized", infra_t9, "USD/month",
                  f"T9's storage + network + multi-region + other = ${infra_t9 / 1e6:.1f}M (engineering $0.5M apart)"),
-        Computed("t1.infra_cost.scale_factor", _stated("t1.infra_cost.optimized") / _stated("t1.infra_cost.initial"),
+        Computed("t1.infra_cost.scale_factor", stated_value("t1.infra_cost.optimized") / stated_value("t1.infra_cost.initial"),
                  "x", "$2.5M / $50K = 50"),
         Computed("t1.infra_cost.efficiency_factor",
-                 (s1 / s0) / (_stated("t1.infra_cost.optimized") / _stated("t1.infra_cost.initial")), "x",
+                 (s1 / s0) / (stated_value("t1.infra_cost.optimized") / stated_value("t1.infra_cost.initial")), "x",
                  "100× sessions / 50× cost = 2"),
         _nr("t1.availability.initial", "%", "no outage record of the initial setup (98.5% = 131 h/year down)"),
         Computed("t1.availability.optimized", a, "%", avail_how, tolerance=tol(99.95)),
-        Computed("t1.availability.change", _stated("t1.availability.optimized") - _stated("t1.availability.initial"),
+        Computed("t1.availability.change", stated_value("t1.availability.optimized") - stated_value("t1.availability.initial"),
                  "%", "99.95 − 98.5 = 1.45 percentage points (arithmetic of the stated figures)"),
         Computed("t1.s1_service.response_time_limit", lat1, "s",
                  "the requirement (2 s) vs. the achieved P95 of T1 (3.2 s): missed by 60%; §1's goal says 3 s",
@@ -760,10 +755,10 @@ def audit_summary(x: EconomicsInputs, *, achieved_availability_percent: float) -
                  "an upper bound: the achieved P95 (T1) is 3.2 s, above the 3-s goal", tolerance=1e-3),
         Computed("t1.s1_goal.monthly_cost_cap", t9_total, "USD/month",
                  "an upper bound: T9's total $10.5M exceeds the $10M cap", tolerance=1e-3),
-        Computed("t1.s1_goal.price_per_user", _stated("t1.s1_goal.monthly_cost_cap") / _stated("t9.unit.mau"),
+        Computed("t1.s1_goal.price_per_user", stated_value("t1.s1_goal.monthly_cost_cap") / stated_value("t9.unit.mau"),
                  "USD/user/month",
                  f"$10M cap / 20M MAU (T9) = $0.50 per user; achieved $10.5M / 20M = "
-                 f"${t9_total / _stated('t9.unit.mau'):.3f}; revenue per MAU $1.00"),
+                 f"${t9_total / stated_value('t9.unit.mau'):.3f}; revenue per MAU $1.00"),
         # T12
         Computed("t12.sessions.initial", s0, "count", sessions_how),
         Computed("t12.sessions.optimized", s1, "count", sessions_how),
@@ -774,17 +769,17 @@ def audit_summary(x: EconomicsInputs, *, achieved_availability_percent: float) -
                  f"{eff:.2f}× (inference only 1.5×, infrastructure 2×)"),
         _nr("t12.availability.initial", "%", "no outage record of the initial setup"),
         Computed("t12.availability.optimized", a, "%", avail_how, tolerance=tol(99.95)),
-        Computed("t12.availability.improvement", _stated("t12.availability.optimized") - _stated(
+        Computed("t12.availability.improvement", stated_value("t12.availability.optimized") - stated_value(
             "t12.availability.initial"), "%", "99.95 − 98.5 = 1.45 percentage points"),
         _nr("t12.p95_latency.initial", "s", "same figure as T1 (no latency model of the initial route)"),
         _nr("t12.p95_latency.optimized", "s", "same figure as T1 (a measurement)"),
         Computed("t12.p95_latency.improvement", _pct_change(lat1, lat0), "%",
                  "3.2 / 2.8 − 1 = +14.3% (a slowdown listed as an improvement)"),
         _nr("t12.gross_margin.initial", "%", "no revenue of the initial setup is given"),
-        Computed("t12.gross_margin.optimized", 100 * (_stated("t9.unit.monthly_revenue") - t9_total) / _stated(
+        Computed("t12.gross_margin.optimized", 100 * (stated_value("t9.unit.monthly_revenue") - t9_total) / stated_value(
             "t9.unit.monthly_revenue"), "%", "T9: ($20M − $10.5M) / $20M = 47.5%"),
-        Computed("t12.gross_margin.improvement", _pct_change(_stated("t12.gross_margin.optimized"),
-                                                             _stated("t12.gross_margin.initial")), "%",
+        Computed("t12.gross_margin.improvement", _pct_change(stated_value("t12.gross_margin.optimized"),
+                                                             stated_value("t12.gross_margin.initial")), "%",
                  "48 / 30 − 1 = +60% (relative change)"),
         # SWOT / lessons
         Computed("s.strength_scaling.factor", s1 / s0, "x", "1M / 10K"),
@@ -793,18 +788,18 @@ def audit_summary(x: EconomicsInputs, *, achieved_availability_percent: float) -
         Computed("s.strength_cost.efficiency_gain", eff, "x", f"as T12: ${per0:.1f} → ${per1:.1f} per session"),
         Computed("s.strength_cost.cost_vs_naive", 1 / eff, "x",
                  f"1 / {eff:.2f} = {1 / eff:.2f} of the naive (100× initial) cost; against §1's $300M naive "
-                 f"figure it would be 10.5 / 300 = {t9_total / _stated('t1.s1_challenge.naive_monthly_cost'):.3f}"),
+                 f"figure it would be 10.5 / 300 = {t9_total / stated_value('t1.s1_challenge.naive_monthly_cost'):.3f}"),
         Computed("s.strength_availability.availability", a, "%", avail_how, tolerance=tol(99.95)),
         Computed("s.weakness_latency.change", _pct_change(lat1, lat0), "%", "3.2 / 2.8 − 1 = +14.3%"),
         _nr("s.weakness_latency.initial", "s", "same figure as T1 (no latency model of the initial route)"),
         _nr("s.weakness_latency.final", "s", "same figure as T1 (a measurement)"),
-        Computed("s.weakness_ops.gpu_count", _stated("t5.effect.gpus_after"), "count",
+        Computed("s.weakness_ops.gpu_count", stated_value("t5.effect.gpus_after"), "count",
                  "the 900 GPUs of §5/T9; §11 runs 1,200 at peak"),
         Computed("s.weakness_ops.regions", 3, "count", "US-East, EU-West, AP-Northeast (T6)"),
-        Computed("s.weakness_capex.initial_investment", _stated("t9.gpu.gpu_count") * default(
+        Computed("s.weakness_capex.initial_investment", stated_value("t9.gpu.gpu_count") * default(
             "econ_a100_purchase_usd_per_gpu"), "USD",
                  f"900 × ${default('econ_a100_purchase_usd_per_gpu'):,.0f} (DGX A100 launch price / 8) = "
-                 f"${_stated('t9.gpu.gpu_count') * default('econ_a100_purchase_usd_per_gpu') / 1e6:.1f}M; but T9 "
+                 f"${stated_value('t9.gpu.gpu_count') * default('econ_a100_purchase_usd_per_gpu') / 1e6:.1f}M; but T9 "
                  "also pays $4.5M/month for the same GPUs, as if rented"),
         _nr("s.opportunity_specdec.latency_change", "%", "a forecast (same as the roadmap's −30%)"),
         Computed("s.lesson_openai.sessions", s1, "count", sessions_how),
@@ -861,16 +856,16 @@ def audit_l11(*, usd_per_gpu_month: float, spare_share: float, market: GpuPrice)
     """
     from model.claims import Computed
 
-    peak, trough = _stated("l11.autoscaling.peak_gpus"), _stated("l11.autoscaling.offpeak_gpus")
+    peak, trough = stated_value("l11.autoscaling.peak_gpus"), stated_value("l11.autoscaling.offpeak_gpus")
     hours = hours_per_month()
     model = autoscaling_saving(peak_gpus=peak, trough_gpus=trough, usd_per_gpu_hour=usd_per_gpu_month / hours)
     at_market = autoscaling_saving(peak_gpus=peak, trough_gpus=trough, usd_per_gpu_hour=market.usd_per_gpu_hour)
-    fleet = _stated("t5.effect.gpus_after")
-    peak_fleet = gpus_for_sessions(_stated("t1.sessions.optimized"), _stated("t1.sessions.optimized") / fleet,
+    fleet = stated_value("t5.effect.gpus_after")
+    peak_fleet = gpus_for_sessions(stated_value("t1.sessions.optimized"), stated_value("t1.sessions.optimized") / fleet,
                                    spare_share=spare_share)
-    stated_saving = _stated("l11.autoscaling.monthly_saving")
+    stated_saving = stated_value("l11.autoscaling.monthly_saving")
     off_hours = stated_saving / ((peak - trough) * usd_per_gpu_month) * 24.0
-    daily = sum(_stated(f"t9.{k}.monthly_cost") for k in
+    daily = sum(stated_value(f"t9.{k}.monthly_cost") for k in
                 ("gpu", "llm_inference", "storage", "network", "multiregion", "other", "engineering")) / (hours / 24.0)
     return [
         _nr("l11.monitoring.interval", "min", "an operating choice"),
@@ -882,7 +877,7 @@ def audit_l11(*, usd_per_gpu_month: float, spare_share: float, market: GpuPrice)
         Computed("l11.autoscaling.peak_gpus", peak_fleet, "count",
                  f"§5 serves the 1M-session design load on 900 GPUs; + {spare_share:.0%} hot spares = {peak_fleet}; "
                  "1,200 at peak would mean the design load is not the peak"),
-        Computed("l11.autoscaling.offpeak_gpus", peak * (1 + _stated("l11.autoscaling.offpeak_change") / 100),
+        Computed("l11.autoscaling.offpeak_gpus", peak * (1 + stated_value("l11.autoscaling.offpeak_change") / 100),
                  "count", "1,200 × (1 − 50%) (arithmetic of the stated figures)"),
         Computed("l11.autoscaling.offpeak_change", _pct_change(trough, peak), "%", "600 / 1,200 − 1"),
         Computed("l11.autoscaling.monthly_saving", model["saving_usd_per_month"], "USD/month",

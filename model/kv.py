@@ -215,7 +215,7 @@ def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: in
     -------
     list of :class:`model.claims.Computed`
     """
-    from model.claims import Computed, claim
+    from model.claims import Computed, stated_value
 
     kv_tok = kv_bytes_per_token(arch, kv_dtype)
     per_session = kv_bytes_per_session(arch, context_tokens, kv_dtype)
@@ -231,8 +231,8 @@ def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: in
     group = memory_budget(arch, gpu, context_tokens=context_tokens, n_gpus=n_gpus_for_comparison,
                           weight_dtype=weight_dtype, kv_dtype=kv_dtype, memory_utilization=memory_utilization)
     paged_group = int(group.kv_budget_bytes // paged_mean) if group.weights_fit else 0
-    stated_params = claim("t3.arith.model_params")["stated_value"]
-    stated_tokens = claim("t3.arith.tokens_per_session")["stated_value"]
+    stated_params = stated_value("t3.arith.model_params")
+    stated_tokens = stated_value("t3.arith.tokens_per_session")
     source_formula = stated_tokens * stated_params * 2
     kv_desc = (f"2 x {arch.num_layers} layers x {arch.num_kv_heads} KV heads x {arch.head_dim} x "
                f"{bytes_per_element(kv_dtype):g} B = {kv_tok:,.0f} B/token")

@@ -161,7 +161,7 @@ def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: fl
     decode_batch : sequences per decode step at which the speed-up bound is taken (default: cited default
         ``quantization_decode_batch``).
     """
-    from model.claims import Computed, claim
+    from model.claims import Computed, stated_value
     from model.kv import memory_budget
     from model.parameters import default
     from model.validation import check_positive
@@ -174,13 +174,13 @@ def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: fl
     int8_one = memory_budget(arch, gpu, context_tokens=context_tokens, n_gpus=1, weight_dtype="int8",
                              memory_utilization=memory_utilization)
     bound = decode_speedup_bound(arch, batch=batch, context_tokens=context_tokens)
-    before = claim("t5.effect.gpus_before")["stated_value"]
-    after = claim("t5.effect.gpus_after")["stated_value"]
-    stated_speed = claim("t5.int8.inference_speed")["stated_value"]
+    before = stated_value("t5.effect.gpus_before")
+    after = stated_value("t5.effect.gpus_after")
+    stated_speed = stated_value("t5.int8.inference_speed")
     hours = default("hours_per_month")
     saved_gpus = before - after
     saving = saved_gpus * hours * gpu_usd_per_hour
-    implied_price = claim("t5.effect.monthly_saving")["stated_value"] / (saved_gpus * hours)
+    implied_price = stated_value("t5.effect.monthly_saving") / (saved_gpus * hours)
     change = (after - before) / before * 100
     acc = published_accuracy()
     same = acc[(acc["model"] == arch.name) & (acc["weight_bits"] == 8)]
@@ -212,7 +212,7 @@ def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: fl
         Computed("t5.fp16.accuracy_loss", math.nan, "text", "FP16 is the reference ('なし')",
                  verdict="not reproducible"),
         Computed("t5.int8.accuracy_loss", acc_value, "%", acc_how, verdict="not reproducible"),
-        Computed("t5.effect.gpus_before", claim("t4.cb.gpus_for_1m")["stated_value"], "count",
+        Computed("t5.effect.gpus_before", stated_value("t4.cb.gpus_for_1m"), "count",
                  "restates §4's GPUs after continuous batching (1630)"),
         Computed("t5.effect.gpus_after", before / bound, "count",
                  f"{before:,.0f} GPUs / at most {bound:.2f}x faster = at least {before / bound:,.0f} GPUs "

@@ -140,17 +140,17 @@ def audit_t6(*, fleet_gpus: float, usd_per_gpu_month: float, spare_share: float,
     list of :class:`model.claims.Computed`
     """
     from model.availability import default_region_shares
-    from model.claims import Computed, claim
+    from model.claims import Computed, stated_value
 
     shares = default_region_shares() if shares is None else shares
     out = []
-    user = {g: float(claim(f"t6.{g}.user_share")["stated_value"]) for g in _T6_ROWS}
+    user = {g: stated_value(f"t6.{g}.user_share") for g in _T6_ROWS}
     total = sum(user.values())
     for g in _T6_ROWS:
         out.append(Computed(f"t6.{g}.user_share", math.nan, "%",
                             f"input (no public traffic split to check against); the four shares sum to {total:g}%",
                             verdict="not reproducible"))
-        stated = float(claim(f"t6.{g}.latency_from_us_east")["stated_value"])
+        stated = stated_value(f"t6.{g}.latency_from_us_east")
         r = group_rtt(home_region, g)
         ok = r.within_iqr(stated)
         out.append(Computed(f"t6.{g}.latency_from_us_east", r.median, "ms",
@@ -160,11 +160,11 @@ def audit_t6(*, fleet_gpus: float, usd_per_gpu_month: float, spare_share: float,
                             verdict="consistent" if ok else "inconsistent"))
         out.append(Computed(f"t6.{g}.mitigation", math.nan, "text", "qualitative (where the users are served)",
                             verdict="not reproducible"))
-    before = float(claim("t6.multiregion.asia_latency_before")["stated_value"])
+    before = stated_value("t6.multiregion.asia_latency_before")
     asia_us = group_rtt(home_region, "asia")
     out.append(Computed("t6.multiregion.asia_latency_before", before, "ms",
                         f"the same 200 ms as T6's Asia row (Azure: median {asia_us.median:.0f} ms)"))
-    after = float(claim("t6.multiregion.asia_latency_after")["stated_value"])
+    after = stated_value("t6.multiregion.asia_latency_after")
     asia_home = group_rtt(asia_region, "asia")
     ok = asia_home.within_iqr(after)
     out.append(Computed("t6.multiregion.asia_latency_after", asia_home.median, "ms",
@@ -177,7 +177,7 @@ def audit_t6(*, fleet_gpus: float, usd_per_gpu_month: float, spare_share: float,
     table = multiregion_cost_table(fleet_gpus, shares, spare_share=spare_share, usd_per_gpu_month=usd_per_gpu_month)
     survive = table.iloc[2]
     split = table.iloc[1]
-    stated_cost = float(claim("t6.multiregion.cost_increase")["stated_value"])
+    stated_cost = stated_value("t6.multiregion.cost_increase")
     out.append(Computed("t6.multiregion.cost_increase", float(survive["extra_usd_per_month"]), "USD/month",
                         f"§10 asks that one region's loss be covered: {survive['gpus']:.0f} GPUs vs "
                         f"{table.iloc[0]['gpus']:.0f} in one region, +{survive['extra_gpus']:.0f} × "

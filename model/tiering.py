@@ -223,14 +223,10 @@ class PrefillEngine:
 
 def gpu_price_usd_per_hour(gpu: str, *, provider: str = "aws", pricing: str = "on-demand") -> float:
     """Latest dated price of one GPU-hour of ``gpu`` in ``data/prices/gpu_prices.csv`` (default: AWS
-    on-demand), US dollars."""
-    from model.io import DATA
+    on-demand), US dollars: :func:`model.economics.gpu_price`."""
+    from model.economics import gpu_price
 
-    table = pd.read_csv(DATA / "prices" / "gpu_prices.csv", dtype={"date": str})
-    rows = table[(table["gpu"] == gpu) & (table["provider"] == provider) & (table["pricing"] == pricing)]
-    if rows.empty:
-        raise ParameterError("gpu", gpu, f"a GPU with a {provider} {pricing} row in data/prices/gpu_prices.csv")
-    return float(rows.sort_values("date")["usd_per_gpu_hour"].iloc[-1])
+    return gpu_price(gpu, provider, pricing).usd_per_gpu_hour
 
 
 @dataclass(frozen=True)

@@ -884,10 +884,7 @@ class PersonaInputs:
 
     @classmethod
     def from_claims(cls) -> "PersonaInputs":
-        from model.claims import claim
-
-        def c(cid: str) -> float:
-            return float(claim(cid)["stated_value"])
+        from model.claims import stated_value as c
 
         return cls(
             characters=int(c("t1.s1_service.characters")),
@@ -1111,14 +1108,14 @@ def audit_persona_memory(x: PersonaInputs, *, fleet_personas: int, fleet_how: st
 def audit_session_shape(trace: Trace, params: CharacterChatParams) -> list:
     """The session figures of §1/§3 that set the character-chat workload, checked against the generated
     trace (mean turns, mean session length) and against each other."""
-    from model.claims import Computed, claim
+    from model.claims import Computed, stated_value
 
     turns = np.bincount(trace.session - trace.session.min())
     turns = turns[turns > 0]
     first = pd.Series(trace.arrival_s).groupby(trace.session).agg(["min", "max"])
     # a session lasts from its first request to one think time after its last
     minutes = float((first["max"] - first["min"]).mean() + params.think_time_s) / 60
-    latency = float(claim("t2.self_hosted.latency")["stated_value"])
+    latency = stated_value("t2.self_hosted.latency")
     per_turn = params.session_minutes * 60 / params.mean_turns
     return [
         Computed("t1.s1_service.avg_session_length", minutes, "min",
