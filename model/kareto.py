@@ -346,7 +346,7 @@ UNKNOWN_SETTING = ("traces, model, GPUs, tier prices and bandwidths, SLO, search
 
 
 def audit_kareto(headlines: pd.DataFrame, *, exhaustive_evaluations: int, pruned_evaluations: int,
-                 seconds_per_evaluation: float, free_hbm_gb: float, best_uniform_ttl_s: float,
+                 free_hbm_gb: float, best_uniform_ttl_s: float,
                  share_reuse_after_1h: float, trace_hours: float, ttl_saving_percent: float,
                  setting: str) -> list[Computed]:
     """The audit of the Kareto summary (``data/claims/kareto.csv``), one :class:`Computed` per claim.
@@ -355,7 +355,6 @@ def audit_kareto(headlines: pd.DataFrame, *, exhaustive_evaluations: int, pruned
     ----------
     headlines : :func:`model.pareto.headline_comparisons` of our exhaustive grid vs our baseline.
     exhaustive_evaluations, pruned_evaluations : configurations evaluated by each search.
-    seconds_per_evaluation : wall time of one evaluation, s.
     free_hbm_gb : HBM free for KV on our replica, GB.
     best_uniform_ttl_s : best single TTL on our trace and prices, s.
     share_reuse_after_1h : share of block reuses that come more than 1 h after the previous lookup.
@@ -369,7 +368,7 @@ def audit_kareto(headlines: pd.DataFrame, *, exhaustive_evaluations: int, pruned
     out = [
         Computed("k.simulator.configurations_tried", float(exhaustive_evaluations), "text",
                  f"qualitative ('thousands' of simulations); our exhaustive grid is {exhaustive_evaluations} "
-                 f"configurations at {seconds_per_evaluation * 1e3:.0f} ms each, the pruned search needs "
+                 f"configurations (wall time: benchmarks/bench_search.py), the pruned search needs "
                  f"{pruned_evaluations}", verdict="not reproducible"),
         Computed("k.example1.gpu_memory", math.nan, "GB",
                  f"an illustrative what-if input, not a result; our 8-GPU replica has {free_hbm_gb:.0f} GB of HBM "
@@ -458,14 +457,3 @@ def ttl_summary(trace, choice) -> dict:
     return {"best_uniform_ttl_s": float(next(iter(choice.policies["best uniform TTL"].values()))),
             "saving_percent": 100.0 * (uniform - chosen) / uniform if uniform > 0 else 0.0,
             "share_reuse_after_1h": float((finite > 3600.0).mean()) if len(finite) else 0.0}
-
-
-def time_one(evaluator, config: dict, repeats: int = 3) -> float:
-    """Median wall time of one evaluation, s."""
-    import time
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        evaluator(config)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))

@@ -58,7 +58,7 @@ def test_audit_covers_every_kareto_claim_once():
     head = pd.DataFrame({"objective": ["usd_per_million_tokens", "throughput_at_slo_rps", "ttft_p95_s"],
                          "improvement_percent": [10.0, 20.0, 30.0]})
     computed = kareto.audit_kareto(head, exhaustive_evaluations=540, pruned_evaluations=94,
-                                   seconds_per_evaluation=0.013, free_hbm_gb=475, best_uniform_ttl_s=300,
+                                   free_hbm_gb=475, best_uniform_ttl_s=300,
                                    share_reuse_after_1h=0.0, trace_hours=0.98, ttl_saving_percent=5.0,
                                    setting="test")
     table = audit(computed)
