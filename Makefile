@@ -23,14 +23,14 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m model.bookbuild notebooks $(CHAPTERS_DIR)
+	$(PY) -m model.book.build notebooks $(CHAPTERS_DIR)
 	$(MAKE) html
 
 html: $(STAMP)
-	$(PY) -m model.charts bundle book/_static/vega-bundle.js
+	$(PY) -m model.book.charts bundle book/_static/vega-bundle.js
 	rm -rf book/_build
 	$(VENV)/bin/jupyter-book build -W -n --keep-going book/
-	$(PY) -m model.bookbuild check-offline book/_build/html
+	$(PY) -m model.book.build check-offline book/_build/html
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -40,7 +40,7 @@ test: $(STAMP)
 #   make chapter NB=kv_sizing ARGS="-p model llama-3-70b -p context_tokens 8192"
 chapter: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make chapter NB=<notebook name without .ipynb> ARGS='-p name value ...'" >&2; exit 2; }
-	$(PY) -m model.bookbuild notebooks $(CHAPTERS_DIR) --only $(NB) -- $(ARGS)
+	$(PY) -m model.book.build notebooks $(CHAPTERS_DIR) --only $(NB) -- $(ARGS)
 	$(MAKE) html
 
 # Rerun one chapter once per value of one parameter and stack one of its tables into one CSV:
@@ -48,7 +48,7 @@ chapter: $(STAMP)
 #        ARGS="-p gpu_pricing null" OUT=sweep_gpu_provider.csv
 sweep: $(STAMP)
 	@test -n "$(NB)" -a -n "$(PARAM)" -a -n "$(VALUES)" -a -n "$(TABLE)" || { echo "usage: make sweep NB=<notebook> PARAM=<name> VALUES='v1 v2 ...' TABLE=<table.csv> [OUT=<result.csv>] [ARGS='-p name value ...']" >&2; exit 2; }
-	$(PY) -m model.bookbuild sweep $(NB) $(PARAM) $(VALUES) --table $(TABLE) --out $(or $(OUT),sweep_$(NB)_$(PARAM).csv) -- $(ARGS)
+	$(PY) -m model.book.build sweep $(NB) $(PARAM) $(VALUES) --table $(TABLE) --out $(or $(OUT),sweep_$(NB)_$(PARAM).csv) -- $(ARGS)
 
 # Open every built page with a chart in headless Chromium and check that the charts drew (installs
 # Debian's chromium first when run as root with apt-get and no browser is found).

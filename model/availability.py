@@ -207,10 +207,10 @@ def audit_l10(*, region_shares: list[float] | None = None) -> list:
 
     Returns
     -------
-    list of :class:`model.claims.Computed`
+    list of :class:`model.audit.verdicts.Computed`
     """
-    from model.claims import Computed
-    from model.claims import stated_value as stated
+    from model.audit.verdicts import Computed
+    from model.audit.verdicts import stated_value as stated
 
     shares = region_shares if region_shares is not None else default_region_shares()
     year = hours_per_year()
@@ -270,7 +270,7 @@ def audit_l10(*, region_shares: list[float] | None = None) -> list:
 
 def achieved_availability_percent_from_l10() -> float:
     """The availability (%) that the case study's own 2024 outage record gives (12 × 1 h + 3 × 2 h)."""
-    from model.claims import stated_value
+    from model.audit.verdicts import stated_value
 
     planned = OutageClass("planned", 12 * stated_value("l10.planned.frequency"),
                           stated_value("l10.planned.duration"))
@@ -282,7 +282,7 @@ def achieved_availability_percent_from_l10() -> float:
 def default_region_shares() -> list[float]:
     """Load shares of the three inference regions implied by T6: US-East serves North America (40%) and
     the rest of the world (5%, via CDN), EU-West Europe (25%), AP-Northeast Asia (30%)."""
-    from model.claims import stated_value
+    from model.audit.verdicts import stated_value
 
     na = stated_value("t6.north_america.user_share")
     other = stated_value("t6.other.user_share")

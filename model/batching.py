@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from model.architectures import Architecture, load_architecture
-from model.claims import Computed, stated_value
+from model.audit.verdicts import Computed, stated_value
 from model.hardware import Accelerator, load_gpu
 from model.io import DATA
 from model.kv import kv_bytes_per_token

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from model.claims import stated_value
+from model.audit.verdicts import stated_value
 from model.io import DATA
 from model.parameters import default
 from model.validation import (ParameterError, check_choice, check_fraction, check_int, check_nonnegative,
@@ -522,7 +522,7 @@ class EconomicsInputs:
 
 
 def _nr(claim_id: str, unit: str, why: str):
-    from model.claims import Computed
+    from model.audit.verdicts import Computed
 
     return Computed(claim_id, math.nan, unit, why, verdict="not reproducible")
 
@@ -533,7 +533,7 @@ def _pct_change(new: float, old: float) -> float:
 
 def audit_t2(x: EconomicsInputs) -> list:
     """§2: API vs. self-hosted, the 60B tokens/month arithmetic, $30K → $3M, the $25.2K saving."""
-    from model.claims import Computed
+    from model.audit.verdicts import Computed
 
     sessions, minutes = stated_value("t2.arith.concurrent_sessions"), stated_value("t2.arith.session_length")
     turns, tpt = stated_value("t2.arith.turns_per_session"), stated_value("t2.arith.tokens_per_turn")
@@ -627,7 +627,7 @@ def total_cost_per_session() -> tuple[float, float]:
 
 def audit_t9(x: EconomicsInputs) -> list:
     """§9: the cost breakdown at 1M sessions and the unit economics."""
-    from model.claims import Computed
+    from model.audit.verdicts import Computed
 
     lines = {k: stated_value(f"t9.{k}.monthly_cost") for k in
              ("gpu", "llm_inference", "storage", "network", "multiregion", "other", "engineering")}
@@ -692,7 +692,7 @@ def audit_summary(x: EconomicsInputs, *, achieved_availability_percent: float) -
     achieved_availability_percent : the availability the case study's own outage record gives
         (:func:`model.availability.achieved_availability_percent_from_l10`).
     """
-    from model.claims import Computed
+    from model.audit.verdicts import Computed
 
     s0, s1 = stated_value("t1.sessions.initial"), stated_value("t1.sessions.optimized")
     api_1m, api_hist, api_both = naive_api_cost_1m(x)
@@ -816,7 +816,7 @@ def audit_r12(*, llama2: "object | None" = None, llama3: "object | None" = None)
     llama2, llama3 : optional :class:`model.architectures.Architecture` of Llama 2 70B and Llama 3 70B, to
         state the bandwidth-bound decode speed ratio in the reason of the "+20% speed" row.
     """
-    from model.claims import Computed
+    from model.audit.verdicts import Computed
 
     speed = "a forecast with no workload given"
     if llama2 is not None and llama3 is not None:
@@ -854,7 +854,7 @@ def audit_l11(*, usd_per_gpu_month: float, spare_share: float, market: GpuPrice)
     spare_share : hot spares per region (§10: 10%).
     market : a dated market price, reported beside it.
     """
-    from model.claims import Computed
+    from model.audit.verdicts import Computed
 
     peak, trough = stated_value("l11.autoscaling.peak_gpus"), stated_value("l11.autoscaling.offpeak_gpus")
     hours = hours_per_month()

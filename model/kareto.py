@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from model.architectures import load_architecture
-from model.claims import Computed
+from model.audit.verdicts import Computed
 from model.hardware import load_gpu, load_tier
 from model.kv import kv_bytes_per_token
 from model.parameters import default

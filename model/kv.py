@@ -213,9 +213,9 @@ def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: in
 
     Returns
     -------
-    list of :class:`model.claims.Computed`
+    list of :class:`model.audit.verdicts.Computed`
     """
-    from model.claims import Computed, stated_value
+    from model.audit.verdicts import Computed, stated_value
 
     kv_tok = kv_bytes_per_token(arch, kv_dtype)
     per_session = kv_bytes_per_session(arch, context_tokens, kv_dtype)

@@ -161,7 +161,7 @@ def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: fl
     decode_batch : sequences per decode step at which the speed-up bound is taken (default: cited default
         ``quantization_decode_batch``).
     """
-    from model.claims import Computed, stated_value
+    from model.audit.verdicts import Computed, stated_value
     from model.kv import memory_budget
     from model.parameters import default
     from model.validation import check_positive

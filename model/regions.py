@@ -137,10 +137,10 @@ def audit_t6(*, fleet_gpus: float, usd_per_gpu_month: float, spare_share: float,
 
     Returns
     -------
-    list of :class:`model.claims.Computed`
+    list of :class:`model.audit.verdicts.Computed`
     """
     from model.availability import default_region_shares
-    from model.claims import Computed, stated_value
+    from model.audit.verdicts import Computed, stated_value
 
     shares = default_region_shares() if shares is None else shares
     out = []

@@ -884,7 +884,7 @@ class PersonaInputs:
 
     @classmethod
     def from_claims(cls) -> "PersonaInputs":
-        from model.claims import stated_value as c
+        from model.audit.verdicts import stated_value as c
 
         return cls(
             characters=int(c("t1.s1_service.characters")),
@@ -994,7 +994,7 @@ def fleet_persona_capacity(*, fleet_gpus: int, kv_budget_bytes_per_gpu: float, k
 def audit_persona_memory(x: PersonaInputs, *, fleet_personas: int, fleet_how: str, zipf_exponent_s1: float = 1.0,
                          ) -> list:
     """The audit of §7 (persona prompts), §8 (tiered memory), the matching §1 figures and the tiered-memory
-    success factor, as :class:`model.claims.Computed` rows.
+    success factor, as :class:`model.audit.verdicts.Computed` rows.
 
     Parameters
     ----------
@@ -1004,7 +1004,7 @@ def audit_persona_memory(x: PersonaInputs, *, fleet_personas: int, fleet_how: st
     zipf_exponent_s1 : float
         Popularity exponent to show beside the 85% hit rate (classic Zipf: 1).
     """
-    from model.claims import Computed
+    from model.audit.verdicts import Computed
 
     out = []
     tpt_s1, tpt_s8, tpt_s2 = x.tokens_per_turn_s1, x.tokens_per_turn_s8, x.tokens_per_turn_s2
@@ -1108,7 +1108,7 @@ def audit_persona_memory(x: PersonaInputs, *, fleet_personas: int, fleet_how: st
 def audit_session_shape(trace: Trace, params: CharacterChatParams) -> list:
     """The session figures of §1/§3 that set the character-chat workload, checked against the generated
     trace (mean turns, mean session length) and against each other."""
-    from model.claims import Computed, stated_value
+    from model.audit.verdicts import Computed, stated_value
 
     turns = np.bincount(trace.session - trace.session.min())
     turns = turns[turns > 0]

@@ -1,10 +1,10 @@
 import importlib.util
 
 
-from model.audit_book import (NOT_AUDITED, chapter_parameters, collect_audits, dataset_inventory,
+from model.book.audit_appendix import (NOT_AUDITED, chapter_parameters, collect_audits, dataset_inventory,
                               summary_markdown_text, verdict_summary)
-from model.bookbuild import is_appendix, notebooks
-from model.claims import Computed, audit, load_claims
+from model.book.build import is_appendix, notebooks
+from model.audit.verdicts import Computed, audit, load_claims
 from model.io import ROOT, write_csv
 
 

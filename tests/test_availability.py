@@ -7,7 +7,7 @@ from model.availability import (OutageClass, achieved_availability, audit_l10, a
                                 capacity_to_survive_region_loss, downtime_from_availability, downtime_table,
                                 events_implied, k_of_n_availability, percent_rounding_tolerance,
                                 regions_survivable, spare_share_to_survive_region_loss)
-from model.claims import audit
+from model.audit.verdicts import audit
 from model.validation import ParameterError
 
 

@@ -2,8 +2,8 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from model.bookbuild import _parse_params, check_offline
-from model.charts import show
+from model.book.build import _parse_params, check_offline
+from model.book.charts import show
 
 
 def test_parse_params_as_yaml():

@@ -4,7 +4,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model import economics as E
-from model.claims import audit, load_claims
+from model.audit.verdicts import audit, load_claims
 from model.validation import ParameterError
 
 

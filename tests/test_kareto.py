@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model import kareto
-from model.claims import audit, load_claims
+from model.audit.verdicts import audit, load_claims
 
 
 def test_fifo_recursion_equals_loop():

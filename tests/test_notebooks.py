@@ -7,8 +7,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from model.bookbuild import TABLES_SUBDIR, execute, notebooks
-from model.claims import VERDICTS
+from model.book.build import TABLES_SUBDIR, execute, notebooks
+from model.audit.verdicts import VERDICTS
 from model.io import ROOT
 
 QUICK_DIR = ROOT / ".build" / "quick"
@@ -50,8 +50,8 @@ def test_every_claim_is_audited_exactly_once():
     ``<chapter>_audit.csv`` every stated figure of ``data/claims/`` has exactly one audit row, with a verdict
     and a reason, and a computed value unless its verdict is "not reproducible" or the figure is qualitative
     (unit ``text``, judged by its reason)."""
-    from model.audit_book import NOT_AUDITED, audit_tables, collect_audits
-    from model.claims import load_claims
+    from model.book.audit_appendix import NOT_AUDITED, audit_tables, collect_audits
+    from model.audit.verdicts import load_claims
 
     tables = audit_tables(QUICK_DIR / TABLES_SUBDIR)
     assert tables, "no chapter audit found: run the notebook tests first"

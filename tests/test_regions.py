@@ -1,7 +1,7 @@
 import pytest
 from numpy.testing import assert_allclose
 
-from model.claims import audit
+from model.audit.verdicts import audit
 from model.regions import (GROUPS, group_rtt, multiregion_cost_table, multiregion_gpus, rtt_table, split_fleet,
                            weighted_latency, audit_t6)
 from model.validation import ParameterError

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from model.claims import audit
+from model.audit.verdicts import audit
 from model.validation import ParameterError
 from model.workload import (CHAT_GROUPS, CharacterChatParams, PersonaInputs, TraceFormatError, ZipfSampler,
                             audit_persona_memory, character_chat_trace, che_lru_hit_ratio, concat_traces,

@@ -4,7 +4,7 @@ Each chart is emitted as a ``<div>`` holding a static SVG (rendered here by vl-c
 the chart even with JavaScript off) and a ``vegaEmbed`` call that replaces it with the interactive chart
 when the Vega bundle shipped in ``book/_static/vega-bundle.js`` is loaded. Nothing comes from a CDN.
 
-Command line: ``python -m model.charts bundle PATH`` writes that bundle (from the installed vl-convert).
+Command line: ``python -m model.book.charts bundle PATH`` writes that bundle (from the installed vl-convert).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def write_bundle(path: str) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "bundle":
-        print("usage: python -m model.charts bundle PATH", file=sys.stderr)
+        print("usage: python -m model.book.charts bundle PATH", file=sys.stderr)
         return 2
     write_bundle(argv[1])
     return 0

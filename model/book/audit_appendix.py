@@ -3,7 +3,7 @@ chapter that computed each figure), the verdict summary of the introduction, eve
 and an inventory of the datasets with checksums.
 
 The audit collection reads the ``<chapter>_audit.csv`` tables that the chapters wrote in the same build,
-so the appendix runs after them (see :func:`model.bookbuild.notebooks`).
+so the appendix runs after them (see :func:`model.book.build.notebooks`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.claims import VERDICTS, load_claims
+from model.audit.verdicts import VERDICTS, load_claims
 from model.io import DATA, sha256_of
 
 #: Verdict given to a stated figure that no chapter of the build audited.
@@ -36,7 +36,7 @@ def chapter_title(notebook: Path) -> str:
 
 
 def _chapters() -> list[Path]:
-    from model.bookbuild import is_appendix, notebooks
+    from model.book.build import is_appendix, notebooks
 
     return [nb for nb in notebooks() if not is_appendix(nb)]
 
@@ -128,7 +128,7 @@ _ASSIGN = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>.*?)\s*(?:#\s*(?P
 def chapter_parameters() -> pd.DataFrame:
     """Every notebook's parameters cell, one row per parameter: notebook, name, value (as written),
     comment (unit and source)."""
-    from model.bookbuild import notebooks
+    from model.book.build import notebooks
 
     rows = []
     for nb in notebooks():

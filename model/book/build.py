@@ -2,7 +2,7 @@
 
 Usage
 -----
-``python -m model.bookbuild notebooks OUT_DIR [--only NAME ...] [--no-appendices] [--quick] [-- -p name value ...]``
+``python -m model.book.build notebooks OUT_DIR [--only NAME ...] [--no-appendices] [--quick] [-- -p name value ...]``
     Execute every ``notebooks/*.ipynb`` (or only ``NAME``) into ``OUT_DIR``. Chapters run in name order and
     the appendices (``appendix_*``, which read the chapters' tables) last; after ``--only`` chapters the
     appendices are rerun too (without the ``--`` parameters) unless ``--no-appendices``. Each output
@@ -10,10 +10,10 @@ Usage
     leaves a half-executed chapter behind. Parameters after ``--`` are passed to every executed chapter
     (values parsed as YAML, like papermill's ``-p``). ``--quick`` sets the notebooks' ``quick`` parameter
     (the test profile).
-``python -m model.bookbuild sweep NAME PARAM V1 V2 ... --table TABLE.csv --out RESULT.csv [-- -p ...]``
+``python -m model.book.build sweep NAME PARAM V1 V2 ... --table TABLE.csv --out RESULT.csv [-- -p ...]``
     Run chapter ``NAME`` once per value of ``PARAM`` and stack its regenerated ``TABLE.csv`` into one table,
     with a column naming the parameter value.
-``python -m model.bookbuild check-offline HTML_DIR``
+``python -m model.book.build check-offline HTML_DIR``
     Fail if a built page loads a script, stylesheet or font from the network, or a chapter chart lacks its
     static SVG.
 """
@@ -128,7 +128,7 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
-    parser = argparse.ArgumentParser(prog="python -m model.bookbuild")
+    parser = argparse.ArgumentParser(prog="python -m model.book.build")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("notebooks")
     run.add_argument("out_dir", type=Path)

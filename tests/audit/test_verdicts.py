@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.claims import (CLAIM_COLUMNS, Computed, audit, claim, convert, load_claims, verdict_counts,
-                          verdict_for)
+from model.audit.claims import Derived, Stated, claim_ids_of, is_read_back, stated_value
+from model.audit.verdicts import (CLAIM_COLUMNS, Computed, audit, claim, convert, load_claims, verdict_counts,
+                                  verdict_for)
 from model.io import DATA
 from model.validation import ParameterError
 
@@ -74,7 +75,7 @@ def test_verdict_rules():
 
 def test_audit_converts_units_and_differences():
     table = audit([Computed("t3.arith.mem_per_session", 3.2768e9, "bytes", "2*80*8*128*2 B x 10K"),
-                   Computed("t3.hf.sessions_per_gpu", 0, "count", "weights do not fit", verdict="impossible")])
+                   Computed("t3.hf.sessions_per_gpu", 0, "count", "weights do not fit: no session", kind="upper_bound")])
     first = table.iloc[0]
     assert_allclose(first["computed_value"], 3.2768)  # GB, the claim's unit
     assert_allclose(first["difference"], 3.2768 - 1.4)
@@ -92,3 +93,52 @@ def test_audit_errors():
         Computed("t3.hf.sessions_per_gpu", 1, "count", "x", verdict="plausible")
     with pytest.raises(ParameterError, match="computed"):
         audit([Computed("t3.hf.sessions_per_gpu", 1, "count", "a"), Computed("t3.hf.sessions_per_gpu", 1, "count", "b")])
+
+
+def test_range_verdict():
+    # inside the range (widened by the tolerance) -> consistent; outside the whole range -> inconsistent
+    assert verdict_for(2.2, math.nan, 0.05, "range", low=1.85, high=2.52) == "consistent"
+    assert verdict_for(2.6, math.nan, 0.05, "range", low=1.85, high=2.52) == "consistent"  # 2.52 x 1.05 = 2.646
+    assert verdict_for(2.7, math.nan, 0.05, "range", low=1.85, high=2.52) == "inconsistent"
+    assert verdict_for(1.70, math.nan, 0.05, "range", low=1.85, high=2.52) == "inconsistent"  # 1.85 x 0.95 = 1.7575
+    assert verdict_for(2.2, math.nan, 0.05, "range", low=math.nan, high=2.52) == "not reproducible"
+    with pytest.raises(ParameterError, match="low"):
+        Computed("t3.vllm.p95_latency", 2.0, "s", "x", kind="range", low=3.0, high=2.0)
+    with pytest.raises(ParameterError, match="low"):
+        Computed("t3.vllm.p95_latency", 2.0, "s", "x", low=1.0)
+    row = audit([Computed("t3.vllm.p95_latency", 2.1, "s", "simulated over 4-8 GPUs per copy", kind="range",
+                          low=1.85, high=2.52)]).iloc[0]
+    assert row["verdict"] == "consistent" and row["low"] == 1.85 and row["high"] == 2.52
+
+
+def test_impossible_cannot_be_typed():
+    for typed in ("impossible", "consistent", "inconsistent"):
+        with pytest.raises(ParameterError, match="verdict"):
+            Computed("t3.hf.sessions_per_gpu", 0, "count", "x", verdict=typed)
+
+
+def test_stated_figures_are_tracked_through_arithmetic():
+    a = stated_value("t5.effect.gpus_before")  # 1630
+    b = stated_value("t4.cb.gpu_util")  # 92
+    assert isinstance(a, Stated) and is_read_back(a) and float(a) == 1630
+    c = a * 2 / b + 1
+    assert isinstance(c, Derived) and not is_read_back(c)
+    assert claim_ids_of(c) == {"t5.effect.gpus_before", "t4.cb.gpu_util"}
+    assert_allclose(float(c), 1630 * 2 / 92 + 1, rtol=1e-15)
+    assert claim_ids_of(3 - a) == {"t5.effect.gpus_before"} and float(3 - a) == -1627
+    assert claim_ids_of(-a) == {"t5.effect.gpus_before"}
+
+
+def test_a_figure_read_back_cannot_be_consistent():
+    v = stated_value("t3.hf.sessions_per_gpu")
+    with pytest.raises(ParameterError, match="read back"):
+        audit([Computed("t3.hf.sessions_per_gpu", v, "count", "the stated figure")])
+    row = audit([Computed("t3.hf.sessions_per_gpu", v, "count", "input of the source", verdict="given")]).iloc[0]
+    assert row["verdict"] == "given" and bool(row["read_back"]) and row["reads"] == "t3.hf.sessions_per_gpu"
+    # a restatement of another figure is read back too
+    w = stated_value("t3.vllm.sessions_per_gpu")
+    with pytest.raises(ParameterError, match="read back"):
+        audit([Computed("t3.hf.sessions_per_gpu", w, "count", "same as vLLM's")])
+    # one step of arithmetic is a computation, and its inputs are recorded
+    row = audit([Computed("t3.hf.sessions_per_gpu", w / 4, "count", "228 / 4")]).iloc[0]
+    assert row["verdict"] == "consistent" and not row["read_back"] and row["reads"] == "t3.vllm.sessions_per_gpu"

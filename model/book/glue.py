@@ -1,0 +1,63 @@
+"""Numbers and phrases of a chapter's prose, computed in the executed notebook and glued into its text
+(MyST-NB ``glue``; the markdown writes ``{glue:text}`name``` or, from another page,
+``{glue:text}`chapters/<page>::name```).
+
+Every value is glued as a finished string, so the page shows exactly what the notebook formatted.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def glue(name: str, value, fmt: str | None = None) -> str:
+    """Glue ``value`` (a string, or a number formatted with ``fmt``, default ``",.3g"``) under ``name``
+    without displaying it; returns the text."""
+    from myst_nb import glue as _glue
+
+    if isinstance(value, str):
+        text = value
+    else:
+        text = format(value, fmt or ",.3g")
+    _glue(name, text, display=False)
+    return text
+
+
+def glue_all(values: dict, fmt: str | None = None) -> dict:
+    """Glue every ``name: value`` of ``values`` (see :func:`glue`); returns the texts by name."""
+    return {k: glue(k, v, fmt) for k, v in values.items()}
+
+
+def compare(a: float, b: float, *, rel_tol: float = 0.05, more: str = "more than", less: str = "less than",
+            same: str = "about the same as") -> str:
+    """The word for how ``a`` stands to ``b``: ``same`` within ``rel_tol`` of ``b``, else ``more``/``less``."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return "not comparable with"
+    if abs(a - b) <= rel_tol * abs(b):
+        return same
+    return more if a > b else less
+
+
+def times(ratio: float) -> str:
+    """A ratio as a reader says it: ``×2.3`` above 1.5, ``+33%``/``−20%`` near 1, ``×1/4`` far below."""
+    if not math.isfinite(ratio):
+        return "n/a"
+    if ratio >= 1.5:
+        return f"×{ratio:,.3g}"
+    if ratio >= 0.5:
+        return f"{100 * (ratio - 1):+.0f}%".replace("-", "−")
+    return f"×1/{1 / ratio:,.3g}" if ratio > 0 else "×0"
+
+
+def count_phrase(n: float) -> str:
+    """``n`` in words a reader can feel: "none", "one", "a handful", "a few dozen", "hundreds", ... plus the
+    number itself (e.g. ``"143 (over a hundred)"``)."""
+    if not math.isfinite(n):
+        return "n/a"
+    if n < 1:
+        return "none"
+    for bound, words in ((2, "one"), (10, "a handful"), (20, "about a dozen"), (100, "a few dozen"),
+                         (1_000, "hundreds"), (10_000, "thousands"), (math.inf, "tens of thousands or more")):
+        if n < bound:
+            return f"{n:,.0f} ({words})" if words not in ("one",) else "one"
+    return f"{n:,.0f}"
