@@ -6,7 +6,9 @@ table numbers, names that contain digits (models, GPUs, number formats) and the 
 metadata allows with a reason (``metadata["prose_numbers"] = {"4,096": "reason"}``). Everything the model
 computes is glued (:mod:`model.book.glue`).
 
-``python -m model.book.prose [NOTEBOOK ...]`` prints every typed number with its context and the total.
+``python -m model.book.prose [NOTEBOOK ...]`` prints every typed number with its context and the total;
+``python -m model.book.prose NOTEBOOK --audit TABLES/<chapter>_audit.csv`` prints only those the test rejects
+(not a stated figure of a claim in that audit table, not in the notebook's allow-list).
 """
 
 from __future__ import annotations
@@ -130,15 +132,30 @@ def unexplained(notebook: Path, stated_values: list[float]) -> list[TypedNumber]
             if t.text not in allowed and not any(_matches(t.value, t.text, s) for s in stated_values)]
 
 
+def stated_values_of_audit(audit_csv: Path) -> list[float]:
+    """The stated figures of the claims an audit table (``<chapter>_audit.csv``) holds."""
+    from model.audit.claims import load_claims
+
+    ids = set(pd.read_csv(audit_csv, keep_default_na=False)["claim_id"]) if Path(audit_csv).exists() else set()
+    claims = load_claims()
+    return [float(v) for v in claims.loc[claims["claim_id"].isin(ids), "stated_value"]]
+
+
 def main(argv: list[str]) -> int:
+    audit_csv = None
+    if "--audit" in argv:
+        i = argv.index("--audit")
+        audit_csv = Path(argv[i + 1])
+        argv = argv[:i] + argv[i + 2:]
     paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     total = 0
     for p in paths:
-        found = typed_numbers(p)
+        found = typed_numbers(p) if audit_csv is None else unexplained(p, stated_values_of_audit(audit_csv))
         total += len(found)
         for t in found:
             print(f"{t.notebook}[{t.cell}]: {t.text!r:>10}  … {t.context} …")
-    print(f"{total} typed numbers in {len(paths)} notebooks", file=sys.stderr)
+    what = "typed numbers" if audit_csv is None else "typed numbers neither stated nor allowed"
+    print(f"{total} {what} in {len(paths)} notebooks", file=sys.stderr)
     return 0
 
 
