@@ -35,3 +35,72 @@ def test_chart_html_is_offline_and_deterministic(tmp_path):
     assert check_offline(tmp_path) == []
     page.write_text(html.replace("<svg", "<span", 1))
     assert check_offline(tmp_path)
+
+
+# --- reruns that cannot go wrong silently -------------------------------------------------------------------
+
+import json  # noqa: E402
+
+import nbformat  # noqa: E402
+import papermill as pm  # noqa: E402
+
+from model.book.build import ChapterError, check_parameters, execute, main, notebooks, parameter_names  # noqa: E402
+
+
+def _notebook(tmp_path, name, params_src, body_src):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(params_src, metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(body_src)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_every_parameters_cell_parses_for_papermill():
+    """papermill's own parser must see every name the cell assigns, or `-p` silently does nothing for it."""
+    for nb in notebooks():
+        ours = parameter_names(nb)
+        theirs = list(pm.inspect_notebook(str(nb)).keys())
+        assert theirs == ours, f"{nb.stem}: papermill reads {theirs}, the cell assigns {ours}"
+
+
+def test_unknown_parameter_names_the_closest_match():
+    [kv] = notebooks(["kv_sizing"])
+    with pytest.raises(ChapterError, match=r"no parameter 'contxt_tokens'\. Did you mean 'context_tokens'\?"):
+        check_parameters(kv, {"contxt_tokens": 8192})
+    with pytest.raises(ChapterError, match="Its parameters: model, gpu, context_tokens"):
+        check_parameters(kv, {"zzz": 1})
+    check_parameters(kv, {"context_tokens": 8192, "quick": True})
+
+
+def test_unknown_parameter_stops_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "book"
+    code = main(["notebooks", str(out), "--only", "kv_sizing", "--no-appendices", "--", "-p", "contxt_tokens", "8192"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Did you mean 'context_tokens'" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_failed_run_leaves_previous_outputs_untouched(tmp_path):
+    """A chapter that writes its first table and then fails must not replace the previous run's outputs."""
+    body = ("from pathlib import Path\nPath(output_dir).mkdir(parents=True, exist_ok=True)\n"
+            "Path(output_dir, 'demo_first.csv').write_text(f'value\\n{value}\\n')\n"
+            "Path(output_dir, 'demo_second.csv').write_text(f'value\\n{2 * value}\\n')\n"
+            "if value < 0:\n    raise ValueError(f'value={value} is not allowed: value must be >= 0')\n")
+    nb = _notebook(tmp_path, "demo", "value = 1\noutput_dir = 'tables'\nquick = False\n", body)
+    out = tmp_path / "book"
+    execute(nb, out, {"value": 5}, progress=False)
+    first, second = out / "tables" / "demo_first.csv", out / "tables" / "demo_second.csv"
+    page = out / "demo.ipynb"
+    before = {p: p.read_bytes() for p in (first, second, page)}
+    assert first.read_text() == "value\n5\n" and second.read_text() == "value\n10\n"
+    with pytest.raises(ChapterError, match=r"demo failed .*ValueError: value=-3 is not allowed") as err:
+        execute(nb, out, {"value": -3}, progress=False)
+    assert len(str(err.value).splitlines()) == 1
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(p.name for p in out.rglob("*")) == sorted(["tables", "demo_first.csv", "demo_second.csv", "demo.ipynb"])
+    # the executed page records the chapter's own output_dir, not the staging folder
+    executed = json.loads(page.read_text())
+    assert ".staging" not in page.read_text() and executed["cells"]

@@ -5,11 +5,15 @@ Usage
 ``python -m model.book.build notebooks OUT_DIR [--only NAME ...] [--no-appendices] [--quick] [-- -p name value ...]``
     Execute every ``notebooks/*.ipynb`` (or only ``NAME``) into ``OUT_DIR``. Chapters run in name order and
     the appendices (``appendix_*``, which read the chapters' tables) last; after ``--only`` chapters the
-    appendices are rerun too (without the ``--`` parameters) unless ``--no-appendices``. Each output
-    notebook is written to a temporary file and renamed when execution succeeds, so a failed run never
-    leaves a half-executed chapter behind. Parameters after ``--`` are passed to every executed chapter
-    (values parsed as YAML, like papermill's ``-p``). ``--quick`` sets the notebooks' ``quick`` parameter
-    (the test profile).
+    appendices are rerun too (without the ``--`` parameters) unless ``--no-appendices``. Parameters after
+    ``--`` are passed to every executed chapter (values parsed as YAML, like papermill's ``-p``); a name that
+    a chapter's parameters cell does not define stops the run before anything executes, naming the
+    chapter's parameters and the closest match. ``--quick`` sets the notebooks' ``quick`` parameter (the
+    test profile).
+
+    A chapter's outputs (the executed notebook and every table it writes) go to a staging folder and are
+    moved into ``OUT_DIR`` only when the whole chapter succeeds: a failed run leaves the previous outputs
+    untouched and prints the chapter's error in one line.
 ``python -m model.book.build sweep NAME PARAM V1 V2 ... --table TABLE.csv --out RESULT.csv [-- -p ...]``
     Run chapter ``NAME`` once per value of ``PARAM`` and stack its regenerated ``TABLE.csv`` into one table,
     with a column naming the parameter value.
@@ -21,7 +25,12 @@ Usage
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
+import json
+import os
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from model.io import ROOT, atomic_path, write_csv
+from model.io import ROOT, write_csv
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 #: Where each chapter writes its regenerated tables, relative to the executed notebook.
@@ -59,16 +68,85 @@ def _parse_params(pairs: list[str]) -> dict:
     return params
 
 
-def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool = True) -> Path:
-    """Run ``notebook`` with papermill into ``out_dir`` (working directory = ``out_dir``), atomically."""
-    import papermill as pm
+class ChapterError(RuntimeError):
+    """A chapter failed: bad parameters, or an error while it ran (the message is one short paragraph)."""
 
+
+def parameter_names(notebook: Path) -> list[str]:
+    """The names assigned in ``notebook``'s cell tagged ``parameters``, in order."""
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        return []
+    tree = ast.parse("".join(tagged[0]["source"]))
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def check_parameters(notebook: Path, parameters: dict) -> None:
+    """Raise :class:`ChapterError` if ``parameters`` holds a name ``notebook`` does not define, naming the
+    chapter's parameters and the closest match."""
+    known = parameter_names(notebook)
+    for name in parameters:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ChapterError(f"{notebook.stem} has no parameter {name!r}.{hint} Its parameters: {', '.join(known)}.")
+
+
+def _error_summary(exc: Exception) -> str:
+    ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
+    return f"{ename}: {evalue}"
+
+
+def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool | None = None) -> Path:
+    """Run ``notebook`` with papermill into ``out_dir`` (working directory ``out_dir``), staged.
+
+    The executed notebook and every file it writes under its ``output_dir`` (``tables/`` by default) are
+    written into a staging folder first and moved into ``out_dir`` only if the whole notebook succeeds.
+
+    Raises
+    ------
+    ChapterError
+        an unknown parameter (before anything runs), or the notebook's own error in one line.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    check_parameters(notebook, parameters)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / notebook.name
-    with atomic_path(target) as tmp:
-        pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, cwd=str(out_dir), kernel_name="python3",
-                            progress_bar=progress, report_mode=False)
-    return target
+    if progress is None:
+        progress = sys.stderr.isatty()
+    tables_rel = Path(parameters.get("output_dir", TABLES_SUBDIR))
+    if tables_rel.is_absolute():
+        raise ChapterError(f"output_dir={str(tables_rel)!r}: give a folder relative to {out_dir}")
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".staging-{notebook.stem}-"))
+    try:
+        run_params = {**parameters, "output_dir": str(staging / tables_rel)}
+        staged_nb = staging / notebook.name
+        try:
+            pm.execute_notebook(str(notebook), str(staged_nb), parameters=run_params, cwd=str(out_dir),
+                                kernel_name="python3", progress_bar=progress, report_mode=False,
+                                log_output=False)
+        except PapermillExecutionError as exc:
+            raise ChapterError(f"{notebook.stem} failed (outputs left as they were): {_error_summary(exc)}") from None
+        # the staged notebook records the staging folder as its output_dir: put the real one back
+        text = (staged_nb.read_text(encoding="utf-8").replace(str(staging / tables_rel), str(tables_rel))
+                .replace(str(staging), str(out_dir)))
+        staged_nb.write_text(text, encoding="utf-8")
+        for path in sorted(p for p in staging.rglob("*") if p.is_file() and p != staged_nb):
+            target = out_dir / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        target = out_dir / notebook.name
+        os.replace(staged_nb, target)
+        return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def notebooks(only: list[str] | None = None) -> list[Path]:
@@ -110,6 +188,7 @@ def sweep(name: str, param: str, values: list[str], table: str, out: Path, extra
             value = yaml.safe_load(raw)
             run_dir = Path(tmp) / f"run-{len(frames)}"
             execute(nb, run_dir, {**extra, param: value}, progress=False)
+            print(f"{param}={value!r}: ran", file=sys.stderr)
             csv = run_dir / TABLES_SUBDIR / table
             if not csv.exists():
                 raise SystemExit(f"error: chapter {name} wrote no table {table}; it writes "
@@ -146,10 +225,20 @@ def main(argv: list[str]) -> int:
     sw.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     params = _parse_params(extra)
+    try:
+        return _run(args, params)
+    except ChapterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args, params: dict) -> int:
     if args.command == "notebooks":
         if args.quick:
             params.setdefault("quick", True)
         chosen = notebooks(args.only)
+        for nb in chosen:  # every name is checked before anything runs
+            check_parameters(nb, params)
         for nb in chosen:
             print(f"executing {nb.name} -> {args.out_dir}", file=sys.stderr)
             execute(nb, args.out_dir, params)
@@ -167,6 +256,8 @@ def main(argv: list[str]) -> int:
         print(f"offline check: {pages} pages, {len(problems)} problems", file=sys.stderr)
         return 1 if problems else 0
     if args.command == "sweep":
+        [nb] = notebooks([args.name])
+        check_parameters(nb, {**params, args.param: None})
         result = sweep(args.name, args.param, args.values, args.table, args.out, params)
         print(f"wrote {args.out} ({len(result)} rows)", file=sys.stderr)
         return 0
