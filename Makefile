@@ -13,7 +13,7 @@ QUICK_DIR := .build/quick
 NB ?=
 ARGS ?=
 
-.PHONY: book test chapter sweep html bench check-offline check-charts clean
+.PHONY: book test chapter sweep html bench check-offline check-charts lab clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON_BOOTSTRAP) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "error: Python 3.11 is required; set PYTHON_BOOTSTRAP=/path/to/python3.11" >&2; exit 1; }
@@ -45,15 +45,22 @@ chapter: $(STAMP)
 
 # Rerun one chapter once per value of one parameter and stack one of its tables into one CSV:
 #   make sweep NB=economics PARAM=gpu_provider VALUES="aws lambda runpod vast" TABLE=economics_headline.csv \
-#        ARGS="-p gpu_pricing null" OUT=sweep_gpu_provider.csv
+#        ARGS="-p gpu_pricing null"
+# The result goes to $(SWEEP_DIR)/ (ignored by git) unless OUT=path is given.
+SWEEP_DIR := .build/sweeps
 sweep: $(STAMP)
 	@test -n "$(NB)" -a -n "$(PARAM)" -a -n "$(VALUES)" -a -n "$(TABLE)" || { echo "usage: make sweep NB=<notebook> PARAM=<name> VALUES='v1 v2 ...' TABLE=<table.csv> [OUT=<result.csv>] [ARGS='-p name value ...']" >&2; exit 2; }
-	$(PY) -m model.book.build sweep $(NB) $(PARAM) $(VALUES) --table $(TABLE) --out $(or $(OUT),sweep_$(NB)_$(PARAM).csv) -- $(ARGS)
+	$(PY) -m model.book.build sweep $(NB) $(PARAM) $(VALUES) --table $(TABLE) --out $(or $(OUT),$(SWEEP_DIR)/$(NB)_$(PARAM).csv) -- $(ARGS)
 
 # Open every built page with a chart in headless Chromium and check that the charts drew (installs
 # Debian's chromium first when run as root with apt-get and no browser is found).
 check-charts: $(STAMP)
 	$(PY) tests/e2e/check_charts.py book/_build/html
+
+# JupyterLab on notebooks/ with the study's environment (tables a notebook writes there go to the ignored
+# notebooks/tables/); LAB_ARGS="--port 8890" etc. are passed on.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done

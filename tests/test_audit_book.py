@@ -18,7 +18,8 @@ def test_appendices_run_last():
 def test_collect_audits_marks_missing_and_keeps_every_claim(tmp_path):
     chapter = next(p.stem for p in notebooks() if not is_appendix(p))
     rows = audit([Computed("t9.unit.paid_users", 2e6, "count", "20M x 10%"),
-                  Computed("t2.openai.model", float("nan"), "text", "qualitative", verdict="not reproducible")])
+                  Computed("t2.openai.model", float("nan"), "text", "qualitative", verdict="not reproducible"),
+                  Computed("t1.sessions.initial", 1e4, "count", "input of the source", verdict="given")])
     write_csv(rows, tmp_path / f"{chapter}_audit.csv")
     write_csv(rows, tmp_path / "no_such_chapter_audit.csv")  # stale file of a removed notebook: ignored
     book = collect_audits(tmp_path)
@@ -26,12 +27,18 @@ def test_collect_audits_marks_missing_and_keeps_every_claim(tmp_path):
     got = book.set_index("claim_id")
     assert got.loc["t9.unit.paid_users", "verdict"] == "consistent"
     assert got.loc["t9.unit.paid_users", "chapter"] == chapter
-    assert (book["verdict"] == NOT_AUDITED).sum() == len(book) - 2
+    assert (book["verdict"] == NOT_AUDITED).sum() == len(book) - 3
     s = verdict_summary(book)
     assert s["total"].sum() == len(book)
-    assert s.loc["consistent", "total"] == 1 and s.loc[NOT_AUDITED, "total"] == len(book) - 2
+    assert s.loc["consistent", "total"] == 1 and s.loc[NOT_AUDITED, "total"] == len(book) - 3
+    # shares are of the checkable figures (consistent + not reproducible here), given counted apart
+    assert s.loc["consistent", "share"] == 0.5 and s.loc["not reproducible", "share"] == 0.5
+    assert s.loc["given", "total"] == 1 and s["share"].isna()["given"]
+    assert got.loc["t9.unit.paid_users", "judged_against"] == "± 5%" and got.loc["t1.sessions.initial", "judged_against"] == ""
     text = summary_markdown_text(book)
     assert f"**{len(book)} stated figures**" in text and "{doc}`/chapters/appendix_audit`" in text
+    assert f"{len(book) - 1} can be checked: 1 consistent, 0 inconsistent, 0 impossible, 1 not reproducible" in text
+    assert "The other 1 are **given**" in text
 
 
 def test_chapter_parameters_parse_every_parameters_cell():

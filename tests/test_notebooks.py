@@ -7,12 +7,14 @@ import nbformat
 import pandas as pd
 import pytest
 
-from model.book.build import TABLES_SUBDIR, execute, notebooks
 from model.audit.verdicts import VERDICTS
+from model.book.build import TABLES_SUBDIR, execute, is_appendix, notebooks
+from model.book.prose import stated_values_of_audit, unexplained
 from model.io import ROOT
 
 QUICK_DIR = ROOT / ".build" / "quick"
 NOTEBOOKS = notebooks()
+CHAPTERS = [nb for nb in NOTEBOOKS if not is_appendix(nb)]
 
 
 def test_there_are_chapters():
@@ -69,3 +71,45 @@ def test_every_claim_is_audited_exactly_once():
     no_value = book[book["computed_value"].isna() & (book["verdict"] != "not reproducible")
                     & (book["unit"] != "text")]
     assert no_value.empty, f"verdict without a computed value: {list(no_value['claim_id'])}"
+
+
+def _what_ifs(path):
+    return json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("what_if", [])
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_prose_types_only_stated_figures(path):
+    """Every number typed in a chapter's markdown is a stated figure of a claim the chapter audits or is in
+    the notebook's own allow-list (``metadata.prose_numbers``, each with a reason); everything the model
+    computes is glued from the run. Runs after the quick runs (it reads the chapter's audit table)."""
+    audit_csv = QUICK_DIR / TABLES_SUBDIR / f"{path.stem}_audit.csv"
+    stated = stated_values_of_audit(audit_csv)
+    bad = unexplained(path, stated)
+    assert not bad, f"{len(bad)} typed numbers to glue or justify:\n" + "\n".join(
+        f"  cell {t.cell}: {t.text!r} … {t.context} …" for t in bad)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_what_if_reruns_leave_the_audit_unchanged(path):
+    """Rerun the chapter with each of its two what-if parameter sets (``metadata.what_if``) on the quick
+    profile: the chapter runs, and its audit table and the whole audit appendix are byte-identical to the
+    default run's (the audit is pinned to the sources, not to the chapter's parameters)."""
+    sets = _what_ifs(path)
+    assert len(sets) >= 2, f"{path.stem}: metadata.what_if must hold two non-default parameter sets"
+    default_tables = QUICK_DIR / TABLES_SUBDIR
+    name = f"{path.stem}_audit.csv"
+    [appendix] = notebooks(["appendix_audit"])
+    for i, params in enumerate(sets):
+        run_dir = QUICK_DIR / "what_if" / f"{path.stem}-{i}"
+        execute(path, run_dir, {**params, "quick": True}, progress=False)
+        rerun = run_dir / TABLES_SUBDIR / name
+        if (default_tables / name).exists():
+            assert rerun.read_bytes() == (default_tables / name).read_bytes(), f"{params} moved {name}"
+        # the appendix over the default tables with this chapter's rerun audit in place
+        for other in default_tables.glob("*_audit.csv"):
+            if other.name != name:
+                (run_dir / TABLES_SUBDIR / other.name).write_bytes(other.read_bytes())
+        execute(appendix, run_dir, {"quick": True}, progress=False)
+        table = "appendix_audit_table.csv"
+        assert (run_dir / TABLES_SUBDIR / table).read_bytes() == (default_tables / table).read_bytes(), \
+            f"{params} moved the audit appendix"

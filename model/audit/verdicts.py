@@ -243,7 +243,8 @@ def _num(v) -> str:
     return f"{v:,.4g}" if abs(v) < 1e15 else f"{v:.3g}"
 
 
-def _against(r) -> str:
+def judged_against(r) -> str:
+    """What a row's stated figure was judged against, in words (tolerance, range or bound; empty if set)."""
     if r["verdict"] in SETTABLE_VERDICTS:
         return ""
     if r["kind"] == "range":
@@ -263,7 +264,7 @@ def format_audit(audit_table: pd.DataFrame) -> pd.DataFrame:
         "stated": audit_table["stated_value"].map(_num), "computed": audit_table["computed_value"].map(_num),
         "unit": audit_table["unit"],
         "difference": (100 * audit_table["relative_difference"]).map(lambda v: "" if not np.isfinite(v) else f"{v:+.1f}%"),
-        "judged against": audit_table.apply(_against, axis=1) if len(audit_table) else [],
+        "judged against": audit_table.apply(judged_against, axis=1) if len(audit_table) else [],
         "verdict": audit_table["verdict"], "reason": audit_table["reason"],
     })
     return out

@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.audit.verdicts import VERDICTS, load_claims
+from model.audit.verdicts import CHECKED_VERDICTS, GIVEN, VERDICTS, judged_against, load_claims
 from model.io import DATA, sha256_of
 
 #: Verdict given to a stated figure that no chapter of the build audited.
 NOT_AUDITED = "not audited"
 #: Columns of :func:`collect_audits`.
 AUDIT_BOOK_COLUMNS = ["claim_id", "source", "table", "row", "column", "stated_value", "computed_value", "unit",
-                      "relative_difference", "verdict", "reason", "chapter", "chapter_title", "quote"]
+                      "relative_difference", "judged_against", "verdict", "reason", "chapter", "chapter_title",
+                      "quote"]
 
 
 def chapter_title(notebook: Path) -> str:
@@ -54,8 +55,8 @@ def audit_tables(tables_dir: str | Path) -> dict[str, pd.DataFrame]:
         path = tables_dir / f"{nb.stem}_audit.csv"
         if path.exists():
             out[nb.stem] = pd.read_csv(path, keep_default_na=False,
-                                       na_values={"stated_value": [""], "computed_value": [""],
-                                                  "relative_difference": [""], "difference": [""]})
+                                       na_values={c: [""] for c in ("stated_value", "computed_value", "relative_difference",
+                                                                       "difference", "tolerance", "low", "high")})
     return out
 
 
@@ -70,29 +71,39 @@ def collect_audits(tables_dir: str | Path) -> pd.DataFrame:
     frames = []
     for chapter, df in audit_tables(tables_dir).items():
         frames.append(df.assign(chapter=chapter, chapter_title=titles.get(chapter, chapter)))
-    cols = ["claim_id", "computed_value", "relative_difference", "verdict", "reason", "chapter", "chapter_title"]
-    audited = (pd.concat(frames, ignore_index=True)[cols].drop_duplicates("claim_id") if frames
-               else pd.DataFrame(columns=cols))
+    cols = ["claim_id", "computed_value", "relative_difference", "judged_against", "verdict", "reason", "chapter",
+            "chapter_title"]
+    if frames:
+        audited = pd.concat(frames, ignore_index=True)
+        audited["judged_against"] = audited.apply(judged_against, axis=1) if "kind" in audited else ""
+        audited = audited[cols].drop_duplicates("claim_id")
+    else:
+        audited = pd.DataFrame(columns=cols)
     table = claims.merge(audited, on="claim_id", how="left")
     missing = table["verdict"].isna()
     table.loc[missing, "verdict"] = NOT_AUDITED
     table.loc[missing, "reason"] = "no chapter of this build computed it"
     table.loc[missing, "chapter"] = "-"
     table.loc[missing, "chapter_title"] = "not audited"
+    table["judged_against"] = table["judged_against"].fillna("")
     return table[AUDIT_BOOK_COLUMNS].reset_index(drop=True)
 
 
 def verdict_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Number of stated figures per verdict, by source document and in total (zeros included).
 
-    Index: the four verdicts (and :data:`NOT_AUDITED` if any); columns: one per source, ``total``, ``share``.
+    Index: the checkable verdicts, then ``given`` (and :data:`NOT_AUDITED` if any); columns: one per source,
+    ``total``, and ``share`` (of the checkable figures; empty for ``given``).
     """
-    order = list(VERDICTS) + ([NOT_AUDITED] if (table["verdict"] == NOT_AUDITED).any() else [])
+    extra = [NOT_AUDITED] if (table["verdict"] == NOT_AUDITED).any() else []
+    order = list(CHECKED_VERDICTS) + [GIVEN] + extra
     counts = table.pivot_table(index="verdict", columns="source", values="claim_id", aggfunc="count",
                                fill_value=0).reindex(order, fill_value=0)
     counts.columns.name = None
     counts["total"] = counts.sum(axis=1)
-    counts["share"] = counts["total"] / counts["total"].sum()
+    checked = counts.loc[list(CHECKED_VERDICTS), "total"].sum()
+    counts["share"] = [counts.loc[v, "total"] / checked if v in CHECKED_VERDICTS and checked else float("nan")
+                       for v in counts.index]
     return counts
 
 
@@ -100,17 +111,21 @@ _SOURCE_NAMES = {"case_study": "case study", "kareto": "Kareto summary"}
 
 
 def summary_markdown_text(table: pd.DataFrame) -> str:
-    """The introduction's one-screen verdict summary, as Markdown (a sentence and a table)."""
+    """The introduction's one-screen verdict summary, as Markdown (a sentence and a table): verdicts over the
+    checkable figures, and the figures that are inputs, definitions or restatements (``given``) apart."""
     s = verdict_summary(table)
     n = int(s["total"].sum())
+    n_given = int(s.loc[GIVEN, "total"])
+    checked = [v for v in s.index if v in CHECKED_VERDICTS]
     sources = [c for c in s.columns if c not in ("total", "share")]
-    parts = ", ".join(f"{int(s['total'].get(v, 0))} {v}" for v in s.index)
-    lines = [f"Of the **{n} stated figures** of the two documents, {parts}.", "",
-             "| verdict | " + " | ".join(_SOURCE_NAMES.get(c, c) for c in sources) + " | total | share |",
-             "|---|" + "---:|" * (len(sources) + 2)]
+    parts = ", ".join(f"{int(s.loc[v, 'total'])} {v}" for v in checked)
+    lines = [f"Of the **{n} stated figures** of the two documents, {n - n_given} can be checked: {parts}. "
+             f"The other {n_given} are **given**: inputs, definitions or restatements of another stated figure.",
+             "", "| verdict | " + " | ".join(_SOURCE_NAMES.get(c, c) for c in sources)
+             + " | total | share of checkable |", "|---|" + "---:|" * (len(sources) + 2)]
     for v, row in s.iterrows():
-        lines.append(f"| {v} | " + " | ".join(str(int(row[c])) for c in sources)
-                     + f" | {int(row['total'])} | {row['share']:.0%} |")
+        share = "" if pd.isna(row["share"]) else f"{row['share']:.0%}"
+        lines.append(f"| {v} | " + " | ".join(str(int(row[c])) for c in sources) + f" | {int(row['total'])} | {share} |")
     chapters = (table[table["chapter"] != "-"].groupby("chapter_title")["verdict"]
                 .agg(lambda v: (v == "inconsistent").sum() + (v == "impossible").sum()))
     lines += ["", "Figures found inconsistent or impossible, by chapter: "
