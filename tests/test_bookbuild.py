@@ -104,3 +104,12 @@ def test_failed_run_leaves_previous_outputs_untouched(tmp_path):
     # the executed page records the chapter's own output_dir, not the staging folder
     executed = json.loads(page.read_text())
     assert ".staging" not in page.read_text() and executed["cells"]
+
+
+def test_book_folds_every_code_cell_but_the_parameters(tmp_path):
+    nb = _notebook(tmp_path, "fold", "value = 1\noutput_dir = 'tables'\nquick = False\n", "x = value + 1\nx")
+    out = execute(nb, tmp_path / "book", {"value": 2}, progress=False)
+    cells = [c for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code"]
+    tags = [c["metadata"].get("tags", []) for c in cells]
+    assert tags == [["parameters"], ["injected-parameters"], ["hide-input"]]
+    assert "".join(cells[2]["outputs"][0]["data"]["text/plain"]) == "3"

@@ -97,6 +97,22 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
             raise ChapterError(f"{notebook.stem} has no parameter {name!r}.{hint} Its parameters: {', '.join(known)}.")
 
 
+#: Cell tags that stay visible in the book: what a reader changes (the parameters cell, and the values a
+#: rerun injected). Every other code cell is folded behind a toggle (MyST-NB's ``hide-input``).
+VISIBLE_TAGS = ("parameters", "injected-parameters")
+
+
+def fold_code(nb: dict) -> dict:
+    """Tag every code cell of an executed notebook ``hide-input`` except the parameters cells."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if not any(t in tags for t in VISIBLE_TAGS) and "hide-input" not in tags:
+            tags.append("hide-input")
+    return nb
+
+
 def _error_summary(exc: Exception) -> str:
     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
     return f"{ename}: {evalue}"
@@ -137,7 +153,8 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
         # the staged notebook records the staging folder as its output_dir: put the real one back
         text = (staged_nb.read_text(encoding="utf-8").replace(str(staging / tables_rel), str(tables_rel))
                 .replace(str(staging), str(out_dir)))
-        staged_nb.write_text(text, encoding="utf-8")
+        staged_nb.write_text(json.dumps(fold_code(json.loads(text)), indent=1, ensure_ascii=False) + "\n",
+                             encoding="utf-8")
         for path in sorted(p for p in staging.rglob("*") if p.is_file() and p != staged_nb):
             target = out_dir / path.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
