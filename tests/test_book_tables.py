@@ -1,0 +1,34 @@
+import math
+
+import pandas as pd
+
+from model.book.tables import Col, format_number, format_value, show_table, table_frame
+
+
+def test_numbers_are_never_scientific_and_have_separators():
+    assert format_number(6.0e9) == "6,000,000,000"
+    assert format_number(212125) == "212,125"
+    assert format_number(137.953296) == "138"
+    assert format_number(0.986855) == "0.987"
+    assert format_number(2.56e2) == "256"
+    assert format_number(-0.0004567, 2) == "−0.00046"
+    assert format_number(float("nan")) == "—" and format_number(math.inf) == "∞"
+
+
+def test_kinds():
+    assert format_value(0.2637, Col("x", kind="percent")) == "26.4%"
+    assert format_value(1634.997, Col("x", kind="ratio", digits=4)) == "×1,635"
+    assert format_value(0.48, Col("x", kind="usd")) == "$0.48"
+    assert format_value(True, Col("x", kind="bool")) == "yes"
+    # 99.79% available = 0.0021 x 8,760 h = 18.4 h a year down
+    assert format_value(0.9979, Col("x", kind="availability")) == "99.79% (18.4 h/year down)"
+
+
+def test_headers_units_and_no_index():
+    df = pd.DataFrame({"kv_gb_per_session": [3.2768], "ttft_p95_s": [4.4], "hit_ratio": [0.366],
+                       "gpus": [212125], "model": ["llama-2-70b"]}, index=[7])
+    t = table_frame(df, {"gpus": Col("GPUs for 1M sessions", kind="integer")})
+    assert list(t.columns) == ["KV per session (GB)", "TTFT P95 (s)", "Hit ratio", "GPUs for 1M sessions", "Model"]
+    assert t.iloc[0].tolist() == ["3.28", "4.4", "36.6%", "212,125", "llama-2-70b"]
+    html = show_table(df)._repr_html_()
+    assert "<th>7</th>" not in html and ">7<" not in html and 'class="study-table"' in html
