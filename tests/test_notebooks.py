@@ -38,6 +38,13 @@ def test_notebook_runs_on_quick_profile(path):
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    # a reader never sees progress bars, warnings, kernel messages or local paths
+    noise = ["".join(o.get("text", ""))[:200] for c in nb["cells"] for o in c.get("outputs", [])
+             if o.get("name") == "stderr"]
+    assert not noise, f"{path.stem} prints to stderr: {noise[:3]}"
+    local = [c["source"][:80] for c in nb["cells"] for o in c.get("outputs", [])
+             if str(ROOT) in json.dumps(o)]
+    assert not local, f"{path.stem} shows a local path ({ROOT}) in an output"
     tables = sorted((QUICK_DIR / TABLES_SUBDIR).glob(f"{path.stem}*.csv"))
     assert tables, f"{path.stem} wrote no table to {TABLES_SUBDIR}/"
     audit_csv = QUICK_DIR / TABLES_SUBDIR / f"{path.stem}_audit.csv"
