@@ -37,8 +37,8 @@ def test_collect_audits_marks_missing_and_keeps_every_claim(tmp_path):
     assert got.loc["t9.unit.paid_users", "judged_against"] == "± 5%" and got.loc["t1.sessions.initial", "judged_against"] == ""
     text = summary_markdown_text(book)
     assert f"**{len(book)} stated figures**" in text and "{doc}`/chapters/appendix_audit`" in text
-    assert f"{len(book) - 1} can be checked: 1 consistent, 0 inconsistent, 0 impossible, 1 not reproducible" in text
-    assert "The other 1 are **given**" in text
+    assert "2 can be checked: 1 consistent, 0 inconsistent, 0 impossible, 1 not reproducible" in text
+    assert "Another 1 are **given**" in text and f"{len(book) - 3} were not audited in this build" in text
 
 
 def test_chapter_parameters_parse_every_parameters_cell():

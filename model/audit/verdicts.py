@@ -245,7 +245,7 @@ def _num(v) -> str:
 
 def judged_against(r) -> str:
     """What a row's stated figure was judged against, in words (tolerance, range or bound; empty if set)."""
-    if r["verdict"] in SETTABLE_VERDICTS:
+    if r["verdict"] in SETTABLE_VERDICTS or "tolerance" not in r or pd.isna(r["tolerance"]):
         return ""
     if r["kind"] == "range":
         return f"range {_num(r['low'])} to {_num(r['high'])} ± {100 * r['tolerance']:.0f}%"

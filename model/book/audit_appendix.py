@@ -117,10 +117,13 @@ def summary_markdown_text(table: pd.DataFrame) -> str:
     n = int(s["total"].sum())
     n_given = int(s.loc[GIVEN, "total"])
     checked = [v for v in s.index if v in CHECKED_VERDICTS]
+    n_checked = int(s.loc[checked, "total"].sum())
     sources = [c for c in s.columns if c not in ("total", "share")]
     parts = ", ".join(f"{int(s.loc[v, 'total'])} {v}" for v in checked)
-    lines = [f"Of the **{n} stated figures** of the two documents, {n - n_given} can be checked: {parts}. "
-             f"The other {n_given} are **given**: inputs, definitions or restatements of another stated figure.",
+    missing = n - n_checked - n_given
+    lines = [f"Of the **{n} stated figures** of the two documents, {n_checked} can be checked: {parts}. "
+             f"{'The other' if not missing else 'Another'} {n_given} are **given**: inputs, definitions or "
+             "restatements of another stated figure." + (f" {missing} were not audited in this build." if missing else ""),
              "", "| verdict | " + " | ".join(_SOURCE_NAMES.get(c, c) for c in sources)
              + " | total | share of checkable |", "|---|" + "---:|" * (len(sources) + 2)]
     for v, row in s.iterrows():

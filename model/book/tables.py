@@ -193,3 +193,64 @@ def show_table(df: pd.DataFrame, columns: dict | None = None, *, caption: str | 
     """Display ``df`` through the book's one formatter (see the module docstring); ``columns`` maps a column
     name to a :class:`Col` or to a title."""
     return Table(table_frame(df, columns), caption)
+
+
+# --- interactive tables (the audit appendix) ------------------------------------------------------------------
+#: Files of the DataTables bundle that ``itables`` ships, copied into the book's ``_static`` at build time.
+DATATABLES_FILES = ("dt_bundle.js", "dt_bundle.css")
+
+
+def bundle_datatables(static_dir) -> list:
+    """Copy the installed ``itables`` DataTables bundle into ``static_dir`` (no CDN at read time)."""
+    import shutil
+    from pathlib import Path
+
+    import itables
+
+    src = Path(itables.__file__).parent / "html"
+    out = []
+    Path(static_dir).mkdir(parents=True, exist_ok=True)
+    for name in DATATABLES_FILES:
+        shutil.copyfile(src / name, Path(static_dir) / name)
+        out.append(Path(static_dir) / name)
+    return out
+
+
+class InteractiveTable:
+    """A sortable, filterable table (DataTables through ``itables``) that loads its script from the book's
+    own ``_static`` folder; without JavaScript the static table shows."""
+
+    def __init__(self, html: str):
+        self.html = html
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+def interactive_table(df: pd.DataFrame, columns: dict | None = None, *, static_prefix: str = "../_static",
+                      filter_columns: tuple = (), page_length: int = 25, table_id: str = "study_table",
+                      html_columns: tuple = ()) -> InteractiveTable:
+    """``df`` formatted by :func:`table_frame`, as an interactive table: a search box, sorting on every column,
+    a drop-down filter on each column of ``filter_columns`` (by formatted header or source name), paging.
+    Cells are HTML-escaped except in ``html_columns`` (source names), which hold trusted markup such as
+    links. Deterministic HTML (a fixed ``table_id``, no random ids)."""
+    from itables import to_html_datatable
+
+    frame = table_frame(df, columns)
+    headers = list(frame.columns)
+    src_names = list(df.columns)
+    for h, name in zip(headers, src_names):
+        if name not in html_columns:
+            frame[h] = frame[h].map(lambda v: html.escape(str(v)))
+    wanted = {h for h, s in zip(headers, src_names) if h in filter_columns or s in filter_columns}
+    cc = [{"targets": [i for i, h in enumerate(headers) if h in wanted], "columnControl": ["order", ["searchList"]]},
+          {"targets": "_all", "columnControl": ["order"]}]
+    text = to_html_datatable(frame, connected=True, showIndex=False, pageLength=page_length,
+                             lengthMenu=[10, 25, 100, len(frame)], classes=["display", "compact"],
+                             layout={"topStart": "pageLength", "topEnd": "search", "bottomStart": "info",
+                                     "bottomEnd": "paging"}, columnDefs=cc, ordering={"indicators": False},
+                             maxBytes=0, allow_html=True)
+    text = re.sub(r"itables_[0-9a-f_]{36}", table_id, text)
+    text = re.sub(r"https://www\.unpkg\.com/dt_for_itables(@[\d.]+)?/", f"{static_prefix}/", text)
+    text = re.sub(r"Loading ITables v[\d.]+ from the internet\.\.\.", "Loading the interactive table…", text)
+    return InteractiveTable(text)
