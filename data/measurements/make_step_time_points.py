@@ -200,6 +200,16 @@ SOURCES = {
         note=("TensorRT-LLM performance tuning guide, 'FP8 Quantization', tuned FP8 model on 4x H100-sxm-80GB (TP4): "
               "FP8 weights, FP8 KV cache, reduce fusion + user buffers, GEMM+SwiGLU fusion, low-latency GEMM plugin, "
               "max num tokens 16384, max batch size 512. Same workload as the FP16 case study. " + LLAMA33_NOTE)),
+    "nim_llama33_h100": dict(
+        repo="", path="", commit="", source_url="https://docs.nvidia.com/nim/benchmarking/llm/1.0.0/performance.md",
+        file=None, model="llama-3.3-70b", engine="nvidia nim", engine_version="1.8.0", batching="unknown", date="",
+        note=("NVIDIA NIM benchmarking docs (LLM, docs version 1.0.0), 'Performance', Llama-3.3-70b-instruct Results, "
+              "NIM 'Version: 1.8.0', '2 x H100 80G', 'fp8 TP2', '5000 Input Tokens / 500 Output Tokens', measured "
+              "with AIPerf at a fixed client concurrency (batch = concurrency; the running batch the engine forms is "
+              "not reported). 'Throughput(Tokens/s)' is read as output tokens/s of the deployment: at concurrency 1, "
+              "TTFT + 499 x ITL = 9.68 s per 500-token reply, i.e. about 51.7 tokens/s, as printed. The engine "
+              "backend (TensorRT-LLM or vLLM profile) and the KV-cache dtype are not stated in the excerpt read. "
+              "Copied from the search index's stored text of the page. " + LLAMA33_NOTE)),
     "qserve_a100": dict(
         gh("mit-han-lab/qserve", "README.md", "172741fe00661a3d5b817f67311b1eeae2d97b5d"),
         file=None, model="llama-2-70b", engine="", engine_version="", batching="static", date="",
