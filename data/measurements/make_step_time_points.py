@@ -15,8 +15,9 @@ Role rule (fixed before any comparison with a model; ``assign_roles`` is the imp
 * Hence every ``(metric, gpu)`` group has at least one calibration point, and every group with two or more points
   has at least one validation point.
 
-Run from the repository root:  ``python data/measurements/make_step_time_points.py`` (``--check`` only verifies
-that the CSV on disk is what the script would write).
+Run from the repository root:  ``python data/measurements/make_step_time_points.py`` (writes the CSV and the
+sha256 line of ``step_time_points.README.md``); ``--check`` only verifies that the CSV on disk is what the script
+would write; ``--counts`` prints the model x GPU x metric x role table of the README.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import csv
 import hashlib
 import io
 import math
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -442,14 +444,38 @@ def render(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+README = HERE / "step_time_points.README.md"
+SHA_LINE = re.compile(r"^sha256 of `step_time_points.csv`: `[0-9a-f]{64}`$", re.M)
+
+
+def counts_table(rows: list[dict]) -> str:
+    """Markdown table of the row counts by model x GPU x metric x role (pasted into the README)."""
+    tally: dict[tuple, dict[str, int]] = {}
+    for r in rows:
+        key = (r["model"], r["gpu"], r["metric"])
+        tally.setdefault(key, {"calibration": 0, "validation": 0})[r["role"]] += 1
+    lines = ["| model | gpu | metric | calibration | validation |", "|---|---|---|---:|---:|"]
+    for (model, gpu, metric), n in sorted(tally.items()):
+        lines.append(f"| {model} | {gpu} | {metric} | {n['calibration']} | {n['validation']} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
-    text = render(build())
+    rows = build()
+    text = render(rows)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if "--counts" in argv:
+        print(counts_table(rows))
+        return 0
     if "--check" in argv:
         same = OUT.exists() and OUT.read_text(encoding="utf-8") == text
         print("up to date" if same else f"{OUT.name} differs from what the script writes")
         return 0 if same else 1
     OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT} ({text.count(chr(10)) - 1} rows), sha256 {hashlib.sha256(text.encode()).hexdigest()}")
+    if README.exists():
+        readme = README.read_text(encoding="utf-8")
+        README.write_text(SHA_LINE.sub(f"sha256 of `step_time_points.csv`: `{digest}`", readme), encoding="utf-8")
+    print(f"wrote {OUT} ({len(rows)} rows), sha256 {digest}")
     return 0
 
 
