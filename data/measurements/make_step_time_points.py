@@ -212,6 +212,17 @@ SOURCES = {
               "TTFT + 499 x ITL = 9.68 s per 500-token reply, i.e. about 51.7 tokens/s, as printed. The engine "
               "backend (TensorRT-LLM or vLLM profile) and the KV-cache dtype are not stated in the excerpt read. "
               "Copied from the search index's stored text of the page. " + LLAMA33_NOTE)),
+    "sglang060_h100": dict(
+        gh("sgl-project/sglang", "benchmark/benchmark_vllm_060/README.md", "120affb9613cc3f5bcd055ec09c7621d3ced0ebc"),
+        file=None, model="llama-3.1-70b", engine="", engine_version="", batching="in-flight", date="",
+        note=("SGLang 'How to reproduce the benchmark results for SGLang v0.3.0 compared to vLLM v0.6.0', "
+              "'Llama 3.1 70B Instruct 4 x H100 80G' (TP 4), ShareGPT prompts via sglang.bench_serving (lengths vary; "
+              "not printed), offered_rate_per_s = the RPS column (inf = offline run), running batch engine-chosen "
+              "(continuous batching in both engines). vLLM ran with --num-scheduler-steps 10 and max_model_len 4096; "
+              "SGLang with --disable-radix-cache. tpot_ms = 'Median TPOT' and ttft_ms = 'Median TTFT' (medians, not "
+              "means); 'Median ITL' is not used because vLLM's multi-step scheduling streams 10 tokens at once. "
+              "weight_dtype bf16 is read from the launch commands (no dtype or quantization flag, so the "
+              "checkpoint's BF16).")),
     "qserve_a100": dict(
         gh("mit-han-lab/qserve", "README.md", "172741fe00661a3d5b817f67311b1eeae2d97b5d"),
         file=None, model="llama-2-70b", engine="", engine_version="", batching="static", date="",
@@ -399,6 +410,8 @@ def manual() -> list[dict]:
                         value=scaled(r["published_value"], r["published_unit"]), extra=extra, **kw)
             if r["source_key"] == "qserve_a100":
                 row["engine"] = "tensorrt-llm" if r["label"].startswith("trtllm") else "qserve"
+            if r["source_key"] == "sglang060_h100":
+                row["engine"], row["engine_version"] = r["label"].split("-")[:2]
             out.append(row)
     return out
 
