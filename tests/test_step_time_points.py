@@ -160,3 +160,21 @@ def test_old_measurements_are_included_again(df):
                    & (df["model"] == model.get(r["model"], r["model"]))
                    & (df["value"].astype(float) == float(r["value"]))]
         assert len(match) >= 1, (r["model"], r["hardware"], r["metric"], r["value"])
+
+
+def test_online_table_is_internally_consistent(df):
+    # A transcription guard: in the TensorRT-LLM online table (fixed lengths) total / output token throughput must
+    # equal (input + output) / output tokens per request, to the table's rounding.
+    online = df[df["point_id"].str.startswith("trtllm-v0.14-online:")].copy()
+    online["config"] = online["point_id"].str.rsplit(":", n=1).str[0]
+    wide = online.pivot(index="config", columns="metric", values="value").astype(float)
+    lengths = online.groupby("config")[["input_tokens", "output_tokens"]].first().astype(int)
+    expected = (lengths["input_tokens"] + lengths["output_tokens"]) / lengths["output_tokens"]
+    ratio = (wide["total_tokens_per_s"] / wide["output_tokens_per_s"]) / expected
+    assert len(ratio) == 36
+    assert ((ratio - 1).abs() < 0.02).all()
+
+
+def test_readme_states_the_row_count(df):
+    text = README.read_text(encoding="utf-8")
+    assert f"holds **{len(df)} measured points**" in text
