@@ -111,16 +111,16 @@ SOURCES = {
         batching="static", date="",
         note=("TensorRT-LLM 'Performance of TensorRT-LLM', Peak Throughput tables ('All data was generated using "
               "version 0.9.0'), throughput published per GPU (out tok/s/GPU; multiply by n_gpus for the system). "
-              + STATIC_TRT_NOTE + " " + LLAMA2_NOTE + " Text read from the search index's stored copy of this file "
-              "(the index did not name its commit); source_url is the v0.9.0 release tag, not opened here.")),
+              + STATIC_TRT_NOTE + " " + LLAMA2_NOTE + " Text read from an archived copy of this file whose commit was "
+              "not recorded; source_url is the v0.9.0 release tag, not opened here.")),
     "trtllm-v0.9.0-ttft": dict(
         repo=TRT, path="docs/source/performance.md", commit="",
         source_url="https://github.com/NVIDIA/TensorRT-LLM/blob/v0.9.0/docs/source/performance.md",
         file=None, model="llama-2-70b", engine="tensorrt-llm", engine_version="0.9.0", batching="static", date="",
         note=("TensorRT-LLM 'Performance of TensorRT-LLM', Low Latency tables (v0.9.0): first-token latency at batch "
               "1, measured by running gptSessionBenchmark with a single output token (output_tokens = 1). "
-              + LLAMA2_NOTE + " Text read from the search index's stored copy of this file (the index did not name "
-              "its commit); source_url is the v0.9.0 release tag, not opened here.")),
+              + LLAMA2_NOTE + " Text read from an archived copy of this file whose commit was not "
+              "recorded; source_url is the v0.9.0 release tag, not opened here.")),
     "trtllm-v0.6.1-static": dict(
         gh(TRT, "docs/source/performance.md", "77d24b5fa178f11ed7fafdd9833b7245e075f721"),
         file="trtllm_performance_v0.6.1.md", model="llama-2-70b", engine="tensorrt-llm", engine_version="0.6.1",
@@ -211,7 +211,7 @@ SOURCES = {
               "not reported). 'Throughput(Tokens/s)' is read as output tokens/s of the deployment: at concurrency 1, "
               "TTFT + 499 x ITL = 9.68 s per 500-token reply, i.e. about 51.7 tokens/s, as printed. The engine "
               "backend (TensorRT-LLM or vLLM profile) and the KV-cache dtype are not stated in the excerpt read. "
-              "Copied from the search index's stored text of the page. " + LLAMA33_NOTE)),
+              "Copied from an archived text of the page. " + LLAMA33_NOTE)),
     "sglang060_h100": dict(
         gh("sgl-project/sglang", "benchmark/benchmark_vllm_060/README.md", "120affb9613cc3f5bcd055ec09c7621d3ced0ebc"),
         file=None, model="llama-3.1-70b", engine="", engine_version="", batching="in-flight", date="",
