@@ -30,7 +30,7 @@ Modules
 -------
 ``config`` (:class:`Tier`, :class:`TierConfig`, :func:`default_config`), ``engine`` (:class:`PrefillEngine`),
 ``replay``, ``stack_distance``, ``timing``, ``cost``, ``simulate`` (:class:`TieringResult`), ``slo``,
-``sweeps``, ``cli``; every public name is re-exported here.
+``sweeps``, ``setup`` (the serving setup, checked and described), ``cli``; every public name is re-exported here.
 
 Semantics
 ---------
@@ -61,7 +61,7 @@ new tokens after reused ones, reduced to scalar coefficients.
 
 from model.tiering.config import (COST_BASES, EVICTION_POLICIES, TIMING_MODELS, Tier, TierConfig, blocks_for_gb,
                                   default_config, default_tiers)
-from model.tiering.engine import PrefillEngine, gpu_price_usd_per_hour
+from model.tiering.engine import PrefillEngine, gpu_price_row, gpu_price_usd_per_hour
 from model.tiering.replay import ReplayResult, replay
 from model.tiering.stack_distance import (INFINITE_DISTANCE, ideal_hit_ratio, lru_hit_ratio_curve, prefix_distances,
                                           replay_from_stack, stack_distances)
@@ -70,11 +70,12 @@ from model.tiering.cost import storage_cost_per_hour
 from model.tiering.simulate import TieringResult, simulate
 from model.tiering.slo import SloThroughput, throughput_at_slo, zero_load_ttft_s
 from model.tiering.sweeps import knee, sweep_capacity, ttl_table
-from model.tiering.cli import cli_config, main
+from model.tiering.cli import cli_config, main, parse_tiers
+from model.tiering.setup import check_setup, describe_setup
 
 __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODELS", "PrefillEngine", "ReplayResult",
-           "SloThroughput", "Tier", "TierConfig", "TieringResult", "Timing", "blocks_for_gb", "cli_config",
-           "default_config", "default_tiers", "gpu_price_usd_per_hour", "ideal_hit_ratio", "knee",
+           "SloThroughput", "Tier", "TierConfig", "TieringResult", "Timing", "blocks_for_gb", "check_setup", "cli_config",
+           "default_config", "describe_setup", "gpu_price_row", "parse_tiers", "default_tiers", "gpu_price_usd_per_hour", "ideal_hit_ratio", "knee",
            "lru_hit_ratio_curve", "main", "prefix_distances", "replay", "replay_from_stack", "service_times",
            "simulate", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_table", "zero_load_ttft_s"]

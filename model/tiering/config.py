@@ -185,15 +185,19 @@ def default_tiers(*, hbm_blocks: float, dram_blocks: float = 0, ssd_blocks: floa
 
 def default_config(*, model: str = "llama-2-70b", gpu: str = "a100-80gb", gpus_per_instance: int | None = None,
                    n_instances: int = 1, hbm_blocks: float | None = None, dram_gb: float | None = None,
-                   ssd_gb: float | None = None, block_tokens: int | None = None, **kwargs) -> TierConfig:
+                   ssd_gb: float | None = None, block_tokens: int | None = None,
+                   gpu_usd_per_hour: float | None = None, **kwargs) -> TierConfig:
     """A 3-tier configuration of ``model`` on ``gpu`` (the case study's Llama 2 70B on A100 80GB; Mooncake's
     experiments use a LLaMA2-70B-shaped model too).
 
     HBM capacity defaults to the KV budget of the pool (usable memory − weights per instance); DRAM and SSD
     to ``tiering_dram_gb_per_instance`` and ``tiering_ssd_gb_per_instance`` per instance. Each instance
-    brings one PCIe link to DRAM and one SSD per GPU. Other keywords go to :class:`TierConfig`.
+    brings one PCIe link to DRAM and one SSD per GPU. The GPU-hour price is ``gpu``'s in ``data/prices``
+    (:func:`model.tiering.engine.gpu_price_usd_per_hour`) unless ``gpu_usd_per_hour`` is given. Other
+    keywords go to :class:`TierConfig`.
     """
-    engine = PrefillEngine.from_names(model, gpu, gpus_per_instance=gpus_per_instance, n_instances=n_instances)
+    engine = PrefillEngine.from_names(model, gpu, gpus_per_instance=gpus_per_instance, n_instances=n_instances,
+                                      gpu_usd_per_hour=gpu_usd_per_hour)
     from model.batching import deployment
     from model.hardware import load_gpu
 

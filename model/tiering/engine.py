@@ -112,9 +112,15 @@ class PrefillEngine:
                                    gpu_usd_per_hour=gpu_usd_per_hour)
 
 
-def gpu_price_usd_per_hour(gpu: str, *, provider: str = "aws", pricing: str = "on-demand") -> float:
-    """Latest dated price of one GPU-hour of ``gpu`` in ``data/prices/gpu_prices.csv`` (default: AWS
-    on-demand), US dollars: :func:`model.economics.gpu_price`."""
+def gpu_price_row(gpu: str, *, provider: str = "aws", pricing: str = "on-demand"):
+    """Latest dated price row of ``gpu`` in ``data/prices/gpu_prices.csv`` (default: AWS on-demand), a
+    :class:`model.economics.GpuPrice` (its ``label`` says provider, pricing and date)."""
     from model.economics import gpu_price
 
-    return gpu_price(gpu, provider, pricing).usd_per_gpu_hour
+    return gpu_price(gpu, provider, pricing)
+
+
+def gpu_price_usd_per_hour(gpu: str, *, provider: str = "aws", pricing: str = "on-demand") -> float:
+    """Latest dated price of one GPU-hour of ``gpu`` in ``data/prices/gpu_prices.csv`` (default: AWS
+    on-demand), US dollars: :func:`gpu_price_row`."""
+    return gpu_price_row(gpu, provider=provider, pricing=pricing).usd_per_gpu_hour

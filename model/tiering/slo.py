@@ -24,18 +24,45 @@ class SloThroughput:
     Attributes
     ----------
     requests_per_s : float
-        Highest offered request rate meeting the target (0 if even the slowest tried rate misses it).
+        Highest offered request rate meeting the target, requests/s (0 when no rate tried meets it: see
+        ``feasible``).
     time_scale : float
-        Factor applied to the trace's arrival times at that rate (< 1: compressed).
+        Factor applied to the trace's arrival times at that rate (< 1: compressed; ``math.inf`` when
+        infeasible).
     p95_ttft_target_s : float
-    result : TieringResult or None
-        The simulation at that rate.
+        The target, s.
+    result : TieringResult
+        The simulation at that rate; when infeasible, the simulation at the slowest rate tried (the least
+        queueing: its P95 TTFT is the best this configuration reaches).
+    floor_p95_ttft_s : float
+        P95 of the zero-load TTFT (slowest tier load + prefill, no queueing; :func:`zero_load_ttft_s`), s:
+        no request rate gets P95 TTFT below it, so a target below it has no answer.
     """
 
     requests_per_s: float
     time_scale: float
     p95_ttft_target_s: float
-    result: TieringResult | None
+    result: TieringResult
+    floor_p95_ttft_s: float
+
+    @property
+    def feasible(self) -> bool:
+        """Whether some request rate meets the target."""
+        return self.requests_per_s > 0
+
+    @property
+    def best_p95_ttft_s(self) -> float:
+        """P95 TTFT of :attr:`result`, s: at the sustainable rate when feasible, else the best reached."""
+        return self.result.ttft_p95_s
+
+    def as_row(self) -> dict:
+        """``feasible, throughput_at_slo_rps, p95_ttft_target_s, ttft_p95_s, floor_p95_ttft_s, hit_ratio,
+        cost_usd_per_hour, usd_per_million_tokens`` (the last four of :attr:`result`)."""
+        r = self.result
+        return {"feasible": self.feasible, "throughput_at_slo_rps": self.requests_per_s,
+                "p95_ttft_target_s": self.p95_ttft_target_s, "ttft_p95_s": r.ttft_p95_s,
+                "floor_p95_ttft_s": self.floor_p95_ttft_s, "hit_ratio": r.hit_ratio,
+                "cost_usd_per_hour": r.cost_usd_per_hour, "usd_per_million_tokens": r.usd_per_million_tokens}
 
 
 def zero_load_ttft_s(trace: Trace, config: TierConfig, rep: ReplayResult | None = None) -> np.ndarray:
@@ -62,7 +89,7 @@ def throughput_at_slo(trace: Trace, config: TierConfig, p95_ttft_target_s: float
     trace, config
         As :func:`simulate`.
     p95_ttft_target_s : float
-        Target, s (the case study's 2 s: ``tiering_ttft_slo_s``).
+        Target, s (the tiering chapter's default: ``tiering_mooncake_p95_ttft_target_s``).
     rel_tol : float, optional
         Relative precision of the rate (default ``tiering_slo_rel_tol``).
     max_speedup : float, optional
@@ -71,8 +98,9 @@ def throughput_at_slo(trace: Trace, config: TierConfig, p95_ttft_target_s: float
     Returns
     -------
     SloThroughput
-        ``requests_per_s`` = 0 and ``result`` = None when even the zero-load P95 TTFT (no queueing, see
-        :func:`zero_load_ttft_s`) or the slowest rate tried misses the target.
+        ``requests_per_s`` = 0 (``feasible`` false) when even the zero-load P95 TTFT (no queueing, see
+        :func:`zero_load_ttft_s`) or the slowest rate tried misses the target; ``result`` is then the
+        simulation at the slowest rate tried, and ``floor_p95_ttft_s`` says how far the target is out of reach.
     """
     check_positive("p95_ttft_target_s", p95_ttft_target_s)
     tol = default("tiering_slo_rel_tol") if rel_tol is None else check_positive("rel_tol", rel_tol)
@@ -81,8 +109,6 @@ def throughput_at_slo(trace: Trace, config: TierConfig, p95_ttft_target_s: float
     if trace.duration_s <= 0:
         raise ParameterError("trace", trace.name, "a trace with arrivals spread over time")
     fixed = None if config.has_ttl() else replay(trace, config)
-    if fixed is not None and np.percentile(zero_load_ttft_s(trace, config, fixed), 95) > p95_ttft_target_s:
-        return SloThroughput(0.0, math.inf, p95_ttft_target_s, None)
 
     def run(scale: float) -> TieringResult:
         return simulate(trace.time_scaled(scale), config, timing=timing, replay_result=fixed)
@@ -91,12 +117,19 @@ def throughput_at_slo(trace: Trace, config: TierConfig, p95_ttft_target_s: float
         return trace.n_requests / (scale * trace.duration_s)
 
     fast, slow = 1.0 / top, top
+    if fixed is not None:
+        floor = float(np.percentile(zero_load_ttft_s(trace, config, fixed), 95))
+        if floor > p95_ttft_target_s:
+            return SloThroughput(0.0, math.inf, p95_ttft_target_s, run(slow), floor)
     r = run(fast)
+    if fixed is None:
+        slow_trace = trace.time_scaled(slow)
+        floor = float(np.percentile(zero_load_ttft_s(slow_trace, config), 95))
     if r.ttft_p95_s <= p95_ttft_target_s:
-        return SloThroughput(rate(fast), fast, p95_ttft_target_s, r)
+        return SloThroughput(rate(fast), fast, p95_ttft_target_s, r, floor)
     r = run(slow)
     if r.ttft_p95_s > p95_ttft_target_s:
-        return SloThroughput(0.0, math.inf, p95_ttft_target_s, None)
+        return SloThroughput(0.0, math.inf, p95_ttft_target_s, r, floor)
     best = r
     while slow / fast > 1.0 + tol:                 # invariant: fast misses the target, slow meets it
         mid = math.sqrt(slow * fast)
@@ -105,4 +138,4 @@ def throughput_at_slo(trace: Trace, config: TierConfig, p95_ttft_target_s: float
             slow, best = mid, r
         else:
             fast = mid
-    return SloThroughput(rate(slow), slow, p95_ttft_target_s, best)
+    return SloThroughput(rate(slow), slow, p95_ttft_target_s, best, floor)
