@@ -42,6 +42,14 @@ def computed() -> list[Computed]:
     ]
 
 
+def user_seconds_per_turn() -> float:
+    """Seconds per turn the stated session length leaves the user to read the reply and type the next
+    message: 30 min × 60 / 200 turns − the 2.2 s response (T2)."""
+    turns = stated_value("t1.s1_service.turns_per_session")
+    return float(stated_value("t1.s1_service.avg_session_length") * 60.0 / turns
+                 - stated_value("t2.self_hosted.latency"))
+
+
 def table() -> pd.DataFrame:
     """The audit table of :func:`computed` (:func:`model.audit.verdicts.audit`)."""
     return audit(computed())

@@ -29,8 +29,9 @@ The API in one place
 Modules
 -------
 ``config`` (:class:`Tier`, :class:`TierConfig`, :func:`default_config`), ``engine`` (:class:`PrefillEngine`),
-``replay``, ``stack_distance``, ``timing``, ``cost``, ``simulate`` (:class:`TieringResult`), ``slo``,
-``sweeps``, ``setup`` (the serving setup, checked and described), ``cli``; every public name is re-exported here.
+``replay``, ``stack_distance``, ``reuse`` (ideal hit ratios), ``timing``, ``cost``, ``simulate`` (:class:`TieringResult`), ``slo``,
+``sweeps``, ``setup`` (the serving setup, checked and described), ``phrases`` (words of the chapter's
+computed sentences), ``cli``; every public name is re-exported here.
 
 Semantics
 ---------
@@ -68,14 +69,18 @@ from model.tiering.stack_distance import (INFINITE_DISTANCE, ideal_hit_ratio, lr
 from model.tiering.timing import Timing, service_times, time_requests
 from model.tiering.cost import storage_cost_per_hour
 from model.tiering.simulate import TieringResult, simulate
-from model.tiering.slo import SloThroughput, throughput_at_slo, zero_load_ttft_s
-from model.tiering.sweeps import knee, sweep_capacity, ttl_table
+from model.tiering.slo import SloThroughput, slo_table, throughput_at_slo, zero_load_ttft_s
+from model.tiering.sweeps import knee, knee_table, sweep_capacity, ttl_findings, ttl_settings, ttl_table
+from model.tiering.reuse import ideal_reuse_measures, turns_past_window_share, workload_summary
 from model.tiering.cli import cli_config, main, parse_tiers
-from model.tiering.setup import check_setup, describe_setup
+from model.tiering.setup import check_capacity_grid, check_setup, describe_setup, renamed
+from model.tiering.phrases import as_many, capacity_text, join_and, points, ratio_verb
 
 __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODELS", "PrefillEngine", "ReplayResult",
-           "SloThroughput", "Tier", "TierConfig", "TieringResult", "Timing", "blocks_for_gb", "check_setup", "cli_config",
+           "SloThroughput", "Tier", "TierConfig", "TieringResult", "Timing", "blocks_for_gb", "check_capacity_grid", "check_setup", "cli_config",
            "default_config", "describe_setup", "gpu_price_row", "parse_tiers", "default_tiers", "gpu_price_usd_per_hour", "ideal_hit_ratio", "knee",
            "lru_hit_ratio_curve", "main", "prefix_distances", "replay", "replay_from_stack", "service_times",
-           "simulate", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
-           "time_requests", "ttl_table", "zero_load_ttft_s"]
+           "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
+           "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",
+           "zero_load_ttft_s", "ideal_reuse_measures", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
+           "points", "ratio_verb"]

@@ -65,3 +65,11 @@ def describe_setup(config, *, model: str, gpu: str, price_given: bool = False) -
     return {"model": model, "gpu": gpu, "gpus_per_instance": e.gpus_per_instance, "instances": e.n_instances,
             "gpus": e.n_gpus, "gpu_usd_per_hour": e.gpu_usd_per_hour, "gpu_price_source": price_source,
             "block_tokens": config.block_tokens, "kv_bytes_per_token": e.kv_bytes_per_token, "tiers": tiers}
+
+
+def check_capacity_grid(name: str, values) -> list:
+    """``values`` as a list if it is a list of at least two numbers >= 0 (capacities, GB), else a
+    :class:`ParameterError` naming ``name``."""
+    if not isinstance(values, (list, tuple)) or len(values) < 2:
+        raise ParameterError(name, values, "a list of at least two capacities >= 0 (GB)")
+    return [check_nonnegative(f"{name}[{i}]", v) for i, v in enumerate(values)]

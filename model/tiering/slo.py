@@ -4,9 +4,11 @@ whose P95 TTFT meets the target, and the zero-load floor below which no rate can
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from model.parameters import default
 from model.tiering.config import TierConfig
@@ -139,3 +141,14 @@ def throughput_at_slo(trace: Trace, config: TierConfig, p95_ttft_target_s: float
         else:
             fast = mid
     return SloThroughput(rate(slow), slow, p95_ttft_target_s, best, floor)
+
+
+def slo_table(trace: Trace, configs: Mapping[str, TierConfig], p95_ttft_target_s: float, **options) -> pd.DataFrame:
+    """:func:`throughput_at_slo` of each labelled configuration: one row each, ``configuration`` then
+    :meth:`SloThroughput.as_row` (``feasible`` says whether any rate meets the target; when it is false the
+    throughput is 0 and the other columns describe the slowest rate tried)."""
+    rows = []
+    for label, cfg in configs.items():
+        r = throughput_at_slo(trace, cfg, p95_ttft_target_s, **options)
+        rows.append({"configuration": label, **r.as_row()})
+    return pd.DataFrame(rows)
