@@ -59,12 +59,14 @@ class SloThroughput:
 
     def as_row(self) -> dict:
         """``feasible, throughput_at_slo_rps, p95_ttft_target_s, ttft_p95_s, floor_p95_ttft_s, hit_ratio,
-        cost_usd_per_hour, usd_per_million_tokens`` (the last four of :attr:`result`)."""
+        cost_usd_per_hour, usd_per_million_tokens`` (of :attr:`result`). ``usd_per_million_tokens`` is the
+        cost at the sustainable rate, so it is NaN when ``feasible`` is false (there is no such rate)."""
         r = self.result
         return {"feasible": self.feasible, "throughput_at_slo_rps": self.requests_per_s,
                 "p95_ttft_target_s": self.p95_ttft_target_s, "ttft_p95_s": r.ttft_p95_s,
                 "floor_p95_ttft_s": self.floor_p95_ttft_s, "hit_ratio": r.hit_ratio,
-                "cost_usd_per_hour": r.cost_usd_per_hour, "usd_per_million_tokens": r.usd_per_million_tokens}
+                "cost_usd_per_hour": r.cost_usd_per_hour,
+                "usd_per_million_tokens": r.usd_per_million_tokens if self.feasible else math.nan}
 
 
 def zero_load_ttft_s(trace: Trace, config: TierConfig, rep: ReplayResult | None = None) -> np.ndarray:

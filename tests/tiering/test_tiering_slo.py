@@ -30,6 +30,7 @@ def test_unreachable_target_reports_its_floor(mooncake):
     assert res.best_p95_ttft_s >= floor - 1e-9                 # no rate beats the floor
     row = res.as_row()
     assert row["feasible"] is False and row["throughput_at_slo_rps"] == 0.0 and np.isfinite(row["hit_ratio"])
+    assert np.isnan(row["usd_per_million_tokens"]) and np.isfinite(row["cost_usd_per_hour"])
     ok = throughput_at_slo(head, cfg, 1.5 * floor)
     assert ok.feasible and ok.result.ttft_p95_s <= 1.5 * floor and ok.floor_p95_ttft_s == res.floor_p95_ttft_s
 
@@ -49,4 +50,4 @@ def test_slo_table_has_a_feasible_column(mooncake):
     t = slo_table(head, {"hbm": cfg.with_capacities(dram=0, ssd=0), "all": cfg}, 1.0)
     assert list(t["configuration"]) == ["hbm", "all"] and t["feasible"].dtype == bool
     assert (t.loc[~t["feasible"], "throughput_at_slo_rps"] == 0).all()
-    assert t[["hit_ratio", "ttft_p95_s", "floor_p95_ttft_s"]].notna().all().all()
+    assert t[["hit_ratio", "ttft_p95_s", "floor_p95_ttft_s", "cost_usd_per_hour"]].notna().all().all()
