@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hit_ratio_by_tier": result.hit_ratio_by_tier,
         "tiers": {t.name: (None if t.capacity_blocks == math.inf else int(t.capacity_blocks))
                   for t in config.tiers},
-        "ttl_s": args.ttl,
+        "ttl_s": args.ttl if args.ttl is not None and math.isfinite(args.ttl) else None,   # None: no TTL
         "tokens_by_tier": result.tokens_by_tier, "recomputed_tokens": result.recomputed_tokens,
         "input_tokens": result.input_tokens,
         "ttft_p50_s": result.ttft_p50_s, "ttft_p95_s": result.ttft_p95_s,

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from model.io import DATA, ROOT
 from model.tiering import main, parse_tiers
-from tiering_refs import random_trace, reference_lru, write_jsonl
+from tiering_refs import random_trace, reference_ideal, reference_lru, write_jsonl
 
 
 def test_cli_replay_json(tmp_path, capsys):
@@ -115,6 +115,14 @@ def test_cli_rejects_bad_input_naming_the_flag(trace_file, capsys, flags, named)
     assert main(["replay", str(path)] + flags) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {named}=") and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_cli_infinite_ttl_and_capacity_give_valid_json(trace_file, capsys):
+    t, path = trace_file
+    assert main(["replay", str(path), "--capacity-blocks", "inf", "--ttl", "inf", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert out["ttl_s"] is None and out["tiers"]["hbm"] is None and out["setup"]["tiers"]["hbm"]["capacity_gb"] is None
+    assert_allclose(out["hit_ratio"], reference_ideal(t), rtol=0, atol=1e-12)
 
 
 def test_parse_tiers():
