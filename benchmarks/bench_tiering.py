@@ -1,4 +1,4 @@
-"""Speed of the KV tiering simulator on the whole Mooncake conversation trace (12,031 requests, 288,500 block
+"""Speed of the KV tiering simulator (the package model/tiering/) on the whole Mooncake conversation trace (12,031 requests, 288,500 block
 lookups). Goals: one 3-tier replay in under 1 s (block lookups per second printed); a sweep of 100 LRU
 capacities in under 10 s (one stack-distance pass gives every capacity)."""
 import time

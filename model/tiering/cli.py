@@ -1,0 +1,178 @@
+"""Command line: replay any Mooncake-format trace through a KV-cache hierarchy, timed and priced on a serving
+setup it prints (model, GPU, GPUs per instance, instances, GPU-hour price)::
+
+    python -m model.tiering replay TRACE.jsonl --tiers hbm=8000,dram=50000,ssd=400000 --ttl 600 \\
+        [--model llama-2-70b] [--gpu a100-80gb] [--n-gpus 4] [--instances 8] [--gpu-usd-per-hour P] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from model.parameters import default
+from model.tiering.config import TierConfig, default_config
+from model.tiering.setup import check_setup, describe_setup
+from model.tiering.simulate import simulate
+from model.tiering.slo import zero_load_ttft_s
+from model.validation import ParameterError
+
+#: Names of the setup's fields on the command line.
+CLI_NAMES = {"model": "--model", "gpu": "--gpu", "gpus_per_instance": "--n-gpus", "n_instances": "--instances",
+             "gpu_usd_per_hour": "--gpu-usd-per-hour"}
+_TIER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_TIERS_FORMAT = "NAME=BLOCKS pairs separated by commas, top tier first, e.g. hbm=100,dram=1000,ssd=10000"
+
+
+def parse_tiers(spec: str) -> list[tuple[str, float]]:
+    """``"hbm=100,dram=1000,ssd=inf"`` → ``[("hbm", 100), ("dram", 1000), ("ssd", inf)]``.
+
+    Raises
+    ------
+    ParameterError
+        naming ``--tiers`` for a pair without ``=``, a bad or repeated tier name, or a capacity that is
+        not a whole number of blocks >= 0 (or ``inf``).
+    """
+    out, seen = [], set()
+    for part in spec.split(","):
+        if "=" not in part:
+            raise ParameterError("--tiers", spec, _TIERS_FORMAT)
+        name, value = (x.strip() for x in part.split("=", 1))
+        if not _TIER_NAME.match(name):
+            raise ParameterError("--tiers", part, "tier names of letters, digits, - or _ (e.g. hbm, dram, ssd)")
+        if name in seen:
+            raise ParameterError("--tiers", spec, f"each tier once ({name} repeated)")
+        seen.add(name)
+        if value.lower() in ("inf", "infinite"):
+            out.append((name, math.inf))
+            continue
+        if not re.fullmatch(r"\d+", value):
+            raise ParameterError("--tiers", part, "a whole number of blocks >= 0 (or inf) for every tier")
+        out.append((name, int(value)))
+    return out
+
+
+def cli_config(capacity_blocks: float | None, tiers: str | None, ttl: float | None, block_tokens: int, *,
+               model: str = "llama-2-70b", gpu: str = "a100-80gb", gpus_per_instance: int | None = None,
+               n_instances: int = 1, gpu_usd_per_hour: float | None = None) -> TierConfig:
+    """The configuration the command line builds: :func:`default_config`'s engine (``model`` on
+    ``gpus_per_instance`` × ``gpu``, ``n_instances`` instances, the GPU's price unless given) and tier
+    bandwidths and prices, with the tier capacities given (a tier named other than hbm/dram/ssd takes
+    DRAM's figures)."""
+    if tiers:
+        pairs = parse_tiers(tiers)
+    elif capacity_blocks is not None:
+        pairs = [("hbm", capacity_blocks)]
+    else:
+        raise ParameterError("--capacity-blocks", None, "given (or --tiers)")
+    base = default_config(model=model, gpu=gpu, gpus_per_instance=gpus_per_instance, n_instances=n_instances,
+                          block_tokens=block_tokens, gpu_usd_per_hour=gpu_usd_per_hour)
+    by_name = {t.name: t for t in base.tiers}
+    tier_objs = tuple(replace(by_name.get(name, by_name["dram"]), name=name, capacity_blocks=cap)
+                      for name, cap in pairs)
+    return replace(base, tiers=tier_objs, default_ttl_s=math.inf if ttl is None else ttl)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m model.tiering",
+                                     description="Replay a Mooncake-format trace through a KV-cache hierarchy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rp = sub.add_parser("replay", help="replay a trace and print hit ratios, TTFT and cost")
+    rp.add_argument("trace", help="Mooncake-format JSONL (timestamp ms, input_length, output_length, hash_ids)")
+    rp.add_argument("--capacity-blocks", type=float, default=None, help="one tier (hbm) of N blocks")
+    rp.add_argument("--tiers", default=None, help=_TIERS_FORMAT)
+    rp.add_argument("--ttl", type=float, default=None, help="TTL of every block, seconds (default: none)")
+    rp.add_argument("--block-tokens", type=int, default=None, help="tokens per hash block (default 512)")
+    rp.add_argument("--model", default="llama-2-70b", help="architecture in data/models (default llama-2-70b)")
+    rp.add_argument("--gpu", default="a100-80gb", help="GPU in data/hardware.csv (default a100-80gb)")
+    rp.add_argument("--n-gpus", type=int, default=None,
+                    help="tensor-parallel GPUs per prefill instance (default tiering_gpus_per_instance, 4)")
+    rp.add_argument("--instances", type=int, default=1, help="prefill instances (default 1)")
+    rp.add_argument("--gpu-usd-per-hour", type=float, default=None,
+                    help="price of one GPU-hour, USD (default: the GPU's AWS on-demand row of data/prices)")
+    rp.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _check_args(args) -> tuple[int, int | None, float | None]:
+    bt = int(default("mooncake_block_tokens")) if args.block_tokens is None else args.block_tokens
+    if bt < 1:
+        raise ParameterError("--block-tokens", bt, "an integer >= 1")
+    cap = args.capacity_blocks
+    if cap is not None and cap != math.inf:
+        if not math.isfinite(cap) or cap < 0 or not float(cap).is_integer():
+            raise ParameterError("--capacity-blocks", cap, "a whole number of blocks >= 0 (or inf)")
+        cap = int(cap)
+    if args.ttl is not None and not (args.ttl >= 0):
+        raise ParameterError("--ttl", args.ttl, "a number of seconds >= 0 (or inf)")
+    if args.tiers:
+        parse_tiers(args.tiers)
+    g = int(default("tiering_gpus_per_instance")) if args.n_gpus is None else args.n_gpus
+    check_setup(args.model, args.gpu, g, args.instances, args.gpu_usd_per_hour, names=CLI_NAMES)
+    return bt, cap, g
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m model.tiering replay TRACE.jsonl (--capacity-blocks N | --tiers hbm=N1,dram=N2,ssd=N3)
+    [--ttl SECONDS] [--model M] [--gpu G] [--n-gpus K] [--instances I] [--gpu-usd-per-hour P] [--json]``;
+    returns the exit status (2 and a one-line message on bad input)."""
+    from model.workload import TraceFormatError, load_mooncake_trace
+
+    args = _parser().parse_args(argv)
+    try:
+        bt, cap, g = _check_args(args)
+        trace = load_mooncake_trace(args.trace, block_tokens=bt)
+        config = cli_config(cap, args.tiers, args.ttl, bt, model=args.model, gpu=args.gpu, gpus_per_instance=g,
+                            n_instances=args.instances, gpu_usd_per_hour=args.gpu_usd_per_hour)
+        result = simulate(trace, config)
+    except (ParameterError, TraceFormatError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    floor = float(np.percentile(zero_load_ttft_s(trace, config, result.replay), 95))
+    out = {
+        "trace": args.trace, "requests": result.requests, "blocks": result.blocks,
+        "setup": describe_setup(config, model=args.model, gpu=args.gpu,
+                                price_given=args.gpu_usd_per_hour is not None),
+        "hit_ratio": result.hit_ratio,
+        "hit_ratio_by_tier": result.hit_ratio_by_tier,
+        "tiers": {t.name: (None if t.capacity_blocks == math.inf else int(t.capacity_blocks))
+                  for t in config.tiers},
+        "ttl_s": args.ttl if args.ttl is not None and math.isfinite(args.ttl) else None,   # None: no TTL
+        "tokens_by_tier": result.tokens_by_tier, "recomputed_tokens": result.recomputed_tokens,
+        "input_tokens": result.input_tokens,
+        "ttft_p50_s": result.ttft_p50_s, "ttft_p95_s": result.ttft_p95_s,
+        "zero_load_ttft_p95_s": floor, "gpu_busy_fraction": result.gpu_busy_fraction,
+        "throughput_requests_per_s": result.throughput_requests_per_s,
+        "cost_usd_per_hour": result.cost_usd_per_hour, "usd_per_million_tokens": result.usd_per_million_tokens,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(_text(out))
+    return 0
+
+
+def _text(out: dict) -> str:
+    s = out["setup"]
+    lines = [f"trace: {out['trace']} ({out['requests']:,} requests, {out['blocks']:,} block lookups)",
+             f"serving setup: {s['model']} on {s['instances']} instance(s) x {s['gpus_per_instance']} {s['gpu']} "
+             f"= {s['gpus']} GPUs at ${s['gpu_usd_per_hour']:.4g}/GPU-hour ({s['gpu_price_source']})"]
+    for name, t in s["tiers"].items():
+        cap = "unbounded" if t["capacity_blocks"] is None else f"{t['capacity_blocks']:,} blocks = {t['capacity_gb']:,.1f} GB"
+        lines.append(f"  tier {name}: {cap}, {t['read_gb_per_s']:,.4g} GB/s, ${t['usd_per_gb_month']:.4g}/GB-month")
+    lines.append(f"ttl_s: {out['ttl_s']}")
+    for k in ("hit_ratio", "hit_ratio_by_tier", "tokens_by_tier", "recomputed_tokens", "input_tokens", "ttft_p50_s",
+              "ttft_p95_s", "zero_load_ttft_p95_s", "gpu_busy_fraction", "throughput_requests_per_s",
+              "cost_usd_per_hour", "usd_per_million_tokens"):
+        lines.append(f"{k}: {out[k]}")
+    if out["gpu_busy_fraction"] > 0.95:
+        lines.append(f"note: the {s['gpus']} GPUs are busy {100 * out['gpu_busy_fraction']:.0f}% of the time: "
+                     "TTFT is mostly queueing; add --instances")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""The prefill pool that recomputes missed tokens: the roofline step time of an architecture on a GPU
+(:mod:`model.batching`) reduced to scalar coefficients, and the GPU-hour price it is charged at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.parameters import default
+from model.validation import check_int, check_nonnegative, check_positive
+
+
+@dataclass(frozen=True)
+class PrefillEngine:
+    """The prefill pool: ``n_instances`` replicas of ``gpus_per_instance`` GPUs, each computing one request's
+    missed tokens at a time, with the step-time model of :mod:`model.batching` reduced to scalars.
+
+    A prefill of n new tokens after p reused ones takes (``model.batching.Deployment.prefill_time``)::
+
+        max(s_token·n + s_pair·(n·p + n(n+1)/2) + s_sequence,  m_fixed + m_token·(p + n)) + s_allreduce·n
+
+    (compute vs. HBM traffic, plus the tensor-parallel all-reduce). Build it with :meth:`from_deployment`
+    or :meth:`from_names`; the fields are plain floats so that a configuration stays hashable.
+
+    Attributes
+    ----------
+    name : str
+        Label, e.g. ``"llama-2-70b on 4 x a100-80gb"``.
+    s_token, s_pair, s_sequence : float
+        Compute seconds per new token (weights), per (query, context) token pair (attention) and per
+        sequence (the output projection of the last position).
+    m_fixed, m_token : float
+        HBM seconds of reading the weights once, and per KV token read or written.
+    s_allreduce : float
+        Tensor-parallel all-reduce seconds per new token.
+    kv_bytes_per_token : float
+        KV cache of one token, bytes (what a tier stores and a link moves).
+    gpus_per_instance : int
+        GPUs of one replica.
+    n_instances : int
+        Replicas (parallel servers of the prefill queue).
+    gpu_usd_per_hour : float
+        Price of one GPU-hour, US dollars.
+    """
+
+    name: str
+    s_token: float
+    s_pair: float
+    s_sequence: float
+    m_fixed: float
+    m_token: float
+    s_allreduce: float
+    kv_bytes_per_token: float
+    gpus_per_instance: int
+    n_instances: int
+    gpu_usd_per_hour: float
+
+    def __post_init__(self):
+        for attr in ("s_token", "s_pair", "s_sequence", "m_fixed", "m_token", "s_allreduce"):
+            check_nonnegative(attr, getattr(self, attr))
+        check_positive("kv_bytes_per_token", self.kv_bytes_per_token)
+        check_int("gpus_per_instance", self.gpus_per_instance, low=1)
+        check_int("n_instances", self.n_instances, low=1)
+        check_nonnegative("gpu_usd_per_hour", self.gpu_usd_per_hour)
+
+    @property
+    def n_gpus(self) -> int:
+        """GPUs of the whole pool."""
+        return self.gpus_per_instance * self.n_instances
+
+    def prefill_time_s(self, new_tokens, cached_tokens=0) -> np.ndarray:
+        """Seconds to prefill ``new_tokens`` after ``cached_tokens`` reused ones on one replica (arrays
+        broadcast). At least one token is computed: a fully cached prompt still runs its last position to
+        emit the first output token."""
+        n = np.maximum(np.asarray(new_tokens, dtype=np.float64), 1.0)
+        p = np.asarray(cached_tokens, dtype=np.float64)
+        compute = self.s_token * n + self.s_pair * (n * p + n * (n + 1) / 2) + self.s_sequence
+        memory = self.m_fixed + self.m_token * (p + n)
+        return np.maximum(compute, memory) + self.s_allreduce * n
+
+    @classmethod
+    def from_deployment(cls, dep, *, n_instances: int = 1, gpu_usd_per_hour: float | None = None
+                        ) -> "PrefillEngine":
+        """The engine of a :class:`model.batching.Deployment` (its MFU, MBU, sharding and number formats)."""
+        a = dep.arch
+        lm_head = a.vocab_size * a.hidden_size
+        body = a.matmul_parameters() - lm_head
+        flops = dep.flops_per_s
+        price = gpu_price_usd_per_hour(dep.gpu.name) if gpu_usd_per_hour is None else gpu_usd_per_hour
+        return cls(
+            name=f"{a.name} on {dep.n_gpus} x {dep.gpu.name}",
+            s_token=2.0 * body / flops,
+            s_pair=4.0 * a.num_layers * a.num_attention_heads * a.head_dim / flops,
+            s_sequence=2.0 * lm_head / flops,
+            m_fixed=dep.weight_bytes / dep.bytes_per_s,
+            m_token=dep.kv_bytes_per_token / dep.bytes_per_s,
+            s_allreduce=float(dep.allreduce_time(1.0)),
+            kv_bytes_per_token=dep.kv_bytes_per_token,
+            gpus_per_instance=dep.n_gpus, n_instances=n_instances, gpu_usd_per_hour=price)
+
+    @classmethod
+    def from_names(cls, model: str = "llama-2-70b", gpu: str = "a100-80gb", *, gpus_per_instance: int | None = None,
+                   n_instances: int = 1, gpu_usd_per_hour: float | None = None, **deployment_kwargs
+                   ) -> "PrefillEngine":
+        """Engine of ``model`` on ``gpus_per_instance`` (default ``tiering_gpus_per_instance``) × ``gpu``
+        (``data/models``, ``data/hardware.csv``); other keywords go to :class:`model.batching.Deployment`."""
+        from model.batching import deployment
+
+        g = int(default("tiering_gpus_per_instance")) if gpus_per_instance is None else gpus_per_instance
+        return cls.from_deployment(deployment(model, gpu, g, **deployment_kwargs), n_instances=n_instances,
+                                   gpu_usd_per_hour=gpu_usd_per_hour)
+
+
+def gpu_price_row(gpu: str, *, provider: str = "aws", pricing: str = "on-demand"):
+    """Latest dated price row of ``gpu`` in ``data/prices/gpu_prices.csv`` (default: AWS on-demand), a
+    :class:`model.economics.GpuPrice` (its ``label`` says provider, pricing and date)."""
+    from model.economics import gpu_price
+
+    return gpu_price(gpu, provider, pricing)
+
+
+def gpu_price_usd_per_hour(gpu: str, *, provider: str = "aws", pricing: str = "on-demand") -> float:
+    """Latest dated price of one GPU-hour of ``gpu`` in ``data/prices/gpu_prices.csv`` (default: AWS
+    on-demand), US dollars: :func:`gpu_price_row`."""
+    return gpu_price_row(gpu, provider=provider, pricing=pricing).usd_per_gpu_hour

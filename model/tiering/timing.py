@@ -1,0 +1,124 @@
+"""Timing of a replayed trace: loads over each tier's FIFO links, then FIFO prefill on the instances of the
+pool (exact recursion, or the same network in simpy). TTFT = end of prefill − arrival."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.tiering.config import TIMING_MODELS, TierConfig
+from model.tiering.replay import ReplayResult
+from model.validation import check_choice
+from model.workload import Trace
+
+
+@dataclass(frozen=True, eq=False)
+class Timing:
+    """Per-request times, s: ``load_s`` (longest tier load), ``prefill_s`` (compute), ``start_s`` (prefill
+    start), ``done_s`` (first token), ``ttft_s`` = done − arrival."""
+
+    arrival_s: np.ndarray
+    load_s: np.ndarray
+    prefill_s: np.ndarray
+    ready_s: np.ndarray
+    done_s: np.ndarray
+
+    @property
+    def ttft_s(self) -> np.ndarray:
+        return self.done_s - self.arrival_s
+
+
+def service_times(trace: Trace, rep: ReplayResult, config: TierConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per request: load time from each tier (requests × tiers, s) and prefill time of the recomputed tokens
+    after the reused ones (s)."""
+    bw = np.array([t.read_bytes_per_s for t in config.tiers])
+    load = rep.tokens_by_tier * config.engine.kv_bytes_per_token / bw[None, :]
+    cached = rep.tokens_by_tier.sum(axis=1)
+    prefill = config.engine.prefill_time_s(rep.recomputed_tokens, cached)
+    return load, prefill
+
+
+def _fifo_multi(arrival: np.ndarray, service: np.ndarray, servers: int) -> np.ndarray:
+    """Completion times of a FIFO queue with ``servers`` identical servers, jobs taken in the given order
+    (arrival non-decreasing)."""
+    done = np.empty(len(arrival))
+    if servers == 1:
+        free = -math.inf
+        a, s = arrival.tolist(), service.tolist()
+        out = [0.0] * len(a)
+        for i in range(len(a)):
+            start = a[i] if a[i] > free else free
+            free = start + s[i]
+            out[i] = free
+        done[:] = out
+        return done
+    heap = [-math.inf] * servers
+    a, s = arrival.tolist(), service.tolist()
+    out = [0.0] * len(a)
+    for i in range(len(a)):
+        free = heap[0]
+        start = a[i] if a[i] > free else free
+        out[i] = start + s[i]
+        heapq.heapreplace(heap, out[i])
+    done[:] = out
+    return done
+
+
+def time_requests(trace: Trace, rep: ReplayResult, config: TierConfig, *, timing: str = "recursion") -> Timing:
+    """TTFT of every request: parallel loads over each tier's FIFO links, then FIFO prefill on
+    ``n_instances`` instances in order of readiness (see the module docstring)."""
+    check_choice("timing", timing, TIMING_MODELS)
+    load, prefill = service_times(trace, rep, config)
+    n = config.engine.n_instances
+    if timing == "simpy":
+        return _time_requests_simpy(trace.arrival_s, load, prefill, n)
+    arrival = trace.arrival_s
+    ready = arrival.copy()
+    for k in range(load.shape[1]):
+        moving = load[:, k] > 0
+        if moving.any():
+            ready[moving] = np.maximum(ready[moving], _fifo_multi(arrival[moving], load[moving, k], n))
+    order = np.lexsort((np.arange(len(ready)), ready))
+    done = np.empty(len(ready))
+    done[order] = _fifo_multi(ready[order], prefill[order], n)
+    return Timing(arrival_s=arrival, load_s=load.max(axis=1) if load.size else np.zeros(len(arrival)),
+                  prefill_s=prefill, ready_s=ready, done_s=done)
+
+
+def _time_requests_simpy(arrival: np.ndarray, load: np.ndarray, prefill: np.ndarray, servers: int) -> Timing:
+    import simpy
+
+    env = simpy.Environment()
+    links = [simpy.Resource(env, capacity=servers) for _ in range(load.shape[1])]
+    gpus = simpy.Resource(env, capacity=servers)
+    ready = np.zeros(len(arrival))
+    done = np.zeros(len(arrival))
+
+    def transfer(link, seconds):
+        with link.request() as req:
+            yield req
+            yield env.timeout(seconds)
+
+    def request(i):
+        yield env.timeout(arrival[i] - env.now) if arrival[i] > env.now else env.timeout(0)
+        loads = [env.process(transfer(links[k], load[i, k])) for k in range(load.shape[1]) if load[i, k] > 0]
+        if loads:
+            yield env.all_of(loads)
+        ready[i] = env.now
+        with gpus.request() as req:
+            yield req
+            yield env.timeout(prefill[i])
+        done[i] = env.now
+
+    def source():
+        for i in range(len(arrival)):
+            if arrival[i] > env.now:
+                yield env.timeout(arrival[i] - env.now)
+            env.process(request(i))
+
+    env.process(source())
+    env.run()
+    return Timing(arrival_s=arrival, load_s=load.max(axis=1), prefill_s=prefill, ready_s=ready, done_s=done)
