@@ -11,7 +11,8 @@ The API in one place
 :class:`TierConfig`
     tiers + engine + eviction policy + TTL per group + cost basis (frozen, hashable: a point of a search).
 :func:`replay`
-    the cache alone: which tier serves each block lookup (prefix semantics), tokens per tier and recomputed.
+    the cache alone: which tier serves each block lookup (prefix semantics), tokens per tier and recomputed
+    (compiled kernel, ``kernel``); :func:`replay_reference` is the plain-Python loop it is tested against.
 :func:`simulate`
     replay + TTFT (queueing on links and GPUs) + throughput + cost → :class:`TieringResult`.
 :func:`throughput_at_slo`
@@ -29,7 +30,7 @@ The API in one place
 Modules
 -------
 ``config`` (:class:`Tier`, :class:`TierConfig`, :func:`default_config`), ``engine`` (:class:`PrefillEngine`),
-``replay``, ``stack_distance``, ``reuse`` (ideal hit ratios), ``timing``, ``cost``, ``simulate`` (:class:`TieringResult`), ``slo``,
+``replay``, ``kernel`` (the compiled replay loop), ``stack_distance``, ``reuse`` (ideal hit ratios), ``timing``, ``cost``, ``simulate`` (:class:`TieringResult`), ``slo``,
 ``sweeps``, ``setup`` (the serving setup, checked and described), ``phrases`` (words of the chapter's
 computed sentences), ``cli``; every public name is re-exported here.
 
@@ -63,7 +64,7 @@ new tokens after reused ones, reduced to scalar coefficients.
 from model.tiering.config import (COST_BASES, EVICTION_POLICIES, TIMING_MODELS, Tier, TierConfig, blocks_for_gb,
                                   default_config, default_tiers)
 from model.tiering.engine import PrefillEngine, gpu_price_row, gpu_price_usd_per_hour
-from model.tiering.replay import ReplayResult, replay
+from model.tiering.replay import ReplayResult, replay, replay_reference
 from model.tiering.stack_distance import (INFINITE_DISTANCE, ideal_hit_ratio, lru_hit_ratio_curve, prefix_distances,
                                           replay_from_stack, stack_distances)
 from model.tiering.timing import Timing, service_times, time_requests
@@ -79,7 +80,7 @@ from model.tiering.phrases import as_many, capacity_text, join_and, points, rati
 __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODELS", "PrefillEngine", "ReplayResult",
            "SloThroughput", "Tier", "TierConfig", "TieringResult", "Timing", "blocks_for_gb", "check_capacity_grid", "check_setup", "cli_config",
            "default_config", "describe_setup", "gpu_price_row", "parse_tiers", "default_tiers", "gpu_price_usd_per_hour", "ideal_hit_ratio", "knee",
-           "lru_hit_ratio_curve", "main", "prefix_distances", "replay", "replay_from_stack", "service_times",
+           "lru_hit_ratio_curve", "main", "prefix_distances", "replay", "replay_from_stack", "replay_reference", "service_times",
            "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",
            "zero_load_ttft_s", "ideal_reuse_measures", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
