@@ -231,3 +231,13 @@ def node_persona_capacity(*, fleet_gpus: int, gpus_per_node: int, dram_bytes_per
     check_positive("kv_bytes_per_token", kv_bytes_per_token)
     check_int("persona_tokens", persona_tokens, low=1)
     return int(fleet_gpus / gpus_per_node * dram_bytes_per_node // (persona_tokens * kv_bytes_per_token))
+
+
+def prefill_usd_per_million(*, prefill_s: float, prompt_tokens: float, gpus: int, usd_per_gpu_hour: float) -> float:
+    """USD per million prompt tokens of prefill on rented GPUs: ``gpus`` GPUs at ``usd_per_gpu_hour`` busy for
+    ``prefill_s`` seconds to prefill a ``prompt_tokens``-token prompt."""
+    check_positive("prefill_s", prefill_s)
+    check_positive("prompt_tokens", prompt_tokens)
+    check_int("gpus", gpus, low=1)
+    check_nonnegative("usd_per_gpu_hour", usd_per_gpu_hour)
+    return gpus * usd_per_gpu_hour / 3600.0 * prefill_s / prompt_tokens * 1e6
