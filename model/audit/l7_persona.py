@@ -153,9 +153,8 @@ def computed() -> list[Computed]:
         f"catalogues, data/parameters), LRU (Che's approximation) to a static top-{k:,} cache: "
         f"{100 * lo:.1f}% to {100 * hi:.1f}% (central: static at s = {s_mid:g}); 85% needs s ≥ {s_needed:.3f} "
         "with a static cache; the popularity is not published",
-        kind="range", low=100 * lo, high=100 * hi, reads=("t1.s1_service.characters",
-                                                          "l7.effect.cached_top_characters",
-                                                          "l7.effect.cache_hit_rate")))
+        kind="range", low=100 * lo, high=100 * hi,
+        reads=("t1.s1_service.characters", "l7.effect.cached_top_characters")))
     fleet, fleet_how = fleet_capacity()
     out.append(Computed(
         "l7.effect.cached_top_characters", fleet, "count",
