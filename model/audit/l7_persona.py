@@ -22,7 +22,8 @@ from model.workload import (PersonaInputs, cache_hit_ratio, fleet_persona_capaci
 #: The source's serving setting, as names of the study's data rows:
 #: model — case study §2 "Llama 2 70B（ファインチューニング）" (claim t2.self_hosted.model; data/models);
 #: GPU — §2 "AWS + NVIDIA A100" (t2.self_hosted.hosting) in its 80GB form (§4 T4 "A100 80GB"; data/hardware.csv);
-#: weights — §5 INT8, "A100 1台で収まる" (t5.int8.fits_one_a100); KV cache — §3's "× 2 bytes" (t3.arith.bytes_per_param).
+#: weights — §5 INT8, "A100 1台で収まる" (t5.int8.fits_one_a100);
+#: KV cache — §3's "× 2 bytes" per element (t3.arith.bytes_per_param).
 SOURCE_MODEL = "llama-2-70b"
 SOURCE_GPU = "a100-80gb"
 SOURCE_WEIGHT_DTYPE = "int8"

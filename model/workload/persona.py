@@ -16,7 +16,7 @@ import pandas as pd
 
 from model.parameters import default
 from model.validation import ParameterError, check_int, check_nonnegative, check_positive
-from model.workload.popularity import binned_zipf, che_lru_hit_ratio, zipf_pmf
+from model.workload.popularity import binned_zipf, cache_hit_ratio, che_lru_hit_ratio, zipf_pmf
 
 
 @dataclass(frozen=True)
@@ -241,3 +241,35 @@ def prefill_usd_per_million(*, prefill_s: float, prompt_tokens: float, gpus: int
     check_int("gpus", gpus, low=1)
     check_nonnegative("usd_per_gpu_hour", usd_per_gpu_hour)
     return gpus * usd_per_gpu_hour / 3600.0 * prefill_s / prompt_tokens * 1e6
+
+
+def persona_budget_table(x: PersonaInputs, *, fleet_gpus: int, kv_budget_bytes_per_gpu: float,
+                         kv_bytes_per_token: float, gpus_per_node: int, dram_bytes_per_node: float,
+                         zipf_exponent: float, gpu_label: str = "GPU") -> pd.DataFrame:
+    """Personas (after compression) three memory budgets hold — the fleet's HBM KV budget, the servers' host
+    DRAM, and the KV cache a cache of the top ``popular_characters`` needs — with the hit ratio of a static
+    and an LRU cache of that many personas under Zipf(``zipf_exponent``).
+
+    Columns: budget, gb, capacity_personas, feasible (False when the weights alone fill the GPU),
+    zipf_exponent, static_hit_ratio, lru_hit_ratio."""
+    persona_bytes = x.persona_tokens_after * kv_bytes_per_token
+    hbm = fleet_persona_capacity(fleet_gpus=fleet_gpus, kv_budget_bytes_per_gpu=kv_budget_bytes_per_gpu,
+                                 kv_bytes_per_token=kv_bytes_per_token, persona_tokens=x.persona_tokens_after)
+    dram = node_persona_capacity(fleet_gpus=fleet_gpus, gpus_per_node=gpus_per_node,
+                                 dram_bytes_per_node=dram_bytes_per_node, kv_bytes_per_token=kv_bytes_per_token,
+                                 persona_tokens=x.persona_tokens_after)
+    rows = [
+        {"budget": f"HBM of {fleet_gpus:,} {gpu_label}, all of its KV budget for personas",
+         "gb": fleet_gpus * max(kv_budget_bytes_per_gpu, 0.0) / 1e9, "capacity_personas": hbm,
+         "feasible": kv_budget_bytes_per_gpu > 0},
+        {"budget": f"host DRAM, {dram_bytes_per_node / 1e9:,.0f} GB per {gpus_per_node}-GPU server",
+         "gb": fleet_gpus / gpus_per_node * dram_bytes_per_node / 1e9, "capacity_personas": dram, "feasible": True},
+        {"budget": f"a cache of the top {x.popular_characters:,}", "gb": x.popular_characters * persona_bytes / 1e9,
+         "capacity_personas": int(x.popular_characters), "feasible": True},
+    ]
+    for r in rows:
+        c = min(int(r["capacity_personas"]), int(x.characters))
+        r["zipf_exponent"] = zipf_exponent
+        r["static_hit_ratio"] = cache_hit_ratio(int(x.characters), c, zipf_exponent, "static")
+        r["lru_hit_ratio"] = cache_hit_ratio(int(x.characters), c, zipf_exponent, "lru")
+    return pd.DataFrame(rows)

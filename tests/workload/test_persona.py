@@ -7,8 +7,8 @@ from numpy.testing import assert_allclose
 
 from model.validation import ParameterError
 from model.workload import (PersonaInputs, fleet_persona_capacity, memory_tiers, memory_tiers_table,
-                            monthly_prompt_cost, node_persona_capacity, persona_cost_table, persona_hit_table,
-                            prefill_usd_per_million, static_hit_ratio, zipf_pmf)
+                            monthly_prompt_cost, node_persona_capacity, persona_budget_table, persona_cost_table,
+                            persona_hit_table, prefill_usd_per_million, static_hit_ratio, zipf_pmf)
 
 BASE = dict(characters=5_000_000, popular_characters=100_000, persona_tokens_before=10_000,
             persona_tokens_after=2_000, concurrent_sessions=1e6, session_minutes=30, turns_per_session=200,
@@ -82,3 +82,20 @@ def test_bad_inputs_name_the_parameter():
         PersonaInputs(**{**BASE, "mid_last_turn": 5})
     with pytest.raises(ParameterError, match="sessions_per_slot_month"):
         PersonaInputs(**{**BASE, "sessions_per_slot_month": 0})
+
+
+def test_budget_table_by_hand():
+    x = PersonaInputs(**{**BASE, "characters": 3_000, "popular_characters": 1_000})
+    t = persona_budget_table(x, fleet_gpus=16, kv_budget_bytes_per_gpu=8e9, kv_bytes_per_token=327_680,
+                             gpus_per_node=8, dram_bytes_per_node=1e12, zipf_exponent=1.0)
+    per_persona = 2_000 * 327_680
+    assert t["capacity_personas"].tolist() == [math.floor(16 * 8e9 / per_persona),
+                                               math.floor(2 * 1e12 / per_persona), 1_000]
+    assert t["feasible"].tolist() == [True, True, True]
+    h = lambda n: math.fsum(1 / k for k in range(1, n + 1))  # noqa: E731
+    assert_allclose(t["static_hit_ratio"].iloc[2], h(1_000) / h(3_000), rtol=1e-10)
+    assert t["static_hit_ratio"].iloc[1] == 1.0      # DRAM holds 3,051 personas: the whole catalogue
+    assert (t["lru_hit_ratio"] <= t["static_hit_ratio"] + 1e-12).all()
+    none = persona_budget_table(x, fleet_gpus=16, kv_budget_bytes_per_gpu=-5e9, kv_bytes_per_token=327_680,
+                                gpus_per_node=8, dram_bytes_per_node=1e12, zipf_exponent=1.0)
+    assert none["capacity_personas"].iloc[0] == 0 and not none["feasible"].iloc[0] and none["gb"].iloc[0] == 0
