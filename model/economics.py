@@ -24,14 +24,14 @@ from model.parameters import default
 from model.prices import (API_PRICE_COLUMNS, GPU_PRICE_COLUMNS, PRICES_DIR, ApiPrice, GpuPrice, api_price,
                           api_prices, chosen_gpu_price, gpu_price, gpu_prices)
 from model.regions import region_shares
-from model.token_cost import (MILLION, SECONDS_PER_HOUR, api_cost_scenarios, api_monthly_cost,
-                              modelled_tokens_per_s_per_gpu, self_hosted_usd_per_million_tokens,
+from model.token_cost import (MEASURED_THROUGHPUT_SETTING, MILLION, SECONDS_PER_HOUR, api_cost_scenarios,
+                              api_monthly_cost, measured_tokens_per_s_per_gpu, modelled_tokens_per_s_per_gpu, self_hosted_usd_per_million_tokens,
                               throughput_for_price)
 from model.token_volume import MINUTES_PER_HOUR, ChatWorkload, TokenVolume, monthly_tokens, stated_product
 from model.unit_economics import UnitEconomics, cost_breakdown
 
 __all__ = [
-    "API_PRICE_COLUMNS", "GPU_PRICE_COLUMNS", "LOAD_FRACTIONS", "MILLION", "MINUTES_PER_HOUR", "PRICES_DIR",
+    "API_PRICE_COLUMNS", "MEASURED_THROUGHPUT_SETTING", "measured_tokens_per_s_per_gpu", "GPU_PRICE_COLUMNS", "LOAD_FRACTIONS", "MILLION", "MINUTES_PER_HOUR", "PRICES_DIR",
     "SECONDS_PER_HOUR", "ApiPrice", "ChatWorkload", "GpuPrice", "TokenVolume", "UnitEconomics", "api_cost_scenarios",
     "api_monthly_cost", "api_price", "api_prices", "autoscaled_gpu_hours", "autoscaling_saving", "chosen_gpu_price",
     "cost_breakdown", "default", "diurnal_load", "fleet_for_sessions", "fleet_monthly_cost", "fleet_sizing_table",

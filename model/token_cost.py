@@ -64,6 +64,22 @@ def modelled_tokens_per_s_per_gpu(model: str = "llama-2-70b", gpu: str = "a100-8
     return sat.requests_per_s * (prompt_tokens + reply_tokens) / n_gpus
 
 
+#: The setting of the measured throughput ``econ_self_hosted_tokens_per_s_per_gpu`` (data/parameters:
+#: LMDeploy, Llama-2-70B, tensor parallel 4 on A100-80G): (model, gpu, GPUs per replica).
+MEASURED_THROUGHPUT_SETTING = ("llama-2-70b", "a100-80gb", 4)
+
+
+def measured_tokens_per_s_per_gpu(model: str, gpu: str, n_gpus: int) -> float | None:
+    """The cited measured throughput per GPU (data/parameters ``econ_self_hosted_tokens_per_s_per_gpu``) if
+    ``model``/``gpu``/``n_gpus`` are its setting (:data:`MEASURED_THROUGHPUT_SETTING`), else ``None`` (no
+    measurement of that setting is on record)."""
+    from model.parameters import default
+
+    if (model, gpu, int(n_gpus)) == MEASURED_THROUGHPUT_SETTING:
+        return default("econ_self_hosted_tokens_per_s_per_gpu")
+    return None
+
+
 def self_hosted_usd_per_million_tokens(usd_per_gpu_hour: float, tokens_per_s_per_gpu: float,
                                        utilization: float) -> float:
     """USD per 1M tokens served by rented GPUs: GPU price ÷ (throughput × 3600 s × utilisation) × 1e6.
