@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from model.autoscaling import autoscaled_gpu_hours, autoscaling_saving, diurnal_load
 from model.calendar import hours_per_month, hours_per_year
-from model.fleet_sizing import (LOAD_FRACTIONS, fleet_for_sessions, fleet_monthly_cost, fleet_sizing_table,
+from model.fleet_sizing import (LATENCY_METRICS, LOAD_FRACTIONS, fleet_for_sessions, fleet_monthly_cost, fleet_sizing_table,
                                 gpus_for_sessions, highest_rate_meeting, rate_within_latency,
                                 replica_load_sweep, replica_rate_at_latency, turn_rate_per_s)
 from model.parameters import default
@@ -31,7 +31,7 @@ from model.token_volume import MINUTES_PER_HOUR, ChatWorkload, TokenVolume, mont
 from model.unit_economics import UnitEconomics, cost_breakdown
 
 __all__ = [
-    "API_PRICE_COLUMNS", "MEASURED_THROUGHPUT_SETTING", "measured_tokens_per_s_per_gpu", "GPU_PRICE_COLUMNS", "LOAD_FRACTIONS", "MILLION", "MINUTES_PER_HOUR", "PRICES_DIR",
+    "API_PRICE_COLUMNS", "LATENCY_METRICS", "MEASURED_THROUGHPUT_SETTING", "measured_tokens_per_s_per_gpu", "GPU_PRICE_COLUMNS", "LOAD_FRACTIONS", "MILLION", "MINUTES_PER_HOUR", "PRICES_DIR",
     "SECONDS_PER_HOUR", "ApiPrice", "ChatWorkload", "GpuPrice", "TokenVolume", "UnitEconomics", "api_cost_scenarios",
     "api_monthly_cost", "api_price", "api_prices", "autoscaled_gpu_hours", "autoscaling_saving", "chosen_gpu_price",
     "cost_breakdown", "default", "diurnal_load", "fleet_for_sessions", "fleet_monthly_cost", "fleet_sizing_table",

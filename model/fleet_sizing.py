@@ -19,6 +19,11 @@ from model.validation import ParameterError, check_int, check_nonnegative, check
 LOAD_FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
+#: Latency columns of a simulated load sweep (:meth:`model.serving.SimResult.summary`): time to first token,
+#: end-to-end latency and time per output token, at three percentiles.
+LATENCY_METRICS = tuple(f"{m}_{q}" for m in ("ttft_s", "e2e_latency_s", "tpot_s") for q in ("p50", "p95", "p99"))
+
+
 def gpus_for_sessions(concurrent_sessions: float, sessions_per_gpu: float, *, spare_share: float = 0.0) -> int:
     """GPUs to hold ``concurrent_sessions`` at ``sessions_per_gpu`` each (the capacity at the latency
     target), plus ``spare_share`` hot spares, rounded up."""

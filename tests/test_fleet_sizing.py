@@ -55,3 +55,11 @@ def test_replica_rate_at_latency_target():
     assert (sweep["e2e_latency_s_p95"].diff().dropna() > 0).all()  # latency grows with load
     with pytest.raises(ParameterError, match="latency_target_s"):
         replica_rate_at_latency("llama-2-70b", "a100-80gb", 8, latency_target_s=0.5, **kw)
+
+
+def test_latency_metric_names_are_sweep_columns():
+    from model.fleet_sizing import LATENCY_METRICS, replica_load_sweep
+
+    _, sweep = replica_load_sweep("llama-2-70b", "a100-80gb", 8, prompt_tokens=200, reply_tokens=20, n_requests=50,
+                                  load_fractions=(0.5,))
+    assert set(LATENCY_METRICS) <= set(sweep.columns)
