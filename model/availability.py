@@ -1,7 +1,7 @@
 """Availability arithmetic: downtime ↔ percentage, planned maintenance + incidents → achieved
 availability, and what redundancy (spare GPUs, spare regions, failover time) buys.
 
-Every function works in hours and fractions (0.9995, not 99.95); the audit converts to the claims' %.
+Every function works in hours and fractions (0.9995, not 99.95), except :func:`downtime_table` (percent).
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.parameters import default
+from model.calendar import hours_per_year
 from model.validation import (ParameterError, check_fraction, check_int, check_nonnegative, check_number,
                               check_positive, check_shares)
 
 
-def hours_per_year() -> float:
-    """Hours in a (non-leap) year, the period of annual availability targets (data/parameters)."""
-    return default("hours_per_year")
 
 
 def availability_from_downtime(downtime_hours: float, period_hours: float | None = None) -> float:
@@ -192,100 +189,3 @@ def downtime_table(availabilities_percent: list[float]) -> "pd.DataFrame":
                      "downtime_min_per_month": down * 60.0 / 12.0,
                      "downtime_min_per_week": down * 60.0 * 7.0 * 24.0 / year})
     return pd.DataFrame(rows)
-
-
-# --- audit of §10 ---------------------------------------------------------------------------------------
-
-def audit_l10(*, region_shares: list[float] | None = None) -> list:
-    """The case study's §10 availability figures recomputed from its own stated downtime.
-
-    Parameters
-    ----------
-    region_shares : list of float, optional
-        Load share of each inference region (default: T6's North America + other 45%, Europe 25%,
-        Asia 30%, served by US-East, EU-West and AP-Northeast).
-
-    Returns
-    -------
-    list of :class:`model.audit.verdicts.Computed`
-    """
-    from model.audit.verdicts import Computed
-    from model.audit.verdicts import stated_value as stated
-
-    shares = region_shares if region_shares is not None else default_region_shares()
-    year = hours_per_year()
-    sla = stated("l10.sla.availability") / 100
-    per_month, planned_h = stated("l10.planned.frequency"), stated("l10.planned.duration")
-    incidents, incident_h = stated("l10.unplanned.frequency"), stated("l10.unplanned.avg_duration")
-    planned = OutageClass("planned maintenance", per_month * 12, planned_h)
-    unplanned = OutageClass("unplanned outages", incidents, incident_h)
-    both = achieved_availability([planned, unplanned])
-    a_planned, a_unplanned = stated("l10.planned.availability") / 100, stated("l10.unplanned.availability") / 100
-    spare = stated("l10.design.spare_gpu_share") / 100
-    failover_s = stated("l10.design.failover_time")
-    tol = percent_rounding_tolerance
-    return [
-        Computed("l10.sla.availability", 100 * availability_from_downtime(stated("l10.sla.downtime_per_year")),
-                 "%", f"1 − 4.38 h / {year:,.0f} h = {availability_from_downtime(4.38):.4%}",
-                 tolerance=tol(99.95)),
-        Computed("l10.sla.downtime_per_year", downtime_from_availability(sla), "h",
-                 f"(1 − 99.95%) × {year:,.0f} h = {downtime_from_availability(sla):.2f} h"),
-        Computed("l10.design.region_failures_covered", regions_survivable(shares, spare), "count",
-                 f"with +{spare:.0%} spare GPUs in every region the fleet holds {1 + spare:.2f}x the load; losing "
-                 f"the smallest region ({min(shares):.0%} of the load) leaves {(1 + spare) * (1 - min(shares)):.2f}x"
-                 f" < 1x: no region loss is covered at peak (it needs +"
-                 f"{spare_share_to_survive_region_loss(shares):.0%} spare in every region, or "
-                 f"{capacity_to_survive_region_loss(shares):.2f}x the load in total with evened-out regions)"),
-        Computed("l10.design.spare_gpu_share", 100 * spare_share_to_survive_region_loss(shares), "%",
-                 f"spare per region to carry all the load with the largest region ({max(shares):.0%}) down: "
-                 f"1 / (1 − {max(shares):.2f}) − 1 = {spare_share_to_survive_region_loss(shares):.1%}; "
-                 f"+{spare:.0%} covers a region of ≤ {1 - 1 / (1 + spare):.1%} of the load"),
-        Computed("l10.design.failover_time", math.nan, "s",
-                 f"a design figure, not derivable; if it held, {incidents:g} incidents/year would cost "
-                 f"{incidents:g} × {failover_s:g} s = {failover_downtime_hours(incidents, failover_s) * 60:.1f} min, "
-                 f"not {incidents:g} × {incident_h:g} h", verdict="not reproducible"),
-        Computed("l10.planned.frequency", events_implied(a_planned, planned_h) / 12, "count",
-                 f"1-h events per month that give 99.86%: (1 − 0.9986) × {year:,.0f} h / 12 / 1 h"),
-        Computed("l10.planned.duration", hours_per_event_implied(a_planned, per_month * 12), "h",
-                 "hours per monthly event that give 99.86%: (1 − 0.9986) × 8,760 h / 12"),
-        Computed("l10.planned.availability", 100 * planned.availability(), "%",
-                 f"12 × 1 h = {planned.hours_per_year:g} h/year: 1 − 12 / {year:,.0f} = {planned.availability():.3%}",
-                 tolerance=tol(a_planned * 100)),
-        Computed("l10.unplanned.frequency", events_implied(a_unplanned, incident_h), "count",
-                 f"2-h incidents per year that give 99.97%: (1 − 0.9997) × {year:,.0f} h / 2 h = "
-                 f"{events_implied(a_unplanned, incident_h):.2f}, not 3"),
-        Computed("l10.unplanned.avg_duration", hours_per_event_implied(a_unplanned, incidents), "h",
-                 f"mean hours of 3 incidents/year that give 99.97%: (1 − 0.9997) × {year:,.0f} h / 3 = "
-                 f"{hours_per_event_implied(a_unplanned, incidents):.2f} h"),
-        Computed("l10.unplanned.availability", 100 * unplanned.availability(), "%",
-                 f"3 × 2 h = {unplanned.hours_per_year:g} h/year: 1 − 6 / {year:,.0f} = "
-                 f"{unplanned.availability():.3%} (99.97% allows {downtime_from_availability(a_unplanned):.1f} h)",
-                 tolerance=tol(a_unplanned * 100)),
-        Computed("l10.achieved.availability", 100 * both, "%",
-                 f"12 h planned + 6 h unplanned = 18 h/year: 1 − 18 / {year:,.0f} = {both:.3%}; even without "
-                 f"maintenance {unplanned.availability():.3%} < 99.95% SLA ({downtime_from_availability(sla):.2f} h)",
-                 tolerance=tol(99.95)),
-    ]
-
-
-def achieved_availability_percent_from_l10() -> float:
-    """The availability (%) that the case study's own 2024 outage record gives (12 × 1 h + 3 × 2 h)."""
-    from model.audit.verdicts import stated_value
-
-    planned = OutageClass("planned", 12 * stated_value("l10.planned.frequency"),
-                          stated_value("l10.planned.duration"))
-    unplanned = OutageClass("unplanned", stated_value("l10.unplanned.frequency"),
-                            stated_value("l10.unplanned.avg_duration"))
-    return 100 * achieved_availability([planned, unplanned])
-
-
-def default_region_shares() -> list[float]:
-    """Load shares of the three inference regions implied by T6: US-East serves North America (40%) and
-    the rest of the world (5%, via CDN), EU-West Europe (25%), AP-Northeast Asia (30%)."""
-    from model.audit.verdicts import stated_value
-
-    na = stated_value("t6.north_america.user_share")
-    other = stated_value("t6.other.user_share")
-    eu = stated_value("t6.europe.user_share")
-    asia = stated_value("t6.asia.user_share")
-    return [(na + other) / 100, eu / 100, asia / 100]

@@ -2,7 +2,7 @@
 serving them from several regions costs in GPUs.
 
 Round-trip times come from ``data/regions/azure_rtt_p95_ms.csv`` (Azure's published monthly P95
-inter-region RTTs); user shares from the case study's T6 unless given.
+inter-region RTTs); user and load shares are parameters.
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ def group_rtt(source_region: str, group: str) -> GroupRtt:
                & (table["destination_region"] != source_region)]["rtt_p95_ms"].to_numpy(float)
     q = np.percentile(ms, [0, 25, 50, 75, 100])
     return GroupRtt(source_region, group, len(ms), *map(float, q))
+
+
+def region_shares(shares: dict[str, float]) -> dict[str, float]:
+    """Validate user shares by region: each in [0, 1], summing to 1."""
+    check_shares("shares", list(shares.values()))
+    return dict(shares)
 
 
 def weighted_latency(shares: list[float], latencies_ms: list[float]) -> float:
@@ -115,72 +121,3 @@ def multiregion_cost_table(gpus: float, shares: list[float], *, spare_share: flo
         rows.append({"design": name, "regions": regions, "gpus": g, "extra_gpus": extra,
                      "extra_usd_per_month": extra * usd_per_gpu_month + (regions - 1) * usd_per_region_month})
     return pd.DataFrame(rows)
-
-
-# --- audit of T6 ----------------------------------------------------------------------------------------
-
-_T6_ROWS = {"north_america": "north_america", "europe": "europe", "asia": "asia", "other": "other"}
-
-
-def audit_t6(*, fleet_gpus: float, usd_per_gpu_month: float, spare_share: float,
-             shares: list[float] | None = None, home_region: str = "East US",
-             asia_region: str = "Japan East") -> list:
-    """The case study's T6 (user shares, latency from US-East, multi-region cost) recomputed.
-
-    Parameters
-    ----------
-    fleet_gpus : GPUs serving the load from one region (case study T5/T9: 900).
-    usd_per_gpu_month : price of one GPU for a month (the chapter uses T9's own $4.5M / 900).
-    spare_share : hot spares per region (case study §10: 10%).
-    shares : load share of each inference region (default: US-East 45%, EU-West 25%, AP-Northeast 30%).
-    home_region, asia_region : Azure regions standing for US-East and AP-Northeast.
-
-    Returns
-    -------
-    list of :class:`model.audit.verdicts.Computed`
-    """
-    from model.availability import default_region_shares
-    from model.audit.verdicts import Computed, stated_value
-
-    shares = default_region_shares() if shares is None else shares
-    out = []
-    user = {g: stated_value(f"t6.{g}.user_share") for g in _T6_ROWS}
-    total = sum(user.values())
-    for g in _T6_ROWS:
-        out.append(Computed(f"t6.{g}.user_share", math.nan, "%",
-                            f"input (no public traffic split to check against); the four shares sum to {total:g}%",
-                            verdict="not reproducible"))
-        stated = stated_value(f"t6.{g}.latency_from_us_east")
-        r = group_rtt(home_region, g)
-        ok = r.within_iqr(stated)
-        out.append(Computed(f"t6.{g}.latency_from_us_east", r.median, "ms",
-                            f"Azure P95 RTT {home_region} → {r.n_regions} {g.replace('_', ' ')} regions: median "
-                            f"{r.median:.0f} ms, quartiles {r.q1:.0f}–{r.q3:.0f} ms, range {r.minimum:.0f}–"
-                            f"{r.maximum:.0f} ms; {stated:g} ms is {'inside' if ok else 'outside'} the quartiles",
-                            verdict="consistent" if ok else "inconsistent"))
-        out.append(Computed(f"t6.{g}.mitigation", math.nan, "text", "qualitative (where the users are served)",
-                            verdict="not reproducible"))
-    before = stated_value("t6.multiregion.asia_latency_before")
-    asia_us = group_rtt(home_region, "asia")
-    out.append(Computed("t6.multiregion.asia_latency_before", before, "ms",
-                        f"the same 200 ms as T6's Asia row (Azure: median {asia_us.median:.0f} ms)"))
-    after = stated_value("t6.multiregion.asia_latency_after")
-    asia_home = group_rtt(asia_region, "asia")
-    ok = asia_home.within_iqr(after)
-    out.append(Computed("t6.multiregion.asia_latency_after", asia_home.median, "ms",
-                        f"Azure P95 RTT {asia_region} → {asia_home.n_regions} Asian regions: median "
-                        f"{asia_home.median:.0f} ms, quartiles {asia_home.q1:.0f}–{asia_home.q3:.0f} ms; "
-                        f"{after:g} ms is {'inside' if ok else 'outside'} the quartiles",
-                        verdict="consistent" if ok else "inconsistent"))
-    out.append(Computed("t6.multiregion.regions", len(shares), "count",
-                        "T6 names three inference regions: US-East, EU-West, AP-Northeast (other: CDN only)"))
-    table = multiregion_cost_table(fleet_gpus, shares, spare_share=spare_share, usd_per_gpu_month=usd_per_gpu_month)
-    survive = table.iloc[2]
-    split = table.iloc[1]
-    stated_cost = stated_value("t6.multiregion.cost_increase")
-    out.append(Computed("t6.multiregion.cost_increase", float(survive["extra_usd_per_month"]), "USD/month",
-                        f"§10 asks that one region's loss be covered: {survive['gpus']:.0f} GPUs vs "
-                        f"{table.iloc[0]['gpus']:.0f} in one region, +{survive['extra_gpus']:.0f} × "
-                        f"${usd_per_gpu_month:,.0f}/GPU-month; a plain split adds {split['extra_gpus']:.0f} GPUs; "
-                        f"$800K buys {stated_cost / usd_per_gpu_month:.0f} GPUs"))
-    return out

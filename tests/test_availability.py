@@ -3,11 +3,10 @@ import math
 import pytest
 from numpy.testing import assert_allclose
 
-from model.availability import (OutageClass, achieved_availability, audit_l10, availability_from_downtime,
+from model.availability import (OutageClass, achieved_availability, availability_from_downtime,
                                 capacity_to_survive_region_loss, downtime_from_availability, downtime_table,
                                 events_implied, k_of_n_availability, percent_rounding_tolerance,
                                 regions_survivable, spare_share_to_survive_region_loss)
-from model.audit.verdicts import audit
 from model.validation import ParameterError
 
 
@@ -90,12 +89,3 @@ def test_downtime_table_units():
     t = downtime_table([99.9])
     assert_allclose(t["downtime_h_per_year"].iloc[0], 8.76)
     assert_allclose(t["downtime_min_per_month"].iloc[0], 8.76 * 60 / 12)
-
-
-def test_audit_l10_verdicts():
-    a = audit(audit_l10()).set_index("claim_id")["verdict"]
-    assert a["l10.sla.downtime_per_year"] == "consistent"
-    assert a["l10.planned.availability"] == "consistent"        # 12 h/year = 99.863%
-    assert a["l10.unplanned.availability"] == "inconsistent"    # 6 h/year = 99.932%, not 99.97%
-    assert a["l10.achieved.availability"] == "inconsistent"     # 18 h/year = 99.79%
-    assert a["l10.design.region_failures_covered"] == "inconsistent"
