@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.architectures import Architecture
-from model.hardware import Accelerator
+from model.formats import bytes_per_element, weight_bytes
+from model.hardware import Accelerator, usable_bytes_per_gpu
 from model.parameters import default
-from model.quantization import bytes_per_element, usable_bytes_per_gpu, weight_bytes
-from model.validation import ParameterError, check_choice, check_int, check_nonnegative
+from model.validation import ParameterError, check_choice, check_int, check_nonnegative, check_positive
 
 #: Reservation policies compared in :func:`reservation_efficiency` (names follow the vLLM paper, §6.1).
 RESERVATION_POLICIES = ("max", "pow2", "oracle", "paged")
@@ -24,12 +24,19 @@ def kv_bytes_per_token(arch: Architecture, kv_dtype: str = "fp16") -> float:
 
     For Llama 2 70B (80 layers, 8 KV heads of 128, FP16) this is 2·80·8·128·2 = 327,680 bytes (320 KiB).
     """
-    return 2 * arch.num_layers * arch.num_kv_heads * arch.head_dim * bytes_per_element(kv_dtype)
+    return 2 * arch.num_layers * arch.num_kv_heads * arch.head_dim * bytes_per_element(kv_dtype, name="kv_dtype")
 
 
 def kv_bytes_per_session(arch: Architecture, context_tokens: float, kv_dtype: str = "fp16") -> float:
-    """Bytes of KV cache of one session holding ``context_tokens`` tokens."""
-    check_nonnegative("context_tokens", context_tokens)
+    """Bytes of KV cache of one session holding ``context_tokens`` tokens (> 0: a session holds at least
+    one token).
+
+    Raises
+    ------
+    ParameterError
+        naming ``context_tokens`` if it is not a finite number > 0.
+    """
+    check_positive("context_tokens", context_tokens)
     return context_tokens * kv_bytes_per_token(arch, kv_dtype)
 
 
@@ -63,7 +70,8 @@ class MemoryBudget:
 def memory_budget(arch: Architecture, gpu: Accelerator, *, context_tokens: float, n_gpus: int = 1,
                   weight_dtype: str = "fp16", kv_dtype: str = "fp16",
                   memory_utilization: float | None = None) -> MemoryBudget:
-    """Split the memory of ``n_gpus`` GPUs into weights and KV cache for sessions of ``context_tokens``.
+    """Split the memory of ``n_gpus`` GPUs into weights and KV cache for sessions of ``context_tokens``
+    (``0``: the budget alone, no session size; then ``sessions`` is 0).
 
     ``memory_utilization`` is the share of each GPU weights + KV may use (default: vLLM's
     ``gpu_memory_utilization`` = 0.9, see ``data/parameters``); the rest is the activation reserve.
@@ -74,7 +82,8 @@ def memory_budget(arch: Architecture, gpu: Accelerator, *, context_tokens: float
         total_bytes=n * gpu.memory_bytes,
         usable_bytes=n * usable_bytes_per_gpu(gpu, memory_utilization),
         weight_bytes=weight_bytes(arch, weight_dtype),
-        kv_bytes_per_session=kv_bytes_per_session(arch, context_tokens, kv_dtype),
+        kv_bytes_per_session=(kv_bytes_per_session(arch, context_tokens, kv_dtype)
+                              if check_nonnegative("context_tokens", context_tokens) > 0 else 0.0),
     )
 
 
@@ -158,6 +167,7 @@ def kv_table(models: list[str], *, context_tokens: float, kv_dtype: str = "fp16"
 
     from model.architectures import load_architecture
 
+    check_positive("context_tokens", context_tokens)
     rows = []
     for name in models:
         a = load_architecture(name)
@@ -199,95 +209,40 @@ def session_lengths_over_life(context_tokens: int) -> np.ndarray:
     return np.arange(1, n + 1, dtype=np.int64)
 
 
-def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: int, sessions: int,
-                     weight_dtype: str = "fp16", kv_dtype: str = "fp16", n_gpus_for_comparison: int = 8,
-                     memory_utilization: float | None = None, block_tokens: int | None = None) -> list:
-    """The case study's KV-memory figures (§3, T1/T12 "memory efficiency", success factor) recomputed.
-
-    Parameters
-    ----------
-    arch, gpu : the model and GPU (the case study: Llama 2 70B on A100 80GB).
-    context_tokens : tokens of history per session (case study: 10K).
-    sessions : concurrent sessions (case study: 1M).
-    n_gpus_for_comparison : tensor-parallel group used to say what a feasible deployment holds per GPU.
-
-    Returns
-    -------
-    list of :class:`model.audit.verdicts.Computed`
-    """
-    from model.audit.verdicts import Computed, stated_value
-
-    kv_tok = kv_bytes_per_token(arch, kv_dtype)
-    per_session = kv_bytes_per_session(arch, context_tokens, kv_dtype)
-    lengths = session_lengths_over_life(int(context_tokens))
+def paged_session_bytes(arch: Architecture, context_tokens: int, kv_dtype: str = "fp16",
+                        block_tokens: int | None = None) -> float:
+    """Mean bytes a paged session holds over its life (:func:`session_lengths_over_life`): its length at
+    each moment rounded up to whole blocks of ``block_tokens`` (default: vLLM's block size), averaged.
+    About half of :func:`kv_bytes_per_session` at the final length: paging frees unused slots, not the
+    bytes of the tokens held."""
+    lengths = session_lengths_over_life(context_tokens)
     block = int(default("kv_block_tokens")) if block_tokens is None else block_tokens
-    eff_contig = reservation_efficiency(lengths, "max", max_tokens=int(context_tokens))
-    eff_paged = reservation_efficiency(lengths, "paged", block_tokens=block)
-    gain = eff_paged / eff_contig
-    # mean bytes a paged session holds over its life: its mean length rounded up to whole blocks
-    paged_mean = float(reserved_tokens(lengths, "paged", block_tokens=block).mean()) * kv_tok
-    one = memory_budget(arch, gpu, context_tokens=context_tokens, n_gpus=1, weight_dtype=weight_dtype,
-                        kv_dtype=kv_dtype, memory_utilization=memory_utilization)
-    group = memory_budget(arch, gpu, context_tokens=context_tokens, n_gpus=n_gpus_for_comparison,
-                          weight_dtype=weight_dtype, kv_dtype=kv_dtype, memory_utilization=memory_utilization)
-    paged_group = int(group.kv_budget_bytes // paged_mean) if group.weights_fit else 0
-    stated_params = stated_value("t3.arith.model_params")
-    stated_tokens = stated_value("t3.arith.tokens_per_session")
-    source_formula = stated_tokens * stated_params * 2
-    kv_desc = (f"2 x {arch.num_layers} layers x {arch.num_kv_heads} KV heads x {arch.head_dim} x "
-               f"{bytes_per_element(kv_dtype):g} B = {kv_tok:,.0f} B/token")
-    weights_gb = one.weight_bytes / 1e9
-    usable_gb = one.usable_bytes / 1e9
-    gain_how = (f"paged vs contiguous {int(context_tokens):,}-token reservation over a session's life: "
-                f"{eff_paged:.1%} vs {eff_contig:.1%} of reserved slots hold tokens = {gain:.2f}x "
-                "(the vLLM paper measures 20.4-38.2% -> 96.3%, i.e. 2.5-4.7x, on its workloads)")
-    sessions_impossible = (f"{arch.display_name} {weight_dtype} weights ({weights_gb:.0f} GB) exceed one "
-                           f"{gpu.name}'s usable {usable_gb:.0f} GB: no session fits. 57 = 80 GB / 1.4 GB "
-                           "ignores the weights. On {n} GPUs: {s} sessions ({p:.1f}/GPU) contiguous, "
-                           "{q} ({r:.1f}/GPU) paged")
-    fill = dict(n=n_gpus_for_comparison, s=group.sessions, p=group.sessions / n_gpus_for_comparison,
-                q=paged_group, r=paged_group / n_gpus_for_comparison)
-    return [
-        Computed("t3.arith.tokens_per_session", context_tokens, "tokens",
-                 f"chapter parameter context_tokens = {context_tokens:,.0f} (§1: 200 turns kept as 10K tokens)"),
-        Computed("t3.arith.model_params", arch.parameters(), "count",
-                 f"{arch.display_name} architecture: {arch.parameters():,} parameters "
-                 f"(published {arch.published_parameters:,})"),
-        Computed("t3.arith.bytes_per_param", bytes_per_element(weight_dtype) / 1e9, "GB",
-                 f"{weight_dtype}: {bytes_per_element(weight_dtype):g} bytes per value"),
-        Computed("t3.arith.mem_per_session", per_session, "bytes",
-                 f"the stated formula gives {stated_tokens:,.0f} x {stated_params:.0e} x 2 B = {source_formula:.1e} B "
-                 f"= {source_formula / 1e15:g} PB, not 1.4 GB; "
-                 f"KV is {kv_desc} x {context_tokens:,.0f} = {per_session / 1e9:.2f} GB"),
-        Computed("t3.arith.sessions", sessions, "count", "the 1M concurrent sessions of the target (T1)"),
-        Computed("t3.arith.total_memory_1m", sessions * per_session, "bytes",
-                 f"{sessions:,.0f} x {per_session / 1e9:.2f} GB (1.4 PB only follows from the wrong 1.4 GB)"),
-        Computed("t3.pagedattention.mem_before", per_session, "bytes",
-                 f"contiguous reservation of the {context_tokens:,.0f}-token history: {kv_desc}"),
-        Computed("t3.pagedattention.mem_after", paged_mean, "bytes",
-                 "paging frees unused slots, not the bytes of resident tokens: a session holds on average "
-                 f"{lengths.mean():,.0f} tokens over its life = {paged_mean / 1e9:.2f} GB; "
-                 f"350 MB holds only {350e6 / kv_tok:,.0f} tokens"),
-        Computed("t3.pagedattention.reduction_factor", gain, "x", gain_how),
-        Computed("t3.hf.mem_per_session", per_session, "bytes",
-                 f"HF Transformers keeps the whole history's KV: {per_session / 1e9:.2f} GB"),
-        Computed("t3.vllm.mem_per_session", paged_mean, "bytes",
-                 f"paged KV, averaged over a session's life: {paged_mean / 1e9:.2f} GB "
-                 f"(a {context_tokens:,.0f}-token session still needs {per_session / 1e9:.2f} GB at its end)"),
-        Computed("t3.a100.gpu_memory", gpu.memory_gb, "GB", f"{gpu.name} datasheet: {gpu.memory_gb:g} GB"),
-        Computed("t3.hf.sessions_per_gpu", one.sessions, "count", sessions_impossible.format(**fill),
-                 verdict=None if one.weights_fit else "impossible"),
-        Computed("t3.vllm.sessions_per_gpu", one.sessions, "count",
-                 sessions_impossible.replace("57 = 80 GB / 1.4 GB", "228 = 80 GB / 350 MB").format(**fill),
-                 verdict=None if one.weights_fit else "impossible"),
-        Computed("t3.heading.memory_efficiency_gain", gain, "x", gain_how),
-        Computed("t1.memory_efficiency.optimized", gain, "x", gain_how),
-        Computed("t12.gpu_memory_efficiency.optimized", gain, "x", gain_how),
-        Computed("s.success_vllm.memory_efficiency_gain", gain, "x", gain_how),
-        Computed("t1.memory_efficiency.initial", math.nan, "text", "qualitative baseline ('標準'): nothing to compute",
-                 verdict="not reproducible"),
-        Computed("t1.memory_efficiency.scale_factor", math.nan, "text",
-                 "qualitative ('KV Cache最適化'): nothing to compute", verdict="not reproducible"),
-        Computed("t12.gpu_memory_efficiency.initial", math.nan, "text",
-                 "qualitative baseline ('標準'): nothing to compute", verdict="not reproducible"),
-    ]
+    return float(reserved_tokens(lengths, "paged", block_tokens=block).mean()) * kv_bytes_per_token(arch, kv_dtype)
+
+
+def lifetime_reservation_gain(context_tokens: int, block_tokens: int | None = None) -> float:
+    """How many times more sessions paged blocks hold than a contiguous reservation of the full
+    ``context_tokens`` per session, over a session's life (:func:`session_lengths_over_life`): the
+    ratio of their :func:`reservation_efficiency`. Tends to 2 for long sessions (a growing session uses on
+    average half of a reservation of its final length)."""
+    n = check_int("context_tokens", context_tokens, low=1)
+    lengths = session_lengths_over_life(n)
+    block = int(default("kv_block_tokens")) if block_tokens is None else block_tokens
+    return (reservation_efficiency(lengths, "paged", block_tokens=block)
+            / reservation_efficiency(lengths, "max", max_tokens=n))
+
+
+#: The vLLM paper's measured shares of KV memory that hold token states (Fig. 2), by system: names of
+#: their ``data/parameters`` rows.
+PUBLISHED_KV_USE = {"orca-max": "vllm_paper_kv_token_share_orca_max",
+                    "orca-pow2": "vllm_paper_kv_token_share_orca_pow2",
+                    "orca-oracle": "vllm_paper_kv_token_share_orca_oracle",
+                    "vllm": "vllm_paper_kv_token_share_vllm"}
+
+
+def published_reservation_gains() -> dict:
+    """The gain of paged blocks over each contiguous reserving system the vLLM paper measured: share of
+    KV memory holding token states under vLLM ÷ that under the system (Kwon et al. 2023, Fig. 2;
+    ``data/parameters``). Keys ``orca-max``, ``orca-pow2``, ``orca-oracle``."""
+    paged = default(PUBLISHED_KV_USE["vllm"])
+    return {k: paged / default(v) for k, v in PUBLISHED_KV_USE.items() if k != "vllm"}
