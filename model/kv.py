@@ -187,7 +187,8 @@ def sessions_by_context(arch: Architecture, gpu: Accelerator, contexts: list[flo
                         memory_utilization: float | None = None) -> "pd.DataFrame":
     """Sessions that fit vs. context length, for several GPU counts (0 where the weights do not fit).
 
-    Columns: context_tokens, n_gpus, sessions, sessions_per_gpu, weights_fit.
+    Columns: context_tokens, n_gpus, sessions, sessions_per_gpu, weights_fit, feasible (at least one
+    session fits).
     """
     import pandas as pd
 
@@ -197,7 +198,29 @@ def sessions_by_context(arch: Architecture, gpu: Accelerator, contexts: list[flo
             b = memory_budget(arch, gpu, context_tokens=c, n_gpus=n, weight_dtype=weight_dtype,
                               kv_dtype=kv_dtype, memory_utilization=memory_utilization)
             rows.append({"context_tokens": c, "n_gpus": n, "sessions": b.sessions,
-                         "sessions_per_gpu": b.sessions / n, "weights_fit": b.weights_fit})
+                         "sessions_per_gpu": b.sessions / n, "weights_fit": b.weights_fit,
+                         "feasible": b.sessions > 0})
+    return pd.DataFrame(rows)
+
+
+def budget_table(arch: Architecture, gpu: Accelerator, *, context_tokens: float, n_gpus_options: list[int],
+                 weight_dtype: str = "fp16", kv_dtype: str = "fp16",
+                 memory_utilization: float | None = None) -> "pd.DataFrame":
+    """How the memory of 1, 2, ... GPUs splits between weights and sessions of ``context_tokens``.
+
+    Columns: n_gpus, memory_gb, usable_gb, weights_gb, kv_budget_gb (negative: the weights do not fit),
+    kv_gb_per_session, sessions, feasible (at least one session fits). GB of 1e9 bytes.
+    """
+    import pandas as pd
+
+    rows = []
+    for n in n_gpus_options:
+        b = memory_budget(arch, gpu, context_tokens=context_tokens, n_gpus=n, weight_dtype=weight_dtype,
+                          kv_dtype=kv_dtype, memory_utilization=memory_utilization)
+        rows.append({"n_gpus": n, "memory_gb": b.total_bytes / 1e9, "usable_gb": b.usable_bytes / 1e9,
+                     "weights_gb": b.weight_bytes / 1e9, "kv_budget_gb": b.kv_budget_bytes / 1e9,
+                     "kv_gb_per_session": b.kv_bytes_per_session / 1e9, "sessions": b.sessions,
+                     "feasible": b.sessions > 0})
     return pd.DataFrame(rows)
 
 

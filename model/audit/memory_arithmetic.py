@@ -111,6 +111,28 @@ def computed() -> list[Computed]:
     ]
 
 
+def figures() -> dict:
+    """The model's figures at the source's setting that the chapter's audit prose quotes (plain floats):
+    ``context_tokens``, ``kv_gb_per_session``, ``total_pb`` (1M sessions), ``source_formula_pb`` (tokens ×
+    parameters × 2 bytes), ``paged_gb`` (mean over a session's life), ``weights_gb``, ``usable_gb`` (one
+    GPU), ``sessions_one_gpu``, ``gain_full_history``, ``gain_low``, ``gain_high``."""
+    rows = {c.claim_id: c for c in computed()}
+    arch, gpu = load_architecture(MODEL), load_gpu(GPU)
+    tokens = float(stated_value("t3.arith.tokens_per_session"))
+    one = memory_budget(arch, gpu, context_tokens=tokens, n_gpus=1, weight_dtype=DTYPE, kv_dtype=DTYPE)
+    gain = rows["t3.pagedattention.reduction_factor"]
+    return {
+        "context_tokens": tokens,
+        "kv_gb_per_session": float(rows["t3.arith.mem_per_session"].value) / 1e9,
+        "total_pb": float(rows["t3.arith.total_memory_1m"].value) / 1e15,
+        "source_formula_pb": float(tokens * stated_value("t3.arith.model_params") * 2) / 1e15,
+        "paged_gb": float(rows["t3.pagedattention.mem_after"].value) / 1e9,
+        "weights_gb": one.weight_bytes / 1e9, "usable_gb": one.usable_bytes / 1e9,
+        "sessions_one_gpu": float(one.sessions),
+        "gain_full_history": float(gain.value), "gain_low": float(gain.low), "gain_high": float(gain.high),
+    }
+
+
 def table() -> pd.DataFrame:
     """The audit table of :func:`computed` (:func:`model.audit.verdicts.audit`)."""
     return audit(computed())

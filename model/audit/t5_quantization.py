@@ -90,6 +90,28 @@ def computed() -> list[Computed]:
     ]
 
 
+def figures() -> dict:
+    """The model's figures at the source's setting that the chapter's audit prose quotes (plain floats):
+    ``context_tokens``, ``speedup_bound`` (one sequence), ``min_gpus_after``, ``quality_low``/``_high``
+    (% change), ``price_source`` and ``price_implied`` (USD/GPU-hour), ``saving_at_source_price`` and
+    ``t9_gpu_monthly_cost`` (USD/month)."""
+    rows = {c.claim_id: c for c in computed()}
+    acc = rows["t5.int8.accuracy_loss"]
+    before = stated_value("t5.effect.gpus_before")
+    after = stated_value("t5.effect.gpus_after")
+    return {
+        "context_tokens": float(stated_value("t3.arith.tokens_per_session")),
+        "speedup_bound": float(rows["t5.int8.inference_speed"].value),
+        "min_gpus_after": float(rows["t5.effect.gpus_after"].value),
+        "quality_low": float(acc.low), "quality_high": float(acc.high),
+        "price_source": float(source_gpu_price()),
+        "price_implied": float(stated_value("t5.effect.monthly_saving")
+                               / ((before - after) * default("hours_per_month"))),
+        "saving_at_source_price": float(rows["t5.effect.monthly_saving"].value),
+        "t9_gpu_monthly_cost": float(stated_value("t9.gpu.monthly_cost")),
+    }
+
+
 def table() -> pd.DataFrame:
     """The audit table of :func:`computed` (:func:`model.audit.verdicts.audit`)."""
     return audit(computed())
