@@ -51,6 +51,11 @@ class Accelerator:
     interconnect_bytes_per_s: float
     source: str
 
+    def supports(self, compute_dtype: str) -> bool:
+        """Whether this GPU has a tensor-core path for ``compute_dtype`` (a positive dense peak)."""
+        value = self.peak_flops.get(compute_dtype, math.nan)
+        return math.isfinite(value) and value > 0
+
     def flops(self, compute_dtype: str) -> float:
         """Dense peak for ``compute_dtype``, operations/s.
 

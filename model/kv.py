@@ -269,3 +269,12 @@ def published_reservation_gains() -> dict:
     ``data/parameters``). Keys ``orca-max``, ``orca-pow2``, ``orca-oracle``."""
     paged = default(PUBLISHED_KV_USE["vllm"])
     return {k: paged / default(v) for k, v in PUBLISHED_KV_USE.items() if k != "vllm"}
+
+
+def gpus_for_sessions(sessions: int, budget: MemoryBudget) -> int | None:
+    """GPUs needed to hold ``sessions`` concurrent sessions with replicas shaped like ``budget`` (each
+    replica ``budget.n_gpus`` GPUs holding ``budget.sessions`` sessions); ``None`` if a replica holds none."""
+    n = check_int("sessions", sessions, low=1)
+    if budget.sessions <= 0:
+        return None
+    return math.ceil(n / budget.sessions) * budget.n_gpus

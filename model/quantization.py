@@ -159,3 +159,16 @@ def published_quality_changes(model: str, weight_bits: int = 8, *, integer_only:
     lower_is_better = rows["metric"].str.contains("perplexity")
     rows["quality_change_pct"] = rows["relative_change_pct"].where(~lower_is_better, -rows["relative_change_pct"])
     return rows.reset_index(drop=True)
+
+
+def gpus_after_speedup(gpus: int, speedup: float) -> int:
+    """Whole GPUs doing the work of ``gpus`` GPUs once each runs ``speedup`` times faster."""
+    check_int("gpus", gpus, low=1)
+    check_positive("speedup", speedup)
+    return math.ceil(gpus / speedup)
+
+
+def published_8bit_speedups():
+    """Rows of :func:`published_speedups` measuring 8-bit weights (INT8 or FP8) against FP16/BF16."""
+    s = published_speedups()
+    return s[s["method"].str.contains("INT8|FP8|int8", regex=True)].reset_index(drop=True)

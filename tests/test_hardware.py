@@ -79,3 +79,9 @@ def test_gpu_hour_price_follows_the_gpu():
         gpu_hour_price("tpu-v9")
     with pytest.raises(ParameterError, match="provider"):
         gpu_hour_price("a100-80gb", "nobody")
+
+
+def test_supports_follows_the_datasheet():
+    a100, h100 = load_gpu("a100-80gb"), load_gpu("h100-80gb")
+    assert a100.supports("int8") and a100.supports("fp16") and not a100.supports("fp8")
+    assert h100.supports("fp8") and not a100.supports("fp4")

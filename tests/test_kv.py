@@ -128,3 +128,13 @@ def test_published_reservation_gains_are_the_papers_ratios():
     assert_allclose(g["orca-pow2"], 96.3 / 26.8, rtol=1e-12)
     assert_allclose(g["orca-oracle"], 96.3 / 38.2, rtol=1e-12)
     assert g["orca-oracle"] < g["orca-pow2"] < g["orca-max"]
+
+
+def test_gpus_for_sessions_by_hand():
+    from model.kv import gpus_for_sessions
+    a, g = load_architecture("llama-2-70b"), load_gpu("a100-80gb")
+    b = memory_budget(a, g, context_tokens=10_000, n_gpus=8)
+    per = int((8 * 0.9 * 85_899_345_920 - a.parameters() * 2) // 3.2768e9)
+    assert b.sessions == per
+    assert gpus_for_sessions(1_000_000, b) == -(-1_000_000 // per) * 8
+    assert gpus_for_sessions(10, memory_budget(a, g, context_tokens=10_000, n_gpus=1)) is None

@@ -73,3 +73,13 @@ def test_published_quality_changes_sign_and_filter():
     ppl = q[q["metric"].str.contains("perplexity")]
     assert_allclose(ppl["quality_change_pct"], -ppl["relative_change_pct"])
     assert set(published_quality_changes("llama-2-70b", 8, integer_only=False)["method"]) > set(q["method"])
+
+
+def test_gpus_after_speedup_and_8bit_rows():
+    from model.quantization import gpus_after_speedup, published_8bit_speedups
+    assert gpus_after_speedup(1000, 1.91) == 524
+    assert gpus_after_speedup(10, 2.0) == 5
+    with pytest.raises(ParameterError, match="speedup"):
+        gpus_after_speedup(10, 0)
+    rows = published_8bit_speedups()
+    assert len(rows) and not rows["method"].str.contains("INT4 AWQ").any()
