@@ -15,7 +15,7 @@ from model.formats import BITS_PER_ELEMENT, COMPUTE_TYPE, DTYPES, bytes_per_elem
 from model.hardware import Accelerator, usable_bytes_per_gpu  # noqa: F401
 from model.kv import kv_bytes_per_token, memory_budget
 from model.parameters import default
-from model.validation import ParameterError, check_choice, check_int, check_nonnegative, check_positive
+from model.validation import ParameterError, check_int, check_nonnegative, check_positive
 
 
 def min_gpus_for_weights(arch: Architecture, gpu: Accelerator, weight_dtype: str = "fp16",
