@@ -63,7 +63,8 @@ def computed() -> list[Computed]:
                 "measured baselines (Fig. 2) give " + ", ".join(f"{k} {v:.2f}x" for k, v in published.items()))
 
     no_fit = (f"{arch.display_name} {DTYPE} weights ({one.weight_bytes / 1e9:.0f} GB) exceed one {gpu.name}'s "
-              f"usable {one.usable_bytes / 1e9:.0f} GB, so at most {one.sessions} sessions fit; "
+              f"usable {one.usable_bytes / 1e9:.0f} GB, so "
+              + ("no session fits" if one.sessions == 0 else f"at most {one.sessions} sessions fit") + "; "
               f"{{why}}. On {tp} GPUs: {group.sessions} sessions ({group.sessions / tp:.1f}/GPU)")
     return [
         Computed("t3.arith.tokens_per_session", tokens, "tokens",
