@@ -1,5 +1,9 @@
-"""Number formats of weights and KV cache: memory footprint, GPUs needed to hold a model, and the
-memory-bandwidth bound on the decode speed-up that smaller weights can give."""
+"""Weight quantization: GPUs needed to hold a model in each number format, and the memory-bandwidth bound
+on the decode speed-up that smaller weights can give; published accuracy and speed-ups of quantized models.
+
+The number formats themselves live in :mod:`model.formats` (re-exported here: ``BITS_PER_ELEMENT``,
+``COMPUTE_TYPE``, ``DTYPES``, ``bytes_per_element``, ``weight_bytes``), the usable share of a GPU in
+:mod:`model.hardware` (``usable_bytes_per_gpu``, re-exported)."""
 
 from __future__ import annotations
 
@@ -7,39 +11,11 @@ import math
 from dataclasses import dataclass
 
 from model.architectures import Architecture
-from model.hardware import Accelerator
+from model.formats import BITS_PER_ELEMENT, COMPUTE_TYPE, DTYPES, bytes_per_element, weight_bytes  # noqa: F401
+from model.hardware import Accelerator, usable_bytes_per_gpu  # noqa: F401
+from model.kv import kv_bytes_per_token, memory_budget
 from model.parameters import default
-from model.validation import ParameterError, check_choice, check_fraction, check_int, check_nonnegative
-
-#: Storage bits per element of each number format (definitions of the formats; scales and zero points of
-#: group-wise INT4/INT8 schemes are ignored, < 1% of the weights at group size 128).
-BITS_PER_ELEMENT: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
-
-#: Tensor-core type that a weight format computes in on the GPU (weight-only INT4 dequantizes to FP16).
-COMPUTE_TYPE: dict[str, str] = {"fp32": "fp16", "fp16": "fp16", "bf16": "bf16", "fp8": "fp8",
-                                "int8": "int8", "int4": "fp16"}
-
-DTYPES = tuple(BITS_PER_ELEMENT)
-
-
-def bytes_per_element(dtype: str) -> float:
-    """Bytes per stored element of ``dtype`` (one of :data:`DTYPES`)."""
-    check_choice("dtype", dtype, DTYPES)
-    return BITS_PER_ELEMENT[dtype] / 8
-
-
-def weight_bytes(arch: Architecture, weight_dtype: str = "fp16") -> float:
-    """Bytes of all weights of ``arch`` stored as ``weight_dtype``."""
-    check_choice("weight_dtype", weight_dtype, DTYPES)
-    return arch.parameters() * bytes_per_element(weight_dtype)
-
-
-def usable_bytes_per_gpu(gpu: Accelerator, memory_utilization: float | None = None) -> float:
-    """Bytes of one GPU that weights and KV cache may use: capacity × ``memory_utilization``
-    (default: vLLM's ``gpu_memory_utilization``, see ``data/parameters``)."""
-    u = default("gpu_memory_utilization") if memory_utilization is None else memory_utilization
-    check_fraction("memory_utilization", u, allow_zero=False)
-    return gpu.memory_bytes * u
+from model.validation import ParameterError, check_int, check_nonnegative, check_positive
 
 
 def min_gpus_for_weights(arch: Architecture, gpu: Accelerator, weight_dtype: str = "fp16",
@@ -77,8 +53,6 @@ def decode_bytes(arch: Architecture, weight_dtype: str, kv_dtype: str, batch: in
                  ) -> DecodeBytes:
     """Bytes one decode step must read: all weights plus the KV cache of ``batch`` sequences of
     ``context_tokens`` each."""
-    from model.kv import kv_bytes_per_token  # local import: kv depends on this module's dtypes
-
     check_int("batch", batch, low=1)
     check_nonnegative("context_tokens", context_tokens)
     return DecodeBytes(weights=weight_bytes(arch, weight_dtype),
@@ -95,8 +69,6 @@ def decode_speedup_bound(arch: Architecture, *, baseline_dtype: str = "fp16", qu
     if quant <= 0:
         raise ParameterError("quantized_dtype", quantized_dtype, "a format with a positive size")
     return base / quant
-
-
 
 
 def _quant_data(name: str):
@@ -147,79 +119,56 @@ def footprint_table(arch: Architecture, gpu: Accelerator, formats: tuple[str, ..
     } for f in formats])
 
 
-def audit_case_study(arch: Architecture, gpu: Accelerator, *, context_tokens: float, gpu_usd_per_hour: float,
-                     price_label: str, decode_batch: int | None = None,
-                     memory_utilization: float | None = None) -> list:
-    """The case study's FP16 vs INT8 figures (T5, success factor "INT8でGPU数-45%") recomputed.
+def sessions_beside_weights(arch: Architecture, gpu: Accelerator, *, context_tokens: float, weight_dtype: str,
+                            kv_dtype: str = "fp16", n_gpus: int = 1, memory_utilization: float | None = None) -> int:
+    """Sessions of ``context_tokens`` whose KV cache fits beside ``weight_dtype`` weights on ``n_gpus`` GPUs
+    (0 if the weights alone do not fit): the largest decode batch that deployment can hold."""
+    return memory_budget(arch, gpu, context_tokens=context_tokens, n_gpus=n_gpus, weight_dtype=weight_dtype,
+                         kv_dtype=kv_dtype, memory_utilization=memory_utilization).sessions
 
-    Parameters
-    ----------
-    arch, gpu : model and GPU (case study: Llama 2 70B, A100 80GB).
-    context_tokens : history per session, tokens (10K).
-    gpu_usd_per_hour : price of one GPU-hour, USD (a dated row of ``data/prices/gpu_prices.csv``).
-    price_label : where that price comes from (shown in the reasons).
-    decode_batch : sequences per decode step at which the speed-up bound is taken (default: cited default
-        ``quantization_decode_batch``).
+
+def monthly_gpu_saving(gpus_before: float, gpus_after: float, usd_per_gpu_hour: float,
+                       hours_per_month: float | None = None) -> float:
+    """USD a month saved by running ``gpus_after`` instead of ``gpus_before`` GPUs at ``usd_per_gpu_hour``
+    (``hours_per_month`` default: the cited ``hours_per_month``)."""
+    check_positive("usd_per_gpu_hour", usd_per_gpu_hour)
+    hours = default("hours_per_month") if hours_per_month is None else check_positive("hours_per_month",
+                                                                                      hours_per_month)
+    return (gpus_before - gpus_after) * hours * usd_per_gpu_hour
+
+
+#: Methods of :func:`published_accuracy` that quantize weights to 8-bit *integers* (FP8 is a float format).
+_INTEGER_8BIT = ("INT8", "SmoothQuant", "LLM.int8")
+
+
+def published_quality_changes(model: str, weight_bits: int = 8, *, integer_only: bool = True):
+    """Published changes of quality of ``model`` quantized to ``weight_bits``-bit weights, in % of the FP16
+    figure, with one sign for every metric: a loss is negative (a perplexity rise of +1.2% counts as −1.2%).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of :func:`published_accuracy` for that model and width (integer formats only unless
+        ``integer_only=False``), with a column ``quality_change_pct``.
     """
-    from model.audit.verdicts import Computed, stated_value
-    from model.kv import memory_budget
-    from model.parameters import default
-    from model.validation import check_positive
-
-    check_positive("gpu_usd_per_hour", gpu_usd_per_hour)
-    batch = int(default("quantization_decode_batch")) if decode_batch is None else check_int(
-        "decode_batch", decode_batch, low=1)
-    w16, w8 = weight_bytes(arch, "fp16"), weight_bytes(arch, "int8")
-    usable = usable_bytes_per_gpu(gpu, memory_utilization)
-    int8_one = memory_budget(arch, gpu, context_tokens=context_tokens, n_gpus=1, weight_dtype="int8",
-                             memory_utilization=memory_utilization)
-    bound = decode_speedup_bound(arch, batch=batch, context_tokens=context_tokens)
-    before = stated_value("t5.effect.gpus_before")
-    after = stated_value("t5.effect.gpus_after")
-    stated_speed = stated_value("t5.int8.inference_speed")
-    hours = default("hours_per_month")
-    saved_gpus = before - after
-    saving = saved_gpus * hours * gpu_usd_per_hour
-    implied_price = stated_value("t5.effect.monthly_saving") / (saved_gpus * hours)
-    change = (after - before) / before * 100
     acc = published_accuracy()
-    same = acc[(acc["model"] == arch.name) & (acc["weight_bits"] == 8)]
-    task = same[same["metric"].str.contains("accuracy")]
-    int8 = task[task["method"].str.contains("INT8")]
-    if len(int8):
-        row = int8.iloc[0]
-        acc_value = float(row["relative_change_pct"])
-        acc_how = (f"the source names no benchmark; published: {row['method']} changes {row['metric']} by "
-                   f"{acc_value:+.2f}% (8-bit results for this model: {same['relative_change_pct'].min():+.2f}% "
-                   f"to {same['relative_change_pct'].max():+.2f}%, perplexity rises counted positive)")
-    else:
-        acc_value, acc_how = math.nan, f"no published 8-bit accuracy for {arch.name} in data/quantization"
-    return [
-        Computed("t5.fp16.model_size", w16, "bytes", f"{arch.parameters():,} parameters x 2 B"),
-        Computed("t5.int8.model_size", w8, "bytes", f"{arch.parameters():,} parameters x 1 B"),
-        Computed("t5.fp16.gpu_memory", w16, "bytes",
-                 "weights only; the KV cache and activations come on top"),
-        Computed("t5.int8.gpu_memory", w8, "bytes", "weights only; the KV cache and activations come on top"),
-        Computed("t5.int8.fits_one_a100", math.nan, "text",
-                 f"INT8 weights {w8 / 1e9:.0f} GB < {usable / 1e9:.0f} GB usable on one {gpu.name}: they fit, "
-                 f"leaving {int8_one.kv_budget_bytes / 1e9:.1f} GB = {int8_one.sessions} sessions of "
-                 f"{context_tokens:,.0f} tokens", verdict="consistent" if int8_one.weights_fit else "impossible"),
-        Computed("t5.fp16.inference_speed", math.nan, "text", "FP16 is the reference ('標準')",
-                 verdict="not reproducible"),
-        Computed("t5.int8.inference_speed", bound, "x",
-                 f"decode reads weights + KV each step: at batch {batch} x {context_tokens:,.0f} tokens the bytes "
-                 f"shrink {bound:.2f}x (2x at most); measured INT8 gains are lower (see table)", kind="upper_bound"),
-        Computed("t5.fp16.accuracy_loss", math.nan, "text", "FP16 is the reference ('なし')",
-                 verdict="not reproducible"),
-        Computed("t5.int8.accuracy_loss", acc_value, "%", acc_how, verdict="not reproducible"),
-        Computed("t5.effect.gpus_before", stated_value("t4.cb.gpus_for_1m"), "count",
-                 "restates §4's GPUs after continuous batching (1630)"),
-        Computed("t5.effect.gpus_after", before / bound, "count",
-                 f"{before:,.0f} GPUs / at most {bound:.2f}x faster = at least {before / bound:,.0f} GPUs "
-                 f"(1630 / stated {stated_speed:g}x = {before / stated_speed:,.0f})", kind="lower_bound"),
-        Computed("t5.effect.gpu_change", change, "%", f"({after:,.0f} - {before:,.0f}) / {before:,.0f}"),
-        Computed("s.success_int8.gpu_change", change, "%", f"({after:,.0f} - {before:,.0f}) / {before:,.0f}"),
-        Computed("t5.effect.monthly_saving", saving, "USD/month",
-                 f"{saved_gpus:,.0f} GPUs x {hours:g} h x ${gpu_usd_per_hour:.2f}/GPU-h ({price_label}); the "
-                 f"stated $1.6M implies ${implied_price:.2f}/GPU-h"),
-    ]
+    rows = acc[(acc["model"] == model) & (acc["weight_bits"] == weight_bits)].copy()
+    if integer_only:
+        rows = rows[rows["method"].str.contains("|".join(_INTEGER_8BIT), regex=True)
+                    & ~rows["method"].str.contains("FP8")]
+    lower_is_better = rows["metric"].str.contains("perplexity")
+    rows["quality_change_pct"] = rows["relative_change_pct"].where(~lower_is_better, -rows["relative_change_pct"])
+    return rows.reset_index(drop=True)
+
+
+def gpus_after_speedup(gpus: int, speedup: float) -> int:
+    """Whole GPUs doing the work of ``gpus`` GPUs once each runs ``speedup`` times faster."""
+    check_int("gpus", gpus, low=1)
+    check_positive("speedup", speedup)
+    return math.ceil(gpus / speedup)
+
+
+def published_8bit_speedups():
+    """Rows of :func:`published_speedups` measuring 8-bit weights (INT8 or FP8) against FP16/BF16."""
+    s = published_speedups()
+    return s[s["method"].str.contains("INT8|FP8|int8", regex=True)].reset_index(drop=True)

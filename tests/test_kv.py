@@ -81,3 +81,60 @@ def test_reservation_ordering_and_bound():
     assert 1 - eff["paged"] <= paged_waste_bound(lengths.mean(), 16)
     with pytest.raises(ParameterError, match="max_tokens"):
         reserved_tokens(np.array([4096]), "max", max_tokens=2048)
+
+
+def test_zero_or_negative_context_is_rejected():
+    a = load_architecture("llama-2-70b")
+    for bad in (0, 0.0, -5):
+        with pytest.raises(ParameterError, match="context_tokens"):
+            kv_bytes_per_session(a, bad)
+    from model.kv import kv_table
+    with pytest.raises(ParameterError, match="context_tokens"):
+        kv_table(["llama-2-70b"], context_tokens=0)
+
+
+def test_budget_without_sessions_keeps_working():
+    # context 0 means "the budget alone": weights and KV room, no session size
+    a, g = load_architecture("llama-2-7b"), load_gpu("a100-80gb")
+    b = memory_budget(a, g, context_tokens=0)
+    assert b.kv_bytes_per_session == 0.0 and b.sessions == 0
+    assert_allclose(b.kv_budget_bytes, 0.9 * 85_899_345_920 - a.parameters() * 2)
+
+
+def test_paged_session_bytes_closed_form():
+    # 10,000 tokens = 625 blocks of 16: the paged reservation over a session's life averages
+    # sum_k 16 * 16k / 10,000 = 256 * 625 * 626 / 2 / 10,000 = 5,008 tokens
+    from model.kv import paged_session_bytes
+    a = load_architecture("llama-2-70b")
+    assert_allclose(paged_session_bytes(a, 10_000, block_tokens=16), 5_008 * 327_680, rtol=1e-12)
+    # one-token blocks: exactly the mean length (N + 1) / 2
+    assert_allclose(paged_session_bytes(a, 1_001, block_tokens=1), 501 * 327_680, rtol=1e-12)
+
+
+def test_lifetime_reservation_gain_closed_form():
+    from model.kv import lifetime_reservation_gain
+    # contiguous: mean (N+1)/2 of N slots used; paged (block 16, N = 10,000): 50,005,000 of 50,080,000 slots
+    expected = (50_005_000 / 50_080_000) / (10_001 / 20_000)
+    assert_allclose(lifetime_reservation_gain(10_000, block_tokens=16), expected, rtol=1e-12)
+    assert_allclose(lifetime_reservation_gain(4_096, block_tokens=1), 2 * 4_096 / 4_097, rtol=1e-12)
+    with pytest.raises(ParameterError, match="context_tokens"):
+        lifetime_reservation_gain(0)
+
+
+def test_published_reservation_gains_are_the_papers_ratios():
+    from model.kv import published_reservation_gains
+    g = published_reservation_gains()
+    assert_allclose(g["orca-max"], 96.3 / 20.4, rtol=1e-12)
+    assert_allclose(g["orca-pow2"], 96.3 / 26.8, rtol=1e-12)
+    assert_allclose(g["orca-oracle"], 96.3 / 38.2, rtol=1e-12)
+    assert g["orca-oracle"] < g["orca-pow2"] < g["orca-max"]
+
+
+def test_gpus_for_sessions_by_hand():
+    from model.kv import gpus_for_sessions
+    a, g = load_architecture("llama-2-70b"), load_gpu("a100-80gb")
+    b = memory_budget(a, g, context_tokens=10_000, n_gpus=8)
+    per = int((8 * 0.9 * 85_899_345_920 - a.parameters() * 2) // 3.2768e9)
+    assert b.sessions == per
+    assert gpus_for_sessions(1_000_000, b) == -(-1_000_000 // per) * 8
+    assert gpus_for_sessions(10, memory_budget(a, g, context_tokens=10_000, n_gpus=1)) is None

@@ -39,3 +39,47 @@ def test_speedup_bound_limits(a70):
 def test_speedup_bound_errors(a70):
     with pytest.raises(ParameterError, match="batch"):
         decode_speedup_bound(a70, batch=0)
+
+
+def test_speedup_bound_by_hand_at_10k_tokens(a70):
+    # one 10K-token sequence: (2P + 10,000 * 327,680) / (P + 10,000 * 327,680)
+    p, kv = a70.parameters(), 10_000 * 327_680
+    assert_allclose(decode_speedup_bound(a70, batch=1, context_tokens=10_000), (2 * p + kv) / (p + kv), rtol=1e-12)
+    assert decode_speedup_bound(a70, batch=64, context_tokens=10_000) < decode_speedup_bound(a70, batch=1,
+                                                                                            context_tokens=10_000)
+
+
+def test_sessions_beside_int8_weights_by_hand(a70):
+    from model.quantization import sessions_beside_weights
+    g = load_gpu("a100-80gb")
+    left = 0.9 * 85_899_345_920 - a70.parameters()
+    assert sessions_beside_weights(a70, g, context_tokens=10_000, weight_dtype="int8") == int(left // 3.2768e9)
+    assert sessions_beside_weights(a70, g, context_tokens=10_000, weight_dtype="fp16") == 0
+
+
+def test_monthly_gpu_saving_by_hand():
+    from model.quantization import monthly_gpu_saving
+    assert_allclose(monthly_gpu_saving(1630, 900, 2.0), 730 * 730 * 2.0)
+    assert_allclose(monthly_gpu_saving(10, 4, 1.5, hours_per_month=100), 900.0)
+    with pytest.raises(ParameterError, match="usd_per_gpu_hour"):
+        monthly_gpu_saving(10, 4, 0)
+
+
+def test_published_quality_changes_sign_and_filter():
+    from model.quantization import published_quality_changes
+    q = published_quality_changes("llama-2-70b", 8)
+    assert not q["method"].str.contains("FP8").any()
+    assert (q["quality_change_pct"] < 0).all()
+    ppl = q[q["metric"].str.contains("perplexity")]
+    assert_allclose(ppl["quality_change_pct"], -ppl["relative_change_pct"])
+    assert set(published_quality_changes("llama-2-70b", 8, integer_only=False)["method"]) > set(q["method"])
+
+
+def test_gpus_after_speedup_and_8bit_rows():
+    from model.quantization import gpus_after_speedup, published_8bit_speedups
+    assert gpus_after_speedup(1000, 1.91) == 524
+    assert gpus_after_speedup(10, 2.0) == 5
+    with pytest.raises(ParameterError, match="speedup"):
+        gpus_after_speedup(10, 0)
+    rows = published_8bit_speedups()
+    assert len(rows) and not rows["method"].str.contains("INT4 AWQ").any()

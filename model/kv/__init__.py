@@ -1,0 +1,19 @@
+"""KV cache: its size per token and per session (:mod:`model.kv.size`), the GPU memory budget that holds it
+beside the weights (:mod:`model.kv.budget`), and the reservation policies that waste or save it
+(:mod:`model.kv.paging`). Every public name is importable from ``model.kv``; the number formats
+(``bytes_per_element``, ``weight_bytes``) and ``usable_bytes_per_gpu`` are re-exported for older imports."""
+
+from model.formats import bytes_per_element, weight_bytes
+from model.hardware import usable_bytes_per_gpu
+from model.kv.budget import (MemoryBudget, budget_table, gpus_for_sessions, memory_budget, sessions_by_context,
+                             sessions_that_fit)
+from model.kv.paging import (PUBLISHED_KV_USE, RESERVATION_POLICIES, lifetime_reservation_gain, paged_session_bytes,
+                             paged_waste_bound, published_reservation_gains, reservation_efficiency, reserved_tokens,
+                             session_lengths_over_life)
+from model.kv.size import kv_bytes_per_session, kv_bytes_per_token, kv_table
+
+__all__ = ["MemoryBudget", "PUBLISHED_KV_USE", "RESERVATION_POLICIES", "budget_table", "bytes_per_element",
+           "gpus_for_sessions", "kv_bytes_per_session", "kv_bytes_per_token", "kv_table", "lifetime_reservation_gain",
+           "memory_budget", "paged_session_bytes", "paged_waste_bound", "published_reservation_gains",
+           "reservation_efficiency", "reserved_tokens", "session_lengths_over_life", "sessions_by_context",
+           "sessions_that_fit", "usable_bytes_per_gpu", "weight_bytes"]
