@@ -1,5 +1,6 @@
-"""Kareto (arXiv 2603.08739) reproduced on our traces: the evaluation function the configuration search
-calls, the baseline "HBM + fixed 1024 GB DRAM", and the audit of the Kareto summary's figures.
+"""Kareto's method (arXiv 2603.08739) on our traces: the evaluation function the configuration search
+calls and the baseline "HBM + a fixed amount of DRAM". (The audit of the Kareto summary's figures is
+:mod:`model.audit.kareto_paper`.)
 
 The evaluation function (:class:`TierEvaluator`) replays a trace through an exclusive HBM → DRAM → SSD
 LRU hierarchy (demotion of evicted blocks to the next tier, promotion on hit). Such a hierarchy keeps all
@@ -16,23 +17,34 @@ first come first served (the Lindley recursion, vectorised as a running maximum)
 queueing. Throughput at the SLO is the highest request rate (the trace's arrival times compressed) whose
 P95 TTFT stays under the target, found by bisection (P95 TTFT grows with the rate).
 
-Cost: GPUs by the hour, DRAM and SSD capacity as provisioned ($/GB-hour from ``data/hardware.csv``), and
-the HBM given to the prefix cache at its opportunity cost (the GPU's price per GB of HBM).
+Cost: GPUs by the hour (by default the chosen GPU's price row of ``data/prices/gpu_prices.csv``), DRAM
+and SSD capacity as provisioned ($/GB-hour from ``data/hardware.csv``), and the HBM given to the prefix
+cache at its opportunity cost (the GPU's price per GB of HBM). Every capacity is in decimal GB (10⁹ bytes),
+HBM included: its size is ``memory_bytes`` of ``data/hardware.csv`` (nvidia-smi's total), not the marketed
+"80 GB" of ``memory_gb`` (on an H100, 85.5 × 10⁹ bytes, about 80 GiB).
+
+Infeasible configurations: a configuration whose P95 TTFT exceeds the SLO even on an idle replica serves
+nothing within the SLO; it has throughput 0, an infinite cost per token and ``feasible`` False, and the
+search's Pareto tools (:mod:`model.pareto`) leave it out.
+
+The fingerprint of an evaluator (the key of its sweep results file) hashes every array and number its
+evaluation reads (the trace's stack distances, tokens and arrival times; prefill coefficients,
+bandwidths, prices, SLO, reference load) and the source of this module: whatever changes a result — a data
+file, a parameter, a default, an upstream model function — changes one of those inputs or this code, hence
+the key.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from model.architectures import load_architecture
-from model.audit.verdicts import Computed
 from model.hardware import load_gpu, load_tier
 from model.kv import kv_bytes_per_token
 from model.parameters import default
@@ -61,8 +73,12 @@ class ServingSetup:
         GPU name (``data/hardware.csv``).
     n_gpus : int
         GPUs of the prefill replica (tensor parallel).
-    gpu_usd_per_hour : float
-        Price of one GPU-hour, USD.
+    gpu_usd_per_hour : float or None
+        Price of one GPU-hour, USD; ``None``: the chosen GPU's row of ``data/prices/gpu_prices.csv`` from
+        ``price_provider`` under ``price_pricing`` (latest date, :func:`model.economics.gpu_price`).
+    price_provider, price_pricing : str
+        The price row read when ``gpu_usd_per_hour`` is ``None`` (default AWS on-demand: the p5/p4de
+        instances whose 8-GPU shape the replica follows).
     dram_tier, ssd_tier : str
         Tier rows of ``data/hardware.csv``.
     ssd_drives : int
@@ -75,15 +91,20 @@ class ServingSetup:
     model: str = "llama-3.1-70b"
     gpu: str = "h100-80gb"
     n_gpus: int = field(default_factory=lambda: int(default("kareto_prefill_gpus")))
-    gpu_usd_per_hour: float = field(default_factory=lambda: default("kareto_gpu_usd_per_hour"))
+    gpu_usd_per_hour: float | None = None
     dram_tier: str = "host-dram-pcie5"
     ssd_tier: str = "nvme-ssd"
     ssd_drives: int = field(default_factory=lambda: int(default("kareto_ssd_drives")))
     slo_ttft_p95_s: float = field(default_factory=lambda: default("kareto_slo_ttft_p95_s"))
     kv_dtype: str = "fp16"
+    price_provider: str = "aws"
+    price_pricing: str = "on-demand"
 
     def __post_init__(self):
         check_int("n_gpus", self.n_gpus, low=1)
+        if self.gpu_usd_per_hour is None:
+            object.__setattr__(self, "gpu_usd_per_hour", gpu_price_per_hour(self.gpu, self.price_provider,
+                                                                            self.price_pricing))
         check_nonnegative("gpu_usd_per_hour", self.gpu_usd_per_hour)
         check_int("ssd_drives", self.ssd_drives, low=1)
         check_positive("slo_ttft_p95_s", self.slo_ttft_p95_s)
@@ -98,9 +119,9 @@ class ServingSetup:
         return (self.n_gpus * usable_bytes_per_gpu(gpu) - weight_bytes(arch)) / GB
 
     def hbm_usd_per_gb_hour(self) -> float:
-        """Opportunity cost of one GB of HBM: the GPU's hourly price ÷ its HBM (as data/hardware.csv's
-        ``hbm`` row derives it)."""
-        return self.gpu_usd_per_hour / load_gpu(self.gpu).memory_gb
+        """Opportunity cost of one GB (10⁹ bytes) of HBM: the GPU's hourly price ÷ its HBM in GB, the same
+        ``memory_bytes`` (``data/hardware.csv``, nvidia-smi's total) that :meth:`free_hbm_gb` counts."""
+        return self.gpu_usd_per_hour / (load_gpu(self.gpu).memory_bytes / GB)
 
     def tier_usd_per_gb_hour(self, tier: str) -> float:
         return load_tier(tier).usd_per_gb_month / default("hours_per_month")
@@ -115,13 +136,33 @@ class ServingSetup:
         return engine.s_token, engine.s_pair
 
 
+def gpu_price_per_hour(gpu: str, provider: str = "aws", pricing: str = "on-demand") -> float:
+    """USD per GPU-hour of ``gpu``: the latest ``provider``/``pricing`` row of ``data/prices/gpu_prices.csv``.
+
+    Raises
+    ------
+    ParameterError
+        naming ``gpu_usd_per_hour`` when the file has no such row (then set the price yourself).
+    """
+    from model.economics import gpu_price, gpu_prices
+
+    table = gpu_prices()
+    rows = table[(table["gpu"] == gpu) & (table["provider"] == provider) & (table["pricing"] == pricing)]
+    if rows.empty:
+        raise ParameterError("gpu_usd_per_hour", None,
+                             f"a price in USD per GPU-hour: data/prices/gpu_prices.csv has no {provider} {pricing} "
+                             f"row for gpu {gpu!r}")
+    return float(gpu_price(gpu, provider, pricing).usd_per_gpu_hour)
+
+
 @dataclass(frozen=True, eq=False)
 class TierEvaluator:
     """Evaluation function of a tier configuration on one trace (picklable; see the module docstring).
 
     Build it with :func:`build_evaluator`. Calling it with ``{"hbm_gb", "dram_gb", "ssd_gb"}`` returns the
-    objectives (:data:`OBJECTIVES`) plus ``cost_usd_per_hour``, ``hit_ratio`` and the per-tier hit
-    ratios.
+    objectives (:data:`OBJECTIVES`) plus ``feasible`` (the P95-TTFT SLO can be met at some request rate),
+    ``cost_usd_per_hour``, ``hit_ratio`` and the per-tier hit ratios. ``reference_rps`` is the request
+    rate at which every configuration's P95 TTFT is measured.
     """
 
     trace_name: str
@@ -142,6 +183,7 @@ class TierEvaluator:
     ssd_usd_per_gb_hour: float
     slo_s: float
     reference_scale: float
+    reference_rps: float
     fingerprint: str
 
     # --- pieces -------------------------------------------------------------------------------------
@@ -216,6 +258,7 @@ class TierEvaluator:
         return {
             "usd_per_million_tokens": cost_h / (tokens_per_s * 3600.0) * 1e6 if tokens_per_s > 0 else math.inf,
             "throughput_at_slo_rps": throughput,
+            "feasible": bool(throughput > 0),
             "ttft_p95_s": self.ttft_p95(service, self.reference_scale),
             "cost_usd_per_hour": cost_h,
             "hit_ratio": float(served.sum() / total_in),
@@ -264,7 +307,8 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
 
     P95 TTFT (the latency objective) is measured at a fixed reference load: ``kareto_reference_load`` ×
     the throughput at the SLO of the ``reference`` configuration (default: the baseline, see
-    :func:`baseline_config`), so that every configuration faces the same request rate.
+    :func:`baseline_config`), so that every configuration faces the same request rate. If the reference
+    configuration is infeasible (meets the SLO at no rate), the trace's own arrival rate is used.
     """
     setup = setup or ServingSetup()
     order = np.argsort(np.asarray(trace.arrival_s), kind="stable")
@@ -277,9 +321,6 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
     from model.tiering import stack_distances
 
     distances = stack_distances(trace)    # LRU depth of each block when its request is looked up
-    params = {"trace": trace.name, "requests": int(trace.n_requests), "lookups": int(trace.n_blocks),
-              "setup": setup.__dict__, "reference_load": default("kareto_reference_load")}
-    fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
     evaluator = TierEvaluator(
         trace_name=trace.name, distances=distances, tokens=tokens,
         offsets=np.asarray(trace.block_offsets, dtype=np.int64),
@@ -293,22 +334,45 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
         hbm_usd_per_gb_hour=setup.hbm_usd_per_gb_hour(),
         dram_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.dram_tier),
         ssd_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.ssd_tier),
-        slo_s=setup.slo_ttft_p95_s, reference_scale=1.0, fingerprint=fingerprint)
+        slo_s=setup.slo_ttft_p95_s, reference_scale=1.0, reference_rps=math.nan, fingerprint="")
     ref = reference or baseline_config(setup)
     r = evaluator.throughput_at_slo(evaluator.service_times(evaluator.served_tokens(
         ref["hbm_gb"], ref["dram_gb"], ref["ssd_gb"])))
     span = float(evaluator.arrival_s[-1]) or 1.0
     scale = default("kareto_reference_load") * r * span / len(evaluator.arrival_s) if r > 0 else 1.0
     object.__setattr__(evaluator, "reference_scale", scale)
+    object.__setattr__(evaluator, "reference_rps", len(evaluator.arrival_s) * scale / span)
+    object.__setattr__(evaluator, "fingerprint", evaluator_fingerprint(evaluator))
     return evaluator
 
 
-def baseline_config(setup: ServingSetup | None = None) -> dict:
-    """The paper's fixed setup: the HBM prefix cache at ``kareto_baseline_hbm_share`` of the free HBM,
-    ``kareto_paper_baseline_dram_gb`` (1024 GB) of DRAM, no SSD."""
+def evaluator_fingerprint(evaluator: TierEvaluator) -> str:
+    """16 hex digits of SHA-256 over every field of ``evaluator`` the evaluation reads (arrays by dtype,
+    shape and bytes; numbers and names by ``repr``) and over the source of this module (the evaluation's
+    code). Two evaluators with the same fingerprint give the same results."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for f in fields(evaluator):
+        if f.name == "fingerprint":
+            continue
+        v = getattr(evaluator, f.name)
+        h.update(f.name.encode() + b"=")
+        if isinstance(v, np.ndarray):
+            h.update(f"{v.dtype.str}{v.shape}".encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        else:
+            h.update(repr(v).encode())
+        h.update(b";")
+    return h.hexdigest()[:16]
+
+
+def baseline_config(setup: ServingSetup | None = None, *, dram_gb: float | None = None) -> dict:
+    """The fixed setup the search is compared with: the HBM prefix cache at ``kareto_baseline_hbm_share``
+    of the free HBM, ``dram_gb`` of DRAM (default ``kareto_paper_baseline_dram_gb``, the paper's fixed
+    setup), no SSD."""
     setup = setup or ServingSetup()
+    dram = default("kareto_paper_baseline_dram_gb") if dram_gb is None else check_nonnegative("dram_gb", dram_gb)
     return {"hbm_gb": round(default("kareto_baseline_hbm_share") * setup.free_hbm_gb()),
-            "dram_gb": default("kareto_paper_baseline_dram_gb"), "ssd_gb": 0.0}
+            "dram_gb": float(dram), "ssd_gb": 0.0}
 
 
 #: Grid of the chapter (study choice): shares of the free HBM given to the prefix cache, DRAM GB (around the
@@ -331,75 +395,6 @@ def search_space(setup: ServingSetup | None = None, *, hbm_shares: Sequence[floa
     return SearchSpace((Axis("hbm_gb", tuple(float(round(s * free)) for s in shares)),
                         Axis("dram_gb", tuple(float(d) for d in dram)),
                         Axis("ssd_gb", tuple(float(s) for s in ssd))))
-
-
-def paper_headlines() -> dict[str, float]:
-    """The paper's three headline improvements vs its 1024 GB DRAM baseline, % (better = positive)."""
-    return {"throughput_at_slo_rps": default("kareto_paper_throughput_gain_percent"),
-            "ttft_p95_s": default("kareto_paper_latency_reduction_percent"),
-            "usd_per_million_tokens": default("kareto_paper_cost_reduction_percent")}
-
-
-#: What the paper's abstract does not state, without which its headline figures cannot be recomputed.
-UNKNOWN_SETTING = ("traces, model, GPUs, tier prices and bandwidths, SLO, search grid and the baseline's HBM/SSD "
-                   "are not stated in the abstract (the only public text found)")
-
-
-def audit_kareto(headlines: pd.DataFrame, *, exhaustive_evaluations: int, pruned_evaluations: int,
-                 free_hbm_gb: float, best_uniform_ttl_s: float,
-                 share_reuse_after_1h: float, trace_hours: float, ttl_saving_percent: float,
-                 setting: str) -> list[Computed]:
-    """The audit of the Kareto summary (``data/claims/kareto.csv``), one :class:`Computed` per claim.
-
-    Parameters
-    ----------
-    headlines : :func:`model.pareto.headline_comparisons` of our exhaustive grid vs our baseline.
-    exhaustive_evaluations, pruned_evaluations : configurations evaluated by each search.
-    free_hbm_gb : HBM free for KV on our replica, GB.
-    best_uniform_ttl_s : best single TTL on our trace and prices, s.
-    share_reuse_after_1h : share of block reuses that come more than 1 h after the previous lookup.
-    trace_hours : span of the trace, h.
-    ttl_saving_percent : cost saving of TTL per group vs the best uniform TTL, %.
-    setting : one line naming our setting (trace, model, GPUs).
-    """
-    h = headlines.set_index("objective")["improvement_percent"]
-    ours = f"ours ({setting})"
-    unknown = f"not comparable: the paper's {UNKNOWN_SETTING}"
-    out = [
-        Computed("k.simulator.configurations_tried", float(exhaustive_evaluations), "text",
-                 f"qualitative ('thousands' of simulations); our exhaustive grid is {exhaustive_evaluations} "
-                 f"configurations (wall time: benchmarks/bench_search.py), the pruned search needs "
-                 f"{pruned_evaluations}", verdict="not reproducible"),
-        Computed("k.example1.gpu_memory", math.nan, "GB",
-                 f"an illustrative what-if input, not a result; our 8-GPU replica has {free_hbm_gb:.0f} GB of HBM "
-                 "free for KV, so 500 GB of GPU memory for KV needs more than one replica",
-                 verdict="not reproducible"),
-        Computed("k.example1.storage", math.nan, "GB",
-                 "an illustrative what-if input (1 TB of storage), not a result; our grid spans 0-30 TB of SSD",
-                 verdict="not reproducible"),
-        Computed("k.example2.gpu_memory", math.nan, "GB",
-                 f"an illustrative what-if input; 2 TB of GPU memory is {2000 / free_hbm_gb:.1f}x the HBM free for "
-                 "KV on one 8x H100 replica", verdict="not reproducible"),
-        Computed("k.example2.storage", math.nan, "GB",
-                 "an illustrative what-if input (500 GB of storage), not a result", verdict="not reproducible"),
-        Computed("k.baseline.uniform_ttl", best_uniform_ttl_s / 3600.0, "h",
-                 f"an illustration of 'conventional systems', not a measured setting; the best single TTL on our "
-                 f"trace and prices is {best_uniform_ttl_s:g} s", verdict="not reproducible"),
-        Computed("k.baseline.uniform_ttl_problem", math.nan, "h",
-                 f"qualitative; on our trace ({trace_hours:.2f} h long) {100 * share_reuse_after_1h:.1f}% of block "
-                 f"reuses come more than 1 h after the previous lookup; TTL per group saves "
-                 f"{ttl_saving_percent:.1f}% of the cost of the best uniform TTL", verdict="not reproducible"),
-        Computed("k.throughput_gain_max", float(h["throughput_at_slo_rps"]), "%",
-                 f"{ours}: best throughput at the P95-TTFT SLO vs HBM + 1024 GB DRAM; {unknown}",
-                 verdict="not reproducible"),
-        Computed("k.latency_reduction_max", float(h["ttft_p95_s"]), "%",
-                 f"{ours}: best P95 TTFT reduction at a fixed request rate vs the same baseline; {unknown}",
-                 verdict="not reproducible"),
-        Computed("k.cost_reduction_max", float(h["usd_per_million_tokens"]), "%",
-                 f"{ours}: best cost per 1M prompt tokens at the SLO vs the same baseline; {unknown}",
-                 verdict="not reproducible"),
-    ]
-    return out
 
 
 # --------------------------------------------------------------------------------------------------------
