@@ -243,6 +243,18 @@ class TierEvaluator:
                 hi = mid
         return len(self.arrival_s) * lo / span
 
+    def unbounded_hit_ratio(self) -> float:
+        """Share of prompt tokens served from cache with unbounded capacity (every block seen before, up to
+        the request's first never-seen block): the ceiling of any configuration's ``hit_ratio``."""
+        gb = (len(self.distances) + 1) * self.block_bytes_per_token * self.block_tokens / GB
+        return float(self.served_tokens(gb, 0.0, 0.0).sum() / self.input_tokens.sum())
+
+    def distinct_kv_gb(self) -> float:
+        """GB of KV cache of every distinct block the trace looks up (never-seen lookups, full blocks)."""
+        from model.tiering import INFINITE_DISTANCE
+        return float((self.distances == INFINITE_DISTANCE).sum() * self.block_tokens
+                     * self.block_bytes_per_token / GB)
+
     def cost_usd_per_hour(self, hbm_gb: float, dram_gb: float, ssd_gb: float) -> float:
         return (self.fixed_usd_per_hour + hbm_gb * self.hbm_usd_per_gb_hour
                 + dram_gb * self.dram_usd_per_gb_hour + ssd_gb * self.ssd_usd_per_gb_hour)
@@ -384,6 +396,16 @@ GRID_SSD_GB = (0, 1000, 2000, 4000, 8000, 12000, 16000, 24000, 30000)
 QUICK_HBM_SHARES = (0.25, 0.5, 1.0)
 QUICK_DRAM_GB = (0, 512, 1024, 4096)
 QUICK_SSD_GB = (0, 8000, 30000)
+#: The rest of the chapter's quick (test) profile, a study choice to run in seconds: the first requests of
+#: the Mooncake trace, the first character-chat sessions, and fewer TTL candidates (s).
+QUICK_MOONCAKE_REQUESTS = 3000
+QUICK_CHAT_SESSIONS = 20
+QUICK_TTL_CANDIDATES_S = (0.0, 60.0, 300.0, 900.0, 1800.0, math.inf)
+
+
+def quick_grid() -> dict:
+    """Keyword arguments of :func:`search_space` for the quick profile's grid."""
+    return {"hbm_shares": QUICK_HBM_SHARES, "dram_gb": QUICK_DRAM_GB, "ssd_gb": QUICK_SSD_GB}
 
 
 def search_space(setup: ServingSetup | None = None, *, hbm_shares: Sequence[float] = GRID_HBM_SHARES,
@@ -452,3 +474,102 @@ def ttl_summary(trace, choice) -> dict:
     return {"best_uniform_ttl_s": float(next(iter(choice.policies["best uniform TTL"].values()))),
             "saving_percent": 100.0 * (uniform - chosen) / uniform if uniform > 0 else 0.0,
             "share_reuse_after_1h": float((finite > 3600.0).mean()) if len(finite) else 0.0}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Phrases of the chapter's prose, computed from the results
+# --------------------------------------------------------------------------------------------------------
+
+def change_phrase(percent: float, *, better: str, worse: str) -> str:
+    """An improvement in % (positive = better) as prose: ``"rises 30%"``, ``"is unchanged"``; NaN (no
+    comparison possible: no feasible configuration or baseline) gives ``"cannot be compared"``."""
+    if not math.isfinite(percent):
+        return "cannot be compared"
+    if abs(percent) < 0.05:
+        return "is unchanged"
+    return f"{better if percent > 0 else worse} {abs(percent):.0f}%"
+
+
+def feasibility_sentence(trace_name: str, feasible: int, total: int, baseline_feasible: bool,
+                         slo_s: float) -> str:
+    """How many configurations meet the P95-TTFT target on a trace, and what that means for the tables."""
+    if feasible == total:
+        head = f"On the {trace_name} trace all {total:,} configurations meet the {slo_s:g} s P95 TTFT target"
+    elif feasible == 0:
+        return (f"On the {trace_name} trace none of the {total:,} configurations meets the {slo_s:g} s P95 TTFT "
+                f"target, even on an idle replica: each has throughput 0 at the SLO, an infinite cost per "
+                f"token and feasible = False, so there is no frontier and no improvement to report.")
+    else:
+        head = (f"On the {trace_name} trace {feasible:,} of the {total:,} configurations meet the {slo_s:g} s P95 "
+                f"TTFT target; the other {total - feasible:,} (feasible = False) are left out of the frontier")
+    tail = "" if baseline_feasible else (", but the baseline does not, so improvements over it cannot be "
+                                         "computed")
+    return head + tail + "."
+
+
+def search_sentence(evaluations) -> str:
+    """The pruned search against the exhaustive grid (a :func:`model.pareto.evaluations_table`), in words."""
+    ex = evaluations[evaluations["search"] == "exhaustive grid"].iloc[0]
+    pr = evaluations[evaluations["search"] != "exhaustive grid"].iloc[0]
+    text = (f"evaluates {int(pr['evaluations']):,} of the {int(ex['evaluations']):,} configurations "
+            f"({float(pr['evaluation_reduction']):.1f}× fewer)")
+    ratio = float(pr["hypervolume_ratio"])
+    if math.isfinite(ratio):
+        return text + f" and recovers {100 * ratio:.1f}% of the exhaustive frontier's hypervolume"
+    return text + "; with no feasible configuration there is no frontier to recover"
+
+
+def config_phrase(row) -> str:
+    """A configuration's capacities in words (``"59 GB of HBM, 1,024 GB of DRAM, 12 TB of SSD"``); for a
+    row with no configuration (NaN capacities: nothing feasible) ``"none (no configuration meets the SLO)"``."""
+    if not all(math.isfinite(float(row[k])) for k in ("hbm_gb", "dram_gb", "ssd_gb")):
+        return "none (no configuration meets the SLO)"
+
+    def amount(gb: float, tier: str) -> str:
+        if gb == 0:
+            return f"no {tier}"
+        return f"{gb / 1000:g} TB of {tier}" if gb >= 1000 and gb % 1000 == 0 else f"{gb:,.0f} GB of {tier}"
+    return ", ".join(amount(float(row[k]), t) for k, t in (("hbm_gb", "HBM"), ("dram_gb", "DRAM"),
+                                                           ("ssd_gb", "SSD")))
+
+
+def setting_sentence(setup: ServingSetup, *, price_set_by_reader: bool = False) -> str:
+    """One sentence naming the chapter's setting: model, GPUs, GPU price and where it comes from, SLO."""
+    arch = load_architecture(setup.model)
+    if price_set_by_reader:
+        source = "as set in the parameters"
+    else:
+        from model.economics import gpu_price
+        row = gpu_price(setup.gpu, setup.price_provider, setup.price_pricing)
+        source = (f"the {setup.gpu} row of data/prices/gpu_prices.csv: {row.provider} {row.pricing}, "
+                  f"{row.date}")
+    return (f"The search below runs {arch.display_name} on {setup.n_gpus}× {setup.gpu} at "
+            f"${setup.gpu_usd_per_hour:.2f} per GPU-hour ({source}), with a P95 TTFT target of "
+            f"{setup.slo_ttft_p95_s:g} s.")
+
+
+def reference_load_phrase(evaluator: TierEvaluator, baseline_feasible: bool) -> str:
+    """The request rate P95 TTFT is measured at, and where it comes from."""
+    rate = f"{evaluator.reference_rps:.3g} requests/s"
+    if baseline_feasible:
+        return f"{rate}, {100 * default('kareto_reference_load'):.0f}% of the baseline's throughput at the SLO"
+    return f"{rate}, the trace's own rate, as the baseline meets the SLO at no rate"
+
+
+def frontier_sentence(on_frontier: int, feasible: int) -> str:
+    """How many feasible configurations are on the frontier (or that there is none to plot)."""
+    if feasible == 0:
+        return "No configuration meets the SLO on this trace, so the chart is empty: there is no frontier."
+    return f"{on_frontier:,} of the {feasible:,} feasible configurations are on the frontier."
+
+
+def ttl_sentence(choice, summary: dict) -> str:
+    """The TTL tuner's choice against the best single TTL, in words (``summary``: :func:`ttl_summary`)."""
+    uniform = summary["best_uniform_ttl_s"]
+    uniform_text = "no expiry" if not math.isfinite(uniform) else f"{uniform:g} s"
+    saving = summary["saving_percent"]
+    if abs(saving) < 0.05:
+        return f"a TTL per group costs the same as the best single TTL ({uniform_text}): grouping saves nothing"
+    if choice.chosen != "TTL per group":
+        return f"the tuner keeps '{choice.chosen}' (best single TTL: {uniform_text})"
+    return (f"a TTL per group costs {saving:.1f}% less than the best single TTL ({uniform_text})")

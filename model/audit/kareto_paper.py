@@ -124,6 +124,12 @@ def computed() -> list[Computed]:
     ]
 
 
+def verdicts_sentence(counts: pd.Series) -> str:
+    """The audit's verdict counts in one sentence (``counts``: :func:`model.audit.verdicts.verdict_counts`)."""
+    parts = [f"{int(n)} {v}" for v, n in counts.items() if n]
+    return f"Of the {int(counts.sum())} figures of the Kareto summary, " + ", ".join(parts) + "."
+
+
 def table() -> pd.DataFrame:
     """The audit table of the Kareto summary (:func:`model.audit.verdicts.audit` of :func:`computed`)."""
     return audit(computed())
