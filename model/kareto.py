@@ -481,11 +481,12 @@ def ttl_summary(trace, choice) -> dict:
 # --------------------------------------------------------------------------------------------------------
 
 def change_phrase(percent: float, *, better: str, worse: str) -> str:
-    """An improvement in % (positive = better) as prose: ``"rises 30%"``, ``"is unchanged"``; NaN (no
+    """An improvement in % (positive = better) as prose: ``"rises 30%"``, ``"is unchanged"`` (below 0.5%,
+    which rounds to 0%); NaN (no
     comparison possible: no feasible configuration or baseline) gives ``"cannot be compared"``."""
     if not math.isfinite(percent):
         return "cannot be compared"
-    if abs(percent) < 0.05:
+    if abs(percent) < 0.5:           # rounds to 0%
         return "is unchanged"
     return f"{better if percent > 0 else worse} {abs(percent):.0f}%"
 
@@ -560,7 +561,8 @@ def frontier_sentence(on_frontier: int, feasible: int) -> str:
     """How many feasible configurations are on the frontier (or that there is none to plot)."""
     if feasible == 0:
         return "No configuration meets the SLO on this trace, so the chart is empty: there is no frontier."
-    return f"{on_frontier:,} of the {feasible:,} feasible configurations are on the frontier."
+    verb = "is" if on_frontier == 1 else "are"
+    return f"{on_frontier:,} of the {feasible:,} feasible configurations {verb} on the frontier."
 
 
 def ttl_sentence(choice, summary: dict) -> str:
