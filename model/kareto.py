@@ -1,5 +1,6 @@
-"""Kareto (arXiv 2603.08739) reproduced on our traces: the evaluation function the configuration search
-calls, the baseline "HBM + fixed 1024 GB DRAM", and the audit of the Kareto summary's figures.
+"""Kareto's method (arXiv 2603.08739) on our traces: the evaluation function the configuration search
+calls and the baseline "HBM + a fixed amount of DRAM". (The audit of the Kareto summary's figures is
+:mod:`model.audit.kareto_paper`.)
 
 The evaluation function (:class:`TierEvaluator`) replays a trace through an exclusive HBM → DRAM → SSD
 LRU hierarchy (demotion of evicted blocks to the next tier, promotion on hit). Such a hierarchy keeps all
@@ -16,23 +17,34 @@ first come first served (the Lindley recursion, vectorised as a running maximum)
 queueing. Throughput at the SLO is the highest request rate (the trace's arrival times compressed) whose
 P95 TTFT stays under the target, found by bisection (P95 TTFT grows with the rate).
 
-Cost: GPUs by the hour, DRAM and SSD capacity as provisioned ($/GB-hour from ``data/hardware.csv``), and
-the HBM given to the prefix cache at its opportunity cost (the GPU's price per GB of HBM).
+Cost: GPUs by the hour (by default the chosen GPU's price row of ``data/prices/gpu_prices.csv``), DRAM
+and SSD capacity as provisioned ($/GB-hour from ``data/hardware.csv``), and the HBM given to the prefix
+cache at its opportunity cost (the GPU's price per GB of HBM). Every capacity is in decimal GB (10⁹ bytes),
+HBM included: its size is ``memory_bytes`` of ``data/hardware.csv`` (nvidia-smi's total), not the marketed
+"80 GB" of ``memory_gb`` (on an H100, 85.5 × 10⁹ bytes, about 80 GiB).
+
+Infeasible configurations: a configuration whose P95 TTFT exceeds the SLO even on an idle replica serves
+nothing within the SLO; it has throughput 0, an infinite cost per token and ``feasible`` False, and the
+search's Pareto tools (:mod:`model.pareto`) leave it out.
+
+The fingerprint of an evaluator (the key of its sweep results file) hashes every array and number its
+evaluation reads (the trace's stack distances, tokens and arrival times; prefill coefficients,
+bandwidths, prices, SLO, reference load) and the source of this module: whatever changes a result — a data
+file, a parameter, a default, an upstream model function — changes one of those inputs or this code, hence
+the key.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from model.architectures import load_architecture
-from model.audit.verdicts import Computed
 from model.hardware import load_gpu, load_tier
 from model.kv import kv_bytes_per_token
 from model.parameters import default
@@ -61,8 +73,12 @@ class ServingSetup:
         GPU name (``data/hardware.csv``).
     n_gpus : int
         GPUs of the prefill replica (tensor parallel).
-    gpu_usd_per_hour : float
-        Price of one GPU-hour, USD.
+    gpu_usd_per_hour : float or None
+        Price of one GPU-hour, USD; ``None``: the chosen GPU's row of ``data/prices/gpu_prices.csv`` from
+        ``price_provider`` under ``price_pricing`` (latest date, :func:`model.economics.gpu_price`).
+    price_provider, price_pricing : str
+        The price row read when ``gpu_usd_per_hour`` is ``None`` (default AWS on-demand: the p5/p4de
+        instances whose 8-GPU shape the replica follows).
     dram_tier, ssd_tier : str
         Tier rows of ``data/hardware.csv``.
     ssd_drives : int
@@ -75,15 +91,20 @@ class ServingSetup:
     model: str = "llama-3.1-70b"
     gpu: str = "h100-80gb"
     n_gpus: int = field(default_factory=lambda: int(default("kareto_prefill_gpus")))
-    gpu_usd_per_hour: float = field(default_factory=lambda: default("kareto_gpu_usd_per_hour"))
+    gpu_usd_per_hour: float | None = None
     dram_tier: str = "host-dram-pcie5"
     ssd_tier: str = "nvme-ssd"
     ssd_drives: int = field(default_factory=lambda: int(default("kareto_ssd_drives")))
     slo_ttft_p95_s: float = field(default_factory=lambda: default("kareto_slo_ttft_p95_s"))
     kv_dtype: str = "fp16"
+    price_provider: str = "aws"
+    price_pricing: str = "on-demand"
 
     def __post_init__(self):
         check_int("n_gpus", self.n_gpus, low=1)
+        if self.gpu_usd_per_hour is None:
+            object.__setattr__(self, "gpu_usd_per_hour", gpu_price_per_hour(self.gpu, self.price_provider,
+                                                                            self.price_pricing))
         check_nonnegative("gpu_usd_per_hour", self.gpu_usd_per_hour)
         check_int("ssd_drives", self.ssd_drives, low=1)
         check_positive("slo_ttft_p95_s", self.slo_ttft_p95_s)
@@ -98,9 +119,9 @@ class ServingSetup:
         return (self.n_gpus * usable_bytes_per_gpu(gpu) - weight_bytes(arch)) / GB
 
     def hbm_usd_per_gb_hour(self) -> float:
-        """Opportunity cost of one GB of HBM: the GPU's hourly price ÷ its HBM (as data/hardware.csv's
-        ``hbm`` row derives it)."""
-        return self.gpu_usd_per_hour / load_gpu(self.gpu).memory_gb
+        """Opportunity cost of one GB (10⁹ bytes) of HBM: the GPU's hourly price ÷ its HBM in GB, the same
+        ``memory_bytes`` (``data/hardware.csv``, nvidia-smi's total) that :meth:`free_hbm_gb` counts."""
+        return self.gpu_usd_per_hour / (load_gpu(self.gpu).memory_bytes / GB)
 
     def tier_usd_per_gb_hour(self, tier: str) -> float:
         return load_tier(tier).usd_per_gb_month / default("hours_per_month")
@@ -115,13 +136,33 @@ class ServingSetup:
         return engine.s_token, engine.s_pair
 
 
+def gpu_price_per_hour(gpu: str, provider: str = "aws", pricing: str = "on-demand") -> float:
+    """USD per GPU-hour of ``gpu``: the latest ``provider``/``pricing`` row of ``data/prices/gpu_prices.csv``.
+
+    Raises
+    ------
+    ParameterError
+        naming ``gpu_usd_per_hour`` when the file has no such row (then set the price yourself).
+    """
+    from model.economics import gpu_price, gpu_prices
+
+    table = gpu_prices()
+    rows = table[(table["gpu"] == gpu) & (table["provider"] == provider) & (table["pricing"] == pricing)]
+    if rows.empty:
+        raise ParameterError("gpu_usd_per_hour", None,
+                             f"a price in USD per GPU-hour: data/prices/gpu_prices.csv has no {provider} {pricing} "
+                             f"row for gpu {gpu!r}")
+    return float(gpu_price(gpu, provider, pricing).usd_per_gpu_hour)
+
+
 @dataclass(frozen=True, eq=False)
 class TierEvaluator:
     """Evaluation function of a tier configuration on one trace (picklable; see the module docstring).
 
     Build it with :func:`build_evaluator`. Calling it with ``{"hbm_gb", "dram_gb", "ssd_gb"}`` returns the
-    objectives (:data:`OBJECTIVES`) plus ``cost_usd_per_hour``, ``hit_ratio`` and the per-tier hit
-    ratios.
+    objectives (:data:`OBJECTIVES`) plus ``feasible`` (the P95-TTFT SLO can be met at some request rate),
+    ``cost_usd_per_hour``, ``hit_ratio`` and the per-tier hit ratios. ``reference_rps`` is the request
+    rate at which every configuration's P95 TTFT is measured.
     """
 
     trace_name: str
@@ -142,6 +183,7 @@ class TierEvaluator:
     ssd_usd_per_gb_hour: float
     slo_s: float
     reference_scale: float
+    reference_rps: float
     fingerprint: str
 
     # --- pieces -------------------------------------------------------------------------------------
@@ -201,6 +243,18 @@ class TierEvaluator:
                 hi = mid
         return len(self.arrival_s) * lo / span
 
+    def unbounded_hit_ratio(self) -> float:
+        """Share of prompt tokens served from cache with unbounded capacity (every block seen before, up to
+        the request's first never-seen block): the ceiling of any configuration's ``hit_ratio``."""
+        gb = (len(self.distances) + 1) * self.block_bytes_per_token * self.block_tokens / GB
+        return float(self.served_tokens(gb, 0.0, 0.0).sum() / self.input_tokens.sum())
+
+    def distinct_kv_gb(self) -> float:
+        """GB of KV cache of every distinct block the trace looks up (never-seen lookups, full blocks)."""
+        from model.tiering import INFINITE_DISTANCE
+        return float((self.distances == INFINITE_DISTANCE).sum() * self.block_tokens
+                     * self.block_bytes_per_token / GB)
+
     def cost_usd_per_hour(self, hbm_gb: float, dram_gb: float, ssd_gb: float) -> float:
         return (self.fixed_usd_per_hour + hbm_gb * self.hbm_usd_per_gb_hour
                 + dram_gb * self.dram_usd_per_gb_hour + ssd_gb * self.ssd_usd_per_gb_hour)
@@ -216,6 +270,7 @@ class TierEvaluator:
         return {
             "usd_per_million_tokens": cost_h / (tokens_per_s * 3600.0) * 1e6 if tokens_per_s > 0 else math.inf,
             "throughput_at_slo_rps": throughput,
+            "feasible": bool(throughput > 0),
             "ttft_p95_s": self.ttft_p95(service, self.reference_scale),
             "cost_usd_per_hour": cost_h,
             "hit_ratio": float(served.sum() / total_in),
@@ -264,7 +319,8 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
 
     P95 TTFT (the latency objective) is measured at a fixed reference load: ``kareto_reference_load`` ×
     the throughput at the SLO of the ``reference`` configuration (default: the baseline, see
-    :func:`baseline_config`), so that every configuration faces the same request rate.
+    :func:`baseline_config`), so that every configuration faces the same request rate. If the reference
+    configuration is infeasible (meets the SLO at no rate), the trace's own arrival rate is used.
     """
     setup = setup or ServingSetup()
     order = np.argsort(np.asarray(trace.arrival_s), kind="stable")
@@ -277,9 +333,6 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
     from model.tiering import stack_distances
 
     distances = stack_distances(trace)    # LRU depth of each block when its request is looked up
-    params = {"trace": trace.name, "requests": int(trace.n_requests), "lookups": int(trace.n_blocks),
-              "setup": setup.__dict__, "reference_load": default("kareto_reference_load")}
-    fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
     evaluator = TierEvaluator(
         trace_name=trace.name, distances=distances, tokens=tokens,
         offsets=np.asarray(trace.block_offsets, dtype=np.int64),
@@ -293,22 +346,45 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
         hbm_usd_per_gb_hour=setup.hbm_usd_per_gb_hour(),
         dram_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.dram_tier),
         ssd_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.ssd_tier),
-        slo_s=setup.slo_ttft_p95_s, reference_scale=1.0, fingerprint=fingerprint)
+        slo_s=setup.slo_ttft_p95_s, reference_scale=1.0, reference_rps=math.nan, fingerprint="")
     ref = reference or baseline_config(setup)
     r = evaluator.throughput_at_slo(evaluator.service_times(evaluator.served_tokens(
         ref["hbm_gb"], ref["dram_gb"], ref["ssd_gb"])))
     span = float(evaluator.arrival_s[-1]) or 1.0
     scale = default("kareto_reference_load") * r * span / len(evaluator.arrival_s) if r > 0 else 1.0
     object.__setattr__(evaluator, "reference_scale", scale)
+    object.__setattr__(evaluator, "reference_rps", len(evaluator.arrival_s) * scale / span)
+    object.__setattr__(evaluator, "fingerprint", evaluator_fingerprint(evaluator))
     return evaluator
 
 
-def baseline_config(setup: ServingSetup | None = None) -> dict:
-    """The paper's fixed setup: the HBM prefix cache at ``kareto_baseline_hbm_share`` of the free HBM,
-    ``kareto_paper_baseline_dram_gb`` (1024 GB) of DRAM, no SSD."""
+def evaluator_fingerprint(evaluator: TierEvaluator) -> str:
+    """16 hex digits of SHA-256 over every field of ``evaluator`` the evaluation reads (arrays by dtype,
+    shape and bytes; numbers and names by ``repr``) and over the source of this module (the evaluation's
+    code). Two evaluators with the same fingerprint give the same results."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for f in fields(evaluator):
+        if f.name == "fingerprint":
+            continue
+        v = getattr(evaluator, f.name)
+        h.update(f.name.encode() + b"=")
+        if isinstance(v, np.ndarray):
+            h.update(f"{v.dtype.str}{v.shape}".encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        else:
+            h.update(repr(v).encode())
+        h.update(b";")
+    return h.hexdigest()[:16]
+
+
+def baseline_config(setup: ServingSetup | None = None, *, dram_gb: float | None = None) -> dict:
+    """The fixed setup the search is compared with: the HBM prefix cache at ``kareto_baseline_hbm_share``
+    of the free HBM, ``dram_gb`` of DRAM (default ``kareto_paper_baseline_dram_gb``, the paper's fixed
+    setup), no SSD."""
     setup = setup or ServingSetup()
+    dram = default("kareto_paper_baseline_dram_gb") if dram_gb is None else check_nonnegative("dram_gb", dram_gb)
     return {"hbm_gb": round(default("kareto_baseline_hbm_share") * setup.free_hbm_gb()),
-            "dram_gb": default("kareto_paper_baseline_dram_gb"), "ssd_gb": 0.0}
+            "dram_gb": float(dram), "ssd_gb": 0.0}
 
 
 #: Grid of the chapter (study choice): shares of the free HBM given to the prefix cache, DRAM GB (around the
@@ -320,6 +396,16 @@ GRID_SSD_GB = (0, 1000, 2000, 4000, 8000, 12000, 16000, 24000, 30000)
 QUICK_HBM_SHARES = (0.25, 0.5, 1.0)
 QUICK_DRAM_GB = (0, 512, 1024, 4096)
 QUICK_SSD_GB = (0, 8000, 30000)
+#: The rest of the chapter's quick (test) profile, a study choice to run in seconds: the first requests of
+#: the Mooncake trace, the first character-chat sessions, and fewer TTL candidates (s).
+QUICK_MOONCAKE_REQUESTS = 3000
+QUICK_CHAT_SESSIONS = 20
+QUICK_TTL_CANDIDATES_S = (0.0, 60.0, 300.0, 900.0, 1800.0, math.inf)
+
+
+def quick_grid() -> dict:
+    """Keyword arguments of :func:`search_space` for the quick profile's grid."""
+    return {"hbm_shares": QUICK_HBM_SHARES, "dram_gb": QUICK_DRAM_GB, "ssd_gb": QUICK_SSD_GB}
 
 
 def search_space(setup: ServingSetup | None = None, *, hbm_shares: Sequence[float] = GRID_HBM_SHARES,
@@ -331,75 +417,6 @@ def search_space(setup: ServingSetup | None = None, *, hbm_shares: Sequence[floa
     return SearchSpace((Axis("hbm_gb", tuple(float(round(s * free)) for s in shares)),
                         Axis("dram_gb", tuple(float(d) for d in dram)),
                         Axis("ssd_gb", tuple(float(s) for s in ssd))))
-
-
-def paper_headlines() -> dict[str, float]:
-    """The paper's three headline improvements vs its 1024 GB DRAM baseline, % (better = positive)."""
-    return {"throughput_at_slo_rps": default("kareto_paper_throughput_gain_percent"),
-            "ttft_p95_s": default("kareto_paper_latency_reduction_percent"),
-            "usd_per_million_tokens": default("kareto_paper_cost_reduction_percent")}
-
-
-#: What the paper's abstract does not state, without which its headline figures cannot be recomputed.
-UNKNOWN_SETTING = ("traces, model, GPUs, tier prices and bandwidths, SLO, search grid and the baseline's HBM/SSD "
-                   "are not stated in the abstract (the only public text found)")
-
-
-def audit_kareto(headlines: pd.DataFrame, *, exhaustive_evaluations: int, pruned_evaluations: int,
-                 free_hbm_gb: float, best_uniform_ttl_s: float,
-                 share_reuse_after_1h: float, trace_hours: float, ttl_saving_percent: float,
-                 setting: str) -> list[Computed]:
-    """The audit of the Kareto summary (``data/claims/kareto.csv``), one :class:`Computed` per claim.
-
-    Parameters
-    ----------
-    headlines : :func:`model.pareto.headline_comparisons` of our exhaustive grid vs our baseline.
-    exhaustive_evaluations, pruned_evaluations : configurations evaluated by each search.
-    free_hbm_gb : HBM free for KV on our replica, GB.
-    best_uniform_ttl_s : best single TTL on our trace and prices, s.
-    share_reuse_after_1h : share of block reuses that come more than 1 h after the previous lookup.
-    trace_hours : span of the trace, h.
-    ttl_saving_percent : cost saving of TTL per group vs the best uniform TTL, %.
-    setting : one line naming our setting (trace, model, GPUs).
-    """
-    h = headlines.set_index("objective")["improvement_percent"]
-    ours = f"ours ({setting})"
-    unknown = f"not comparable: the paper's {UNKNOWN_SETTING}"
-    out = [
-        Computed("k.simulator.configurations_tried", float(exhaustive_evaluations), "text",
-                 f"qualitative ('thousands' of simulations); our exhaustive grid is {exhaustive_evaluations} "
-                 f"configurations (wall time: benchmarks/bench_search.py), the pruned search needs "
-                 f"{pruned_evaluations}", verdict="not reproducible"),
-        Computed("k.example1.gpu_memory", math.nan, "GB",
-                 f"an illustrative what-if input, not a result; our 8-GPU replica has {free_hbm_gb:.0f} GB of HBM "
-                 "free for KV, so 500 GB of GPU memory for KV needs more than one replica",
-                 verdict="not reproducible"),
-        Computed("k.example1.storage", math.nan, "GB",
-                 "an illustrative what-if input (1 TB of storage), not a result; our grid spans 0-30 TB of SSD",
-                 verdict="not reproducible"),
-        Computed("k.example2.gpu_memory", math.nan, "GB",
-                 f"an illustrative what-if input; 2 TB of GPU memory is {2000 / free_hbm_gb:.1f}x the HBM free for "
-                 "KV on one 8x H100 replica", verdict="not reproducible"),
-        Computed("k.example2.storage", math.nan, "GB",
-                 "an illustrative what-if input (500 GB of storage), not a result", verdict="not reproducible"),
-        Computed("k.baseline.uniform_ttl", best_uniform_ttl_s / 3600.0, "h",
-                 f"an illustration of 'conventional systems', not a measured setting; the best single TTL on our "
-                 f"trace and prices is {best_uniform_ttl_s:g} s", verdict="not reproducible"),
-        Computed("k.baseline.uniform_ttl_problem", math.nan, "h",
-                 f"qualitative; on our trace ({trace_hours:.2f} h long) {100 * share_reuse_after_1h:.1f}% of block "
-                 f"reuses come more than 1 h after the previous lookup; TTL per group saves "
-                 f"{ttl_saving_percent:.1f}% of the cost of the best uniform TTL", verdict="not reproducible"),
-        Computed("k.throughput_gain_max", float(h["throughput_at_slo_rps"]), "%",
-                 f"{ours}: best throughput at the P95-TTFT SLO vs HBM + 1024 GB DRAM; {unknown}",
-                 verdict="not reproducible"),
-        Computed("k.latency_reduction_max", float(h["ttft_p95_s"]), "%",
-                 f"{ours}: best P95 TTFT reduction at a fixed request rate vs the same baseline; {unknown}",
-                 verdict="not reproducible"),
-        Computed("k.cost_reduction_max", float(h["usd_per_million_tokens"]), "%",
-                 f"{ours}: best cost per 1M prompt tokens at the SLO vs the same baseline; {unknown}",
-                 verdict="not reproducible"),
-    ]
-    return out
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -457,3 +474,104 @@ def ttl_summary(trace, choice) -> dict:
     return {"best_uniform_ttl_s": float(next(iter(choice.policies["best uniform TTL"].values()))),
             "saving_percent": 100.0 * (uniform - chosen) / uniform if uniform > 0 else 0.0,
             "share_reuse_after_1h": float((finite > 3600.0).mean()) if len(finite) else 0.0}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Phrases of the chapter's prose, computed from the results
+# --------------------------------------------------------------------------------------------------------
+
+def change_phrase(percent: float, *, better: str, worse: str) -> str:
+    """An improvement in % (positive = better) as prose: ``"rises 30%"``, ``"is unchanged"`` (below 0.5%,
+    which rounds to 0%); NaN (no
+    comparison possible: no feasible configuration or baseline) gives ``"cannot be compared"``."""
+    if not math.isfinite(percent):
+        return "cannot be compared"
+    if abs(percent) < 0.5:           # rounds to 0%
+        return "is unchanged"
+    return f"{better if percent > 0 else worse} {abs(percent):.0f}%"
+
+
+def feasibility_sentence(trace_name: str, feasible: int, total: int, baseline_feasible: bool,
+                         slo_s: float) -> str:
+    """How many configurations meet the P95-TTFT target on a trace, and what that means for the tables."""
+    if feasible == total:
+        head = f"On the {trace_name} trace all {total:,} configurations meet the {slo_s:g} s P95 TTFT target"
+    elif feasible == 0:
+        return (f"On the {trace_name} trace none of the {total:,} configurations meets the {slo_s:g} s P95 TTFT "
+                f"target, even on an idle replica: each has throughput 0 at the SLO, an infinite cost per "
+                f"token and feasible = False, so there is no frontier and no improvement to report.")
+    else:
+        head = (f"On the {trace_name} trace {feasible:,} of the {total:,} configurations meet the {slo_s:g} s P95 "
+                f"TTFT target; the other {total - feasible:,} (feasible = False) are left out of the frontier")
+    tail = "" if baseline_feasible else (", but the baseline does not, so improvements over it cannot be "
+                                         "computed")
+    return head + tail + "."
+
+
+def search_sentence(evaluations) -> str:
+    """The pruned search against the exhaustive grid (a :func:`model.pareto.evaluations_table`), in words."""
+    ex = evaluations[evaluations["search"] == "exhaustive grid"].iloc[0]
+    pr = evaluations[evaluations["search"] != "exhaustive grid"].iloc[0]
+    text = (f"evaluates {int(pr['evaluations']):,} of the {int(ex['evaluations']):,} configurations "
+            f"({float(pr['evaluation_reduction']):.1f}× fewer)")
+    ratio = float(pr["hypervolume_ratio"])
+    if math.isfinite(ratio):
+        return text + f" and recovers {100 * ratio:.1f}% of the exhaustive frontier's hypervolume"
+    return text + "; with no feasible configuration there is no frontier to recover"
+
+
+def config_phrase(row) -> str:
+    """A configuration's capacities in words (``"59 GB of HBM, 1,024 GB of DRAM, 12 TB of SSD"``); for a
+    row with no configuration (NaN capacities: nothing feasible) ``"none (no configuration meets the SLO)"``."""
+    if not all(math.isfinite(float(row[k])) for k in ("hbm_gb", "dram_gb", "ssd_gb")):
+        return "none (no configuration meets the SLO)"
+
+    def amount(gb: float, tier: str) -> str:
+        if gb == 0:
+            return f"no {tier}"
+        return f"{gb / 1000:g} TB of {tier}" if gb >= 1000 and gb % 1000 == 0 else f"{gb:,.0f} GB of {tier}"
+    return ", ".join(amount(float(row[k]), t) for k, t in (("hbm_gb", "HBM"), ("dram_gb", "DRAM"),
+                                                           ("ssd_gb", "SSD")))
+
+
+def setting_sentence(setup: ServingSetup, *, price_set_by_reader: bool = False) -> str:
+    """One sentence naming the chapter's setting: model, GPUs, GPU price and where it comes from, SLO."""
+    arch = load_architecture(setup.model)
+    if price_set_by_reader:
+        source = "as set in the parameters"
+    else:
+        from model.economics import gpu_price
+        row = gpu_price(setup.gpu, setup.price_provider, setup.price_pricing)
+        source = (f"the {setup.gpu} row of data/prices/gpu_prices.csv: {row.provider} {row.pricing}, "
+                  f"{row.date}")
+    return (f"The search below runs {arch.display_name} on {setup.n_gpus}× {setup.gpu} at "
+            f"${setup.gpu_usd_per_hour:.2f} per GPU-hour ({source}), with a P95 TTFT target of "
+            f"{setup.slo_ttft_p95_s:g} s.")
+
+
+def reference_load_phrase(evaluator: TierEvaluator, baseline_feasible: bool) -> str:
+    """The request rate P95 TTFT is measured at, and where it comes from."""
+    rate = f"{evaluator.reference_rps:.3g} requests/s"
+    if baseline_feasible:
+        return f"{rate}, {100 * default('kareto_reference_load'):.0f}% of the baseline's throughput at the SLO"
+    return f"{rate}, the trace's own rate, as the baseline meets the SLO at no rate"
+
+
+def frontier_sentence(on_frontier: int, feasible: int) -> str:
+    """How many feasible configurations are on the frontier (or that there is none to plot)."""
+    if feasible == 0:
+        return "No configuration meets the SLO on this trace, so the chart is empty: there is no frontier."
+    verb = "is" if on_frontier == 1 else "are"
+    return f"{on_frontier:,} of the {feasible:,} feasible configurations {verb} on the frontier."
+
+
+def ttl_sentence(choice, summary: dict) -> str:
+    """The TTL tuner's choice against the best single TTL, in words (``summary``: :func:`ttl_summary`)."""
+    uniform = summary["best_uniform_ttl_s"]
+    uniform_text = "no expiry" if not math.isfinite(uniform) else f"{uniform:g} s"
+    saving = summary["saving_percent"]
+    if abs(saving) < 0.05:
+        return f"a TTL per group costs the same as the best single TTL ({uniform_text}): grouping saves nothing"
+    if choice.chosen != "TTL per group":
+        return f"the tuner keeps '{choice.chosen}' (best single TTL: {uniform_text})"
+    return (f"a TTL per group costs {saving:.1f}% less than the best single TTL ({uniform_text})")

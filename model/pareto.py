@@ -10,6 +10,12 @@ written to a results file and sent to worker processes). An *evaluation function
 to a ``dict`` of objective values (see :mod:`model.sweep` for the engines that call it in parallel).
 Objectives are declared with their sense (``"min"`` or ``"max"``); internally every objective is turned
 into one to minimise by flipping the sign of the maximised ones.
+
+Infeasible configurations
+-------------------------
+A configuration whose objectives are not all finite (NaN, or an infinite cost per token when nothing is
+served within the SLO) is *infeasible*: it is never on the frontier, adds no hypervolume, is left out of the
+reference point and of the best-under-one-objective comparisons (:func:`finite_mask`).
 """
 
 from __future__ import annotations
@@ -75,6 +81,24 @@ def as_minimisation(values: np.ndarray | pd.DataFrame, objectives: Sequence[Obje
     return points * signs
 
 
+def finite_mask(values: np.ndarray | pd.DataFrame, objectives: Sequence[Objective] | None = None) -> np.ndarray:
+    """Mask of the rows whose objective values are all finite (the feasible configurations).
+
+    Parameters
+    ----------
+    values : array (n, k), or a DataFrame holding the columns of ``objectives``.
+    objectives : needed when ``values`` is a DataFrame.
+    """
+    if isinstance(values, pd.DataFrame):
+        if objectives is None:
+            raise ParameterError("objectives", None, "the objectives whose columns are checked")
+        values = as_minimisation(values, objectives)
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ParameterError("values", values.shape, "a two-dimensional (n, k) array")
+    return np.isfinite(values).all(axis=1)
+
+
 # --------------------------------------------------------------------------------------------------------
 # Non-dominated filtering
 # --------------------------------------------------------------------------------------------------------
@@ -84,8 +108,8 @@ def non_dominated_mask(points: np.ndarray, *, block: int = 256) -> np.ndarray:
 
     Point ``a`` dominates ``b`` when ``a <= b`` in every objective and ``a < b`` in at least one. The
     filter is exact (every pair is compared, in blocks of ``block`` rows to bound memory); identical
-    points do not dominate each other, so duplicates of a frontier point all stay. Rows holding NaN are
-    never on the frontier.
+    points do not dominate each other, so duplicates of a frontier point all stay. Rows holding NaN or
+    ±inf (infeasible configurations) are never on the frontier.
 
     Parameters
     ----------
@@ -101,7 +125,7 @@ def non_dominated_mask(points: np.ndarray, *, block: int = 256) -> np.ndarray:
         raise ParameterError("points", points.shape, "a two-dimensional (n, k) array")
     check_int("block", block, low=1)
     n = points.shape[0]
-    valid = ~np.isnan(points).any(axis=1)
+    valid = finite_mask(points)
     mask = valid.copy()
     candidates = points[valid]
     if n == 0 or candidates.shape[0] == 0:
@@ -158,7 +182,7 @@ def hypervolume(points: np.ndarray, reference: Sequence[float]) -> float:
 
     Exact: slices along the last objective and computes the (k−1)-dimensional volume of each slab, down
     to a sweep of rectangles in two dimensions (O(n² log n) for three objectives). Points that do not
-    strictly dominate the reference point add nothing.
+    strictly dominate the reference point add nothing, nor do rows that are not finite (infeasible).
 
     Parameters
     ----------
@@ -175,7 +199,7 @@ def hypervolume(points: np.ndarray, reference: Sequence[float]) -> float:
         raise ParameterError("reference", reference.tolist(), f"a point with {points.shape[-1]} coordinates")
     if not np.isfinite(reference).all():
         raise ParameterError("reference", reference.tolist(), "a point with finite coordinates")
-    points = points[~np.isnan(points).any(axis=1)]
+    points = points[finite_mask(points)]
     points = points[(points < reference).all(axis=1)]
     if points.shape[0] == 0:
         return 0.0
@@ -185,12 +209,15 @@ def hypervolume(points: np.ndarray, reference: Sequence[float]) -> float:
 
 def reference_point(points: np.ndarray, margin: float | None = None) -> np.ndarray:
     """A reference point just beyond the worst value of each (minimised) objective: nadir + ``margin`` ×
-    range (default ``kareto_hv_reference_margin``). A zero range gets ``margin`` × |value| (or ``margin``)."""
+    range (default ``kareto_hv_reference_margin``). A zero range gets ``margin`` × |value| (or ``margin``).
+    Rows that are not finite (infeasible configurations) are left out."""
     margin = default("kareto_hv_reference_margin") if margin is None else check_nonnegative("margin", margin)
     points = np.asarray(points, dtype=float)
-    points = points[~np.isnan(points).any(axis=1)]
+    if points.ndim != 2:
+        raise ParameterError("points", points.shape, "a two-dimensional (n, k) array")
+    points = points[finite_mask(points)]
     if points.shape[0] == 0:
-        raise ParameterError("points", "no finite row", "at least one finite point")
+        raise ParameterError("points", "no finite row", "at least one feasible (finite) point")
     worst, best = points.max(axis=0), points.min(axis=0)
     span = worst - best
     span = np.where(span > 0, span, np.where(worst != 0, np.abs(worst), 1.0))
@@ -201,8 +228,12 @@ def hypervolume_ratio(found: pd.DataFrame, complete: pd.DataFrame,
                       objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
                       reference: Sequence[float] | None = None) -> float:
     """Hypervolume of ``found`` ÷ hypervolume of ``complete`` with a common reference point (by default
-    :func:`reference_point` of ``complete``). Invariant to rescaling any objective (units cancel)."""
+    :func:`reference_point` of ``complete``). Invariant to rescaling any objective (units cancel).
+
+    NaN when ``complete`` holds no feasible (finite) configuration: there is no frontier to recover."""
     complete_points = as_minimisation(complete, objectives)
+    if not finite_mask(complete_points).any():
+        return math.nan
     ref = reference_point(complete_points) if reference is None else np.asarray(reference, dtype=float)
     whole = hypervolume(complete_points, ref)
     if whole <= 0:
@@ -402,10 +433,15 @@ def diminishing_returns_search(space: SearchSpace, evaluate_many: Callable[[list
     return GuidedSearchResult(pd.DataFrame(rows).reset_index(drop=True), path, knees)
 
 
-def best_under_objective(table: pd.DataFrame, objective: Objective) -> pd.Series:
-    """The row that is best on one objective (ties broken by the row order)."""
+def best_under_objective(table: pd.DataFrame, objective: Objective) -> pd.Series | None:
+    """The row that is best on one objective (ties broken by the row order); rows whose value is not
+    finite are skipped; ``None`` if no row has a finite value."""
     values = table[objective.name].to_numpy(dtype=float)
-    i = int(np.nanargmin(values) if objective.sense == "min" else np.nanargmax(values))
+    finite = np.isfinite(values)
+    if not finite.any():
+        return None
+    values = np.where(finite, values, np.inf if objective.sense == "min" else -np.inf)
+    i = int(np.argmin(values) if objective.sense == "min" else np.argmax(values))
     return table.iloc[i]
 
 
@@ -414,30 +450,50 @@ def headline_comparisons(table: pd.DataFrame, baseline: dict,
                          axes: Sequence[str] | None = None) -> pd.DataFrame:
     """Best improvement over ``baseline`` under each objective separately (Kareto's three headlines).
 
-    For each objective, the configuration of ``table`` best on that objective alone, and its change
-    against the baseline's value in % (positive = better: higher throughput, lower latency or cost).
+    For each objective, the feasible configuration of ``table`` (every objective finite,
+    :func:`finite_mask`) best on that objective alone, and its change against the baseline's value in %
+    (positive = better: higher throughput, lower latency or cost).
+
+    The change is NaN (and ``comparable`` False) when it has no meaning: no feasible configuration, or a
+    baseline that is infeasible (any objective not finite) or zero on that objective (a relative change
+    from 0 is undefined).
     """
+    names = axes if axes is not None else [k for k in table.columns if k not in {ob.name for ob in objectives}]
+    feasible = table[finite_mask(table, objectives)] if len(table) else table
+    base_ok = all(math.isfinite(float(baseline[o.name])) for o in objectives)
     rows = []
     for o in objectives:
-        best = best_under_objective(table, o)
-        b, v = float(baseline[o.name]), float(best[o.name])
-        change = (v - b) / abs(b) * 100 if o.sense == "max" else (b - v) / abs(b) * 100
-        names = axes if axes is not None else [k for k in table.columns if k not in {ob.name for ob in objectives}]
+        best = best_under_objective(feasible, o) if len(feasible) else None
+        b = float(baseline[o.name])
+        v = float(best[o.name]) if best is not None else math.nan
+        comparable = best is not None and base_ok and b != 0
+        if comparable:
+            change = (v - b) / abs(b) * 100 if o.sense == "max" else (b - v) / abs(b) * 100
+        else:
+            change = math.nan
         rows.append({"objective": o.name, "sense": o.sense, "baseline": b, "best": v,
-                     "improvement_percent": change, **{k: best[k] for k in names}})
+                     "improvement_percent": change, "comparable": comparable,
+                     **{k: (best[k] if best is not None else math.nan) for k in names}})
     return pd.DataFrame(rows)
 
 
 def evaluations_table(exhaustive: pd.DataFrame, pruned: pd.DataFrame,
                       objectives: Sequence[Objective] = DEFAULT_OBJECTIVES) -> pd.DataFrame:
-    """Evaluations needed and frontier recovered: exhaustive grid vs diminishing-returns search."""
+    """Evaluations needed and frontier recovered: exhaustive grid vs diminishing-returns search.
+
+    ``feasible`` counts the configurations with every objective finite; with none on the grid the
+    hypervolume ratios are NaN (nothing to recover)."""
     ratio = hypervolume_ratio(pruned, exhaustive, objectives)
     n_ex, n_pr = len(exhaustive), len(pruned)
     front_ex = pareto_front(exhaustive, objectives)
+    any_feasible = bool(finite_mask(exhaustive, objectives).any()) if n_ex else False
     return pd.DataFrame([
-        {"search": "exhaustive grid", "evaluations": n_ex, "frontier_points": len(front_ex),
-         "hypervolume_ratio": 1.0, "evaluation_reduction": 1.0},
+        {"search": "exhaustive grid", "evaluations": n_ex,
+         "feasible": int(finite_mask(exhaustive, objectives).sum()) if n_ex else 0,
+         "frontier_points": len(front_ex), "hypervolume_ratio": 1.0 if any_feasible else math.nan,
+         "evaluation_reduction": 1.0},
         {"search": "diminishing-returns pruned", "evaluations": n_pr,
+         "feasible": int(finite_mask(pruned, objectives).sum()) if n_pr else 0,
          "frontier_points": len(pareto_front(pruned, objectives)), "hypervolume_ratio": ratio,
          "evaluation_reduction": n_ex / n_pr if n_pr else math.inf},
     ])

@@ -1,6 +1,6 @@
 """Run an evaluation function over many configurations: in parallel processes on one machine (default),
-serially, or on a Dask distributed cluster; with a progress bar; resumable from an append-only results
-file.
+serially, or on a Dask distributed cluster; with a progress bar on an interactive terminal; resumable
+from an append-only results file.
 
 The results file
 ----------------
@@ -26,16 +26,31 @@ import json
 import math
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from model.validation import ParameterError, check_choice, check_int
 
 EXECUTORS = ("process", "serial", "dask")
+
+
+def interactive() -> bool:
+    """Whether standard error is an interactive terminal (where a progress bar redraws in place).
+
+    A notebook kernel's standard error is not a terminal: there each redraw of a bar becomes a line of the
+    executed page. The plain-terminal :mod:`tqdm` is used (not ``tqdm.auto``, whose notebook widget needs
+    ipywidgets and warns without it).
+    """
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:        # a closed stream
+        return False
 
 
 class ResultsFileError(RuntimeError):
@@ -161,12 +176,13 @@ class Sweep:
     address : for ``"dask"``: a scheduler address (``"tcp://host:8786"``) or an existing
         ``distributed.Client`` (which is then not closed here).
     results : path of the append-only results file to resume from and write to (None: keep in memory).
-    progress : show a tqdm progress bar.
+    progress : show a tqdm progress bar (default ``None``: only when standard error is an interactive
+        terminal, :func:`interactive`; never in an executed notebook, whose pages would keep every redraw).
     chunk : configurations per task (default: about four tasks per worker, at most 16 per task).
     """
 
     def __init__(self, evaluate: Callable, *, executor: str = "process", workers: int | None = None,
-                 address=None, results: str | os.PathLike | None = None, progress: bool = True,
+                 address=None, results: str | os.PathLike | None = None, progress: bool | None = None,
                  chunk: int | None = None, mp_context: str = "spawn"):
         check_choice("executor", executor, EXECUTORS)
         if executor == "dask" and address is None:
@@ -176,7 +192,7 @@ class Sweep:
         self.workers = check_int("workers", workers, low=1) if workers is not None else (os.cpu_count() or 1)
         self.address = address
         self.file = ResultsFile(results) if results is not None else None
-        self.progress = progress
+        self.progress = interactive() if progress is None else bool(progress)
         self.chunk = None if chunk is None else check_int("chunk", chunk, low=1)
         self.mp_context = check_choice("mp_context", mp_context, multiprocessing.get_all_start_methods())
         self.fingerprint = getattr(evaluate, "fingerprint", None)

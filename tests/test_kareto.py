@@ -1,12 +1,16 @@
-"""model.kareto: the tier split against model.tiering's replay, the
-vectorised FIFO recursion against a loop, tie spreading, and the audit covering every k.* claim once."""
+"""model.kareto: the tier split against model.tiering's replay, the vectorised FIFO recursion against a
+loop, tie spreading, the GPU price following the GPU, HBM priced in the unit its capacity is counted in,
+infeasible configurations under a tight SLO, and the sweep fingerprint."""
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model import kareto
-from model.audit.verdicts import audit, load_claims
+from model import kareto, pareto
+from model.io import DATA
+from model.validation import ParameterError
 
 
 def test_fifo_recursion_equals_loop():
@@ -54,14 +58,96 @@ def test_more_capacity_never_lowers_hit_ratio_or_throughput():
     assert large["cost_usd_per_hour"] > small["cost_usd_per_hour"]
 
 
-def test_audit_covers_every_kareto_claim_once():
-    head = pd.DataFrame({"objective": ["usd_per_million_tokens", "throughput_at_slo_rps", "ttft_p95_s"],
-                         "improvement_percent": [10.0, 20.0, 30.0]})
-    computed = kareto.audit_kareto(head, exhaustive_evaluations=540, pruned_evaluations=94,
-                                   free_hbm_gb=475, best_uniform_ttl_s=300,
-                                   share_reuse_after_1h=0.0, trace_hours=0.98, ttl_saving_percent=5.0,
-                                   setting="test")
-    table = audit(computed)
-    assert sorted(table.claim_id) == sorted(load_claims(source="kareto").claim_id)
-    assert (table.verdict == "not reproducible").all()
-    assert table.set_index("claim_id").loc["k.throughput_gain_max", "computed_value"] == 20.0
+def _price_row(gpu, provider="aws", pricing="on-demand"):
+    """Independent read of data/prices/gpu_prices.csv: the latest row of that GPU, provider and pricing."""
+    t = pd.read_csv(DATA / "prices" / "gpu_prices.csv")
+    t = t[(t.gpu == gpu) & (t.provider == provider) & (t.pricing == pricing)].sort_values(["date", "usd_per_gpu_hour"])
+    return float(t.iloc[-1].usd_per_gpu_hour)
+
+
+@pytest.mark.parametrize("gpu", ["h100-80gb", "a100-80gb", "h200-141gb"])
+def test_gpu_price_follows_the_gpu(gpu):
+    setup = kareto.ServingSetup(model="llama-3-8b", gpu=gpu, n_gpus=1)
+    assert setup.gpu_usd_per_hour == _price_row(gpu)
+    # the H100 row is the 2026-11-09 AWS p5.48xlarge price $55.04/h / 8, not the pre-cut list price
+    if gpu == "h100-80gb":
+        assert_allclose(setup.gpu_usd_per_hour, 55.04 / 8, rtol=1e-12)
+    # a price set by the reader wins
+    assert kareto.ServingSetup(model="llama-3-8b", gpu=gpu, n_gpus=1, gpu_usd_per_hour=1.5).gpu_usd_per_hour == 1.5
+
+
+def test_gpu_without_a_price_row_names_the_parameter():
+    with pytest.raises(ParameterError, match="gpu_usd_per_hour"):
+        kareto.ServingSetup(gpu="h100-80gb", price_provider="nowhere")
+
+
+def test_hbm_priced_per_gb_of_the_bytes_its_capacity_counts():
+    setup = kareto.ServingSetup()
+    # nvidia-smi total of an H100 80GB: 85,520,809,984 bytes (data/hardware.csv), i.e. 85.52 decimal GB
+    assert_allclose(setup.hbm_usd_per_gb_hour(), 6.88 / 85.520809984, rtol=1e-12)
+    # free HBM is counted in the same bytes: 8 GPUs x 0.9 (vLLM gpu_memory_utilization) - the weights
+    from model.architectures import load_architecture
+    from model.quantization import weight_bytes
+    free = (8 * 0.9 * 85_520_809_984 - weight_bytes(load_architecture("llama-3.1-70b"))) / 1e9
+    assert_allclose(setup.free_hbm_gb(), free, rtol=1e-12)
+    # a whole replica's HBM costs exactly the replica's GPUs
+    assert_allclose(setup.hbm_usd_per_gb_hour() * 8 * 85.520809984, 8 * 6.88, rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def small_trace():
+    from model import workload
+    return workload.load_mooncake_trace().head(1500)
+
+
+def test_tight_slo_makes_every_configuration_infeasible_and_nothing_raises(small_trace):
+    setup = kareto.ServingSetup(slo_ttft_p95_s=0.05)
+    ev = kareto.build_evaluator(small_trace, setup)
+    space = kareto.search_space(setup, **kareto.quick_grid())
+    table = pd.DataFrame([{**c, **ev(c)} for c in space.grid()])
+    assert not table.feasible.any()
+    assert (table.throughput_at_slo_rps == 0).all() and np.isinf(table.usd_per_million_tokens).all()
+    base = ev(kareto.baseline_config(setup))
+    assert base["feasible"] is False
+    head = pareto.headline_comparisons(table, base, kareto.OBJECTIVES, axes=["hbm_gb", "dram_gb", "ssd_gb"])
+    assert head.improvement_percent.isna().all() and not head.comparable.any()
+    ev_table = pareto.evaluations_table(table, table.iloc[:5], kareto.OBJECTIVES)
+    assert ev_table.hypervolume_ratio.isna().all() and (ev_table.feasible == 0).all()
+    assert not pareto.non_dominated_mask(pareto.as_minimisation(table, kareto.OBJECTIVES)).any()
+    assert "none of the 36" in kareto.feasibility_sentence("Mooncake", 0, 36, False, 0.05)
+    assert kareto.change_phrase(math.nan, better="rises", worse="falls") == "cannot be compared"
+    # with no feasible baseline the reference load is the trace's own rate
+    span = float(ev.arrival_s[-1])
+    assert_allclose(ev.reference_rps, len(ev.arrival_s) / span, rtol=1e-12)
+
+
+def test_feasible_flag_matches_throughput(small_trace):
+    ev = kareto.build_evaluator(small_trace)
+    r = ev({"hbm_gb": 100.0, "dram_gb": 0.0, "ssd_gb": 0.0})
+    assert r["feasible"] is True and r["throughput_at_slo_rps"] > 0 and math.isfinite(r["usd_per_million_tokens"])
+
+
+def test_fingerprint_follows_every_input(small_trace):
+    base = kareto.build_evaluator(small_trace).fingerprint
+    assert kareto.build_evaluator(small_trace).fingerprint == base
+    assert kareto.build_evaluator(small_trace, kareto.ServingSetup(gpu_usd_per_hour=7.0)).fingerprint != base
+    assert kareto.build_evaluator(small_trace, kareto.ServingSetup(ssd_drives=4)).fingerprint != base
+    assert kareto.build_evaluator(small_trace, kareto.ServingSetup(dram_tier="host-dram")).fingerprint != base
+    assert kareto.build_evaluator(small_trace.head(1499)).fingerprint != base
+
+
+def test_unbounded_hit_ratio_bounds_every_configuration(small_trace):
+    ev = kareto.build_evaluator(small_trace)
+    ceiling = ev.unbounded_hit_ratio()
+    big = ev({"hbm_gb": 400.0, "dram_gb": 6000.0, "ssd_gb": 30000.0})["hit_ratio"]
+    assert 0 < big <= ceiling + 1e-12
+    assert ev.distinct_kv_gb() > 0
+
+
+def test_phrases():
+    assert kareto.config_phrase({"hbm_gb": 59.0, "dram_gb": 1024.0, "ssd_gb": 12000.0}) == \
+        "59 GB of HBM, 1,024 GB of DRAM, 12 TB of SSD"
+    assert kareto.config_phrase({"hbm_gb": 59.0, "dram_gb": 0.0, "ssd_gb": 0.0}) == "59 GB of HBM, no DRAM, no SSD"
+    assert kareto.change_phrase(30.4, better="rises", worse="falls") == "rises 30%"
+    assert kareto.change_phrase(-12.6, better="falls", worse="rises") == "rises 13%"
+    assert "31 of the 36" in kareto.feasibility_sentence("Mooncake", 31, 36, True, 5.0)

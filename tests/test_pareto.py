@@ -164,3 +164,29 @@ def test_headline_comparisons_direction():
     base = table.iloc[0].to_dict()
     head = pareto.headline_comparisons(table, base, axes=[]).set_index("objective")["improvement_percent"]
     assert_allclose(head.to_numpy(), [20.0, 10.0, 50.0])
+
+
+def test_infeasible_rows_are_left_out_of_frontier_reference_and_hypervolume():
+    pts = np.array([[1.0, 2.0], [2.0, 1.0], [np.inf, 0.5], [0.5, np.nan]])
+    assert pareto.non_dominated_mask(pts).tolist() == [True, True, False, False]
+    assert pareto.finite_mask(pts).tolist() == [True, True, False, False]
+    ref = pareto.reference_point(pts, margin=0.1)
+    assert_allclose(ref, [2.1, 2.1])
+    # union of [1,2.1]x[2,2.1] and [2,2.1]x[1,2.1]: 1.1*0.1 + 0.1*1.1 - 0.1*0.1
+    assert_allclose(pareto.hypervolume(pts, ref), 0.11 + 0.11 - 0.01, rtol=1e-12)
+    with pytest.raises(ParameterError):
+        pareto.reference_point(np.array([[np.inf, 1.0]]))
+
+
+def test_headline_comparisons_zero_or_infeasible_baseline():
+    objs = (Objective("cost", "min"), Objective("thr", "max"))
+    table = pd.DataFrame({"a": [1, 2, 3], "cost": [np.inf, 4.0, 2.0], "thr": [0.0, 1.0, 3.0]})
+    zero = pareto.headline_comparisons(table, {"cost": 5.0, "thr": 0.0}, objs, axes=["a"])
+    z = zero.set_index("objective")
+    assert np.isnan(z.loc["thr", "improvement_percent"]) and not z.loc["thr", "comparable"]
+    assert_allclose(z.loc["cost", "improvement_percent"], 60.0)      # (5 - 2) / 5
+    assert z.loc["cost", "a"] == 3                                     # the infinite-cost row is skipped
+    inf = pareto.headline_comparisons(table, {"cost": np.inf, "thr": 0.0}, objs, axes=["a"])
+    assert inf.improvement_percent.isna().all()
+    none = pareto.headline_comparisons(table.iloc[:1], {"cost": 5.0, "thr": 1.0}, objs, axes=["a"])
+    assert none.improvement_percent.isna().all() and none.best.isna().all()

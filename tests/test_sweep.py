@@ -148,3 +148,27 @@ def test_sigkill_mid_sweep_leaves_a_resumable_file(tmp_path):
     assert len(rest.calls) == 144 - len(done)
     assert_frame_equal(table, _expected(_configs(12)))
     assert np.isfinite(table["cost"]).all()
+
+
+def test_progress_only_on_an_interactive_terminal(monkeypatch):
+    import io
+    import sys
+    from model import sweep as sweep_module
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert sweep_module.interactive() is False
+    assert Sweep(Quadratic(), executor="serial").progress is False
+    assert Sweep(Quadratic(), executor="serial", progress=True).progress is True
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr(sys, "stderr", Tty())
+    assert Sweep(Quadratic(), executor="serial").progress is True
+
+
+def test_no_notebook_tqdm_and_no_tqdm_warning():
+    import subprocess
+    import sys
+    code = ("import warnings, sys; warnings.simplefilter('error'); import model.sweep; "
+            "assert 'tqdm.auto' not in sys.modules and 'tqdm.autonotebook' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
