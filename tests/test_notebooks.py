@@ -9,7 +9,7 @@ import pytest
 
 from model.audit.verdicts import VERDICTS
 from model.book.build import TABLES_SUBDIR, execute, is_appendix, notebooks
-from model.book.prose import stated_values_of_audit, unexplained
+from model.audit.prose import stated_values_of_audit, unexplained
 from model.io import ROOT
 
 QUICK_DIR = ROOT / ".build" / "quick"
@@ -59,17 +59,18 @@ def test_every_claim_is_audited_exactly_once():
     ``<chapter>_audit.csv`` every stated figure of ``data/claims/`` has exactly one audit row, with a verdict
     and a reason, and a computed value unless its verdict is "not reproducible" or the figure is qualitative
     (unit ``text``, judged by its reason)."""
-    from model.book.audit_appendix import NOT_AUDITED, audit_tables, collect_audits
+    from model.audit.collect import NOT_AUDITED, audit_tables, collect_audits
+    from model.book.appendix import chapter_titles
     from model.audit.verdicts import load_claims
 
-    tables = audit_tables(QUICK_DIR / TABLES_SUBDIR)
+    tables = audit_tables(QUICK_DIR / TABLES_SUBDIR, list(chapter_titles()))
     assert tables, "no chapter audit found: run the notebook tests first"
     rows = pd.concat([t.assign(chapter=c) for c, t in tables.items()], ignore_index=True)
     dup = rows[rows["claim_id"].duplicated(keep=False)].groupby("claim_id")["chapter"].apply(list)
     assert dup.empty, f"audited by more than one chapter: {dup.to_dict()}"
     unknown = set(rows["claim_id"]) - set(load_claims()["claim_id"])
     assert not unknown, f"audit rows for unknown claim ids: {sorted(unknown)}"
-    book = collect_audits(QUICK_DIR / TABLES_SUBDIR)
+    book = collect_audits(QUICK_DIR / TABLES_SUBDIR, chapter_titles())
     missing = book[book["verdict"] == NOT_AUDITED]
     by_table = missing.groupby("table")["claim_id"].apply(lambda s: ", ".join(s)).to_dict()
     assert missing.empty, f"{len(missing)} stated figures have no verdict, by table: {by_table}"

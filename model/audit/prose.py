@@ -6,8 +6,8 @@ table numbers, names that contain digits (models, GPUs, number formats) and the 
 metadata allows with a reason (``metadata["prose_numbers"] = {"4,096": "reason"}``). Everything the model
 computes is glued (:mod:`model.book.glue`).
 
-``python -m model.book.prose [NOTEBOOK ...]`` prints every typed number with its context and the total;
-``python -m model.book.prose NOTEBOOK --audit TABLES/<chapter>_audit.csv`` prints only those the test rejects
+``python -m model.audit.prose [NOTEBOOK ...]`` prints every typed number with its context and the total;
+``python -m model.audit.prose NOTEBOOK --audit TABLES/<chapter>_audit.csv`` prints only those the test rejects
 (not a stated figure of a claim in that audit table, not in the notebook's allow-list).
 """
 

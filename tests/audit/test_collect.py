@@ -1,8 +1,8 @@
 import importlib.util
 
 
-from model.book.audit_appendix import (NOT_AUDITED, chapter_parameters, collect_audits, dataset_inventory,
-                              summary_markdown_text, verdict_summary)
+from model.audit.collect import NOT_AUDITED, collect_audits, summary_markdown_text, verdict_summary
+from model.book.appendix import chapter_parameters, chapter_titles, dataset_inventory
 from model.book.build import is_appendix, notebooks
 from model.audit.verdicts import Computed, audit, load_claims
 from model.io import ROOT, write_csv
@@ -22,7 +22,7 @@ def test_collect_audits_marks_missing_and_keeps_every_claim(tmp_path):
                   Computed("t1.sessions.initial", 1e4, "count", "input of the source", verdict="given")])
     write_csv(rows, tmp_path / f"{chapter}_audit.csv")
     write_csv(rows, tmp_path / "no_such_chapter_audit.csv")  # stale file of a removed notebook: ignored
-    book = collect_audits(tmp_path)
+    book = collect_audits(tmp_path, chapter_titles())
     assert len(book) == len(load_claims()) and book["claim_id"].is_unique
     got = book.set_index("claim_id")
     assert got.loc["t9.unit.paid_users", "verdict"] == "consistent"

@@ -1,21 +1,14 @@
-"""The book's front and back matter, computed: every chapter's audit collected into one table (with the
-chapter that computed each figure), the verdict summary of the introduction, every chapter's parameters
-and an inventory of the datasets with checksums.
-
-The audit collection reads the ``<chapter>_audit.csv`` tables that the chapters wrote in the same build,
-so the appendix runs after them (see :func:`model.book.build.notebooks`).
-"""
+"""The audit of the whole book, collected: every chapter's audit table (``<chapter>_audit.csv``) joined to
+every stated figure of ``data/claims/``, with the chapter that computed each figure, and the verdict summary
+the introduction shows (checkable figures and ``given`` counted apart)."""
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from model.audit.verdicts import CHECKED_VERDICTS, GIVEN, VERDICTS, judged_against, load_claims
-from model.io import DATA, sha256_of
+from model.audit.verdicts import CHECKED_VERDICTS, GIVEN, VERDICTS, judged_against, load_claims  # noqa: F401
 
 #: Verdict given to a stated figure that no chapter of the build audited.
 NOT_AUDITED = "not audited"
@@ -25,52 +18,31 @@ AUDIT_BOOK_COLUMNS = ["claim_id", "source", "table", "row", "column", "stated_va
                       "quote"]
 
 
-def chapter_title(notebook: Path) -> str:
-    """The first ``# `` heading of a notebook's first markdown cell (its page title)."""
-    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "markdown":
-            for line in "".join(cell["source"]).splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return Path(notebook).stem
-
-
-def _chapters() -> list[Path]:
-    from model.book.build import is_appendix, notebooks
-
-    return [nb for nb in notebooks() if not is_appendix(nb)]
-
-
-def _titles() -> dict[str, str]:
-    return {nb.stem: chapter_title(nb) for nb in _chapters()}
-
-
-def audit_tables(tables_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The audit table of every current chapter found in ``tables_dir`` (``<chapter>_audit.csv``), by
-    chapter name. Files of notebooks that no longer exist are ignored."""
+def audit_tables(tables_dir: str | Path, chapters) -> dict[str, pd.DataFrame]:
+    """The audit table of every chapter of ``chapters`` (names, in execution order) found in ``tables_dir``
+    (``<chapter>_audit.csv``), by chapter name. Files of other (e.g. removed) chapters are ignored."""
     tables_dir = Path(tables_dir)
     out = {}
-    for nb in _chapters():
-        path = tables_dir / f"{nb.stem}_audit.csv"
+    for name in chapters:
+        path = tables_dir / f"{name}_audit.csv"
         if path.exists():
-            out[nb.stem] = pd.read_csv(path, keep_default_na=False,
+            out[name] = pd.read_csv(path, keep_default_na=False,
                                        na_values={c: [""] for c in ("stated_value", "computed_value", "relative_difference",
                                                                        "difference", "tolerance", "low", "high")})
     return out
 
 
-def collect_audits(tables_dir: str | Path) -> pd.DataFrame:
-    """Every stated figure of ``data/claims/`` with the audit row of the chapter that computed it.
+def collect_audits(tables_dir: str | Path, chapters: dict) -> pd.DataFrame:
+    """Every stated figure of ``data/claims/`` with the audit row of the chapter that computed it;
+    ``chapters`` maps each chapter's name to its title, in execution order.
 
     A figure audited by several chapters keeps the first chapter's row (in execution order); one audited by
     none gets verdict :data:`NOT_AUDITED`. Columns: :data:`AUDIT_BOOK_COLUMNS`.
     """
     claims = load_claims()
-    titles = _titles()
     frames = []
-    for chapter, df in audit_tables(tables_dir).items():
-        frames.append(df.assign(chapter=chapter, chapter_title=titles.get(chapter, chapter)))
+    for chapter, df in audit_tables(tables_dir, list(chapters)).items():
+        frames.append(df.assign(chapter=chapter, chapter_title=chapters.get(chapter, chapter)))
     cols = ["claim_id", "computed_value", "relative_difference", "judged_against", "verdict", "reason", "chapter",
             "chapter_title"]
     if frames:
@@ -138,57 +110,3 @@ def summary_markdown_text(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-# --- parameters and data -------------------------------------------------------------------------------------
-
-_ASSIGN = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>.*?)\s*(?:#\s*(?P<comment>.*))?$")
-
-
-def chapter_parameters() -> pd.DataFrame:
-    """Every notebook's parameters cell, one row per parameter: notebook, name, value (as written),
-    comment (unit and source)."""
-    from model.book.build import notebooks
-
-    rows = []
-    for nb in notebooks():
-        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
-        params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-        for cell in params[:1]:
-            for line in "".join(cell["source"]).splitlines():
-                m = _ASSIGN.match(line.strip())
-                if m:
-                    rows.append({"notebook": nb.stem, "name": m["name"], "value": m["value"],
-                                 "comment": m["comment"] or ""})
-    return pd.DataFrame(rows, columns=["notebook", "name", "value", "comment"])
-
-
-def _readme_for(path: Path) -> Path | None:
-    """The README documenting a data file: ``<stem>.README.md`` beside it, else the nearest README.md
-    up to ``data/``."""
-    side = path.with_name(f"{path.stem}.README.md")
-    if side.exists():
-        return side
-    for folder in [path.parent, *path.parent.parents]:
-        if (folder / "README.md").exists():
-            return folder / "README.md"
-        if folder == DATA:
-            break
-    return None
-
-
-def dataset_inventory(*, with_checksums: bool = True) -> pd.DataFrame:
-    """Every file under ``data/`` except READMEs: dataset (first folder, or the file's stem at top level),
-    path, bytes, sha256, its README, the README's title and whether the README records this sha256."""
-    rows = []
-    for path in sorted(p for p in DATA.rglob("*") if p.is_file()):
-        if path.name.endswith("README.md") or "__pycache__" in path.parts or path.name.startswith("."):
-            continue
-        rel = path.relative_to(DATA)
-        readme = _readme_for(path)
-        text = readme.read_text(encoding="utf-8") if readme else ""
-        title = next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#")), "")
-        digest = sha256_of(path) if with_checksums else ""
-        rows.append({"dataset": rel.parts[0] if len(rel.parts) > 1 else path.stem, "path": f"data/{rel}",
-                     "bytes": path.stat().st_size, "sha256": digest,
-                     "readme": f"data/{readme.relative_to(DATA)}" if readme else "",
-                     "readme_title": title, "in_readme": bool(digest) and digest in text})
-    return pd.DataFrame(rows)
