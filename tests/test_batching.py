@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.batching import (Deployment, azure_workload, calibrated_mbu, calibrated_mfu, continuous_saturation,
-                            deployment, implied_demand_per_min, implied_gpu_usd_per_month, measured_crosscheck,
+                            deployment, measured_crosscheck,
                             poisson_workload, session_workload, static_batch_limit, static_saturation)
 from model.io import DATA
 from model.validation import ParameterError
@@ -142,12 +142,6 @@ def test_workloads_deterministic_and_valid():
     s = session_workload(3, 4, session_rate_per_s=1.0, think_time_s=5.0, user_tokens=20, reply_tokens=30,
                          system_tokens=100, seed=1)
     assert len(s) == 12 and sorted(set(s.prompt_tokens)) == [120, 170, 220, 270]
-
-
-def test_source_implied_figures():
-    before, after = implied_demand_per_min()
-    assert before == 2500 * 1200 and after == 1630 * 1840
-    assert_allclose(implied_gpu_usd_per_month(), 875_000 / 870)
 
 
 def test_deployment_is_frozen(dep):

@@ -1,0 +1,436 @@
+"""Discrete-event simulation (simpy) of one serving replica: requests arrive, a scheduler forms batches, the
+GPU executes steps whose duration comes from :class:`model.step_time.Deployment`.
+
+Policies (:data:`POLICIES`)
+---------------------------
+``static``
+    Hugging Face Transformers style: when the GPU is free it takes up to ``max_batch`` waiting requests
+    (no more than the KV budget holds when each reserves ``reserved_tokens`` contiguous slots), pads the
+    prompts to the longest, and decodes until the longest output is done; every request of the batch is
+    returned when the batch ends.
+``continuous``
+    Orca / vLLM iteration-level scheduling on paged KV blocks: finished sequences leave after every step;
+    waiting requests are admitted (FCFS) while a batch slot and enough free blocks (above a watermark) exist,
+    and are prefilled in a step of their own; when a running sequence needs a new block and none is free,
+    the most recently admitted sequences are preempted and recomputed later.
+``chunked_prefill``
+    Sarathi-style: each step carries every running sequence's decode token plus prompt chunks of admitted
+    requests up to a token budget, so prompts do not stall decoding.
+
+The event loop advances one simpy timeout per GPU step; within a step the whole batch is updated at once
+(scalars and numpy arrays), never one event per token or per request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from model.request_stream import Workload
+from model.step_time import Deployment
+from model.parameters import default
+from model.validation import ParameterError, check_choice, check_fraction, check_int
+
+POLICIES = ("static", "continuous", "chunked_prefill")
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """Scheduling parameters.
+
+    Attributes
+    ----------
+    policy : str
+        One of :data:`POLICIES`.
+    max_batch : int
+        Most sequences running at once (vLLM ``--max-num-seqs``; for ``static`` the batch size).
+    block_tokens : int
+        Tokens per paged KV block (vLLM ``--block-size``).
+    reserved_tokens : int or None
+        ``static`` only: contiguous KV slots reserved per sequence (default: the longest prompt + output
+        of the workload, i.e. the maximum length the server must accept).
+    max_batched_tokens : int or None
+        Token budget of one step: prefill tokens per step (``continuous``) or decode + prefill tokens
+        (``chunked_prefill``). Default: vLLM's (``batching_max_batched_tokens`` / ``batching_chunk_tokens``).
+    watermark : float
+        Share of KV blocks kept free at admission (vLLM block manager).
+    """
+
+    policy: str = "continuous"
+    max_batch: int = 256
+    block_tokens: int | None = None
+    reserved_tokens: int | None = None
+    max_batched_tokens: int | None = None
+    watermark: float | None = None
+
+    def __post_init__(self):
+        check_choice("policy", self.policy, POLICIES)
+        check_int("max_batch", self.max_batch, low=1)
+        if self.block_tokens is not None:
+            check_int("block_tokens", self.block_tokens, low=1)
+        if self.reserved_tokens is not None:
+            check_int("reserved_tokens", self.reserved_tokens, low=2)
+        if self.max_batched_tokens is not None:
+            check_int("max_batched_tokens", self.max_batched_tokens, low=1)
+        if self.watermark is not None:
+            check_fraction("watermark", self.watermark, allow_one=False)
+
+    @property
+    def block(self) -> int:
+        return int(default("kv_block_tokens")) if self.block_tokens is None else self.block_tokens
+
+    @property
+    def wm(self) -> float:
+        return default("batching_kv_watermark") if self.watermark is None else self.watermark
+
+    @property
+    def token_budget(self) -> int:
+        if self.max_batched_tokens is not None:
+            return self.max_batched_tokens
+        name = "batching_chunk_tokens" if self.policy == "chunked_prefill" else "batching_max_batched_tokens"
+        return int(default(name))
+
+
+@dataclass
+class SimResult:
+    """Per-request times and the replica's time series.
+
+    ``requests`` columns: arrival_s, prompt_tokens, output_tokens, first_token_s, finish_s, preemptions.
+    ``timeline`` columns: time_s (end of step), running, kv_used_tokens (tokens held), kv_reserved_tokens
+    (slots reserved: blocks × block size, or contiguous reservations), step_s, kind (prefill/decode/mixed).
+    """
+
+    requests: pd.DataFrame
+    timeline: pd.DataFrame
+    policy: str
+    max_batch: int
+    kv_capacity_tokens: int
+    busy_s: float
+    end_s: float
+    steps: int
+
+    def summary(self, warmup_fraction: float = 0.0) -> dict:
+        """Metrics over all requests (names from :mod:`model.metrics`); with ``warmup_fraction`` > 0 the
+        throughputs are measured between the completions at ``warmup_fraction`` and 1 − ``warmup_fraction``
+        of the run (steady state of an overloaded replica)."""
+        r = self.requests
+        done = r.dropna(subset=["finish_s"])
+        ttft = done["first_token_s"] - done["arrival_s"]
+        e2e = done["finish_s"] - done["arrival_s"]
+        tpot = (e2e - ttft) / np.maximum(done["output_tokens"] - 1, 1)
+        tl = self.timeline
+        dt = tl["step_s"].to_numpy()
+        span = self.end_s - float(r["arrival_s"].min())
+        if warmup_fraction > 0:
+            fin = np.sort(done["finish_s"].to_numpy())
+            order = np.argsort(done["finish_s"].to_numpy(), kind="stable")
+            lo, hi = int(len(fin) * warmup_fraction), int(len(fin) * (1 - warmup_fraction))
+            window = fin[hi - 1] - fin[lo]
+            n_req = hi - 1 - lo
+            tok = done["output_tokens"].to_numpy()[order][lo + 1:hi].sum()
+        else:
+            window, n_req, tok = span, len(done), done["output_tokens"].sum()
+        busy = dt.sum()
+        out = {
+            "policy": self.policy,
+            "requests": len(done),
+            "throughput_requests_per_min": 60 * n_req / window,
+            "throughput_tokens_per_s": tok / window,
+            "gpu_busy_fraction": busy / span,
+            "batch_slot_utilization": float((tl["running"] * dt).sum() / busy / self.max_batch) if busy else 0.0,
+            "sessions_held": float((tl["running"] * dt).sum() / busy) if busy else 0.0,
+            "kv_occupancy": float((tl["kv_reserved_tokens"] * dt).sum() / busy / self.kv_capacity_tokens),
+            "kv_utilization": float((tl["kv_used_tokens"] * dt).sum() / max((tl["kv_reserved_tokens"] * dt).sum(), 1)),
+            "preemptions": int(r["preemptions"].sum()),
+            "normalized_latency_s_per_token": float((e2e / done["output_tokens"]).mean()),
+        }
+        for name, s in (("ttft_s", ttft), ("tpot_s", tpot), ("e2e_latency_s", e2e)):
+            out[f"{name}_p50"] = float(np.percentile(s, 50))
+            out[f"{name}_p95"] = float(np.percentile(s, 95))
+            out[f"{name}_p99"] = float(np.percentile(s, 99))
+            out[f"{name}_mean"] = float(s.mean())
+        return out
+
+
+class _Recorder:
+    """Appends the time series (plain lists; converted once at the end)."""
+
+    __slots__ = ("t", "running", "used", "reserved", "step", "kind")
+
+    def __init__(self):
+        self.t, self.running, self.used, self.reserved, self.step, self.kind = [], [], [], [], [], []
+
+    def add(self, t, running, used, reserved, step, kind):
+        self.t.append(t)
+        self.running.append(running)
+        self.used.append(used)
+        self.reserved.append(reserved)
+        self.step.append(step)
+        self.kind.append(kind)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"time_s": self.t, "running": self.running, "kv_used_tokens": self.used,
+                             "kv_reserved_tokens": self.reserved, "step_s": self.step, "kind": self.kind})
+
+
+def simulate(dep: Deployment, workload: Workload, scheduler: Scheduler) -> SimResult:
+    """Run ``workload`` through one replica under ``scheduler``; deterministic (no randomness inside).
+
+    Raises
+    ------
+    ParameterError
+        if a request cannot ever fit in the KV budget, or the static batch cannot hold one sequence.
+    """
+    n = len(workload)
+    arrival = np.asarray(workload.arrival_s, float)
+    prompt = np.asarray(workload.prompt_tokens, np.int64)
+    output = np.asarray(workload.output_tokens, np.int64)
+    capacity = dep.kv_capacity_tokens
+    longest = int((prompt + output).max())
+    if longest > capacity:
+        raise ParameterError("workload", f"a request of {longest} tokens",
+                             f"requests of at most {capacity} tokens (KV capacity of the replica)")
+    first = np.full(n, np.nan)
+    finish = np.full(n, np.nan)
+    preempt = np.zeros(n, np.int64)
+    rec = _Recorder()
+    env = simpy.Environment()
+    state = {"busy": 0.0, "steps": 0}
+    if scheduler.policy == "static":
+        # validated here: an exception raised inside a simpy process is re-created by simpy
+        reserved = scheduler.reserved_tokens or longest
+        if reserved < longest:
+            raise ParameterError("reserved_tokens", reserved, f">= the longest request ({longest} tokens)")
+        if capacity // reserved < 1:
+            raise ParameterError("max_batch", scheduler.max_batch,
+                                 f"a batch that fits: not one sequence of {reserved} reserved tokens fits the KV "
+                                 f"budget of {capacity} tokens")
+        proc = _static(env, dep, scheduler, arrival, prompt, output, first, finish, rec, state, longest)
+    else:
+        proc = _continuous(env, dep, scheduler, arrival, prompt, output, first, finish, preempt, rec, state,
+                           chunked=scheduler.policy == "chunked_prefill")
+    env.process(proc)
+    env.run()
+    requests = pd.DataFrame({"arrival_s": arrival, "prompt_tokens": prompt, "output_tokens": output,
+                             "first_token_s": first, "finish_s": finish, "preemptions": preempt})
+    return SimResult(requests, rec.frame(), scheduler.policy, scheduler.max_batch if scheduler.policy != "static"
+                     else state["batch"], capacity, state["busy"], env.now, state["steps"])
+
+
+def _static(env, dep, sch, arrival, prompt, output, first, finish, rec, state, longest):
+    n = len(arrival)
+    reserved = sch.reserved_tokens or longest
+    fit = dep.kv_capacity_tokens // reserved
+    batch = min(sch.max_batch, fit)
+    state["batch"] = batch
+    c0, c1, m0, m1 = dep.decode_coefficients(batch)  # coefficients for a full padded batch
+    nxt = 0
+    while nxt < n:
+        if arrival[nxt] > env.now:
+            yield env.timeout(arrival[nxt] - env.now)
+        k = int(np.searchsorted(arrival, env.now, side="right"))  # all arrived so far
+        take = np.arange(nxt, min(k, nxt + batch))
+        nxt = int(take[-1]) + 1
+        b = len(take)
+        pmax = int(prompt[take].max())
+        omax = int(output[take].max())
+        # prefill of the padded batch: b × pmax tokens
+        t_pf = float(dep.step_time(b * pmax, b * pmax * (pmax + 1) / 2, b, 0, b * pmax))
+        yield env.timeout(t_pf)
+        first[take] = env.now
+        # decode steps j = 1..omax-1, every padded row attends pmax + j positions
+        if b == batch:
+            s = b * (pmax + np.arange(1, omax, dtype=float))
+            steps = np.maximum(c0 + c1 * s, m0 + m1 * s)
+        else:
+            steps = dep.decode_time(b, pmax + np.arange(0, omax - 1, dtype=float))
+        t_dec = float(np.sum(steps))
+        if t_dec > 0:
+            yield env.timeout(t_dec)
+        finish[take] = env.now
+        used = int(prompt[take].sum() + output[take].sum())
+        # padded rows of finished sequences do no useful work: the decode phase holds on average
+        # b × mean(output − 1) / (longest output − 1) live sequences
+        live = b * float((output[take] - 1).mean()) / (omax - 1) if omax > 1 else 0.0
+        rec.add(env.now - t_dec, b, int(prompt[take].sum()), b * reserved, t_pf, "prefill")
+        rec.add(env.now, live, used, b * reserved, t_dec, "decode")
+        state["busy"] += t_pf + t_dec
+        state["steps"] += omax
+
+
+def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, rec, state, chunked):
+    """Iteration-level scheduler on paged blocks. Per running slot: request id, tokens in KV (ctx), tokens
+    still to generate (rem); prefill progress for chunked prefill."""
+    n = len(arrival)
+    bs = sch.block
+    total_blocks = dep.kv_capacity_tokens // bs
+    watermark_blocks = int(math.ceil(sch.wm * total_blocks))
+    budget = sch.token_budget
+    if not chunked and int(prompt.max() + output.max()) > budget and budget < int(prompt.max()):
+        budget = int(prompt.max())  # vLLM rejects longer prompts; we let one such prompt use a step alone
+    B = sch.max_batch
+    kvb = dep.kv_bytes_per_token
+    flops_rate, bytes_rate = dep.flops_per_s, dep.bytes_per_s
+    w_time = dep.weight_bytes / bytes_rate
+    arch = dep.arch
+    lm_head = arch.vocab_size * arch.hidden_size
+    body2 = 2.0 * (arch.matmul_parameters() - lm_head) / flops_rate
+    head2 = 2.0 * lm_head / flops_rate
+    attn = 4.0 * arch.num_layers * arch.num_attention_heads * arch.head_dim / flops_rate
+    kv_t = kvb / bytes_rate
+    comm_per_token = float(dep.allreduce_time(1.0))
+
+    def step_time(tokens, pairs, seqs, kv_read):
+        return max(body2 * tokens + head2 * seqs + attn * pairs, w_time + kv_t * (kv_read + tokens)) \
+            + comm_per_token * tokens
+
+    rid = np.full(B, -1, np.int64)
+    ctx = np.zeros(B, np.int64)       # tokens whose KV is stored
+    rem = np.zeros(B, np.int64)       # output tokens still to generate
+    todo = np.zeros(B, np.int64)      # prompt tokens still to prefill (chunked prefill)
+    generated = np.zeros(n, np.int64)
+    free_slots = list(range(B - 1, -1, -1))
+    admit_order: list[int] = []       # slots in admission order (preemption victims from the end)
+    waiting: deque[int] = deque()
+    blocks_used = 0
+    nxt = 0
+    busy = 0.0
+    steps = 0
+    running = 0
+    while True:
+        now = env.now
+        while nxt < n and arrival[nxt] <= now:
+            waiting.append(nxt)
+            nxt += 1
+        if running == 0 and not waiting:
+            if nxt >= n:
+                break
+            yield env.timeout(arrival[nxt] - now)
+            continue
+        # ---- admission (FCFS; blocks for the whole prompt + generated so far, above the watermark) --------
+        admitted: list[int] = []
+        tokens_in = 0
+        while waiting and free_slots:
+            r = waiting[0]
+            need_tokens = int(prompt[r] + generated[r])
+            need_blocks = -(-need_tokens // bs)
+            if total_blocks - blocks_used - need_blocks < watermark_blocks and running + len(admitted) > 0:
+                break
+            if not chunked and admitted and tokens_in + need_tokens > budget:
+                break
+            waiting.popleft()
+            s = free_slots.pop()
+            rid[s] = r
+            ctx[s] = 0
+            rem[s] = output[r] - generated[r]
+            todo[s] = need_tokens
+            blocks_used += need_blocks
+            admit_order.append(s)
+            admitted.append(s)
+            tokens_in += need_tokens
+        running += len(admitted)
+        if not chunked and admitted:
+            # ---- prefill step of the admitted prompts alone (vLLM default scheduler) ----------------------
+            idx = np.array(admitted)
+            lens = todo[idx].astype(float)
+            dt = step_time(lens.sum(), float((lens * (lens + 1) / 2).sum()), len(idx), 0.0)
+            yield env.timeout(dt)
+            busy += dt
+            steps += 1
+            ctx[idx] = todo[idx]
+            todo[idx] = 0
+            rr = rid[idx]
+            newly = np.isnan(first[rr])
+            first[rr[newly]] = env.now
+            generated[rr] += 1
+            rem[idx] -= 1
+            done = idx[rem[idx] == 0]
+            if done.size:
+                blocks_used, running = _retire(done, rid, ctx, finish, env.now, bs, blocks_used, running,
+                                               free_slots, admit_order)
+            if rec is not None:
+                rec.add(env.now, running, int(ctx[rid >= 0].sum()), blocks_used * bs, dt, "prefill")
+            continue
+        # ---- decode (and, chunked, prefill chunks) step ----------------------------------------------------
+        active = np.flatnonzero(rid >= 0)
+        dec = active[todo[active] == 0]
+        # blocks: a decoding sequence appending token ctx+1 needs a new block when ctx % bs == 0
+        need = int(np.count_nonzero(ctx[dec] % bs == 0))
+        while blocks_used + need > total_blocks and admit_order:
+            victim = admit_order.pop()
+            r = int(rid[victim])
+            blocks_used -= -(-int(ctx[victim] + todo[victim]) // bs)
+            preempt[r] += 1
+            waiting.appendleft(r)
+            rid[victim] = -1
+            ctx[victim] = 0
+            todo[victim] = 0
+            free_slots.append(victim)
+            running -= 1
+            active = np.flatnonzero(rid >= 0)
+            dec = active[todo[active] == 0]
+            need = int(np.count_nonzero(ctx[dec] % bs == 0))
+        chunk_slots = active[todo[active] > 0] if chunked else np.empty(0, np.int64)
+        chunk = np.zeros(0, np.int64)
+        if chunk_slots.size:
+            room = max(budget - dec.size, 0)
+            take = np.minimum(todo[chunk_slots], np.maximum(room - np.concatenate(
+                ([0], np.cumsum(todo[chunk_slots])[:-1])), 0))
+            chunk = take
+        n_dec = dec.size
+        s_ctx = float(ctx[dec].sum()) + n_dec
+        pre_tok = float(chunk.sum())
+        past = ctx[chunk_slots].astype(float) if chunk_slots.size else np.zeros(0)
+        pre_pairs = float((chunk * past + chunk * (chunk + 1) / 2).sum()) if chunk_slots.size else 0.0
+        if n_dec == 0 and pre_tok == 0:
+            # nothing runnable (cannot happen unless the budget is 0)
+            raise ParameterError("max_batched_tokens", budget, ">= 1 token per step")
+        completing = int(np.count_nonzero((chunk > 0) & (chunk == todo[chunk_slots]))) if chunk_slots.size else 0
+        dt = step_time(n_dec + pre_tok, s_ctx + pre_pairs, n_dec + completing, s_ctx + float(past.sum()))
+        yield env.timeout(dt)
+        busy += dt
+        steps += 1
+        blocks_used += need
+        ctx[dec] += 1
+        rem[dec] -= 1
+        rr = rid[dec]
+        generated[rr] += 1
+        finished = [dec[rem[dec] == 0]]
+        if chunk_slots.size:
+            ctx[chunk_slots] += chunk
+            todo[chunk_slots] -= chunk
+            completed = chunk_slots[(todo[chunk_slots] == 0) & (chunk > 0)]
+            if completed.size:
+                rc = rid[completed]
+                newly = np.isnan(first[rc])
+                first[rc[newly]] = env.now
+                generated[rc] += 1
+                rem[completed] -= 1
+                finished.append(completed[rem[completed] == 0])
+        done = np.concatenate(finished)
+        if done.size:
+            blocks_used, running = _retire(done, rid, ctx, finish, env.now, bs, blocks_used, running, free_slots,
+                                           admit_order)
+        if rec is not None:
+            rec.add(env.now, running, int(ctx[rid >= 0].sum()), blocks_used * bs, dt,
+                    "mixed" if pre_tok else "decode")
+    state["busy"] = busy
+    state["steps"] = steps
+
+
+def _retire(done, rid, ctx, finish, now, bs, blocks_used, running, free_slots, admit_order):
+    """Free the slots and blocks of finished sequences."""
+    finish[rid[done]] = now
+    blocks_used -= int((-(-ctx[done] // bs)).sum())
+    gone = set(int(s) for s in done)
+    admit_order[:] = [s for s in admit_order if s not in gone]
+    for s in done:
+        rid[s] = -1
+        ctx[s] = 0
+        free_slots.append(int(s))
+    return blocks_used, running - len(done)
