@@ -42,6 +42,12 @@ def turn_tokens() -> tuple[int, int]:
     return int(stated_value("l8.effect.tokens_after")), int(stated_value("l8.naive.tokens_per_turn"))
 
 
+def vllm_configuration() -> dict:
+    """T3's vLLM column as configured: sessions per A100 80GB and MB of KV per session (stated)."""
+    return {"sessions_per_gpu": stated_value("t3.vllm.sessions_per_gpu"),
+            "mb_per_session": stated_value("t3.vllm.mem_per_session")}
+
+
 def copy_sizes() -> tuple[int, int]:
     """GPUs per model copy spanned by the audit (``data/parameters/batching.csv``)."""
     return int(default("audit_copy_gpus_low")), int(default("audit_copy_gpus_high"))

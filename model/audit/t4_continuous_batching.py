@@ -43,6 +43,15 @@ def implied_gpu_usd_per_month() -> float:
     return stated_value("t4.cb.monthly_saving") / fewer
 
 
+def implied_ratios() -> dict:
+    """The ratios the source's figures share (T4): throughput after/before, GPUs before/after and
+    utilisation after/before; all about 1.53 if capacity per busy second is taken as fixed."""
+    st = stated_value
+    return {"throughput": st("t4.cb.throughput") / st("t4.baseline.throughput"),
+            "gpus": st("t4.baseline.gpus_for_1m") / st("t4.cb.gpus_for_1m"),
+            "utilisation": st("t4.cb.gpu_util") / st("t4.baseline.gpu_util")}
+
+
 def gpu_usd_per_hour() -> float:
     """The source's GPU rented where it says it hosts: the latest AWS on-demand A100 80GB row, USD/GPU-h."""
     from model.economics import gpu_price
