@@ -3,9 +3,9 @@
 Setting (the source's): Llama 2 70B in FP16 (T2, §3: 2 bytes per parameter) on A100 80GB (T3), a turn of
 a 2K-token prompt (§8: 送信トークン 2K) and a 100-token reply (§8: 200 turns × 100 tokens), read with
 :func:`~model.audit.claims.stated_value`. What the source leaves open is spanned as a range: the size of a
-model copy (``audit_copy_gpus_low``–``_high`` GPUs) and the offered load (``audit_load_low``–``_high`` of the
+model copy (``batching_audit_copy_gpus_low``–``_high`` GPUs) and the offered load (``batching_audit_load_low``–``_high`` of the
 HF-style replica's saturation throughput; both engines serve the same traffic, as T3 compares two stacks
-for one service). Every run is seeded and of a fixed size (``audit_sim_requests``), so the table is the same
+for one service). Every run is seeded and of a fixed size (``batching_audit_sim_requests``), so the table is the same
 whatever a chapter's parameters or profile. T3's memory rows and sessions per GPU are audited with the KV
 sizing (another module).
 """
@@ -50,12 +50,12 @@ def vllm_configuration() -> dict:
 
 def copy_sizes() -> tuple[int, int]:
     """GPUs per model copy spanned by the audit (``data/parameters/batching.csv``)."""
-    return int(default("audit_copy_gpus_low")), int(default("audit_copy_gpus_high"))
+    return int(default("batching_audit_copy_gpus_low")), int(default("batching_audit_copy_gpus_high"))
 
 
 def loads() -> tuple[float, float, float]:
     """Offered loads spanned (share of the HF-style replica's saturation throughput): low, middle, high."""
-    lo, hi = default("audit_load_low"), default("audit_load_high")
+    lo, hi = default("batching_audit_load_low"), default("batching_audit_load_high")
     return lo, (lo + hi) / 2, hi
 
 
@@ -65,8 +65,8 @@ def runs() -> pd.DataFrame:
     over the GPUs; ``vllm``: continuous batching on paged KV, tensor parallel), with per-session tokens/s
     (1 / mean time per output token) and the P95 end-to-end latency."""
     prompt, reply = turn_tokens()
-    n = int(default("audit_sim_requests"))
-    batch = int(default("audit_hf_static_batch"))
+    n = int(default("batching_audit_sim_requests"))
+    batch = int(default("batching_audit_hf_static_batch"))
     rows = []
     for n_gpus in copy_sizes():
         hf = deployment(MODEL, GPU, n_gpus, weight_dtype=DTYPE, kv_dtype=DTYPE, sharding="pipeline")

@@ -4,7 +4,7 @@ it in T1, T12 and the summary, at the case study's stated setting.
 Setting (the source's): Llama 2 70B in FP16 on A100 80GB, turns of a 2K-token prompt and a 100-token
 reply (§8), AWS on-demand A100 80GB pricing (T2: hosted on AWS + NVIDIA A100; ``data/prices``). Throughputs
 are analytic saturation rates (:mod:`model.saturation`) and physical bounds (:mod:`model.rate_bounds`); the
-model-copy size the source leaves open is spanned (``audit_copy_gpus_low``–``_high``). No simulation, no
+model-copy size the source leaves open is spanned (``batching_audit_copy_gpus_low``–``_high``). No simulation, no
 chapter parameter.
 """
 
