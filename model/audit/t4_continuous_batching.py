@@ -37,6 +37,18 @@ def implied_demand_per_min() -> tuple[float, float]:
             stated_value("t4.cb.gpus_for_1m") * stated_value("t4.cb.throughput"))
 
 
+#: Claims the demand of §1 reads: 1M concurrent sessions, 200 turns per 30-minute session.
+DEMAND_CLAIMS = ("t1.sessions.optimized", "t1.s1_service.turns_per_session", "t1.s1_service.avg_session_length")
+
+
+def session_demand_per_min() -> float:
+    """Requests per minute of 1M concurrent sessions that each send 200 turns in 30 minutes (§1, Little's
+    law: concurrent sessions × turns per session ÷ session minutes)."""
+    st = stated_value
+    return (st("t1.sessions.optimized") * st("t1.s1_service.turns_per_session")
+            / st("t1.s1_service.avg_session_length"))
+
+
 def implied_gpu_usd_per_month() -> float:
     """Price per GPU-month implied by the source: $875K/month saved by 2,500 − 1,630 fewer GPUs."""
     fewer = stated_value("t4.baseline.gpus_for_1m") - stated_value("t4.cb.gpus_for_1m")
@@ -133,25 +145,28 @@ def computed() -> list[Computed]:
         f" with the {prompt}-token prompts; model at saturation: {r['continuous_rpm_per_gpu'].min():.1f}-"
         f"{r['continuous_rpm_per_gpu'].max():.1f}, {copies})", kind="upper_bound", reads=TURN_CLAIMS))
     # --- GPUs, cost change and saving for the demand the source implies --------------------------------------
-    demand, _ = implied_demand_per_min()
+    demand = session_demand_per_min()
+    t4_demand, _ = implied_demand_per_min()
+    reads = TURN_CLAIMS + DEMAND_CLAIMS
     before = demand / r["sequential_rpm_per_gpu"]
     after = demand / r["continuous_rpm_per_gpu"]
     lo, mid, hi = _span(before)
     out.append(Computed(
         "t4.baseline.gpus_for_1m", mid, "count",
-        f"source-implied demand 2,500 x 1,200 = {demand / 1e6:.2f}M req/min / one-at-a-time saturation throughput "
-        f"per GPU ({copies}): {lo:,.0f}-{hi:,.0f} GPUs", kind="range", low=lo, high=hi, reads=TURN_CLAIMS))
+        f"1M sessions x 200 turns / 30 min = {demand / 1e6:.2f}M req/min (§1; T4's own 2,500 x 1,200 implies "
+        f"{t4_demand / 1e6:.2f}M) / one-at-a-time saturation throughput per GPU ({copies}): {lo:,.0f}-{hi:,.0f} GPUs",
+        kind="range", low=lo, high=hi, reads=reads))
     lo, mid, hi = _span(after)
     out.append(Computed(
         "t4.cb.gpus_for_1m", mid, "count",
-        f"the same demand / continuous-batching saturation throughput per GPU ({copies}): {lo:,.0f}-{hi:,.0f} GPUs",
-        kind="range", low=lo, high=hi, reads=TURN_CLAIMS))
+        f"the same {demand / 1e6:.2f}M req/min / continuous-batching saturation throughput per GPU ({copies}): "
+        f"{lo:,.0f}-{hi:,.0f} GPUs", kind="range", low=lo, high=hi, reads=reads))
     lo, mid, hi = _span(100 * (after / before - 1))
     out.append(Computed(
         "t4.cb.cost_change", mid, "%",
-        f"GPU cost follows the GPU count: continuous / one-at-a-time GPUs - 1 = {lo:+.1f}% to {hi:+.1f}% ({copies}); "
-        f"the stated 1,630 / 2,500 - 1 = -34.8% is 60% / 92% - 1: the source scales cost by the utilisation ratio",
-        kind="range", low=lo, high=hi, reads=TURN_CLAIMS))
+        f"GPU cost follows the GPU count: continuous / one-at-a-time GPUs - 1 = {lo:+.1f}% to {hi:+.1f}% ({copies}, "
+        f"whatever the demand); the stated 1,630 / 2,500 - 1 = -34.8% is 60% / 92% - 1: the source scales cost by "
+        f"the utilisation ratio", kind="range", low=lo, high=hi, reads=TURN_CLAIMS))
     out.append(Computed("s.lesson_cb.cost_change", st("s.lesson_cb.cost_change"), "%",
                         "restates t4.cb.cost_change (-35%)", verdict="given"))
     hours = default("hours_per_month")
@@ -162,7 +177,7 @@ def computed() -> list[Computed]:
         "t4.cb.monthly_saving", mid, "USD/month",
         f"(one-at-a-time - continuous GPUs) x ${price:.2f}/GPU-h ({PROVIDER} {PRICING} {GPU}) x {hours:g} h: "
         f"${lo / 1e6:,.0f}M-${hi / 1e6:,.0f}M ({copies}); the source's $875K for 870 GPUs implies "
-        f"${implied:.0f}/GPU-month = ${implied / hours:.2f}/GPU-h", kind="range", low=lo, high=hi, reads=TURN_CLAIMS))
+        f"${implied:.0f}/GPU-month = ${implied / hours:.2f}/GPU-h", kind="range", low=lo, high=hi, reads=reads))
     return out
 
 

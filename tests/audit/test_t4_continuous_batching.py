@@ -53,7 +53,8 @@ def test_utilisation_rests_on_the_sources_arithmetic(table):
 def test_fleet_ranges_follow_the_copy_sizes(table):
     r = t4.rates()
     assert list(r["n_gpus"]) == [4, 8]
-    demand = 2500 * 1200
+    demand = 1_000_000 * 200 / 30                # §1: 1M sessions, 200 turns per 30-minute session
+    assert_allclose(t4.session_demand_per_min(), demand)
     before, after = demand / r["sequential_rpm_per_gpu"], demand / r["continuous_rpm_per_gpu"]
     assert_allclose([table.loc["t4.baseline.gpus_for_1m", "low"], table.loc["t4.baseline.gpus_for_1m", "high"]],
                     [before.min(), before.max()])
