@@ -92,7 +92,9 @@ def _range(engine: str, column: str) -> tuple[float, float, float]:
 def _setting() -> str:
     lo, _, hi = loads()
     a, b = copy_sizes()
-    return f"{a} or {b} A100-80GB per copy, loads {lo:.0%}-{hi:.0%} of the HF-style capacity"
+    batch = int(default("batching_audit_hf_static_batch"))
+    return (f"{a} or {b} A100-80GB per copy, loads {lo:.0%}-{hi:.0%} of the capacity of the HF-style replica "
+            f"(static batches of {batch})")
 
 
 def computed() -> list[Computed]:
