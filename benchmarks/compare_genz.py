@@ -21,7 +21,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model.batching import deployment  # noqa: E402
+from model.step_time import deployment  # noqa: E402
 from model.io import write_csv  # noqa: E402
 
 warnings.filterwarnings("ignore")

@@ -101,3 +101,12 @@ def test_bad_scheduler_and_workloads(dep):
     with pytest.raises(ParameterError, match="reserved_tokens"):
         simulate(dep, Workload(np.zeros(1), np.array([100]), np.array([100])),
                  Scheduler("static", reserved_tokens=50))
+
+
+def test_sweep_shows_no_progress_bar_off_a_terminal(dep, capsys):
+    from model.request_stream import poisson_workload
+    from model.serving import sweep_load
+
+    runs = {"continuous": (dep, Scheduler("continuous", max_batch=8))}
+    out = sweep_load(runs, [0.5], lambda r: poisson_workload(20, r, prompt_tokens=50, output_tokens=5, seed=1))
+    assert len(out) == 1 and capsys.readouterr().err == ""

@@ -1,5 +1,5 @@
 """Discrete-event simulation (simpy) of one serving replica: requests arrive, a scheduler forms batches, the
-GPU executes steps whose duration comes from :class:`model.batching.Deployment`.
+GPU executes steps whose duration comes from :class:`model.step_time.Deployment`.
 
 Policies (:data:`POLICIES`)
 ---------------------------
@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from model.batching import Deployment, Workload
+from model.request_stream import Workload
+from model.step_time import Deployment
 from model.parameters import default
 from model.validation import ParameterError, check_choice, check_fraction, check_int
 
@@ -433,49 +434,3 @@ def _retire(done, rid, ctx, finish, now, bs, blocks_used, running, free_slots, a
         ctx[s] = 0
         free_slots.append(int(s))
     return blocks_used, running - len(done)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Sweeps and the case-study scenario (used by the chapter; all deterministic under ``seed``)
-# ----------------------------------------------------------------------------------------------------------
-def flops_utilization(dep: Deployment, result: SimResult) -> float:
-    """Useful model FLOPs (2 × matmul parameters per prompt and output token) ÷ (elapsed time × GPUs × peak):
-    the "MFU" reading of a utilisation figure."""
-    from model.quantization import COMPUTE_TYPE
-
-    r = result.requests
-    tokens = float((r["prompt_tokens"] + r["output_tokens"]).sum())
-    span = result.end_s - float(r["arrival_s"].min())
-    peak = dep.n_gpus * dep.gpu.flops(COMPUTE_TYPE[dep.weight_dtype])
-    return 2.0 * dep.arch.matmul_parameters() * tokens / (span * peak)
-
-
-def sweep_load(runs: dict, rates: list[float], make_workload, *, progress: bool = True) -> pd.DataFrame:
-    """Simulate every named ``(deployment, scheduler)`` of ``runs`` at every arrival rate (requests/s);
-    ``make_workload(rate)`` builds the (seeded) workload. One row per run and rate: the :meth:`SimResult.summary`
-    metrics plus ``run`` and ``rate_per_s``."""
-    from tqdm import tqdm
-
-    rows = []
-    jobs = [(name, rate) for name in runs for rate in rates]
-    for name, rate in tqdm(jobs, desc="load sweep", disable=not progress):
-        dep, sch = runs[name]
-        res = simulate(dep, make_workload(rate), sch)
-        rows.append({"run": name, "rate_per_s": rate, **res.summary(),
-                     "model_flops_utilization": flops_utilization(dep, res)})
-    return pd.DataFrame(rows)
-
-
-def highest_rate_within(sweep: pd.DataFrame, metric: str, limit: float) -> pd.Series:
-    """Per run, the highest swept rate whose ``metric`` stays at or below ``limit`` (NaN if none)."""
-    ok = sweep[sweep[metric] <= limit]
-    return ok.groupby("run")["rate_per_s"].max().reindex(sweep["run"].unique())
-
-
-def busy_fraction_at(result: SimResult, rate_per_s: float) -> float:
-    """Expected busy fraction of the replica at an offered load of ``rate_per_s``: rate × busy GPU time per
-    request of the run (ρ = λ·E[S]); unlike busy time ÷ elapsed time it carries no noise from the random
-    arrival count of a finite run."""
-    from model.validation import check_positive
-
-    return check_positive("rate_per_s", rate_per_s) * result.busy_s / len(result.requests)

@@ -1,0 +1,55 @@
+"""Load sweeps over simulated replicas and the readings of a run used by the chapters: useful-FLOP
+utilisation, expected busy fraction at a load, the highest rate within a latency limit. Deterministic
+under the workloads' seeds."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+from model.quantization import COMPUTE_TYPE
+from model.serving.simulation import SimResult, simulate
+from model.step_time import Deployment
+from model.validation import check_positive
+
+
+def flops_utilization(dep: Deployment, result: SimResult) -> float:
+    """Useful model FLOPs (2 × matmul parameters per prompt and output token) ÷ (elapsed time × GPUs × peak):
+    the "MFU" reading of a utilisation figure."""
+    r = result.requests
+    tokens = float((r["prompt_tokens"] + r["output_tokens"]).sum())
+    span = result.end_s - float(r["arrival_s"].min())
+    peak = dep.n_gpus * dep.gpu.flops(COMPUTE_TYPE[dep.weight_dtype])
+    return 2.0 * dep.arch.matmul_parameters() * tokens / (span * peak)
+
+
+def sweep_load(runs: dict, rates: list[float], make_workload, *, progress: bool | None = None) -> pd.DataFrame:
+    """Simulate every named ``(deployment, scheduler)`` of ``runs`` at every arrival rate (requests/s);
+    ``make_workload(rate)`` builds the (seeded) workload. One row per run and rate: the :meth:`SimResult.summary`
+    metrics plus ``run`` and ``rate_per_s``. A progress bar is shown when ``progress`` is true; by default
+    (``None``) only on an interactive terminal, never in an executed notebook or a log."""
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    rows = []
+    jobs = [(name, rate) for name in runs for rate in rates]
+    for name, rate in tqdm(jobs, desc="load sweep", disable=not show):
+        dep, sch = runs[name]
+        res = simulate(dep, make_workload(rate), sch)
+        rows.append({"run": name, "rate_per_s": rate, **res.summary(),
+                     "model_flops_utilization": flops_utilization(dep, res)})
+    return pd.DataFrame(rows)
+
+
+def highest_rate_within(sweep: pd.DataFrame, metric: str, limit: float) -> pd.Series:
+    """Per run, the highest swept rate whose ``metric`` stays at or below ``limit`` (NaN if none)."""
+    ok = sweep[sweep[metric] <= limit]
+    return ok.groupby("run")["rate_per_s"].max().reindex(sweep["run"].unique())
+
+
+def busy_fraction_at(result: SimResult, rate_per_s: float) -> float:
+    """Expected busy fraction of the replica at an offered load of ``rate_per_s``: rate × busy GPU time per
+    request of the run (ρ = λ·E[S]); unlike busy time ÷ elapsed time it carries no noise from the random
+    arrival count of a finite run."""
+    return check_positive("rate_per_s", rate_per_s) * result.busy_s / len(result.requests)
