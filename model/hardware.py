@@ -15,7 +15,6 @@ from model.parameters import default
 from model.validation import ParameterError, check_choice, check_fraction
 
 HARDWARE_CSV = DATA / "hardware.csv"
-GPU_PRICES_CSV = DATA / "prices" / "gpu_prices.csv"
 #: Provider and pricing of the price a GPU gets unless one is chosen: the hyperscaler on-demand list price.
 DEFAULT_PRICE_BASIS = ("aws", "on-demand")
 
@@ -183,9 +182,11 @@ class GpuHourPrice:
         return f"{self.provider} {self.pricing}, {self.date}"
 
 
-@lru_cache(maxsize=1)
 def _gpu_price_rows() -> pd.DataFrame:
-    return pd.read_csv(GPU_PRICES_CSV, dtype={"date": str}, keep_default_na=False)
+    """The price table, read once by its one reader (:func:`model.prices.gpu_prices`)."""
+    from model.prices import gpu_prices
+
+    return gpu_prices()
 
 
 def gpu_hour_prices(gpu: str) -> list[GpuHourPrice]:
