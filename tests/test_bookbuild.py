@@ -40,6 +40,7 @@ def test_chart_html_is_offline_and_deterministic(tmp_path):
 # --- reruns that cannot go wrong silently -------------------------------------------------------------------
 
 import json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import nbformat  # noqa: E402
 import papermill as pm  # noqa: E402
@@ -113,3 +114,19 @@ def test_book_folds_every_code_cell_but_the_parameters(tmp_path):
     tags = [c["metadata"].get("tags", []) for c in cells]
     assert tags == [["parameters"], ["injected-parameters"], ["hide-input"]]
     assert "".join(cells[2]["outputs"][0]["data"]["text/plain"]) == "3"
+    # the build's own output_dir is not shown; with nothing else injected the cell goes
+    assert "output_dir" not in "".join(cells[1]["source"]) and "value = 2" in "".join(cells[1]["source"])
+    out = execute(nb, tmp_path / "book", {}, progress=False)
+    cells = [c for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code"]
+    assert [c["metadata"].get("tags", []) for c in cells] == [["parameters"], ["hide-input"]]
+
+
+def test_relative_output_folder(tmp_path, monkeypatch):
+    """`make book` passes a relative folder (book/chapters): tables must land in it, not in a nested copy."""
+    body = "from pathlib import Path\nPath(output_dir).mkdir(parents=True, exist_ok=True)\nPath(output_dir, 't.csv').write_text('x')\n"
+    nb = _notebook(tmp_path, "rel", "output_dir = 'tables'\nquick = False\n", body)
+    monkeypatch.chdir(tmp_path)
+    execute(nb, Path("book/chapters"), {}, progress=False)
+    assert (tmp_path / "book/chapters/tables/t.csv").read_text() == "x"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "book").rglob("*")) == [
+        "book/chapters", "book/chapters/rel.ipynb", "book/chapters/tables", "book/chapters/tables/t.csv"]

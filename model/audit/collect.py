@@ -14,8 +14,8 @@ from model.audit.verdicts import CHECKED_VERDICTS, GIVEN, VERDICTS, judged_again
 NOT_AUDITED = "not audited"
 #: Columns of :func:`collect_audits`.
 AUDIT_BOOK_COLUMNS = ["claim_id", "source", "table", "row", "column", "stated_value", "computed_value", "unit",
-                      "relative_difference", "judged_against", "verdict", "reason", "chapter", "chapter_title",
-                      "quote"]
+                      "relative_difference", "kind", "low", "high", "judged_against", "verdict", "reason", "chapter",
+                      "chapter_title", "quote"]
 
 
 def audit_tables(tables_dir: str | Path, chapters) -> dict[str, pd.DataFrame]:
@@ -43,11 +43,14 @@ def collect_audits(tables_dir: str | Path, chapters: dict) -> pd.DataFrame:
     frames = []
     for chapter, df in audit_tables(tables_dir, list(chapters)).items():
         frames.append(df.assign(chapter=chapter, chapter_title=chapters.get(chapter, chapter)))
-    cols = ["claim_id", "computed_value", "relative_difference", "judged_against", "verdict", "reason", "chapter",
-            "chapter_title"]
+    cols = ["claim_id", "computed_value", "relative_difference", "kind", "low", "high", "judged_against", "verdict",
+            "reason", "chapter", "chapter_title"]
     if frames:
         audited = pd.concat(frames, ignore_index=True)
         audited["judged_against"] = audited.apply(judged_against, axis=1) if "kind" in audited else ""
+        for col in ("kind", "low", "high"):
+            if col not in audited:
+                audited[col] = "estimate" if col == "kind" else float("nan")
         audited = audited[cols].drop_duplicates("claim_id")
     else:
         audited = pd.DataFrame(columns=cols)

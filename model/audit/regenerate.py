@@ -19,18 +19,20 @@ LEGEND = ("✓ consistent · ✗ inconsistent · ⊘ impossible (beyond a physic
 
 
 def _num(v) -> str:
+    """Up to 4 significant digits (99.95 stays 99.95), thousands separators, no scientific notation."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
     v = float(v)
     if v == 0:
         return "0"
     mag = math.floor(math.log10(abs(v)))
-    text = f"{v:,.{max(0, 2 - mag)}f}"
+    text = f"{v:,.{max(0, 3 - mag)}f}"
     return (text.rstrip("0").rstrip(".") if "." in text else text).replace("-", "−")
 
 
 def cell_text(row) -> str:
-    """``stated → computed mark`` for one audit row (``stated (text) mark`` for a qualitative figure)."""
+    """``stated → computed mark`` for one audit row; ``stated in low–high mark`` for a figure judged against
+    a range; ``stated mark`` for a given figure; ``(text) mark`` for a qualitative one."""
     mark = MARKS.get(row["verdict"], "")
     unit = "" if row["unit"] in ("count", "text", "x", "%") else f" {row['unit']}"
     stated = _num(row["stated_value"])
@@ -38,9 +40,12 @@ def cell_text(row) -> str:
         stated += "%" if stated else ""
     if not stated:
         return f"(text) {mark}"
+    pct = "%" if row["unit"] == "%" else ""
     computed = _num(row.get("computed_value"))
-    if row["unit"] == "%" and computed:
-        computed += "%"
+    if computed:
+        computed += pct
+    if row.get("kind") == "range" and row["verdict"] != "given" and not pd.isna(row.get("low", math.nan)):
+        return f"{stated} in {_num(row['low'])}{pct}–{_num(row['high'])}{pct}{unit} {mark}"
     if row["verdict"] == "given" or not computed:
         return f"{stated}{unit} {mark}"
     return f"{stated} → {computed}{unit} {mark}"

@@ -102,6 +102,22 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
 VISIBLE_TAGS = ("parameters", "injected-parameters")
 
 
+def _strip_internal_injection(nb: dict, tables_rel: str) -> dict:
+    """Drop the ``output_dir`` line the build injects (it is the build's business, not the reader's); drop
+    the injected cell altogether when nothing else was injected."""
+    keep = []
+    for cell in nb["cells"]:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            lines = [ln for ln in src.splitlines() if not ln.startswith("output_dir = ")]
+            if not any(ln.strip() and not ln.startswith("#") for ln in lines):
+                continue
+            cell["source"] = "\n".join(lines) + "\n"
+        keep.append(cell)
+    nb["cells"] = keep
+    return nb
+
+
 def fold_code(nb: dict) -> dict:
     """Tag every code cell of an executed notebook ``hide-input`` except the parameters cells."""
     for cell in nb["cells"]:
@@ -133,7 +149,7 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
     from papermill.exceptions import PapermillExecutionError
 
     check_parameters(notebook, parameters)
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # the staging folder and papermill's cwd must agree on every path
     out_dir.mkdir(parents=True, exist_ok=True)
     if progress is None:
         progress = sys.stderr.isatty()
@@ -153,8 +169,8 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
         # the staged notebook records the staging folder as its output_dir: put the real one back
         text = (staged_nb.read_text(encoding="utf-8").replace(str(staging / tables_rel), str(tables_rel))
                 .replace(str(staging), str(out_dir)))
-        staged_nb.write_text(json.dumps(fold_code(json.loads(text)), indent=1, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
+        nb = _strip_internal_injection(json.loads(text), str(tables_rel))
+        staged_nb.write_text(json.dumps(fold_code(nb), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         for path in sorted(p for p in staging.rglob("*") if p.is_file() and p != staged_nb):
             target = out_dir / path.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Numbers and phrases of a chapter's prose, computed in the executed notebook and glued into its text
 (MyST-NB ``glue``; the markdown writes ``{glue:text}`name``` or, from another page,
-``{glue:text}`chapters/<page>::name```).
+``{glue:text}`chapters/<page>.ipynb::name:s```).
 
 Every value is glued as a finished string, so the page shows exactly what the notebook formatted.
 """
@@ -10,22 +10,24 @@ from __future__ import annotations
 import math
 
 
-def glue(name: str, value, fmt: str | None = None) -> str:
+def glue(name: str, value, fmt: str | None = None) -> None:
     """Glue ``value`` (a string, or a number formatted with ``fmt``, default ``",.3g"``) under ``name``
-    without displaying it; returns the text."""
+    without displaying it (returns nothing, so a ``glue`` at the end of a cell shows nothing either; use
+    :func:`glued_text` for the text)."""
     from myst_nb import glue as _glue
 
-    if isinstance(value, str):
-        text = value
-    else:
-        text = format(value, fmt or ",.3g")
-    _glue(name, text, display=False)
-    return text
+    _glue(name, glued_text(value, fmt), display=False)
 
 
-def glue_all(values: dict, fmt: str | None = None) -> dict:
-    """Glue every ``name: value`` of ``values`` (see :func:`glue`); returns the texts by name."""
-    return {k: glue(k, v, fmt) for k, v in values.items()}
+def glued_text(value, fmt: str | None = None) -> str:
+    """The text :func:`glue` would glue for ``value``."""
+    return value if isinstance(value, str) else format(value, fmt or ",.3g")
+
+
+def glue_all(values: dict, fmt: str | None = None) -> None:
+    """Glue every ``name: value`` of ``values`` (see :func:`glue`)."""
+    for k, v in values.items():
+        glue(k, v, fmt)
 
 
 def compare(a: float, b: float, *, rel_tol: float = 0.05, more: str = "more than", less: str = "less than",

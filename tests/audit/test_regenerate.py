@@ -21,7 +21,10 @@ def test_source_table_keeps_the_source_layout_and_marks():
     t = source_table(audit, "T5")
     assert list(t.columns) == ["T5", "model size", "inference speed (vs FP16)"]
     assert t["T5"].tolist() == ["FP16", "INT8"]
-    assert t.iloc[0, 1] == "140 → 138 GB ✓" and t.iloc[1, 2] == "1.8 → 1.91 ✓" and t.iloc[0, 2] == ""
+    assert t.iloc[0, 1] == "140 → 137.9 GB ✓" and t.iloc[1, 2] == "1.8 → 1.91 ✓" and t.iloc[0, 2] == ""
+    assert cell_text(_row("T1", "Availability", "optimized", 99.95, 99.79, "%", "inconsistent")) == "99.95% → 99.79% ✗"
+    ranged = {**_row("T3", "vLLM", "P95", 2.2, 2.9, "s", "consistent"), "kind": "range", "low": 1.95, "high": 4.41}
+    assert cell_text(ranged) == "2.2 in 1.95–4.41 s ✓"
     text = source_table(audit, "T5", text_rows=True)
     assert text.iloc[0].tolist() == ["§5 effect of INT8", "GPUs before", "1,630 ="]
     assert cell_text(audit.iloc[4]) == "57 → 0 ⊘"
