@@ -112,3 +112,13 @@ def test_kv_calculate_is_in_the_subset():
         datum[field] = evaluate(expr, datum, params)
     assert datum["kv_bytes_per_token"] == 327_680
     assert datum["sessions"] == math.floor(72e9 / 327_680_000)
+
+
+def test_log_ticks_cover_the_range_by_decades():
+    from model.book.sliders import log_ticks
+
+    assert log_ticks(0.125, 180) == [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200]
+    assert log_ticks(3, 3) == [2, 5]
+    assert log_ticks(1, 10) == [1, 2, 5, 10]
+    with pytest.raises(ValueError):
+        log_ticks(0, 10)
