@@ -122,3 +122,17 @@ def test_log_ticks_cover_the_range_by_decades():
     assert log_ticks(1, 10) == [1, 2, 5, 10]
     with pytest.raises(ValueError):
         log_ticks(0, 10)
+
+
+def test_what_if_specs_found_in_an_executed_notebook_and_checked():
+    from model.book.charts import OfflineChart
+    from model.book.sliders import default_mismatches, what_if_specs
+
+    chart, _, _, want = _chart()
+    html_text = OfflineChart(chart)._repr_html_()
+    nb = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "display_data",
+                                                      "data": {"text/html": html_text}}]}]}
+    specs = what_if_specs(nb)
+    assert len(specs) == 1 and default_mismatches(specs[0]) == []
+    specs[0]["usermeta"]["what_if"]["expected"]["sessions"] = [w + 1 for w in want]
+    assert len(default_mismatches(specs[0])) == 4

@@ -291,3 +291,45 @@ def log_ticks(low: float, high: float, steps: tuple = (1, 2, 5)) -> list[float]:
     first = max([t for t in ticks if t <= low], default=ticks[0])
     last = min([t for t in ticks if t >= high], default=ticks[-1])
     return [float(f"{t:.12g}") for t in ticks if first <= t <= last]
+
+
+# --- checking an executed chapter ------------------------------------------------------------------------------
+_EMBED = re.compile(r'window\.vegaEmbed\("#[^"]+", (\{.*?\}), \{"actions": false\}\)', re.S)
+
+
+def what_if_specs(notebook) -> list[dict]:
+    """The Vega-Lite specs of the what-if charts (those with ``usermeta["what_if"]``) in an executed notebook
+    (a path or the parsed JSON), in page order."""
+    import json
+    from pathlib import Path
+
+    nb = notebook if isinstance(notebook, dict) else json.loads(Path(notebook).read_text(encoding="utf-8"))
+    out = []
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            html_text = o.get("data", {}).get("text/html", "")
+            html_text = "".join(html_text) if isinstance(html_text, list) else html_text
+            for m in _EMBED.finditer(html_text):
+                spec = json.loads(m.group(1))
+                if "what_if" in spec.get("usermeta", {}):
+                    out.append(spec)
+    return out
+
+
+def default_mismatches(spec, *, rel_tol: float = 1e-9) -> list[str]:
+    """Where the chart's transforms at the default position (:func:`default_rows`) disagree with the values
+    the notebook recorded (``usermeta["what_if"]["expected"]``); empty when they agree."""
+    rows = default_rows(spec)
+    bad = []
+    for field, want in expected(spec).items():
+        got = [r.get(field) for r in rows]
+        want_list = want if isinstance(want, list) else [want] * len(got)
+        if len(got) != len(want_list):
+            bad.append(f"{field}: {len(got)} rows at the default position, {len(want_list)} expected")
+            continue
+        for i, (g, w) in enumerate(zip(got, want_list)):
+            same = (g == w) if isinstance(w, str) or isinstance(g, str) else \
+                math.isclose(float(g), float(w), rel_tol=rel_tol, abs_tol=0.0)
+            if not same:
+                bad.append(f"{field}[{i}]: page computes {g!r}, notebook {w!r}")
+    return bad
