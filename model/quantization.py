@@ -172,3 +172,19 @@ def published_8bit_speedups():
     """Rows of :func:`published_speedups` measuring 8-bit weights (INT8 or FP8) against FP16/BF16."""
     s = published_speedups()
     return s[s["method"].str.contains("INT8|FP8|int8", regex=True)].reset_index(drop=True)
+
+
+def published_speedup_points():
+    """Rows of :func:`published_speedups` that can be set against the bandwidth bound: the weight bits of
+    each (4 for an INT4/W4 method, else 8) and a numeric batch (rows without one are dropped).
+
+    Columns: model, hardware, method, metric, weight_bits, batch (sequences per step), speedup (× over
+    FP16/BF16; below 1 a slow-down).
+    """
+    import pandas as pd
+
+    s = published_speedups()
+    batch = pd.to_numeric(s["batch"], errors="coerce")
+    bits = s["method"].str.contains(r"INT4|W4A|int4", regex=True).map({True: 4, False: 8})
+    out = s.assign(weight_bits=bits, batch=batch)[batch.notna()]
+    return out[["model", "hardware", "method", "metric", "weight_bits", "batch", "speedup"]].reset_index(drop=True)

@@ -138,3 +138,16 @@ def test_gpus_for_sessions_by_hand():
     assert b.sessions == per
     assert gpus_for_sessions(1_000_000, b) == -(-1_000_000 // per) * 8
     assert gpus_for_sessions(10, memory_budget(a, g, context_tokens=10_000, n_gpus=1)) is None
+
+
+def test_what_if_rows_hold_the_closed_form_constants():
+    from model.architectures import load_architecture
+    from model.hardware import load_gpu
+    from model.kv import what_if_rows
+
+    arch, acc = load_architecture("llama-2-70b"), load_gpu("a100-80gb")
+    rows = what_if_rows([arch], acc, n_gpus_options=[1, 8], weight_dtype="int8")
+    assert list(rows["n_gpus"]) == [1, 8]
+    assert (rows["layers"] == 80).all() and (rows["kv_heads"] == 8).all() and (rows["head_dim"] == 128).all()
+    assert_allclose(rows["weight_bytes"], arch.parameters() * 1.0, rtol=0)
+    assert_allclose(rows["usable_bytes"], [acc.memory_bytes * 0.9, 8 * acc.memory_bytes * 0.9], rtol=1e-12)

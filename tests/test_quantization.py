@@ -83,3 +83,18 @@ def test_gpus_after_speedup_and_8bit_rows():
         gpus_after_speedup(10, 0)
     rows = published_8bit_speedups()
     assert len(rows) and not rows["method"].str.contains("INT4 AWQ").any()
+
+
+def test_published_speedup_points_classify_bits_and_batches():
+    import pandas as pd
+
+    from model.quantization import published_speedup_points, published_speedups
+
+    pts = published_speedup_points()
+    raw = published_speedups()
+    numeric = pd.to_numeric(raw["batch"], errors="coerce").notna()
+    assert len(pts) == int(numeric.sum()) and len(pts) < len(raw)
+    assert set(pts["weight_bits"]) == {4, 8}
+    four = pts[pts["weight_bits"] == 4]
+    assert four["method"].str.contains("INT4").all() and len(four) == 6
+    assert (pts["batch"] >= 1).all()

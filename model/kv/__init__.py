@@ -6,7 +6,7 @@ beside the weights (:mod:`model.kv.budget`), and the reservation policies that w
 from model.formats import bytes_per_element, weight_bytes
 from model.hardware import usable_bytes_per_gpu
 from model.kv.budget import (MemoryBudget, budget_table, gpus_for_sessions, memory_budget, sessions_by_context,
-                             sessions_that_fit)
+                             sessions_that_fit, what_if_rows)
 from model.kv.paging import (PUBLISHED_KV_USE, RESERVATION_POLICIES, lifetime_reservation_gain, paged_session_bytes,
                              paged_waste_bound, published_reservation_gains, reservation_efficiency, reserved_tokens,
                              session_lengths_over_life)
@@ -16,4 +16,4 @@ __all__ = ["MemoryBudget", "PUBLISHED_KV_USE", "RESERVATION_POLICIES", "budget_t
            "gpus_for_sessions", "kv_bytes_per_session", "kv_bytes_per_token", "kv_table", "lifetime_reservation_gain",
            "memory_budget", "paged_session_bytes", "paged_waste_bound", "published_reservation_gains",
            "reservation_efficiency", "reserved_tokens", "session_lengths_over_life", "sessions_by_context",
-           "sessions_that_fit", "usable_bytes_per_gpu", "weight_bytes"]
+           "sessions_that_fit", "usable_bytes_per_gpu", "weight_bytes", "what_if_rows"]

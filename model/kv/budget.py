@@ -130,3 +130,24 @@ def gpus_for_sessions(sessions: int, budget: MemoryBudget) -> int | None:
     if budget.sessions <= 0:
         return None
     return math.ceil(n / budget.sessions) * budget.n_gpus
+
+
+def what_if_rows(archs: list[Architecture], gpu: Accelerator, *, n_gpus_options: list[int],
+                 weight_dtype: str = "fp16", memory_utilization: float | None = None) -> "pd.DataFrame":
+    """The constants of the sessions-that-fit closed form, one row per architecture × GPU count, for a
+    chart that recomputes it in the browser.
+
+    Columns: model (display name), n_gpus, layers, kv_heads, head_dim, weight_bytes (bytes of the weights
+    in ``weight_dtype``), usable_bytes (bytes weights + KV may use on ``n_gpus`` GPUs).
+    """
+    import pandas as pd
+
+    rows = []
+    for arch in archs:
+        for n in n_gpus_options:
+            b = memory_budget(arch, gpu, context_tokens=0, n_gpus=n, weight_dtype=weight_dtype,
+                              memory_utilization=memory_utilization)
+            rows.append({"model": arch.display_name, "n_gpus": n, "layers": arch.num_layers,
+                         "kv_heads": arch.num_kv_heads, "head_dim": arch.head_dim,
+                         "weight_bytes": b.weight_bytes, "usable_bytes": b.usable_bytes})
+    return pd.DataFrame(rows)
