@@ -84,3 +84,60 @@ def dataset_inventory(*, with_checksums: bool = True) -> pd.DataFrame:
                      "readme": f"data/{readme.relative_to(DATA)}" if readme else "",
                      "readme_title": title, "in_readme": bool(digest) and digest in text})
     return pd.DataFrame(rows)
+
+
+# --- the source tables, regenerated (appendix_source_tables) ------------------------------------------------
+
+def _md_cell(text) -> str:
+    """A Markdown table cell: pipes escaped, no line breaks."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def source_tables_markdown(audit: pd.DataFrame, tables, *, link_prefix: str = "") -> str:
+    """Source tables ``tables`` (ids, e.g. ``["T1", "T12"]``) of the collected audit as Markdown: for each a
+    bold caption and a table in the source's own shape (:func:`model.audit.regenerate.source_table`), then
+    the legend of the verdict marks and a link to the appendix that shows every table.
+
+    Parameters
+    ----------
+    audit : pandas.DataFrame
+        :func:`model.audit.collect.collect_audits`.
+    tables : list of str
+        Source table ids, in the order shown.
+    link_prefix : str
+        Folder of the appendix page relative to the including page's folder (``"chapters/"`` for the
+        introduction).
+    """
+    from model.audit.regenerate import LEGEND, source_table
+
+    lines = []
+    for table in tables:
+        grid = source_table(audit, table)
+        if grid.empty:
+            lines += [f"**{table}**: no audited figure in this build.", ""]
+            continue
+        cols = list(grid.columns)
+        lines.append(f"**{table}** (stated → computed, mark)")
+        lines.append("")
+        lines.append("| " + " | ".join(_md_cell(c) for c in cols) + " |")
+        lines.append("|" + "---|" * len(cols))
+        for row in grid.itertuples(index=False):
+            lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+        lines.append("")
+    lines += [f"Marks: {LEGEND}.", "",
+              f"Every table of both sources, in its own shape: {{doc}}`/{link_prefix}appendix_source_tables`.", ""]
+    return "\n".join(lines)
+
+
+def source_table_links(audit: pd.DataFrame, table: str) -> str:
+    """One HTML line saying which chapters audit source table ``table`` (links to their pages) and where its
+    rows are listed (the audit appendix)."""
+    import html
+
+    rows = audit[(audit["table"] == table) & (audit["chapter"] != "-")]
+    chapters = dict(zip(rows["chapter"], rows["chapter_title"]))
+    links = ", ".join(f'<a href="{html.escape(c)}.html">{html.escape(t)}</a>' for c, t in chapters.items())
+    n = int((audit["table"] == table).sum())
+    return (f'<p class="source-table-links">{n} stated figure{"s" if n != 1 else ""}; audited in: '
+            f'{links or "no chapter of this build"}. Every row with its arithmetic: '
+            f'<a href="appendix_audit.html">the audit appendix</a> (filter "Source table" = {html.escape(table)}).</p>')

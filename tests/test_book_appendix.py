@@ -1,0 +1,36 @@
+"""The source tables written for the introduction (model.book.appendix.source_tables_markdown) and the links
+line of the source-tables appendix, on a small crafted audit."""
+
+import pandas as pd
+
+from model.book.appendix import source_table_links, source_tables_markdown
+
+
+def _audit():
+    rows = [("T1", "Concurrent sessions", "initial", 10000, 10000, "count", "given", "fleet", "Fleet"),
+            ("T1", "Concurrent sessions", "target", 1e6, 1e6, "count", "given", "fleet", "Fleet"),
+            ("T1", "Monthly cost", "target", 300, 1200, "USD", "inconsistent", "economics", "Economics"),
+            ("T1", "§1 goals", "a | b", 5, 5, "count", "consistent", "fleet", "Fleet"),
+            ("T12", "GPUs", "optimized", 900, 850, "count", "consistent", "-", "not audited")]
+    return pd.DataFrame(rows, columns=["table", "row", "column", "stated_value", "computed_value", "unit", "verdict",
+                                       "chapter", "chapter_title"])
+
+
+def test_markdown_tables_in_the_sources_shape():
+    text = source_tables_markdown(_audit(), ["T1", "T12"], link_prefix="chapters/")
+    lines = text.splitlines()
+    head = lines.index("**T1** (stated → computed, mark)")
+    assert lines[head + 2] == "| T1 | initial | target |"
+    assert lines[head + 3] == "|---|---|---|"
+    assert lines[head + 4] == "| Concurrent sessions | 10,000 = | 1,000,000 = |"
+    assert lines[head + 5] == "| Monthly cost |  | 300 → 1,200 USD ✗ |"
+    assert "§1 goals" not in text  # a figure of the text is not a row of the table
+    assert "| GPUs | 900 → 850 ✓ |" in text
+    assert "{doc}`/chapters/appendix_source_tables`" in text
+
+
+def test_links_name_the_auditing_chapters():
+    line = source_table_links(_audit(), "T1")
+    assert '<a href="fleet.html">Fleet</a>' in line and '<a href="economics.html">Economics</a>' in line
+    assert line.startswith('<p class="source-table-links">4 stated figures')
+    assert "no chapter of this build" in source_table_links(_audit(), "T12")
