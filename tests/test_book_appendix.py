@@ -34,3 +34,17 @@ def test_links_name_the_auditing_chapters():
     assert '<a href="fleet.html">Fleet</a>' in line and '<a href="economics.html">Economics</a>' in line
     assert line.startswith('<p class="source-table-links">4 stated figures')
     assert "no chapter of this build" in source_table_links(_audit(), "T12")
+
+
+def test_variant_columns_merge_back_into_the_sources_column():
+    from model.book.appendix import merge_variant_columns
+
+    grid = pd.DataFrame({"T1": ["a", "b", "c"], "scale factor": ["100 ✓", "", ""],
+                         "scale factor (relative change)": ["", "14% ✓", ""],
+                         "scale factor (percentage-point difference)": ["", "", "1.45% ✓"],
+                         "other": ["x", "", ""]})
+    merged = merge_variant_columns(grid)
+    assert list(merged.columns) == ["T1", "scale factor", "other"]
+    assert list(merged["scale factor"]) == ["100 ✓", "14% ✓", "1.45% ✓"]
+    clash = grid.assign(**{"scale factor (relative change)": ["5% ✗", "14% ✓", ""]})
+    assert list(merge_variant_columns(clash).columns) == list(grid.columns)  # two figures in one row: kept apart

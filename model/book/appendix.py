@@ -93,6 +93,30 @@ def _md_cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def merge_variant_columns(grid: pd.DataFrame) -> pd.DataFrame:
+    """Columns of a regenerated source table that are variants of one source column ("scale factor",
+    "scale factor (relative change)", "scale factor (percentage-point difference)") merged back into the
+    source's one column, where no row has figures in two of them; the first column (the row names) is kept.
+
+    The claims name a column's variants apart because each figure is judged its own way; the source prints
+    them in one column.
+    """
+    cols = list(grid.columns)
+    groups: dict[str, list[str]] = {}
+    for c in cols[1:]:
+        base = str(c).split(" (", 1)[0] if str(c).endswith(")") else str(c)
+        groups.setdefault(base, []).append(c)
+    out = grid[[cols[0]]].copy()
+    for base, members in groups.items():
+        block = grid[members]
+        if len(members) > 1 and ((block != "").sum(axis=1) <= 1).all():
+            out[base] = block.apply(lambda r: next((v for v in r if v != ""), ""), axis=1)
+        else:
+            for m in members:
+                out[m] = grid[m]
+    return out
+
+
 def source_tables_markdown(audit: pd.DataFrame, tables, *, link_prefix: str = "") -> str:
     """Source tables ``tables`` (ids, e.g. ``["T1", "T12"]``) of the collected audit as Markdown: for each a
     bold caption and a table in the source's own shape (:func:`model.audit.regenerate.source_table`), then
@@ -112,7 +136,7 @@ def source_tables_markdown(audit: pd.DataFrame, tables, *, link_prefix: str = ""
 
     lines = []
     for table in tables:
-        grid = source_table(audit, table)
+        grid = merge_variant_columns(source_table(audit, table))
         if grid.empty:
             lines += [f"**{table}**: no audited figure in this build.", ""]
             continue
