@@ -160,7 +160,7 @@ _CONCEPTS = [
             "below C, so one pass gives the hit ratio of every capacity.",
             "Mattson, Gecsei, Slutz and Traiger 1970, IBM Systems Journal 9(2)"),
     Concept("Zipf popularity", "The k-th most popular item is requested with probability proportional to "
-            "1 ÷ k^s; a few items draw most requests when s is near or above 1.",
+            "1 ÷ kˢ; a few items draw most requests when s is near or above 1.",
             "Breslau et al. 1999, Web Caching and Zipf-like Distributions, IEEE INFOCOM"),
     Concept("Pareto front", "The configurations that no other configuration beats on every objective at once "
             "(here throughput, latency and cost).",
@@ -168,7 +168,7 @@ _CONCEPTS = [
     Concept("Hypervolume", "The volume of objective space dominated by a front and bounded by a reference point; "
             "a larger hypervolume means a front closer to the ideal.",
             "Zitzler and Thiele 1999, IEEE Transactions on Evolutionary Computation 3(4)"),
-    Concept("GB and GiB", "A gigabyte is 10^9 bytes, a gibibyte 2^30 bytes (7.4% more); GPU makers quote memory "
+    Concept("GB and GiB", "A gigabyte is 10⁹ bytes, a gibibyte 2³⁰ bytes (7.4% more); GPU makers quote memory "
             "in binary units under decimal names (an 80 GB GPU holds 80 GiB).",
             "IEC 80000-13:2008, Quantities and units: information science and technology"),
     Concept("Availability ('nines')", "Share of a period a service is up; 99.95% allows 4.38 hours of downtime "

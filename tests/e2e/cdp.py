@@ -101,7 +101,7 @@ class Browser:
     """Headless Chromium driven over the DevTools protocol (``with Browser(path) as b: ...``)."""
 
     def __init__(self, executable: str, start_timeout: float = 30.0):
-        self.profile = tempfile.TemporaryDirectory(prefix="check-charts-cdp-")
+        self.profile = tempfile.TemporaryDirectory(prefix="check-charts-cdp-", ignore_cleanup_errors=True)
         self.proc = subprocess.Popen([executable, *FLAGS, "--remote-debugging-port=0",
                                       f"--user-data-dir={self.profile.name}", "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
