@@ -3,7 +3,8 @@ line of the source-tables appendix, on a small crafted audit."""
 
 import pandas as pd
 
-from model.book.appendix import source_table_links, source_tables_markdown
+from model.audit.regenerate import LEGEND, source_table
+from model.book.appendix import merge_variant_columns, source_table_links, source_tables_markdown
 
 
 def _audit():
@@ -17,7 +18,8 @@ def _audit():
 
 
 def test_markdown_tables_in_the_sources_shape():
-    text = source_tables_markdown(_audit(), ["T1", "T12"], link_prefix="chapters/")
+    grids = {t: merge_variant_columns(source_table(_audit(), t)) for t in ("T1", "T12")}
+    text = source_tables_markdown(grids, LEGEND, link_prefix="chapters/")
     lines = text.splitlines()
     head = lines.index("**T1** (stated → computed, mark)")
     assert lines[head + 2] == "| T1 | initial | target |"
@@ -37,8 +39,6 @@ def test_links_name_the_auditing_chapters():
 
 
 def test_variant_columns_merge_back_into_the_sources_column():
-    from model.book.appendix import merge_variant_columns
-
     grid = pd.DataFrame({"T1": ["a", "b", "c"], "scale factor": ["100 ✓", "", ""],
                          "scale factor (relative change)": ["", "14% ✓", ""],
                          "scale factor (percentage-point difference)": ["", "", "1.45% ✓"],

@@ -117,26 +117,23 @@ def merge_variant_columns(grid: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def source_tables_markdown(audit: pd.DataFrame, tables, *, link_prefix: str = "") -> str:
-    """Source tables ``tables`` (ids, e.g. ``["T1", "T12"]``) of the collected audit as Markdown: for each a
-    bold caption and a table in the source's own shape (:func:`model.audit.regenerate.source_table`), then
-    the legend of the verdict marks and a link to the appendix that shows every table.
+def source_tables_markdown(grids: dict, legend: str, *, link_prefix: str = "") -> str:
+    """Regenerated source tables as Markdown: for each a bold caption and a table in the source's own shape,
+    then the legend of the verdict marks and a link to the appendix that shows every table.
 
     Parameters
     ----------
-    audit : pandas.DataFrame
-        :func:`model.audit.collect.collect_audits`.
-    tables : list of str
-        Source table ids, in the order shown.
+    grids : dict of str to pandas.DataFrame
+        Source table id -> the table in its own shape (:func:`model.audit.regenerate.source_table`, its
+        variant columns merged by :func:`merge_variant_columns`), in the order shown.
+    legend : str
+        What the verdict marks mean (:data:`model.audit.regenerate.LEGEND`).
     link_prefix : str
         Folder of the appendix page relative to the including page's folder (``"chapters/"`` for the
         introduction).
     """
-    from model.audit.regenerate import LEGEND, source_table
-
     lines = []
-    for table in tables:
-        grid = merge_variant_columns(source_table(audit, table))
+    for table, grid in grids.items():
         if grid.empty:
             lines += [f"**{table}**: no audited figure in this build.", ""]
             continue
@@ -148,7 +145,7 @@ def source_tables_markdown(audit: pd.DataFrame, tables, *, link_prefix: str = ""
         for row in grid.itertuples(index=False):
             lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
         lines.append("")
-    lines += [f"Marks: {LEGEND}.", "",
+    lines += [f"Marks: {legend}.", "",
               f"Every table of both sources, in its own shape: {{doc}}`/{link_prefix}appendix_source_tables`.", ""]
     return "\n".join(lines)
 

@@ -71,8 +71,21 @@ def test_two_overlapping_labels_are_found_and_spaced_labels_are_not():
     assert label_overlaps(parse_svg(_svg(overlapping))) == [("$4.80M", "$234M")]
     spaced = _labels(("0", 0, 160, "middle"), ("50", 50, 160, "middle"), ("100", 100, 160, "middle"))
     assert label_overlaps(parse_svg(_svg(spaced))) == []
-    # same place, other anchor: "end" at 60 covers 60 - 0.55 * 10 * 5 .. 60; "start" at 40 covers 40 .. 67.5
+    # same place, other anchor: "end" at 60 covers about 60 - 25 .. 60; "start" at 40 covers about 40 .. 60
     assert label_overlaps(parse_svg(_svg(_labels(("right", 60, 20, "end"), ("left", 40, 20, "start")))))
+
+
+def test_labels_that_touch_read_as_one():
+    """The log axis whose "1,000" and "2,000" print as "1,0002,000": no overlap, but no gap either."""
+    # "1,000" at 10 px is 4 × 6.36 + 3.2 = 28.6 px wide: centred at 137.4 it ends at 151.7; "2,000" centred
+    # at 166.4 starts at 152.1, a gap of 0.4 px
+    touching = _labels(("1,000", 137.4, 160, "middle"), ("2,000", 166.4, 160, "middle"))
+    assert label_overlaps(parse_svg(_svg(touching))) == [("1,000", "2,000")]
+    apart = _labels(("1,000", 137.4, 160, "middle"), ("2,000", 172, 160, "middle"))
+    assert label_overlaps(parse_svg(_svg(apart))) == []
+    # one above the other (a y-axis): no collision however close horizontally
+    stacked = _labels(("0.2", 0, 100, "end"), ("0.4", 0, 80, "end"))
+    assert label_overlaps(parse_svg(_svg(stacked))) == []
 
 
 def test_hidden_labels_do_not_overlap():
