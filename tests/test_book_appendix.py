@@ -48,3 +48,16 @@ def test_variant_columns_merge_back_into_the_sources_column():
     assert list(merged["scale factor"]) == ["100 ✓", "14% ✓", "1.45% ✓"]
     clash = grid.assign(**{"scale factor (relative change)": ["5% ✗", "14% ✓", ""]})
     assert list(merge_variant_columns(clash).columns) == list(grid.columns)  # two figures in one row: kept apart
+
+
+def test_sparse_tables_are_shown_as_lists():
+    from model.book.appendix import is_sparse, long_form
+
+    cols = {f"c{i}": [""] * 3 for i in range(8)}
+    cols["c0"] = ["1 ✓", "", ""]
+    cols["c5"] = ["", "2 ✗", "3 ="]
+    grid = pd.DataFrame({"S": ["a", "b", "c"], **cols})
+    assert is_sparse(grid)
+    assert long_form(grid).values.tolist() == [["a", "c0", "1 ✓"], ["b", "c5", "2 ✗"], ["c", "c5", "3 ="]]
+    dense = pd.DataFrame({"T": ["a"], **{f"c{i}": ["x"] for i in range(8)}})
+    assert not is_sparse(dense) and not is_sparse(grid.iloc[:, :5])

@@ -162,3 +162,22 @@ def source_table_links(audit: pd.DataFrame, table: str) -> str:
     return (f'<p class="source-table-links">{n} stated figure{"s" if n != 1 else ""}; audited in: '
             f'{links or "no chapter of this build"}. Every row with its arithmetic: '
             f'<a href="appendix_audit.html">the audit appendix</a> (filter "Source table" = {html.escape(table)}).</p>')
+
+
+def is_sparse(grid: pd.DataFrame, *, max_columns: int = 6, min_density: float = 0.5) -> bool:
+    """Whether a regenerated table is a list rather than a grid: more than ``max_columns`` figure columns
+    and fewer than ``min_density`` of its cells filled (each row of the source names its own figures, as in
+    the SWOT list or the availability section), so that a grid would be mostly empty and wider than a page."""
+    cells = grid.iloc[:, 1:]
+    if cells.shape[1] <= max_columns or cells.size == 0:
+        return False
+    return float((cells != "").to_numpy().mean()) < min_density
+
+
+def long_form(grid: pd.DataFrame) -> pd.DataFrame:
+    """A regenerated table one figure per line (row, figure, stated → computed), in the source's order,
+    empty cells left out: the shape of a source list."""
+    first = grid.columns[0]
+    rows = [{"row": r[first], "figure": c, "cell": r[c]} for _, r in grid.iterrows() for c in grid.columns[1:]
+            if r[c] != ""]
+    return pd.DataFrame(rows, columns=["row", "figure", "cell"])
