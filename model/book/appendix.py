@@ -166,12 +166,12 @@ def source_table_links(audit: pd.DataFrame, table: str) -> str:
 
 def is_sparse(grid: pd.DataFrame, *, max_columns: int = 6, min_density: float = 0.5) -> bool:
     """Whether a regenerated table is a list rather than a grid: more than ``max_columns`` figure columns
-    and fewer than ``min_density`` of its cells filled (each row of the source names its own figures, as in
+    and at most ``min_density`` of its cells filled (each row of the source names its own figures, as in
     the SWOT list or the availability section), so that a grid would be mostly empty and wider than a page."""
     cells = grid.iloc[:, 1:]
     if cells.shape[1] <= max_columns or cells.size == 0:
         return False
-    return float((cells != "").to_numpy().mean()) < min_density
+    return float((cells != "").to_numpy().mean()) <= min_density
 
 
 def long_form(grid: pd.DataFrame) -> pd.DataFrame:
