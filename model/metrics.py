@@ -98,3 +98,89 @@ def glossary() -> pd.DataFrame:
     """The glossary as a table: metric, unit, definition (sorted by name)."""
     return pd.DataFrame([m.__dict__ for m in _METRICS]).rename(columns={"name": "metric"}).sort_values(
         "metric").reset_index(drop=True)
+
+
+# --- concepts ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Concept:
+    """A concept the chapters use: its term, a one-line definition and where it is defined."""
+
+    term: str
+    definition: str
+    source: str
+
+
+_CONCEPTS = [
+    Concept("KV cache", "The keys and values of every attention layer kept for each token of a sequence, so that "
+            "each new token attends to the past without recomputing it.",
+            "Pope et al. 2022, Efficiently Scaling Transformer Inference, arXiv:2211.05102"),
+    Concept("GQA (grouped-query attention)", "Attention in which groups of query heads share one key/value head; "
+            "the KV cache shrinks by the group size (multi-query attention: one key/value head for all).",
+            "Ainslie et al. 2023, GQA, arXiv:2305.13245"),
+    Concept("Tensor parallelism", "One model split across GPUs by cutting each weight matrix into slices, one per "
+            "GPU, with an all-reduce after each layer; the GPUs of a replica hold the weights once between them.",
+            "Shoeybi et al. 2019, Megatron-LM, arXiv:1909.08053"),
+    Concept("MFU (model FLOPs utilisation)", "Useful model FLOPs achieved per second ÷ the hardware's peak FLOPs "
+            "per second.", "Chowdhery et al. 2022, PaLM, arXiv:2204.02311, appendix B"),
+    Concept("MBU (model bandwidth utilisation)", "Bytes that must be read per decode step (weights and KV cache) "
+            "÷ step time ÷ the memory's peak bandwidth: the utilisation measure of memory-bound decoding.",
+            "Databricks 2023, LLM Inference Performance Engineering: Best Practices (databricks.com blog)"),
+    Concept("Prefill and decode", "Prefill processes the whole prompt in one pass (compute-bound) and writes its "
+            "KV cache; decode then generates one token per step for each sequence (memory-bandwidth-bound).",
+            "Patel et al. 2024, Splitwise, arXiv:2311.18677"),
+    Concept("TTFT and TPOT", "Time to first token (arrival to the first output token, queueing and prefill "
+            "included) and time per output token after the first (the decode pace).",
+            "Zhong et al. 2024, DistServe, arXiv:2401.09670"),
+    Concept("Roofline", "A kernel's time is the larger of its FLOPs ÷ peak FLOP rate and its bytes moved ÷ peak "
+            "bandwidth; which term wins says whether it is compute- or memory-bound.",
+            "Williams, Waterman and Patterson 2009, Roofline, Communications of the ACM 52(4)"),
+    Concept("Continuous batching", "Scheduling at the granularity of one decode step: finished sequences leave "
+            "the batch and waiting ones join at every step instead of when the whole batch ends.",
+            "Yu et al. 2022, Orca, OSDI '22"),
+    Concept("PagedAttention", "The KV cache stored in fixed-size blocks mapped like virtual-memory pages, so a "
+            "sequence reserves memory block by block instead of for its maximum length.",
+            "Kwon et al. 2023, vLLM, arXiv:2309.06180"),
+    Concept("Little's law", "Items in a stable system = arrival rate × mean time in the system (sessions in "
+            "progress = session arrival rate × session length).", "Little 1961, Operations Research 9(3)"),
+    Concept("INT8 / FP8 quantisation", "Weights (and optionally activations or the KV cache) stored in one byte "
+            "per number instead of two, halving the bytes read per decode step.",
+            "Dettmers et al. 2022, LLM.int8(), arXiv:2208.07339"),
+    Concept("Prefix caching", "Reuse of the KV cache of a prompt's leading tokens already computed for an "
+            "earlier request, so that only the new suffix is prefilled.",
+            "Qin et al. 2024, Mooncake, arXiv:2407.00079"),
+    Concept("TTL (time to live)", "How long an entry stays in a cache after its last use (or insertion) before "
+            "it expires, whatever the free capacity.",
+            "Jung, Berger and Balakrishnan 2003, Modeling TTL-based Internet Caches, IEEE INFOCOM"),
+    Concept("Che approximation", "An LRU cache of C items behaves like a TTL cache with one characteristic time "
+            "T_C, fixed by requiring the expected number of items younger than T_C to equal C.",
+            "Che, Tung and Wang 2002, IEEE Journal on Selected Areas in Communications 20(7)"),
+    Concept("LRU stack distance", "For each reference, the number of distinct items used since the previous "
+            "reference to the same item; an LRU cache of capacity C hits exactly the references with distance "
+            "below C, so one pass gives the hit ratio of every capacity.",
+            "Mattson, Gecsei, Slutz and Traiger 1970, IBM Systems Journal 9(2)"),
+    Concept("Zipf popularity", "The k-th most popular item is requested with probability proportional to "
+            "1 ÷ kˢ; a few items draw most requests when s is near or above 1.",
+            "Breslau et al. 1999, Web Caching and Zipf-like Distributions, IEEE INFOCOM"),
+    Concept("Pareto front", "The configurations that no other configuration beats on every objective at once "
+            "(here throughput, latency and cost).",
+            "Deb 2001, Multi-Objective Optimization Using Evolutionary Algorithms, Wiley"),
+    Concept("Hypervolume", "The volume of objective space dominated by a front and bounded by a reference point; "
+            "a larger hypervolume means a front closer to the ideal.",
+            "Zitzler and Thiele 1999, IEEE Transactions on Evolutionary Computation 3(4)"),
+    Concept("GB and GiB", "A gigabyte is 10⁹ bytes, a gibibyte 2³⁰ bytes (7.4% more); GPU makers quote memory "
+            "in binary units under decimal names (an 80 GB GPU holds 80 GiB).",
+            "IEC 80000-13:2008, Quantities and units: information science and technology"),
+    Concept("Availability ('nines')", "Share of a period a service is up; 99.95% allows 4.38 hours of downtime "
+            "a year, 99.9% 8.76 hours.", "Definition; downtime = (1 − availability) × 8,760 h a year"),
+]
+
+#: Concept term -> :class:`Concept`.
+CONCEPTS: dict[str, Concept] = {c.term: c for c in _CONCEPTS}
+assert len(CONCEPTS) == len(_CONCEPTS), "duplicated concept"
+
+
+def concepts() -> pd.DataFrame:
+    """The glossary's concepts as a table: term, definition, source (sorted by term, case-insensitively)."""
+    df = pd.DataFrame([c.__dict__ for c in _CONCEPTS])
+    return df.sort_values("term", key=lambda s: s.str.lower()).reset_index(drop=True)

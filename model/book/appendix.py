@@ -84,3 +84,100 @@ def dataset_inventory(*, with_checksums: bool = True) -> pd.DataFrame:
                      "readme": f"data/{readme.relative_to(DATA)}" if readme else "",
                      "readme_title": title, "in_readme": bool(digest) and digest in text})
     return pd.DataFrame(rows)
+
+
+# --- the source tables, regenerated (appendix_source_tables) ------------------------------------------------
+
+def _md_cell(text) -> str:
+    """A Markdown table cell: pipes escaped, no line breaks."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def merge_variant_columns(grid: pd.DataFrame) -> pd.DataFrame:
+    """Columns of a regenerated source table that are variants of one source column ("scale factor",
+    "scale factor (relative change)", "scale factor (percentage-point difference)") merged back into the
+    source's one column, where no row has figures in two of them; the first column (the row names) is kept.
+
+    The claims name a column's variants apart because each figure is judged its own way; the source prints
+    them in one column.
+    """
+    cols = list(grid.columns)
+    groups: dict[str, list[str]] = {}
+    for c in cols[1:]:
+        base = str(c).split(" (", 1)[0] if str(c).endswith(")") else str(c)
+        groups.setdefault(base, []).append(c)
+    out = grid[[cols[0]]].copy()
+    for base, members in groups.items():
+        block = grid[members]
+        if len(members) > 1 and ((block != "").sum(axis=1) <= 1).all():
+            out[base] = block.apply(lambda r: next((v for v in r if v != ""), ""), axis=1)
+        else:
+            for m in members:
+                out[m] = grid[m]
+    return out
+
+
+def source_tables_markdown(grids: dict, legend: str, *, link_prefix: str = "") -> str:
+    """Regenerated source tables as Markdown: for each a bold caption and a table in the source's own shape,
+    then the legend of the verdict marks and a link to the appendix that shows every table.
+
+    Parameters
+    ----------
+    grids : dict of str to pandas.DataFrame
+        Source table id -> the table in its own shape (:func:`model.audit.regenerate.source_table`, its
+        variant columns merged by :func:`merge_variant_columns`), in the order shown.
+    legend : str
+        What the verdict marks mean (:data:`model.audit.regenerate.LEGEND`).
+    link_prefix : str
+        Folder of the appendix page relative to the including page's folder (``"chapters/"`` for the
+        introduction).
+    """
+    lines = []
+    for table, grid in grids.items():
+        if grid.empty:
+            lines += [f"**{table}**: no audited figure in this build.", ""]
+            continue
+        cols = list(grid.columns)
+        lines.append(f"**{table}** (stated → computed, mark)")
+        lines.append("")
+        lines.append("| " + " | ".join(_md_cell(c) for c in cols) + " |")
+        lines.append("|" + "---|" * len(cols))
+        for row in grid.itertuples(index=False):
+            lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+        lines.append("")
+    lines += [f"Marks: {legend}.", "",
+              f"Every table of both sources, in its own shape: {{doc}}`/{link_prefix}appendix_source_tables`.", ""]
+    return "\n".join(lines)
+
+
+def source_table_links(audit: pd.DataFrame, table: str) -> str:
+    """One HTML line saying which chapters audit source table ``table`` (links to their pages) and where its
+    rows are listed (the audit appendix)."""
+    import html
+
+    rows = audit[(audit["table"] == table) & (audit["chapter"] != "-")]
+    chapters = dict(zip(rows["chapter"], rows["chapter_title"]))
+    links = ", ".join(f'<a href="{html.escape(c)}.html">{html.escape(t)}</a>' for c, t in chapters.items())
+    n = int((audit["table"] == table).sum())
+    return (f'<p class="source-table-links">{n} stated figure{"s" if n != 1 else ""}; audited in: '
+            f'{links or "no chapter of this build"}. Every row with its arithmetic: '
+            f'<a href="appendix_audit.html">the audit appendix</a> (filter "Source table" = {html.escape(table)}).</p>')
+
+
+def is_sparse(grid: pd.DataFrame, *, max_columns: int = 6, min_density: float = 0.5) -> bool:
+    """Whether a regenerated table is a list rather than a grid: more than ``max_columns`` figure columns
+    and at most ``min_density`` of its cells filled (each row of the source names its own figures, as in
+    the SWOT list or the availability section), so that a grid would be mostly empty and wider than a page."""
+    cells = grid.iloc[:, 1:]
+    if cells.shape[1] <= max_columns or cells.size == 0:
+        return False
+    return float((cells != "").to_numpy().mean()) <= min_density
+
+
+def long_form(grid: pd.DataFrame) -> pd.DataFrame:
+    """A regenerated table one figure per line (row, figure, stated → computed), in the source's order,
+    empty cells left out: the shape of a source list."""
+    first = grid.columns[0]
+    rows = [{"row": r[first], "figure": c, "cell": r[c]} for _, r in grid.iterrows() for c in grid.columns[1:]
+            if r[c] != ""]
+    return pd.DataFrame(rows, columns=["row", "figure", "cell"])

@@ -1,10 +1,19 @@
-"""End-to-end check that the built book's charts draw in a real browser, offline.
+"""End-to-end check that the built book's charts draw in a real browser, offline, and say something.
 
-Opens every built page that holds a chart (``<div class="offline-vega">``) in headless Chromium with the
-network disabled for the browser's own services, lets the page's scripts run, dumps the resulting DOM and
-checks that vega-embed replaced every chart's static SVG with a live view: the chart's container carries
-the ``vega-embed`` class and ``role="graphics-document"`` and holds an ``<svg class="marks">`` or
-``<canvas class="marks">``.
+Opens every built page that holds a chart (``<div class="offline-vega">``) in headless Chromium, driven over
+the DevTools protocol (``tests/e2e/cdp.py``, standard library only; the browser's own network services are
+off), lets the page's scripts run and checks, for every chart:
+
+- vega-embed replaced the static SVG with a live view (the container carries the ``vega-embed`` class and
+  ``role="graphics-document"`` and holds an ``<svg class="marks">`` or ``<canvas class="marks">``);
+- it draws marks: at least one data mark of non-zero size on the canvas, and no layer whose marks all draw
+  nothing (bars of height zero, bars from zero on a log axis, marks at NaN);
+- no two text labels (axis labels, text marks) overlap;
+- the live chart shows the same data as its static SVG (what the executed notebook computed);
+- every slider, drop-down or radio button vega-embed bound to a chart parameter changes the marks when
+  moved to its ends (or to each other option), and the chart comes back when it is moved back.
+
+The SVG reading is ``tests/e2e/chart_svg.py`` (unit tests: ``tests/e2e/test_chart_svg.py``).
 
 Usage: ``python tests/e2e/check_charts.py [HTML_DIR]`` (default ``book/_build/html``); ``make check-charts``.
 If no Chromium is found and the script runs as root on a machine with ``apt-get``, it installs Debian's
@@ -13,21 +22,92 @@ If no Chromium is found and the script runs as root on a machine with ``apt-get`
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from cdp import Browser  # noqa: E402
+from chart_svg import marks_signature, marks_values, svg_problems  # noqa: E402
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-         "--virtual-time-budget=20000", "--dump-dom"]
 CHART_DIV = re.compile(r'<div id="(vega-[0-9a-f]{12})" class="offline-vega"')
-TIMEOUT_S = 90
+#: Longest wait for a page's charts to render, ms.
+RENDER_TIMEOUT_MS = 30000
+#: Wait after moving a control before reading the chart again, ms.
+SETTLE_MS = 250
+
+#: Waits until every chart of the page is live (or the timeout), then returns the page's DOM.
+WAIT_JS = """(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const t0 = Date.now();
+  const live = d => d.classList.contains('vega-embed') && d.getAttribute('role') === 'graphics-document'
+                    && d.querySelector('svg.marks, canvas.marks');
+  while (Date.now() - t0 < %(timeout)d) {
+    const divs = [...document.querySelectorAll('div.offline-vega')];
+    if (document.readyState === 'complete' && divs.every(live)) break;
+    await sleep(100);
+  }
+  await sleep(300);
+  return document.documentElement.outerHTML;
+})()"""
+
+#: Moves every bound control of every chart and returns the chart's SVG before, after each move, and after
+#: moving back to the default.
+SLIDERS_JS = """(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const settle = async () => { await frame(); await sleep(%(settle)d); };
+  const out = [];
+  for (const div of document.querySelectorAll('div.offline-vega')) {
+    const svg = () => { const s = div.querySelector('svg.marks'); return s ? s.outerHTML : ''; };
+    const controls = [];
+    const binds = [...div.querySelectorAll('.vega-bindings .vega-bind')];
+    for (const bind of binds) {
+      const label = (bind.querySelector('.vega-bind-name') || {}).textContent || '';
+      const range = bind.querySelector('input[type=range]');
+      const select = bind.querySelector('select');
+      const radios = [...bind.querySelectorAll('input[type=radio]')];
+      const fire = el => { el.dispatchEvent(new Event('input', {bubbles: true}));
+                           el.dispatchEvent(new Event('change', {bubbles: true})); };
+      const before = svg();
+      const moves = [];
+      if (range) {
+        const orig = range.value;
+        for (const v of [range.min, range.max]) {
+          if (v === orig) continue;
+          range.value = v; fire(range); await settle(); moves.push({value: v, svg: svg()});
+        }
+        range.value = orig; fire(range); await settle();
+        controls.push({label, kind: 'slider', default: orig, before, moves, restored: svg()});
+      } else if (select) {
+        const orig = select.value;
+        for (const o of [...select.options]) {
+          if (o.value === orig) continue;
+          select.value = o.value; fire(select); await settle(); moves.push({value: o.value, svg: svg()});
+        }
+        select.value = orig; fire(select); await settle();
+        controls.push({label, kind: 'drop-down', default: orig, before, moves, restored: svg()});
+      } else if (radios.length) {
+        const orig = radios.find(r => r.checked);
+        for (const r of radios) {
+          if (r === orig) continue;
+          r.click(); await settle(); moves.push({value: r.value, svg: svg()});
+        }
+        if (orig) { orig.click(); await settle(); }
+        controls.push({label, kind: 'radio', default: orig ? orig.value : '', before, moves, restored: svg()});
+      }
+    }
+    out.push({id: div.id, controls});
+  }
+  return JSON.stringify(out);
+})()"""
 
 
 def find_browser() -> str | None:
@@ -56,15 +136,6 @@ def ensure_browser() -> str:
                      "(apt-get install -y chromium) and rerun")
 
 
-def dump_dom(browser: str, page: Path) -> str:
-    with tempfile.TemporaryDirectory(prefix="check-charts-") as profile:
-        cmd = [browser, *FLAGS, f"--user-data-dir={profile}", page.resolve().as_uri()]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
-        if out.returncode != 0:
-            raise RuntimeError(f"{browser} exited with {out.returncode} on {page}: {out.stderr[-500:]}")
-        return out.stdout
-
-
 def chart_problems(source_html: str, dom: str) -> tuple[int, list[str]]:
     """(charts in the page, problems): every static chart div of ``source_html`` must be live in ``dom``."""
     ids = CHART_DIV.findall(source_html)
@@ -82,26 +153,88 @@ def chart_problems(source_html: str, dom: str) -> tuple[int, list[str]]:
     return len(ids), problems
 
 
+def _svg_in(html_text: str, div_id: str) -> str:
+    """The first ``<svg>...</svg>`` inside the chart container ``div_id`` of a page's HTML ('' if none)."""
+    at = html_text.find(f'<div id="{div_id}"')
+    if at < 0:
+        return ""
+    start = html_text.find("<svg", at)
+    nxt = html_text.find('class="offline-vega"', at + 10)
+    if start < 0 or (0 <= nxt < start):
+        return ""
+    end = html_text.find("</svg>", start)
+    return html_text[start:end + 6] if end > 0 else ""
+
+
+def drawing_problems(source_html: str, dom: str) -> list[str]:
+    """Every chart's marks and labels in the live DOM (its static SVG if the live view is a canvas), and
+    whether the live chart shows the static SVG's data."""
+    problems = []
+    for div_id in CHART_DIV.findall(source_html):
+        static = _svg_in(source_html, div_id)
+        live = _svg_in(dom, div_id) or static
+        _, found = svg_problems(live)
+        problems += [f"{div_id}: {p}" for p in found]
+        if static and live is not static and marks_values(live) != marks_values(static):
+            problems.append(f"{div_id}: the live chart shows other data than the executed notebook's static SVG")
+    return problems
+
+
+def control_problems(results: list[dict]) -> tuple[int, list[str]]:
+    """(controls moved, problems): a control that changes no mark, or after which the chart does not come
+    back at its default."""
+    problems, n = [], 0
+    for chart in results:
+        for c in chart["controls"]:
+            n += 1
+            name = f"{chart['id']}: {c['kind']} {c['label'].strip() or '(unnamed)'}"
+            base = marks_signature(c["before"])
+            if not c["moves"]:
+                problems.append(f"{name}: has a single position, nothing to move")
+            elif all(marks_signature(m["svg"]) == base for m in c["moves"]):
+                problems.append(f"{name}: moving it to {', '.join(str(m['value']) for m in c['moves'])} changes no mark")
+            if marks_signature(c["restored"]) != base:
+                problems.append(f"{name}: back at its default {c['default']} the chart differs from before")
+    return n, problems
+
+
+def check_page(browser: Browser, page: Path) -> tuple[int, int, list[str]]:
+    """(charts, controls moved, problems) of one built page."""
+    source = page.read_text(encoding="utf-8")
+    target, session = browser.open(page.resolve().as_uri())
+    try:
+        dom = browser.evaluate(session, WAIT_JS % {"timeout": RENDER_TIMEOUT_MS}, timeout_ms=RENDER_TIMEOUT_MS + 10000)
+        n, problems = chart_problems(source, dom)
+        problems += drawing_problems(source, dom)
+        results = json.loads(browser.evaluate(session, SLIDERS_JS % {"settle": SETTLE_MS}, timeout_ms=300000))
+        n_controls, found = control_problems(results)
+        return n, n_controls, problems + found
+    finally:
+        browser.close_tab(target)
+
+
 def main(argv: list[str]) -> int:
     html_dir = Path(argv[0] if argv else "book/_build/html")
     pages = sorted(p for p in html_dir.rglob("*.html") if CHART_DIV.search(p.read_text(encoding="utf-8")))
     if not pages:
         print(f"check-charts: no page with a chart under {html_dir}", file=sys.stderr)
         return 1
-    browser = ensure_browser()
+    executable = ensure_browser()
     start = time.time()
-    failed = 0
-    total = 0
-    for page in pages:
-        n, problems = chart_problems(page.read_text(encoding="utf-8"), dump_dom(browser, page))
-        total += n
-        status = "ok" if not problems else "FAILED"
-        print(f"check-charts: {page.relative_to(html_dir)}: {n} charts, {status}", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
-        failed += bool(problems)
-    print(f"check-charts: {len(pages)} pages, {total} charts, {failed} pages failed "
-          f"({time.time() - start:.0f} s, {Path(browser).name})", file=sys.stderr)
+    failed = total = moved = 0
+    with Browser(executable) as browser:
+        for page in pages:
+            n, n_controls, problems = check_page(browser, page)
+            total += n
+            moved += n_controls
+            status = "ok" if not problems else "FAILED"
+            print(f"check-charts: {page.relative_to(html_dir)}: {n} charts, {n_controls} controls moved, {status}",
+                  file=sys.stderr)
+            for p in problems:
+                print(f"  {p}", file=sys.stderr)
+            failed += bool(problems)
+    print(f"check-charts: {len(pages)} pages, {total} charts, {moved} controls moved, {failed} pages failed "
+          f"({time.time() - start:.0f} s, {Path(executable).name})", file=sys.stderr)
     return 1 if failed else 0
 
 

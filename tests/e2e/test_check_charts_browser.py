@@ -1,0 +1,53 @@
+"""The chart check in a real headless Chromium on small pages built here (skipped without a Chromium): a
+chart with a slider that changes its bars passes, a slider that changes nothing and a chart that draws no
+bars fail."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import check_charts  # noqa: E402
+
+pytestmark = pytest.mark.skipif(check_charts.find_browser() is None, reason="no Chromium on this machine")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from model.book.charts import write_bundle
+
+    root = tmp_path_factory.mktemp("site")
+    write_bundle(str(root / "vega-bundle.js"))
+    return root
+
+
+def _page(root: Path, name: str, chart) -> Path:
+    from model.book.charts import show
+
+    page = root / f"{name}.html"
+    page.write_text('<!doctype html><html><head><meta charset="utf-8"><script src="vega-bundle.js"></script></head>'
+                    f"<body>{show(chart)._repr_html_()}</body></html>", encoding="utf-8")
+    return page
+
+
+def _bars(scale_with_param: bool, heights=(3, 5, 2)):
+    import altair as alt
+    import pandas as pd
+
+    k = alt.param(name="k", value=2, bind=alt.binding_range(min=1, max=5, step=1, name="factor "))
+    df = pd.DataFrame({"x": ["a", "b", "c"], "y": list(heights)})
+    expr = "datum.y * k" if scale_with_param else "datum.y"
+    return (alt.Chart(df).mark_bar().encode(x="x:N", y=alt.Y("v:Q", scale=alt.Scale(domain=[0, 30])))
+            .transform_calculate(v=expr).add_params(k).properties(width=200, height=150))
+
+
+def test_slider_that_moves_the_bars_passes_and_one_that_does_not_fails(site):
+    with check_charts.Browser(check_charts.find_browser()) as browser:
+        n, moved, problems = check_charts.check_page(browser, _page(site, "good", _bars(True)))
+        assert (n, moved, problems) == (1, 1, [])
+        n, moved, problems = check_charts.check_page(browser, _page(site, "inert", _bars(False)))
+        assert moved == 1 and len(problems) == 1 and "changes no mark" in problems[0]
+        n, moved, problems = check_charts.check_page(browser, _page(site, "empty", _bars(False, (0, 0, 0))))
+        assert any("draws no marks" in p for p in problems)
