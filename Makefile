@@ -67,4 +67,4 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:
-	rm -rf book/_build $(CHAPTERS_DIR) .build book/_static/vega-bundle.js book/_static/dt_bundle.js book/_static/dt_bundle.css
+	rm -rf book/_build $(CHAPTERS_DIR) .build book/_static/vega-bundle.js book/_static/dt_bundle_loader.js book/_static/dt_bundle.css
