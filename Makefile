@@ -28,7 +28,7 @@ book: $(STAMP)
 
 html: $(STAMP)
 	$(PY) -m model.book.charts bundle book/_static/vega-bundle.js
-	$(PY) -c 'from model.book.tables import bundle_datatables; bundle_datatables("book/_static")'
+	$(PY) -m model.book.assets book/_static
 	rm -rf book/_build
 	$(VENV)/bin/jupyter-book build -W -n --keep-going book/
 	$(PY) -m model.book.build check-offline book/_build/html
@@ -67,4 +67,4 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:
-	rm -rf book/_build $(CHAPTERS_DIR) .build book/_static/vega-bundle.js book/_static/dt_bundle_loader.js book/_static/dt_bundle.css
+	rm -rf book/_build $(CHAPTERS_DIR) .build book/_static/vega-bundle.js book/_static/dt_bundle_loader.js book/_static/dt_bundle.css book/_static/mathjax
