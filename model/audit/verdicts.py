@@ -238,9 +238,14 @@ def verdict_counts(audit_table: pd.DataFrame) -> pd.Series:
 
 
 def _num(v) -> str:
+    """Four significant digits with thousands separators, never in scientific notation."""
     if v is None or not np.isfinite(v):
         return ""
-    return f"{v:,.4g}" if abs(v) < 1e15 else f"{v:.3g}"
+    if v == 0:
+        return "0"
+    decimals = max(0, 3 - int(math.floor(math.log10(abs(v)))))
+    text = f"{v:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def judged_against(r) -> str:
