@@ -103,12 +103,12 @@ def computed() -> list[Computed]:
         _restates("t12.gpu_memory_efficiency.optimized", "t3.pagedattention.reduction_factor", "4x"),
         _restates("s.success_vllm.memory_efficiency_gain", "t3.pagedattention.reduction_factor", "4x"),
         Computed("t1.memory_efficiency.initial", math.nan, "text",
-                 "definition: the baseline ('標準', "standard") the 4x is relative to", verdict="given"),
+                 "definition: the baseline ('標準', 'standard') the 4x is relative to", verdict="given"),
         Computed("t1.memory_efficiency.scale_factor", math.nan, "text",
-                 "qualitative ('KV Cache最適化', "KV-cache optimisation", names the technique): no figure to compute",
+                 "qualitative ('KV Cache最適化', 'KV-cache optimisation', names the technique): no figure to compute",
                  verdict="not reproducible"),
         Computed("t12.gpu_memory_efficiency.initial", math.nan, "text",
-                 "definition: the baseline ('標準', "standard") the 4x is relative to", verdict="given"),
+                 "definition: the baseline ('標準', 'standard') the 4x is relative to", verdict="given"),
     ]
 
 

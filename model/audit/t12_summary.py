@@ -109,7 +109,7 @@ def computed() -> list[Computed]:
         _given("t12.sessions.initial", "count", sessions),
         _given("t12.sessions.optimized", "count", sessions),
         Computed("t12.sessions.improvement", s1 / s0, "x", "1M / 10K"),
-        _nr("t12.cost_efficiency.initial", "text", "qualitative baseline ('標準', "standard")"),
+        _nr("t12.cost_efficiency.initial", "text", "qualitative baseline ('標準', 'standard')"),
         Computed("t12.cost_efficiency.optimized", eff, "x",
                  f"T1 total cost per session: (120K + 50K) / 10K = ${per0:.1f} → (8M + 2.5M) / 1M = ${per1:.1f}: "
                  f"{eff:.2f}× (inference only 1.5×, infrastructure 2×)"),

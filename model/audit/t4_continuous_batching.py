@@ -125,7 +125,7 @@ def computed() -> list[Computed]:
     for cid in _AFTER_92:
         out.append(Computed(cid, st(cid), "%", "restates t4.cb.gpu_util (92%)", verdict="given"))
     out.append(Computed("t1.gpu_util.scale_factor", float("nan"), "text",
-                        "qualitative ('Batch処理最適化', "batch-processing optimisation"); see t4.cb.gpu_util", verdict="not reproducible"))
+                        "qualitative ('Batch処理最適化', 'batch-processing optimisation'); see t4.cb.gpu_util", verdict="not reproducible"))
     out.append(Computed(
         "t12.gpu_util.improvement", 100 * (st("t12.gpu_util.optimized") / st("t12.gpu_util.initial") - 1), "%",
         "the stated pair's arithmetic: 92 / 60 - 1"))

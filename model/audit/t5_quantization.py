@@ -64,13 +64,13 @@ def computed() -> list[Computed]:
                  f"restates 70 GB < the A100's 80 GB; the model agrees: INT8 weights {w8 / 1e9:.1f} GB < "
                  f"{usable / 1e9:.1f} GB usable on one {gpu.name}, leaving room for {fit8} sessions of "
                  f"{tokens:,.0f} tokens", verdict="given"),
-        Computed("t5.fp16.inference_speed", math.nan, "text", "definition: FP16 is the reference speed ('標準', "standard")",
+        Computed("t5.fp16.inference_speed", math.nan, "text", "definition: FP16 is the reference speed ('標準', 'standard')",
                  verdict="given"),
         Computed("t5.int8.inference_speed", bound, "x",
                  f"decode reads all weights + the KV cache each step: one {tokens:,.0f}-token sequence reads "
                  f"{bound:.2f}x fewer bytes with INT8 weights (2x at most, {full:.2f}x at the {fit8} sessions "
                  "that fit on one A100); published measured INT8 gains are lower (data/quantization/speedups.csv)", kind="upper_bound"),
-        Computed("t5.fp16.accuracy_loss", math.nan, "text", "definition: FP16 is the reference ('なし', "none")",
+        Computed("t5.fp16.accuracy_loss", math.nan, "text", "definition: FP16 is the reference ('なし', 'none')",
                  verdict="given"),
         Computed("t5.int8.accuracy_loss", float(q.median()), "%", quality_how, kind="range",
                  low=float(q.min()), high=float(q.max())),
