@@ -45,6 +45,11 @@ def test_notebook_runs_on_quick_profile(path):
     local = [c["source"][:80] for c in nb["cells"] for o in c.get("outputs", [])
              if str(ROOT) in json.dumps(o)]
     assert not local, f"{path.stem} shows a local path ({ROOT}) in an output"
+    # a what-if slider chart shows, at its default position, the value the notebook computed
+    from model.book.sliders import default_mismatches, what_if_specs
+
+    for spec in what_if_specs(out):
+        assert default_mismatches(spec) == [], f"{path.stem}: a slider chart's default differs from the run"
     tables = sorted((QUICK_DIR / TABLES_SUBDIR).glob(f"{path.stem}*.csv"))
     assert tables, f"{path.stem} wrote no table to {TABLES_SUBDIR}/"
     audit_csv = QUICK_DIR / TABLES_SUBDIR / f"{path.stem}_audit.csv"
