@@ -45,10 +45,13 @@ def times(ratio: float) -> str:
     if not math.isfinite(ratio):
         return "n/a"
     if ratio >= 1.5:
-        return f"×{ratio:,.3g}"
+        return f"×{ratio:,.0f}" if ratio >= 100 else f"×{ratio:.3g}"
     if ratio >= 0.5:
         return f"{100 * (ratio - 1):+.0f}%".replace("-", "−")
-    return f"×1/{1 / ratio:,.3g}" if ratio > 0 else "×0"
+    if ratio <= 0:
+        return "×0"
+    inv = 1 / ratio
+    return f"×1/{inv:,.0f}" if inv >= 100 else f"×1/{inv:.3g}"
 
 
 def count_phrase(n: float) -> str:
