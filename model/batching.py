@@ -30,3 +30,9 @@ __all__ = ["ACTIVATION_BYTES", "SHARDINGS", "Deployment", "Saturation", "Workloa
            "continuous_batch_limit", "continuous_saturation", "deployment", "fixed_batch_time", "hf_vs_vllm_check",
            "measured_crosscheck", "poisson_workload", "sequential_rate_bound_per_gpu", "session_rate_bound",
            "session_workload", "static_batch_limit", "static_saturation"]
+
+
+if __name__ == "__main__":  # python -m model.batching predict ...
+    from model.batching_cli import main
+
+    raise SystemExit(main())
