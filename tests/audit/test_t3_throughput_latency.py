@@ -8,7 +8,7 @@ from model.audit import t3_throughput_latency as t3
 
 A100_BW = 2039e9                      # NVIDIA A100 80GB SXM datasheet, bytes/s (typed here independently)
 LLAMA2_70B_BYTES = 137_953_296_384     # safetensors total_size of meta-llama/Llama-2-70b-hf
-MBU = 0.584                           # data/parameters/batching.csv batching_decode_mbu (LMDeploy calibration)
+MBU = 0.895                           # data/parameters/batching.csv batching_decode_mbu (fitted on calibration points)
 CLAIMS = {"t3.hf.throughput", "t3.vllm.throughput", "t3.hf.p95_latency", "t3.vllm.p95_latency"}
 
 
