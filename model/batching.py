@@ -11,7 +11,12 @@ keeps working).
 :mod:`model.rate_bounds`
     physical upper bounds on serving rates (bytes and FLOPs alone).
 :mod:`model.calibration`
-    MBU/MFU calibration and the cross-checks against published measurements.
+    single-point MBU/MFU calibration and the older cross-checks against published measurements.
+:mod:`model.step_time_validation`, :mod:`model.step_time_fit`
+    every published point of ``data/measurements/step_time_points.csv`` predicted, and the fit of the
+    step-time parameters on its calibration rows.
+:mod:`model.batching_cli`
+    ``python -m model.batching predict ...`` (one static-batch prediction from the command line).
 
 The discrete-event simulation lives in :mod:`model.serving`; the audit of the case study's batching
 figures in :mod:`model.audit.t3_throughput_latency` and :mod:`model.audit.t4_continuous_batching`.
