@@ -11,7 +11,12 @@ keeps working).
 :mod:`model.rate_bounds`
     physical upper bounds on serving rates (bytes and FLOPs alone).
 :mod:`model.calibration`
-    MBU/MFU calibration and the cross-checks against published measurements.
+    single-point MBU/MFU calibration and the older cross-checks against published measurements.
+:mod:`model.step_time_validation`, :mod:`model.step_time_fit`
+    every published point of ``data/measurements/step_time_points.csv`` predicted, and the fit of the
+    step-time parameters on its calibration rows.
+:mod:`model.batching_cli`
+    ``python -m model.batching predict ...`` (one static-batch prediction from the command line).
 
 The discrete-event simulation lives in :mod:`model.serving`; the audit of the case study's batching
 figures in :mod:`model.audit.t3_throughput_latency` and :mod:`model.audit.t4_continuous_batching`.
@@ -30,3 +35,9 @@ __all__ = ["ACTIVATION_BYTES", "SHARDINGS", "Deployment", "Saturation", "Workloa
            "continuous_batch_limit", "continuous_saturation", "deployment", "fixed_batch_time", "hf_vs_vllm_check",
            "measured_crosscheck", "poisson_workload", "sequential_rate_bound_per_gpu", "session_rate_bound",
            "session_workload", "static_batch_limit", "static_saturation"]
+
+
+if __name__ == "__main__":  # python -m model.batching predict ...
+    from model.batching_cli import main
+
+    raise SystemExit(main())

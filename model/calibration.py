@@ -1,6 +1,8 @@
-"""The step-time model against published measurements: calibration of the efficiency defaults (MBU from a
-measured decode step, MFU from a measured prefill) and the cross-checks against the measurements not used
-for calibration (``data/measurements/``)."""
+"""Single-point calibration of the plain roofline (MBU from one measured decode step, MFU from one measured
+prefill) and the older cross-checks against ``data/measurements/decode_throughput.csv`` and
+``hf_vs_vllm.csv``. The defaults of :class:`model.step_time.Deployment` are no longer single-point
+calibrations: they are fitted on the calibration rows of ``step_time_points.csv`` by
+:func:`model.step_time_fit.fit_step_time` and validated by :mod:`model.step_time_validation`."""
 
 from __future__ import annotations
 

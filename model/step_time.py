@@ -12,10 +12,19 @@ A step processes ``tokens`` new tokens (one per decoding sequence, a whole promp
   + 2 × (vocabulary × width) × sequences that emit a token (logits only for the last position)
   + 4 × layers × query heads × head width × attention pairs (QKᵀ and AV, one multiply-add each);
 - bytes = all weights once + KV cache read (tokens attended) × bytes per token + KV written;
-- time = max(FLOPs / (GPUs × peak × MFU), bytes / (GPUs × bandwidth × MBU)) + tensor-parallel all-reduce.
+- compute C = dense FLOPs / (GPUs × peak × MFU(tokens)) + attention FLOPs / (GPUs × FP16 peak × attention MFU),
+  with MFU(tokens) = MFU × tokens / (tokens + half-tokens) (a matmul of few rows runs far below peak);
+- memory M = weight bytes / (GPUs × bandwidth × MBU) + KV bytes / (GPUs × bandwidth × attention MBU);
+- time = max(C, M) + overlap × min(C, M) + step overhead + layers × layer overhead + all-reduce, where
+  ``overlap`` is the share of the shorter of the two not hidden behind the longer (0 = the plain roofline);
+- MFU and MBU of 8-bit weights (FP8, INT8) are multiplied by their own kernel efficiencies;
+- all-reduce: two per layer, each a fixed latency plus a ring moving 2 (N − 1)/N of the tokens × width
+  activations over each GPU's link **per direction** (the datasheet's NVLink figure, 600 GB/s on A100 and
+  900 GB/s on H100, counts both directions together: :data:`LINK_DIRECTIONS`).
 
-MFU (model FLOPs utilisation) and MBU (model bandwidth utilisation) are parameters with cited defaults
-(``data/parameters/batching.csv``). With ``sharding="pipeline"`` (Hugging Face ``device_map="auto"``) the
+MFU (model FLOPs utilisation), MBU (model bandwidth utilisation) and the other efficiencies and overheads
+are parameters fitted on the calibration rows of ``data/measurements/step_time_points.csv`` by
+:func:`model.step_time_fit.fit_step_time` and stored with their fit in ``data/parameters/batching.csv``. With ``sharding="pipeline"`` (Hugging Face ``device_map="auto"``) the
 layers are split across GPUs that run one after another, so only one GPU's peak and bandwidth serve a step.
 """
 
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -31,11 +41,36 @@ from model.hardware import Accelerator, load_gpu
 from model.kv import kv_bytes_per_token
 from model.parameters import default
 from model.quantization import COMPUTE_TYPE, DTYPES, usable_bytes_per_gpu, weight_bytes
-from model.validation import ParameterError, check_choice, check_fraction, check_int
+from model.validation import ParameterError, check_choice, check_fraction, check_int, check_nonnegative
 
 SHARDINGS = ("tensor", "pipeline")
 #: Bytes of one activation element exchanged by the tensor-parallel all-reduce (FP16/BF16 activations).
 ACTIVATION_BYTES = 2
+#: Directions counted in a datasheet NVLink bandwidth: NVIDIA quotes NVLink 3 (A100) as 600 GB/s and NVLink 4
+#: (H100/H200) as 900 GB/s "total", i.e. both directions together (A100 datasheet; H100 datasheet; NVLink 4
+#: = 18 links x 25 GB/s per direction x 2 directions), so a ring step moves data at half of it each way.
+LINK_DIRECTIONS = 2
+#: Number formats whose weights run on 8-bit kernels (their MFU and MBU carry their own efficiency).
+LOW_PRECISION = ("fp8", "int8")
+
+
+#: Keyword arguments that turn a :class:`Deployment` into the plain roofline at full efficiency (no overheads,
+#: no overlap term, every efficiency 1): the form compared with other rooflines (``benchmarks/compare_genz.py``).
+ROOFLINE = {"mfu": 1.0, "mbu": 1.0, "attention_mfu": 1.0, "attention_mbu": 1.0, "mfu_half_tokens": 0.0,
+            "overlap": 0.0, "step_overhead_s": 0.0, "layer_overhead_s": 0.0, "allreduce_latency_s": 0.0,
+            "low_precision_mfu": 1.0, "low_precision_mbu": 1.0}
+
+_DEFAULTS: dict[str, float] = {}
+
+
+def _cited(name: str) -> float:
+    if name not in _DEFAULTS:
+        _DEFAULTS[name] = default(name)
+    return _DEFAULTS[name]
+
+
+def _p(name):
+    return field(default_factory=lambda: _cited(name))
 
 
 @dataclass(frozen=True)
@@ -52,7 +87,20 @@ class Deployment:
     mfu : float
         Share of the dense tensor peak a compute-bound step achieves, in (0, 1].
     mbu : float
-        Share of HBM bandwidth a memory-bound step achieves, in (0, 1].
+        Share of HBM bandwidth a memory-bound step achieves on the weights, in (0, 1].
+    attention_mfu, attention_mbu : float
+        Shares of the FP16 tensor peak and of HBM bandwidth the attention kernels achieve on attention
+        FLOPs and on KV-cache bytes, in (0, 1].
+    mfu_half_tokens : float
+        Tokens of a step at which the dense matmuls reach half of ``mfu`` (MFU(t) = mfu × t / (t + this)).
+    overlap : float
+        Share of the shorter of compute and memory time not hidden behind the longer, in [0, 1].
+    step_overhead_s, layer_overhead_s : float
+        Fixed seconds per step and per layer per step (kernel launches, scheduling).
+    allreduce_latency_s : float
+        Fixed seconds of one tensor-parallel all-reduce (two per layer).
+    low_precision_mfu, low_precision_mbu : float
+        Efficiency of the 8-bit (FP8/INT8) kernels relative to the FP16 ones, multiplying ``mfu``/``mbu``.
     sharding : str
         ``"tensor"`` (Megatron tensor parallelism: all GPUs work on every layer) or ``"pipeline"`` (layers
         split across GPUs that run in turn, as Hugging Face ``device_map="auto"`` does).
@@ -65,10 +113,19 @@ class Deployment:
     n_gpus: int = 1
     weight_dtype: str = "fp16"
     kv_dtype: str = "fp16"
-    mfu: float = field(default_factory=lambda: default("batching_prefill_mfu"))
-    mbu: float = field(default_factory=lambda: default("batching_decode_mbu"))
+    mfu: float = _p("batching_prefill_mfu")
+    mbu: float = _p("batching_decode_mbu")
     sharding: str = "tensor"
     memory_utilization: float | None = None
+    attention_mfu: float = _p("step_attention_mfu")
+    attention_mbu: float = _p("step_attention_mbu")
+    mfu_half_tokens: float = _p("step_mfu_half_tokens")
+    overlap: float = _p("step_overlap")
+    step_overhead_s: float = _p("step_overhead_s")
+    layer_overhead_s: float = _p("step_layer_overhead_s")
+    allreduce_latency_s: float = _p("step_allreduce_latency_s")
+    low_precision_mfu: float = _p("step_low_precision_mfu")
+    low_precision_mbu: float = _p("step_low_precision_mbu")
 
     def __post_init__(self):
         check_int("n_gpus", self.n_gpus, low=1)
@@ -77,6 +134,11 @@ class Deployment:
         check_fraction("mfu", self.mfu, allow_zero=False)
         check_fraction("mbu", self.mbu, allow_zero=False)
         check_choice("sharding", self.sharding, SHARDINGS)
+        for name in ("attention_mfu", "attention_mbu", "low_precision_mfu", "low_precision_mbu"):
+            check_fraction(name, getattr(self, name), allow_zero=False)
+        check_fraction("overlap", self.overlap)
+        for name in ("mfu_half_tokens", "step_overhead_s", "layer_overhead_s", "allreduce_latency_s"):
+            check_nonnegative(name, getattr(self, name))
         self.gpu.flops(COMPUTE_TYPE[self.weight_dtype])  # raises if the GPU lacks that compute type
         if self.kv_budget_bytes <= 0:
             need = math.ceil(self.weight_bytes / usable_bytes_per_gpu(self.gpu, self.memory_utilization))
@@ -97,7 +159,7 @@ class Deployment:
         """KV-cache bytes of one token."""
         return kv_bytes_per_token(self.arch, self.kv_dtype)
 
-    @property
+    @cached_property
     def kv_budget_bytes(self) -> float:
         """Usable memory of the replica left for KV cache after the weights, bytes."""
         return self.n_gpus * usable_bytes_per_gpu(self.gpu, self.memory_utilization) - self.weight_bytes
@@ -113,14 +175,46 @@ class Deployment:
         return self.n_gpus if self.sharding == "tensor" else 1
 
     @property
+    def _low(self) -> bool:
+        return self.weight_dtype in LOW_PRECISION
+
+    @property
     def flops_per_s(self) -> float:
-        """Sustained FLOP/s of the replica on a compute-bound step (GPUs working at once × peak × MFU)."""
-        return self._parallel * self.gpu.flops(COMPUTE_TYPE[self.weight_dtype]) * self.mfu
+        """Sustained FLOP/s of the replica's dense matmuls on a large step (GPUs working at once × peak × MFU,
+        × the 8-bit kernels' efficiency for FP8/INT8 weights)."""
+        f = self.low_precision_mfu if self._low else 1.0
+        return self._parallel * self.gpu.flops(COMPUTE_TYPE[self.weight_dtype]) * self.mfu * f
+
+    @property
+    def attention_flops_per_s(self) -> float:
+        """Sustained FLOP/s of the attention kernels (FP16 tensor peak × attention MFU)."""
+        return self._parallel * self.gpu.flops("fp16") * self.attention_mfu
 
     @property
     def bytes_per_s(self) -> float:
-        """Sustained HBM bytes/s of the replica on a memory-bound step (× MBU)."""
-        return self._parallel * self.gpu.bandwidth_bytes_per_s * self.mbu
+        """Sustained HBM bytes/s of the replica reading weights (× MBU, × the 8-bit kernels' efficiency)."""
+        f = self.low_precision_mbu if self._low else 1.0
+        return self._parallel * self.gpu.bandwidth_bytes_per_s * self.mbu * f
+
+    @property
+    def kv_bytes_per_s(self) -> float:
+        """Sustained HBM bytes/s of the attention kernels on the KV cache (× attention MBU)."""
+        return self._parallel * self.gpu.bandwidth_bytes_per_s * self.attention_mbu
+
+    @property
+    def link_bytes_per_s(self) -> float:
+        """GPU-to-GPU bandwidth per direction: the datasheet's NVLink figure ÷ :data:`LINK_DIRECTIONS`."""
+        return self.gpu.interconnect_bytes_per_s / LINK_DIRECTIONS
+
+    @property
+    def fixed_overhead_s(self) -> float:
+        """Fixed seconds of every step: step overhead + layers × layer overhead + all-reduce latencies."""
+        lat = 2 * self.arch.num_layers * self.allreduce_latency_s if self._tp_comm else 0.0
+        return self.step_overhead_s + self.arch.num_layers * self.layer_overhead_s + lat
+
+    @property
+    def _tp_comm(self) -> bool:
+        return self.n_gpus > 1 and self.sharding == "tensor"
 
     # --- work of one step -------------------------------------------------------------------------------
     def step_flops(self, tokens, attention_pairs, sequences):
@@ -137,22 +231,45 @@ class Deployment:
         return self.weight_bytes + self.kv_bytes_per_token * (np.asarray(kv_tokens_read, float)
                                                               + np.asarray(kv_tokens_written, float))
 
+    def compute_time(self, tokens, attention_pairs, sequences):
+        """Compute seconds of a step: dense matmuls at MFU(tokens), logits, attention at attention MFU."""
+        a = self.arch
+        lm_head = a.vocab_size * a.hidden_size
+        body = a.matmul_parameters() - lm_head
+        attn = 4 * a.num_layers * a.num_attention_heads * a.head_dim
+        t = np.asarray(tokens, float)
+        dense = 2.0 * body * (t + self.mfu_half_tokens) + 2.0 * lm_head * np.asarray(sequences, float)
+        return dense / self.flops_per_s + attn * np.asarray(attention_pairs, float) / self.attention_flops_per_s
+
+    def memory_time(self, kv_tokens_read, kv_tokens_written):
+        """Memory seconds of a step: weights at MBU, KV read and written at attention MBU."""
+        kv = self.kv_bytes_per_token * (np.asarray(kv_tokens_read, float) + np.asarray(kv_tokens_written, float))
+        return self.weight_bytes / self.bytes_per_s + kv / self.kv_bytes_per_s
+
     def allreduce_time(self, tokens):
         """Tensor-parallel all-reduce time of a step: two all-reduces per layer of tokens × width activations,
-        ring algorithm moving 2 (N − 1)/N of the data over each GPU's interconnect (bandwidth term only;
-        zero for one GPU or pipeline sharding; zero when the interconnect is unknown)."""
+        each a ring moving 2 (N − 1)/N of the data over each GPU's link per direction
+        (:attr:`link_bytes_per_s`), plus ``allreduce_latency_s`` each (zero for one GPU or pipeline sharding;
+        bandwidth term zero when the interconnect is unknown)."""
         n = self.n_gpus
-        bw = self.gpu.interconnect_bytes_per_s
-        if n == 1 or self.sharding != "tensor" or not math.isfinite(bw) or bw <= 0:
-            return np.zeros_like(np.asarray(tokens, float))
-        data = 2 * self.arch.num_layers * np.asarray(tokens, float) * self.arch.hidden_size * ACTIVATION_BYTES
-        return data * 2 * (n - 1) / n / bw
+        t = np.asarray(tokens, float)
+        if not self._tp_comm:
+            return np.zeros_like(t)
+        lat = 2 * self.arch.num_layers * self.allreduce_latency_s
+        bw = self.link_bytes_per_s
+        if not math.isfinite(bw) or bw <= 0:
+            return np.zeros_like(t) + lat
+        data = 2 * self.arch.num_layers * t * self.arch.hidden_size * ACTIVATION_BYTES
+        return data * 2 * (n - 1) / n / bw + lat
 
     def step_time(self, tokens, attention_pairs, sequences, kv_tokens_read, kv_tokens_written):
-        """Seconds of one step: max(compute time, memory time) + all-reduce (numpy broadcasting)."""
-        compute = self.step_flops(tokens, attention_pairs, sequences) / self.flops_per_s
-        memory = self.step_bytes(kv_tokens_read, kv_tokens_written) / self.bytes_per_s
-        return np.maximum(compute, memory) + self.allreduce_time(tokens)
+        """Seconds of one step: max(C, M) + overlap × min(C, M) + fixed overheads + all-reduce (numpy
+        broadcasting)."""
+        compute = self.compute_time(tokens, attention_pairs, sequences)
+        memory = self.memory_time(kv_tokens_read, kv_tokens_written)
+        over = self.step_overhead_s + self.arch.num_layers * self.layer_overhead_s
+        return np.maximum(compute, memory) + self.overlap * np.minimum(compute, memory) + over \
+            + self.allreduce_time(tokens)
 
     def prefill_time(self, prompt_tokens, past_tokens=0):
         """Seconds to prefill one sequence of ``prompt_tokens`` new tokens after ``past_tokens`` cached ones
@@ -176,16 +293,19 @@ class Deployment:
         return self.step_time(b, pairs, b, pairs, b)
 
     def decode_coefficients(self, batch: int) -> tuple[float, float, float, float]:
-        """Step time of a decode step of ``batch`` sequences as ``max(c0 + c1·S, m0 + m1·S) + comm`` where S is
-        the sum over the batch of (context + 1): returns (c0, c1, m0 + comm, m1) in seconds, seconds per
-        token. Used by the simulation to update the step time with scalars."""
+        """Step time of a decode step of ``batch`` sequences as ``max(c0 + c1·S, m0 + m1·S)`` where S is the
+        sum over the batch of (context + 1): returns (c0, c1, m0, m1) in seconds, seconds per token, with the
+        overheads and the all-reduce in both intercepts. Exact: with C = cA + cB·S and M = mA + mB·S,
+        max(C, M) + overlap·min(C, M) = max(C + overlap·M, M + overlap·C). Used by the simulation to update
+        the step time with scalars."""
         a = self.arch
-        comm = float(self.allreduce_time(batch))
-        c0 = float(self.step_flops(batch, 0.0, batch)) / self.flops_per_s
-        c1 = 4 * a.num_layers * a.num_attention_heads * a.head_dim / self.flops_per_s
-        m0 = (self.weight_bytes + self.kv_bytes_per_token * batch) / self.bytes_per_s
-        m1 = self.kv_bytes_per_token / self.bytes_per_s
-        return c0 + comm, c1, m0 + comm, m1
+        fixed = float(self.allreduce_time(batch)) + self.step_overhead_s + a.num_layers * self.layer_overhead_s
+        ca = float(self.compute_time(batch, 0.0, batch))
+        cb = 4 * a.num_layers * a.num_attention_heads * a.head_dim / self.attention_flops_per_s
+        ma = float(self.memory_time(0.0, batch))
+        mb = self.kv_bytes_per_token / self.kv_bytes_per_s
+        k = self.overlap
+        return ca + k * ma + fixed, cb + k * mb, ma + k * ca + fixed, mb + k * cb
 
 
 def deployment(model: str = "llama-2-70b", gpu: str = "a100-80gb", n_gpus: int = 4, **kwargs) -> Deployment:

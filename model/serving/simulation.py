@@ -281,13 +281,19 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
     lm_head = arch.vocab_size * arch.hidden_size
     body2 = 2.0 * (arch.matmul_parameters() - lm_head) / flops_rate
     head2 = 2.0 * lm_head / flops_rate
-    attn = 4.0 * arch.num_layers * arch.num_attention_heads * arch.head_dim / flops_rate
-    kv_t = kvb / bytes_rate
-    comm_per_token = float(dep.allreduce_time(1.0))
+    attn = 4.0 * arch.num_layers * arch.num_attention_heads * arch.head_dim / dep.attention_flops_per_s
+    kv_t = kvb / dep.kv_bytes_per_s
+    half = dep.mfu_half_tokens
+    overlap = dep.overlap
+    comm_fixed = float(dep.allreduce_time(0.0))
+    comm_per_token = float(dep.allreduce_time(1.0)) - comm_fixed
+    fixed = comm_fixed + dep.step_overhead_s + arch.num_layers * dep.layer_overhead_s
 
     def step_time(tokens, pairs, seqs, kv_read):
-        return max(body2 * tokens + head2 * seqs + attn * pairs, w_time + kv_t * (kv_read + tokens)) \
-            + comm_per_token * tokens
+        # Deployment.step_time with scalars (same terms, see model.step_time)
+        c = body2 * (tokens + half) + head2 * seqs + attn * pairs
+        m = w_time + kv_t * (kv_read + tokens)
+        return max(c, m) + overlap * min(c, m) + fixed + comm_per_token * tokens
 
     rid = np.full(B, -1, np.int64)
     ctx = np.zeros(B, np.int64)       # tokens whose KV is stored

@@ -18,9 +18,10 @@ class PrefillEngine:
 
     A prefill of n new tokens after p reused ones takes (``model.batching.Deployment.prefill_time``)::
 
-        max(s_token·n + s_pair·(n·p + n(n+1)/2) + s_sequence,  m_fixed + m_token·(p + n)) + s_allreduce·n
+        C = s_token·n + s_pair·(n·p + n(n+1)/2) + s_sequence + s_compute_fixed,  M = m_fixed + m_token·(p + n)
+        max(C, M) + overlap·min(C, M) + s_fixed + s_allreduce·n
 
-    (compute vs. HBM traffic, plus the tensor-parallel all-reduce). Build it with :meth:`from_deployment`
+    (compute vs. HBM traffic, their overlap, fixed overheads, plus the tensor-parallel all-reduce). Build it with :meth:`from_deployment`
     or :meth:`from_names`; the fields are plain floats so that a configuration stays hashable.
 
     Attributes
@@ -42,6 +43,12 @@ class PrefillEngine:
         Replicas (parallel servers of the prefill queue).
     gpu_usd_per_hour : float
         Price of one GPU-hour, US dollars.
+    s_compute_fixed : float
+        Compute seconds every step pays whatever its tokens (the matmuls' low efficiency on few tokens).
+    overlap : float
+        Share of the shorter of compute and memory time not hidden behind the longer.
+    s_fixed : float
+        Fixed seconds per step (per-layer overheads and all-reduce latencies).
     """
 
     name: str
@@ -55,9 +62,13 @@ class PrefillEngine:
     gpus_per_instance: int
     n_instances: int
     gpu_usd_per_hour: float
+    s_compute_fixed: float = 0.0
+    overlap: float = 0.0
+    s_fixed: float = 0.0
 
     def __post_init__(self):
-        for attr in ("s_token", "s_pair", "s_sequence", "m_fixed", "m_token", "s_allreduce"):
+        for attr in ("s_token", "s_pair", "s_sequence", "m_fixed", "m_token", "s_allreduce", "s_compute_fixed",
+                     "overlap", "s_fixed"):
             check_nonnegative(attr, getattr(self, attr))
         check_positive("kv_bytes_per_token", self.kv_bytes_per_token)
         check_int("gpus_per_instance", self.gpus_per_instance, low=1)
@@ -75,9 +86,11 @@ class PrefillEngine:
         emit the first output token."""
         n = np.maximum(np.asarray(new_tokens, dtype=np.float64), 1.0)
         p = np.asarray(cached_tokens, dtype=np.float64)
-        compute = self.s_token * n + self.s_pair * (n * p + n * (n + 1) / 2) + self.s_sequence
+        compute = self.s_token * n + self.s_pair * (n * p + n * (n + 1) / 2) + self.s_sequence \
+            + self.s_compute_fixed
         memory = self.m_fixed + self.m_token * (p + n)
-        return np.maximum(compute, memory) + self.s_allreduce * n
+        return np.maximum(compute, memory) + self.overlap * np.minimum(compute, memory) + self.s_fixed \
+            + self.s_allreduce * n
 
     @classmethod
     def from_deployment(cls, dep, *, n_instances: int = 1, gpu_usd_per_hour: float | None = None
@@ -91,11 +104,13 @@ class PrefillEngine:
         return cls(
             name=f"{a.name} on {dep.n_gpus} x {dep.gpu.name}",
             s_token=2.0 * body / flops,
-            s_pair=4.0 * a.num_layers * a.num_attention_heads * a.head_dim / flops,
+            s_pair=4.0 * a.num_layers * a.num_attention_heads * a.head_dim / dep.attention_flops_per_s,
             s_sequence=2.0 * lm_head / flops,
             m_fixed=dep.weight_bytes / dep.bytes_per_s,
-            m_token=dep.kv_bytes_per_token / dep.bytes_per_s,
-            s_allreduce=float(dep.allreduce_time(1.0)),
+            m_token=dep.kv_bytes_per_token / dep.kv_bytes_per_s,
+            s_allreduce=float(dep.allreduce_time(1.0)) - float(dep.allreduce_time(0.0)),
+            s_compute_fixed=2.0 * body * dep.mfu_half_tokens / flops, overlap=dep.overlap,
+            s_fixed=dep.step_overhead_s + a.num_layers * dep.layer_overhead_s + float(dep.allreduce_time(0.0)),
             kv_bytes_per_token=dep.kv_bytes_per_token,
             gpus_per_instance=dep.n_gpus, n_instances=n_instances, gpu_usd_per_hour=price)
 
