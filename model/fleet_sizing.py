@@ -130,8 +130,31 @@ def fleet_for_sessions(concurrent_sessions: float, *, replica_rate_per_s: float,
     check_nonnegative("spare_share", spare_share)
     demand = turn_rate_per_s(concurrent_sessions, turns_per_session=turns_per_session,
                              session_minutes=session_minutes)
-    replicas = math.ceil(demand / replica_rate_per_s)
-    return replicas, math.ceil(replicas * replica_gpus * (1.0 + spare_share))
+    replicas = math.ceil(demand / replica_rate_per_s - 1e-9)
+    # 1e-9 absorbs float error (24,105 × 8 × 1.1 is 212,124.00000000003 in binary floating point)
+    return replicas, math.ceil(replicas * replica_gpus * (1.0 + spare_share) - 1e-9)
+
+
+def replica_saturation_rate_per_s(model: str, gpu: str, n_gpus: int, *, prompt_tokens: int, reply_tokens: int,
+                                  max_batch: int = 256) -> float:
+    """Requests per second one continuously batched replica of ``n_gpus`` GPUs completes at saturation
+    (:func:`model.batching.continuous_saturation`, analytic, no simulation), requests of ``prompt_tokens``
+    prompt and ``reply_tokens`` reply tokens."""
+    from model.batching import continuous_saturation, deployment
+
+    check_int("n_gpus", n_gpus, low=1)
+    check_positive("prompt_tokens", prompt_tokens)
+    check_positive("reply_tokens", reply_tokens)
+    dep = deployment(model, gpu, n_gpus)
+    return continuous_saturation(dep, [prompt_tokens], [reply_tokens], max_batch=max_batch).requests_per_s
+
+
+def gpus_at_rate(demand_requests_per_s: float, replica_rate_per_s: float, replica_gpus: int) -> float:
+    """GPUs (fractional, no spares, no rounding to whole replicas) that carry ``demand_requests_per_s`` when
+    each replica of ``replica_gpus`` GPUs completes ``replica_rate_per_s`` requests per second."""
+    check_positive("replica_rate_per_s", replica_rate_per_s)
+    check_int("replica_gpus", replica_gpus, low=1)
+    return check_nonnegative("demand_requests_per_s", demand_requests_per_s) / replica_rate_per_s * replica_gpus
 
 
 def fleet_sizing_table(sweep: pd.DataFrame, saturation_rate_per_s: float, *, latency_metrics: list[str],

@@ -63,3 +63,31 @@ def test_latency_metric_names_are_sweep_columns():
     _, sweep = replica_load_sweep("llama-2-70b", "a100-80gb", 8, prompt_tokens=200, reply_tokens=20, n_requests=50,
                                   load_fractions=(0.5,))
     assert set(LATENCY_METRICS) <= set(sweep.columns)
+
+
+def test_fleet_rounding_is_not_fooled_by_float_error():
+    # 24,105 replicas x 8 GPUs x 1.1 is 212,124 exactly; binary floating point gives 212,124.00000000003
+    rate = 1e6 * 200 / 1800 / 24_105  # demand / rate = 24,105 replicas on the nose
+    replicas, gpus = fleet_for_sessions(1e6, replica_rate_per_s=rate, replica_gpus=8, turns_per_session=200,
+                                        session_minutes=30, spare_share=0.1)
+    assert (replicas, gpus) == (24_105, 212_124)
+
+
+def test_gpus_at_rate_by_hand():
+    from model.fleet_sizing import gpus_at_rate
+
+    # 50,000 requests/s at 2.5 requests/s per 4-GPU replica: 20,000 replicas, 80,000 GPUs
+    assert_allclose(gpus_at_rate(50_000, 2.5, 4), 80_000, rtol=1e-12)
+    with pytest.raises(ParameterError, match="^replica_rate_per_s="):
+        gpus_at_rate(1.0, 0.0, 4)
+
+
+def test_replica_saturation_rate_matches_the_token_throughput():
+    from model.fleet_sizing import replica_saturation_rate_per_s
+    from model.token_cost import modelled_tokens_per_s_per_gpu
+
+    # requests/s x tokens per request / GPUs is the token throughput per GPU of the same replica
+    rate = replica_saturation_rate_per_s("llama-2-70b", "a100-80gb", 4, prompt_tokens=2000, reply_tokens=100)
+    tps = modelled_tokens_per_s_per_gpu("llama-2-70b", "a100-80gb", 4, prompt_tokens=2000, reply_tokens=100)
+    assert_allclose(rate * 2100 / 4, tps, rtol=1e-12)
+    assert rate > 0
