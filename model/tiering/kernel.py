@@ -7,8 +7,10 @@ group has one TTL). Each lookup and access is O(1), so a replay costs a few tens
 
 The semantics are those of :func:`model.tiering.replay` (which calls this kernel), exactly:
 
-1. at each request, the resident-block integral advances by (size of each tier) × (time since the last
-   request); then the blocks whose expiry time is ≤ the request's arrival are freed;
+1. at each request, the blocks that are no longer reusable under their TTL (:func:`model.ttl.reused_within_ttl`,
+   the one boundary rule: a reuse exactly TTL after the last access misses) are freed, and the resident-block
+   integral advances by (size of each tier) × (time since the last request) less, for each freed block, the
+   time from its expiry instant (last access + TTL) to this arrival: the integral is exact under a TTL;
 2. lookup: the request's blocks are looked up in order, each served by the tier holding it, stopping at the
    first block no tier holds (prefix semantics);
 3. access: every block of the request is then accessed in order. A block in the top tier moves to its MRU end
@@ -24,7 +26,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model.ttl import reused_within_ttl
+
 NONE = -1
+_reused = njit(cache=True, inline="always")(reused_within_ttl)
 
 
 #: Columns of the per-block state arrays: ``st`` (int32, 16 bytes a block, so four blocks share a cache line:
@@ -106,7 +111,7 @@ def replay_arrays(ids, offsets, arrival, groups, ttl_by_group, capacities, lru, 
     ghead = np.full(n_groups, NONE, np.int64)
     gtail = np.full(n_groups, NONE, np.int64)
     gsize = np.zeros(n_groups, np.int64)
-    expiry = np.zeros(n_unique, np.float64)
+    last = np.zeros(n_unique, np.float64)             # time of each block's last access
     served = np.full(len(ids), -1, np.int8)
     demotions = np.zeros(n_tiers, np.int64)
     occupied = np.zeros(n_tiers, np.float64)
@@ -128,14 +133,19 @@ def replay_arrays(ids, offsets, arrival, groups, ttl_by_group, capacities, lru, 
         t_prev = t
         if use_ttl:
             for g in range(n_groups):
-                if not np.isfinite(ttl_by_group[g]):
+                ttl_g = ttl_by_group[g]
+                if not np.isfinite(ttl_g):
                     continue
                 while ghead[g] != NONE:
                     b = ghead[g]
-                    if expiry[b] > t:
+                    if _reused(t - last[b], ttl_g):
                         break
+                    k = st[b, TIER]
+                    gone = t - (last[b] + ttl_g)      # resident for none of this time: take it back
+                    if gone > 0:
+                        occupied[k] -= gone
                     _unlink(gst, b, g, ghead, gtail, gsize, GPREV, GNEXT)
-                    _unlink(st, b, st[b, TIER], head, tail, size, PREV, NEXT)
+                    _unlink(st, b, k, head, tail, size, PREV, NEXT)
                     st[b, TIER] = NONE
                     st[b, GROUP] = NONE
                     expirations += 1
@@ -186,7 +196,7 @@ def replay_arrays(ids, offsets, arrival, groups, ttl_by_group, capacities, lru, 
                     st[b, GROUP] = NONE
                     expirations += 1
                 elif np.isfinite(ttl):
-                    expiry[b] = t + ttl
+                    last[b] = t
                     _append(gst, b, g, ghead, gtail, gsize, GPREV, GNEXT)
                     st[b, GROUP] = g
                 else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.tiering.config import TierConfig
+from model.ttl import reused_within_ttl
 from model.validation import ParameterError
 from model.workload import Trace
 
@@ -145,7 +146,7 @@ def replay_reference(trace: Trace, config: TierConfig, *, progress: bool = False
     demotions = [0] * n_tiers
     occupied = [0.0] * n_tiers
     expirations = 0
-    # TTL bookkeeping: per group, blocks in order of last access (front = oldest) with their expiry time
+    # TTL bookkeeping: per group, blocks in order of last access (front = oldest) with that time
     group_of = [-1] * n_unique
     gqueues = [OrderedDict() for _ in trace.group_names]
     finite_groups = [g for g, v in enumerate(ttl_list) if math.isfinite(v)]
@@ -165,12 +166,17 @@ def replay_reference(trace: Trace, config: TierConfig, *, progress: bool = False
         if use_ttl:
             for g in finite_groups:
                 q = gqueues[g]
+                ttl_g = ttl_list[g]
                 while q:
-                    b, expiry = next(iter(q.items()))
-                    if expiry > t:
+                    b, last = next(iter(q.items()))
+                    if reused_within_ttl(t - last, ttl_g):
                         break
+                    k = tier_of[b]
+                    gone = t - (last + ttl_g)       # the block was resident for none of this time
+                    if gone > 0:
+                        occupied[k] -= gone
                     del q[b]
-                    del tiers[tier_of[b]][b]
+                    del tiers[k][b]
                     tier_of[b] = -1
                     group_of[b] = -1
                     expirations += 1
@@ -222,7 +228,7 @@ def replay_reference(trace: Trace, config: TierConfig, *, progress: bool = False
                     group_of[b] = -1
                     expirations += 1
                 elif ttl < math.inf:
-                    gqueues[g][b] = t + ttl
+                    gqueues[g][b] = t                  # last access
                     group_of[b] = g
                 else:
                     group_of[b] = -1
