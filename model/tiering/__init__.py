@@ -67,7 +67,8 @@ from model.tiering.engine import PrefillEngine, gpu_price_row, gpu_price_usd_per
 from model.tiering.replay import ReplayResult, replay, replay_reference
 from model.tiering.stack_distance import (INFINITE_DISTANCE, ideal_hit_ratio, lru_hit_ratio_curve, prefix_distances,
                                           replay_from_stack, stack_distances)
-from model.tiering.timing import Timing, service_times, time_requests
+from model.tiering.timing import (Timing, lindley_done_s, network_done_s, request_service_s, service_times,
+                                  time_requests, usd_per_million_tokens)
 from model.tiering.cost import storage_cost_per_hour
 from model.tiering.simulate import TieringResult, simulate
 from model.tiering.slo import SloThroughput, slo_table, throughput_at_slo, zero_load_ttft_s
@@ -83,5 +84,6 @@ __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODEL
            "lru_hit_ratio_curve", "main", "prefix_distances", "replay", "replay_from_stack", "replay_reference", "service_times",
            "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",
-           "zero_load_ttft_s", "ideal_reuse_measures", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
+           "zero_load_ttft_s", "ideal_reuse_measures", "lindley_done_s", "network_done_s", "request_service_s",
+           "usd_per_million_tokens", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
            "points", "ratio_verb"]
