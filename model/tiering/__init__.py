@@ -24,6 +24,9 @@ The API in one place
     HBM → DRAM → SSD for a model on a GPU (``data/models``, ``data/hardware.csv``, ``data/prices``).
 :func:`sweep_capacity`, :func:`knee`, :func:`ttl_table`
     capacity sweeps, the capacity of diminishing returns, TTL settings compared.
+:func:`simulate_fleet`
+    N nodes with their own hierarchies, or one pool shared over the network, under a routing policy
+    (``round-robin``, ``session``, ``prefix``, ``global``) → :class:`FleetResult` (``fleet``).
 :func:`main`
     the command line, ``python -m model.tiering replay TRACE ...``.
 
@@ -74,6 +77,7 @@ from model.tiering.simulate import TieringResult, simulate
 from model.tiering.slo import SloThroughput, slo_table, throughput_at_slo, zero_load_ttft_s
 from model.tiering.sweeps import knee, knee_table, sweep_capacity, ttl_findings, ttl_settings, ttl_table
 from model.tiering.reuse import ideal_reuse_measures, turns_past_window_share, workload_summary
+from model.tiering.fleet import ROUTES, FleetResult, NodeResult, route_requests, simulate_fleet
 from model.tiering.cli import cli_config, main, parse_tiers
 from model.tiering.setup import check_capacity_grid, check_setup, describe_setup, renamed
 from model.tiering.phrases import as_many, capacity_text, join_and, points, ratio_verb
@@ -85,5 +89,5 @@ __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODEL
            "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",
            "zero_load_ttft_s", "ideal_reuse_measures", "lindley_done_s", "network_done_s", "request_service_s",
-           "usd_per_million_tokens", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
+           "usd_per_million_tokens", "ROUTES", "FleetResult", "NodeResult", "route_requests", "simulate_fleet", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
            "points", "ratio_verb"]
