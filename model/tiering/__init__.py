@@ -67,7 +67,7 @@ new tokens after reused ones, reduced to scalar coefficients.
 from model.tiering.config import (COST_BASES, EVICTION_POLICIES, TIMING_MODELS, Tier, TierConfig, blocks_for_gb,
                                   default_config, default_tiers)
 from model.tiering.engine import PrefillEngine, gpu_price_row, gpu_price_usd_per_hour
-from model.tiering.replay import ReplayResult, replay, replay_reference
+from model.tiering.replay import ReplayResult, dense_ids, replay, replay_reference
 from model.tiering.stack_distance import (INFINITE_DISTANCE, ideal_hit_ratio, lru_hit_ratio_curve, prefix_distances,
                                           replay_from_stack, stack_distances)
 from model.tiering.timing import (Timing, lindley_done_s, network_done_s, request_service_s, service_times,
@@ -89,5 +89,5 @@ __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODEL
            "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",
            "zero_load_ttft_s", "ideal_reuse_measures", "lindley_done_s", "network_done_s", "request_service_s",
-           "usd_per_million_tokens", "ROUTES", "FleetResult", "NodeResult", "route_requests", "simulate_fleet", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
+           "usd_per_million_tokens", "dense_ids", "ROUTES", "FleetResult", "NodeResult", "route_requests", "simulate_fleet", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
            "points", "ratio_verb"]

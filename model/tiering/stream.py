@@ -15,8 +15,6 @@ check this replay against :func:`model.tiering.replay` request for request, with
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
 from numba import njit
 
@@ -203,13 +201,6 @@ def _replay_chunk(ids, offsets, arrival, groups, tokens, ttl_by_group, cap,
                     st[b, GROUP] = g
                 else:
                     st[b, GROUP] = NONE
-
-
-@dataclass(frozen=True, eq=False)
-class ChunkResult:
-    """Per request of a chunk: tokens served by each tier (int64, requests × tiers)."""
-
-    tokens_by_tier: np.ndarray
 
 
 class StreamReplay:
