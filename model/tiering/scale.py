@@ -191,7 +191,7 @@ class ScaleResult:
         lookups = np.array([r["lookups"] for r in live], float)
         est, lo, hi = ratio_interval(hits, lookups, self.n_nodes)
         hist = np.sum([r["ttft_hist"] for r in live], axis=0)
-        busy = np.array([r["prefill_busy_s"] for r in live])
+        busy = np.array([r.get("prefill_busy_s", 0.0) for r in self.nodes])     # idle nodes count as 0
         by_tier = np.sum([r["hits_by_tier"] for r in live], axis=0) / lookups.sum()
         gb = np.array([r["gb_used"] for r in live])
         out = {"route": self.route, "nodes": self.n_nodes, "simulated_nodes": len(self.nodes),
@@ -200,7 +200,7 @@ class ScaleResult:
                "prefill_tokens_saved_share": 1 - sum(r["recomputed_tokens"] for r in live) / sum(
                    r["input_tokens"] for r in live),
                "ttft_p95_s": hist_percentile(hist, 95), "ttft_p50_s": hist_percentile(hist, 50),
-               "load_imbalance": float(busy.max() / busy.mean()) if busy.mean() > 0 else math.nan,
+               "load_imbalance": float(busy.max() / busy.mean()) if busy.mean() > 0 else math.nan,   # of simulated nodes
                "state_mb_per_node": max(r["state_bytes"] for r in live) / 1e6}
         for j, name in enumerate(self.config.tier_names):
             out[f"hit_ratio_{name}"] = float(by_tier[j])
