@@ -1,5 +1,6 @@
-"""The fleet at the case study's scale: the character-chat workload (:func:`model.workload.iter_character_chat`)
-streamed chunk by chunk, every request routed to a node, every node replayed by
+"""The fleet at the case study's scale: the character-chat workload
+(:func:`model.workload.chat.iter_character_chat_windows`, memory bounded by the sessions in progress) streamed
+window by window, every request routed to a node, every node replayed by
 :class:`model.tiering.stream.StreamReplay` (memory bounded by its caches) and timed by a streamed queue.
 
 One pass over the stream serves any subset of the nodes, so the nodes are split among workers (a local process
@@ -64,17 +65,17 @@ def _route(chunk, n_nodes: int, route: str, first_index: int) -> np.ndarray:
 
 
 def stream_nodes(job) -> list[dict]:
-    """One worker's pass: ``job = (params, seed, config, n_nodes, route, nodes, chunk_sessions, max_sessions)``;
+    """One worker's pass: ``job = (params, seed, config, n_nodes, route, nodes, window_s, max_sessions)``;
     returns one dict of counters per node of ``nodes`` (a module-level function, so that it pickles)."""
-    from model.workload import iter_character_chat
+    from model.workload.chat import iter_character_chat_windows
 
-    params, seed, config, n_nodes, route, nodes, chunk_sessions, max_sessions = job
+    params, seed, config, n_nodes, route, nodes, window_s, max_sessions = job
     pool = route == "global"
     cfg = config.with_capacities(**{t.name: t.capacity_blocks * n_nodes for t in config.tiers}) if pool else config
     state: dict[int, _Node] = {}
     seen = 0
     n_tiers = len(config.tiers)
-    for chunk in iter_character_chat(params, seed=seed, chunk_sessions=chunk_sessions, max_sessions=max_sessions):
+    for chunk in iter_character_chat_windows(params, seed=seed, window_s=window_s, max_sessions=max_sessions):
         node_of = _route(chunk, n_nodes, route, seen)
         seen += chunk.n_requests
         if pool:
@@ -210,7 +211,7 @@ class ScaleResult:
 
 def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, *, seed: int = 0,
                         sample_nodes: int | None = None, workers: int = 1, scheduler: str | None = None,
-                        chunk_sessions: int = 2000, max_sessions: int | None = None) -> ScaleResult:
+                        window_s: float | None = None, max_sessions: int | None = None) -> ScaleResult:
     """The character-chat workload of ``params`` on ``n_nodes`` nodes of ``config`` under ``route``, streamed.
 
     Parameters
@@ -228,8 +229,10 @@ def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, *,
         Local processes; the nodes are split among them (each generates the stream).
     scheduler : str, optional
         Address of an existing Dask scheduler to run the workers' passes on instead.
-    chunk_sessions : int
-        Sessions generated per step of the stream (memory bound).
+    window_s : float, optional
+        Seconds of arrivals per step of the stream (default: the generator's, an eighth of the think time).
+    max_sessions : int, optional
+        Start at most this many sessions.
     """
     n = check_int("nodes", n_nodes, low=1)
     check_choice("route", route, ROUTES)
@@ -245,7 +248,7 @@ def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, *,
     else:
         w = max(1, min(workers, len(chosen)))
         parts = [chosen[i::w] for i in range(w)]
-    jobs = [(params, seed, config, n, route, part, chunk_sessions, max_sessions) for part in parts]
+    jobs = [(params, seed, config, n, route, part, window_s, max_sessions) for part in parts]
     results = map_jobs(stream_nodes, jobs, workers=len(jobs) if scheduler is None else 1, scheduler=scheduler)
     rows = sorted((r for part in results for r in part), key=lambda r: r["node"])
     return ScaleResult(route=route, n_nodes=n, sessions=params.concurrent_sessions, config=config, nodes=tuple(rows))
