@@ -30,12 +30,13 @@ def streamed_chat_rss(sessions: float) -> None:
     """Replay ``sessions`` concurrent chat sessions on one node's caches, streamed; print lookups, rates, hit
     ratio and this process's peak RSS."""
     from model.tiering.stream import StreamReplay
-    from model.workload import CharacterChatParams, iter_character_chat
+    from model.workload import CharacterChatParams
+    from model.workload.chat import iter_character_chat_windows
 
     cfg = default_config(n_instances=1)
     sr, t_gen, t_rep = None, 0.0, 0.0
     t0 = time.process_time()
-    for chunk in iter_character_chat(CharacterChatParams(concurrent_sessions=sessions), seed=0, chunk_sessions=2000):
+    for chunk in iter_character_chat_windows(CharacterChatParams(concurrent_sessions=sessions), seed=0):
         t1 = time.process_time()
         t_gen += t1 - t0
         sr = sr or StreamReplay(cfg, chunk.group_names)
