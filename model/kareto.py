@@ -11,10 +11,12 @@ and is recomputed otherwise. One pass over
 the trace computes every lookup's stack distance; each configuration is then a few vectorised NumPy
 operations. A request reuses the longest cached prefix of its blocks (stop at the first miss).
 
-Timing: a request's service on the prefill GPUs is the transfer of its cached prefix from DRAM/SSD
-(bytes ÷ link bandwidth) plus the prefill of the rest (FLOPs ÷ sustained FLOP/s); requests are served
-first come first served (the Lindley recursion, vectorised as a running maximum), so TTFT includes
-queueing. Throughput at the SLO is the highest request rate (the trace's arrival times compressed) whose
+Timing: the one model of :mod:`model.tiering` (:func:`model.tiering.request_service_s`,
+:func:`model.tiering.network_done_s`), on the tiers of :func:`model.tiering.default_config` for the same
+model, GPU, DRAM row and SSD drives (:meth:`ServingSetup.tier_config`): a request loads its cached prefix
+from each tier over that tier's FIFO link (bytes ÷ bandwidth), then waits for the prefill replica (FIFO in
+order of readiness) that computes the rest (the roofline step time of :class:`model.tiering.PrefillEngine`);
+each queue is the Lindley recursion, vectorised as a running maximum, so TTFT includes queueing. Throughput at the SLO is the highest request rate (the trace's arrival times compressed) whose
 P95 TTFT stays under the target, found by bisection (P95 TTFT grows with the rate).
 
 Cost: GPUs by the hour (by default the chosen GPU's price row of ``data/prices/gpu_prices.csv``), DRAM
@@ -126,6 +128,15 @@ class ServingSetup:
     def tier_usd_per_gb_hour(self, tier: str) -> float:
         return load_tier(tier).usd_per_gb_month / default("hours_per_month")
 
+    def tier_config(self, **options):
+        """The :class:`model.tiering.TierConfig` this setup is timed with: one replica of ``n_gpus`` × ``gpu``
+        at ``gpu_usd_per_hour``, tiers HBM → ``dram_tier`` → ``ssd_tier`` (``ssd_drives`` drives), capacities
+        set per configuration (:meth:`TierEvaluator.served_tokens`)."""
+        from model import tiering
+        return tiering.default_config(model=self.model, gpu=self.gpu, gpus_per_instance=self.n_gpus,
+                                      gpu_usd_per_hour=self.gpu_usd_per_hour, dram_tier=self.dram_tier,
+                                      ssd_tier=self.ssd_tier, ssd_drives=self.ssd_drives, **options)
+
     def prefill_coefficients(self) -> tuple[float, float]:
         """(seconds per new token, seconds per (new token, context token) pair) of prefill on the replica:
         the compute terms of :mod:`model.batching`'s step-time model (its cited MFU), reduced to scalars by
@@ -171,12 +182,10 @@ class TierEvaluator:
     offsets: np.ndarray          # CSR per request
     arrival_s: np.ndarray
     input_tokens: np.ndarray
+    output_tokens: np.ndarray
     block_bytes_per_token: float
     block_tokens: int
-    per_token_s: float
-    per_pair_s: float
-    dram_bytes_per_s: float
-    ssd_bytes_per_s: float
+    tier_config: object          # model.tiering.TierConfig: engine and link bandwidths of the timing
     fixed_usd_per_hour: float
     hbm_usd_per_gb_hour: float
     dram_usd_per_gb_hour: float
@@ -208,23 +217,29 @@ class TierEvaluator:
             out[:, t] = np.bincount(req[sel], weights=self.tokens[sel], minlength=len(self.arrival_s))
         return out
 
-    def service_times(self, served: np.ndarray) -> np.ndarray:
-        """Seconds each request occupies the prefill replica: transfer of its DRAM and SSD prefix, then
-        prefill of the remaining tokens after the cached ones."""
-        cached = served.sum(axis=1)
-        new = np.maximum(self.input_tokens - cached, 0)
-        load = served[:, 1] * self.block_bytes_per_token / self.dram_bytes_per_s \
-            + served[:, 2] * self.block_bytes_per_token / self.ssd_bytes_per_s
-        prefill = new * self.per_token_s + new * (cached + new / 2.0) * self.per_pair_s
-        return load + prefill
+    def service_times(self, served: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(load s per request × tier, prefill s per request): :func:`model.tiering.request_service_s`, the
+        service model :func:`model.tiering.simulate` uses."""
+        from model.tiering import request_service_s
+        return request_service_s(served, np.maximum(self.input_tokens - served.sum(axis=1), 0), self.tier_config)
 
-    def ttft_p95(self, service: np.ndarray, scale: float) -> float:
-        """P95 TTFT with arrival times divided by ``scale`` (FIFO single server, Lindley recursion)."""
-        return float(np.percentile(fifo_response_times(self.arrival_s / scale, service), 95))
+    def ttft_s(self, service: tuple, scale: float) -> np.ndarray:
+        """TTFT of every request with arrival times divided by ``scale``: the queueing network of
+        :func:`model.tiering.network_done_s` on one replica."""
+        from model.tiering import network_done_s
+        load, prefill = service
+        arrival = self.arrival_s / scale
+        return network_done_s(arrival, load, prefill, 1)[1] - arrival
 
-    def throughput_at_slo(self, service: np.ndarray, *, rel_tol: float = 1e-3) -> float:
+    def ttft_p95(self, service: tuple, scale: float) -> float:
+        """P95 TTFT with arrival times divided by ``scale``, s."""
+        return float(np.percentile(self.ttft_s(service, scale), 95))
+
+    def throughput_at_slo(self, service: tuple, *, rel_tol: float = 1e-3) -> float:
         """Highest request rate (requests/s) whose P95 TTFT ≤ the SLO; 0 if even an idle replica misses it."""
-        if np.percentile(service, 95) > self.slo_s or self.ttft_p95(service, 1e-6) > self.slo_s:
+        load, prefill = service
+        idle = load.max(axis=1) + prefill if load.size else prefill
+        if np.percentile(idle, 95) > self.slo_s or self.ttft_p95(service, 1e-6) > self.slo_s:
             return 0.0
         span = float(self.arrival_s[-1] - self.arrival_s[0]) or 1.0
         lo, hi = 0.0, 1.0
@@ -265,10 +280,11 @@ class TierEvaluator:
         service = self.service_times(served)
         throughput = self.throughput_at_slo(service)
         cost_h = self.cost_usd_per_hour(hbm, dram, ssd)
-        tokens_per_s = throughput * float(self.input_tokens.mean())
+        from model.tiering import usd_per_million_tokens
+        tokens_per_s = throughput * float(self.input_tokens.mean() + self.output_tokens.mean())
         total_in = float(self.input_tokens.sum())
         return {
-            "usd_per_million_tokens": cost_h / (tokens_per_s * 3600.0) * 1e6 if tokens_per_s > 0 else math.inf,
+            "usd_per_million_tokens": usd_per_million_tokens(cost_h, tokens_per_s),
             "throughput_at_slo_rps": throughput,
             "feasible": bool(throughput > 0),
             "ttft_p95_s": self.ttft_p95(service, self.reference_scale),
@@ -326,9 +342,8 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
     order = np.argsort(np.asarray(trace.arrival_s), kind="stable")
     if not np.array_equal(order, np.arange(len(order))):
         raise ParameterError("trace", "arrival times out of order", "requests sorted by arrival time")
-    per_token, per_pair = setup.prefill_coefficients()
-    dram, ssd = load_tier(setup.dram_tier), load_tier(setup.ssd_tier)
-    kvb = setup.kv_bytes_per_token()
+    tier_config = setup.tier_config()
+    kvb = tier_config.engine.kv_bytes_per_token
     tokens = np.asarray(trace.block_token_counts(), dtype=float)
     from model.tiering import stack_distances
 
@@ -338,10 +353,8 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
         offsets=np.asarray(trace.block_offsets, dtype=np.int64),
         arrival_s=spread_ties(np.asarray(trace.arrival_s, dtype=float) - float(trace.arrival_s[0])),
         input_tokens=np.asarray(trace.input_tokens, dtype=float),
-        block_bytes_per_token=kvb, block_tokens=int(trace.block_tokens),
-        per_token_s=per_token, per_pair_s=per_pair,
-        dram_bytes_per_s=dram.bandwidth_bytes_per_s * setup.n_gpus,
-        ssd_bytes_per_s=ssd.bandwidth_bytes_per_s * setup.ssd_drives,
+        output_tokens=np.asarray(trace.output_tokens, dtype=float),
+        block_bytes_per_token=kvb, block_tokens=int(trace.block_tokens), tier_config=tier_config,
         fixed_usd_per_hour=setup.n_gpus * setup.gpu_usd_per_hour,
         hbm_usd_per_gb_hour=setup.hbm_usd_per_gb_hour(),
         dram_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.dram_tier),
@@ -362,7 +375,10 @@ def evaluator_fingerprint(evaluator: TierEvaluator) -> str:
     """16 hex digits of SHA-256 over every field of ``evaluator`` the evaluation reads (arrays by dtype,
     shape and bytes; numbers and names by ``repr``) and over the source of this module (the evaluation's
     code). Two evaluators with the same fingerprint give the same results."""
+    from model.tiering import engine as _engine, timing as _timing
     h = hashlib.sha256(Path(__file__).read_bytes())
+    for module in (_timing, _engine):
+        h.update(Path(module.__file__).read_bytes())
     for f in fields(evaluator):
         if f.name == "fingerprint":
             continue
@@ -438,7 +454,7 @@ def tiering_config(config: dict, setup: ServingSetup | None = None, **options):
     """A :class:`model.tiering.TierConfig` with the capacities (GB) of a search configuration."""
     from model import tiering
     setup = setup or ServingSetup()
-    base = tiering.default_config(model=setup.model, gpu=setup.gpu, **options)
+    base = setup.tier_config(**options)
     return base.with_capacities(hbm=tiering.blocks_for_gb(config["hbm_gb"], base),
                                 dram=tiering.blocks_for_gb(config["dram_gb"], base),
                                 ssd=tiering.blocks_for_gb(config["ssd_gb"], base))

@@ -94,6 +94,36 @@ def test_hbm_priced_per_gb_of_the_bytes_its_capacity_counts():
     assert_allclose(setup.hbm_usd_per_gb_hour() * 8 * 85.520809984, 8 * 6.88, rtol=1e-12)
 
 
+def test_evaluator_and_simulate_are_one_model():
+    """Kareto's evaluator and model.tiering.simulate on the same setup: same DRAM row and bandwidths, same tokens
+    per tier, same TTFT of every request (one timing function), same price-per-token denominator."""
+    from dataclasses import replace
+    from model import tiering, workload
+    trace = workload.load_mooncake_trace().head(800)
+    trace = replace(trace, arrival_s=kareto.spread_ties(trace.arrival_s - trace.arrival_s[0]))
+    setup = kareto.ServingSetup()
+    ev = kareto.build_evaluator(trace, setup)
+    config = {"hbm_gb": 60.0, "dram_gb": 200.0, "ssd_gb": 800.0}
+    cfg = kareto.tiering_config(config, setup)
+    dram = tiering.default_config(model=setup.model, gpu=setup.gpu, gpus_per_instance=setup.n_gpus,
+                                  dram_tier=setup.dram_tier).tiers[1]
+    assert cfg.tiers[1].read_bytes_per_s == dram.read_bytes_per_s == ev.tier_config.tiers[1].read_bytes_per_s
+    assert cfg.engine == ev.tier_config.engine and cfg.engine.n_instances == 1
+    result = tiering.simulate(trace, cfg)
+    served = ev.served_tokens(**config)
+    assert_allclose(served, result.replay.tokens_by_tier, rtol=0, atol=0)
+    assert_allclose(ev.ttft_s(ev.service_times(served), 1.0), result.timing.ttft_s, rtol=1e-9, atol=1e-9)
+    # the same denominator: cost per hour / (prompt + output tokens per hour)
+    tokens_per_s = (trace.input_tokens.sum() + trace.output_tokens.sum()) / 3600.0
+    assert tiering.usd_per_million_tokens(36.0, tokens_per_s) == pytest.approx(
+        36.0 / (trace.input_tokens.sum() + trace.output_tokens.sum()) * 1e6, rel=1e-12)
+    out = ev(config)
+    rps = out["throughput_at_slo_rps"]
+    per_request = float(trace.input_tokens.mean() + trace.output_tokens.mean())
+    assert out["usd_per_million_tokens"] == pytest.approx(
+        tiering.usd_per_million_tokens(out["cost_usd_per_hour"], rps * per_request), rel=1e-12)
+
+
 @pytest.fixture(scope="module")
 def small_trace():
     from model import workload

@@ -68,7 +68,7 @@ def _replay(trace, ttl_by_group, prices, prefix=False):
                 t0, g0, tok0 = last[b]
                 limit = ttl_by_group[names[g0]]
                 reusable += tokens[i]
-                if t - t0 <= limit:
+                if t - t0 < limit:                       # independent of ttl.reused_within_ttl
                     held += (t - t0) * tok0
                     if not (prefix and missed):
                         hit += tokens[i]
@@ -138,7 +138,13 @@ def test_tuner_never_worse_than_best_uniform_on_simulator_objective(seed):
                         for t in ttl.DEFAULT_TTL_CANDIDATES_S)
     assert chosen_cost <= brute_uniform + 1e-12
     assert chosen_cost <= table.loc["no TTL", "simulated_cost_usd_per_hour"] + 1e-12
-    assert set(table.index) == {"no TTL", "best uniform TTL", "TTL per group"}
+    assert {"no TTL", "best uniform TTL", "TTL per group"} <= set(table.index) <= {
+        "no TTL", "best uniform TTL", "TTL per group", "TTL per group (analytic)"}
+    # tuned on the simulator: the TTL per group never simulates costlier than the best uniform TTL
+    assert table.loc["TTL per group", "simulated_cost_usd_per_hour"] <= \
+        table.loc["best uniform TTL", "simulated_cost_usd_per_hour"] + 1e-12
+    assert_allclose(table["analytic_error_usd_per_hour"],
+                    table["analytic_cost_usd_per_hour"] - table["simulated_cost_usd_per_hour"], rtol=0, atol=1e-12)
 
 
 def test_groups_with_different_reuse_get_different_ttls():
@@ -149,3 +155,22 @@ def test_groups_with_different_reuse_get_different_ttls():
     uniform = ttl.best_uniform_ttl(curves)
     assert ttl.analytic_totals(curves, per_group)["cost_usd_per_hour"] < \
         0.9 * ttl.analytic_totals(curves, {g: uniform for g in per_group})["cost_usd_per_hour"]
+
+
+def _two_lookups(gap_s):
+    """One block looked up at 0 and again ``gap_s`` later (512 tokens each), one group."""
+    return MiniTrace(np.array([0.0, gap_s]), np.array([0, 1, 2]), np.array([7, 7]), np.array([0, 0], dtype=np.int32),
+                     ("g",), np.array([512, 512]))
+
+
+@pytest.mark.parametrize("gap, ttl_s, hit", [(60.0, 60.0, False), (60.0, 60.5, True), (60.0, 59.5, False),
+                                             (0.0, 0.0, False), (0.0, 1.0, True), (60.0, math.inf, True)])
+def test_ttl_boundary_rule_analytic_side(gap, ttl_s, hit):
+    """A reuse exactly TTL after the last access misses; TTL 0 allows no reuse, even at the same instant."""
+    assert bool(ttl.reused_within_ttl(gap, ttl_s)) is hit
+    curves = ttl.group_cost_curves(ttl.reuse_profile(_two_lookups(gap)), PRICES, candidates=[ttl_s])
+    assert curves["hit_tokens"].iloc[0] == (512 if hit else 0)
+
+
+def test_ttl_boundary_rule_on_arrays():
+    assert_allclose(ttl.reused_within_ttl(np.array([0.0, 1.0, 2.0]), 1.0), [True, False, False])

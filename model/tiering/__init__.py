@@ -24,6 +24,9 @@ The API in one place
     HBM → DRAM → SSD for a model on a GPU (``data/models``, ``data/hardware.csv``, ``data/prices``).
 :func:`sweep_capacity`, :func:`knee`, :func:`ttl_table`
     capacity sweeps, the capacity of diminishing returns, TTL settings compared.
+:func:`simulate_fleet`
+    N nodes with their own hierarchies, or one pool shared over the network, under a routing policy
+    (``round-robin``, ``session``, ``prefix``, ``global``) → :class:`FleetResult` (``fleet``).
 :func:`main`
     the command line, ``python -m model.tiering replay TRACE ...``.
 
@@ -64,15 +67,17 @@ new tokens after reused ones, reduced to scalar coefficients.
 from model.tiering.config import (COST_BASES, EVICTION_POLICIES, TIMING_MODELS, Tier, TierConfig, blocks_for_gb,
                                   default_config, default_tiers)
 from model.tiering.engine import PrefillEngine, gpu_price_row, gpu_price_usd_per_hour
-from model.tiering.replay import ReplayResult, replay, replay_reference
+from model.tiering.replay import ReplayResult, dense_ids, replay, replay_reference
 from model.tiering.stack_distance import (INFINITE_DISTANCE, ideal_hit_ratio, lru_hit_ratio_curve, prefix_distances,
                                           replay_from_stack, stack_distances)
-from model.tiering.timing import Timing, service_times, time_requests
+from model.tiering.timing import (Timing, lindley_done_s, network_done_s, request_service_s, service_times,
+                                  time_requests, usd_per_million_tokens)
 from model.tiering.cost import storage_cost_per_hour
 from model.tiering.simulate import TieringResult, simulate
 from model.tiering.slo import SloThroughput, slo_table, throughput_at_slo, zero_load_ttft_s
 from model.tiering.sweeps import knee, knee_table, sweep_capacity, ttl_findings, ttl_settings, ttl_table
 from model.tiering.reuse import ideal_reuse_measures, turns_past_window_share, workload_summary
+from model.tiering.fleet import ROUTES, FleetResult, NodeResult, route_requests, simulate_fleet
 from model.tiering.cli import cli_config, main, parse_tiers
 from model.tiering.setup import check_capacity_grid, check_setup, describe_setup, renamed
 from model.tiering.phrases import as_many, capacity_text, join_and, points, ratio_verb
@@ -83,5 +88,6 @@ __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODEL
            "lru_hit_ratio_curve", "main", "prefix_distances", "replay", "replay_from_stack", "replay_reference", "service_times",
            "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",
-           "zero_load_ttft_s", "ideal_reuse_measures", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
+           "zero_load_ttft_s", "ideal_reuse_measures", "lindley_done_s", "network_done_s", "request_service_s",
+           "usd_per_million_tokens", "dense_ids", "ROUTES", "FleetResult", "NodeResult", "route_requests", "simulate_fleet", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
            "points", "ratio_verb"]

@@ -3,6 +3,13 @@ setup it prints (model, GPU, GPUs per instance, instances, GPU-hour price)::
 
     python -m model.tiering replay TRACE.jsonl --tiers hbm=8000,dram=50000,ssd=400000 --ttl 600 \\
         [--model llama-2-70b] [--gpu a100-80gb] [--n-gpus 4] [--instances 8] [--gpu-usd-per-hour P] [--json]
+
+and on a fleet of N nodes, each with those tiers and instances (``global``: one pool of N × each tier)::
+
+    python -m model.tiering replay TRACE.jsonl --nodes 8 --route round-robin|session|prefix|global \
+        --capacity-blocks C [--workers 2] [--scheduler tcp://HOST:8786] --json
+
+With ``--nodes 1`` every route prints exactly what the single-cache replay prints, plus a ``fleet`` section.
 """
 
 from __future__ import annotations
@@ -97,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--instances", type=int, default=1, help="prefill instances (default 1)")
     rp.add_argument("--gpu-usd-per-hour", type=float, default=None,
                     help="price of one GPU-hour, USD (default: the GPU's AWS on-demand row of data/prices)")
+    rp.add_argument("--nodes", type=int, default=None, help="nodes of the fleet, each with these tiers (default: one "
+                    "cache, no fleet section)")
+    rp.add_argument("--route", default=None, help="routing of requests to nodes: round-robin, session, prefix or "
+                    "global (one pool of nodes x each tier; default round-robin)")
+    rp.add_argument("--workers", type=int, default=1, help="local processes replaying nodes in parallel (default 1)")
+    rp.add_argument("--scheduler", default=None, help="address of a Dask scheduler to replay the nodes on")
     rp.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -114,6 +127,14 @@ def _check_args(args) -> tuple[int, int | None, float | None]:
         raise ParameterError("--ttl", args.ttl, "a number of seconds >= 0 (or inf)")
     if args.tiers:
         parse_tiers(args.tiers)
+    if args.nodes is not None and args.nodes < 1:
+        raise ParameterError("--nodes", args.nodes, "an integer >= 1")
+    if args.route is not None:
+        from model.tiering.fleet import ROUTES
+        if args.route not in ROUTES:
+            raise ParameterError("--route", args.route, "one of " + ", ".join(ROUTES))
+    if args.workers < 1:
+        raise ParameterError("--workers", args.workers, "an integer >= 1")
     g = int(default("tiering_gpus_per_instance")) if args.n_gpus is None else args.n_gpus
     check_setup(args.model, args.gpu, g, args.instances, args.gpu_usd_per_hour, names=CLI_NAMES)
     return bt, cap, g
@@ -131,32 +152,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         trace = load_mooncake_trace(args.trace, block_tokens=bt)
         config = cli_config(cap, args.tiers, args.ttl, bt, model=args.model, gpu=args.gpu, gpus_per_instance=g,
                             n_instances=args.instances, gpu_usd_per_hour=args.gpu_usd_per_hour)
-        result = simulate(trace, config)
+        fleet = None
+        if args.nodes is not None or args.route is not None:
+            from model.tiering.fleet import simulate_fleet
+            fleet = simulate_fleet(trace, config, args.nodes or 1, args.route or "round-robin",
+                                   workers=args.workers, scheduler=args.scheduler)
+        else:
+            result = simulate(trace, config)
     except (ParameterError, TraceFormatError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    floor = float(np.percentile(zero_load_ttft_s(trace, config, result.replay), 95))
-    out = {
-        "trace": args.trace, "requests": result.requests, "blocks": result.blocks,
-        "setup": describe_setup(config, model=args.model, gpu=args.gpu,
-                                price_given=args.gpu_usd_per_hour is not None),
-        "hit_ratio": result.hit_ratio,
-        "hit_ratio_by_tier": result.hit_ratio_by_tier,
-        "tiers": {t.name: (None if t.capacity_blocks == math.inf else int(t.capacity_blocks))
-                  for t in config.tiers},
-        "ttl_s": args.ttl if args.ttl is not None and math.isfinite(args.ttl) else None,   # None: no TTL
-        "tokens_by_tier": result.tokens_by_tier, "recomputed_tokens": result.recomputed_tokens,
-        "input_tokens": result.input_tokens,
-        "ttft_p50_s": result.ttft_p50_s, "ttft_p95_s": result.ttft_p95_s,
-        "zero_load_ttft_p95_s": floor, "gpu_busy_fraction": result.gpu_busy_fraction,
-        "throughput_requests_per_s": result.throughput_requests_per_s,
-        "cost_usd_per_hour": result.cost_usd_per_hour, "usd_per_million_tokens": result.usd_per_million_tokens,
-    }
+    setup = describe_setup(config, model=args.model, gpu=args.gpu, price_given=args.gpu_usd_per_hour is not None)
+    tiers = {t.name: (None if t.capacity_blocks == math.inf else int(t.capacity_blocks)) for t in config.tiers}
+    ttl_s = args.ttl if args.ttl is not None and math.isfinite(args.ttl) else None      # None: no TTL
+    if fleet is not None:
+        out = _fleet_out(args.trace, fleet, setup, tiers, ttl_s)
+    else:
+        floor = float(np.percentile(zero_load_ttft_s(trace, config, result.replay), 95))
+        out = {
+            "trace": args.trace, "requests": result.requests, "blocks": result.blocks, "setup": setup,
+            "hit_ratio": result.hit_ratio,
+            "hit_ratio_by_tier": result.hit_ratio_by_tier,
+            "tiers": tiers, "ttl_s": ttl_s,
+            "tokens_by_tier": result.tokens_by_tier, "recomputed_tokens": result.recomputed_tokens,
+            "input_tokens": result.input_tokens,
+            "ttft_p50_s": result.ttft_p50_s, "ttft_p95_s": result.ttft_p95_s,
+            "zero_load_ttft_p95_s": floor, "gpu_busy_fraction": result.gpu_busy_fraction,
+            "throughput_requests_per_s": result.throughput_requests_per_s,
+            "cost_usd_per_hour": result.cost_usd_per_hour, "usd_per_million_tokens": result.usd_per_million_tokens,
+        }
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         print(_text(out))
     return 0
+
+
+#: Keys of the single-cache output, in its order (the fleet output repeats them, fleet-wide).
+SINGLE_KEYS = ("hit_ratio", "hit_ratio_by_tier", "tokens_by_tier", "recomputed_tokens", "input_tokens", "ttft_p50_s",
+               "ttft_p95_s", "zero_load_ttft_p95_s", "gpu_busy_fraction", "throughput_requests_per_s",
+               "cost_usd_per_hour", "usd_per_million_tokens")
+
+
+def _fleet_out(path: str, fleet, setup: dict, tiers: dict, ttl_s) -> dict:
+    s = fleet.summary()
+    out = {"trace": path, "requests": s["requests"], "blocks": s["blocks"], "setup": setup,
+           "hit_ratio": s["hit_ratio"], "hit_ratio_by_tier": s["hit_ratio_by_tier"], "tiers": tiers, "ttl_s": ttl_s}
+    out.update({k: s[k] for k in SINGLE_KEYS if k not in out})
+    out["fleet"] = {k: v for k, v in s.items() if k not in out}
+    out["fleet"]["per_node"] = fleet.node_table().to_dict(orient="records")
+    return out
 
 
 def _text(out: dict) -> str:
@@ -168,10 +213,12 @@ def _text(out: dict) -> str:
         cap = "unbounded" if t["capacity_blocks"] is None else f"{t['capacity_blocks']:,} blocks = {t['capacity_gb']:,.1f} GB"
         lines.append(f"  tier {name}: {cap}, {t['read_gb_per_s']:,.4g} GB/s, ${t['usd_per_gb_month']:.4g}/GB-month")
     lines.append(f"ttl_s: {out['ttl_s']}")
-    for k in ("hit_ratio", "hit_ratio_by_tier", "tokens_by_tier", "recomputed_tokens", "input_tokens", "ttft_p50_s",
-              "ttft_p95_s", "zero_load_ttft_p95_s", "gpu_busy_fraction", "throughput_requests_per_s",
-              "cost_usd_per_hour", "usd_per_million_tokens"):
+    for k in SINGLE_KEYS:
         lines.append(f"{k}: {out[k]}")
+    if "fleet" in out:
+        for k, v in out["fleet"].items():
+            if k != "per_node":
+                lines.append(f"fleet {k}: {v}")
     if out["gpu_busy_fraction"] > 0.95:
         lines.append(f"note: the {s['gpus']} GPUs are busy {100 * out['gpu_busy_fraction']:.0f}% of the time: "
                      "TTFT is mostly queueing; add --instances")

@@ -165,36 +165,40 @@ def _check_ttl(name: str, value: float):
 
 def default_tiers(*, hbm_blocks: float, dram_blocks: float = 0, ssd_blocks: float = 0,
                   hbm_read_bytes_per_s: float, dram_tier: str = "host-dram", ssd_tier: str = "nvme-ssd",
-                  links_per_tier: int = 1) -> tuple:
+                  links_per_tier: int = 1, ssd_drives: int | None = None) -> tuple:
     """HBM → host DRAM → NVMe SSD with the bandwidths and prices of ``data/hardware.csv``.
 
     HBM is read at ``hbm_read_bytes_per_s`` (the GPU's memory bandwidth) and priced 0 here, since its price
     is the GPU's (charged through the engine). Write bandwidths equal read ones (reported only). The
-    bandwidths are per link; ``links_per_tier`` multiplies them (e.g. one PCIe link per GPU)."""
+    bandwidths are per link; ``links_per_tier`` multiplies them (e.g. one PCIe link per GPU); the SSD's
+    by ``ssd_drives`` drives read in parallel (default: one per link)."""
     from model.hardware import load_tier
 
     dram, ssd = load_tier(dram_tier), load_tier(ssd_tier)
     k = check_int("links_per_tier", links_per_tier, low=1)
+    d = k if ssd_drives is None else check_int("ssd_drives", ssd_drives, low=1)
     return (
         Tier("hbm", hbm_blocks, hbm_read_bytes_per_s, hbm_read_bytes_per_s, 0.0),
         Tier("dram", dram_blocks, k * dram.bandwidth_bytes_per_s, k * dram.bandwidth_bytes_per_s,
              dram.usd_per_gb_month),
-        Tier("ssd", ssd_blocks, k * ssd.bandwidth_bytes_per_s, k * ssd.bandwidth_bytes_per_s, ssd.usd_per_gb_month),
+        Tier("ssd", ssd_blocks, d * ssd.bandwidth_bytes_per_s, d * ssd.bandwidth_bytes_per_s, ssd.usd_per_gb_month),
     )
 
 
 def default_config(*, model: str = "llama-2-70b", gpu: str = "a100-80gb", gpus_per_instance: int | None = None,
                    n_instances: int = 1, hbm_blocks: float | None = None, dram_gb: float | None = None,
                    ssd_gb: float | None = None, block_tokens: int | None = None,
-                   gpu_usd_per_hour: float | None = None, **kwargs) -> TierConfig:
+                   gpu_usd_per_hour: float | None = None, dram_tier: str = "host-dram",
+                   ssd_tier: str = "nvme-ssd", ssd_drives: int | None = None, **kwargs) -> TierConfig:
     """A 3-tier configuration of ``model`` on ``gpu`` (the case study's Llama 2 70B on A100 80GB; Mooncake's
     experiments use a LLaMA2-70B-shaped model too).
 
     HBM capacity defaults to the KV budget of the pool (usable memory − weights per instance); DRAM and SSD
     to ``tiering_dram_gb_per_instance`` and ``tiering_ssd_gb_per_instance`` per instance. Each instance
     brings one PCIe link to DRAM and one SSD per GPU. The GPU-hour price is ``gpu``'s in ``data/prices``
-    (:func:`model.tiering.engine.gpu_price_usd_per_hour`) unless ``gpu_usd_per_hour`` is given. Other
-    keywords go to :class:`TierConfig`.
+    (:func:`model.tiering.engine.gpu_price_usd_per_hour`) unless ``gpu_usd_per_hour`` is given.
+    ``dram_tier``/``ssd_tier`` name the rows of ``data/hardware.csv`` (e.g. ``host-dram-pcie5`` behind an
+    H100), ``ssd_drives`` the drives read in parallel per instance. Other keywords go to :class:`TierConfig`.
     """
     engine = PrefillEngine.from_names(model, gpu, gpus_per_instance=gpus_per_instance, n_instances=n_instances,
                                       gpu_usd_per_hour=gpu_usd_per_hour)
@@ -212,7 +216,8 @@ def default_config(*, model: str = "llama-2-70b", gpu: str = "a100-80gb", gpus_p
     tiers = default_tiers(hbm_blocks=hbm_blocks, dram_blocks=int(dram_gb * 1e9 // block_bytes),
                           ssd_blocks=int(ssd_gb * 1e9 // block_bytes),
                           hbm_read_bytes_per_s=acc.bandwidth_bytes_per_s * engine.gpus_per_instance,
-                          links_per_tier=engine.gpus_per_instance)
+                          links_per_tier=engine.gpus_per_instance, dram_tier=dram_tier, ssd_tier=ssd_tier,
+                          ssd_drives=ssd_drives)
     return TierConfig(tiers=tiers, engine=engine, block_tokens=bt, **kwargs)
 
 

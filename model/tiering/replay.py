@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 import sys
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from model.tiering.config import TierConfig
+from model.ttl import reused_within_ttl
 from model.validation import ParameterError
 from model.workload import Trace
 
@@ -74,9 +76,28 @@ def _check_trace(trace: Trace, config: TierConfig):
         raise ParameterError("trace", trace.name, "a trace with at least one request")
 
 
-def _dense_ids(trace: Trace) -> tuple[np.ndarray, int]:
-    uniq, inverse = np.unique(trace.block_ids, return_inverse=True)
-    return inverse.astype(np.int64), len(uniq)
+_DENSE: "weakref.WeakKeyDictionary[Trace, tuple[np.ndarray, int]]" = weakref.WeakKeyDictionary()
+
+
+def dense_ids(trace: Trace) -> tuple[np.ndarray, int]:
+    """Block ids renumbered 0 … n_unique − 1 in order of first appearance (int32), and n_unique; computed once
+    per trace and kept while the trace lives.
+
+    First-seen order puts blocks used close in time at close indices of the replay's per-block state, so
+    its memory accesses stay local (the replay is bound by memory latency)."""
+    hit = _DENSE.get(trace)
+    if hit is not None:
+        return hit
+    ids = np.asarray(trace.block_ids)
+    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    rank = np.empty(len(uniq), dtype=np.int32)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(uniq), dtype=np.int32)
+    out = (rank[inverse.ravel()], len(uniq))
+    _DENSE[trace] = out
+    return out
+
+
+_dense_ids = dense_ids
 
 
 def replay(trace: Trace, config: TierConfig, *, progress: bool = False) -> ReplayResult:
@@ -90,12 +111,12 @@ def replay(trace: Trace, config: TierConfig, *, progress: bool = False) -> Repla
     from model.tiering.kernel import replay_arrays
 
     _check_trace(trace, config)
-    dense, n_unique = _dense_ids(trace)
+    dense, n_unique = dense_ids(trace)
     ttls = np.array([config.ttl_for(g) for g in trace.group_names], dtype=float)
     served, occupied, demotions, expirations = replay_arrays(
         dense, np.ascontiguousarray(trace.block_offsets, dtype=np.int64),
         np.ascontiguousarray(trace.arrival_s, dtype=np.float64),
-        np.ascontiguousarray(trace.block_group, dtype=np.int64), ttls,
+        np.ascontiguousarray(trace.block_group, dtype=np.int32), ttls,
         np.array(config.capacities, dtype=np.float64), config.eviction == "lru", n_unique)
     tokens_by_tier, recomputed = _tokens_from_served(trace, served, len(config.tiers))
     span = float(trace.arrival_s[-1] - trace.arrival_s[0]) if trace.n_requests else 0.0
@@ -145,7 +166,7 @@ def replay_reference(trace: Trace, config: TierConfig, *, progress: bool = False
     demotions = [0] * n_tiers
     occupied = [0.0] * n_tiers
     expirations = 0
-    # TTL bookkeeping: per group, blocks in order of last access (front = oldest) with their expiry time
+    # TTL bookkeeping: per group, blocks in order of last access (front = oldest) with that time
     group_of = [-1] * n_unique
     gqueues = [OrderedDict() for _ in trace.group_names]
     finite_groups = [g for g, v in enumerate(ttl_list) if math.isfinite(v)]
@@ -165,12 +186,17 @@ def replay_reference(trace: Trace, config: TierConfig, *, progress: bool = False
         if use_ttl:
             for g in finite_groups:
                 q = gqueues[g]
+                ttl_g = ttl_list[g]
                 while q:
-                    b, expiry = next(iter(q.items()))
-                    if expiry > t:
+                    b, last = next(iter(q.items()))
+                    if reused_within_ttl(t - last, ttl_g):
                         break
+                    k = tier_of[b]
+                    gone = t - (last + ttl_g)       # the block was resident for none of this time
+                    if gone > 0:
+                        occupied[k] -= gone
                     del q[b]
-                    del tiers[tier_of[b]][b]
+                    del tiers[k][b]
                     tier_of[b] = -1
                     group_of[b] = -1
                     expirations += 1
@@ -222,7 +248,7 @@ def replay_reference(trace: Trace, config: TierConfig, *, progress: bool = False
                     group_of[b] = -1
                     expirations += 1
                 elif ttl < math.inf:
-                    gqueues[g][b] = t + ttl
+                    gqueues[g][b] = t                  # last access
                     group_of[b] = g
                 else:
                     group_of[b] = -1

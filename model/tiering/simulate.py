@@ -11,7 +11,7 @@ from model.tiering.config import TierConfig
 from model.tiering.cost import storage_cost_per_hour
 from model.tiering.replay import ReplayResult, replay
 from model.tiering.stack_distance import replay_from_stack
-from model.tiering.timing import Timing, time_requests
+from model.tiering.timing import Timing, time_requests, usd_per_million_tokens
 from model.validation import check_choice
 from model.workload import Trace
 
@@ -144,5 +144,5 @@ def simulate(trace: Trace, config: TierConfig, *, timing: str = "recursion", met
         ttft_mean_s=float(ttft.mean()), throughput_requests_per_s=thr_req, throughput_tokens_per_s=thr_tok,
         gpu_busy_fraction=float(tm.prefill_s.sum() / (config.engine.n_instances * span)) if span > 0 else math.nan,
         cost_usd_per_hour=cost, storage_usd_per_hour=storage,
-        usd_per_million_tokens=cost / (thr_tok * 3600) * 1e6 if thr_tok > 0 else math.inf,
+        usd_per_million_tokens=usd_per_million_tokens(cost, thr_tok),
         replay=rep, timing=tm)

@@ -33,12 +33,52 @@ class Timing:
 
 def service_times(trace: Trace, rep: ReplayResult, config: TierConfig) -> tuple[np.ndarray, np.ndarray]:
     """Per request: load time from each tier (requests × tiers, s) and prefill time of the recomputed tokens
-    after the reused ones (s)."""
+    after the reused ones (s): :func:`request_service_s` of the replay's tokens per tier."""
+    return request_service_s(rep.tokens_by_tier, rep.recomputed_tokens, config)
+
+
+def request_service_s(tokens_by_tier: np.ndarray, recomputed_tokens: np.ndarray, config: TierConfig
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The one service-time model of a request (used by :func:`simulate` and by Kareto's evaluator,
+    :mod:`model.kareto`): loading its cached tokens from each tier over that tier's link (tokens × KV bytes
+    per token ÷ read bandwidth, s; array requests × tiers) and prefilling its recomputed tokens after the
+    cached ones (:meth:`PrefillEngine.prefill_time_s`, s)."""
+    tokens_by_tier = np.asarray(tokens_by_tier, dtype=float)
     bw = np.array([t.read_bytes_per_s for t in config.tiers])
-    load = rep.tokens_by_tier * config.engine.kv_bytes_per_token / bw[None, :]
-    cached = rep.tokens_by_tier.sum(axis=1)
-    prefill = config.engine.prefill_time_s(rep.recomputed_tokens, cached)
+    load = tokens_by_tier * config.engine.kv_bytes_per_token / bw[None, :]
+    cached = tokens_by_tier.sum(axis=1)
+    prefill = config.engine.prefill_time_s(recomputed_tokens, cached)
     return load, prefill
+
+
+def lindley_done_s(arrival: np.ndarray, service: np.ndarray) -> np.ndarray:
+    """Completion times of a single FIFO server, jobs in the given order (vectorised Lindley recursion:
+    done_i = S_i + max_{j ≤ i}(arrival_j − S_{j−1}), S the cumulative service)."""
+    s = np.cumsum(service)
+    return s + np.maximum.accumulate(arrival - (s - service))
+
+
+def network_done_s(arrival: np.ndarray, load: np.ndarray, prefill: np.ndarray, servers: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The queueing network of a request, the one both :func:`simulate` and :mod:`model.kareto` time with:
+    the tiers' loads in parallel, each tier a FIFO queue of ``servers`` links, then FIFO prefill on
+    ``servers`` instances in order of readiness. Returns (ready, done) times, s."""
+    ready = np.asarray(arrival, dtype=float).copy()
+    fifo = (lambda a, s: lindley_done_s(a, s)) if servers == 1 else (lambda a, s: _fifo_multi(a, s, servers))
+    for k in range(load.shape[1]):
+        moving = load[:, k] > 0
+        if moving.any():
+            ready[moving] = np.maximum(ready[moving], fifo(arrival[moving], load[moving, k]))
+    order = np.lexsort((np.arange(len(ready)), ready))
+    done = np.empty(len(ready))
+    done[order] = fifo(ready[order], prefill[order])
+    return ready, done
+
+
+def usd_per_million_tokens(cost_usd_per_hour: float, tokens_per_s: float) -> float:
+    """The one price-per-token denominator: cost per hour ÷ (prompt + output tokens per hour) × 10⁶; ``inf``
+    when nothing is served."""
+    return cost_usd_per_hour / (tokens_per_s * 3600.0) * 1e6 if tokens_per_s > 0 else math.inf
 
 
 def _fifo_multi(arrival: np.ndarray, service: np.ndarray, servers: int) -> np.ndarray:
@@ -76,14 +116,7 @@ def time_requests(trace: Trace, rep: ReplayResult, config: TierConfig, *, timing
     if timing == "simpy":
         return _time_requests_simpy(trace.arrival_s, load, prefill, n)
     arrival = trace.arrival_s
-    ready = arrival.copy()
-    for k in range(load.shape[1]):
-        moving = load[:, k] > 0
-        if moving.any():
-            ready[moving] = np.maximum(ready[moving], _fifo_multi(arrival[moving], load[moving, k], n))
-    order = np.lexsort((np.arange(len(ready)), ready))
-    done = np.empty(len(ready))
-    done[order] = _fifo_multi(ready[order], prefill[order], n)
+    ready, done = network_done_s(arrival, load, prefill, n)
     return Timing(arrival_s=arrival, load_s=load.max(axis=1) if load.size else np.zeros(len(arrival)),
                   prefill_s=prefill, ready_s=ready, done_s=done)
 

@@ -196,6 +196,80 @@ def iter_character_chat(params: CharacterChatParams | None = None, *, seed: int 
             return
 
 
+def iter_character_chat_windows(params: CharacterChatParams | None = None, *, seed: int = 0,
+                                window_s: float | None = None, max_sessions: int | None = None) -> Iterator[Trace]:
+    """The character-chat workload of :func:`iter_character_chat` (same laws: Poisson session starts, Zipf
+    characters, geometric or fixed turns, exponential think times), drawn turn by turn in time windows, so
+    that memory holds the sessions in progress and one window's requests, never the whole trace: at a million
+    concurrent sessions a few tens of MB of session state. (The draws come in another order than
+    :func:`iter_character_chat`'s, so the two streams are different samples of the same workload.)
+
+    Parameters
+    ----------
+    params : CharacterChatParams, optional
+    seed : int
+        Seed of the ``numpy.random.Generator``.
+    window_s : float, optional
+        Length of one window, s (default: an eighth of the mean think time, ``params.think_time_s``).
+    max_sessions : int, optional
+        Start at most this many sessions.
+
+    Yields
+    ------
+    Trace
+        The requests arriving in each window, in arrival order (empty windows are skipped).
+    """
+    p = params or CharacterChatParams()
+    w = p.think_time_s / 8 if window_s is None else check_positive("window_s", window_s)
+    cap = math.inf if max_sessions is None else check_int("max_sessions", max_sessions, low=1)
+    rng = np.random.default_rng(seed)
+    sampler = ZipfSampler(p.n_characters, p.zipf_exponent)
+    sess = np.zeros(0, np.int64)
+    char = np.zeros(0, np.int64)
+    turns = np.zeros(0, np.int64)
+    turn = np.zeros(0, np.int64)
+    nxt = np.zeros(0, np.float64)
+    started = 0
+    t = 0.0
+    while t < p.duration_s or len(sess):
+        end = t + w
+        if t < p.duration_s and started < cap:
+            span = min(end, p.duration_s) - t
+            n = int(min(rng.poisson(p.session_rate_per_s * span), cap - started))
+            if n:
+                starts = t + np.sort(rng.uniform(0.0, span, n))
+                if p.turns_distribution == "fixed":
+                    k = np.full(n, max(1, int(round(p.mean_turns))), dtype=np.int64)
+                else:
+                    k = rng.geometric(1.0 / p.mean_turns, size=n).astype(np.int64)
+                sess = np.concatenate([sess, np.arange(started, started + n, dtype=np.int64)])
+                char = np.concatenate([char, sampler.sample(rng, n).astype(np.int64)])
+                turns = np.concatenate([turns, k])
+                turn = np.concatenate([turn, np.zeros(n, np.int64)])
+                nxt = np.concatenate([nxt, starts])
+                started += n
+        out_s, out_t, out_a, out_c = [], [], [], []
+        while True:
+            due = np.flatnonzero(nxt < end)
+            if len(due) == 0:
+                break
+            out_s.append(sess[due])
+            out_t.append(turn[due])
+            out_a.append(nxt[due])
+            out_c.append(char[due])
+            turn[due] += 1
+            nxt[due] += rng.exponential(p.think_time_s, size=len(due))
+            alive = turn < turns
+            if not alive.all():
+                sess, char, turns, turn, nxt = sess[alive], char[alive], turns[alive], turn[alive], nxt[alive]
+        if out_s:
+            a = np.concatenate(out_a)
+            order = np.argsort(a, kind="stable")
+            yield _chat_requests(p, np.concatenate(out_s)[order], np.concatenate(out_t)[order], a[order],
+                                 np.concatenate(out_c)[order])
+        t = end
+
+
 def character_chat_trace(params: CharacterChatParams | None = None, *, seed: int = 0,
                          max_sessions: int | None = None, name: str = "character-chat") -> Trace:
     """The whole character-chat workload in memory (see :func:`iter_character_chat`)."""
@@ -224,7 +298,13 @@ def _chat_sessions(p: CharacterChatParams, rng: np.random.Generator, sampler: Zi
     csum = np.cumsum(gaps)
     arrival = np.repeat(starts, turns) + csum - np.repeat(csum[offs[:-1]], turns)
     char = np.repeat(chars, turns)
+    return _chat_requests(p, sess, turn, arrival, char)
 
+
+def _chat_requests(p: CharacterChatParams, sess: np.ndarray, turn: np.ndarray, arrival: np.ndarray,
+                   char: np.ndarray) -> Trace:
+    """The requests (turn ``turn`` of session ``sess`` of character ``char`` at ``arrival``) with their
+    prompts' blocks (no random draws: the prompt follows from the session, the turn and the character)."""
     w = p.window_turns
     epoch = np.maximum(turn - w, 0)                      # first turn still in the window
     hist_turns = turn - epoch

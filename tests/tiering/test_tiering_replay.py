@@ -79,3 +79,33 @@ def test_bad_configurations(engine, mooncake):
         replay(mooncake, one_tier(engine, 1, block_tokens=16))
     with pytest.raises(ParameterError, match="eviction"):
         one_tier(engine, 1, eviction="lfu")
+
+
+def _lines_trace(rows):
+    import json
+    from model.workload import parse_mooncake_lines
+    return parse_mooncake_lines([json.dumps({"timestamp": ms, "input_length": 512 * len(ids), "output_length": 1,
+                                             "hash_ids": ids}) for ms, ids in rows], source="boundary")
+
+
+@pytest.mark.parametrize("gap_ms, ttl_s, hit", [(60000, 60.0, False), (60000, 60.5, True), (60000, 59.5, False),
+                                                (0, 0.0, False), (0, 1.0, True)])
+@pytest.mark.parametrize("kernel", [True, False])
+def test_ttl_boundary_rule_replay_side(gap_ms, ttl_s, hit, kernel, engine):
+    """The replay applies model.ttl.reused_within_ttl: a reuse exactly TTL later misses, TTL 0 = no reuse."""
+    from model.tiering import replay_reference
+    t = _lines_trace([(0, [1]), (gap_ms, [1])])
+    cfg = one_tier(engine, math.inf).with_ttl(default_ttl_s=ttl_s)
+    rep = (replay if kernel else replay_reference)(t, cfg)
+    assert rep.served_tier[1] == (0 if hit else -1)
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_occupancy_counts_an_expired_block_only_until_its_expiry(kernel, engine):
+    """Block 1 is cached at 0 s with a 30 s TTL; the next request comes at 100 s: it was resident 30 s."""
+    from model.tiering import replay_reference
+    t = _lines_trace([(0, [1]), (100000, [2])])
+    rep = (replay if kernel else replay_reference)(t, one_tier(engine, math.inf).with_ttl(default_ttl_s=30.0))
+    assert_allclose(rep.occupied_block_seconds, [30.0], rtol=0, atol=1e-12)
+    assert rep.expirations == 1
+    assert_allclose(replay(t, one_tier(engine, math.inf)).occupied_block_seconds, [100.0], rtol=0, atol=1e-12)

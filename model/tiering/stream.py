@@ -1,0 +1,294 @@
+"""A cache replay whose memory is bounded by the caches, not by the trace: the LRU hierarchy of
+:func:`model.tiering.replay` (same semantics: prefix lookup, promotion, demotion, TTL per group), fed one
+chunk of requests at a time and keeping state only for resident blocks.
+
+Resident blocks live in slots (sum of the tier capacities + 1); an open-addressing hash table (linear probing,
+backward-shift deletion) maps a block id to its slot, and a slot is freed when its block drops out of the last
+tier or expires. Per request it returns the tokens served by each tier; nothing per lookup is kept. So a node
+can replay a stream of millions of sessions in the memory of its caches (``model.workload.iter_character_chat``
+streams the trace), and the fleet at the case study's scale fits on one machine.
+
+The recency list and the boundaries per tier are those of :func:`model.tiering.kernel._replay_lru`; the tests
+check this replay against :func:`model.tiering.replay` request for request, with the trace cut into chunks.
+"""
+
+from __future__ import annotations
+
+import math
+import numpy as np
+from numba import njit
+
+from model.tiering.config import TierConfig
+from model.tiering.kernel import GNEXT, GPREV, GROUP, NEXT, NONE, PREV, TIER, _append, _reused, _unlink
+from model.validation import ParameterError
+
+EMPTY = np.int64(-1)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+# scalar state, one int64 array: free-stack top, expirations, requests seen, table bits
+S_FREE, S_EXPIRED, S_SEEN, S_BITS = 0, 1, 2, 3
+
+
+@njit(cache=True, inline="always")
+def _home(key, bits):
+    return np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(64 - bits))
+
+
+@njit(cache=True, inline="always")
+def _find(keys, key, bits):
+    mask = (np.int64(1) << bits) - 1
+    i = _home(key, bits)
+    while True:
+        k = keys[i]
+        if k == key:
+            return i
+        if k == EMPTY:
+            return -1
+        i = (i + 1) & mask
+
+
+@njit(cache=True, inline="always")
+def _insert(keys, vals, key, slot, bits):
+    mask = (np.int64(1) << bits) - 1
+    i = _home(key, bits)
+    while keys[i] != EMPTY:
+        i = (i + 1) & mask
+    keys[i] = key
+    vals[i] = slot
+
+
+@njit(cache=True, inline="always")
+def _delete(keys, vals, i, bits):
+    """Remove entry i, shifting back the entries of its probe run (no tombstones)."""
+    mask = (np.int64(1) << bits) - 1
+    j = i
+    while True:
+        j = (j + 1) & mask
+        if keys[j] == EMPTY:
+            break
+        h = _home(keys[j], bits)
+        if (i <= j and i < h <= j) or (i > j and (h > i or h <= j)):
+            continue
+        keys[i] = keys[j]
+        vals[i] = vals[j]
+        i = j
+    keys[i] = EMPTY
+
+
+@njit(cache=True, inline="always")
+def _leave(st, b, k, bnd, size, lh, lt, ls):
+    """Block (slot) b leaves tier k and the recency list."""
+    if bnd[k] == b:
+        bnd[k] = st[b, NEXT] if size[k] > 1 else NONE
+    size[k] -= 1
+    _unlink(st, b, 0, lh, lt, ls, PREV, NEXT)
+
+
+@njit(cache=True, inline="always")
+def _free(st, b, keys, vals, slot_key, free, scal):
+    bits = scal[S_BITS]
+    _delete(keys, vals, _find(keys, slot_key[b], bits), bits)
+    st[b, TIER] = NONE
+    st[b, GROUP] = NONE
+    free[scal[S_FREE]] = b
+    scal[S_FREE] += 1
+
+
+@njit(cache=True)
+def _replay_chunk(ids, offsets, arrival, groups, tokens, ttl_by_group, cap,
+                  st, gst, bnd, size, lh, lt, ls, ghead, gtail, gsize, last, keys, vals, slot_key, free,
+                  scal, t_prev, occupied, demotions, tokens_by_tier, hits_by_tier):
+    n_req = len(offsets) - 1
+    n_tiers = len(cap)
+    n_groups = len(ttl_by_group)
+    use_ttl = False
+    for g in range(n_groups):
+        if np.isfinite(ttl_by_group[g]):
+            use_ttl = True
+    bits = scal[S_BITS]
+    for i in range(n_req):
+        t = arrival[i]
+        if scal[S_SEEN] == 0:
+            t_prev[0] = t
+        scal[S_SEEN] += 1
+        dt = t - t_prev[0]
+        if dt > 0:
+            for k in range(n_tiers):
+                occupied[k] += size[k] * dt
+        t_prev[0] = t
+        if use_ttl:
+            for g in range(n_groups):
+                ttl_g = ttl_by_group[g]
+                if not np.isfinite(ttl_g):
+                    continue
+                while ghead[g] != NONE:
+                    b = ghead[g]
+                    if _reused(t - last[b], ttl_g):
+                        break
+                    k = st[b, TIER]
+                    gone = t - (last[b] + ttl_g)
+                    if gone > 0:
+                        occupied[k] -= gone
+                    _unlink(gst, b, g, ghead, gtail, gsize, GPREV, GNEXT)
+                    _leave(st, b, k, bnd, size, lh, lt, ls)
+                    _free(st, b, keys, vals, slot_key, free, scal)
+                    scal[S_EXPIRED] += 1
+        s, e = offsets[i], offsets[i + 1]
+        for pos in range(s, e):                       # 1. lookup: the longest cached prefix
+            h = _find(keys, ids[pos], bits)
+            if h < 0:
+                break
+            k = st[vals[h], TIER]
+            tokens_by_tier[i, k] += tokens[pos]
+            hits_by_tier[k] += 1
+        for pos in range(s, e):                       # 2. access every block in order
+            key = ids[pos]
+            h = _find(keys, key, bits)
+            if h >= 0:
+                b = vals[h]
+                k = st[b, TIER]
+            else:
+                scal[S_FREE] -= 1
+                b = free[scal[S_FREE]]
+                _insert(keys, vals, key, b, bits)
+                slot_key[b] = key
+                st[b, GROUP] = NONE
+                k = -1
+            if k == 0:
+                if lt[0] != b:
+                    if bnd[0] == b:
+                        bnd[0] = st[b, NEXT]
+                    _unlink(st, b, 0, lh, lt, ls, PREV, NEXT)
+                    _append(st, b, 0, lh, lt, ls, PREV, NEXT)
+            else:
+                if k > 0:
+                    _leave(st, b, k, bnd, size, lh, lt, ls)
+                _append(st, b, 0, lh, lt, ls, PREV, NEXT)
+                st[b, TIER] = 0
+                size[0] += 1
+                if bnd[0] == NONE:
+                    bnd[0] = b
+                j = 0
+                while size[j] > cap[j]:
+                    v = bnd[j]
+                    bnd[j] = st[v, NEXT] if size[j] > 1 else NONE
+                    size[j] -= 1
+                    demotions[j] += 1
+                    if j + 1 < n_tiers:
+                        st[v, TIER] = j + 1
+                        size[j + 1] += 1
+                        if bnd[j + 1] == NONE:
+                            bnd[j + 1] = v
+                        j += 1
+                    else:
+                        _unlink(st, v, 0, lh, lt, ls, PREV, NEXT)
+                        if use_ttl and st[v, GROUP] >= 0:
+                            _unlink(gst, v, st[v, GROUP], ghead, gtail, gsize, GPREV, GNEXT)
+                        _free(st, v, keys, vals, slot_key, free, scal)
+                        break
+            if st[b, TIER] >= 0 and use_ttl:
+                g = groups[pos]
+                old = st[b, GROUP]
+                if old >= 0:
+                    _unlink(gst, b, old, ghead, gtail, gsize, GPREV, GNEXT)
+                ttl = ttl_by_group[g]
+                if ttl <= 0:
+                    _leave(st, b, st[b, TIER], bnd, size, lh, lt, ls)
+                    _free(st, b, keys, vals, slot_key, free, scal)
+                    scal[S_EXPIRED] += 1
+                elif np.isfinite(ttl):
+                    last[b] = t
+                    _append(gst, b, g, ghead, gtail, gsize, GPREV, GNEXT)
+                    st[b, GROUP] = g
+                else:
+                    st[b, GROUP] = NONE
+
+
+class StreamReplay:
+    """The replay of :func:`model.tiering.replay` (LRU), one chunk of requests at a time, in memory bounded
+    by the tiers' capacities.
+
+    Parameters
+    ----------
+    config : TierConfig
+        Finite capacities, LRU eviction (TTLs per group allowed).
+    group_names : tuple of str
+        Groups of the stream's chunks (their ``block_group`` indexes it).
+
+    Use :meth:`feed` on each chunk (a :class:`model.workload.Trace`, in arrival order, chunks one after the
+    other); the counters (``hits_by_tier``, ``demotions``, ``occupied_block_seconds``, ``expirations``,
+    ``lookups``) accumulate. Memory: about 40 bytes a block of capacity, whatever the stream's length.
+    """
+
+    def __init__(self, config: TierConfig, group_names: tuple):
+        if config.eviction != "lru":
+            raise ParameterError("eviction", config.eviction, "'lru' for a streamed replay")
+        caps = config.capacities
+        if not all(math.isfinite(c) for c in caps):
+            raise ParameterError("capacity_blocks", caps, "finite capacities for a streamed replay")
+        self.config = config
+        self.group_names = tuple(group_names)
+        self.ttls = np.array([config.ttl_for(g) for g in self.group_names], dtype=np.float64)
+        n_slots = int(sum(caps)) + 1
+        bits = max(4, int(2 * n_slots - 1).bit_length())          # table at most half full
+        n_tiers, n_groups = len(caps), len(self.group_names)
+        self.cap = np.array(caps, dtype=np.int64)
+        self.st = np.full((n_slots, 4), NONE, np.int32)
+        self.gst = np.full((n_slots if np.isfinite(self.ttls).any() else 0, 2), NONE, np.int32)
+        self.bnd = np.full(n_tiers, NONE, np.int64)
+        self.size = np.zeros(n_tiers, np.int64)
+        self.lh, self.lt, self.ls = np.full(1, NONE, np.int64), np.full(1, NONE, np.int64), np.zeros(1, np.int64)
+        self.ghead, self.gtail = np.full(n_groups, NONE, np.int64), np.full(n_groups, NONE, np.int64)
+        self.gsize = np.zeros(n_groups, np.int64)
+        self.last = np.zeros(n_slots, np.float64)
+        self.keys = np.full(1 << bits, EMPTY, np.int64)
+        self.vals = np.zeros(1 << bits, np.int32)
+        self.slot_key = np.full(n_slots, EMPTY, np.int64)
+        self.free = np.arange(n_slots - 1, -1, -1, dtype=np.int32)
+        self.scal = np.array([n_slots, 0, 0, bits], dtype=np.int64)
+        self.t_prev = np.zeros(1, np.float64)
+        self.occupied_block_seconds = np.zeros(n_tiers, np.float64)
+        self.demotions = np.zeros(n_tiers, np.int64)
+        self.hits_by_tier = np.zeros(n_tiers, np.int64)
+        self.lookups = 0
+        self.first_arrival_s = math.nan
+        self.last_arrival_s = math.nan
+
+    @property
+    def expirations(self) -> int:
+        return int(self.scal[S_EXPIRED])
+
+    def feed(self, trace) -> np.ndarray:
+        """Replay the requests of ``trace`` (after those fed before); returns tokens served per request and
+        tier (int64, requests × tiers)."""
+        if trace.block_tokens != self.config.block_tokens:
+            raise ParameterError("config.block_tokens", self.config.block_tokens,
+                                 f"equal to the trace's block_tokens ({trace.block_tokens})")
+        if tuple(trace.group_names) != self.group_names:
+            raise ParameterError("trace.group_names", trace.group_names, f"the stream's groups {self.group_names}")
+        out = np.zeros((trace.n_requests, len(self.cap)), np.int64)
+        if trace.n_requests == 0:
+            return out
+        if self.lookups and trace.arrival_s[0] < self.last_arrival_s:
+            raise ParameterError("trace", trace.name, "chunks in arrival order")
+        _replay_chunk(np.ascontiguousarray(trace.block_ids, dtype=np.int64),
+                      np.ascontiguousarray(trace.block_offsets, dtype=np.int64),
+                      np.ascontiguousarray(trace.arrival_s, dtype=np.float64),
+                      np.ascontiguousarray(trace.block_group, dtype=np.int32),
+                      np.ascontiguousarray(trace.block_token_counts(), dtype=np.int64), self.ttls, self.cap,
+                      self.st, self.gst, self.bnd, self.size, self.lh, self.lt, self.ls, self.ghead, self.gtail,
+                      self.gsize, self.last, self.keys, self.vals, self.slot_key, self.free, self.scal, self.t_prev,
+                      self.occupied_block_seconds, self.demotions, out, self.hits_by_tier)
+        if self.lookups == 0:
+            self.first_arrival_s = float(trace.arrival_s[0])
+        self.lookups += trace.n_blocks
+        self.last_arrival_s = float(trace.arrival_s[-1])
+        return out
+
+    def mean_occupied_blocks(self) -> np.ndarray:
+        span = self.last_arrival_s - self.first_arrival_s
+        return self.occupied_block_seconds / span if span > 0 else np.full(len(self.cap), np.nan)
+
+    def state_bytes(self) -> int:
+        """Bytes of the replay's state (bounded by the capacities)."""
+        return int(sum(a.nbytes for a in (self.st, self.gst, self.last, self.keys, self.vals, self.slot_key,
+                                          self.free)))

@@ -1,0 +1,84 @@
+"""model.tiering.scale: the streamed chat fleet against the in-memory fleet replay on the same stream (hit
+ratios exact), split over workers or on a Dask LocalCluster with identical results, and the sampled estimate's
+interval."""
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from model.tiering import ROUTES, default_config, simulate_fleet
+from model.tiering.scale import TTFT_BINS_S, hist_percentile, ratio_interval, simulate_chat_fleet
+from model.workload import CharacterChatParams, concat_traces
+from model.workload.chat import iter_character_chat_windows
+
+P = CharacterChatParams(concurrent_sessions=120)
+
+
+@pytest.fixture(scope="module")
+def config():
+    return default_config(n_instances=1).with_capacities(hbm=200, dram=1000, ssd=3000)
+
+
+@pytest.fixture(scope="module")
+def stream():
+    return concat_traces(list(iter_character_chat_windows(P, seed=4)))
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_streamed_fleet_hits_equal_the_in_memory_fleet(config, stream, route):
+    a = simulate_chat_fleet(P, config, 3, route, seed=4)
+    b = simulate_fleet(stream, config, 3, route)
+    s = a.summary()
+    assert s["requests"] == stream.n_requests
+    assert s["hit_ratio"] == pytest.approx(b.summary()["hit_ratio"], rel=1e-12)
+    if route != "global":
+        for row, node in zip(a.nodes, b.nodes):
+            assert row["hits"] == node.hits_by_tier.sum() and row["lookups"] == node.lookups
+            assert row["recomputed_tokens"] == node.recomputed_tokens
+    # the streamed TTFT (histogram, chunked queue) stays close to the exact one of the in-memory fleet
+    assert s["ttft_p95_s"] == pytest.approx(b.summary()["ttft_p95_s"], rel=0.05)
+
+
+def test_workers_and_dask_give_identical_results(config):
+    one = simulate_chat_fleet(P, config, 4, "session", seed=4, workers=1).summary()
+    two = simulate_chat_fleet(P, config, 4, "session", seed=4, workers=2).summary()
+    assert one == two
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
+        dask = simulate_chat_fleet(P, config, 4, "session", seed=4, workers=2,
+                                   scheduler=cl.scheduler_address).summary()
+    assert dask == one
+
+
+def test_sampled_nodes_interval_covers_the_full_fleet(config):
+    full = simulate_chat_fleet(P, config, 12, "session", seed=4)
+    sampled = simulate_chat_fleet(P, config, 12, "session", seed=4, sample_nodes=4).summary()
+    assert sampled["simulated_nodes"] == 4
+    assert sampled["hit_ratio_low"] <= full.summary()["hit_ratio"] <= sampled["hit_ratio_high"]
+
+
+def test_ratio_interval_and_histogram_percentile():
+    rng = np.random.default_rng(0)
+    lookups = rng.integers(900, 1100, 50).astype(float)
+    hits = rng.binomial(lookups.astype(int), 0.4).astype(float)
+    est, lo, hi = ratio_interval(hits, lookups, 50)
+    assert est == lo == hi == hits.sum() / lookups.sum()          # the whole population: no uncertainty
+    est, lo, hi = ratio_interval(hits[:10], lookups[:10], 1000)
+    assert lo < est < hi and hi - lo < 0.05
+    x = rng.exponential(2.0, 100_000)
+    hist = np.bincount(np.searchsorted(TTFT_BINS_S, x), minlength=len(TTFT_BINS_S) + 1)
+    assert_allclose(hist_percentile(hist, 95), np.percentile(x, 95), rtol=0.011)
+
+
+def test_windowed_generator_follows_the_workload_laws():
+    p = CharacterChatParams(concurrent_sessions=400, mean_turns=20, session_minutes=10)
+    chunks = list(iter_character_chat_windows(p, seed=1))
+    t = concat_traces(chunks)
+    assert all(np.all(np.diff(c.arrival_s) >= 0) for c in chunks)
+    assert all(a.arrival_s[-1] <= b.arrival_s[0] for a, b in zip(chunks, chunks[1:]))
+    sessions = np.unique(t.session)
+    # Little's law: sessions started in the window = rate x duration (Poisson: within 4 standard deviations)
+    expected = p.session_rate_per_s * p.duration_s
+    assert abs(len(sessions) - expected) < 4 * np.sqrt(expected)
+    assert np.mean(np.bincount(t.session)[sessions]) == pytest.approx(p.mean_turns, rel=0.1)
+    gaps = np.concatenate([np.diff(t.arrival_s[t.session == s]) for s in sessions[:200]])
+    assert np.mean(gaps) == pytest.approx(p.think_time_s, rel=0.1)
