@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import sys
+from collections.abc import Sequence
 
 import altair as alt
 import vl_convert as vlc
@@ -53,6 +55,44 @@ class OfflineChart:
 def show(chart: alt.TopLevelMixin) -> OfflineChart:
     """Wrap an Altair chart for offline display (return it as a cell's last expression)."""
     return OfflineChart(chart)
+
+
+def log_ticks(low: float, high: float, steps: Sequence[float] = (1, 2, 5)) -> list[float]:
+    """Tick values of a readable log axis: every ``step`` × 10^k (default 1, 2, 5) within [low, high].
+
+    Parameters
+    ----------
+    low, high : float
+        The axis range, in the axis's unit; both > 0 and ``low <= high``.
+    steps : sequence of float
+        Mantissas in [1, 10) to mark in each decade.
+
+    Returns
+    -------
+    list of float, increasing (values such as 20 are exact: 2 × 10, not 2 × 10^1.0000001).
+    """
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 or high < low:
+        raise ValueError(f"log_ticks: low and high must satisfy 0 < low <= high, got low={low!r}, high={high!r}")
+    if not steps or any(not 1 <= s < 10 for s in steps):
+        raise ValueError(f"log_ticks: steps must be mantissas in [1, 10), got {list(steps)!r}")
+    ticks = []
+    for k in range(math.floor(math.log10(low)), math.floor(math.log10(high)) + 1):
+        for s in sorted(steps):
+            v = float(f"{s}e{k}")
+            if low * (1 - 1e-12) <= v <= high * (1 + 1e-12):
+                ticks.append(v)
+    return ticks
+
+
+def range_note(values, fmt: str = ".3g", unit: str = "") -> str:
+    """"from A to B (spread C)": the range a chart's axis shows, for its title or subtitle, so that a
+    narrow spread on a zoomed axis is stated rather than exaggerated (NaN values are ignored)."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not finite:
+        return "no finite value"
+    lo, hi = min(finite), max(finite)
+    u = unit if unit in ("", "%") else f" {unit}"
+    return f"from {format(lo, fmt)} to {format(hi, fmt)}{u} (spread {format(hi - lo, fmt)}{u})"
 
 
 def write_bundle(path: str) -> None:
