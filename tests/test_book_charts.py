@@ -38,3 +38,27 @@ def test_range_note():
     assert range_note([49.7, 51.2, math.nan], ".1f", "%") == "from 49.7 to 51.2% (spread 1.5%)"
     assert range_note([20, 950], ",.0f", "GB") == "from 20 to 950 GB (spread 930 GB)"
     assert range_note([math.nan]) == "no finite value"
+
+
+def test_compact_audit_six_columns_units_and_no_scientific_notation():
+    import pandas as pd
+
+    from model.book.charts import compact_audit
+
+    table = pd.DataFrame([
+        {"claim_id": "a", "row": "§1 service", "column": "characters", "stated_value": 5e6, "computed_value": 5e6,
+         "unit": "count", "relative_difference": 0.0, "verdict": "given", "reason": "an input", "tolerance": None},
+        {"claim_id": "b", "row": "§1 service", "column": "session length", "stated_value": 30.0,
+         "computed_value": 7.33333, "unit": "min", "relative_difference": -0.755556, "verdict": "inconsistent",
+         "reason": "200 turns x 2.2 s", "tolerance": 0.05, "kind": "estimate", "low": None, "high": None},
+        {"claim_id": "c", "row": "K", "column": "configurations", "stated_value": math.nan, "computed_value": 540.0,
+         "unit": "text", "relative_difference": math.nan, "verdict": "not reproducible", "reason": "qualitative",
+         "tolerance": None},
+    ])
+    out = compact_audit(table)
+    assert list(out.columns) == ["figure", "stated", "computed", "difference", "verdict", "judged against, and why"]
+    assert out.loc[0, "stated"] == "5,000,000" and out.loc[0, "figure"] == "characters (§1 service)"
+    assert out.loc[1, "computed"] == "7.333 min" and out.loc[1, "difference"] == "−75.6%"
+    assert out.loc[1, "judged against, and why"].endswith(": 200 turns x 2.2 s")
+    assert out.loc[2, "stated"] == "—" and out.loc[2, "difference"] == "—"
+    assert out.loc[0, "judged against, and why"] == "an input"

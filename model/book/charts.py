@@ -95,6 +95,45 @@ def range_note(values, fmt: str = ".3g", unit: str = "") -> str:
     return f"from {format(lo, fmt)} to {format(hi, fmt)}{u} (spread {format(hi - lo, fmt)}{u})"
 
 
+#: Units of the audit that are not written after a figure (a count is a bare number; text has no value).
+_BARE_UNITS = ("count", "text", "")
+
+
+def _figure(value, unit: str) -> str:
+    from model.book.tables import format_number
+
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    text = format_number(value, 4)
+    return text if unit in _BARE_UNITS else f"{text} {unit}"
+
+
+def compact_audit(audit_table) -> "pd.DataFrame":
+    """A chapter's audit table (``<module>.table()``) in six columns that fit a page at 1,300 px: the figure
+    (column and row of the source), stated and computed with their unit (thousands separators, no scientific
+    notation), the difference in %, the verdict, and what it was judged against with the reason.
+
+    Returns a DataFrame of strings, for :func:`model.book.tables.show_table`."""
+    import pandas as pd
+
+    from model.audit.verdicts import judged_against
+
+    rows = []
+    for _, r in audit_table.iterrows():
+        rel = r["relative_difference"]
+        judged = judged_against(r)
+        rows.append({
+            "figure": f"{r['column']} ({r['row']})",
+            "stated": _figure(r["stated_value"], r["unit"]),
+            "computed": _figure(r["computed_value"], r["unit"]),
+            "difference": "—" if pd.isna(rel) or not math.isfinite(rel) else f"{100 * rel:+.1f}%".replace("-", "−"),
+            "verdict": r["verdict"],
+            "judged against, and why": f"{judged}: {r['reason']}" if judged else r["reason"],
+        })
+    return pd.DataFrame(rows, columns=["figure", "stated", "computed", "difference", "verdict",
+                                       "judged against, and why"])
+
+
 def write_bundle(path: str) -> None:
     """Write the Vega + Vega-Lite + vega-embed JavaScript bundle (globals ``vegaEmbed``, ``vega``,
     ``vegaLite``) wrapped in a function scope so that it can be loaded by a plain ``<script>`` tag."""
