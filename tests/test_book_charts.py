@@ -62,3 +62,5 @@ def test_compact_audit_six_columns_units_and_no_scientific_notation():
     assert out.loc[1, "judged against, and why"].endswith(": 200 turns x 2.2 s")
     assert out.loc[2, "stated"] == "—" and out.loc[2, "difference"] == "—"
     assert out.loc[0, "judged against, and why"] == "an input"
+    pct = table.iloc[[1]].assign(unit="%", stated_value=58.3, computed_value=26.64)
+    assert compact_audit(pct).loc[0, "stated"] == "58.3%"

@@ -105,7 +105,9 @@ def _figure(value, unit: str) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     text = format_number(value, 4)
-    return text if unit in _BARE_UNITS else f"{text} {unit}"
+    if unit in _BARE_UNITS:
+        return text
+    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
 
 
 def compact_audit(audit_table) -> "pd.DataFrame":
