@@ -55,12 +55,14 @@ def test_compact_audit_six_columns_units_and_no_scientific_notation():
          "unit": "text", "relative_difference": math.nan, "verdict": "not reproducible", "reason": "qualitative",
          "tolerance": None},
     ])
-    out = compact_audit(table)
+    out = compact_audit(table, ["", "at least the bound − 5%", None])
     assert list(out.columns) == ["figure", "stated", "computed", "difference", "verdict", "judged against, and why"]
     assert out.loc[0, "stated"] == "5,000,000" and out.loc[0, "figure"] == "characters (§1 service)"
     assert out.loc[1, "computed"] == "7.333 min" and out.loc[1, "difference"] == "−75.6%"
-    assert out.loc[1, "judged against, and why"].endswith(": 200 turns x 2.2 s")
+    assert out.loc[1, "judged against, and why"] == "at least the bound − 5%: 200 turns x 2.2 s"
     assert out.loc[2, "stated"] == "—" and out.loc[2, "difference"] == "—"
     assert out.loc[0, "judged against, and why"] == "an input"
     pct = table.iloc[[1]].assign(unit="%", stated_value=58.3, computed_value=26.64)
     assert compact_audit(pct).loc[0, "stated"] == "58.3%"
+    with pytest.raises(ValueError, match="judged"):
+        compact_audit(table, ["one"])

@@ -110,20 +110,23 @@ def _figure(value, unit: str) -> str:
     return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
 
 
-def compact_audit(audit_table) -> "pd.DataFrame":
+def compact_audit(audit_table, judged=None) -> "pd.DataFrame":
     """A chapter's audit table (``<module>.table()``) in six columns that fit a page at 1,300 px: the figure
     (column and row of the source), stated and computed with their unit (thousands separators, no scientific
     notation), the difference in %, the verdict, and what it was judged against with the reason.
 
+    ``judged``: what each row's stated figure was judged against, in the table's order (the "judged
+    against" column of ``model.audit.verdicts.format_audit``); empty strings or ``None`` for none.
+
     Returns a DataFrame of strings, for :func:`model.book.tables.show_table`."""
     import pandas as pd
 
-    from model.audit.verdicts import judged_against
-
+    judged_list = [""] * len(audit_table) if judged is None else ["" if j is None else str(j) for j in judged]
+    if len(judged_list) != len(audit_table):
+        raise ValueError(f"compact_audit: judged has {len(judged_list)} entries for {len(audit_table)} audit rows")
     rows = []
-    for _, r in audit_table.iterrows():
+    for (_, r), judged in zip(audit_table.iterrows(), judged_list):
         rel = r["relative_difference"]
-        judged = judged_against(r)
         rows.append({
             "figure": f"{r['column']} ({r['row']})",
             "stated": _figure(r["stated_value"], r["unit"]),
