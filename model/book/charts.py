@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import sys
+from collections.abc import Sequence
 
 import altair as alt
 import vl_convert as vlc
@@ -53,6 +55,88 @@ class OfflineChart:
 def show(chart: alt.TopLevelMixin) -> OfflineChart:
     """Wrap an Altair chart for offline display (return it as a cell's last expression)."""
     return OfflineChart(chart)
+
+
+def log_ticks(low: float, high: float, steps: Sequence[float] = (1, 2, 5)) -> list[float]:
+    """Tick values of a readable log axis: every ``step`` × 10^k (default 1, 2, 5) within [low, high].
+
+    Parameters
+    ----------
+    low, high : float
+        The axis range, in the axis's unit; both > 0 and ``low <= high``.
+    steps : sequence of float
+        Mantissas in [1, 10) to mark in each decade.
+
+    Returns
+    -------
+    list of float, increasing (values such as 20 are exact: 2 × 10, not 2 × 10^1.0000001).
+    """
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 or high < low:
+        raise ValueError(f"log_ticks: low and high must satisfy 0 < low <= high, got low={low!r}, high={high!r}")
+    if not steps or any(not 1 <= s < 10 for s in steps):
+        raise ValueError(f"log_ticks: steps must be mantissas in [1, 10), got {list(steps)!r}")
+    ticks = []
+    for k in range(math.floor(math.log10(low)), math.floor(math.log10(high)) + 1):
+        for s in sorted(steps):
+            v = float(f"{s}e{k}")
+            if low * (1 - 1e-12) <= v <= high * (1 + 1e-12):
+                ticks.append(v)
+    return ticks
+
+
+def range_note(values, fmt: str = ".3g", unit: str = "") -> str:
+    """"from A to B (spread C)": the range a chart's axis shows, for its title or subtitle, so that a
+    narrow spread on a zoomed axis is stated rather than exaggerated (NaN values are ignored)."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not finite:
+        return "no finite value"
+    lo, hi = min(finite), max(finite)
+    u = unit if unit in ("", "%") else f" {unit}"
+    return f"from {format(lo, fmt)} to {format(hi, fmt)}{u} (spread {format(hi - lo, fmt)}{u})"
+
+
+#: Units of the audit that are not written after a figure (a count is a bare number; text has no value).
+_BARE_UNITS = ("count", "text", "")
+
+
+def _figure(value, unit: str) -> str:
+    from model.book.tables import format_number
+
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    text = format_number(value, 4)
+    if unit in _BARE_UNITS:
+        return text
+    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+
+
+def compact_audit(audit_table, judged=None) -> "pd.DataFrame":
+    """A chapter's audit table (``<module>.table()``) in six columns that fit a page at 1,300 px: the figure
+    (column and row of the source), stated and computed with their unit (thousands separators, no scientific
+    notation), the difference in %, the verdict, and what it was judged against with the reason.
+
+    ``judged``: what each row's stated figure was judged against, in the table's order (the "judged
+    against" column of ``model.audit.verdicts.format_audit``); empty strings or ``None`` for none.
+
+    Returns a DataFrame of strings, for :func:`model.book.tables.show_table`."""
+    import pandas as pd
+
+    judged_list = [""] * len(audit_table) if judged is None else ["" if j is None else str(j) for j in judged]
+    if len(judged_list) != len(audit_table):
+        raise ValueError(f"compact_audit: judged has {len(judged_list)} entries for {len(audit_table)} audit rows")
+    rows = []
+    for (_, r), judged in zip(audit_table.iterrows(), judged_list):
+        rel = r["relative_difference"]
+        rows.append({
+            "figure": f"{r['column']} ({r['row']})",
+            "stated": _figure(r["stated_value"], r["unit"]),
+            "computed": _figure(r["computed_value"], r["unit"]),
+            "difference": "—" if pd.isna(rel) or not math.isfinite(rel) else f"{100 * rel:+.1f}%".replace("-", "−"),
+            "verdict": r["verdict"],
+            "judged against, and why": f"{judged}: {r['reason']}" if judged else r["reason"],
+        })
+    return pd.DataFrame(rows, columns=["figure", "stated", "computed", "difference", "verdict",
+                                       "judged against, and why"])
 
 
 def write_bundle(path: str) -> None:

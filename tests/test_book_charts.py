@@ -1,0 +1,68 @@
+"""Axis helpers of model.book.charts, checked against values written out by hand."""
+import math
+
+import pytest
+
+from model.book.charts import log_ticks, range_note
+
+
+def test_log_ticks_one_two_five_over_decades():
+    assert log_ticks(50, 5000) == [50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0]
+
+
+def test_log_ticks_below_one_and_exact_values():
+    ticks = log_ticks(0.1, 1)
+    assert ticks == [0.1, 0.2, 0.5, 1.0]
+    assert 0.2 in ticks  # exact decimal, not 2 * 10**-1 with rounding error
+
+
+def test_log_ticks_custom_steps_and_single_value():
+    assert log_ticks(1, 100, steps=(1,)) == [1.0, 10.0, 100.0]
+    assert log_ticks(3, 3) == []
+    assert log_ticks(2, 2) == [2.0]
+
+
+@pytest.mark.parametrize("low,high", [(0, 10), (-1, 10), (10, 1), (1, math.inf)])
+def test_log_ticks_rejects_bad_range(low, high):
+    with pytest.raises(ValueError, match="low and high"):
+        log_ticks(low, high)
+
+
+def test_log_ticks_rejects_bad_steps():
+    with pytest.raises(ValueError, match="steps"):
+        log_ticks(1, 10, steps=(0.5,))
+
+
+def test_range_note():
+    assert range_note([0.5, 0.512, 0.497], ".3f") == "from 0.497 to 0.512 (spread 0.015)"
+    assert range_note([49.7, 51.2, math.nan], ".1f", "%") == "from 49.7 to 51.2% (spread 1.5%)"
+    assert range_note([20, 950], ",.0f", "GB") == "from 20 to 950 GB (spread 930 GB)"
+    assert range_note([math.nan]) == "no finite value"
+
+
+def test_compact_audit_six_columns_units_and_no_scientific_notation():
+    import pandas as pd
+
+    from model.book.charts import compact_audit
+
+    table = pd.DataFrame([
+        {"claim_id": "a", "row": "§1 service", "column": "characters", "stated_value": 5e6, "computed_value": 5e6,
+         "unit": "count", "relative_difference": 0.0, "verdict": "given", "reason": "an input", "tolerance": None},
+        {"claim_id": "b", "row": "§1 service", "column": "session length", "stated_value": 30.0,
+         "computed_value": 7.33333, "unit": "min", "relative_difference": -0.755556, "verdict": "inconsistent",
+         "reason": "200 turns x 2.2 s", "tolerance": 0.05, "kind": "estimate", "low": None, "high": None},
+        {"claim_id": "c", "row": "K", "column": "configurations", "stated_value": math.nan, "computed_value": 540.0,
+         "unit": "text", "relative_difference": math.nan, "verdict": "not reproducible", "reason": "qualitative",
+         "tolerance": None},
+    ])
+    out = compact_audit(table, ["", "at least the bound − 5%", None])
+    assert list(out.columns) == ["figure", "stated", "computed", "difference", "verdict", "judged against, and why"]
+    assert out.loc[0, "stated"] == "5,000,000" and out.loc[0, "figure"] == "characters (§1 service)"
+    assert out.loc[1, "computed"] == "7.333 min" and out.loc[1, "difference"] == "−75.6%"
+    assert out.loc[1, "judged against, and why"] == "at least the bound − 5%: 200 turns x 2.2 s"
+    assert out.loc[2, "stated"] == "—" and out.loc[2, "difference"] == "—"
+    assert out.loc[0, "judged against, and why"] == "an input"
+    pct = table.iloc[[1]].assign(unit="%", stated_value=58.3, computed_value=26.64)
+    assert compact_audit(pct).loc[0, "stated"] == "58.3%"
+    with pytest.raises(ValueError, match="judged"):
+        compact_audit(table, ["one"])
