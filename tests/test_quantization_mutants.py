@@ -30,7 +30,7 @@ def gpu():
 def test_usable_bytes_follow_memory_utilization(gpu):
     assert_allclose(usable_bytes_per_gpu(gpu, 0.25), A100 / 4, rtol=1e-15)
     assert usable_bytes_per_gpu(gpu, 1.0) == A100
-    with pytest.raises(ParameterError, match="memory_utilization"):
+    with pytest.raises(ParameterError, match=r"^memory_utilization="):
         usable_bytes_per_gpu(gpu, 1.5)
 
 
@@ -42,7 +42,7 @@ def test_fits_on_counts_the_gpus(a70, gpu):
     assert 2 * 0.8 * A100 < 2 * a70.parameters() < 3 * 0.8 * A100
     assert not fits_on(a70, gpu, 2, "fp16", memory_utilization=0.8)
     assert fits_on(a70, gpu, 3, "fp16", memory_utilization=0.8)
-    with pytest.raises(ParameterError, match="n_gpus"):
+    with pytest.raises(ParameterError, match=r"^n_gpus="):
         fits_on(a70, gpu, 0)
 
 
@@ -72,7 +72,7 @@ def test_decode_bytes_by_hand(a70):
     assert d.weights == a70.parameters()
     assert d.kv_cache == 4 * 1000 * KV_70B / 2
     assert d.total == a70.parameters() + 4 * 1000 * KV_70B / 2
-    with pytest.raises(ParameterError, match="context_tokens"):
+    with pytest.raises(ParameterError, match=r"^context_tokens="):
         decode_bytes(a70, "int8", "fp8", 4, -1)
 
 
@@ -115,7 +115,7 @@ def test_sessions_beside_weights_on_several_gpus(a70, gpu):
 
 
 def test_monthly_gpu_saving_errors():
-    with pytest.raises(ParameterError, match="hours_per_month"):
+    with pytest.raises(ParameterError, match=r"^hours_per_month="):
         monthly_gpu_saving(10, 4, 1.0, hours_per_month=0)
     assert monthly_gpu_saving(4, 10, 1.0, hours_per_month=10) == -60.0
 
@@ -123,7 +123,7 @@ def test_monthly_gpu_saving_errors():
 def test_gpus_after_speedup_rounds_up():
     assert gpus_after_speedup(10, 3.0) == 4                    # 3.33 -> 4
     assert gpus_after_speedup(1, 100.0) == 1
-    with pytest.raises(ParameterError, match="gpus"):
+    with pytest.raises(ParameterError, match=r"^gpus="):
         gpus_after_speedup(0, 2.0)
 
 
