@@ -241,3 +241,42 @@ def test_errors_name_the_parameter_as_typed(a70):
         kv_bytes_per_token(a70, "fp12")
     with pytest.raises(ParameterError, match=r"^context_tokens=-1 "):
         kv_table(["llama-2-70b"], context_tokens=-1)
+
+
+def test_one_session_is_feasible(a7, gpu):
+    # llama-2-7b at utilisation 0.5: room 0.5 x 80 GiB - 2P = 29.5 GB; a 40,000-token session takes 21.0 GB
+    room = 0.5 * A100 - 2 * a7.parameters()
+    assert room // (40_000 * KV_7B) == 1
+    t = budget_table(a7, gpu, context_tokens=40_000, n_gpus_options=[1], memory_utilization=0.5)
+    assert t.iloc[0]["sessions"] == 1 and bool(t.iloc[0]["feasible"])
+    s = sessions_by_context(a7, gpu, [40_000], n_gpus_options=[1], memory_utilization=0.5)
+    assert s.iloc[0]["sessions"] == 1 and bool(s.iloc[0]["feasible"])
+    b = memory_budget(a7, gpu, context_tokens=40_000, memory_utilization=0.5)
+    assert gpus_for_sessions(3, b) == 3                          # one session per one-GPU replica
+    with pytest.raises(ParameterError, match=r"^sessions=0 "):
+        gpus_for_sessions(0, b)
+
+
+def test_tables_pass_the_weight_and_kv_formats(a7, gpu):
+    # at 40,000 tokens and utilisation 0.5: FP16 weights and KV leave room for 1 session;
+    # FP8 KV halves a session: (0.5 x 80 GiB - 2P) // (40,000 x 512 KiB / 2) = 2
+    t = budget_table(a7, gpu, context_tokens=40_000, n_gpus_options=[1], memory_utilization=0.5, kv_dtype="fp8")
+    assert t.iloc[0]["sessions"] == 2
+    t = budget_table(a7, gpu, context_tokens=40_000, n_gpus_options=[1], memory_utilization=0.5, weight_dtype="int4")
+    assert_allclose(t.iloc[0]["weights_gb"], a7.parameters() / 2 / 1e9, rtol=1e-12)
+    s = sessions_by_context(a7, gpu, [40_000], n_gpus_options=[1], memory_utilization=0.5, weight_dtype="fp32",
+                            kv_dtype="fp8")
+    assert s.iloc[0]["sessions"] == int((0.5 * A100 - 4 * a7.parameters()) // (40_000 * KV_7B / 2))
+    s = sessions_by_context(a7, gpu, [40_000], n_gpus_options=[1], memory_utilization=0.5)
+    assert s.iloc[0]["sessions"] == 1                              # FP16 weights and KV by default
+
+
+def test_error_counts_the_gpus_needed_from_several(a70, gpu):
+    # FP32 70B: 4 x 68.98e9 = 275.9 GB over 0.9 x 80 GiB = 77.3 GB per GPU -> 4 GPUs; two offer 154.6 GB
+    with pytest.raises(ParameterError, match=r"^n_gpus=2 is not allowed: n_gpus must be >= 4: llama-2-70b weights "
+                                             r"in fp32 take 275\.9 GB but 2 x a100-80gb offer 154\.6 GB usable$"):
+        sessions_that_fit(a70, gpu, context_tokens=1000, n_gpus=2, weight_dtype="fp32")
+    with pytest.raises(ParameterError, match=r"^n_gpus=0 "):
+        memory_budget(a70, gpu, context_tokens=1000, n_gpus=0)
+    with pytest.raises(ParameterError, match=r"^context_tokens=-1 "):
+        memory_budget(a70, gpu, context_tokens=-1)
