@@ -280,3 +280,35 @@ def test_error_counts_the_gpus_needed_from_several(a70, gpu):
         memory_budget(a70, gpu, context_tokens=1000, n_gpus=0)
     with pytest.raises(ParameterError, match=r"^context_tokens=-1 "):
         memory_budget(a70, gpu, context_tokens=-1)
+
+
+def test_paging_messages_and_integer_slots():
+    with pytest.raises(ParameterError, match=r"^lengths='array with min < 1 or empty' is not allowed: lengths must be "
+                                             r"a non-empty array of lengths >= 1$"):
+        reserved_tokens(np.array([0]), "paged")
+    with pytest.raises(ParameterError, match=r"^max_tokens=64 is not allowed: max_tokens must be >= the longest "
+                                             r"sequence \(65 tokens\)$"):
+        reserved_tokens(np.array([65]), "max", max_tokens=64)
+    with pytest.raises(ParameterError, match=r"^max_tokens=0 "):
+        reserved_tokens(np.array([1]), "oracle", max_tokens=0)          # validated whatever the policy
+    with pytest.raises(ParameterError, match=r"^mean_length=0 is not allowed: mean_length must be > 0$"):
+        paged_waste_bound(0, 16)
+    with pytest.raises(ParameterError, match=r"^context_tokens=0 "):
+        lifetime_reservation_gain(0)
+    # token slots are whole numbers, whatever the type of the lengths given
+    for policy in ("max", "pow2", "oracle", "paged"):
+        out = reserved_tokens(np.array([16.0, 3.0]), policy)
+        assert out.dtype == np.int64, policy
+    assert reserved_tokens(np.array([16.0, 3.0]), "pow2").tolist() == [16, 4]
+    assert session_lengths_over_life(3).dtype == np.int64
+
+
+def test_published_gains_are_the_three_contiguous_systems():
+    from model.kv import published_reservation_gains
+    assert set(published_reservation_gains()) == {"orca-max", "orca-pow2", "orca-oracle"}
+
+
+def test_efficiency_stays_a_share_for_any_numeric_lengths():
+    # fractional lengths count as the whole tokens that are reserved for them: never more than 100% used
+    for policy in ("max", "pow2", "oracle", "paged"):
+        assert 0 < reservation_efficiency(np.array([2.5, 7.9]), policy) <= 1.0
