@@ -137,3 +137,53 @@ def test_published_rows_filters():
     assert rows["method"].str.contains("INT8|FP8|int8", regex=True).all()
     assert list(rows.index) == list(range(len(rows)))
     assert list(q.index) == list(range(len(q)))
+
+
+def test_defaults_by_hand(a70, gpu):
+    # one GPU and FP16 weights by default: 138 GB do not fit one A100-80GB, they fit two
+    assert not fits_on(a70, gpu) and fits_on(a70, gpu, 2)
+    assert min_gpus_for_weights(a70, gpu) == 2
+    # batch 1 by default: one 1,000-token sequence beside the weights
+    p, kv = a70.parameters(), 1000 * KV_70B
+    assert_allclose(decode_speedup_bound(a70, context_tokens=1000), (2 * p + kv) / (p + kv), rtol=1e-12)
+
+
+def test_error_names_as_typed(a70):
+    with pytest.raises(ParameterError, match=r"^batch=0 "):
+        decode_bytes(a70, "fp16", "fp16", 0, 10)
+    with pytest.raises(ParameterError, match=r"^speedup=0 "):
+        gpus_after_speedup(10, 0)
+    with pytest.raises(ParameterError, match=r"^usd_per_gpu_hour=0 "):
+        monthly_gpu_saving(10, 4, 0)
+
+
+def test_quality_changes_filter_by_model_width_and_integer_format(monkeypatch):
+    import pandas as pd
+
+    from model import quantization
+
+    acc = pd.DataFrame([
+        ("m", "INT8 a", 8, "accuracy", -1.0), ("m", "SmoothQuant FP8 b", 8, "accuracy", -2.0),
+        ("m", "LLM.int8 c", 8, "wikitext2_perplexity", 1.5), ("m", "AWQ W4 d", 4, "accuracy", -3.0),
+        ("other", "INT8 e", 8, "accuracy", -9.0), ("m", "FP8 f", 8, "accuracy", -0.5),
+    ], columns=["model", "method", "weight_bits", "metric", "relative_change_pct"])
+    monkeypatch.setattr(quantization, "published_accuracy", lambda: acc)
+    q = published_quality_changes("m")                                   # 8-bit integer formats by default
+    assert q["method"].tolist() == ["INT8 a", "LLM.int8 c"]
+    assert q["quality_change_pct"].tolist() == [-1.0, -1.5]              # a perplexity rise is a loss
+    assert list(q.columns) == list(acc.columns) + ["quality_change_pct"] and list(q.index) == [0, 1]
+    every = published_quality_changes("m", 8, integer_only=False)
+    assert every["method"].tolist() == ["INT8 a", "SmoothQuant FP8 b", "LLM.int8 c", "FP8 f"]
+    assert published_quality_changes("m", 4, integer_only=False)["method"].tolist() == ["AWQ W4 d"]
+
+
+def test_8bit_speedup_rows_by_hand(monkeypatch):
+    import pandas as pd
+
+    from model import quantization
+
+    s = pd.DataFrame({"method": ["INT4 AWQ", "INT8 x", "fp16 only", "FP8 y", "LLM.int8() z"], "speedup": [1, 2, 3, 4, 5]})
+    monkeypatch.setattr(quantization, "published_speedups", lambda: s)
+    rows = published_8bit_speedups()
+    assert rows["method"].tolist() == ["INT8 x", "FP8 y", "LLM.int8() z"]
+    assert list(rows.columns) == ["method", "speedup"] and list(rows.index) == [0, 1, 2]
