@@ -13,6 +13,7 @@ are printed with their diff. The exit status is 1 if a module scores below ``--t
 Usage::
 
     python tests/mutation/run_mutation.py [--threshold 85] [--only model/kv/size.py ...] [--max-children N]
+    python tests/mutation/run_mutation.py --rescore      # score the last run again (after editing equivalent.md)
 """
 
 from __future__ import annotations
@@ -137,9 +138,11 @@ def _write_config(work: Path, module: str, tests: list[str], max_children: int |
 
 
 def run_module(module: str, tests: list[str], equivalents: dict[str, Equivalent], *,
-               max_children: int | None, python: str) -> Result:
+               max_children: int | None, python: str, rescore: bool = False) -> Result:
     slug = module.replace("/", "_").removesuffix(".py")
     work = SCRATCH / slug
+    if rescore:
+        return _read_results(module, work, equivalents, python, None, 0.0)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     for d in ("model", "tests", "data"):
@@ -151,13 +154,23 @@ def run_module(module: str, tests: list[str], equivalents: dict[str, Equivalent]
     cmd = [python, "-m", "mutmut", "run"] + (["--max-children", str(max_children)] if max_children else [])
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
-    res = Result(module, seconds=time.perf_counter() - t0)
     (work / "mutmut-run.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    return _read_results(module, work, equivalents, python, proc, time.perf_counter() - t0)
+
+
+def _read_results(module: str, work: Path, equivalents: dict[str, Equivalent], python: str,
+                  proc: subprocess.CompletedProcess | None, seconds: float) -> Result:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    res = Result(module, seconds=seconds)
+    if not (work / "mutants").is_dir():
+        sys.stderr.write(f"{module}: no results in {work} (run without --rescore first)\n")
+        res.status["<not run>"] = "survived"
+        return res
     out = subprocess.run([python, "-c", _READ_RESULTS], cwd=work, env=env, capture_output=True, text=True)
     verdicts = json.loads(out.stdout or "{}")
     if not verdicts:
-        sys.stderr.write(f"{module}: mutmut produced no results\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n"
-                         f"{out.stderr[-3000:]}\n")
+        log = (proc.stdout[-3000:] + proc.stderr[-3000:]) if proc is not None else ""
+        sys.stderr.write(f"{module}: mutmut produced no results\n{log}\n{out.stderr[-3000:]}\n")
         res.status["<run failed>"] = "survived"
         return res
     for name, (status, diff) in sorted(verdicts.items()):
@@ -180,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", metavar="MODULE", help=f"modules to run, among: {', '.join(MODULES)}")
     p.add_argument("--max-children", type=int, default=None, help="parallel mutmut workers (default: CPUs)")
     p.add_argument("--quiet", action="store_true", help="do not print the survivors' diffs")
+    p.add_argument("--rescore", action="store_true",
+                   help="do not run mutmut: score the results the last run left in .build/mutation/ again "
+                        "(after editing equivalent.md)")
     args = p.parse_args(argv)
     modules = args.only or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
@@ -188,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     equivalents = load_equivalents()
     results, t0 = [], time.perf_counter()
     for module in modules:
-        r = run_module(module, MODULES[module], equivalents, max_children=args.max_children, python=sys.executable)
+        r = run_module(module, MODULES[module], equivalents, max_children=args.max_children, python=sys.executable,
+                       rescore=args.rescore)
         results.append(r)
         print(f"{module}: {r.score:5.1f}% killed ({r.killed} / {r.considered} non-equivalent; "
               f"{len(r.equivalent)} equivalent) in {r.seconds:.0f} s", flush=True)
