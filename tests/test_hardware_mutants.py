@@ -95,3 +95,10 @@ def test_gpu_hour_price_fallbacks(monkeypatch):
     p = gpu_hour_price("y")
     assert (p.gpu, p.provider, p.pricing, p.date, p.source) == ("y", "lambda", "neocloud", "2026-02", "s4")
     assert p.label == "lambda neocloud, 2026-02"
+
+
+def test_flops_error_lists_every_supported_type():
+    g = Accelerator(name="duo", memory_gb=1.0, memory_bytes=1e9, bandwidth_bytes_per_s=1e9,
+                    peak_flops={"fp16": 2.0, "int8": 4.0, "fp8": math.nan}, interconnect_bytes_per_s=1e9, source="t")
+    with pytest.raises(ParameterError, match=r"must be one supported by duo: fp16, int8$"):
+        g.flops("fp8")
