@@ -117,3 +117,39 @@ def test_k_of_n_edges_and_a_larger_case():
         k_of_n_availability(-1, 2, 0.9)
     with pytest.raises(ParameterError, match=r"^unit_availability="):
         k_of_n_availability(1, 2, 1.1)
+
+
+def test_errors_name_the_parameter_and_value():
+    with pytest.raises(ParameterError, match=r"^downtime_hours=-1 "):
+        availability_from_downtime(-1)
+    with pytest.raises(ParameterError, match=r"^downtime_hours=101 is not allowed: downtime_hours must be at most "
+                                             r"the period \(100 h\)$"):
+        availability_from_downtime(101, period_hours=100)
+    with pytest.raises(ParameterError, match=r"^availability=1\.2 "):
+        downtime_from_availability(1.2)
+    for f in (capacity_to_survive_region_loss, regions_survivable, spare_share_to_survive_region_loss):
+        args = ([0.5, 0.4], 0.1) if f is regions_survivable else ([0.5, 0.4],)
+        with pytest.raises(ParameterError, match=r"^shares=\[0\.5, 0\.4\] "):
+            f(*args)
+
+
+def test_losing_all_but_one_region():
+    # three regions, two lost: the last one (the smallest, 0.2) must carry all -> 3x; spare 1 / 0.2 - 1 = 4
+    assert_allclose(capacity_to_survive_region_loss([0.5, 0.3, 0.2], regions_lost=2), 3.0)
+    assert_allclose(spare_share_to_survive_region_loss([0.5, 0.3, 0.2], regions_lost=2), 4.0)
+    for f in (capacity_to_survive_region_loss, spare_share_to_survive_region_loss):
+        with pytest.raises(ParameterError, match=r"^regions_lost=-1 "):
+            f([0.5, 0.5], regions_lost=-1)
+
+
+def test_k_of_n_stays_a_probability_without_warnings():
+    import warnings
+
+    # the binomial sum rounds above 1 here (1 + 4e-15): it is a probability, at most 1
+    assert k_of_n_availability(10, 30, 0.99) <= 1.0
+    assert_allclose(k_of_n_availability(10, 30, 0.99), 1.0, atol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # no log(0) warnings reach a page
+        assert k_of_n_availability(2, 3, 1.0) == 1.0
+        assert k_of_n_availability(0, 3, 0.0) == 1.0   # needing none: always up, even with dead units
+        assert k_of_n_availability(1, 3, 0.0) == 0.0
