@@ -271,3 +271,38 @@ def test_as_configs_makes_json_safe_numbers():
     out = pareto.as_configs([{"a": np.int64(3), "b": np.float64(0.5), "c": "lru"}])
     assert out == [{"a": 3, "b": 0.5, "c": "lru"}]
     assert type(out[0]["a"]) is int and type(out[0]["b"]) is float
+
+
+def test_axis_and_space_messages():
+    with pytest.raises(ParameterError, match=r"^axis a=\(\) is not allowed: axis a must be at least one value$"):
+        Axis("a", ())
+    with pytest.raises(ParameterError, match=r"^axis a=\(1, 1\) is not allowed: axis a must be distinct values$"):
+        Axis("a", (1, 1))
+    with pytest.raises(ParameterError, match=r"^axis a=\(2, 1\) is not allowed: axis a must be values sorted "
+                                             r"ascending \(a growth axis\)$"):
+        Axis("a", (2, 1))
+    with pytest.raises(ParameterError, match=r"^axes=\['a', 'a'\] is not allowed: axes must be distinct axis names$"):
+        SearchSpace((Axis("a", (1,)), Axis("a", (2,))))
+
+
+def test_best_under_objective_reads_any_numeric_column():
+    t = pd.DataFrame({"c": pd.Series([None, 2, 1], dtype=object)})
+    assert pareto.best_under_objective(t, Objective("c")).name == 2
+
+
+def test_headline_comparisons_keeps_only_the_axes_asked_for():
+    objs = (Objective("cost", "min"), Objective("thr", "max"))
+    table = pd.DataFrame({"size": [1, 2], "other": ["x", "y"], "cost": [4.0, 8.0], "thr": [2.0, 6.0]})
+    h = pareto.headline_comparisons(table, {"cost": 5.0, "thr": 3.0}, objs, axes=["size"])
+    assert "other" not in h.columns and h["size"].tolist() == [1, 2]
+    none = pareto.headline_comparisons(table, {"cost": math.inf, "thr": 3.0}, objs, axes=["size"])
+    assert none["improvement_percent"].dtype == float and none["improvement_percent"].isna().all()
+
+
+def test_evaluations_table_of_empty_results():
+    objs = (Objective("c", "min"), Objective("t", "max"))
+    empty = pd.DataFrame({"c": pd.Series([], dtype=float), "t": pd.Series([], dtype=float)})
+    t = pareto.evaluations_table(empty, empty, objs).set_index("search")
+    assert t.loc["exhaustive grid", "feasible"] == 0 and t.loc["diminishing-returns pruned", "feasible"] == 0
+    assert math.isnan(t.loc["exhaustive grid", "hypervolume_ratio"])
+    assert math.isnan(t.loc["diminishing-returns pruned", "hypervolume_ratio"])
