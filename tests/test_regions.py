@@ -102,3 +102,16 @@ def test_multiregion_cost_table_by_hand():
         multiregion_cost_table(1, [1.0], spare_share=0.0, usd_per_gpu_month=0)
     with pytest.raises(ParameterError, match=r"^usd_per_region_month="):
         multiregion_cost_table(1, [1.0], spare_share=0.0, usd_per_gpu_month=1.0, usd_per_region_month=-1)
+
+
+def test_group_median_and_messages_by_hand():
+    # East US -> the 11 North American regions: 11 22 26 27 35 44 54 63 70 74 75 -> median 44, quartiles 26.5, 66.5
+    r = group_rtt("East US", "north_america")
+    assert (r.n_regions, r.minimum, r.q1, r.median, r.q3, r.maximum) == (11, 11.0, 26.5, 44.0, 66.5, 75.0)
+    for call in (lambda: region_shares({"a": 0.5, "b": 0.6}), lambda: split_fleet(1, [0.5, 0.6]),
+                 lambda: weighted_latency([0.5, 0.6], [1, 2])):
+        with pytest.raises(ParameterError, match=r"^shares=\[0\.5, 0\.6\] "):
+            call()
+    with pytest.raises(ParameterError, match=r"^latencies_ms=\[10\.0\] is not allowed: latencies_ms must be one "
+                                             r"latency per share \(2\)$"):
+        weighted_latency([0.5, 0.5], [10.0])
