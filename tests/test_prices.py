@@ -99,7 +99,8 @@ def test_api_price_by_hand():
                                                                               2.75)
     q = api_price("gpt-3.5-turbo-1106")
     assert (q.usd_per_1m_input, q.usd_per_1m_output, q.date) == (1.0, 2.0, "2023-11-06")
-    with pytest.raises(ParameterError, match=r"^model/provider='gpt-9/openai'.*one of gpt-3.5-turbo-0301/openai"):
+    with pytest.raises(ParameterError, match=r"^model/provider='gpt-9/openai'.*one of gpt-3.5-turbo-0301/openai, "
+                                             r"gpt-3.5-turbo-0613/openai, "):
         api_price("gpt-9")
     with pytest.raises(ParameterError, match=r"^api_model='gpt-9'"):
         api_price("gpt-9", name="api_model")
@@ -108,9 +109,16 @@ def test_api_price_by_hand():
 def test_price_table_requires_its_columns(tmp_path, monkeypatch):
     import model.prices as prices
 
-    (tmp_path / "x.csv").write_text("gpu,usd_per_gpu_hour,date\na,1,2024\n")
+    (tmp_path / "x.csv").write_text("gpu,usd_per_gpu_hour,date,notes\na,1,2024,\n")
     monkeypatch.setattr(prices, "PRICES_DIR", tmp_path)
     with pytest.raises(ValueError, match=r"data/prices/x.csv: missing columns \['pricing', 'provider'\]"):
         prices._price_table("x.csv", ["gpu", "provider", "pricing"], ())
     t = prices._price_table("x.csv", ["gpu"], ("usd_per_gpu_hour",))
     assert t["usd_per_gpu_hour"].dtype == float and t["date"].tolist() == ["2024"]
+    assert t["notes"].tolist() == [""]                 # an empty cell is an empty text, not a missing value
+
+
+def test_chosen_price_keeps_the_pricing():
+    # GCP H100 of 2026-09-26: spot 6.571 beside on-demand 10.9791; AWS H200: spot 3.3214 beside on-demand 7.912
+    assert chosen_gpu_price("h100-80gb", "gcp", "spot").usd_per_gpu_hour == 6.571
+    assert chosen_gpu_price("h200-141gb", "aws", "spot").usd_per_gpu_hour == 3.3214
