@@ -239,3 +239,17 @@ def test_autoscaling_saving_by_hand():
     d = autoscaling_saving(peak_gpus=10, trough_gpus=2, usd_per_gpu_hour=1.0, steps_per_day=24)
     expected = np.ceil(diurnal_load(np.arange(24.0), peak=10, trough=2, peak_hour=21.0) - 1e-9).sum()
     assert d["autoscaled_gpu_hours"] == pytest.approx(expected)
+
+
+def test_workload_errors_name_the_field_and_one_turn_is_valid():
+    base = dict(concurrent_sessions=1, session_minutes=30, turns_per_session=10, tokens_per_turn=5, reply_share=0.5)
+    for kwargs, name in [(dict(concurrent_sessions=-1), "concurrent_sessions"), (dict(session_minutes=0),
+                         "session_minutes"), (dict(turns_per_session=0), "turns_per_session"),
+                         (dict(reply_share=1.5), "reply_share")]:
+        with pytest.raises(ParameterError, match=f"^{name}="):
+            ChatWorkload(**{**base, **kwargs})
+    one = ChatWorkload(**{**base, "turns_per_session": 1})
+    assert one.input_tokens_by_turn().tolist() == [2.5]
+    from model.token_volume import stated_product
+    with pytest.raises(ParameterError, match=r"^factor=nan "):
+        stated_product(1, float("nan"))
