@@ -253,3 +253,41 @@ def test_workload_errors_name_the_field_and_one_turn_is_valid():
     from model.token_volume import stated_product
     with pytest.raises(ParameterError, match=r"^factor=nan "):
         stated_product(1, float("nan"))
+
+
+def test_cost_breakdown_messages_and_a_small_total():
+    with pytest.raises(ParameterError, match=r"^lines=\{\} is not allowed: lines must be at least one cost line$"):
+        cost_breakdown({})
+    with pytest.raises(ParameterError, match=r"^lines=\{'a': 0\.0\} is not allowed: lines must be a positive total$"):
+        cost_breakdown({"a": 0.0})
+    assert cost_breakdown({"a": 0.5})["share"].tolist() == [1.0, 1.0]          # a total below $1 is a total
+    with pytest.raises(ParameterError, match=r"^mau="):
+        UnitEconomics(-1, 0.1, 1, 1)
+    with pytest.raises(ParameterError, match=r"^conversion_rate="):
+        UnitEconomics(1, 1.1, 1, 1)
+
+
+def test_api_scenarios_cap_the_history():
+    from model.token_cost import api_cost_scenarios
+    price = ApiPrice("m", "p", 1.0, 1.0, "2024")
+    t = api_cost_scenarios(price, concurrent_sessions=1, tokens_per_turn=[10], session_minutes=730 * 60,
+                           turns_per_session=3, reply_share=0.5, persona_tokens=100, history_cap_tokens=10)
+    assert list(t.columns) == ["scenario", "tokens_per_turn", "input_tokens", "output_tokens", "usd_per_month"]
+    row = t.set_index("scenario")
+    # history capped at 10: inputs 5 + 15 + 15 = 35 (+ 3 x 100 persona), outputs 15
+    assert row.loc["history re-sent each turn", "input_tokens"] == pytest.approx(35)
+    assert row.loc["history + persona re-sent", "input_tokens"] == pytest.approx(335)
+    assert row.loc["new tokens only", "output_tokens"] == pytest.approx(15)
+    assert row.loc["history + persona re-sent", "usd_per_month"] == pytest.approx(350 / 1e6)
+
+
+def test_modelled_throughput_counts_prompt_and_reply():
+    from model.batching import continuous_saturation, deployment
+    from model.token_cost import modelled_tokens_per_s_per_gpu
+    sat = continuous_saturation(deployment("llama-2-70b", "a100-80gb", 4), [500], [100], max_batch=256)
+    x = modelled_tokens_per_s_per_gpu(prompt_tokens=500, reply_tokens=100)      # the defaults: 70B, 4 x A100
+    assert x == pytest.approx(sat.requests_per_s * 600 / 4, rel=1e-12)
+    for kw, name in [(dict(prompt_tokens=0, reply_tokens=1), "prompt_tokens"),
+                     (dict(prompt_tokens=1, reply_tokens=0), "reply_tokens")]:
+        with pytest.raises(ParameterError, match=f"^{name}="):
+            modelled_tokens_per_s_per_gpu(**kw)
