@@ -34,3 +34,13 @@ def test_old_import_paths_still_work():
     assert quantization.weight_bytes is weight_bytes
     assert quantization.DTYPES is DTYPES and quantization.COMPUTE_TYPE is COMPUTE_TYPE
     assert kv.bytes_per_element is bytes_per_element
+
+
+def test_defaults_and_error_names_by_hand():
+    a = load_architecture("llama-2-7b")
+    assert weight_bytes(a) == 2 * a.parameters()                     # FP16 by default
+    with pytest.raises(ParameterError, match=r"^dtype='fp12' is not allowed: dtype must be one of 'fp32', 'fp16', "
+                                             r"'bf16', 'fp8', 'int8', 'int4'$"):
+        bytes_per_element("fp12")
+    with pytest.raises(ParameterError, match=r"^weight_dtype='fp12' "):
+        weight_bytes(a, "fp12")

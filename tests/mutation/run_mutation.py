@@ -1,0 +1,230 @@
+"""Mutation testing of the model's core with mutmut, one module at a time against that module's own tests.
+
+For each module in :data:`MODULES` the script copies ``model/``, ``tests/`` and ``data/`` into a scratch
+directory (``.build/mutation/<module>/``, ignored by git), writes there a ``setup.cfg`` whose ``[mutmut]``
+section is this repository's (``setup.cfg``) plus the module to mutate and its test files, runs
+``mutmut run`` and reads the verdict of every mutant (``mutmut results --all true``).
+
+Score of a module = killed ÷ (mutants − equivalent ones), where killed counts the mutants a test failed on
+or that timed out, and the equivalent ones are listed in ``tests/mutation/equivalent.md`` (mutant name and
+its mutated line; an entry whose line no longer matches the mutant is stale and not excluded). The survivors
+are printed with their diff. The exit status is 1 if a module scores below ``--threshold`` (percent).
+
+Usage::
+
+    python tests/mutation/run_mutation.py [--threshold 85] [--only model/kv/size.py ...] [--max-children N]
+    python tests/mutation/run_mutation.py --rescore      # score the last run again (after editing equivalent.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EQUIVALENT_MD = Path(__file__).resolve().parent / "equivalent.md"
+SCRATCH = ROOT / ".build" / "mutation"
+
+#: Module mutated -> the test files that are its own (the unit tests mirroring it, its property tests).
+MODULES: dict[str, list[str]] = {
+    "model/kv/size.py": ["tests/test_kv.py", "tests/test_kv_mutants.py", "tests/test_properties_scaling.py"],
+    "model/kv/budget.py": ["tests/test_kv.py", "tests/test_kv_mutants.py", "tests/test_properties_scaling.py"],
+    "model/kv/paging.py": ["tests/test_kv.py", "tests/test_kv_mutants.py"],
+    "model/formats.py": ["tests/test_formats.py", "tests/test_properties_scaling.py"],
+    "model/quantization.py": ["tests/test_quantization.py", "tests/test_quantization_mutants.py"],
+    "model/hardware.py": ["tests/test_hardware.py", "tests/test_hardware_mutants.py"],
+    "model/pareto.py": ["tests/test_pareto.py", "tests/test_properties.py", "tests/test_pareto_mutants.py"],
+    "model/availability.py": ["tests/test_availability.py", "tests/test_availability_mutants.py"],
+    "model/regions.py": ["tests/test_regions.py"],
+    "model/prices.py": ["tests/test_prices.py", "tests/test_properties_scaling.py"],
+    "model/token_volume.py": ["tests/test_token_volume.py", "tests/test_economics_mutants.py"],
+    "model/token_cost.py": ["tests/test_token_cost.py", "tests/test_economics_mutants.py",
+                            "tests/test_properties_scaling.py"],
+    "model/unit_economics.py": ["tests/test_unit_economics.py", "tests/test_economics_mutants.py"],
+    "model/fleet_sizing.py": ["tests/test_fleet_sizing.py", "tests/test_economics_mutants.py"],
+    "model/autoscaling.py": ["tests/test_autoscaling.py", "tests/test_economics_mutants.py"],
+    "model/calendar.py": ["tests/test_economics.py", "tests/test_economics_mutants.py"],
+}
+
+KILLED = {"killed", "timeout", "caught by type check"}
+
+#: Run inside a scratch directory after ``mutmut run``: every mutant's verdict, and the diff of those not
+#: killed, as JSON (one process, rather than one ``mutmut show`` per mutant).
+_READ_RESULTS = f"""
+import json
+from mutmut.mutation.data import SourceFileMutationData
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+from mutmut.stats import status_by_exit_code
+from mutmut.utils.file_utils import walk_mutatable_files
+out = {{}}
+for path in walk_mutatable_files():
+    m = SourceFileMutationData(path=path)
+    m.load()
+    for k, v in m.exit_code_by_key.items():
+        status = status_by_exit_code[v]
+        out[k] = [status, "" if status in {sorted(KILLED)!r} else get_diff_for_mutant(k, path=m.path)]
+print(json.dumps(out))
+"""
+
+
+@dataclass
+class Equivalent:
+    name: str
+    line: str
+    reason: str
+
+
+@dataclass
+class Result:
+    module: str
+    status: dict[str, str] = field(default_factory=dict)
+    equivalent: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    survivors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def considered(self) -> int:
+        return len(self.status) - len(self.equivalent)
+
+    @property
+    def killed(self) -> int:
+        return sum(1 for k, v in self.status.items() if v in KILLED and k not in self.equivalent)
+
+    @property
+    def score(self) -> float:
+        return 100.0 * self.killed / self.considered if self.considered else 100.0
+
+
+def load_equivalents(path: Path = EQUIVALENT_MD) -> dict[str, Equivalent]:
+    """Rows ``| mutant name | `mutated line` | reason |`` of the table in ``equivalent.md``."""
+    out = {}
+    if not path.exists():
+        return out
+    for row in path.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^\|\s*`?(model\.[\w.]+__mutmut_\d+)`?\s*\|\s*`(.*)`\s*\|\s*(.*?)\s*\|\s*$", row)
+        if m:
+            out[m.group(1)] = Equivalent(m.group(1), m.group(2).strip(), m.group(3))
+    return out
+
+
+def mutated_line(diff: str) -> str:
+    """The first added line of a mutant's diff, stripped: the stable description of the mutant."""
+    for line in diff.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            return line[1:].strip()
+    return ""
+
+
+def _write_config(work: Path, module: str, tests: list[str], max_children: int | None) -> None:
+    base = configparser.ConfigParser()
+    base.read(ROOT / "setup.cfg")
+    section = dict(base["mutmut"]) if base.has_section("mutmut") else {}
+    section["only_mutate"] = module
+    section["pytest_add_cli_args_test_selection"] = "\n" + "\n".join(t for t in tests if (ROOT / t).exists())
+    cfg = configparser.ConfigParser()
+    cfg["mutmut"] = section
+    with open(work / "setup.cfg", "w", encoding="utf-8") as fh:
+        cfg.write(fh)
+
+
+def run_module(module: str, tests: list[str], equivalents: dict[str, Equivalent], *,
+               max_children: int | None, python: str, rescore: bool = False) -> Result:
+    slug = module.replace("/", "_").removesuffix(".py")
+    work = SCRATCH / slug
+    if rescore:
+        return _read_results(module, work, equivalents, python, None, 0.0)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for d in ("model", "tests", "data"):
+        shutil.copytree(ROOT / d, work / d, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _write_config(work, module, tests, max_children)
+    # no PYTHONPATH: mutmut puts mutants/ first on sys.path itself; a PYTHONPATH naming a checkout (or
+    # mutants/ before it exists) would let the tests import the unmutated package
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    cmd = [python, "-m", "mutmut", "run"] + (["--max-children", str(max_children)] if max_children else [])
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+    (work / "mutmut-run.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    return _read_results(module, work, equivalents, python, proc, time.perf_counter() - t0)
+
+
+def _read_results(module: str, work: Path, equivalents: dict[str, Equivalent], python: str,
+                  proc: subprocess.CompletedProcess | None, seconds: float) -> Result:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    res = Result(module, seconds=seconds)
+    if not (work / "mutants").is_dir():
+        sys.stderr.write(f"{module}: no results in {work} (run without --rescore first)\n")
+        res.status["<not run>"] = "survived"
+        return res
+    out = subprocess.run([python, "-c", _READ_RESULTS], cwd=work, env=env, capture_output=True, text=True)
+    verdicts = json.loads(out.stdout or "{}")
+    if not verdicts:
+        log = (proc.stdout[-3000:] + proc.stderr[-3000:]) if proc is not None else ""
+        sys.stderr.write(f"{module}: mutmut produced no results\n{log}\n{out.stderr[-3000:]}\n")
+        res.status["<run failed>"] = "survived"
+        return res
+    for name, (status, diff) in sorted(verdicts.items()):
+        res.status[name] = status
+        if status in KILLED:
+            continue
+        eq = equivalents.get(name)
+        if eq is not None and eq.line == mutated_line(diff):
+            res.equivalent.append(name)
+        else:
+            if eq is not None:
+                res.stale.append(name)
+            res.survivors[name] = f"[{status}]\n" + "\n".join(diff.splitlines()[2:])
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threshold", type=float, default=85.0, help="minimum score per module, percent (85)")
+    p.add_argument("--only", nargs="+", metavar="MODULE", help=f"modules to run, among: {', '.join(MODULES)}")
+    p.add_argument("--max-children", type=int, default=None, help="parallel mutmut workers (default: CPUs)")
+    p.add_argument("--quiet", action="store_true", help="do not print the survivors' diffs")
+    p.add_argument("--rescore", action="store_true",
+                   help="do not run mutmut: score the results the last run left in .build/mutation/ again "
+                        "(after editing equivalent.md)")
+    args = p.parse_args(argv)
+    modules = args.only or list(MODULES)
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown:
+        p.error(f"--only {' '.join(unknown)}: unknown module; allowed: {', '.join(MODULES)}")
+    equivalents = load_equivalents()
+    results, t0 = [], time.perf_counter()
+    for module in modules:
+        r = run_module(module, MODULES[module], equivalents, max_children=args.max_children, python=sys.executable,
+                       rescore=args.rescore)
+        results.append(r)
+        print(f"{module}: {r.score:5.1f}% killed ({r.killed} / {r.considered} non-equivalent; "
+              f"{len(r.equivalent)} equivalent) in {r.seconds:.0f} s", flush=True)
+        if not args.quiet:
+            for name, diff in r.survivors.items():
+                print(f"  survived: {name} {diff}\n")
+        for name in r.stale:
+            print(f"  stale entry in equivalent.md (mutated line changed): {name}")
+    print(f"\n{'module':<28} {'score':>7} {'killed':>7} {'non-eq':>7} {'equiv':>6} {'s':>5}")
+    for r in results:
+        print(f"{r.module:<28} {r.score:6.1f}% {r.killed:7d} {r.considered:7d} {len(r.equivalent):6d} "
+              f"{r.seconds:5.0f}")
+    print(f"total time {time.perf_counter() - t0:.0f} s; threshold {args.threshold:g}%")
+    low = [r.module for r in results if r.score < args.threshold]
+    if low:
+        print("below threshold: " + ", ".join(low))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
