@@ -13,7 +13,7 @@ QUICK_DIR := .build/quick
 NB ?=
 ARGS ?=
 
-.PHONY: book test chapter sweep html bench check-offline check-charts lab clean
+.PHONY: book test chapter sweep html bench check-offline check-charts lab mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON_BOOTSTRAP) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "error: Python 3.11 is required; set PYTHON_BOOTSTRAP=/path/to/python3.11" >&2; exit 1; }
@@ -62,6 +62,12 @@ check-charts: $(STAMP)
 # notebooks/tables/); LAB_ARGS="--port 8890" etc. are passed on.
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+# Mutation testing of the model's core (mutmut): score per module and the survivors; fails below 85%.
+# Not in CI (about an hour on 2 cores); `tests/mutation/run_mutation.py --rescore` re-scores after editing
+# tests/mutation/equivalent.md, `--only model/kv/size.py` runs one module.
+mutation: $(STAMP)
+	$(PY) tests/mutation/run_mutation.py --threshold 85
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
