@@ -6,17 +6,17 @@ import math
 import pandas as pd
 import pytest
 
-from model import hardware
+from model import hardware, prices
 from model.hardware import Accelerator, gpu_hour_price, gpu_hour_prices, load_gpu, load_tier, usable_bytes_per_gpu
 from model.validation import ParameterError
 
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    for f in (hardware.hardware_table, hardware.load_gpu, hardware.load_tier, hardware._gpu_price_rows):
+    for f in (hardware.hardware_table, hardware.load_gpu, hardware.load_tier, prices.gpu_prices):
         f.cache_clear()
     yield
-    for f in (hardware.hardware_table, hardware.load_gpu, hardware.load_tier, hardware._gpu_price_rows):
+    for f in (hardware.hardware_table, hardware.load_gpu, hardware.load_tier, prices.gpu_prices):
         f.cache_clear()
 
 
@@ -44,7 +44,7 @@ def test_rows_are_read_by_name_and_kind():
     t = load_tier("nvme-ssd")
     assert t.usd_per_gb_month == 0.08 and t.name == "nvme-ssd" and t.bandwidth_bytes_per_s > 0 and t.source
     with pytest.raises(ParameterError, match=r"^tier='a100-80gb' is not allowed: tier must be one of hbm, host-dram, "
-                                             r"host-dram-pcie5, nvme-ssd$"):
+                                             r"host-dram-pcie5, nvme-ssd, rdma-nic-400g$"):
         load_tier("a100-80gb")
     with pytest.raises(ParameterError, match=r"^gpu='hbm' is not allowed: gpu must be one of a100-40gb, a100-80gb, "
                                              r"h100-80gb, h200-141gb$"):
