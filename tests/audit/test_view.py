@@ -1,6 +1,6 @@
 import math
 
-from model.book.audit_view import diff_text, figure_text
+from model.audit.view import diff_text, figure_text
 
 
 def test_difference_as_percent_near_one_and_times_beyond_two():
