@@ -1,17 +1,16 @@
 """Property-based tests (Hypothesis, seeded through its database-free derandomised profile) of the
-invariants a cache simulator and a Pareto search must keep, on random traces and parameters."""
+invariants a cache simulator must keep, on random traces and parameters."""
 import json
 import math
-from collections import OrderedDict
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from model.pareto import hypervolume, non_dominated_mask
 from model.tiering import PrefillEngine, Tier, TierConfig, lru_hit_ratio_curve, replay
 from model.workload import parse_mooncake_lines
+from tiering_refs import reference_lru
 
 PROFILE = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.too_slow])
@@ -42,19 +41,8 @@ def config(*capacities, ttl=math.inf):
 
 
 def plain_lru(trace, capacity):
-    cache, hits = OrderedDict(), 0
-    for i in range(trace.n_requests):
-        blocks = trace.blocks_of(i).tolist()
-        for b in blocks:
-            if b not in cache:
-                break
-            hits += 1
-        for b in blocks:
-            cache.pop(b, None)
-            cache[b] = True
-            while len(cache) > capacity:
-                cache.popitem(last=False)
-    return hits / trace.n_blocks
+    hits, n = reference_lru(trace, capacity)
+    return hits / n
 
 
 @PROFILE
@@ -104,37 +92,3 @@ def test_a_reuse_exactly_ttl_apart_misses(trace, ttl_s):
     gap = two.arrival_s[1] - two.arrival_s[0]
     assert replay(two, config(math.inf, ttl=gap)).hit_ratio() == 0.0
     assert replay(two, config(math.inf, ttl=gap * (1 + 1e-9) + 1e-9)).hit_ratio() == 0.5
-
-
-points = st.lists(st.tuples(*[st.integers(0, 20)] * 3), min_size=1, max_size=30).map(
-    lambda xs: np.array(xs, dtype=float))
-
-
-def dominates(a, b):
-    return bool(np.all(a <= b) and np.any(a < b))
-
-
-@PROFILE
-@given(points)
-def test_non_dominated_filter(pts):
-    mask = non_dominated_mask(pts)
-    front, removed = pts[mask], pts[~mask]
-    assert len(front) >= 1
-    for i, a in enumerate(front):
-        assert not any(dominates(b, a) for j, b in enumerate(front) if j != i)
-    for r in removed:
-        assert any(dominates(f, r) for f in front) or any(np.array_equal(f, r) for f in front)
-
-
-@PROFILE
-@given(points, points)
-def test_hypervolume_is_monotone_under_adding_points(a, b):
-    ref = np.full(3, 21.0)
-    hv_a = hypervolume(a, ref)
-    hv_ab = hypervolume(np.vstack([a, b]), ref)
-    assert hv_ab >= hv_a - 1e-9
-    # and it is bounded by the box
-    assert 0.0 <= hv_ab <= 21.0 ** 3 + 1e-9
-    # a single point's hypervolume is its box to the reference
-    p = a[:1]
-    assert_allclose(hypervolume(p, ref), float(np.prod(ref - p[0])), rtol=1e-12)
