@@ -31,7 +31,8 @@ from model.tiering.fleet import ROUTES, block_owner, map_jobs
 from model.tiering.stream import StreamReplay
 from model.tiering.timing import request_service_s
 from model.validation import ParameterError, check_choice, check_int
-from model.workload.trace import _take
+from model.parameters import default
+from model.workload.trace import _take, concat_traces
 
 #: Bin edges of the streamed TTFT histogram, s: log-spaced, 1% wide, 0.1 ms to 10⁷ s (an overloaded node queues for long).
 TTFT_BINS_S = np.geomspace(1e-4, 1e7, int(round(math.log(1e11) / math.log(1.01))) + 1)
@@ -64,44 +65,86 @@ def _route(chunk, n_nodes: int, route: str, first_index: int) -> np.ndarray:
     return block_owner(chunk.block_ids[chunk.block_offsets[:-1]], n_nodes)
 
 
+def _batches(chunks, min_lookups: int):
+    """Consecutive windows of the stream joined until they hold at least ``min_lookups`` block lookups (the
+    per-node work per step then outweighs the Python overhead of a step; arrival order is kept)."""
+    buf, n = [], 0
+    for chunk in chunks:
+        if chunk.n_requests == 0:
+            continue
+        buf.append(chunk)
+        n += chunk.n_blocks
+        if n >= min_lookups:
+            yield buf[0] if len(buf) == 1 else concat_traces(buf)
+            buf, n = [], 0
+    if buf:
+        yield buf[0] if len(buf) == 1 else concat_traces(buf)
+
+
+def _pool_of(chunk, n_pools: int) -> np.ndarray:
+    """Pool of every request under ``global`` split into ``n_pools`` pools: a session stays in one pool."""
+    return (np.asarray(chunk.session, dtype=np.int64) % n_pools).astype(np.int32)
+
+
 def stream_nodes(job) -> list[dict]:
-    """One worker's pass: ``job = (params, seed, config, n_nodes, route, nodes, window_s, max_sessions)``;
-    returns one dict of counters per node of ``nodes`` (a module-level function, so that it pickles)."""
+    """One worker's pass: ``job = (params, seed, config, n_nodes, route, nodes, window_s, max_sessions,
+    pool_nodes)``; returns one dict of counters per node of ``nodes`` (a module-level function, so that it
+    pickles). Under ``global`` the fleet is ``n_nodes // pool_nodes`` pools of ``pool_nodes`` nodes each (one
+    pool of all nodes by default); ``nodes`` then lists whole pools' nodes."""
+    from model.hardware import load_tier
+    from model.tiering.fleet import NIC_TIER
     from model.workload.chat import iter_character_chat_windows
 
-    params, seed, config, n_nodes, route, nodes, window_s, max_sessions = job
-    pool = route == "global"
-    cfg = config.with_capacities(**{t.name: t.capacity_blocks * n_nodes for t in config.tiers}) if pool else config
+    params, seed, config, n_nodes, route, nodes, window_s, max_sessions, pool_nodes = job
+    glob = route == "global"
+    g = pool_nodes if glob else 1
+    n_pools = n_nodes // g if glob else n_nodes
+    pool_cfg = config.with_capacities(**{t.name: t.capacity_blocks * g for t in config.tiers}) if glob else config
+    nic_bytes_per_s = load_tier(NIC_TIER).bandwidth_bytes_per_s
+    pools = sorted({k // g for k in nodes}) if glob else []
+    replays: dict[int, StreamReplay] = {}
+    sent = {p: 0 for p in pools}            # requests a pool has placed on its nodes so far (round-robin)
     state: dict[int, _Node] = {}
     seen = 0
     n_tiers = len(config.tiers)
-    for chunk in iter_character_chat_windows(params, seed=seed, window_s=window_s, max_sessions=max_sessions):
-        node_of = _route(chunk, n_nodes, route, seen)
-        seen += chunk.n_requests
-        if pool:
-            if -1 not in state:
-                state[-1] = _Node(StreamReplay(cfg, chunk.group_names), np.zeros(0), 0.0, np.zeros(0))
-            tok_all = state[-1].replay.feed(chunk)
+    chunks = iter_character_chat_windows(params, seed=seed, window_s=window_s, max_sessions=max_sessions)
+    for batch in _batches(chunks, int(default("fleet_batch_lookups"))):
+        if glob:
+            pool_of = _pool_of(batch, n_pools)
+            node_of = np.empty(batch.n_requests, np.int32)
+            tok_all = np.zeros((batch.n_requests, n_tiers), np.int64)
+            for p in pools:
+                idx = np.flatnonzero(pool_of == p)
+                if len(idx) == 0:
+                    continue
+                if p not in replays:
+                    replays[p] = StreamReplay(pool_cfg, batch.group_names)
+                tok_all[idx] = replays[p].feed(_take(batch, idx))
+                node_of[idx] = p * g + (np.arange(len(idx), dtype=np.int64) + sent[p]) % g
+                sent[p] += len(idx)
+        else:
+            node_of = _route(batch, n_nodes, route, seen)
+        seen += batch.n_requests
+        order = np.argsort(node_of, kind="stable")
+        bounds = np.searchsorted(node_of[order], np.arange(n_nodes + 1)) if len(nodes) * 8 > n_nodes else None
         for k in nodes:
-            idx = np.flatnonzero(node_of == k)
+            idx = order[bounds[k]:bounds[k + 1]] if bounds is not None else np.flatnonzero(node_of == k)
             if k not in state:
-                state[k] = _Node(None if pool else StreamReplay(cfg, chunk.group_names),
+                state[k] = _Node(None if glob else StreamReplay(config, batch.group_names),
                                  np.full(n_tiers + 1, -math.inf), -math.inf, np.zeros(len(TTFT_BINS_S) + 1, np.int64))
             if len(idx) == 0:
                 continue
             node = state[k]
-            sub = _take(chunk, idx)
-            tok = tok_all[idx] if pool else node.replay.feed(sub)
+            sub = _take(batch, idx)
+            tok = tok_all[idx] if glob else node.replay.feed(sub)
             recomputed = sub.input_tokens - tok.sum(axis=1)
             load, prefill = request_service_s(tok, recomputed, config)
-            if pool:
-                from model.hardware import load_tier
-                from model.tiering.fleet import NIC_TIER
-                remote = tok.sum(axis=1) * (n_nodes - 1) / n_nodes
-                net = remote * config.engine.kv_bytes_per_token / load_tier(NIC_TIER).bandwidth_bytes_per_s
-                load = np.column_stack([load, net])
+            if glob:   # a hit on another node of the pool also crosses the NIC
+                remote = tok.sum(axis=1) * (g - 1) / g
+                net = remote * config.engine.kv_bytes_per_token / nic_bytes_per_s
             else:
-                load = np.column_stack([load, np.zeros(len(idx))])
+                net = np.zeros(len(idx))
+            load = np.column_stack([load, net])
             arrival = sub.arrival_s
             ready = arrival.copy()
             for j in range(load.shape[1]):
@@ -110,10 +153,10 @@ def stream_nodes(job) -> list[dict]:
                     done_j = _lindley_carry(arrival[moving], load[moving, j], node.link_free[j])
                     node.link_free[j] = done_j[-1]
                     ready[moving] = np.maximum(ready[moving], done_j)
-            order = np.lexsort((np.arange(len(ready)), ready))
+            order_k = np.lexsort((np.arange(len(ready)), ready))
             done = np.empty(len(ready))
-            done[order] = _lindley_carry(ready[order], prefill[order], node.gpu_free)
-            node.gpu_free = float(done[order[-1]])
+            done[order_k] = _lindley_carry(ready[order_k], prefill[order_k], node.gpu_free)
+            node.gpu_free = float(done[order_k[-1]])
             ttft = done - arrival
             node.hist += np.bincount(np.searchsorted(TTFT_BINS_S, ttft), minlength=len(TTFT_BINS_S) + 1)
             node.requests += len(idx)
@@ -125,16 +168,17 @@ def stream_nodes(job) -> list[dict]:
     out = []
     for k in nodes:
         node = state.get(k)
-        rep = state[-1].replay if pool else (node.replay if node else None)
-        if node is None or rep is None:
-            out.append({"node": k, "requests": 0})
+        rep = replays.get(k // g) if glob else (node.replay if node else None)
+        if node is None or rep is None or node.requests == 0:
+            out.append({"node": k, "unit": k // g, "requests": 0, "lookups": 0, "hits": 0, "input_tokens": 0,
+                        "recomputed_tokens": 0, "prefill_busy_s": 0.0, "hits_by_tier": np.zeros(n_tiers)})
             continue
-        share = 1.0 / n_nodes if pool else 1.0
-        row = {"node": k, "requests": node.requests, "input_tokens": node.input_tokens,
+        share = 1.0 / g
+        row = {"node": k, "unit": k // g, "requests": node.requests, "input_tokens": node.input_tokens,
                "recomputed_tokens": node.recomputed_tokens, "prefill_busy_s": node.prefill_busy_s,
                "ttft_mean_s": node.ttft_sum_s / max(node.requests, 1), "ttft_hist": node.hist,
                "last_done_s": node.last_done_s}
-        if pool:   # the pool's counters, shared by every node: this node's share
+        if glob:   # the pool's counters, shared by its nodes: this node's share
             row.update({"lookups": rep.lookups * share, "hits": rep.hits_by_tier.sum() * share,
                         "hits_by_tier": rep.hits_by_tier * share})
         else:
@@ -176,6 +220,7 @@ class ScaleResult:
     sessions: float
     config: TierConfig
     nodes: tuple
+    n_units: int = 0       # sampling units of the fleet: nodes, or pools under ``global``
 
     def node_table(self) -> pd.DataFrame:
         rows = []
@@ -188,14 +233,16 @@ class ScaleResult:
 
     def summary(self) -> dict:
         live = [r for r in self.nodes if r["requests"]]
-        hits = np.array([r["hits"] for r in live], float)
-        lookups = np.array([r["lookups"] for r in live], float)
-        est, lo, hi = ratio_interval(hits, lookups, self.n_nodes)
+        units = sorted({r["unit"] for r in live})
+        hits = np.array([sum(r["hits"] for r in live if r["unit"] == u) for u in units], float)
+        lookups = np.array([sum(r["lookups"] for r in live if r["unit"] == u) for u in units], float)
+        est, lo, hi = ratio_interval(hits, lookups, self.n_units or self.n_nodes)
         hist = np.sum([r["ttft_hist"] for r in live], axis=0)
         busy = np.array([r.get("prefill_busy_s", 0.0) for r in self.nodes])     # idle nodes count as 0
         by_tier = np.sum([r["hits_by_tier"] for r in live], axis=0) / lookups.sum()
         gb = np.array([r["gb_used"] for r in live])
         out = {"route": self.route, "nodes": self.n_nodes, "simulated_nodes": len(self.nodes),
+               "pools": (self.n_units if self.route == "global" else math.nan),
                "sessions": self.sessions, "requests": int(sum(r["requests"] for r in live)),
                "lookups": float(lookups.sum()), "hit_ratio": est, "hit_ratio_low": lo, "hit_ratio_high": hi,
                "prefill_tokens_saved_share": 1 - sum(r["recomputed_tokens"] for r in live) / sum(
@@ -211,7 +258,8 @@ class ScaleResult:
 
 def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, *, seed: int = 0,
                         sample_nodes: int | None = None, workers: int = 1, scheduler: str | None = None,
-                        window_s: float | None = None, max_sessions: int | None = None) -> ScaleResult:
+                        window_s: float | None = None, max_sessions: int | None = None,
+                        pool_nodes: int | None = None) -> ScaleResult:
     """The character-chat workload of ``params`` on ``n_nodes`` nodes of ``config`` under ``route``, streamed.
 
     Parameters
@@ -224,31 +272,41 @@ def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, *,
     seed : int
         Seed of the stream (every worker generates the same one).
     sample_nodes : int, optional
-        Simulate only this many nodes, evenly spaced (0, N/k, 2N/k, …); all by default (``global``: all).
+        Simulate only this many nodes (under ``global``: pools), evenly spaced (0, N/k, 2N/k, …); all by
+        default.
     workers : int
-        Local processes; the nodes are split among them (each generates the stream).
+        Local processes; the nodes (pools) are split among them (each generates the stream).
     scheduler : str, optional
         Address of an existing Dask scheduler to run the workers' passes on instead.
     window_s : float, optional
         Seconds of arrivals per step of the stream (default: the generator's, an eighth of the think time).
     max_sessions : int, optional
         Start at most this many sessions.
+    pool_nodes : int, optional
+        Under ``global``: nodes per shared pool; the fleet is ``n_nodes / pool_nodes`` pools, a session's
+        requests all go to one pool (session id mod pools), and each pool shares ``pool_nodes`` × each tier.
+        Default: one pool of every node. Smaller pools bound the memory of a pool's replay (a pool of P nodes
+        holds P nodes' cache state) and lose only the sharing of blocks between pools (persona prompts).
     """
     n = check_int("nodes", n_nodes, low=1)
     check_choice("route", route, ROUTES)
     if config.engine.n_instances != 1:
         raise ParameterError("n_instances", config.engine.n_instances, "1 per node in the streamed fleet")
-    if route == "global" or sample_nodes is None or sample_nodes >= n:
-        chosen = list(range(n))
+    g = 1
+    if route == "global":
+        g = n if pool_nodes is None else check_int("pool_nodes", pool_nodes, low=1)
+        if n % g:
+            raise ParameterError("pool_nodes", pool_nodes, f"a divisor of the fleet's {n} nodes")
+    units = n // g
+    if sample_nodes is None or sample_nodes >= units:
+        chosen = list(range(units))
     else:
         k = check_int("sample_nodes", sample_nodes, low=1)
-        chosen = sorted(set(int(i * n // k) for i in range(k)))
-    if route == "global":
-        parts = [chosen]
-    else:
-        w = max(1, min(workers, len(chosen)))
-        parts = [chosen[i::w] for i in range(w)]
-    jobs = [(params, seed, config, n, route, part, window_s, max_sessions) for part in parts]
+        chosen = sorted(set(int(i * units // k) for i in range(k)))
+    w = max(1, min(workers, len(chosen)))
+    parts = [[u * g + j for u in chosen[i::w] for j in range(g)] for i in range(w)]
+    jobs = [(params, seed, config, n, route, part, window_s, max_sessions, g) for part in parts]
     results = map_jobs(stream_nodes, jobs, workers=len(jobs) if scheduler is None else 1, scheduler=scheduler)
     rows = sorted((r for part in results for r in part), key=lambda r: r["node"])
-    return ScaleResult(route=route, n_nodes=n, sessions=params.concurrent_sessions, config=config, nodes=tuple(rows))
+    return ScaleResult(route=route, n_nodes=n, sessions=params.concurrent_sessions, config=config, nodes=tuple(rows),
+                       n_units=units)

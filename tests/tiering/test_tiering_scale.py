@@ -82,3 +82,31 @@ def test_windowed_generator_follows_the_workload_laws():
     assert np.mean(np.bincount(t.session)[sessions]) == pytest.approx(p.mean_turns, rel=0.1)
     gaps = np.concatenate([np.diff(t.arrival_s[t.session == s]) for s in sessions[:200]])
     assert np.mean(gaps) == pytest.approx(p.think_time_s, rel=0.1)
+
+
+def test_global_pools_equal_separate_pools_of_their_sessions(config, stream):
+    """A global fleet of 4 nodes in 2 pools of 2: each pool is one replay, with 2 x each tier, of the sessions
+    whose id is its index mod 2; the fleet's hits are the two replays' hits added."""
+    from model.tiering import replay
+    from model.workload.trace import _take
+
+    res = simulate_chat_fleet(P, config, 4, "global", seed=4, pool_nodes=2)
+    pooled = config.with_capacities(**{t.name: 2 * t.capacity_blocks for t in config.tiers})
+    hits = lookups = 0
+    for p in range(2):
+        part = _take(stream, np.flatnonzero(stream.session % 2 == p))
+        r = replay(part, pooled)
+        hits += int((r.served_tier >= 0).sum())
+        lookups += part.n_blocks
+    s = res.summary()
+    assert s["requests"] == stream.n_requests and s["pools"] == 2
+    assert_allclose(s["hit_ratio"], hits / lookups, rtol=1e-12)
+    # one pool sampled of two: its own ratio, with an interval
+    one = simulate_chat_fleet(P, config, 4, "global", seed=4, pool_nodes=2, sample_nodes=1).summary()
+    part = _take(stream, np.flatnonzero(stream.session % 2 == 0))
+    assert_allclose(one["hit_ratio"], replay(part, pooled).hit_ratio(), rtol=1e-12)
+
+
+def test_pool_nodes_must_divide_the_fleet(config):
+    with pytest.raises(ValueError, match="pool_nodes"):
+        simulate_chat_fleet(P, config, 4, "global", pool_nodes=3)
