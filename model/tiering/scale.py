@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -57,12 +57,14 @@ class _Node:
     last_done_s: float = -math.inf
 
 
-def _route(chunk, n_nodes: int, route: str, first_index: int) -> np.ndarray:
+def _route(chunk, n_nodes: int, route: str, first_index: int, prefix_blocks: int = 1) -> np.ndarray:
     if route in ("round-robin", "global"):
         return ((np.arange(chunk.n_requests, dtype=np.int64) + first_index) % n_nodes).astype(np.int32)
     if route == "session":
         return (np.asarray(chunk.session, dtype=np.int64) % n_nodes).astype(np.int32)
-    return block_owner(chunk.block_ids[chunk.block_offsets[:-1]], n_nodes)
+    # prefix: the id of the request's prefix_blocks-th block (or its last), which names the prefix up to it
+    last = np.minimum(chunk.block_offsets[:-1] + prefix_blocks - 1, chunk.block_offsets[1:] - 1)
+    return block_owner(chunk.block_ids[last], n_nodes)
 
 
 def _batches(chunks, min_lookups: int):
@@ -81,112 +83,157 @@ def _batches(chunks, min_lookups: int):
         yield buf[0] if len(buf) == 1 else concat_traces(buf)
 
 
-def _pool_of(chunk, n_pools: int) -> np.ndarray:
-    """Pool of every request under ``global`` split into ``n_pools`` pools: a session stays in one pool."""
-    return (np.asarray(chunk.session, dtype=np.int64) % n_pools).astype(np.int32)
+@dataclass(frozen=True)
+class FleetSpec:
+    """One fleet replayed in a pass over the stream: ``route`` on ``n_nodes`` nodes, of which ``nodes`` are
+    simulated; under ``global`` the fleet is pools of ``pool_nodes`` nodes (``nodes`` lists whole pools);
+    ``prefix_blocks``: under ``prefix``, the block whose id routes a request (1: the first);
+    ``keep_trace``: also return the requests of the simulated nodes (pools) as traces, one per unit."""
+
+    route: str
+    n_nodes: int
+    nodes: tuple
+    pool_nodes: int = 1
+    prefix_blocks: int = 1
+    keep_trace: bool = False
 
 
-def stream_nodes(job) -> list[dict]:
-    """One worker's pass: ``job = (params, seed, config, n_nodes, route, nodes, window_s, max_sessions,
-    pool_nodes)``; returns one dict of counters per node of ``nodes`` (a module-level function, so that it
-    pickles). Under ``global`` the fleet is ``n_nodes // pool_nodes`` pools of ``pool_nodes`` nodes each (one
-    pool of all nodes by default); ``nodes`` then lists whole pools' nodes."""
-    from model.hardware import load_tier
-    from model.tiering.fleet import NIC_TIER
-    from model.workload.chat import iter_character_chat_windows
+class _Fleet:
+    """State of one :class:`FleetSpec` during a pass: replays, queues and counters of its simulated nodes."""
 
-    params, seed, config, n_nodes, route, nodes, window_s, max_sessions, pool_nodes = job
-    glob = route == "global"
-    g = pool_nodes if glob else 1
-    n_pools = n_nodes // g if glob else n_nodes
-    pool_cfg = config.with_capacities(**{t.name: t.capacity_blocks * g for t in config.tiers}) if glob else config
-    nic_bytes_per_s = load_tier(NIC_TIER).bandwidth_bytes_per_s
-    pools = sorted({k // g for k in nodes}) if glob else []
-    replays: dict[int, StreamReplay] = {}
-    sent = {p: 0 for p in pools}            # requests a pool has placed on its nodes so far (round-robin)
-    state: dict[int, _Node] = {}
-    seen = 0
-    n_tiers = len(config.tiers)
-    chunks = iter_character_chat_windows(params, seed=seed, window_s=window_s, max_sessions=max_sessions)
-    for batch in _batches(chunks, int(default("fleet_batch_lookups"))):
-        if glob:
-            pool_of = _pool_of(batch, n_pools)
-            node_of = np.empty(batch.n_requests, np.int32)
+    def __init__(self, spec: FleetSpec, config: TierConfig):
+        from model.hardware import load_tier
+        from model.tiering.fleet import NIC_TIER
+
+        self.spec, self.config = spec, config
+        self.glob = spec.route == "global"
+        self.g = spec.pool_nodes if self.glob else 1
+        self.n_pools = spec.n_nodes // self.g
+        self.pool_cfg = config.with_capacities(**{t.name: t.capacity_blocks * self.g for t in config.tiers}) \
+            if self.glob else config
+        self.nic_bytes_per_s = load_tier(NIC_TIER).bandwidth_bytes_per_s
+        self.pools = sorted({k // self.g for k in spec.nodes}) if self.glob else []
+        self.replays: dict[int, StreamReplay] = {}
+        self.sent = {p: 0 for p in self.pools}      # requests a pool has placed on its nodes (round-robin)
+        self.state: dict[int, _Node] = {}
+        self.kept: dict[int, list] = {}
+        self.seen = 0
+        self.n_tiers = len(config.tiers)
+
+    def _keep(self, unit, sub):
+        if self.spec.keep_trace:
+            self.kept.setdefault(unit, []).append(sub)
+
+    def step(self, batch) -> None:
+        spec, g, n_tiers = self.spec, self.g, self.n_tiers
+        if self.glob:
+            pool_of = (np.asarray(batch.session, dtype=np.int64) % self.n_pools).astype(np.int32)
+            node_of = np.full(batch.n_requests, -1, np.int32)
             tok_all = np.zeros((batch.n_requests, n_tiers), np.int64)
-            for p in pools:
+            for p in self.pools:
                 idx = np.flatnonzero(pool_of == p)
                 if len(idx) == 0:
                     continue
-                if p not in replays:
-                    replays[p] = StreamReplay(pool_cfg, batch.group_names)
-                tok_all[idx] = replays[p].feed(_take(batch, idx))
-                node_of[idx] = p * g + (np.arange(len(idx), dtype=np.int64) + sent[p]) % g
-                sent[p] += len(idx)
+                if p not in self.replays:
+                    self.replays[p] = StreamReplay(self.pool_cfg, batch.group_names)
+                sub = _take(batch, idx)
+                self._keep(p, sub)
+                tok_all[idx] = self.replays[p].feed(sub)
+                node_of[idx] = p * g + (np.arange(len(idx), dtype=np.int64) + self.sent[p]) % g
+                self.sent[p] += len(idx)
         else:
-            node_of = _route(batch, n_nodes, route, seen)
-        seen += batch.n_requests
-        order = np.argsort(node_of, kind="stable")
-        bounds = np.searchsorted(node_of[order], np.arange(n_nodes + 1)) if len(nodes) * 8 > n_nodes else None
-        for k in nodes:
-            idx = order[bounds[k]:bounds[k + 1]] if bounds is not None else np.flatnonzero(node_of == k)
-            if k not in state:
-                state[k] = _Node(None if glob else StreamReplay(config, batch.group_names),
-                                 np.full(n_tiers + 1, -math.inf), -math.inf, np.zeros(len(TTFT_BINS_S) + 1, np.int64))
+            node_of = _route(batch, spec.n_nodes, spec.route, self.seen, spec.prefix_blocks)
+        self.seen += batch.n_requests
+        dense = len(spec.nodes) * 8 > spec.n_nodes
+        if dense:
+            order = np.argsort(node_of, kind="stable")
+            bounds = np.searchsorted(node_of[order], np.arange(-1, spec.n_nodes + 1))[1:]
+        for k in spec.nodes:
+            idx = order[bounds[k]:bounds[k + 1]] if dense else np.flatnonzero(node_of == k)
+            if k not in self.state:
+                self.state[k] = _Node(None if self.glob else StreamReplay(self.config, batch.group_names),
+                                      np.full(n_tiers + 1, -math.inf), -math.inf,
+                                      np.zeros(len(TTFT_BINS_S) + 1, np.int64))
             if len(idx) == 0:
                 continue
-            node = state[k]
             sub = _take(batch, idx)
-            tok = tok_all[idx] if glob else node.replay.feed(sub)
-            recomputed = sub.input_tokens - tok.sum(axis=1)
-            load, prefill = request_service_s(tok, recomputed, config)
-            if glob:   # a hit on another node of the pool also crosses the NIC
-                remote = tok.sum(axis=1) * (g - 1) / g
-                net = remote * config.engine.kv_bytes_per_token / nic_bytes_per_s
+            if not self.glob:
+                self._keep(k, sub)
+            self._time(self.state[k], sub, tok_all[idx] if self.glob else None)
+
+    def _time(self, node: _Node, sub, tok) -> None:
+        config, g = self.config, self.g
+        if tok is None:
+            tok = node.replay.feed(sub)
+        recomputed = sub.input_tokens - tok.sum(axis=1)
+        load, prefill = request_service_s(tok, recomputed, config)
+        # under global, a hit on another node of the pool also crosses the NIC
+        net = (tok.sum(axis=1) * (g - 1) / g * config.engine.kv_bytes_per_token / self.nic_bytes_per_s
+               if self.glob else np.zeros(sub.n_requests))
+        load = np.column_stack([load, net])
+        arrival = sub.arrival_s
+        ready = arrival.copy()
+        for j in range(load.shape[1]):
+            moving = load[:, j] > 0
+            if moving.any():
+                done_j = _lindley_carry(arrival[moving], load[moving, j], node.link_free[j])
+                node.link_free[j] = done_j[-1]
+                ready[moving] = np.maximum(ready[moving], done_j)
+        order = np.lexsort((np.arange(len(ready)), ready))
+        done = np.empty(len(ready))
+        done[order] = _lindley_carry(ready[order], prefill[order], node.gpu_free)
+        node.gpu_free = float(done[order[-1]])
+        ttft = done - arrival
+        node.hist += np.bincount(np.searchsorted(TTFT_BINS_S, ttft), minlength=len(TTFT_BINS_S) + 1)
+        node.requests += sub.n_requests
+        node.input_tokens += int(sub.input_tokens.sum())
+        node.recomputed_tokens += int(recomputed.sum())
+        node.prefill_busy_s += float(prefill.sum())
+        node.ttft_sum_s += float(ttft.sum())
+        node.last_done_s = max(node.last_done_s, float(done.max()))
+
+    def rows(self) -> list[dict]:
+        out, g = [], self.g
+        for k in self.spec.nodes:
+            node = self.state.get(k)
+            rep = self.replays.get(k // g) if self.glob else (node.replay if node else None)
+            if node is None or rep is None or node.requests == 0:
+                out.append({"node": k, "unit": k // g, "requests": 0, "lookups": 0, "hits": 0, "input_tokens": 0,
+                            "recomputed_tokens": 0, "prefill_busy_s": 0.0, "hits_by_tier": np.zeros(self.n_tiers)})
+                continue
+            share = 1.0 / g
+            row = {"node": k, "unit": k // g, "requests": node.requests, "input_tokens": node.input_tokens,
+                   "recomputed_tokens": node.recomputed_tokens, "prefill_busy_s": node.prefill_busy_s,
+                   "ttft_mean_s": node.ttft_sum_s / max(node.requests, 1), "ttft_hist": node.hist,
+                   "last_done_s": node.last_done_s}
+            if self.glob:   # the pool's counters, shared by its nodes: this node's share
+                row.update({"lookups": rep.lookups * share, "hits": rep.hits_by_tier.sum() * share,
+                            "hits_by_tier": rep.hits_by_tier * share})
             else:
-                net = np.zeros(len(idx))
-            load = np.column_stack([load, net])
-            arrival = sub.arrival_s
-            ready = arrival.copy()
-            for j in range(load.shape[1]):
-                moving = load[:, j] > 0
-                if moving.any():
-                    done_j = _lindley_carry(arrival[moving], load[moving, j], node.link_free[j])
-                    node.link_free[j] = done_j[-1]
-                    ready[moving] = np.maximum(ready[moving], done_j)
-            order_k = np.lexsort((np.arange(len(ready)), ready))
-            done = np.empty(len(ready))
-            done[order_k] = _lindley_carry(ready[order_k], prefill[order_k], node.gpu_free)
-            node.gpu_free = float(done[order_k[-1]])
-            ttft = done - arrival
-            node.hist += np.bincount(np.searchsorted(TTFT_BINS_S, ttft), minlength=len(TTFT_BINS_S) + 1)
-            node.requests += len(idx)
-            node.input_tokens += int(sub.input_tokens.sum())
-            node.recomputed_tokens += int(recomputed.sum())
-            node.prefill_busy_s += float(prefill.sum())
-            node.ttft_sum_s += float(ttft.sum())
-            node.last_done_s = max(node.last_done_s, float(done.max()))
-    out = []
-    for k in nodes:
-        node = state.get(k)
-        rep = replays.get(k // g) if glob else (node.replay if node else None)
-        if node is None or rep is None or node.requests == 0:
-            out.append({"node": k, "unit": k // g, "requests": 0, "lookups": 0, "hits": 0, "input_tokens": 0,
-                        "recomputed_tokens": 0, "prefill_busy_s": 0.0, "hits_by_tier": np.zeros(n_tiers)})
-            continue
-        share = 1.0 / g
-        row = {"node": k, "unit": k // g, "requests": node.requests, "input_tokens": node.input_tokens,
-               "recomputed_tokens": node.recomputed_tokens, "prefill_busy_s": node.prefill_busy_s,
-               "ttft_mean_s": node.ttft_sum_s / max(node.requests, 1), "ttft_hist": node.hist,
-               "last_done_s": node.last_done_s}
-        if glob:   # the pool's counters, shared by its nodes: this node's share
-            row.update({"lookups": rep.lookups * share, "hits": rep.hits_by_tier.sum() * share,
-                        "hits_by_tier": rep.hits_by_tier * share})
-        else:
-            row.update({"lookups": rep.lookups, "hits": int(rep.hits_by_tier.sum()), "hits_by_tier": rep.hits_by_tier})
-        row["gb_used"] = rep.mean_occupied_blocks() * config.block_bytes / 1e9 * share
-        row["state_bytes"] = rep.state_bytes()
-        out.append(row)
-    return out
+                row.update({"lookups": rep.lookups, "hits": int(rep.hits_by_tier.sum()),
+                            "hits_by_tier": rep.hits_by_tier})
+            row["gb_used"] = rep.mean_occupied_blocks() * self.config.block_bytes / 1e9 * share
+            row["state_bytes"] = rep.state_bytes()
+            out.append(row)
+        return out
+
+    def traces(self) -> dict:
+        return {u: concat_traces(parts) for u, parts in self.kept.items()}
+
+
+def stream_fleets(job) -> list[tuple[list[dict], dict]]:
+    """One worker's pass over the stream: ``job = (params, seed, config, specs, window_s, max_sessions)``
+    with ``specs`` a sequence of :class:`FleetSpec`; returns, per spec, its node rows and (if
+    ``keep_trace``) the traces of its simulated units (a module-level function, so that it pickles)."""
+    from model.workload.chat import iter_character_chat_windows
+
+    params, seed, config, specs, window_s, max_sessions = job
+    fleets = [_Fleet(spec, config) for spec in specs]
+    chunks = iter_character_chat_windows(params, seed=seed, window_s=window_s, max_sessions=max_sessions)
+    for batch in _batches(chunks, int(default("fleet_batch_lookups"))):
+        for f in fleets:
+            f.step(batch)
+    return [(f.rows(), f.traces()) for f in fleets]
 
 
 def hist_percentile(hist: np.ndarray, q: float) -> float:
@@ -221,6 +268,7 @@ class ScaleResult:
     config: TierConfig
     nodes: tuple
     n_units: int = 0       # sampling units of the fleet: nodes, or pools under ``global``
+    traces: dict = field(default_factory=dict)   # unit -> Trace of its requests (keep_trace)
 
     def node_table(self) -> pd.DataFrame:
         rows = []
@@ -256,11 +304,26 @@ class ScaleResult:
         return out
 
 
-def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, *, seed: int = 0,
-                        sample_nodes: int | None = None, workers: int = 1, scheduler: str | None = None,
-                        window_s: float | None = None, max_sessions: int | None = None,
-                        pool_nodes: int | None = None) -> ScaleResult:
-    """The character-chat workload of ``params`` on ``n_nodes`` nodes of ``config`` under ``route``, streamed.
+def _units(n: int, route: str, sample_nodes, pool_nodes) -> tuple[int, list[int]]:
+    g = 1
+    if route == "global":
+        g = n if pool_nodes is None else check_int("pool_nodes", pool_nodes, low=1)
+        if n % g:
+            raise ParameterError("pool_nodes", pool_nodes, f"a divisor of the fleet's {n} nodes")
+    units = n // g
+    if sample_nodes is None or sample_nodes >= units:
+        return g, list(range(units))
+    k = check_int("sample_nodes", sample_nodes, low=1)
+    return g, sorted(set(int(i * units // k) for i in range(k)))
+
+
+def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, seed: int = 0,
+                         sample_nodes: int | None = None, workers: int = 1, scheduler: str | None = None,
+                         window_s: float | None = None, max_sessions: int | None = None,
+                         pool_nodes: int | None = None, prefix_blocks: int = 1,
+                         keep_trace: bool = False) -> dict:
+    """The character-chat workload of ``params`` on ``n_nodes`` nodes of ``config`` under each routing policy
+    of ``routes``, streamed: one pass over the stream per worker serves every policy.
 
     Parameters
     ----------
@@ -268,7 +331,7 @@ def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, *,
     config : TierConfig
         One node: finite tier capacities, LRU, one prefill instance.
     n_nodes : int
-    route : {"round-robin", "session", "prefix", "global"}
+    routes : sequence of {"round-robin", "session", "prefix", "global"}
     seed : int
         Seed of the stream (every worker generates the same one).
     sample_nodes : int, optional
@@ -279,7 +342,7 @@ def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, *,
     scheduler : str, optional
         Address of an existing Dask scheduler to run the workers' passes on instead.
     window_s : float, optional
-        Seconds of arrivals per step of the stream (default: the generator's, an eighth of the think time).
+        Seconds of arrivals per window of the stream (default: the generator's, an eighth of the think time).
     max_sessions : int, optional
         Start at most this many sessions.
     pool_nodes : int, optional
@@ -287,26 +350,44 @@ def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, *,
         requests all go to one pool (session id mod pools), and each pool shares ``pool_nodes`` × each tier.
         Default: one pool of every node. Smaller pools bound the memory of a pool's replay (a pool of P nodes
         holds P nodes' cache state) and lose only the sharing of blocks between pools (persona prompts).
+    prefix_blocks : int
+        Under ``prefix``: the request goes to the node of its ``prefix_blocks``-th block's id (the id names the
+        prefix up to that block); 1, the default, routes by the first block.
+    keep_trace : bool
+        Also keep the requests each simulated node (pool) received, as :attr:`ScaleResult.traces`
+        (memory grows with them: for sampled nodes).
+
+    Returns
+    -------
+    dict
+        route → :class:`ScaleResult`.
     """
     n = check_int("nodes", n_nodes, low=1)
-    check_choice("route", route, ROUTES)
+    routes = list(routes)
+    for r in routes:
+        check_choice("route", r, ROUTES)
+    check_int("prefix_blocks", prefix_blocks, low=1)
     if config.engine.n_instances != 1:
         raise ParameterError("n_instances", config.engine.n_instances, "1 per node in the streamed fleet")
-    g = 1
-    if route == "global":
-        g = n if pool_nodes is None else check_int("pool_nodes", pool_nodes, low=1)
-        if n % g:
-            raise ParameterError("pool_nodes", pool_nodes, f"a divisor of the fleet's {n} nodes")
-    units = n // g
-    if sample_nodes is None or sample_nodes >= units:
-        chosen = list(range(units))
-    else:
-        k = check_int("sample_nodes", sample_nodes, low=1)
-        chosen = sorted(set(int(i * units // k) for i in range(k)))
-    w = max(1, min(workers, len(chosen)))
-    parts = [[u * g + j for u in chosen[i::w] for j in range(g)] for i in range(w)]
-    jobs = [(params, seed, config, n, route, part, window_s, max_sessions, g) for part in parts]
-    results = map_jobs(stream_nodes, jobs, workers=len(jobs) if scheduler is None else 1, scheduler=scheduler)
-    rows = sorted((r for part in results for r in part), key=lambda r: r["node"])
-    return ScaleResult(route=route, n_nodes=n, sessions=params.concurrent_sessions, config=config, nodes=tuple(rows),
-                       n_units=units)
+    plan = {r: _units(n, r, sample_nodes, pool_nodes) for r in routes}
+    w = max(1, min(workers, max(len(chosen) for _, chosen in plan.values())))
+    jobs = []
+    for i in range(w):
+        specs = tuple(FleetSpec(r, n, tuple(u * g + j for u in chosen[i::w] for j in range(g)), g, prefix_blocks,
+                                keep_trace) for r, (g, chosen) in plan.items())
+        jobs.append((params, seed, config, specs, window_s, max_sessions))
+    results = map_jobs(stream_fleets, jobs, workers=len(jobs) if scheduler is None else 1, scheduler=scheduler)
+    out = {}
+    for j, r in enumerate(routes):
+        rows = sorted((row for part in results for row in part[j][0]), key=lambda row: row["node"])
+        traces = {u: t for part in results for u, t in part[j][1].items()}
+        g, chosen = plan[r]
+        out[r] = ScaleResult(route=r, n_nodes=n, sessions=params.concurrent_sessions, config=config,
+                             nodes=tuple(rows), n_units=n // g, traces=traces)
+    return out
+
+
+def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, **kwargs) -> ScaleResult:
+    """:func:`simulate_chat_fleets` for one routing policy (same parameters)."""
+    check_choice("route", route, ROUTES)
+    return simulate_chat_fleets(params, config, n_nodes, [route], **kwargs)[route]

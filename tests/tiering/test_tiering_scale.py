@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.tiering import ROUTES, default_config, simulate_fleet
-from model.tiering.scale import TTFT_BINS_S, hist_percentile, ratio_interval, simulate_chat_fleet
+from model.tiering.scale import TTFT_BINS_S, hist_percentile, ratio_interval, simulate_chat_fleet, simulate_chat_fleets
 from model.workload import CharacterChatParams, concat_traces
 from model.workload.chat import iter_character_chat_windows
 
@@ -110,3 +110,23 @@ def test_global_pools_equal_separate_pools_of_their_sessions(config, stream):
 def test_pool_nodes_must_divide_the_fleet(config):
     with pytest.raises(ValueError, match="pool_nodes"):
         simulate_chat_fleet(P, config, 4, "global", pool_nodes=3)
+
+
+def test_one_pass_serves_every_route_and_keeps_the_nodes_requests(config, stream):
+    from model.tiering.fleet import block_owner
+    from model.workload.trace import _take
+
+    many = simulate_chat_fleets(P, config, 3, ["session", "prefix", "global"], seed=4, keep_trace=True,
+                                prefix_blocks=3)
+    for r in ("session", "global"):
+        assert many[r].summary() == simulate_chat_fleet(P, config, 3, r, seed=4).summary()
+    # session routing: node k holds the sessions with id mod 3 == k, in arrival order
+    kept = many["session"].traces[1]
+    want = _take(stream, np.flatnonzero(stream.session % 3 == 1))
+    np.testing.assert_array_equal(kept.block_ids, want.block_ids)
+    np.testing.assert_array_equal(kept.arrival_s, want.arrival_s)
+    # prefix routing on the third block: the owner of that block's id (or of the last block if shorter)
+    third = np.minimum(stream.block_offsets[:-1] + 2, stream.block_offsets[1:] - 1)
+    node = block_owner(stream.block_ids[third], 3)
+    for k in range(3):
+        assert many["prefix"].nodes[k]["requests"] == int(np.sum(node == k))
