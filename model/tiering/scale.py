@@ -88,14 +88,14 @@ class FleetSpec:
     """One fleet replayed in a pass over the stream: ``route`` on ``n_nodes`` nodes, of which ``nodes`` are
     simulated; under ``global`` the fleet is pools of ``pool_nodes`` nodes (``nodes`` lists whole pools);
     ``prefix_blocks``: under ``prefix``, the block whose id routes a request (1: the first);
-    ``keep_trace``: also return the requests of the simulated nodes (pools) as traces, one per unit."""
+    ``keep``: units (nodes; pools under ``global``) whose requests are also returned, as traces."""
 
     route: str
     n_nodes: int
     nodes: tuple
     pool_nodes: int = 1
     prefix_blocks: int = 1
-    keep_trace: bool = False
+    keep: tuple = ()
 
 
 class _Fleet:
@@ -121,7 +121,7 @@ class _Fleet:
         self.n_tiers = len(config.tiers)
 
     def _keep(self, unit, sub):
-        if self.spec.keep_trace:
+        if unit in self.spec.keep:
             self.kept.setdefault(unit, []).append(sub)
 
     def step(self, batch) -> None:
@@ -224,7 +224,7 @@ class _Fleet:
 def stream_fleets(job) -> list[tuple[list[dict], dict]]:
     """One worker's pass over the stream: ``job = (params, seed, config, specs, window_s, max_sessions)``
     with ``specs`` a sequence of :class:`FleetSpec`; returns, per spec, its node rows and (if
-    ``keep_trace``) the traces of its simulated units (a module-level function, so that it pickles)."""
+    ``keep``) the traces of the units it keeps (a module-level function, so that it pickles)."""
     from model.workload.chat import iter_character_chat_windows
 
     params, seed, config, specs, window_s, max_sessions = job
@@ -268,7 +268,7 @@ class ScaleResult:
     config: TierConfig
     nodes: tuple
     n_units: int = 0       # sampling units of the fleet: nodes, or pools under ``global``
-    traces: dict = field(default_factory=dict)   # unit -> Trace of its requests (keep_trace)
+    traces: dict = field(default_factory=dict)   # unit -> Trace of its requests (keep_units)
 
     def node_table(self) -> pd.DataFrame:
         rows = []
@@ -321,7 +321,7 @@ def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, se
                          sample_nodes: int | None = None, workers: int = 1, scheduler: str | None = None,
                          window_s: float | None = None, max_sessions: int | None = None,
                          pool_nodes: int | None = None, prefix_blocks: int = 1,
-                         keep_trace: bool = False) -> dict:
+                         keep_units: int = 0) -> dict:
     """The character-chat workload of ``params`` on ``n_nodes`` nodes of ``config`` under each routing policy
     of ``routes``, streamed: one pass over the stream per worker serves every policy.
 
@@ -353,9 +353,9 @@ def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, se
     prefix_blocks : int
         Under ``prefix``: the request goes to the node of its ``prefix_blocks``-th block's id (the id names the
         prefix up to that block); 1, the default, routes by the first block.
-    keep_trace : bool
-        Also keep the requests each simulated node (pool) received, as :attr:`ScaleResult.traces`
-        (memory grows with them: for sampled nodes).
+    keep_units : int
+        Also keep the requests the first ``keep_units`` simulated nodes (pools under ``global``) received, as
+        :attr:`ScaleResult.traces` (their memory grows with the stream).
 
     Returns
     -------
@@ -374,7 +374,8 @@ def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, se
     jobs = []
     for i in range(w):
         specs = tuple(FleetSpec(r, n, tuple(u * g + j for u in chosen[i::w] for j in range(g)), g, prefix_blocks,
-                                keep_trace) for r, (g, chosen) in plan.items())
+                                tuple(u for u in chosen[i::w] if u in chosen[:keep_units]))
+                      for r, (g, chosen) in plan.items())
         jobs.append((params, seed, config, specs, window_s, max_sessions))
     results = map_jobs(stream_fleets, jobs, workers=len(jobs) if scheduler is None else 1, scheduler=scheduler)
     out = {}

@@ -116,11 +116,12 @@ def test_one_pass_serves_every_route_and_keeps_the_nodes_requests(config, stream
     from model.tiering.fleet import block_owner
     from model.workload.trace import _take
 
-    many = simulate_chat_fleets(P, config, 3, ["session", "prefix", "global"], seed=4, keep_trace=True,
+    many = simulate_chat_fleets(P, config, 3, ["session", "prefix", "global"], seed=4, keep_units=2,
                                 prefix_blocks=3)
     for r in ("session", "global"):
         assert many[r].summary() == simulate_chat_fleet(P, config, 3, r, seed=4).summary()
     # session routing: node k holds the sessions with id mod 3 == k, in arrival order
+    assert sorted(many["session"].traces) == [0, 1]
     kept = many["session"].traces[1]
     want = _take(stream, np.flatnonzero(stream.session % 3 == 1))
     np.testing.assert_array_equal(kept.block_ids, want.block_ids)

@@ -1,0 +1,85 @@
+"""The fleet at the case study's scale, end to end: the character-chat workload of 1M concurrent sessions
+(case study T1's last step) streamed through a fleet of one node per ``fleet_sessions_per_node`` sessions,
+under every routing policy, with k of N nodes simulated (``fleet_sample_nodes``; under ``global``, k pools of
+``fleet_pool_nodes`` nodes). Prints the wall time (goal: < 30 minutes on 2 cores), the peak resident memory
+of this process and of its workers, and the hit ratios with their 95% intervals.
+
+With ``--check 100000`` it also simulates that scale in full and sampled, per policy, and writes the
+comparison to ``data/fleet_scale_check/check.csv`` (the snapshot the fleet chapter shows).
+
+Usage::
+
+    python benchmarks/bench_fleet_scale.py [--sessions 1000000] [--workers 2] [--check 100000]
+"""
+import argparse
+import math
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from model.io import write_csv  # noqa: E402
+from model.parameters import default  # noqa: E402
+from model.tiering import ROUTES, default_config  # noqa: E402
+from model.tiering.scale import simulate_chat_fleets  # noqa: E402
+from model.workload import CharacterChatParams  # noqa: E402
+
+
+def peak_rss_gb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9
+    return own, kids
+
+
+def run(sessions: float, workers: int, sample: int | None, routes=ROUTES, pool_nodes=None):
+    n = max(1, math.ceil(sessions / int(default("fleet_sessions_per_node"))))
+    t0 = time.perf_counter()
+    res = simulate_chat_fleets(CharacterChatParams(concurrent_sessions=sessions), default_config(n_instances=1), n,
+                               routes, sample_nodes=sample, workers=workers, pool_nodes=pool_nodes)
+    return n, time.perf_counter() - t0, {r: x.summary() for r, x in res.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sessions", type=float, default=1_000_000)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--check", type=float, default=None, help="also compare full and sampled at this scale")
+    a = p.parse_args()
+    k = int(default("fleet_sample_nodes"))
+    pool = int(default("fleet_pool_nodes"))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    n, wall, res = run(a.sessions, a.workers, k, pool_nodes=pool)
+    own, kids = peak_rss_gb()
+    print(f"{a.sessions:,.0f} concurrent sessions on {n:,} nodes, {k} nodes (global: {k} pools of {pool} nodes) "
+          f"simulated per policy, one pass per worker ({a.workers} workers): {wall / 60:.1f} min wall "
+          f"(goal < 30 min); peak RSS {own:.2f} GB here, {kids:.2f} GB in the largest worker", flush=True)
+    for r, s in res.items():
+        print(f"  {r:12s} hit ratio {s['hit_ratio']:.4f} [{s['hit_ratio_low']:.4f}, {s['hit_ratio_high']:.4f}]  "
+              f"prefill tokens saved {s['prefill_tokens_saved_share']:.4f}  requests {s['requests']:,}", flush=True)
+    if a.check:
+        rows = []
+        for r in ROUTES:
+            n, t_full, full = run(a.check, a.workers, None, [r])
+            n, t_s, samp = run(a.check, a.workers, k, [r], pool_nodes=pool if r == "global" else None)
+            f, s = full[r], samp[r]
+            rows.append({"sessions": a.check, "nodes": n, "route": r, "full_hit_ratio": f["hit_ratio"],
+                         "sampled_hit_ratio": s["hit_ratio"], "sampled_low": s["hit_ratio_low"],
+                         "sampled_high": s["hit_ratio_high"],
+                         "covered": bool(s["hit_ratio_low"] <= f["hit_ratio"] <= s["hit_ratio_high"]),
+                         "sampled_units": s["simulated_nodes"] if r != "global" else s["pools"],
+                         "full_wall_s": round(t_full, 1), "sampled_wall_s": round(t_s, 1)})
+            print(f"  check {r:12s} full {f['hit_ratio']:.4f} ({t_full:.0f} s)  sampled {s['hit_ratio']:.4f} "
+                  f"[{s['hit_ratio_low']:.4f}, {s['hit_ratio_high']:.4f}] ({t_s:.0f} s)", flush=True)
+        out = ROOT / "data" / "fleet_scale_check" / "check.csv"
+        write_csv(pd.DataFrame(rows), out)
+        print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
