@@ -68,7 +68,8 @@ from model.tiering.config import (COST_BASES, EVICTION_POLICIES, TIMING_MODELS, 
                                   default_config, default_tiers)
 from model.tiering.engine import PrefillEngine, gpu_price_row, gpu_price_usd_per_hour
 from model.tiering.replay import ReplayResult, dense_ids, replay, replay_reference
-from model.tiering.stack_distance import (INFINITE_DISTANCE, ideal_hit_ratio, lru_hit_ratio_curve, prefix_distances,
+from model.tiering.stack_distance import (INFINITE_DISTANCE, capacity_for_hit_share, ideal_hit_ratio, lru_hit_ratio_curve,
+                                          prefix_distances,
                                           replay_from_stack, stack_distances)
 from model.tiering.timing import (Timing, lindley_done_s, network_done_s, request_service_s, service_times,
                                   time_requests, usd_per_million_tokens)
@@ -85,7 +86,7 @@ from model.tiering.phrases import as_many, capacity_text, join_and, points, rati
 __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODELS", "PrefillEngine", "ReplayResult",
            "SloThroughput", "Tier", "TierConfig", "TieringResult", "Timing", "blocks_for_gb", "check_capacity_grid", "check_setup", "cli_config",
            "default_config", "describe_setup", "gpu_price_row", "parse_tiers", "default_tiers", "gpu_price_usd_per_hour", "ideal_hit_ratio", "knee",
-           "lru_hit_ratio_curve", "main", "prefix_distances", "replay", "replay_from_stack", "replay_reference", "service_times",
+           "lru_hit_ratio_curve", "capacity_for_hit_share", "main", "prefix_distances", "replay", "replay_from_stack", "replay_reference", "service_times",
            "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",
            "zero_load_ttft_s", "ideal_reuse_measures", "lindley_done_s", "network_done_s", "request_service_s",

@@ -53,6 +53,7 @@ class _Node:
     input_tokens: int = 0
     recomputed_tokens: int = 0
     prefill_busy_s: float = 0.0
+    prefill_full_s: float = 0.0           # prefill seconds had every prompt token been recomputed
     ttft_sum_s: float = 0.0
     last_done_s: float = -math.inf
 
@@ -167,6 +168,7 @@ class _Fleet:
             tok = node.replay.feed(sub)
         recomputed = sub.input_tokens - tok.sum(axis=1)
         load, prefill = request_service_s(tok, recomputed, config)
+        node.prefill_full_s += float(request_service_s(np.zeros_like(tok), sub.input_tokens, config)[1].sum())
         # under global, a hit on another node of the pool also crosses the NIC
         net = (tok.sum(axis=1) * (g - 1) / g * config.engine.kv_bytes_per_token / self.nic_bytes_per_s
                if self.glob else np.zeros(sub.n_requests))
@@ -199,12 +201,12 @@ class _Fleet:
             rep = self.replays.get(k // g) if self.glob else (node.replay if node else None)
             if node is None or rep is None or node.requests == 0:
                 out.append({"node": k, "unit": k // g, "requests": 0, "lookups": 0, "hits": 0, "input_tokens": 0,
-                            "recomputed_tokens": 0, "prefill_busy_s": 0.0, "hits_by_tier": np.zeros(self.n_tiers)})
+                            "recomputed_tokens": 0, "prefill_busy_s": 0.0, "prefill_full_s": 0.0, "hits_by_tier": np.zeros(self.n_tiers)})
                 continue
             share = 1.0 / g
             row = {"node": k, "unit": k // g, "requests": node.requests, "input_tokens": node.input_tokens,
                    "recomputed_tokens": node.recomputed_tokens, "prefill_busy_s": node.prefill_busy_s,
-                   "ttft_mean_s": node.ttft_sum_s / max(node.requests, 1), "ttft_hist": node.hist,
+                   "prefill_full_s": node.prefill_full_s, "ttft_mean_s": node.ttft_sum_s / max(node.requests, 1), "ttft_hist": node.hist,
                    "last_done_s": node.last_done_s}
             if self.glob:   # the pool's counters, shared by its nodes: this node's share
                 row.update({"lookups": rep.lookups * share, "hits": rep.hits_by_tier.sum() * share,
@@ -295,6 +297,8 @@ class ScaleResult:
                "lookups": float(lookups.sum()), "hit_ratio": est, "hit_ratio_low": lo, "hit_ratio_high": hi,
                "prefill_tokens_saved_share": 1 - sum(r["recomputed_tokens"] for r in live) / sum(
                    r["input_tokens"] for r in live),
+               "prefill_saved_s_per_request": (sum(r["prefill_full_s"] - r["prefill_busy_s"] for r in live)
+                                               / max(sum(r["requests"] for r in live), 1)),
                "ttft_p95_s": hist_percentile(hist, 95), "ttft_p50_s": hist_percentile(hist, 50),
                "load_imbalance": float(busy.max() / busy.mean()) if busy.mean() > 0 else math.nan,   # of simulated nodes
                "state_mb_per_node": max(r["state_bytes"] for r in live) / 1e6}
@@ -386,6 +390,15 @@ def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, se
         out[r] = ScaleResult(route=r, n_nodes=n, sessions=params.concurrent_sessions, config=config,
                              nodes=tuple(rows), n_units=n // g, traces=traces)
     return out
+
+
+def prefill_gpus_saved(summary: dict, params, config: TierConfig) -> float:
+    """GPUs of prefill the cache saves the whole fleet in steady state: prefill seconds saved per request
+    (``summary["prefill_saved_s_per_request"]``, of :meth:`ScaleResult.summary`) × requests per second
+    (Little's law: ``concurrent_sessions`` ÷ the mean think time between a session's turns) × GPUs per
+    prefill instance."""
+    rate = params.concurrent_sessions / params.think_time_s
+    return float(summary["prefill_saved_s_per_request"] * rate * config.engine.gpus_per_instance)
 
 
 def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, **kwargs) -> ScaleResult:

@@ -129,6 +129,21 @@ def ideal_hit_ratio(trace: Trace) -> float:
     return float(np.mean(m != INFINITE_DISTANCE)) if len(m) else math.nan
 
 
+def capacity_for_hit_share(trace: Trace, share: float, distances: np.ndarray | None = None) -> int:
+    """Smallest LRU capacity (blocks, one cache or a hierarchy without TTL in total) whose hit ratio under
+    prefix semantics reaches ``share`` × :func:`ideal_hit_ratio` of ``trace``.
+
+    A lookup hits a cache of C blocks iff its prefix distance is < C, so with the finite prefix distances
+    sorted, m₍₁₎ ≤ m₍₂₎ ≤ …, and ``target`` = ⌈share × number of finite ones⌉ lookups to serve, the answer
+    is m₍target₎ + 1 (0 if nothing needs serving)."""
+    if not (0 < share <= 1) or math.isnan(share):
+        raise ParameterError("share", share, "a fraction in (0, 1]")
+    m = prefix_distances(trace, distances)
+    finite = np.sort(m[m != INFINITE_DISTANCE])
+    target = math.ceil(share * len(finite) - 1e-9)
+    return int(finite[target - 1]) + 1 if target > 0 else 0
+
+
 def replay_from_stack(trace: Trace, config: TierConfig, distances: np.ndarray | None = None) -> ReplayResult:
     """The :func:`replay` of an LRU hierarchy without TTL computed from stack distances (fast for sweeps):
     the tiers then hold consecutive slices of one LRU stack, so a lookup in the cached prefix is served by

@@ -131,3 +131,22 @@ def test_one_pass_serves_every_route_and_keeps_the_nodes_requests(config, stream
     node = block_owner(stream.block_ids[third], 3)
     for k in range(3):
         assert many["prefix"].nodes[k]["requests"] == int(np.sum(node == k))
+
+
+def test_prefill_seconds_saved_against_the_engine(config, stream):
+    """Seconds saved per request = mean over requests of prefill(all tokens) − prefill(missed after cached),
+    each from the engine's own prefill time; GPUs saved = that × sessions ÷ think time × GPUs per instance."""
+    from model.tiering import simulate_fleet
+    from model.tiering.scale import prefill_gpus_saved
+
+    res = simulate_chat_fleet(P, config, 3, "session", seed=4)
+    s = res.summary()
+    ref = simulate_fleet(stream, config, 3, "session")
+    eng = config.engine
+    full = eng.prefill_time_s(stream.input_tokens, np.zeros(stream.n_requests)).sum()
+    busy = sum(n.prefill_busy_s for n in ref.nodes)
+    assert_allclose(s["prefill_saved_s_per_request"], (full - busy) / stream.n_requests, rtol=1e-9)
+    assert s["prefill_saved_s_per_request"] > 0
+    gpus = prefill_gpus_saved(s, P, config)
+    assert_allclose(gpus, s["prefill_saved_s_per_request"] * P.concurrent_sessions / P.think_time_s
+                    * eng.gpus_per_instance, rtol=1e-12)
