@@ -120,6 +120,7 @@ class _Fleet:
         self.kept: dict[int, list] = {}
         self.seen = 0
         self.n_tiers = len(config.tiers)
+        self.load = np.zeros(spec.n_nodes, np.int64)   # requests routed to every node of the fleet
 
     def _keep(self, unit, sub):
         if unit in self.spec.keep:
@@ -145,6 +146,7 @@ class _Fleet:
         else:
             node_of = _route(batch, spec.n_nodes, spec.route, self.seen, spec.prefix_blocks)
         self.seen += batch.n_requests
+        self.load += np.bincount(node_of[node_of >= 0], minlength=spec.n_nodes)
         dense = len(spec.nodes) * 8 > spec.n_nodes
         if dense:
             order = np.argsort(node_of, kind="stable")
@@ -235,7 +237,7 @@ def stream_fleets(job) -> list[tuple[list[dict], dict]]:
     for batch in _batches(chunks, int(default("fleet_batch_lookups"))):
         for f in fleets:
             f.step(batch)
-    return [(f.rows(), f.traces()) for f in fleets]
+    return [(f.rows(), f.traces(), f.load) for f in fleets]
 
 
 def hist_percentile(hist: np.ndarray, q: float) -> float:
@@ -271,6 +273,7 @@ class ScaleResult:
     nodes: tuple
     n_units: int = 0       # sampling units of the fleet: nodes, or pools under ``global``
     traces: dict = field(default_factory=dict)   # unit -> Trace of its requests (keep_units)
+    requests_per_node: np.ndarray | None = None  # requests routed to each of the N nodes (global: simulated pools')
 
     def node_table(self) -> pd.DataFrame:
         rows = []
@@ -280,6 +283,16 @@ class ScaleResult:
                          "ttft_p95_s": hist_percentile(r["ttft_hist"], 95) if r["requests"] else math.nan,
                          "prefill_busy_s": r.get("prefill_busy_s", 0.0)})
         return pd.DataFrame(rows)
+
+    def _request_imbalance(self) -> float:
+        """Busiest node's requests ÷ the mean, over every node of the fleet (under ``global``: of the
+        simulated pools' nodes), whether or not its cache was simulated."""
+        load = self.requests_per_node
+        if load is None:
+            return math.nan
+        if self.route == "global":
+            load = np.array([r["requests"] for r in self.nodes], float)
+        return float(load.max() / load.mean()) if load.sum() else math.nan
 
     def summary(self) -> dict:
         live = [r for r in self.nodes if r["requests"]]
@@ -301,6 +314,7 @@ class ScaleResult:
                                                / max(sum(r["requests"] for r in live), 1)),
                "ttft_p95_s": hist_percentile(hist, 95), "ttft_p50_s": hist_percentile(hist, 50),
                "load_imbalance": float(busy.max() / busy.mean()) if busy.mean() > 0 else math.nan,   # of simulated nodes
+               "request_imbalance": self._request_imbalance(),
                "state_mb_per_node": max(r["state_bytes"] for r in live) / 1e6}
         for j, name in enumerate(self.config.tier_names):
             out[f"hit_ratio_{name}"] = float(by_tier[j])
@@ -386,9 +400,10 @@ def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, se
     for j, r in enumerate(routes):
         rows = sorted((row for part in results for row in part[j][0]), key=lambda row: row["node"])
         traces = {u: t for part in results for u, t in part[j][1].items()}
+        load = results[0][j][2] if r != "global" else np.sum([part[j][2] for part in results], axis=0)
         g, chosen = plan[r]
         out[r] = ScaleResult(route=r, n_nodes=n, sessions=params.concurrent_sessions, config=config,
-                             nodes=tuple(rows), n_units=n // g, traces=traces)
+                             nodes=tuple(rows), n_units=n // g, traces=traces, requests_per_node=load)
     return out
 
 

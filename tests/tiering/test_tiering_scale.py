@@ -150,3 +150,16 @@ def test_prefill_seconds_saved_against_the_engine(config, stream):
     gpus = prefill_gpus_saved(s, P, config)
     assert_allclose(gpus, s["prefill_saved_s_per_request"] * P.concurrent_sessions / P.think_time_s
                     * eng.gpus_per_instance, rtol=1e-12)
+
+
+def test_request_imbalance_counts_every_node_even_when_sampled(config, stream):
+    from model.tiering.fleet import block_owner
+
+    first = block_owner(stream.block_ids[stream.block_offsets[:-1]], 6)
+    per_node = np.bincount(first, minlength=6)
+    s = simulate_chat_fleet(P, config, 6, "prefix", seed=4, sample_nodes=2).summary()
+    assert s["simulated_nodes"] == 2
+    assert_allclose(s["request_imbalance"], per_node.max() / per_node.mean(), rtol=1e-12)
+    per_session = np.bincount(stream.session % 6, minlength=6)
+    s = simulate_chat_fleet(P, config, 6, "session", seed=4, sample_nodes=2).summary()
+    assert_allclose(s["request_imbalance"], per_session.max() / per_session.mean(), rtol=1e-12)
