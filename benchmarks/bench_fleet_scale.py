@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from model.io import write_csv  # noqa: E402
 from model.parameters import default  # noqa: E402
 from model.tiering import ROUTES, default_config  # noqa: E402
-from model.tiering.scale import simulate_chat_fleets  # noqa: E402
+from model.tiering.scale import SCALE_CHECK_CSV, simulate_chat_fleets  # noqa: E402
 from model.workload import CharacterChatParams  # noqa: E402
 
 
@@ -41,7 +41,8 @@ def run(sessions: float, workers: int, sample: int | None, routes=ROUTES, pool_n
     n = max(1, math.ceil(sessions / int(default("fleet_sessions_per_node"))))
     t0 = time.perf_counter()
     res = simulate_chat_fleets(CharacterChatParams(concurrent_sessions=sessions), default_config(n_instances=1), n,
-                               routes, sample_nodes=sample, workers=workers, pool_nodes=pool_nodes)
+                               routes, sample_nodes=sample, workers=workers, pool_nodes=pool_nodes,
+                               prefix_blocks=int(default("fleet_prefix_route_blocks")))
     return n, time.perf_counter() - t0, {r: x.summary() for r, x in res.items()}
 
 
@@ -76,7 +77,7 @@ def main() -> None:
                          "full_wall_s": round(t_full, 1), "sampled_wall_s": round(t_s, 1)})
             print(f"  check {r:12s} full {f['hit_ratio']:.4f} ({t_full:.0f} s)  sampled {s['hit_ratio']:.4f} "
                   f"[{s['hit_ratio_low']:.4f}, {s['hit_ratio_high']:.4f}] ({t_s:.0f} s)", flush=True)
-        out = ROOT / "data" / "fleet_scale_check" / "check.csv"
+        out = SCALE_CHECK_CSV
         write_csv(pd.DataFrame(rows), out)
         print(f"wrote {out.relative_to(ROOT)}")
 

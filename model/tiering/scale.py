@@ -31,6 +31,7 @@ from model.tiering.fleet import ROUTES, block_owner, map_jobs
 from model.tiering.stream import StreamReplay
 from model.tiering.timing import request_service_s
 from model.validation import ParameterError, check_choice, check_int
+from model.io import DATA
 from model.parameters import default
 from model.workload.trace import _take, concat_traces
 
@@ -405,6 +406,17 @@ def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, se
         out[r] = ScaleResult(route=r, n_nodes=n, sessions=params.concurrent_sessions, config=config,
                              nodes=tuple(rows), n_units=n // g, traces=traces, requests_per_node=load)
     return out
+
+
+#: The recorded full-vs-sampled check at 100K sessions (``benchmarks/bench_fleet_scale.py --check``).
+SCALE_CHECK_CSV = DATA / "fleet_scale_check" / "check.csv"
+
+
+def recorded_scale_check() -> pd.DataFrame:
+    """The recorded check of sampled against full fleets (:data:`SCALE_CHECK_CSV`; its README gives the run)."""
+    if not SCALE_CHECK_CSV.exists():
+        raise FileNotFoundError(f"{SCALE_CHECK_CSV}: run benchmarks/bench_fleet_scale.py --check 100000")
+    return pd.read_csv(SCALE_CHECK_CSV)
 
 
 def prefill_gpus_saved(summary: dict, params, config: TierConfig) -> float:
