@@ -307,6 +307,7 @@ class ScaleResult:
         gb = np.array([r["gb_used"] for r in live])
         out = {"route": self.route, "nodes": self.n_nodes, "simulated_nodes": len(self.nodes),
                "pools": (self.n_units if self.route == "global" else math.nan),
+               "simulated_units": len({r["unit"] for r in self.nodes}),
                "sessions": self.sessions, "requests": int(sum(r["requests"] for r in live)),
                "lookups": float(lookups.sum()), "hit_ratio": est, "hit_ratio_low": lo, "hit_ratio_high": hi,
                "prefill_tokens_saved_share": 1 - sum(r["recomputed_tokens"] for r in live) / sum(
