@@ -51,9 +51,13 @@ def turn_rate_per_s(concurrent_sessions: float, *, turns_per_session: float, ses
 
 def replica_load_sweep(model: str, gpu: str, n_gpus: int, *, prompt_tokens: int, reply_tokens: int,
                        max_batch: int = 256, n_requests: int = 1500, seed: int = 0,
-                       load_fractions: tuple[float, ...] = LOAD_FRACTIONS) -> tuple[float, pd.DataFrame]:
+                       load_fractions: tuple[float, ...] = LOAD_FRACTIONS,
+                       cached_tokens: int = 0) -> tuple[float, pd.DataFrame]:
     """Simulate one continuously batched replica (:func:`model.serving.simulate`, Poisson arrivals, fixed
     lengths) at ``load_fractions`` of its analytic saturation throughput.
+
+    ``cached_tokens`` of every prompt are a prefix cache hit, loaded rather than recomputed
+    (:func:`model.batching.poisson_workload`); 0, the default, prefills every prompt whole.
 
     Returns
     -------
@@ -63,10 +67,13 @@ def replica_load_sweep(model: str, gpu: str, n_gpus: int, *, prompt_tokens: int,
     from model.serving import Scheduler, sweep_load
 
     dep = deployment(model, gpu, n_gpus)
-    sat = continuous_saturation(dep, [prompt_tokens], [reply_tokens], max_batch=max_batch).requests_per_s
+    check_int("cached_tokens", cached_tokens, low=0, high=check_int("prompt_tokens", prompt_tokens, low=1))
+    sat = continuous_saturation(dep, [prompt_tokens], [reply_tokens], max_batch=max_batch,
+                                cached_tokens=cached_tokens).requests_per_s
     sweep = sweep_load({"continuous": (dep, Scheduler("continuous", max_batch))}, [f * sat for f in load_fractions],
                        lambda r: poisson_workload(n_requests, r, prompt_tokens=prompt_tokens,
-                                                  output_tokens=reply_tokens, seed=seed), progress=False)
+                                                  output_tokens=reply_tokens, seed=seed,
+                                                  cached_tokens=cached_tokens), progress=False)
     return sat, sweep
 
 

@@ -15,12 +15,19 @@ from model.validation import ParameterError, check_int, check_nonnegative, check
 
 @dataclass(frozen=True)
 class Workload:
-    """Requests: arrival times (s, non-decreasing), prompt and output lengths (tokens, ≥ 1)."""
+    """Requests: arrival times (s, non-decreasing), prompt and output lengths (tokens, ≥ 1).
+
+    ``cached_tokens`` (optional, tokens per request, 0 ≤ cached ≤ prompt) is the prefix of each prompt whose
+    KV is already held (a prefix cache hit): the replica loads it instead of recomputing it, so the prefill
+    computes only the remaining prompt tokens, attending over the cached ones; the whole prompt still takes
+    KV memory. ``None`` (the default) is no cache, every prompt prefilled whole.
+    """
 
     arrival_s: np.ndarray
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
     name: str = "workload"
+    cached_tokens: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.arrival_s)
@@ -30,6 +37,24 @@ class Workload:
             raise ParameterError("arrival_s", "unsorted or negative", "non-decreasing times >= 0")
         if self.prompt_tokens.min() < 1 or self.output_tokens.min() < 1:
             raise ParameterError("lengths", "value < 1", "prompt and output lengths >= 1 token")
+        if self.cached_tokens is not None:
+            c = np.asarray(self.cached_tokens)
+            if c.shape != (n,):
+                raise ParameterError("cached_tokens", f"shape {c.shape}", f"one count per request ({n})")
+            if c.min() < 0:
+                raise ParameterError("cached_tokens", int(c.min()), "a count of tokens >= 0")
+            over = np.flatnonzero(c > self.prompt_tokens)
+            if over.size:
+                i = int(over[0])
+                raise ParameterError("cached_tokens", int(c[i]),
+                                     f"<= the request's prompt_tokens ({int(self.prompt_tokens[i])}, request {i})")
+
+    @property
+    def cached(self) -> np.ndarray:
+        """Cached prompt tokens per request (zeros without a prefix cache)."""
+        if self.cached_tokens is None:
+            return np.zeros(len(self.arrival_s), np.int64)
+        return np.asarray(self.cached_tokens, np.int64)
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -60,9 +85,13 @@ def _arrivals(n: int, rate_per_s: float, rng: np.random.Generator) -> np.ndarray
 
 
 def poisson_workload(n_requests: int, rate_per_s: float, *, prompt_tokens, output_tokens,
-                     seed: int = 0, name: str = "poisson") -> Workload:
+                     seed: int = 0, name: str = "poisson", cached_tokens: int = 0) -> Workload:
     """Poisson arrivals at ``rate_per_s`` (``math.inf``: all at time 0, the overload case) with fixed lengths
-    (ints) or lengths drawn uniformly with replacement from given arrays."""
+    (ints) or lengths drawn uniformly with replacement from given arrays.
+
+    ``cached_tokens`` (tokens, 0 ≤ cached ≤ every prompt) of each prompt are a prefix cache hit
+    (:class:`Workload`); 0, the default, is no cache and draws exactly the workload it drew before."""
+    c = check_int("cached_tokens", cached_tokens, low=0)
     n = check_int("n_requests", n_requests, low=1)
     if not math.isinf(rate_per_s):
         check_positive("rate_per_s", rate_per_s)
@@ -75,7 +104,10 @@ def poisson_workload(n_requests: int, rate_per_s: float, *, prompt_tokens, outpu
         pool = np.asarray(spec, dtype=np.int64)
         return pool[rng.integers(0, len(pool), size=n)]
 
-    return Workload(arrival, draw(prompt_tokens, "prompt_tokens"), draw(output_tokens, "output_tokens"), name)
+    prompt, output = draw(prompt_tokens, "prompt_tokens"), draw(output_tokens, "output_tokens")
+    if c > int(prompt.min()):
+        raise ParameterError("cached_tokens", c, f"<= prompt_tokens ({int(prompt.min())}, the shortest prompt)")
+    return Workload(arrival, prompt, output, name, None if c == 0 else np.full(n, c, np.int64))
 
 
 def azure_workload(n_requests: int, rate_per_s: float | None = None, *, seed: int = 0,

@@ -38,7 +38,8 @@ def continuous_batch_limit(dep: Deployment, prompt_tokens, output_tokens, max_ba
     return float(min(max_batch, dep.kv_capacity_tokens / footprint))
 
 
-def continuous_saturation(dep: Deployment, prompt_tokens, output_tokens, *, max_batch: int) -> Saturation:
+def continuous_saturation(dep: Deployment, prompt_tokens, output_tokens, *, max_batch: int,
+                          cached_tokens=0) -> Saturation:
     """Saturation throughput of continuous (iteration-level) batching on paged KV memory.
 
     Under overload every decode step runs a full batch B (the smaller of ``max_batch`` and what the KV
@@ -47,9 +48,22 @@ def continuous_saturation(dep: Deployment, prompt_tokens, output_tokens, *, max_
     of contexts S, per regime: t = max(c0 + c1·S, m0 + m1·S); with B sequences whose mean context is
     c̄ (residence-weighted: prompt + half the output), time per request =
     E[prefill(p)] + E[o − 1] · t(B, B·c̄) / B.
+
+    With ``cached_tokens`` c (tokens, broadcast with the prompts, 0 ≤ c ≤ p) of each prompt already in KV
+    (a prefix cache hit), the prefill computes p − c tokens attending over the c cached ones
+    (``Deployment.prefill_time(p − c, past=c)``, at least one token computed) while the KV footprint, hence
+    the batch, is unchanged; the default 0 is the whole prompt prefilled. A short prefill leaves room in the
+    token budget of a step for other prompts, which the simulation (:mod:`model.serving`) packs into one
+    step and this one-prefill-per-request figure does not: with a cache it is conservative.
     """
     p = np.asarray(prompt_tokens, float)
     o = np.asarray(output_tokens, float)
+    c = np.broadcast_to(np.asarray(cached_tokens, float), p.shape) if p.ndim else np.asarray(cached_tokens, float)
+    if c.size and (not np.all(np.isfinite(c)) or c.min() < 0):
+        raise ParameterError("cached_tokens", cached_tokens, "tokens >= 0")
+    if c.size and np.any(c > p):
+        raise ParameterError("cached_tokens", cached_tokens, f"<= prompt_tokens (shortest {p.min():g})")
+    hit = np.minimum(c, p - 1.0)   # at least the last position is computed
     b = continuous_batch_limit(dep, p, o, max_batch)
     b_eff = max(1, int(math.floor(b)))
     steps = o - 1
@@ -58,7 +72,7 @@ def continuous_saturation(dep: Deployment, prompt_tokens, output_tokens, *, max_
     c0, c1, m0, m1 = dep.decode_coefficients(b_eff)
     s = b_eff * ctx_plus
     t_dec = max(c0 + c1 * s, m0 + m1 * s)
-    prefill = float(np.mean(dep.prefill_time(p)))
+    prefill = float(np.mean(dep.prefill_time(p - hit, hit)))
     per_request = prefill + float(steps.mean()) * t_dec / b_eff
     x = 1.0 / per_request
     return Saturation("continuous", b_eff, x, x * float(o.mean()), prefill / per_request)

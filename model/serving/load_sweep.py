@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pandas as pd
 
 from model.quantization import COMPUTE_TYPE
@@ -15,10 +16,12 @@ from model.validation import check_positive
 
 
 def flops_utilization(dep: Deployment, result: SimResult) -> float:
-    """Useful model FLOPs (2 × matmul parameters per prompt and output token) ÷ (elapsed time × GPUs × peak):
-    the "MFU" reading of a utilisation figure."""
+    """Useful model FLOPs (2 × matmul parameters per computed prompt and output token; cached prompt tokens
+    are loaded, not computed) ÷ (elapsed time × GPUs × peak): the "MFU" reading of a utilisation figure."""
     r = result.requests
     tokens = float((r["prompt_tokens"] + r["output_tokens"]).sum())
+    if "cached_tokens" in r:
+        tokens -= float(np.minimum(r["cached_tokens"], r["prompt_tokens"] - 1).sum())
     span = result.end_s - float(r["arrival_s"].min())
     peak = dep.n_gpus * dep.gpu.flops(COMPUTE_TYPE[dep.weight_dtype])
     return 2.0 * dep.arch.matmul_parameters() * tokens / (span * peak)

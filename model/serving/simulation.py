@@ -17,6 +17,16 @@ Policies (:data:`POLICIES`)
     Sarathi-style: each step carries every running sequence's decode token plus prompt chunks of admitted
     requests up to a token budget, so prompts do not stall decoding.
 
+Prefix cache
+------------
+A workload may carry ``cached_tokens`` per request (:class:`model.request_stream.Workload`): that prefix of
+the prompt is already in KV (a cache hit, loaded rather than recomputed), so the prefill computes only the
+rest of the prompt, attending over the cached tokens (``Deployment.prefill_time(new, past=cached)``); the
+whole prompt still takes KV blocks. At least one token is computed (a fully cached prompt still runs its
+last position to emit the first token), and a preempted request finds its prefix cached again when it is
+readmitted. Loading the cached KV is not charged. The ``continuous`` and ``chunked_prefill`` policies
+serve it; ``static`` batching (no paged KV, no prefix cache) refuses it.
+
 The event loop advances one simpy timeout per GPU step; within a step the whole batch is updated at once
 (scalars and numpy arrays), never one event per token or per request.
 """
@@ -100,7 +110,8 @@ class Scheduler:
 class SimResult:
     """Per-request times and the replica's time series.
 
-    ``requests`` columns: arrival_s, prompt_tokens, output_tokens, first_token_s, finish_s, preemptions.
+    ``requests`` columns: arrival_s, prompt_tokens, output_tokens, first_token_s, finish_s, preemptions, and
+    cached_tokens when the workload has a prefix cache.
     ``timeline`` columns: time_s (end of step), running, kv_used_tokens (tokens held), kv_reserved_tokens
     (slots reserved: blocks × block size, or contiguous reservations), step_s, kind (prefill/decode/mixed).
     """
@@ -187,6 +198,7 @@ def simulate(dep: Deployment, workload: Workload, scheduler: Scheduler) -> SimRe
         if a request cannot ever fit in the KV budget, or the static batch cannot hold one sequence.
     """
     n = len(workload)
+    cached = workload.cached
     arrival = np.asarray(workload.arrival_s, float)
     prompt = np.asarray(workload.prompt_tokens, np.int64)
     output = np.asarray(workload.output_tokens, np.int64)
@@ -210,14 +222,20 @@ def simulate(dep: Deployment, workload: Workload, scheduler: Scheduler) -> SimRe
             raise ParameterError("max_batch", scheduler.max_batch,
                                  f"a batch that fits: not one sequence of {reserved} reserved tokens fits the KV "
                                  f"budget of {capacity} tokens")
+        if workload.cached_tokens is not None and cached.any():
+            raise ParameterError("cached_tokens", int(cached.max()),
+                                 "0 under the static policy (no paged KV, no prefix cache): use continuous or "
+                                 "chunked_prefill")
         proc = _static(env, dep, scheduler, arrival, prompt, output, first, finish, rec, state, longest)
     else:
         proc = _continuous(env, dep, scheduler, arrival, prompt, output, first, finish, preempt, rec, state,
-                           chunked=scheduler.policy == "chunked_prefill")
+                           chunked=scheduler.policy == "chunked_prefill", cached=cached)
     env.process(proc)
     env.run()
     requests = pd.DataFrame({"arrival_s": arrival, "prompt_tokens": prompt, "output_tokens": output,
                              "first_token_s": first, "finish_s": finish, "preemptions": preempt})
+    if workload.cached_tokens is not None:
+        requests["cached_tokens"] = cached
     return SimResult(requests, rec.frame(), scheduler.policy, scheduler.max_batch if scheduler.policy != "static"
                      else state["batch"], capacity, state["busy"], env.now, state["steps"])
 
@@ -263,9 +281,13 @@ def _static(env, dep, sch, arrival, prompt, output, first, finish, rec, state, l
         state["steps"] += omax
 
 
-def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, rec, state, chunked):
+def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, rec, state, chunked, cached=None):
     """Iteration-level scheduler on paged blocks. Per running slot: request id, tokens in KV (ctx), tokens
-    still to generate (rem); prefill progress for chunked prefill."""
+    still to generate (rem); prompt tokens still to compute (todo). A request admitted with ``cached[r]``
+    prefix tokens already in KV starts with ctx = that prefix (at most its tokens − 1) and computes the rest;
+    the token budget of a step counts computed tokens."""
+    if cached is None:
+        cached = np.zeros(len(arrival), np.int64)
     n = len(arrival)
     bs = sch.block
     total_blocks = dep.kv_capacity_tokens // bs
@@ -327,28 +349,31 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
             need_blocks = -(-need_tokens // bs)
             if total_blocks - blocks_used - need_blocks < watermark_blocks and running + len(admitted) > 0:
                 break
-            if not chunked and admitted and tokens_in + need_tokens > budget:
+            if not chunked and admitted and tokens_in + need_tokens - min(int(cached[r]), need_tokens - 1) > budget:
                 break
             waiting.popleft()
             s = free_slots.pop()
+            hit = min(int(cached[r]), need_tokens - 1)   # at least the last position is computed
             rid[s] = r
-            ctx[s] = 0
+            ctx[s] = hit
             rem[s] = output[r] - generated[r]
-            todo[s] = need_tokens
+            todo[s] = need_tokens - hit
             blocks_used += need_blocks
             admit_order.append(s)
             admitted.append(s)
-            tokens_in += need_tokens
+            tokens_in += need_tokens - hit
         running += len(admitted)
         if not chunked and admitted:
             # ---- prefill step of the admitted prompts alone (vLLM default scheduler) ----------------------
             idx = np.array(admitted)
             lens = todo[idx].astype(float)
-            dt = step_time(lens.sum(), float((lens * (lens + 1) / 2).sum()), len(idx), 0.0)
+            past = ctx[idx].astype(float)   # cached prefix tokens (0 without a prefix cache)
+            dt = step_time(lens.sum(), float((lens * past + lens * (lens + 1) / 2).sum()), len(idx),
+                           float(past.sum()))
             yield env.timeout(dt)
             busy += dt
             steps += 1
-            ctx[idx] = todo[idx]
+            ctx[idx] += todo[idx]
             todo[idx] = 0
             rr = rid[idx]
             newly = np.isnan(first[rr])
