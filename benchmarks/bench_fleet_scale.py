@@ -31,6 +31,12 @@ from model.tiering.scale import SCALE_CHECK_CSV, simulate_chat_fleets  # noqa: E
 from model.workload import CharacterChatParams  # noqa: E402
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process and its finished workers so far."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def peak_rss_gb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9
@@ -55,11 +61,14 @@ def main() -> None:
     k = int(default("fleet_sample_nodes"))
     pool = int(default("fleet_pool_nodes"))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    c0 = cpu_s()
     n, wall, res = run(a.sessions, a.workers, k, pool_nodes=pool)
+    cpu = cpu_s() - c0
     own, kids = peak_rss_gb()
     print(f"{a.sessions:,.0f} concurrent sessions on {n:,} nodes, {k} nodes (global: {k} pools of {pool} nodes) "
           f"simulated per policy, one pass per worker ({a.workers} workers): {wall / 60:.1f} min wall "
-          f"(goal < 30 min); peak RSS {own:.2f} GB here, {kids:.2f} GB in the largest worker", flush=True)
+          f"(goal < 30 min), {cpu / 60:.1f} min of CPU in all ({cpu / a.workers / 60:.1f} min per core, the wall "
+          f"time on {a.workers} idle cores); peak RSS {own:.2f} GB here, {kids:.2f} GB in the largest worker", flush=True)
     for r, s in res.items():
         print(f"  {r:12s} hit ratio {s['hit_ratio']:.4f} [{s['hit_ratio_low']:.4f}, {s['hit_ratio_high']:.4f}]  "
               f"prefill tokens saved {s['prefill_tokens_saved_share']:.4f}  requests {s['requests']:,}", flush=True)
