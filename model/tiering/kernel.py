@@ -39,6 +39,10 @@ The steps are small functions shared by :func:`replay_arrays` and the streamed r
 take arrays but never allocate one). Called so, passing the state's arrays costs nothing; inlined
 (``inline="always"``) or with reference counting on, every call made an atomic increment and decrement of
 each array's count, which took most of the replay's time (about 2.5x slower without a TTL, 6x with one).
+
+numba's on-disk cache (``cache=True``) checks only the file of the function it compiled, while a caller's
+cached code holds the steps it calls: after editing this module (or :func:`model.ttl.reused_within_ttl`),
+delete ``model/tiering/__pycache__/*.nb?`` so that the streamed replay is compiled again too.
 """
 
 from __future__ import annotations
@@ -130,16 +134,17 @@ def _advance(occupied, size, dt):
 def _pop_expired(t, g, ttl_g, st, bnd, size, ends, qslot, qtime, qctl, occupied):
     """Free the least recently accessed block of group g if it is no longer reusable at t, and return it
     (NONE if there is none): the integral gives back the time from its expiry instant to t."""
-    base, n = qctl[g, Q_BASE], qctl[g, Q_CAP]
-    while qctl[g, Q_LEN] > 0:
-        q = base + qctl[g, Q_FIRST]
+    base, n, first, left = qctl[g, Q_BASE], qctl[g, Q_CAP], qctl[g, Q_FIRST], qctl[g, Q_LEN]
+    out = NONE
+    while left > 0:
+        q = base + first
         b = qslot[q]
         if b != NONE and _reused(t - qtime[q], ttl_g):
-            return NONE
-        qctl[g, Q_FIRST] += 1                         # consume the entry (a cleared one is skipped)
-        if qctl[g, Q_FIRST] == n:
-            qctl[g, Q_FIRST] = 0
-        qctl[g, Q_LEN] -= 1
+            break
+        first += 1                                    # consume the entry (a cleared one is skipped)
+        if first == n:
+            first = 0
+        left -= 1
         if b != NONE:
             last = qtime[q]
             k = st[b, TIER]
@@ -149,8 +154,10 @@ def _pop_expired(t, g, ttl_g, st, bnd, size, ends, qslot, qtime, qctl, occupied)
             qslot[q] = NONE
             st[b, QPOS] = NONE
             _leave(st, b, k, bnd, size, ends)
-            return b
-    return NONE
+            out = b
+            break
+    qctl[g, Q_FIRST], qctl[g, Q_LEN] = first, left
+    return out
 
 
 @_step
@@ -177,11 +184,18 @@ def _compact(g, st, qslot, qtime, qctl):
 
 
 @_step
-def _push(g, b, t, st, qslot, qtime, qctl):
-    """Append (b, t) to group g's queue (compacting its ring if full) and point b's row at the entry."""
-    n = qctl[g, Q_CAP]
-    if qctl[g, Q_LEN] == n:
+def _make_room(g, st, qslot, qtime, qctl):
+    """Compact group g's ring if it is full (kept out of :func:`_push`: the call alone, never taken, slowed
+    the replay's TTL path by a third)."""
+    if qctl[g, Q_LEN] == qctl[g, Q_CAP] > 0:
         _compact(g, st, qslot, qtime, qctl)
+
+
+@_step
+def _push(g, b, t, st, qslot, qtime, qctl):
+    """Append (b, t) to group g's queue, which has room (a replay's queues are never full; a streamed replay
+    calls :func:`_make_room` first), and point b's row at the entry."""
+    n = qctl[g, Q_CAP]
     off = qctl[g, Q_FIRST] + qctl[g, Q_LEN]
     if off >= n:
         off -= n

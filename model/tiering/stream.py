@@ -21,8 +21,8 @@ import numpy as np
 from numba import njit
 
 from model.tiering.config import TierConfig
-from model.tiering.kernel import (NONE, TIER, _access, _advance, _after_access, _pop_expired, _step,
-                                  queue_control)
+from model.tiering.kernel import (NONE, TIER, _access, _advance, _after_access, _make_room, _pop_expired,
+                                  _step, queue_control)
 from model.validation import ParameterError
 
 EMPTY = np.int64(-1)
@@ -130,6 +130,7 @@ def _replay_chunk(ids, offsets, arrival, groups, tokens, ttl_by_group, cap, st, 
                 _free(v, keys, vals, slot_key, free, scal)
             if use_ttl:
                 g = groups[pos]
+                _make_room(g, st, qslot, qtime, qctl)
                 if _after_access(b, ttl_by_group[g], t, g, st, bnd, size, ends, qslot, qtime, qctl):
                     _free(b, keys, vals, slot_key, free, scal)
                     scal[S_EXPIRED] += 1
