@@ -149,7 +149,9 @@ class StreamReplay:
 
     Use :meth:`feed` on each chunk (a :class:`model.workload.Trace`, in arrival order, chunks one after the
     other); the counters (``hits_by_tier``, ``demotions``, ``occupied_block_seconds``, ``expirations``,
-    ``lookups``) accumulate. Memory: about 40 bytes a block of capacity, whatever the stream's length.
+    ``lookups``) accumulate. Memory, whatever the stream's length: 52 to 76 bytes a block of capacity (the
+    slot's state, 28 bytes, and the hash table, at most half full), plus 24 a block for each group with a finite
+    TTL (its ring of twice the slots, 12 bytes an entry).
     """
 
     def __init__(self, config: TierConfig, group_names: tuple):
