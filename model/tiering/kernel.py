@@ -276,16 +276,6 @@ def queue_control(lengths):
 
 
 @njit(cache=True)
-def _queue_counts(groups, ttl_by_group):
-    counts = np.zeros(len(ttl_by_group), np.int64)
-    for pos in range(len(groups)):
-        ttl = ttl_by_group[groups[pos]]
-        if ttl > 0 and ttl < np.inf:
-            counts[groups[pos]] += 1
-    return counts
-
-
-@njit(cache=True)
 def _replay(ids, offsets, arrival, groups, ttl_by_group, cap, lru, n_unique, qslot, qtime, qctl):
     """:func:`replay_arrays` on integer capacities (:func:`capacities_as_int`) and empty TTL queues."""
     n_req = len(offsets) - 1
@@ -360,14 +350,13 @@ def replay_arrays(ids, offsets, arrival, groups, ttl_by_group, capacities, lru, 
         Blocks freed by TTL.
     """
     ttl_by_group = np.ascontiguousarray(ttl_by_group, dtype=np.float64)
-    if np.isfinite(ttl_by_group).any():                # one entry per lookup: a queue never fills
-        qctl, total = queue_control(_queue_counts(groups, ttl_by_group))
-    else:
-        qctl, total = queue_control(np.zeros(len(ttl_by_group), np.int64))
+    queued = (ttl_by_group > 0) & (ttl_by_group < np.inf)
+    lookups = np.bincount(groups, minlength=len(ttl_by_group)) if queued.any() else 0
+    qctl, total = queue_control(np.where(queued, lookups, 0))      # an entry a lookup: a queue never fills
     if total > np.iinfo(np.int32).max:
         raise ParameterError("ids", f"{total:,} lookups with a finite TTL",
                              f"at most {np.iinfo(np.int32).max:,} (the block state's int32 indexes)")
-    qslot = np.full(total, NONE, np.int32)
-    qtime = np.zeros(total, np.float64)
+    qslot = np.empty(total, np.int32)                  # an entry is read only once written
+    qtime = np.empty(total, np.float64)
     return _replay(ids, offsets, arrival, groups, ttl_by_group, capacities_as_int(capacities), bool(lru),
                    n_unique, qslot, qtime, qctl)
