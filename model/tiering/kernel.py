@@ -361,3 +361,16 @@ def replay_arrays(ids, offsets, arrival, groups, ttl_by_group, capacities, lru, 
     qtime = np.empty(total, np.float64)
     return _replay(ids, offsets, arrival, groups, ttl_by_group, capacities_as_int(capacities), bool(lru),
                    n_unique, qslot, qtime, qctl)
+
+
+@njit(cache=True)
+def tokens_by_tier(served, offsets, tokens, n_tiers):
+    """Prompt tokens each tier served, per request (int64, requests × tiers), from the serving tier of each
+    block lookup (``served``, −1 = recomputed) and its tokens (``tokens``, int64)."""
+    out = np.zeros((len(offsets) - 1, n_tiers), np.int64)
+    for i in range(len(offsets) - 1):
+        for pos in range(offsets[i], offsets[i + 1]):
+            k = served[pos]
+            if k >= 0:
+                out[i, k] += tokens[pos]
+    return out
