@@ -108,17 +108,18 @@ def replay(trace: Trace, config: TierConfig, *, progress: bool = False) -> Repla
     block for block; ``progress`` is accepted for that symmetry and has no effect (a replay of the whole
     Mooncake trace takes well under a second).
     """
-    from model.tiering.kernel import replay_arrays
+    from model.tiering.kernel import replay_arrays, tokens_by_tier as tokens_of
 
     _check_trace(trace, config)
     dense, n_unique = dense_ids(trace)
     ttls = np.array([config.ttl_for(g) for g in trace.group_names], dtype=float)
+    offsets = np.ascontiguousarray(trace.block_offsets, dtype=np.int64)
     served, occupied, demotions, expirations = replay_arrays(
-        dense, np.ascontiguousarray(trace.block_offsets, dtype=np.int64),
-        np.ascontiguousarray(trace.arrival_s, dtype=np.float64),
+        dense, offsets, np.ascontiguousarray(trace.arrival_s, dtype=np.float64),
         np.ascontiguousarray(trace.block_group, dtype=np.int32), ttls,
         np.array(config.capacities, dtype=np.float64), config.eviction == "lru", n_unique)
-    tokens_by_tier, recomputed = _tokens_from_served(trace, served, len(config.tiers))
+    tokens_by_tier = tokens_of(served, offsets, trace.block_token_counts(), len(config.tiers))
+    recomputed = trace.input_tokens - tokens_by_tier.sum(axis=1)
     span = float(trace.arrival_s[-1] - trace.arrival_s[0]) if trace.n_requests else 0.0
     return ReplayResult(tier_names=config.tier_names, served_tier=served, tokens_by_tier=tokens_by_tier,
                         recomputed_tokens=recomputed, occupied_block_seconds=occupied, span_s=span,

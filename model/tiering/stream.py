@@ -8,8 +8,10 @@ tier or expires. Per request it returns the tokens served by each tier; nothing 
 can replay a stream of millions of sessions in the memory of its caches (``model.workload.iter_character_chat``
 streams the trace), and the fleet at the case study's scale fits on one machine.
 
-The recency list and the boundaries per tier are those of :func:`model.tiering.kernel._replay_lru`; the tests
-check this replay against :func:`model.tiering.replay` request for request, with the trace cut into chunks.
+The steps (expiry, access with promotion and demotion, TTL) are those of :mod:`model.tiering.kernel`, the same
+compiled functions on slots instead of dense block ids; the TTL queues are rings of twice the slots per group
+with a finite TTL, compacted when full. The tests check this replay against :func:`model.tiering.replay`
+request for request, with the trace cut into chunks.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from numba import njit
 
 from model.tiering.config import TierConfig
-from model.tiering.kernel import GNEXT, GPREV, GROUP, NEXT, NONE, PREV, TIER, _append, _reused, _unlink
+from model.tiering.kernel import (NONE, TIER, _access, _advance, _after_access, _make_room, _pop_expired,
+                                  _step, queue_control)
 from model.validation import ParameterError
 
 EMPTY = np.int64(-1)
@@ -28,12 +31,12 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 S_FREE, S_EXPIRED, S_SEEN, S_BITS = 0, 1, 2, 3
 
 
-@njit(cache=True, inline="always")
+@_step
 def _home(key, bits):
     return np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(64 - bits))
 
 
-@njit(cache=True, inline="always")
+@_step
 def _find(keys, key, bits):
     mask = (np.int64(1) << bits) - 1
     i = _home(key, bits)
@@ -46,7 +49,7 @@ def _find(keys, key, bits):
         i = (i + 1) & mask
 
 
-@njit(cache=True, inline="always")
+@_step
 def _insert(keys, vals, key, slot, bits):
     mask = (np.int64(1) << bits) - 1
     i = _home(key, bits)
@@ -56,7 +59,7 @@ def _insert(keys, vals, key, slot, bits):
     vals[i] = slot
 
 
-@njit(cache=True, inline="always")
+@_step
 def _delete(keys, vals, i, bits):
     """Remove entry i, shifting back the entries of its probe run (no tombstones)."""
     mask = (np.int64(1) << bits) - 1
@@ -74,133 +77,63 @@ def _delete(keys, vals, i, bits):
     keys[i] = EMPTY
 
 
-@njit(cache=True, inline="always")
-def _leave(st, b, k, bnd, size, lh, lt, ls):
-    """Block (slot) b leaves tier k and the recency list."""
-    if bnd[k] == b:
-        bnd[k] = st[b, NEXT] if size[k] > 1 else NONE
-    size[k] -= 1
-    _unlink(st, b, 0, lh, lt, ls, PREV, NEXT)
-
-
-@njit(cache=True, inline="always")
-def _free(st, b, keys, vals, slot_key, free, scal):
+@_step
+def _free(b, keys, vals, slot_key, free, scal):
+    """Return slot b (already out of the tiers and the TTL queues) to the free stack and its key to the table."""
     bits = scal[S_BITS]
     _delete(keys, vals, _find(keys, slot_key[b], bits), bits)
-    st[b, TIER] = NONE
-    st[b, GROUP] = NONE
     free[scal[S_FREE]] = b
     scal[S_FREE] += 1
 
 
 @njit(cache=True)
-def _replay_chunk(ids, offsets, arrival, groups, tokens, ttl_by_group, cap,
-                  st, gst, bnd, size, lh, lt, ls, ghead, gtail, gsize, last, keys, vals, slot_key, free,
-                  scal, t_prev, occupied, demotions, tokens_by_tier, hits_by_tier):
+def _replay_chunk(ids, offsets, arrival, groups, tokens, ttl_by_group, cap, st, bnd, size, ends, qslot, qtime, qctl,
+                  keys, vals, slot_key, free, scal, t_prev, occupied, demotions, tokens_by_tier, hits_by_tier):
     n_req = len(offsets) - 1
-    n_tiers = len(cap)
-    n_groups = len(ttl_by_group)
-    use_ttl = False
-    for g in range(n_groups):
-        if np.isfinite(ttl_by_group[g]):
-            use_ttl = True
+    finite = np.nonzero(ttl_by_group < np.inf)[0]
+    use_ttl = len(finite) > 0
     bits = scal[S_BITS]
     for i in range(n_req):
         t = arrival[i]
         if scal[S_SEEN] == 0:
             t_prev[0] = t
         scal[S_SEEN] += 1
-        dt = t - t_prev[0]
-        if dt > 0:
-            for k in range(n_tiers):
-                occupied[k] += size[k] * dt
+        _advance(occupied, size, t - t_prev[0])
         t_prev[0] = t
-        if use_ttl:
-            for g in range(n_groups):
-                ttl_g = ttl_by_group[g]
-                if not np.isfinite(ttl_g):
-                    continue
-                while ghead[g] != NONE:
-                    b = ghead[g]
-                    if _reused(t - last[b], ttl_g):
-                        break
-                    k = st[b, TIER]
-                    gone = t - (last[b] + ttl_g)
-                    if gone > 0:
-                        occupied[k] -= gone
-                    _unlink(gst, b, g, ghead, gtail, gsize, GPREV, GNEXT)
-                    _leave(st, b, k, bnd, size, lh, lt, ls)
-                    _free(st, b, keys, vals, slot_key, free, scal)
-                    scal[S_EXPIRED] += 1
+        for g in finite:                              # 1. expiry
+            while True:
+                b = _pop_expired(t, g, ttl_by_group[g], st, bnd, size, ends, qslot, qtime, qctl, occupied)
+                if b == NONE:
+                    break
+                _free(b, keys, vals, slot_key, free, scal)
+                scal[S_EXPIRED] += 1
         s, e = offsets[i], offsets[i + 1]
-        for pos in range(s, e):                       # 1. lookup: the longest cached prefix
+        for pos in range(s, e):                       # 2. lookup: the longest cached prefix
             h = _find(keys, ids[pos], bits)
             if h < 0:
                 break
             k = st[vals[h], TIER]
             tokens_by_tier[i, k] += tokens[pos]
             hits_by_tier[k] += 1
-        for pos in range(s, e):                       # 2. access every block in order
+        for pos in range(s, e):                       # 3. access every block in order, 4. its TTL
             key = ids[pos]
             h = _find(keys, key, bits)
             if h >= 0:
                 b = vals[h]
-                k = st[b, TIER]
-            else:
+            else:                                     # a slot for a block in no tier
                 scal[S_FREE] -= 1
                 b = free[scal[S_FREE]]
                 _insert(keys, vals, key, b, bits)
                 slot_key[b] = key
-                st[b, GROUP] = NONE
-                k = -1
-            if k == 0:
-                if lt[0] != b:
-                    if bnd[0] == b:
-                        bnd[0] = st[b, NEXT]
-                    _unlink(st, b, 0, lh, lt, ls, PREV, NEXT)
-                    _append(st, b, 0, lh, lt, ls, PREV, NEXT)
-            else:
-                if k > 0:
-                    _leave(st, b, k, bnd, size, lh, lt, ls)
-                _append(st, b, 0, lh, lt, ls, PREV, NEXT)
-                st[b, TIER] = 0
-                size[0] += 1
-                if bnd[0] == NONE:
-                    bnd[0] = b
-                j = 0
-                while size[j] > cap[j]:
-                    v = bnd[j]
-                    bnd[j] = st[v, NEXT] if size[j] > 1 else NONE
-                    size[j] -= 1
-                    demotions[j] += 1
-                    if j + 1 < n_tiers:
-                        st[v, TIER] = j + 1
-                        size[j + 1] += 1
-                        if bnd[j + 1] == NONE:
-                            bnd[j + 1] = v
-                        j += 1
-                    else:
-                        _unlink(st, v, 0, lh, lt, ls, PREV, NEXT)
-                        if use_ttl and st[v, GROUP] >= 0:
-                            _unlink(gst, v, st[v, GROUP], ghead, gtail, gsize, GPREV, GNEXT)
-                        _free(st, v, keys, vals, slot_key, free, scal)
-                        break
-            if st[b, TIER] >= 0 and use_ttl:
+            v = _access(st, b, True, cap, bnd, size, ends, demotions, qslot)
+            if v != NONE:
+                _free(v, keys, vals, slot_key, free, scal)
+            if use_ttl:
                 g = groups[pos]
-                old = st[b, GROUP]
-                if old >= 0:
-                    _unlink(gst, b, old, ghead, gtail, gsize, GPREV, GNEXT)
-                ttl = ttl_by_group[g]
-                if ttl <= 0:
-                    _leave(st, b, st[b, TIER], bnd, size, lh, lt, ls)
-                    _free(st, b, keys, vals, slot_key, free, scal)
+                _make_room(g, st, qslot, qtime, qctl)
+                if _after_access(b, ttl_by_group[g], t, g, st, bnd, size, ends, qslot, qtime, qctl):
+                    _free(b, keys, vals, slot_key, free, scal)
                     scal[S_EXPIRED] += 1
-                elif np.isfinite(ttl):
-                    last[b] = t
-                    _append(gst, b, g, ghead, gtail, gsize, GPREV, GNEXT)
-                    st[b, GROUP] = g
-                else:
-                    st[b, GROUP] = NONE
 
 
 class StreamReplay:
@@ -216,7 +149,9 @@ class StreamReplay:
 
     Use :meth:`feed` on each chunk (a :class:`model.workload.Trace`, in arrival order, chunks one after the
     other); the counters (``hits_by_tier``, ``demotions``, ``occupied_block_seconds``, ``expirations``,
-    ``lookups``) accumulate. Memory: about 40 bytes a block of capacity, whatever the stream's length.
+    ``lookups``) accumulate. Memory, whatever the stream's length: 52 to 76 bytes a block of capacity (the
+    slot's state, 28 bytes, and the hash table, at most half full), plus 24 a block for each group with a finite
+    TTL (its ring of twice the slots, 12 bytes an entry).
     """
 
     def __init__(self, config: TierConfig, group_names: tuple):
@@ -230,16 +165,16 @@ class StreamReplay:
         self.ttls = np.array([config.ttl_for(g) for g in self.group_names], dtype=np.float64)
         n_slots = int(sum(caps)) + 1
         bits = max(4, int(2 * n_slots - 1).bit_length())          # table at most half full
-        n_tiers, n_groups = len(caps), len(self.group_names)
+        n_tiers = len(caps)
         self.cap = np.array(caps, dtype=np.int64)
         self.st = np.full((n_slots, 4), NONE, np.int32)
-        self.gst = np.full((n_slots if np.isfinite(self.ttls).any() else 0, 2), NONE, np.int32)
         self.bnd = np.full(n_tiers, NONE, np.int64)
         self.size = np.zeros(n_tiers, np.int64)
-        self.lh, self.lt, self.ls = np.full(1, NONE, np.int64), np.full(1, NONE, np.int64), np.zeros(1, np.int64)
-        self.ghead, self.gtail = np.full(n_groups, NONE, np.int64), np.full(n_groups, NONE, np.int64)
-        self.gsize = np.zeros(n_groups, np.int64)
-        self.last = np.zeros(n_slots, np.float64)
+        self.ends = np.full(2, NONE, np.int64)
+        ring = np.where((self.ttls > 0) & (self.ttls < math.inf), 2 * n_slots, 0)   # a group's live entries ≤ slots
+        self.qctl, n_entries = queue_control(ring)
+        self.qslot = np.full(n_entries, NONE, np.int32)
+        self.qtime = np.zeros(n_entries, np.float64)
         self.keys = np.full(1 << bits, EMPTY, np.int64)
         self.vals = np.zeros(1 << bits, np.int32)
         self.slot_key = np.full(n_slots, EMPTY, np.int64)
@@ -275,9 +210,9 @@ class StreamReplay:
                       np.ascontiguousarray(trace.arrival_s, dtype=np.float64),
                       np.ascontiguousarray(trace.block_group, dtype=np.int32),
                       np.ascontiguousarray(trace.block_token_counts(), dtype=np.int64), self.ttls, self.cap,
-                      self.st, self.gst, self.bnd, self.size, self.lh, self.lt, self.ls, self.ghead, self.gtail,
-                      self.gsize, self.last, self.keys, self.vals, self.slot_key, self.free, self.scal, self.t_prev,
-                      self.occupied_block_seconds, self.demotions, out, self.hits_by_tier)
+                      self.st, self.bnd, self.size, self.ends, self.qslot, self.qtime, self.qctl, self.keys,
+                      self.vals, self.slot_key, self.free, self.scal, self.t_prev, self.occupied_block_seconds,
+                      self.demotions, out, self.hits_by_tier)
         if self.lookups == 0:
             self.first_arrival_s = float(trace.arrival_s[0])
         self.lookups += trace.n_blocks
@@ -290,5 +225,5 @@ class StreamReplay:
 
     def state_bytes(self) -> int:
         """Bytes of the replay's state (bounded by the capacities)."""
-        return int(sum(a.nbytes for a in (self.st, self.gst, self.last, self.keys, self.vals, self.slot_key,
+        return int(sum(a.nbytes for a in (self.st, self.qslot, self.qtime, self.keys, self.vals, self.slot_key,
                                           self.free)))

@@ -109,3 +109,37 @@ def test_occupancy_counts_an_expired_block_only_until_its_expiry(kernel, engine)
     assert_allclose(rep.occupied_block_seconds, [30.0], rtol=0, atol=1e-12)
     assert rep.expirations == 1
     assert_allclose(replay(t, one_tier(engine, math.inf)).occupied_block_seconds, [100.0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_a_reuse_within_the_ttl_restarts_the_block_s_ttl(kernel, engine):
+    """TTL 30 s. Blocks 1 and 2 at 0 s, block 1 again at 10 s (a hit), block 3 at 100 s. Block 1 lives until
+    10 + 30 = 40 s (its first access no longer counts), block 2 until 30 s: 40 + 30 = 70 block·s, two
+    expirations; a reuse of block 1 at exactly 40 s would miss (the boundary rule)."""
+    from model.tiering import replay_reference
+    run = replay if kernel else replay_reference
+    cfg = one_tier(engine, math.inf).with_ttl(default_ttl_s=30.0)
+    rep = run(_lines_trace([(0, [1, 2]), (10000, [1]), (100000, [3])]), cfg)
+    assert_array_equal(rep.served_tier, [-1, -1, 0, -1])
+    assert_allclose(rep.occupied_block_seconds, [70.0], rtol=0, atol=1e-12)
+    assert rep.expirations == 2
+    at_expiry = run(_lines_trace([(0, [1, 2]), (10000, [1]), (40000, [1])]), cfg)
+    assert_array_equal(at_expiry.served_tier, [-1, -1, 0, -1])
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_the_last_access_s_group_sets_the_ttl(kernel, engine):
+    """Block 1 accessed in group "short" (TTL 5 s) then, at 1 s, in group "forever" (no TTL): still cached at
+    20 s. The other way round it expires at 1 + 5 = 6 s: resident 6 s of the 20 s, then inserted anew."""
+    from model.tiering import replay_reference
+    run = replay if kernel else replay_reference
+    cfg = one_tier(engine, math.inf).with_ttl(by_group={"short": 5.0})
+    t = _lines_trace([(0, [1]), (1000, [1]), (20000, [1])])
+    kept = run(t.with_groups(np.array([0, 1, 1]), ("short", "forever")), cfg)
+    assert_array_equal(kept.served_tier, [-1, 0, 0])
+    assert kept.expirations == 0
+    assert_allclose(kept.occupied_block_seconds, [20.0], rtol=0, atol=1e-12)
+    lost = run(t.with_groups(np.array([1, 0, 1]), ("short", "forever")), cfg)
+    assert_array_equal(lost.served_tier, [-1, 0, -1])
+    assert lost.expirations == 1
+    assert_allclose(lost.occupied_block_seconds, [6.0], rtol=0, atol=1e-12)
