@@ -24,7 +24,8 @@ from model.workload.trace import Trace, _take, concat_traces
 CHAT_GROUPS = ("shared_persona", "persona_popular", "persona_tail", "history")
 _CHAR_BASE = 1 << 40      # character persona blocks: _CHAR_BASE + character * blocks_per_persona + j
 _HIST_BASE = 1 << 61      # history blocks: _HIST_BASE + (session << 32 | epoch << 12 | j)
-_PART_BASE = 1 << 62      # the unique partial last block: _PART_BASE + (session << 20 | turn)
+_PART_BASE = 1 << 62      # blocks new at every turn: _PART_BASE + (session << 20 | turn), or with memory tokens
+#                            _PART_BASE + (session << 32 | turn << 12 | j)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class CharacterChatParams:
     history_window_tokens : int
         History kept in the prompt (§1: 10K); older turns are dropped whole, which changes the prompt's
         history prefix (new block ids).
+    memory_tokens : int
+        Tokens between the history window and the user's message that change at every turn (a summary of
+        older turns, retrieved memories); 0 by default. Every block that reaches into them is new at each
+        turn.
     duration_s : float
         Sessions start in [0, duration_s); their later turns may arrive after it.
     block_tokens : int
@@ -79,6 +84,7 @@ class CharacterChatParams:
     tokens_per_turn: int = field(default_factory=lambda: int(default("chat_tokens_per_turn")))
     reply_share: float = field(default_factory=lambda: default("chat_reply_share"))
     history_window_tokens: int = field(default_factory=lambda: int(default("chat_history_window_tokens")))
+    memory_tokens: int = field(default_factory=lambda: int(default("chat_memory_tokens")))
     duration_s: float = field(default_factory=lambda: default("chat_duration_s"))
     block_tokens: int = field(default_factory=lambda: int(default("mooncake_block_tokens")))
 
@@ -95,7 +101,9 @@ class CharacterChatParams:
         check_int("tokens_per_turn", self.tokens_per_turn, low=2)
         check_fraction("reply_share", self.reply_share, allow_zero=False, allow_one=False)
         check_int("history_window_tokens", self.history_window_tokens, low=self.tokens_per_turn)
-        if -(-(self.persona_tokens + self.history_window_tokens + self.tokens_per_turn) // self.block_tokens) >= 1 << 12:
+        check_int("memory_tokens", self.memory_tokens, low=0)
+        if -(-(self.persona_tokens + self.history_window_tokens + self.memory_tokens + self.tokens_per_turn)
+             // self.block_tokens) >= 1 << 12:
             raise ParameterError("history_window_tokens", self.history_window_tokens,
                                  f"small enough for a prompt of fewer than 4096 blocks of {self.block_tokens} tokens")
         check_positive("duration_s", self.duration_s)
@@ -308,7 +316,8 @@ def _chat_requests(p: CharacterChatParams, sess: np.ndarray, turn: np.ndarray, a
     w = p.window_turns
     epoch = np.maximum(turn - w, 0)                      # first turn still in the window
     hist_turns = turn - epoch
-    input_tokens = p.persona_tokens + hist_turns * p.tokens_per_turn + p.user_tokens
+    hist_end = p.persona_tokens + hist_turns * p.tokens_per_turn
+    input_tokens = hist_end + p.memory_tokens + p.user_tokens
     output_tokens = np.full(len(turn), p.reply_tokens, dtype=np.int64)
     bt = p.block_tokens
     n_blocks = -(-input_tokens // bt)
@@ -325,10 +334,13 @@ def _chat_requests(p: CharacterChatParams, sess: np.ndarray, turn: np.ndarray, a
     is_persona = (~is_shared) & (j < persona_full)
     ids = np.where(is_shared, j, 0)
     ids = np.where(is_persona, _CHAR_BASE + char[rq] * max(blocks_per_persona, 1) + (j - shared_full), ids)
+    if p.memory_tokens:   # a block reaching into the turn's memory tokens is new at every turn
+        full = end <= hist_end[rq]
     hist = (~is_shared) & (~is_persona) & full
     ids = np.where(hist, _HIST_BASE + ((sess[rq] << 32) | (epoch[rq] << 12) | j), ids)
     part = (~is_shared) & (~is_persona) & (~full)
-    ids = np.where(part, _PART_BASE + ((sess[rq] << 20) | turn[rq]), ids)
+    ids = np.where(part, _PART_BASE + ((sess[rq] << 32) | (turn[rq] << 12) | j) if p.memory_tokens
+                   else _PART_BASE + ((sess[rq] << 20) | turn[rq]), ids)
     group = np.full(len(j), CHAT_GROUPS.index("history"), dtype=np.int32)
     group[is_shared] = CHAT_GROUPS.index("shared_persona")
     popular = char[rq] < p.popular_characters

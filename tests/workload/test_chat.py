@@ -66,3 +66,26 @@ def test_session_arrivals_follow_littles_law():
     assert abs(turns.mean() - p.mean_turns) < 4 * p.mean_turns / math.sqrt(sessions)
 
 
+
+
+def test_memory_tokens_are_new_at_every_turn():
+    """With m memory tokens the prompt is persona + history + m + user message; the blocks that end within
+    the history are those of the prompt without memory, and every block reaching into the memory is seen
+    once in the whole trace."""
+    base = CharacterChatParams(**SMALL)
+    mem = CharacterChatParams(**SMALL, memory_tokens=700)
+    a, b = character_chat_trace(base, seed=2), character_chat_trace(mem, seed=2)
+    assert_array_equal(a.arrival_s, b.arrival_s)
+    assert_array_equal(b.input_tokens, a.input_tokens + 700)
+    hist_end = a.input_tokens - base.user_tokens            # persona + history tokens
+    ids_a, ids_b = a.block_ids, b.block_ids
+    for i in range(0, a.n_requests, 7):
+        n_hist = hist_end[i] // 512                          # blocks ending at or before the history's end
+        assert_array_equal(b.blocks_of(i)[:n_hist], a.blocks_of(i)[:n_hist])
+    pos = b.position_of_block()
+    reaching = (pos + 1) * 512 > hist_end[b.request_of_block()]
+    assert reaching.sum() > 0
+    assert len(np.unique(ids_b[reaching])) == reaching.sum()
+    assert not np.isin(ids_b[reaching], ids_b[~reaching]).any()
+    # memory 0 is the default layout, draw for draw
+    assert_array_equal(character_chat_trace(CharacterChatParams(**SMALL, memory_tokens=0), seed=2).block_ids, ids_a)
