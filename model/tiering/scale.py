@@ -314,6 +314,12 @@ class ScaleResult:
                    r["input_tokens"] for r in live),
                "prefill_saved_s_per_request": (sum(r["prefill_full_s"] - r["prefill_busy_s"] for r in live)
                                                / max(sum(r["requests"] for r in live), 1)),
+               "prefill_s_per_request": (sum(r["prefill_busy_s"] for r in live)
+                                         / max(sum(r["requests"] for r in live), 1)),
+               "input_tokens_per_request": (sum(r["input_tokens"] for r in live)
+                                            / max(sum(r["requests"] for r in live), 1)),
+               "recomputed_tokens_per_request": (sum(r["recomputed_tokens"] for r in live)
+                                                 / max(sum(r["requests"] for r in live), 1)),
                "ttft_p95_s": hist_percentile(hist, 95), "ttft_p50_s": hist_percentile(hist, 50),
                "load_imbalance": float(busy.max() / busy.mean()) if busy.mean() > 0 else math.nan,   # of simulated nodes
                "request_imbalance": self._request_imbalance(),
@@ -418,6 +424,14 @@ def recorded_scale_check() -> pd.DataFrame:
     if not SCALE_CHECK_CSV.exists():
         raise FileNotFoundError(f"{SCALE_CHECK_CSV}: run benchmarks/bench_fleet_scale.py --check 100000")
     return pd.read_csv(SCALE_CHECK_CSV)
+
+
+def prefill_gpus(summary: dict, params, config: TierConfig) -> float:
+    """GPUs of prefill the whole fleet needs in steady state with its cache: prefill seconds per request
+    (``summary["prefill_s_per_request"]``) × requests per second (``concurrent_sessions`` ÷ the mean think
+    time) × GPUs per prefill instance (busy time only: no queueing headroom)."""
+    rate = params.concurrent_sessions / params.think_time_s
+    return float(summary["prefill_s_per_request"] * rate * config.engine.gpus_per_instance)
 
 
 def prefill_gpus_saved(summary: dict, params, config: TierConfig) -> float:

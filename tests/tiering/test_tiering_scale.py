@@ -147,6 +147,12 @@ def test_prefill_seconds_saved_against_the_engine(config, stream):
     busy = sum(n.prefill_busy_s for n in ref.nodes)
     assert_allclose(s["prefill_saved_s_per_request"], (full - busy) / stream.n_requests, rtol=1e-9)
     assert s["prefill_saved_s_per_request"] > 0
+    assert_allclose(s["prefill_s_per_request"], busy / stream.n_requests, rtol=1e-9)
+    assert_allclose(s["input_tokens_per_request"], stream.input_tokens.mean(), rtol=1e-12)
+    assert_allclose(s["recomputed_tokens_per_request"],
+                    sum(n.recomputed_tokens for n in ref.nodes) / stream.n_requests, rtol=1e-12)
+    from model.tiering.scale import prefill_gpus
+    assert_allclose(prefill_gpus(s, P, config) / prefill_gpus_saved(s, P, config), busy / (full - busy), rtol=1e-9)
     gpus = prefill_gpus_saved(s, P, config)
     assert_allclose(gpus, s["prefill_saved_s_per_request"] * P.concurrent_sessions / P.think_time_s
                     * eng.gpus_per_instance, rtol=1e-12)
