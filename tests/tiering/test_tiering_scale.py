@@ -169,3 +169,29 @@ def test_request_imbalance_counts_every_node_even_when_sampled(config, stream):
     per_session = np.bincount(stream.session % 6, minlength=6)
     s = simulate_chat_fleet(P, config, 6, "session", seed=4, sample_nodes=2).summary()
     assert_allclose(s["request_imbalance"], per_session.max() / per_session.mean(), rtol=1e-12)
+
+
+def test_t_quantile_against_the_published_table():
+    """Student's t, 97.5% quantile (e.g. NIST/SEMATECH e-Handbook, table 1.3.6.7.2): df 1 12.706, 2 4.303,
+    3 3.182, 5 2.571, 7 2.365, 10 2.228, 30 2.042; the normal 1.960 as df grows."""
+    from model.tiering.scale import t_quantile_975
+
+    assert_allclose(t_quantile_975(3), 3.182, atol=0.004)
+    for df, want in ((1, 12.706), (2, 4.303), (4, 2.776), (5, 2.571), (7, 2.365), (10, 2.228), (30, 2.042)):
+        assert_allclose(t_quantile_975(df), want, atol=0.001)
+    assert_allclose(t_quantile_975(10_000), 1.960, atol=0.001)
+
+
+def test_ratio_interval_covers_about_95_percent_of_random_samples():
+    """Random samples of 8 of 100 nodes whose hit ratios vary as the chat fleet's do (sd 0.034 about 0.50,
+    lookups ±13%): the t interval holds the population ratio in 95% ± 2.5% of 4,000 samples."""
+    rng = np.random.default_rng(7)
+    lookups = rng.normal(330_000, 42_000, 100)
+    hits = lookups * rng.normal(0.50, 0.034, 100)
+    truth = hits.sum() / lookups.sum()
+    cover = 0
+    for _ in range(4000):
+        c = rng.choice(100, 8, replace=False)
+        _, lo, hi = ratio_interval(hits[c], lookups[c], 100)
+        cover += lo <= truth <= hi
+    assert abs(cover / 4000 - 0.95) < 0.025
