@@ -82,7 +82,7 @@ def main() -> None:
                          "sampled_hit_ratio": s["hit_ratio"], "sampled_low": s["hit_ratio_low"],
                          "sampled_high": s["hit_ratio_high"],
                          "covered": bool(s["hit_ratio_low"] <= f["hit_ratio"] <= s["hit_ratio_high"]),
-                         "sampled_units": s["simulated_nodes"] if r != "global" else s["pools"],
+                         "sampled_units": s["simulated_units"],
                          "full_wall_s": round(t_full, 1), "sampled_wall_s": round(t_s, 1)})
             print(f"  check {r:12s} full {f['hit_ratio']:.4f} ({t_full:.0f} s)  sampled {s['hit_ratio']:.4f} "
                   f"[{s['hit_ratio_low']:.4f}, {s['hit_ratio_high']:.4f}] ({t_s:.0f} s)", flush=True)
