@@ -119,13 +119,27 @@ class _Fleet:
         self.sent = {p: 0 for p in self.pools}      # requests a pool has placed on its nodes (round-robin)
         self.state: dict[int, _Node] = {}
         self.kept: dict[int, list] = {}
+        self.kept_lookups: dict[int, int] = {}
+        self.keep_max = int(default("fleet_keep_max_lookups"))
+        self.truncated: set = set()             # units whose kept requests stop at keep_max lookups
         self.seen = 0
         self.n_tiers = len(config.tiers)
         self.load = np.zeros(spec.n_nodes, np.int64)   # requests routed to every node of the fleet
 
     def _keep(self, unit, sub):
-        if unit in self.spec.keep:
-            self.kept.setdefault(unit, []).append(sub)
+        """Keep ``sub`` for ``unit`` while its kept requests hold fewer than ``keep_max`` lookups (a node that
+        receives most of the stream, e.g. under prefix routing on a shared first block, would not fit)."""
+        if unit not in self.spec.keep or unit in self.truncated:
+            return
+        room = self.keep_max - self.kept_lookups.get(unit, 0)
+        if sub.n_blocks > room:
+            n = int(np.searchsorted(sub.block_offsets[1:], room, side="right"))
+            self.truncated.add(unit)
+            if n == 0:
+                return
+            sub = _take(sub, np.arange(n))
+        self.kept.setdefault(unit, []).append(sub)
+        self.kept_lookups[unit] = self.kept_lookups.get(unit, 0) + sub.n_blocks
 
     def step(self, batch) -> None:
         spec, g, n_tiers = self.spec, self.g, self.n_tiers
@@ -238,7 +252,7 @@ def stream_fleets(job) -> list[tuple[list[dict], dict]]:
     for batch in _batches(chunks, int(default("fleet_batch_lookups"))):
         for f in fleets:
             f.step(batch)
-    return [(f.rows(), f.traces(), f.load) for f in fleets]
+    return [(f.rows(), (f.traces(), f.truncated), f.load) for f in fleets]
 
 
 def hist_percentile(hist: np.ndarray, q: float) -> float:
@@ -292,6 +306,7 @@ class ScaleResult:
     nodes: tuple
     n_units: int = 0       # sampling units of the fleet: nodes, or pools under ``global``
     traces: dict = field(default_factory=dict)   # unit -> Trace of its requests (keep_units)
+    traces_truncated: frozenset = frozenset()    # units whose kept trace stops at fleet_keep_max_lookups
     requests_per_node: np.ndarray | None = None  # requests routed to each of the N nodes (global: simulated pools')
 
     def node_table(self) -> pd.DataFrame:
@@ -399,7 +414,8 @@ def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, se
         prefix up to that block); 1, the default, routes by the first block.
     keep_units : int
         Also keep the requests the first ``keep_units`` simulated nodes (pools under ``global``) received, as
-        :attr:`ScaleResult.traces` (their memory grows with the stream).
+        :attr:`ScaleResult.traces`, each up to ``fleet_keep_max_lookups`` block lookups (whole requests, in
+        arrival order; the units cut there are :attr:`ScaleResult.traces_truncated`).
 
     Returns
     -------
@@ -425,11 +441,13 @@ def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, se
     out = {}
     for j, r in enumerate(routes):
         rows = sorted((row for part in results for row in part[j][0]), key=lambda row: row["node"])
-        traces = {u: t for part in results for u, t in part[j][1].items()}
+        traces = {u: t for part in results for u, t in part[j][1][0].items()}
+        truncated = frozenset(u for part in results for u in part[j][1][1])
         load = results[0][j][2] if r != "global" else np.sum([part[j][2] for part in results], axis=0)
         g, chosen = plan[r]
         out[r] = ScaleResult(route=r, n_nodes=n, sessions=params.concurrent_sessions, config=config,
-                             nodes=tuple(rows), n_units=n // g, traces=traces, requests_per_node=load)
+                             nodes=tuple(rows), n_units=n // g, traces=traces, requests_per_node=load,
+                             traces_truncated=truncated)
     return out
 
 

@@ -195,3 +195,17 @@ def test_ratio_interval_covers_about_95_percent_of_random_samples():
         _, lo, hi = ratio_interval(hits[c], lookups[c], 100)
         cover += lo <= truth <= hi
     assert abs(cover / 4000 - 0.95) < 0.025
+
+
+def test_kept_requests_stop_at_the_cap(config, stream, monkeypatch):
+    """Prefix routing on the shared first block sends every request to one node: its kept requests stop at
+    the cap, whole requests in arrival order, and the unit is reported as cut."""
+    import model.tiering.scale as scale
+
+    real = scale.default
+    monkeypatch.setattr(scale, "default", lambda name: 5000 if name == "fleet_keep_max_lookups" else real(name))
+    res = simulate_chat_fleet(P, config, 3, "prefix", seed=4, keep_units=3)
+    (unit, kept), = [(u, t) for u, t in res.traces.items() if t.n_requests]
+    assert res.traces_truncated == frozenset({unit})
+    assert kept.n_blocks <= 5000 < kept.n_blocks + int(np.diff(stream.block_offsets)[kept.n_requests])
+    np.testing.assert_array_equal(kept.block_ids, stream.block_ids[:kept.n_blocks])
