@@ -53,6 +53,23 @@ MODULES: dict[str, list[str]] = {
     "model/fleet_sizing.py": ["tests/test_fleet_sizing.py", "tests/test_economics_mutants.py"],
     "model/autoscaling.py": ["tests/test_autoscaling.py", "tests/test_economics_mutants.py"],
     "model/calendar.py": ["tests/test_economics.py", "tests/test_economics_mutants.py"],
+    "model/step_time.py": ["tests/test_step_time.py", "tests/test_step_time_points.py",
+                           "tests/test_step_time_validation.py", "tests/test_step_time_mutants.py"],
+    "model/ttl.py": ["tests/test_ttl.py", "tests/test_ttl_mutants.py"],
+    "model/serving/simulation.py": ["tests/test_serving.py", "tests/test_serving_mutants.py"],
+    "model/tiering/engine.py": ["tests/tiering/test_tiering_timing.py", "tests/tiering/test_tiering_slo.py",
+                                "tests/tiering/test_tiering_kernel.py", "tests/tiering/test_tiering_mutants.py"],
+    "model/tiering/replay.py": ["tests/tiering/test_tiering_replay.py", "tests/tiering/test_tiering_kernel.py",
+                                "tests/tiering/test_tiering_properties.py", "tests/tiering/test_tiering_stream.py",
+                                "tests/tiering/test_tiering_stack_distance.py", "tests/tiering/test_tiering_mutants.py"],
+    "model/tiering/stack_distance.py": ["tests/tiering/test_tiering_stack_distance.py",
+                                        "tests/tiering/test_tiering_replay.py",
+                                        "tests/tiering/test_tiering_properties.py",
+                                        "tests/tiering/test_tiering_reuse.py", "tests/tiering/test_tiering_mutants.py"],
+    "model/tiering/timing.py": ["tests/tiering/test_tiering_timing.py", "tests/tiering/test_tiering_slo.py",
+                                "tests/tiering/test_tiering_fleet.py", "tests/tiering/test_tiering_mutants.py"],
+    "model/tiering/cost.py": ["tests/tiering/test_tiering_cost.py", "tests/tiering/test_tiering_timing.py",
+                              "tests/tiering/test_tiering_slo.py", "tests/tiering/test_tiering_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
