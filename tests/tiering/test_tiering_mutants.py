@@ -1,0 +1,152 @@
+"""model.tiering's core (engine, timing, cost, replay, stack distances) against the bugs a reader would be
+hurt by: the clamp to one computed token removed, n²/2 attention pairs instead of n(n+1)/2, $ per million
+tokens from tokens per second instead of per hour, storage priced on the wrong basis, queues served in the
+wrong order. Expectations worked out by hand in the comments."""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from model.tiering import PrefillEngine, Tier, TierConfig, storage_cost_per_hour, usd_per_million_tokens
+from model.tiering.timing import _fifo_multi, lindley_done_s, network_done_s
+from model.validation import ParameterError
+
+#: An engine with round coefficients (not a real GPU): every term of the prefill time shows.
+E = dict(name="toy", s_token=1e-3, s_pair=1e-6, s_sequence=2e-3, m_fixed=0.05, m_token=1e-5, s_allreduce=1e-4,
+         kv_bytes_per_token=1000.0, gpus_per_instance=2, n_instances=3, gpu_usd_per_hour=2.0,
+         s_compute_fixed=0.01, overlap=0.25, s_fixed=0.003)
+
+
+# --- engine ------------------------------------------------------------------------------------------------
+
+def test_prefill_time_by_hand():
+    e = PrefillEngine(**E)
+    # n = 100 new after p = 50 cached: pairs = 100·50 + 100·101/2 = 10,050 (causal: token i sees p + i)
+    # C = 1e-3·100 + 1e-6·10050 + 2e-3 + 0.01 = 0.12205; M = 0.05 + 1e-5·150 = 0.0515 (compute-bound)
+    # t = 0.12205 + 0.25·0.0515 + 0.003 + 1e-4·100 = 0.147925
+    assert_allclose(e.prefill_time_s(100, 50), 0.147925, rtol=1e-12)
+    # brute force of the pairs: sum over i = 1..n of (p + i)
+    pairs = sum(50 + i for i in range(1, 101))
+    assert pairs == 10050
+    # a fully cached prompt still computes one token: n = 1 after p = 50
+    # C = 1e-3 + 1e-6·51 + 2e-3 + 0.01 = 0.013051; M = 0.05 + 1e-5·51 = 0.05051 (memory-bound)
+    # t = 0.05051 + 0.25·0.013051 + 0.003 + 1e-4 = 0.05687275
+    assert_allclose(e.prefill_time_s(0, 50), 0.05687275, rtol=1e-12)
+    assert_allclose(e.prefill_time_s(np.array([0, 0.5, 100]), np.array([50, 50, 50])),
+                    [0.05687275, 0.05687275, 0.147925], rtol=1e-12)
+    assert_allclose(e.prefill_time_s(1), e.prefill_time_s(1, 0), rtol=0)     # cached tokens default to none
+    assert e.n_gpus == 6
+
+
+def test_prefill_time_defaults_are_the_plain_roofline():
+    e = PrefillEngine(**{k: v for k, v in E.items() if k not in ("s_compute_fixed", "overlap", "s_fixed")})
+    # C = 0.1 + 0.01005 + 0.002 = 0.11205 > M = 0.0515; no overlap term, no fixed seconds; + 0.01 all-reduce
+    assert_allclose(e.prefill_time_s(100, 50), 0.11205 + 0.01, rtol=1e-12)
+
+
+@pytest.mark.parametrize("attr, bad", [("s_token", -1.0), ("s_pair", -1.0), ("s_sequence", -1.0),
+                                       ("m_fixed", -1.0), ("m_token", -1.0), ("s_allreduce", -1.0),
+                                       ("s_compute_fixed", -1.0), ("overlap", -1.0), ("s_fixed", -1.0),
+                                       ("kv_bytes_per_token", 0.0), ("gpus_per_instance", 0),
+                                       ("n_instances", 0), ("gpu_usd_per_hour", -1.0)])
+def test_engine_checks_name_the_field(attr, bad):
+    with pytest.raises(ParameterError, match=f"^{attr}="):
+        PrefillEngine(**{**E, attr: bad})
+
+
+def test_engine_from_names_prices_the_gpu_at_the_dated_price(engine):
+    from model.economics import gpu_price
+
+    assert engine.gpu_usd_per_hour == gpu_price("a100-80gb", "aws", "on-demand").usd_per_gpu_hour
+    assert engine.gpus_per_instance == 4 and engine.n_instances == 1     # tiering_gpus_per_instance = 4
+    assert engine.name == "llama-2-70b on 4 x a100-80gb"
+    cheap = PrefillEngine.from_names(n_instances=2, gpu_usd_per_hour=1.5)
+    assert cheap.gpu_usd_per_hour == 1.5 and cheap.n_instances == 2 and cheap.n_gpus == 8
+
+
+# --- timing ------------------------------------------------------------------------------------------------
+
+def test_usd_per_million_tokens_per_hour():
+    # $36 per hour at 10 tokens/s: 36,000 tokens an hour -> $1,000 per million
+    assert_allclose(usd_per_million_tokens(36.0, 10.0), 1000.0, rtol=1e-12)
+    assert usd_per_million_tokens(36.0, 0.0) == math.inf
+
+
+def test_single_fifo_server_by_hand():
+    # arrivals 0, 1, 10 s, service 2, 2, 1 s: done at 2, 4 (waits), 11 (idle server)
+    assert_allclose(lindley_done_s(np.array([0.0, 1.0, 10.0]), np.array([2.0, 2.0, 1.0])), [2.0, 4.0, 11.0],
+                    rtol=1e-12)
+    assert_allclose(_fifo_multi(np.array([0.0, 1.0, 10.0]), np.array([2.0, 2.0, 1.0]), 1), [2.0, 4.0, 11.0],
+                    rtol=1e-12)
+
+
+def test_two_fifo_servers_by_hand():
+    # 4 jobs at 0, 0, 0, 1 s taking 3, 2, 2, 1 s on 2 servers: A 0-3, B 0-2, job 3 on B 2-4, job 4 on A 3-4
+    assert_allclose(_fifo_multi(np.array([0.0, 0.0, 0.0, 1.0]), np.array([3.0, 2.0, 2.0, 1.0]), 2),
+                    [3.0, 2.0, 4.0, 4.0], rtol=1e-12)
+
+
+def test_network_of_loads_then_prefill_by_hand():
+    # request 0 loads 1 s from tier 0; request 1 loads 0.5 s from tier 0 (queued behind: 1.5 s) and 2 s from
+    # tier 1 (ready at 2 s); prefill 1 s each on one instance: done at 2 and 3 s
+    ready, done = network_done_s(np.array([0.0, 0.0]), np.array([[1.0, 0.0], [0.5, 2.0]]), np.array([1.0, 1.0]), 1)
+    assert_allclose(ready, [1.0, 2.0], rtol=1e-12)
+    assert_allclose(done, [2.0, 3.0], rtol=1e-12)
+    # two instances: loads on two links per tier, prefills in parallel
+    ready, done = network_done_s(np.array([0.0, 0.0]), np.array([[1.0, 0.0], [0.5, 2.0]]), np.array([1.0, 1.0]), 2)
+    assert_allclose(ready, [1.0, 2.0], rtol=1e-12)
+    assert_allclose(done, [2.0, 3.0], rtol=1e-12)
+    # prefill in order of readiness: request 1 (0.5 s from tier 0) goes before request 0 (3 s from tier 1)
+    ready, done = network_done_s(np.array([0.0, 0.0]), np.array([[0.0, 3.0], [0.5, 0.0]]), np.array([1.0, 1.0]), 1)
+    assert_allclose(ready, [3.0, 0.5], rtol=1e-12)
+    assert_allclose(done, [4.0, 1.5], rtol=1e-12)
+    # equal readiness: in request order
+    ready, done = network_done_s(np.array([0.0, 0.0]), np.zeros((2, 1)), np.array([2.0, 1.0]), 1)
+    assert_allclose(done, [2.0, 3.0], rtol=1e-12)
+
+
+# --- cost --------------------------------------------------------------------------------------------------
+
+def test_storage_cost_on_occupied_blocks_by_hand(engine):
+    tiers = (Tier("hbm", 10, 2e12, 2e12, 0.0), Tier("dram", 1000, 3e10, 3e10, 3.0), Tier("ssd", 5000, 1e9, 1e9, 0.5))
+    cfg = TierConfig(tiers=tiers, engine=engine, cost_basis="occupied")
+    rep = SimpleNamespace(mean_occupied_blocks=lambda: np.array([4.0, 250.0, 1000.0]))
+    cost = storage_cost_per_hour(cfg, rep)
+    gb = 512 * engine.kv_bytes_per_token / 1e9             # one block of 512 tokens, GB
+    assert cost["hbm"] == 0.0
+    assert_allclose(cost["dram"], 250 * gb * 3.0 / 730, rtol=1e-12)
+    assert_allclose(cost["ssd"], 1000 * gb * 0.5 / 730, rtol=1e-12)
+    with pytest.raises(ParameterError, match="^rep=None is not allowed: rep must be a ReplayResult when "
+                                             "cost_basis='occupied'$"):
+        storage_cost_per_hour(cfg)
+    prov = storage_cost_per_hour(TierConfig(tiers=tiers, engine=engine), rep)     # provisioned: rep ignored
+    assert_allclose(prov["ssd"], 5000 * gb * 0.5 / 730, rtol=1e-12)
+
+
+def test_gpu_price_defaults_to_aws_on_demand_and_takes_the_others():
+    from model.tiering.engine import gpu_price_row, gpu_price_usd_per_hour
+
+    # data/prices/gpu_prices.csv: AWS p4de.24xlarge on demand, $27.44705/h for 8 GPUs = $3.4309 a GPU-hour
+    assert gpu_price_usd_per_hour("a100-80gb") == 3.4309
+    row = gpu_price_row("a100-80gb")
+    assert row.usd_per_gpu_hour == 3.4309 and "aws" in row.label and "on-demand" in row.label
+    # the latest RunPod neocloud row (2026-11-09) and Lambda's
+    assert gpu_price_usd_per_hour("a100-80gb", provider="runpod", pricing="neocloud") == 1.79
+    assert gpu_price_row("a100-80gb", provider="lambda", pricing="neocloud").usd_per_gpu_hour == 2.79
+
+
+def test_engine_from_deployment_and_names_pass_their_arguments():
+    from model.batching import deployment
+
+    assert PrefillEngine(**{**E, "gpus_per_instance": 1}).n_gpus == 3
+    dep = deployment("llama-2-70b", "a100-80gb", 8)
+    e = PrefillEngine.from_deployment(dep, gpu_usd_per_hour=1.0)
+    assert e.n_instances == 1 and e.gpus_per_instance == 8
+    named = PrefillEngine.from_names(gpus_per_instance=8, gpu_usd_per_hour=1.0)
+    assert named == e
+    # deployment keywords reach the Deployment: at MFU 0.3 the per-token compute is 2 × body ÷ (8 × 312e12 × 0.3)
+    slow = PrefillEngine.from_names(gpus_per_instance=8, gpu_usd_per_hour=1.0, mfu=0.3, low_precision_mfu=1.0)
+    body = dep.arch.matmul_parameters() - 32000 * 8192
+    assert_allclose(slow.s_token, 2 * body / (8 * 312e12 * 0.3), rtol=1e-12)
