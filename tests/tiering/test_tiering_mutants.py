@@ -150,3 +150,54 @@ def test_engine_from_deployment_and_names_pass_their_arguments():
     slow = PrefillEngine.from_names(gpus_per_instance=8, gpu_usd_per_hour=1.0, mfu=0.3, low_precision_mfu=1.0)
     body = dep.arch.matmul_parameters() - 32000 * 8192
     assert_allclose(slow.s_token, 2 * body / (8 * 312e12 * 0.3), rtol=1e-12)
+
+
+def test_token_price_below_one_token_per_second():
+    # $36 per hour at 0.5 tokens/s: 1,800 tokens an hour -> $20,000 per million
+    assert_allclose(usd_per_million_tokens(36.0, 0.5), 20000.0, rtol=1e-12)
+
+
+def test_two_instances_prefill_side_by_side_and_integer_arrivals():
+    # two requests at 0 s with nothing to load, 1 s of prefill each: on two instances both done at 1 s
+    ready, done = network_done_s(np.array([0.0, 0.0]), np.zeros((2, 1)), np.array([1.0, 1.0]), 2)
+    assert_allclose(done, [1.0, 1.0], rtol=1e-12)
+    ready, done = network_done_s(np.array([0.0, 0.0]), np.zeros((2, 1)), np.array([1.0, 1.0]), 1)
+    assert_allclose(done, [1.0, 2.0], rtol=1e-12)
+    # integer arrival times: the ready times keep their fractions (0.5 s and 0.5 + 0.25 s of loading)
+    ready, done = network_done_s(np.array([0, 0]), np.array([[0.5], [0.25]]), np.array([1.0, 1.0]), 1)
+    assert_allclose(ready, [0.5, 0.75], rtol=1e-12)
+    assert_allclose(done, [1.5, 2.5], rtol=1e-12)
+
+
+def test_timing_fields_of_both_models(engine):
+    import json
+
+    from model.tiering import time_requests
+    from model.tiering.replay import replay
+    from model.workload import parse_mooncake_lines
+
+    # request 0: blocks 1, 2 computed; request 1 (0.5 s later) reuses both and adds block 3
+    lines = [json.dumps({"timestamp": 0, "input_length": 1024, "output_length": 1, "hash_ids": [1, 2]}),
+             json.dumps({"timestamp": 500, "input_length": 1536, "output_length": 1, "hash_ids": [1, 2, 3]})]
+    t = parse_mooncake_lines(lines)
+    cfg = TierConfig(tiers=(Tier("hbm", 10, 2e12, 2e12, 0.0), Tier("dram", 10, 1e10, 1e10, 1.0)), engine=engine)
+    rep = replay(t, cfg)
+    load_hbm = 1024 * engine.kv_bytes_per_token / 2e12          # 2 blocks of 512 tokens from HBM
+    for timing in ("recursion", "simpy"):
+        tm = time_requests(t, rep, cfg, timing=timing)
+        assert_allclose(tm.arrival_s, [0.0, 0.5], rtol=0, atol=0)
+        assert_allclose(tm.load_s, [0.0, load_hbm], rtol=1e-12)
+        assert_allclose(tm.prefill_s, [engine.prefill_time_s(1024, 0), engine.prefill_time_s(512, 1024)],
+                        rtol=1e-12)
+        first_done = engine.prefill_time_s(1024, 0)
+        assert_allclose(tm.ready_s, [0.0, 0.5 + load_hbm], rtol=1e-12)
+        assert_allclose(tm.done_s, [first_done, max(first_done, 0.5 + load_hbm) + tm.prefill_s[1]], rtol=1e-12)
+    with pytest.raises(ParameterError, match="^timing="):
+        time_requests(t, rep, cfg, timing="exact")
+
+
+def test_storage_cost_of_a_one_dollar_tier_and_of_an_unbounded_free_tier(engine):
+    tiers = (Tier("hbm", math.inf, 2e12, 2e12, 0.0), Tier("dram", 100, 3e10, 3e10, 1.0))
+    cost = storage_cost_per_hour(TierConfig(tiers=tiers, engine=engine))
+    assert cost["hbm"] == 0.0                              # free, however large (not inf × 0 = NaN)
+    assert_allclose(cost["dram"], 100 * 512 * engine.kv_bytes_per_token / 1e9 * 1.0 / 730, rtol=1e-12)
