@@ -10,6 +10,16 @@ or that timed out, and the equivalent ones are listed in ``tests/mutation/equiva
 its mutated line; an entry whose line no longer matches the mutant is stale and not excluded). The survivors
 are printed with their diff. The exit status is 1 if a module scores below ``--threshold`` (percent).
 
+Compiled code: ``model/tiering/kernel.py`` and ``model/tiering/stream.py`` are numba-compiled (``njit``) and
+are never mutated (mutmut's trampolines, which pick the mutant at run time, cannot run under ``njit``; only
+the ``only_mutate`` file of a run is mutated, the others are copied as they are). The kernel compiles one
+function of a mutated module, :func:`model.ttl.reused_within_ttl`; so ``model/ttl.py`` is mutated against
+``tests/test_ttl*.py`` only, which never call the kernel (a tiering test there would fail to compile the
+trampoline and count every mutant of ``model/ttl.py`` as killed). The tiering modules mutated here
+(engine, replay, stack_distance, timing, cost) are plain Python (``replay`` hands arrays to the kernel);
+none is called from compiled code. Their tests are the fast files of ``tests/tiering/`` that exercise each (the CLI
+and scale tests, which spawn processes and replay whole traces, are left out: minutes per mutant).
+
 Usage::
 
     python tests/mutation/run_mutation.py [--threshold 85] [--only model/kv/size.py ...] [--max-children N]
