@@ -86,6 +86,10 @@ def test_fixed_batch_time_by_hand(roof):
     dec = [_roofline(4, 4 * (ctx + 1), 4, 4 * (ctx + 1), 4) for ctx in (512, 513)]
     assert_allclose(fixed_batch_time(roof, 4, 512, 3), pre + sum(dec), rtol=1e-12)
     assert_allclose(fixed_batch_time(roof, 4, 512, 1), pre, rtol=1e-12)
+    # with an overlap term the prefill's memory side shows: nothing read from the cache, 2048 tokens written
+    lap = deployment("llama-2-70b", "a100-80gb", 4, **{**ROOFLINE, "overlap": 0.5})
+    assert_allclose(fixed_batch_time(lap, 4, 512, 1), _roofline(2048, 4 * 512 * 513 / 2, 4, 0, 2048, overlap=0.5),
+                    rtol=1e-12)
     assert_allclose(roof.decode_time(4, 512), dec[0], rtol=1e-12)
     for args, name in [((0, 512, 3), "batch"), ((4, 0, 3), "input_tokens"), ((4, 512, 0), "output_tokens")]:
         with pytest.raises(ParameterError, match=rf"^{name}=0 is not allowed: {name} must be an integer in \[1, "):
@@ -117,8 +121,9 @@ def test_allreduce_of_an_unknown_or_missing_link_is_its_latency():
     lat = 7e-6
     t = np.array([1.0, 100.0, 1000.0])
     for bw in (math.nan, math.inf, 0.0):
-        assert_allclose(_with_link(bw, allreduce_latency_s=lat).allreduce_time(t), np.full(3, 2 * 80 * lat),
-                        rtol=1e-12)
+        got = _with_link(bw, allreduce_latency_s=lat).allreduce_time(t)
+        assert got.shape == (3,)
+        assert_allclose(got, np.full(3, 2 * 80 * lat), rtol=1e-12)
     # a link of 2 bytes/s in all (1 each way) is still a link
     assert_allclose(_with_link(2.0).allreduce_time(1.0), 2 * 80 * 8192 * 2 * 1.5 / 1.0, rtol=1e-12)
     one = deployment("llama-2-7b", "a100-80gb", 1)

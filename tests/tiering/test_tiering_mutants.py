@@ -135,6 +135,9 @@ def test_gpu_price_defaults_to_aws_on_demand_and_takes_the_others():
     # the latest RunPod neocloud row (2026-11-09) and Lambda's
     assert gpu_price_usd_per_hour("a100-80gb", provider="runpod", pricing="neocloud") == 1.79
     assert gpu_price_row("a100-80gb", provider="lambda", pricing="neocloud").usd_per_gpu_hour == 2.79
+    # AWS sells H200s on demand ($7.912) and spot ($3.3214) on the same date: the pricing picks the row
+    assert gpu_price_row("h200-141gb", pricing="spot").usd_per_gpu_hour == 3.3214
+    assert gpu_price_usd_per_hour("h200-141gb", provider="aws", pricing="spot") == 3.3214
 
 
 def test_engine_from_deployment_and_names_pass_their_arguments():
