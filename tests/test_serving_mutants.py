@@ -115,6 +115,19 @@ def test_preempted_request_resumes_where_it_stopped():
     assert res.timeline["kind"].tolist() == ["prefill"] + ["decode"] * 19 + ["prefill", "decode", "decode"]
     assert (res.timeline["kv_reserved_tokens"] <= 64).all()
     assert res.timeline["kv_reserved_tokens"].iloc[1] == 64 and res.timeline["kv_reserved_tokens"].iloc[17] == 48
+    assert res.steps == len(steps) and res.timeline["kv_reserved_tokens"].dtype == np.int64
+    assert_allclose(res.busy_s, sum(steps), rtol=1e-12)
+
+
+def test_preempting_the_smaller_request_frees_its_blocks_only():
+    dep = _tiny(80)                                          # 5 blocks of 16
+    res = _run(dep, [32, 16], [20, 20], max_batch=4, block_tokens=16, watermark=0.0)
+    # 2 + 1 blocks; both take a block at contexts 32 / 16 (5 in use); at 48 / 32 both need one more: request 1
+    # (2 blocks) is preempted, request 0 takes one: 3 + 1 = 4 blocks
+    tl = res.timeline
+    assert tl["kv_reserved_tokens"].tolist()[:2] == [48, 80]
+    assert tl["kv_reserved_tokens"].iloc[17] == 64 and res.requests["preemptions"].tolist() == [0, 1]
+    assert (tl["kv_reserved_tokens"] >= 0).all() and tl["kv_reserved_tokens"].iloc[-1] == 0
 
 
 def _prefill_steps(res):
@@ -136,8 +149,10 @@ def test_admission_token_budget():
 
 def test_admission_blocks_and_watermark():
     tiny = _tiny(64)
-    # two prompts of 32 tokens fill the 4 blocks exactly: admitted together
-    assert _prefill_steps(_run(tiny, [32, 32], [1, 1], max_batch=4, block_tokens=16, watermark=0.0)) == 1
+    # two prompts of 32 tokens fill the 4 blocks exactly: admitted together, done with their only token
+    both = _run(tiny, [32, 32], [1, 1], max_batch=4, block_tokens=16, watermark=0.0)
+    assert _prefill_steps(both) == 1
+    assert_allclose(both.requests["finish_s"], [tiny.batch_prefill_time([32, 32])] * 2, rtol=1e-12)
     # 48 + 32 tokens need 5 blocks: the second waits for the first
     res = _run(tiny, [48, 32], [1, 1], max_batch=4, block_tokens=16, watermark=0.0)
     assert _prefill_steps(res) == 2 and (res.timeline["kv_reserved_tokens"] <= 64).all()
@@ -148,21 +163,30 @@ def test_admission_blocks_and_watermark():
     assert _run(tiny, [60], [4], max_batch=4, block_tokens=16).requests["finish_s"].notna().all()
 
 
-def test_static_batches_step_by_step():
-    # prompts 100, 200, 150 (outputs 5, 3, 1) at 0 s, batches of 2 reserving 400 tokens each
-    res = _run(LAP, [100, 200, 150], [5, 3, 1], policy="static", max_batch=2, reserved_tokens=400)
-    pf1 = float(LAP.step_time(2 * 200, 2 * 200 * 201 / 2, 2, 0, 400))      # padded to 200
-    dec1 = sum(float(LAP.decode_time(2, 200 + j)) for j in range(4))        # 4 decode steps, padded rows
-    pf2 = float(LAP.step_time(150, 150 * 151 / 2, 1, 0, 150))
-    assert_allclose(res.timeline["step_s"], [pf1, dec1, pf2, 0.0], rtol=1e-12)
-    assert_allclose(res.timeline["time_s"], [pf1, pf1 + dec1, pf1 + dec1 + pf2, pf1 + dec1 + pf2], rtol=1e-12)
-    # live sequences while decoding: 2 × mean(4, 2) / 4 = 1.5; held: prompts, then prompts + outputs
-    assert _timeline(res) == [[2, 300, 800, "prefill"], [1.5, 308, 800, "decode"], [1, 150, 400, "prefill"],
-                              [0.0, 151, 400, "decode"]]
-    assert_allclose(res.requests["first_token_s"], [pf1, pf1, pf1 + dec1 + pf2], rtol=1e-12)
-    assert_allclose(res.requests["finish_s"], [pf1 + dec1] * 2 + [pf1 + dec1 + pf2], rtol=1e-12)
-    assert res.steps == 5 + 1 and res.max_batch == 2 and res.policy == "static"
-    assert_allclose(res.busy_s, pf1 + dec1 + pf2, rtol=1e-12)
+@pytest.mark.parametrize("mfu", [None, 0.01])       # decode memory-bound (default), compute-bound (MFU 1 %)
+def test_static_batches_step_by_step(mfu):
+    dep = LAP if mfu is None else deployment("llama-2-7b", "a100-80gb", 1, overlap=0.4, step_overhead_s=1e-3, mfu=mfu)
+    # prompts 100, 200, 150, 120 (outputs 5, 3, 2, 1) at 0 s, batches of 2 reserving 400 tokens each
+    res = _run(dep, [100, 200, 150, 120], [5, 3, 2, 1], policy="static", max_batch=2, reserved_tokens=400)
+    pf1 = float(dep.step_time(2 * 200, 2 * 200 * 201 / 2, 2, 0, 400))      # padded to 200
+    dec1 = sum(float(dep.decode_time(2, 200 + j)) for j in range(4))        # 4 decode steps, padded rows
+    pf2 = float(dep.step_time(2 * 150, 2 * 150 * 151 / 2, 2, 0, 300))
+    dec2 = float(dep.decode_time(2, 150))
+    t = np.cumsum([pf1, dec1, pf2, dec2])
+    assert_allclose(res.timeline["step_s"], [pf1, dec1, pf2, dec2], rtol=1e-12)
+    assert_allclose(res.timeline["time_s"], t, rtol=1e-12)
+    # live sequences while decoding: 2 × mean(4, 2) / 4 = 1.5, then 2 × mean(1, 0) / 1 = 1; held: prompts, then
+    # prompts + outputs
+    assert _timeline(res) == [[2, 300, 800, "prefill"], [1.5, 308, 800, "decode"], [2, 270, 800, "prefill"],
+                              [1.0, 273, 800, "decode"]]
+    assert_allclose(res.requests["first_token_s"], [t[0], t[0], t[2], t[2]], rtol=1e-12)
+    assert_allclose(res.requests["finish_s"], [t[1], t[1], t[3], t[3]], rtol=1e-12)
+    assert res.steps == 5 + 2 and res.max_batch == 2 and res.policy == "static"
+    assert_allclose(res.busy_s, t[3], rtol=1e-12)
+    # a last batch smaller than the others (one request of 150 + 2): decode steps of 1 sequence
+    one = _run(dep, [100, 200, 150], [5, 3, 2], policy="static", max_batch=2, reserved_tokens=400)
+    assert_allclose(one.timeline["step_s"].iloc[3], float(dep.decode_time(1, 150)), rtol=1e-12)
+    assert one.timeline["running"].iloc[3] == 1.0
 
 
 def test_static_batch_of_one_reservation_and_memory_errors():
