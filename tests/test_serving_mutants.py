@@ -281,3 +281,15 @@ def test_summary_guards_of_an_idle_or_short_run():
     short = _result(REQ, dict(TL, step_s=[0.001, 0.001, 0.002]), 6.0).summary()
     used = (10 * 0.001 + 30 * 0.001 + 60 * 0.002)
     assert_allclose(short["kv_utilization"], used / 1.0, rtol=1e-12)
+
+
+def test_workload_arrays_are_taken_as_float_times_and_integer_tokens():
+    # integer arrival times and float token counts give the same run, recorded as float times and int64 tokens
+    w = Workload(np.array([0, 1]), np.array([100.0, 300.0]), np.array([3.0, 2.0]))
+    res = simulate(LAP, w, Scheduler("continuous", max_batch=4, block_tokens=16, max_batched_tokens=1000))
+    r = res.requests
+    assert r["arrival_s"].dtype == np.float64
+    assert r["prompt_tokens"].dtype == np.int64 and r["output_tokens"].dtype == np.int64
+    ref = simulate(LAP, Workload(np.array([0.0, 1.0]), np.array([100, 300]), np.array([3, 2])),
+                   Scheduler("continuous", max_batch=4, block_tokens=16, max_batched_tokens=1000))
+    pd.testing.assert_frame_equal(r, ref.requests)
