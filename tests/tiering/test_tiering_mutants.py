@@ -204,3 +204,119 @@ def test_storage_cost_of_a_one_dollar_tier_and_of_an_unbounded_free_tier(engine)
     cost = storage_cost_per_hour(TierConfig(tiers=tiers, engine=engine))
     assert cost["hbm"] == 0.0                              # free, however large (not inf × 0 = NaN)
     assert_allclose(cost["dram"], 100 * 512 * engine.kv_bytes_per_token / 1e9 * 1.0 / 730, rtol=1e-12)
+
+
+# --- replay ------------------------------------------------------------------------------------------------
+
+def _replay_mods():
+    from model.tiering.replay import ReplayResult, dense_ids, replay, replay_reference
+
+    return ReplayResult, dense_ids, replay, replay_reference
+
+
+def test_replay_refuses_a_mismatched_or_empty_trace(engine):
+    from tiering_refs import one_tier, random_trace
+
+    _, _, replay, replay_reference = _replay_mods()
+    t = random_trace(0, n_requests=5)
+    for f in (replay, replay_reference):
+        with pytest.raises(ParameterError, match=r"^config.block_tokens=256 is not allowed: config.block_tokens must "
+                                                 r"be equal to the trace's block_tokens \(512\)$"):
+            f(t, one_tier(engine, 10, block_tokens=256))
+        with pytest.raises(ParameterError, match=rf"^trace='{t.name}' is not allowed: trace must be a trace with at "
+                                                 r"least one request$"):
+            f(t.head(0), one_tier(engine, 10))
+
+
+def test_replay_result_readings_by_hand():
+    ReplayResult, *_ = _replay_mods()
+
+    def result(served, occupied, span):
+        return ReplayResult(tier_names=("a", "b", "c"), served_tier=np.array(served, dtype=np.int8),
+                            tokens_by_tier=np.zeros((1, 3), np.int64), recomputed_tokens=np.zeros(1, np.int64),
+                            occupied_block_seconds=np.array(occupied, float), span_s=span,
+                            demotions=np.zeros(3, np.int64), expirations=0)
+
+    r = result([0, -1, 0, 1], [10.0, 4.0, 0.0], 2.0)
+    assert r.hit_ratio() == 0.75
+    assert_allclose(r.hit_ratio_by_tier(), [0.5, 0.25, 0.0], rtol=0, atol=0)   # tier c unused: still listed
+    assert_allclose(r.mean_occupied_blocks(), [5.0, 2.0, 0.0], rtol=1e-15)
+    assert_allclose(result([0], [10.0, 4.0, 0.0], 0.5).mean_occupied_blocks(), [20.0, 8.0, 0.0], rtol=1e-15)
+    assert_allclose(result([0], [1.0, 1.0, 1.0], 0.5).hit_ratio_by_tier(), [1.0, 0.0, 0.0], rtol=0, atol=0)
+    empty = result([0], [0.0, 0.0, 0.0], 0.0).mean_occupied_blocks()
+    assert empty.shape == (3,) and np.isnan(empty).all()
+
+
+def test_dense_ids_are_computed_once_per_trace():
+    from tiering_refs import random_trace
+
+    _, dense_ids, _, _ = _replay_mods()
+    t = random_trace(1, n_requests=20)
+    first = dense_ids(t)
+    assert dense_ids(t) is first
+    ids, n = first
+    assert n == len(np.unique(t.block_ids)) and ids.dtype == np.int32
+    # renumbered in order of first appearance
+    seen = list(dict.fromkeys(t.block_ids.tolist()))
+    assert ids.tolist() == [seen.index(b) for b in t.block_ids.tolist()]
+
+
+def test_both_replays_report_tiers_and_integer_arrays(engine):
+    from tiering_refs import random_trace
+
+    _, _, replay, replay_reference = _replay_mods()
+    t = random_trace(2, n_requests=40)
+    cfg = TierConfig(tiers=(Tier("hbm", 5, 2e12, 2e12, 0.0), Tier("dram", 20, 3e10, 3e10, 1.0)), engine=engine)
+    for f in (replay, replay_reference):
+        r = f(t, cfg)
+        assert r.tier_names == ("hbm", "dram")
+        assert r.served_tier.dtype == np.int8 and r.tokens_by_tier.dtype == np.int64
+        assert_allclose(r.tokens_by_tier.sum(axis=1) + r.recomputed_tokens, t.input_tokens, rtol=0, atol=0)
+
+
+def test_a_disabled_tier_with_a_ttl_caches_nothing(engine):
+    from tiering_refs import one_tier, random_trace
+
+    _, _, replay, replay_reference = _replay_mods()
+    t = random_trace(3, n_requests=30)
+    for ttl in (0.0, 30.0):
+        cfg = one_tier(engine, 0, default_ttl_s=ttl)
+        ref, ker = replay_reference(t, cfg), replay(t, cfg)
+        assert ref.hit_ratio() == 0.0 == ker.hit_ratio()
+        assert ref.expirations == ker.expirations == 0
+        assert_allclose(ref.occupied_block_seconds, [0.0], atol=0)
+
+
+class _Terminal:
+    def __init__(self, tty):
+        self.tty, self.text = tty, []
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text.append(s)
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_reference_replay_progress_only_when_asked_and_on_a_terminal(engine, monkeypatch, tty):
+    import sys
+
+    from tiering_refs import one_tier, random_trace
+
+    _, _, replay, replay_reference = _replay_mods()
+    t, cfg = random_trace(4, n_requests=10), one_tier(engine, 10)
+    term = _Terminal(tty)
+    monkeypatch.setattr(sys, "stderr", term)
+    replay_reference(t, cfg)
+    replay(t, cfg)
+    assert "".join(term.text) == ""
+    replay_reference(t, cfg, progress=True)
+    out = "".join(term.text)
+    if tty:
+        assert "replay" in out and "10/10" in out and "req/s" in out
+    else:
+        assert out == ""
