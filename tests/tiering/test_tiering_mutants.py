@@ -320,3 +320,107 @@ def test_reference_replay_progress_only_when_asked_and_on_a_terminal(engine, mon
         assert "replay" in out and "10/10" in out and "req/s" in out
     else:
         assert out == ""
+
+
+# --- stack distances ---------------------------------------------------------------------------------------
+
+def _trace_of(requests, gap_ms=1000):
+    import json
+
+    from model.workload import parse_mooncake_lines
+
+    return parse_mooncake_lines([json.dumps({"timestamp": i * gap_ms, "input_length": 512 * len(ids),
+                                             "output_length": 1, "hash_ids": ids}) for i, ids in enumerate(requests)])
+
+
+def _brute(requests, at):
+    """Distinct other blocks between a block's previous access and the start of its request (``lookup``) or
+    the access itself (``access``)."""
+    from model.tiering import INFINITE_DISTANCE
+
+    seq, starts = [], []
+    for ids in requests:
+        starts += [len(seq)] * len(ids)
+        seq += ids
+    out = []
+    for t, b in enumerate(seq):
+        prev = max((q for q in range(t) if seq[q] == b), default=None)
+        end = starts[t] if at == "lookup" else t
+        out.append(INFINITE_DISTANCE if prev is None else len(set(seq[prev + 1:end]) - {b}))
+    return out
+
+
+def test_stack_distances_of_multi_block_requests_by_brute_force():
+    from model.tiering import stack_distances
+
+    rng = np.random.default_rng(11)
+    # requests of two distinct blocks: every request starts at an even position (no window end has bit 0 set)
+    two = [[int(x) for x in rng.choice(9, size=2, replace=False)] for _ in range(40)]
+    # requests of 1 to 4 distinct blocks
+    mixed = [[int(x) for x in rng.choice(9, size=int(rng.integers(1, 5)), replace=False)] for _ in range(40)]
+    for reqs in (two, mixed):
+        t = _trace_of(reqs)
+        for at in ("lookup", "access"):
+            assert stack_distances(t, at=at).tolist() == _brute(reqs, at), at
+    # exactly one reuse: A, B, A -> the second A is 1 deep
+    assert stack_distances(_trace_of([[1], [2], [1]])).tolist()[-1] == 1
+    with pytest.raises(ParameterError, match=r"^at='start' is not allowed"):
+        stack_distances(t, at="start")
+
+
+def test_hit_ratio_curve_by_hand():
+    from model.tiering import INFINITE_DISTANCE, ideal_hit_ratio, lru_hit_ratio_curve
+    from model.tiering.stack_distance import prefix_distances
+
+    # A; A B; C; A B: lookups A(∞) | A(0) B(∞) | C(∞) | A(2: B, C) B(2: A, C) -> prefix maxima ∞ | 0 ∞ | ∞ | 2 2
+    reqs = [[1], [1, 2], [3], [1, 2]]
+    t = _trace_of(reqs)
+    inf = INFINITE_DISTANCE
+    assert prefix_distances(t).tolist() == [inf, 0, inf, inf, 2, 2]
+    c = lru_hit_ratio_curve(t, [0, 1, 3])
+    assert list(c.columns) == ["capacity_blocks", "hit_ratio", "token_hit_ratio"]
+    assert c["capacity_blocks"].dtype == np.float64
+    assert_allclose(c["hit_ratio"], [0, 1 / 6, 3 / 6], rtol=1e-15)
+    assert_allclose(c["token_hit_ratio"], [0, 512 / 3072, 3 * 512 / 3072], rtol=1e-15)
+    assert ideal_hit_ratio(t) == 3 / 6
+    # given distances are used, not recomputed: all cold
+    cold = np.full(6, inf, dtype=np.int64)
+    assert (lru_hit_ratio_curve(t, [1, 100], distances=cold)["hit_ratio"] == 0).all()
+    assert (prefix_distances(t, cold) == inf).all()
+    for bad in ([-1.0], [np.nan]):
+        with pytest.raises(ParameterError, match=r"^capacities=\[.*\] is not allowed: capacities must be capacities "
+                                                 r">= 0 \(blocks\)$"):
+            lru_hit_ratio_curve(t, bad)
+    assert math.isnan(ideal_hit_ratio(t.head(0)))
+
+
+def test_replay_from_stack_fields_and_limits(engine):
+    from tiering_refs import random_trace
+
+    from model.tiering import INFINITE_DISTANCE, replay, replay_from_stack
+
+    t = random_trace(5, n_requests=60, n_ids=12)
+    cfg = TierConfig(tiers=(Tier("hbm", 2, 2e12, 2e12, 0.0), Tier("dram", 3, 3e10, 3e10, 1.0)), engine=engine)
+    a, b = replay(t, cfg), replay_from_stack(t, cfg)
+    assert b.served_tier.dtype == np.int8
+    assert a.served_tier.tolist() == b.served_tier.tolist()             # small tiers: depths at the bounds
+    assert_allclose(b.occupied_block_seconds, a.occupied_block_seconds, rtol=1e-9)
+    assert b.recomputed_tokens.tolist() == a.recomputed_tokens.tolist()
+    assert b.tier_names == ("hbm", "dram") and b.span_s == t.duration_s
+    assert b.demotions.tolist() == [-1, -1] and b.expirations == 0
+    cold = replay_from_stack(t, cfg, distances=np.full(t.n_blocks, INFINITE_DISTANCE, dtype=np.int64))
+    assert cold.hit_ratio() == 0.0
+    one = replay_from_stack(t.head(1), cfg)
+    assert one.occupied_block_seconds.tolist() == [0.0, 0.0]
+    msg = (r"^config='eviction/TTL' is not allowed: config must be eviction='lru' and no finite TTL for "
+           r"replay_from_stack$")
+    with pytest.raises(ParameterError, match=msg):
+        replay_from_stack(t, dataclasses_replace(cfg, eviction="fifo"))
+    with pytest.raises(ParameterError, match=msg):
+        replay_from_stack(t, cfg.with_ttl(default_ttl_s=60.0))
+
+
+def dataclasses_replace(obj, **kw):
+    import dataclasses
+
+    return dataclasses.replace(obj, **kw)
