@@ -293,3 +293,13 @@ def test_workload_arrays_are_taken_as_float_times_and_integer_tokens():
     ref = simulate(LAP, Workload(np.array([0.0, 1.0]), np.array([100, 300]), np.array([3, 2])),
                    Scheduler("continuous", max_batch=4, block_tokens=16, max_batched_tokens=1000))
     pd.testing.assert_frame_equal(r, ref.requests)
+
+
+def test_static_batch_of_one_token_outputs_has_no_decode():
+    # prompts 100 and 120, one output token each: the prefill emits it; no decode step, nothing live after it
+    res = _run(LAP, [100, 120], [1, 1], policy="static", max_batch=2, reserved_tokens=200)
+    pf = float(LAP.step_time(2 * 120, 2 * 120 * 121 / 2, 2, 0, 240))
+    assert_allclose(res.timeline["step_s"], [pf, 0.0], rtol=1e-12)
+    assert _timeline(res) == [[2, 220, 400, "prefill"], [0.0, 222, 400, "decode"]]
+    assert_allclose(res.requests["finish_s"], [pf, pf], rtol=1e-12)
+    assert res.steps == 1
