@@ -309,6 +309,11 @@ def test_reference_replay_progress_only_when_asked_and_on_a_terminal(engine, mon
 
     _, _, replay, replay_reference = _replay_mods()
     t, cfg = random_trace(4, n_requests=10), one_tier(engine, 10)
+    import tqdm
+
+    # no tqdm monitor thread: a thread left running in a process that later forks (mutmut's workers) can hold
+    # tqdm's lock in the child
+    monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)
     term = _Terminal(tty)
     monkeypatch.setattr(sys, "stderr", term)
     replay_reference(t, cfg)
