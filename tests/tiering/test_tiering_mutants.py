@@ -309,11 +309,16 @@ def test_reference_replay_progress_only_when_asked_and_on_a_terminal(engine, mon
 
     _, _, replay, replay_reference = _replay_mods()
     t, cfg = random_trace(4, n_requests=10), one_tier(engine, 10)
+    import threading
+
     import tqdm
 
     # no tqdm monitor thread: a thread left running in a process that later forks (mutmut's workers) can hold
     # tqdm's lock in the child
     monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)
+    # and a lock of this process only: tqdm's default one is shared with forked processes, and one killed while
+    # holding it blocks every later bar
+    monkeypatch.setattr(tqdm.tqdm, "_lock", threading.RLock())
     term = _Terminal(tty)
     monkeypatch.setattr(sys, "stderr", term)
     replay_reference(t, cfg)
