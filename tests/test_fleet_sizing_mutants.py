@@ -94,7 +94,7 @@ def test_replica_sweep_is_the_documented_sweep_and_never_shows_a_bar(monkeypatch
     import tqdm
 
     monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)     # no monitor thread left behind (see the tiering test)
-    monkeypatch.setattr(tqdm.tqdm, "_lock", threading.RLock())    # nor a lock shared with forked processes
+    monkeypatch.setattr(tqdm.tqdm, "_lock", threading.RLock(), raising=False)    # nor a lock shared with forked processes
     term = _Terminal()
     monkeypatch.setattr(sys, "stderr", term)
     kw = dict(prompt_tokens=200, reply_tokens=20, max_batch=16, n_requests=60, seed=3, load_fractions=(0.2, 0.6))

@@ -318,7 +318,7 @@ def test_reference_replay_progress_only_when_asked_and_on_a_terminal(engine, mon
     monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)
     # and a lock of this process only: tqdm's default one is shared with forked processes, and one killed while
     # holding it blocks every later bar
-    monkeypatch.setattr(tqdm.tqdm, "_lock", threading.RLock())
+    monkeypatch.setattr(tqdm.tqdm, "_lock", threading.RLock(), raising=False)
     term = _Terminal(tty)
     monkeypatch.setattr(sys, "stderr", term)
     replay_reference(t, cfg)
