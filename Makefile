@@ -64,7 +64,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 # Mutation testing of the model's core (mutmut): score per module and the survivors; fails below 85%.
-# Not in CI (about an hour on 2 cores); `tests/mutation/run_mutation.py --rescore` re-scores after editing
+# Not in CI (about 65 minutes on 2 cores); `tests/mutation/run_mutation.py --rescore` re-scores after editing
 # tests/mutation/equivalent.md, `--only model/kv/size.py` runs one module.
 mutation: $(STAMP)
 	$(PY) tests/mutation/run_mutation.py --threshold 85

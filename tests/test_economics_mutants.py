@@ -291,3 +291,30 @@ def test_modelled_throughput_counts_prompt_and_reply():
                      (dict(prompt_tokens=1, reply_tokens=0), "reply_tokens")]:
         with pytest.raises(ParameterError, match=f"^{name}="):
             modelled_tokens_per_s_per_gpu(**kw)
+
+
+def test_autoscaling_defaults_and_edges_by_hand():
+    # default day: 96 steps of 15 min; peak 10, trough 2 -> loads 6 + 4 cos(2π (h − 21) / 24), rounded up:
+    # 620 GPU-steps × 0.25 h = 155 GPU-h (97 steps would give 156.87)
+    brute = sum(math.ceil(6 + 4 * math.cos(2 * math.pi * (k / 4 - 21) / 24) - 1e-9) for k in range(96)) / 4
+    assert brute == 155.0
+    assert autoscaling_saving(peak_gpus=10, trough_gpus=2, usd_per_gpu_hour=1.0)["autoscaled_gpu_hours"] == 155.0
+    # one step a day: the fleet at 0 h all day (the peak when it peaks at 0 h): nothing saved
+    one = autoscaling_saving(peak_gpus=10, trough_gpus=2, usd_per_gpu_hour=1.0, steps_per_day=1, peak_hour=0.0)
+    assert one["autoscaled_gpu_hours"] == 240.0 and one["saving_usd_per_month"] == 0.0
+    # troughs below one GPU are loads too; a peak hour before midnight is not
+    assert_allclose(diurnal_load(np.array([9.0, 21.0]), peak=2, trough=0.5), [0.5, 2.0], atol=1e-12)
+    with pytest.raises(ParameterError, match="^peak_hour=-1"):
+        diurnal_load(np.array([0.0]), peak=2, trough=1, peak_hour=-1)
+    with pytest.raises(ParameterError, match=r"^load_gpus=-2.5 is not allowed: load_gpus must be non-negative GPU "
+                                             r"counts$"):
+        autoscaled_gpu_hours([1.0, -2.5], step_hours=1.0)
+
+
+def test_default_peak_hour_on_a_day_of_seven_steps():
+    # 7 steps of 24/7 h from 0 h; peak 10 at 21 h, trough 2: sum of ceil(6 + 4 cos(2π (k·24/7 − 21) / 24)) = 45
+    # GPU-steps × 24/7 h = 154.29 GPU-h (a peak at 22 h would give 157.71)
+    brute = sum(math.ceil(6 + 4 * math.cos(2 * math.pi * (k * 24 / 7 - 21) / 24) - 1e-9) for k in range(7))
+    assert brute == 45
+    s = autoscaling_saving(peak_gpus=10, trough_gpus=2, usd_per_gpu_hour=1.0, steps_per_day=7)
+    assert_allclose(s["autoscaled_gpu_hours"], 45 * 24 / 7, rtol=1e-12)

@@ -10,6 +10,16 @@ or that timed out, and the equivalent ones are listed in ``tests/mutation/equiva
 its mutated line; an entry whose line no longer matches the mutant is stale and not excluded). The survivors
 are printed with their diff. The exit status is 1 if a module scores below ``--threshold`` (percent).
 
+Compiled code: ``model/tiering/kernel.py`` and ``model/tiering/stream.py`` are numba-compiled (``njit``) and
+are never mutated (mutmut's trampolines, which pick the mutant at run time, cannot run under ``njit``; only
+the ``only_mutate`` file of a run is mutated, the others are copied as they are). The kernel compiles one
+function of a mutated module, :func:`model.ttl.reused_within_ttl`; so ``model/ttl.py`` is mutated against
+``tests/test_ttl*.py`` only, which never call the kernel (a tiering test there would fail to compile the
+trampoline and count every mutant of ``model/ttl.py`` as killed). The tiering modules mutated here
+(engine, replay, stack_distance, timing, cost) are plain Python (``replay`` hands arrays to the kernel);
+none is called from compiled code. Their tests are the fast files of ``tests/tiering/`` that exercise each (the CLI
+and scale tests, which spawn processes and replay whole traces, are left out: minutes per mutant).
+
 Usage::
 
     python tests/mutation/run_mutation.py [--threshold 85] [--only model/kv/size.py ...] [--max-children N]
@@ -50,9 +60,28 @@ MODULES: dict[str, list[str]] = {
     "model/token_cost.py": ["tests/test_token_cost.py", "tests/test_economics_mutants.py",
                             "tests/test_properties_scaling.py"],
     "model/unit_economics.py": ["tests/test_unit_economics.py", "tests/test_economics_mutants.py"],
-    "model/fleet_sizing.py": ["tests/test_fleet_sizing.py", "tests/test_economics_mutants.py"],
+    "model/fleet_sizing.py": ["tests/test_fleet_sizing.py", "tests/test_economics_mutants.py",
+                              "tests/test_fleet_sizing_mutants.py"],
     "model/autoscaling.py": ["tests/test_autoscaling.py", "tests/test_economics_mutants.py"],
     "model/calendar.py": ["tests/test_economics.py", "tests/test_economics_mutants.py"],
+    "model/step_time.py": ["tests/test_step_time.py", "tests/test_step_time_points.py",
+                           "tests/test_step_time_validation.py", "tests/test_step_time_mutants.py"],
+    "model/saturation.py": ["tests/test_saturation.py", "tests/test_batching.py", "tests/test_saturation_mutants.py"],
+    "model/ttl.py": ["tests/test_ttl.py", "tests/test_ttl_mutants.py"],
+    "model/serving/simulation.py": ["tests/test_serving.py", "tests/test_serving_mutants.py"],
+    "model/tiering/engine.py": ["tests/tiering/test_tiering_timing.py", "tests/tiering/test_tiering_slo.py",
+                                "tests/tiering/test_tiering_kernel.py", "tests/tiering/test_tiering_mutants.py"],
+    "model/tiering/replay.py": ["tests/tiering/test_tiering_replay.py", "tests/tiering/test_tiering_kernel.py",
+                                "tests/tiering/test_tiering_properties.py", "tests/tiering/test_tiering_stream.py",
+                                "tests/tiering/test_tiering_stack_distance.py", "tests/tiering/test_tiering_mutants.py"],
+    "model/tiering/stack_distance.py": ["tests/tiering/test_tiering_stack_distance.py",
+                                        "tests/tiering/test_tiering_replay.py",
+                                        "tests/tiering/test_tiering_properties.py",
+                                        "tests/tiering/test_tiering_reuse.py", "tests/tiering/test_tiering_mutants.py"],
+    "model/tiering/timing.py": ["tests/tiering/test_tiering_timing.py", "tests/tiering/test_tiering_slo.py",
+                                "tests/tiering/test_tiering_fleet.py", "tests/tiering/test_tiering_mutants.py"],
+    "model/tiering/cost.py": ["tests/tiering/test_tiering_cost.py", "tests/tiering/test_tiering_timing.py",
+                              "tests/tiering/test_tiering_slo.py", "tests/tiering/test_tiering_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
