@@ -338,6 +338,7 @@ class ScaleResult:
         busy = np.array([r.get("prefill_busy_s", 0.0) for r in self.nodes])     # idle nodes count as 0
         by_tier = np.sum([r["hits_by_tier"] for r in live], axis=0) / lookups.sum()
         gb = np.array([r["gb_used"] for r in live])
+        per_req = max(sum(r["requests"] for r in live), 1)
         out = {"route": self.route, "nodes": self.n_nodes, "simulated_nodes": len(self.nodes),
                "pools": (self.n_units if self.route == "global" else math.nan),
                "simulated_units": len({r["unit"] for r in self.nodes}),
@@ -345,14 +346,10 @@ class ScaleResult:
                "lookups": float(lookups.sum()), "hit_ratio": est, "hit_ratio_low": lo, "hit_ratio_high": hi,
                "prefill_tokens_saved_share": 1 - sum(r["recomputed_tokens"] for r in live) / sum(
                    r["input_tokens"] for r in live),
-               "prefill_saved_s_per_request": (sum(r["prefill_full_s"] - r["prefill_busy_s"] for r in live)
-                                               / max(sum(r["requests"] for r in live), 1)),
-               "prefill_s_per_request": (sum(r["prefill_busy_s"] for r in live)
-                                         / max(sum(r["requests"] for r in live), 1)),
-               "input_tokens_per_request": (sum(r["input_tokens"] for r in live)
-                                            / max(sum(r["requests"] for r in live), 1)),
-               "recomputed_tokens_per_request": (sum(r["recomputed_tokens"] for r in live)
-                                                 / max(sum(r["requests"] for r in live), 1)),
+               "prefill_saved_s_per_request": sum(r["prefill_full_s"] - r["prefill_busy_s"] for r in live) / per_req,
+               "prefill_s_per_request": sum(r["prefill_busy_s"] for r in live) / per_req,
+               "input_tokens_per_request": sum(r["input_tokens"] for r in live) / per_req,
+               "recomputed_tokens_per_request": sum(r["recomputed_tokens"] for r in live) / per_req,
                "ttft_p95_s": hist_percentile(hist, 95), "ttft_p50_s": hist_percentile(hist, 50),
                "load_imbalance": float(busy.max() / busy.mean()) if busy.mean() > 0 else math.nan,   # of simulated nodes
                "request_imbalance": self._request_imbalance(),
@@ -462,21 +459,23 @@ def recorded_scale_check() -> pd.DataFrame:
     return pd.read_csv(SCALE_CHECK_CSV)
 
 
-def prefill_gpus(summary: dict, params, config: TierConfig) -> float:
-    """GPUs of prefill the whole fleet needs in steady state with its cache: prefill seconds per request
-    (``summary["prefill_s_per_request"]``) × requests per second (``concurrent_sessions`` ÷ the mean think
-    time) × GPUs per prefill instance (busy time only: no queueing headroom)."""
+def _steady_gpus(seconds_per_request: float, params, config: TierConfig) -> float:
+    """Prefill seconds per request × requests per second in steady state (Little's law:
+    ``concurrent_sessions`` ÷ the mean think time between a session's turns) × GPUs per prefill instance."""
     rate = params.concurrent_sessions / params.think_time_s
-    return float(summary["prefill_s_per_request"] * rate * config.engine.gpus_per_instance)
+    return float(seconds_per_request * rate * config.engine.gpus_per_instance)
+
+
+def prefill_gpus(summary: dict, params, config: TierConfig) -> float:
+    """GPUs of prefill the whole fleet needs in steady state with its cache (busy time only: no queueing
+    headroom), from ``summary["prefill_s_per_request"]`` of :meth:`ScaleResult.summary`."""
+    return _steady_gpus(summary["prefill_s_per_request"], params, config)
 
 
 def prefill_gpus_saved(summary: dict, params, config: TierConfig) -> float:
-    """GPUs of prefill the cache saves the whole fleet in steady state: prefill seconds saved per request
-    (``summary["prefill_saved_s_per_request"]``, of :meth:`ScaleResult.summary`) × requests per second
-    (Little's law: ``concurrent_sessions`` ÷ the mean think time between a session's turns) × GPUs per
-    prefill instance."""
-    rate = params.concurrent_sessions / params.think_time_s
-    return float(summary["prefill_saved_s_per_request"] * rate * config.engine.gpus_per_instance)
+    """GPUs of prefill the cache saves the whole fleet in steady state, from
+    ``summary["prefill_saved_s_per_request"]`` of :meth:`ScaleResult.summary`."""
+    return _steady_gpus(summary["prefill_saved_s_per_request"], params, config)
 
 
 def simulate_chat_fleet(params, config: TierConfig, n_nodes: int, route: str, **kwargs) -> ScaleResult:
