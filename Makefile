@@ -1,6 +1,9 @@
 # Two commands build and check the whole study on a fresh machine (Python 3.11, pip, make):
-#   make book   -- execute every notebook with papermill (full parameters) and build the HTML book
-#   make test   -- unit tests + every notebook on its quick profile (papermill, then nbval --nbval-lax)
+#   make book   -- execute every notebook with papermill (full parameters, BOOK_JOBS at a time) and build the HTML book
+#   make test   -- unit tests + every notebook on its quick profile, executed once (papermill), what-if reruns included
+# and, when there is time:
+#   make test-all  -- the same plus the tests marked slow, then nbval --nbval-lax over the executed notebooks
+#   make record    -- recompute the heavy runs the book reads from data/records/ (NAME=<record> for one)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON_BOOTSTRAP ?= $(shell command -v python3.11 || command -v python3)
@@ -13,7 +16,7 @@ QUICK_DIR := .build/quick
 NB ?=
 ARGS ?=
 
-.PHONY: book test chapter sweep html bench check-offline check-charts lab mutation clean
+.PHONY: book test test-all record chapter sweep html bench check-offline check-charts lab mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON_BOOTSTRAP) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "error: Python 3.11 is required; set PYTHON_BOOTSTRAP=/path/to/python3.11" >&2; exit 1; }
@@ -35,7 +38,16 @@ html: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "slow or not slow"
 	$(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(QUICK_DIR)
+
+# Recompute the records of heavy runs (data/records/<name>/, with the fingerprint of the code and data they
+# depend on; a test fails when one is stale):  make record  |  make record NAME=chat_fleet
+NAME ?=
+record: $(STAMP)
+	$(PY) -m model.book.records make $(NAME)
 
 # Rerun one chapter with your own parameters and rebuild the HTML:
 #   make chapter NB=kv_sizing ARGS="-p model llama-3-70b -p context_tokens 8192"

@@ -4,8 +4,9 @@ under every routing policy, with k of N nodes simulated (``fleet_sample_nodes``;
 ``fleet_pool_nodes`` nodes). Prints the wall time (goal: < 30 minutes on 2 cores), the peak resident memory
 of this process and of its workers, and the hit ratios with their 95% intervals.
 
-With ``--check 100000`` it also simulates that scale in full and sampled, per policy, and writes the
-comparison to ``data/fleet_scale_check/check.csv`` (the snapshot the fleet chapter shows).
+With ``--check 100000`` it also simulates that scale in full and sampled, per policy, and prints the
+comparison and the time of each run (the fleet-cache chapter shows this comparison at 100K sessions from the
+record ``data/records/fleet_scale_check``, which ``make record NAME=fleet_scale_check`` recomputes).
 
 Usage::
 
@@ -19,15 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.io import write_csv  # noqa: E402
 from model.parameters import default  # noqa: E402
 from model.tiering import ROUTES, default_config  # noqa: E402
-from model.tiering.scale import SCALE_CHECK_CSV, simulate_chat_fleets  # noqa: E402
+from model.tiering.scale import simulate_chat_fleets  # noqa: E402
 from model.workload import CharacterChatParams  # noqa: E402
 
 
@@ -73,22 +71,12 @@ def main() -> None:
         print(f"  {r:12s} hit ratio {s['hit_ratio']:.4f} [{s['hit_ratio_low']:.4f}, {s['hit_ratio_high']:.4f}]  "
               f"prefill tokens saved {s['prefill_tokens_saved_share']:.4f}  requests {s['requests']:,}", flush=True)
     if a.check:
-        rows = []
         for r in ROUTES:
             n, t_full, full = run(a.check, a.workers, None, [r])
             n, t_s, samp = run(a.check, a.workers, k, [r], pool_nodes=pool if r == "global" else None)
             f, s = full[r], samp[r]
-            rows.append({"sessions": a.check, "nodes": n, "route": r, "full_hit_ratio": f["hit_ratio"],
-                         "sampled_hit_ratio": s["hit_ratio"], "sampled_low": s["hit_ratio_low"],
-                         "sampled_high": s["hit_ratio_high"],
-                         "covered": bool(s["hit_ratio_low"] <= f["hit_ratio"] <= s["hit_ratio_high"]),
-                         "sampled_units": s["simulated_units"],
-                         "full_wall_s": round(t_full, 1), "sampled_wall_s": round(t_s, 1)})
             print(f"  check {r:12s} full {f['hit_ratio']:.4f} ({t_full:.0f} s)  sampled {s['hit_ratio']:.4f} "
                   f"[{s['hit_ratio_low']:.4f}, {s['hit_ratio_high']:.4f}] ({t_s:.0f} s)", flush=True)
-        out = SCALE_CHECK_CSV
-        write_csv(pd.DataFrame(rows), out)
-        print(f"wrote {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

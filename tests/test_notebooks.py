@@ -1,20 +1,53 @@
 """Every chapter notebook: committed without outputs, one cell tagged ``parameters`` (first code cell,
-with a ``quick`` switch), and executes end to end with papermill on its quick profile. The executed
-notebooks land in ``.build/quick/`` where ``make test`` runs nbval (lax) over them."""
+with a ``quick`` switch), and executes end to end with papermill on its quick profile, once per test run
+(``BOOK_JOBS`` at a time, default the number of cores). The executed notebooks land in ``.build/quick/``, where
+``make test-all`` also runs nbval (lax) over them."""
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pandas as pd
 import pytest
 
 from model.audit.verdicts import VERDICTS
-from model.book.build import TABLES_SUBDIR, execute, is_appendix, notebooks
+from model.book.build import TABLES_SUBDIR, ChapterError, execute, execute_all, is_appendix, notebooks
 from model.audit.prose import stated_values_of_audit, unexplained
 from model.io import ROOT
 
 QUICK_DIR = ROOT / ".build" / "quick"
 NOTEBOOKS = notebooks()
 CHAPTERS = [nb for nb in NOTEBOOKS if not is_appendix(nb)]
+JOBS = int(os.environ.get("BOOK_JOBS", os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="module")
+def quick_runs():
+    """Every notebook executed once on its quick profile into ``.build/quick/`` (chapters, then appendices)."""
+    return execute_all(NOTEBOOKS, QUICK_DIR, {"quick": True}, jobs=JOBS)
+
+
+def _what_ifs(path):
+    return json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("what_if", [])
+
+
+@pytest.fixture(scope="module")
+def what_if_runs(quick_runs):
+    """Every chapter rerun on the quick profile with each of its what-if parameter sets, in parallel, each
+    into ``.build/quick/what_if/<chapter>-<i>/``: (chapter, i) → (parameters, run folder or error)."""
+    jobs = [(path, i, params) for path in CHAPTERS for i, params in enumerate(_what_ifs(path))]
+
+    def run(job):
+        path, i, params = job
+        run_dir = QUICK_DIR / "what_if" / f"{path.stem}-{i}"
+        try:
+            execute(path, run_dir, {**params, "quick": True}, progress=False)
+            return (path.stem, i), (params, run_dir)
+        except ChapterError as exc:
+            return (path.stem, i), (params, exc)
+
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        return dict(pool.map(run, jobs))
 
 
 def test_there_are_chapters():
@@ -33,8 +66,10 @@ def test_source_notebook_is_clean(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_on_quick_profile(path):
-    out = execute(path, QUICK_DIR, {"quick": True}, progress=False)
+def test_notebook_runs_on_quick_profile(path, quick_runs):
+    out = quick_runs[path.stem]
+    if isinstance(out, ChapterError):
+        pytest.fail(str(out))
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
@@ -59,7 +94,7 @@ def test_notebook_runs_on_quick_profile(path):
         assert (audit["reason"].str.len() > 0).all()
 
 
-def test_every_claim_is_audited_exactly_once():
+def test_every_claim_is_audited_exactly_once(quick_runs):
     """Runs after the quick runs above (pytest keeps the order of this file): across the chapters'
     ``<chapter>_audit.csv`` every stated figure of ``data/claims/`` has exactly one audit row, with a verdict
     and a reason, and a computed value unless its verdict is "not reproducible" or the figure is qualitative
@@ -86,12 +121,8 @@ def test_every_claim_is_audited_exactly_once():
     assert no_value.empty, f"verdict without a computed value: {list(no_value['claim_id'])}"
 
 
-def _what_ifs(path):
-    return json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("what_if", [])
-
-
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_prose_types_only_stated_figures(path):
+def test_prose_types_only_stated_figures(path, quick_runs):
     """Every number typed in a chapter's markdown is a stated figure of a claim the chapter audits or is in
     the notebook's own allow-list (``metadata.prose_numbers``, each with a reason); everything the model
     computes is glued from the run. Runs after the quick runs (it reads the chapter's audit table)."""
@@ -103,26 +134,29 @@ def test_prose_types_only_stated_figures(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_what_if_reruns_leave_the_audit_unchanged(path):
-    """Rerun the chapter with each of its two what-if parameter sets (``metadata.what_if``) on the quick
-    profile: the chapter runs, and its audit table and the whole audit appendix are byte-identical to the
-    default run's (the audit is pinned to the sources, not to the chapter's parameters)."""
+def test_what_if_reruns_leave_the_audit_unchanged(path, what_if_runs):
+    """The chapter reruns with each of its two what-if parameter sets (``metadata.what_if``) on the quick
+    profile, and its audit table and the whole audit appendix are byte-identical to the default run's (the
+    audit is pinned to the sources, not to the chapter's parameters). The appendix is a function of the
+    chapters' audit tables (``collect_audits``, what ``appendix_audit`` writes), computed here in-process over
+    the default tables with this chapter's rerun audit in place."""
+    from model.audit.collect import collect_audits
+    from model.book.appendix import chapter_titles
+
     sets = _what_ifs(path)
     assert len(sets) >= 2, f"{path.stem}: metadata.what_if must hold two non-default parameter sets"
     default_tables = QUICK_DIR / TABLES_SUBDIR
     name = f"{path.stem}_audit.csv"
-    [appendix] = notebooks(["appendix_audit"])
-    for i, params in enumerate(sets):
-        run_dir = QUICK_DIR / "what_if" / f"{path.stem}-{i}"
-        execute(path, run_dir, {**params, "quick": True}, progress=False)
+    default_appendix = collect_audits(default_tables, chapter_titles()).drop(columns=["quote"])
+    for i in range(len(sets)):
+        params, run_dir = what_if_runs[(path.stem, i)]
+        if isinstance(run_dir, ChapterError):
+            pytest.fail(f"{params}: {run_dir}")
         rerun = run_dir / TABLES_SUBDIR / name
         if (default_tables / name).exists():
             assert rerun.read_bytes() == (default_tables / name).read_bytes(), f"{params} moved {name}"
-        # the appendix over the default tables with this chapter's rerun audit in place
         for other in default_tables.glob("*_audit.csv"):
             if other.name != name:
                 (run_dir / TABLES_SUBDIR / other.name).write_bytes(other.read_bytes())
-        execute(appendix, run_dir, {"quick": True}, progress=False)
-        table = "appendix_audit_table.csv"
-        assert (run_dir / TABLES_SUBDIR / table).read_bytes() == (default_tables / table).read_bytes(), \
-            f"{params} moved the audit appendix"
+        appendix = collect_audits(run_dir / TABLES_SUBDIR, chapter_titles()).drop(columns=["quote"])
+        pd.testing.assert_frame_equal(appendix, default_appendix, obj=f"{params}: the audit appendix")

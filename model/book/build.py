@@ -2,9 +2,11 @@
 
 Usage
 -----
-``python -m model.book.build notebooks OUT_DIR [--only NAME ...] [--no-appendices] [--quick] [-- -p name value ...]``
-    Execute every ``notebooks/*.ipynb`` (or only ``NAME``) into ``OUT_DIR``. Chapters run in name order and
-    the appendices (``appendix_*``, which read the chapters' tables) last; after ``--only`` chapters the
+``python -m model.book.build notebooks OUT_DIR [--only NAME ...] [--no-appendices] [--quick] [--jobs N] [-- -p name value ...]``
+    Execute every ``notebooks/*.ipynb`` (or only ``NAME``) into ``OUT_DIR``, ``N`` at a time (default: the
+    ``BOOK_JOBS`` environment variable, else the number of cores). The chapters run first and the appendices
+    (``appendix_*``, which read the chapters' tables) after them; one line per finished notebook gives its
+    time, and a failed chapter does not stop the others; after ``--only`` chapters the
     appendices are rerun too (without the ``--`` parameters) unless ``--no-appendices``. Parameters after
     ``--`` are passed to every executed chapter (values parsed as YAML, like papermill's ``-p``); a name that
     a chapter's parameters cell does not define stops the run before anything executes, naming the
@@ -33,6 +35,8 @@ import re
 import shutil
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -84,6 +88,19 @@ def parameter_names(notebook: Path) -> list[str]:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         names += [t.id for t in targets if isinstance(t, ast.Name)]
     return names
+
+
+def parameter_defaults(notebook: Path) -> dict:
+    """The values assigned in ``notebook``'s cell tagged ``parameters`` (literals only), by name."""
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    values = {}
+    for node in ast.parse("".join(tagged[0]["source"])).body if tagged else []:
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    values[t.id] = ast.literal_eval(node.value)
+    return values
 
 
 def check_parameters(notebook: Path, parameters: dict) -> None:
@@ -182,6 +199,44 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def execute_all(chosen: list[Path], out_dir: Path, parameters: dict | Callable[[Path], dict], *, jobs: int = 1,
+                log: Callable[[str], None] | None = None) -> dict[str, Path | ChapterError]:
+    """Execute ``chosen`` notebooks into ``out_dir``, ``jobs`` at a time: the chapters first, then the
+    appendices (which read the chapters' tables). ``parameters`` is one dict for all, or a function of the
+    notebook. Every notebook runs even when another fails.
+
+    Returns
+    -------
+    dict
+        notebook stem → the executed notebook's path, or the :class:`ChapterError` it failed with.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    params_of = parameters if callable(parameters) else (lambda nb: parameters)
+    results: dict[str, Path | ChapterError] = {}
+    total = len(chosen)
+
+    def run(nb: Path):
+        t0 = time.perf_counter()
+        try:
+            results[nb.stem] = execute(nb, out_dir, params_of(nb), progress=False)
+            status = "done"
+        except ChapterError as exc:
+            results[nb.stem] = exc
+            status = "FAILED"
+        if log:
+            log(f"[{len(results)}/{total}] {nb.stem} {status} in {time.perf_counter() - t0:,.0f} s")
+
+    for group in ([nb for nb in chosen if not is_appendix(nb)], [nb for nb in chosen if is_appendix(nb)]):
+        if jobs <= 1 or len(group) <= 1:
+            for nb in group:
+                run(nb)
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                list(pool.map(run, group))
+    return {nb.stem: results[nb.stem] for nb in chosen}
+
+
 def notebooks(only: list[str] | None = None) -> list[Path]:
     """The source notebooks in execution order: chapters by name, then the appendices by name (optionally
     only some, by stem, in the order given)."""
@@ -246,6 +301,8 @@ def main(argv: list[str]) -> int:
     run.add_argument("out_dir", type=Path)
     run.add_argument("--only", nargs="*", default=None)
     run.add_argument("--quick", action="store_true")
+    run.add_argument("--jobs", type=int, default=int(os.environ.get("BOOK_JOBS", os.cpu_count() or 1)),
+                     help="notebooks executed at a time (default: BOOK_JOBS or the number of cores)")
     run.add_argument("--no-appendices", action="store_true",
                      help="with --only: do not rerun the appendices after the chosen chapters")
     chk = sub.add_parser("check-offline")
@@ -272,15 +329,20 @@ def _run(args, params: dict) -> int:
         chosen = notebooks(args.only)
         for nb in chosen:  # every name is checked before anything runs
             check_parameters(nb, params)
-        for nb in chosen:
-            print(f"executing {nb.name} -> {args.out_dir}", file=sys.stderr)
-            execute(nb, args.out_dir, params)
         if args.only and not args.no_appendices and not all(is_appendix(nb) for nb in chosen):
-            base = {"quick": True} if args.quick else {}
-            for nb in [n for n in notebooks() if is_appendix(n) and n not in chosen]:
-                print(f"executing {nb.name} -> {args.out_dir} (appendix, after the chapters)", file=sys.stderr)
-                execute(nb, args.out_dir, base)
-        return 0
+            chosen += [n for n in notebooks() if is_appendix(n) and n not in chosen]
+        base = {"quick": True} if args.quick else {}
+        asked = {nb.stem for nb in notebooks(args.only)} if args.only else {nb.stem for nb in chosen}
+        t0 = time.perf_counter()
+        print(f"executing {len(chosen)} notebooks into {args.out_dir}, {args.jobs} at a time", file=sys.stderr)
+        results = execute_all(chosen, args.out_dir, lambda nb: params if nb.stem in asked else base, jobs=args.jobs,
+                              log=lambda line: print(line, file=sys.stderr, flush=True))
+        failed = {k: v for k, v in results.items() if isinstance(v, ChapterError)}
+        for exc in failed.values():
+            print(f"error: {exc}", file=sys.stderr)
+        print(f"{len(results) - len(failed)} of {len(results)} notebooks executed in "
+              f"{time.perf_counter() - t0:,.0f} s", file=sys.stderr)
+        return 1 if failed else 0
     if args.command == "check-offline":
         problems = check_offline(args.html_dir)
         for p in problems:

@@ -66,3 +66,12 @@ def count_phrase(n: float) -> str:
         if n < bound:
             return f"{n:,.0f} ({words})" if words not in ("one",) else "one"
     return f"{n:,.0f}"
+
+
+def record_provenance(study) -> str:
+    """Where the tables of a :func:`model.records.recorded` call came from, as a clause of a sentence."""
+    if study.from_record:
+        rec = study.record
+        return (f"read from the record `data/records/{rec.name}` ({study.reason}, at these parameters; its "
+                f"fingerprint of the code and data it depends on is current; `{rec.command}` recomputes it)")
+    return f"computed in this run ({study.reason})"

@@ -31,7 +31,6 @@ from model.tiering.fleet import ROUTES, block_owner, map_jobs
 from model.tiering.stream import StreamReplay
 from model.tiering.timing import request_service_s
 from model.validation import ParameterError, check_choice, check_int
-from model.io import DATA
 from model.parameters import default
 from model.workload.trace import _take, concat_traces
 
@@ -446,17 +445,6 @@ def simulate_chat_fleets(params, config: TierConfig, n_nodes: int, routes, *, se
                              nodes=tuple(rows), n_units=n // g, traces=traces, requests_per_node=load,
                              traces_truncated=truncated)
     return out
-
-
-#: The recorded full-vs-sampled check at 100K sessions (``benchmarks/bench_fleet_scale.py --check``).
-SCALE_CHECK_CSV = DATA / "fleet_scale_check" / "check.csv"
-
-
-def recorded_scale_check() -> pd.DataFrame:
-    """The recorded check of sampled against full fleets (:data:`SCALE_CHECK_CSV`; its README gives the run)."""
-    if not SCALE_CHECK_CSV.exists():
-        raise FileNotFoundError(f"{SCALE_CHECK_CSV}: run benchmarks/bench_fleet_scale.py --check 100000")
-    return pd.read_csv(SCALE_CHECK_CSV)
 
 
 def _steady_gpus(seconds_per_request: float, params, config: TierConfig) -> float:

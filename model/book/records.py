@@ -1,0 +1,115 @@
+"""The heavy runs the book reads from records (:mod:`model.records`), and the arguments each is made with.
+
+A chapter's record is made with the chapter's own default parameters (read from its notebook's parameters
+cell), so the default build reads the record and a reader's rerun with other values computes afresh.
+
+Usage
+-----
+``python -m model.book.records list``
+    Every record, whether its fingerprint is current, and the command that recomputes it.
+``python -m model.book.records make [NAME ...] [--workers W]``
+    Recompute the named records (all when none is named), each written atomically (``make record``).
+``python -m model.book.records check``
+    Exit 1 when a record is stale or was made with other arguments than its chapter's defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from model.book.build import NOTEBOOK_DIR, parameter_defaults
+from model.parameters import default
+from model.records import available_records, load_record, make_record
+from model.tiering.chat_fleet import chat_fleet_tables, scale_check_table
+from model.tiering.fleet import ROUTES
+
+#: Data files every fleet record reads (globs under ``data/``): cited defaults, hardware and prices, the model
+#: configs and the step-time measurements the prefill engine is fitted on.
+FLEET_DATA = ["parameters/*.csv", "hardware.csv", "prices/*.csv", "models/*.json", "measurements/*.csv"]
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """How record ``name`` is made: ``function(**kwargs())``, reading the ``data`` globs."""
+
+    name: str
+    function: Callable
+    kwargs: Callable[[], dict]
+    data: list
+    note: str
+
+
+def _chapter_kwargs(notebook: str, names: list[str]) -> Callable[[], dict]:
+    def kwargs() -> dict:
+        values = parameter_defaults(NOTEBOOK_DIR / f"{notebook}.ipynb")
+        return {n: values[n] for n in names}
+    return kwargs
+
+
+def _scale_check_kwargs() -> dict:
+    return {"sessions": int(default("fleet_scale_check_sessions")),
+            "sessions_per_node": int(default("fleet_sessions_per_node")),
+            "sample_nodes": int(default("fleet_sample_nodes")), "pool_nodes": int(default("fleet_pool_nodes")),
+            "prefix_blocks": int(default("fleet_prefix_route_blocks")), "routes": list(ROUTES),
+            "model": "llama-2-70b", "gpu": "a100-80gb", "seed": 0}
+
+
+SPECS = {s.name: s for s in [
+    RecordSpec("chat_fleet", chat_fleet_tables,
+               _chapter_kwargs("fleet_cache", ["sessions_scales", "full_scales", "sessions_per_node", "sample_nodes",
+                                               "pool_nodes", "prefix_blocks", "hit_share_target", "routes", "model",
+                                               "gpu", "seed", "l8_history_tokens", "l8_memory_tokens"]),
+               FLEET_DATA, "The fleets of the fleet-cache chapter at its default parameters (10K, 100K and 1M "
+                           "sessions)."),
+    RecordSpec("fleet_scale_check", scale_check_table, _scale_check_kwargs, FLEET_DATA,
+               "Sampled against full fleets at 100K sessions, every routing policy, default parameters."),
+]}
+
+
+def mismatched() -> list[str]:
+    """Records whose arguments are not what their spec makes now (a chapter's defaults changed)."""
+    return [n for n, s in SPECS.items() if n in available_records() and load_record(n).kwargs != s.kwargs()]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.book.records", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every record, whether it is current, and its command")
+    mk = sub.add_parser("make", help="recompute records (all when none is named)")
+    mk.add_argument("names", nargs="*", metavar="NAME")
+    mk.add_argument("--workers", type=int, default=2, help="local processes (default 2)")
+    sub.add_parser("check", help="exit 1 when a record is stale or made with other arguments")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for n in SPECS:
+            if n not in available_records():
+                print(f"{n:<20} MISSING  (make record NAME={n})")
+                continue
+            rec = load_record(n)
+            state = "current" if rec.is_current() and n not in mismatched() else "STALE"
+            print(f"{n:<20} {state:<8} recorded {rec.recorded} in {rec.wall_s:,.0f} s  (make record NAME={n})")
+        return 0
+    if args.command == "check":
+        bad = [n for n in SPECS if n not in available_records() or not load_record(n).is_current()] + mismatched()
+        for n in dict.fromkeys(bad):
+            print(f"record {n} is stale or missing: run make record NAME={n}", file=sys.stderr)
+        return 1 if bad else 0
+    chosen = args.names or list(SPECS)
+    unknown = [n for n in chosen if n not in SPECS]
+    if unknown:
+        print(f"error: NAME={' '.join(unknown)}: no such record; records: {', '.join(SPECS)}", file=sys.stderr)
+        return 2
+    for n in chosen:
+        spec = SPECS[n]
+        print(f"recording {n} ...", file=sys.stderr, flush=True)
+        rec = make_record(n, spec.function, spec.kwargs(), spec.data, note=spec.note,
+                          run_kwargs={"workers": args.workers})
+        print(f"recorded {n} in {rec.wall_s:,.0f} s: {', '.join(rec.tables)}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
