@@ -1,6 +1,9 @@
-"""Simulated requests per wall-clock second of the serving simulator (model.serving), continuous batching at
-batch 64 and 256 on a 10,000-request overload workload (Azure conversation lengths, Llama 2 70B on 4x A100).
-Goal: >= 5,000 simulated requests per second on one core. Prints the figures; not a test."""
+"""Simulated requests per wall-clock second of the serving simulator (model.serving) on a 10,000-request
+overload workload (Azure conversation lengths, Llama 2 70B on 4x A100): continuous batching at batch 64 and
+256, chunked prefill at 64, static batching at 64, each the best of three runs after a warm-up (which also
+compiles or loads the compiled per-step kernel, model.serving.kernel).
+Goal: >= 10,000 simulated requests per second on one core at continuous batch 64. Prints the figures; not a
+test."""
 from __future__ import annotations
 
 import math
@@ -15,7 +18,7 @@ from model.serving import Scheduler, simulate  # noqa: E402
 from model.step_time import deployment  # noqa: E402
 
 N_REQUESTS = 10_000
-GOAL = 5_000
+GOAL = 10_000
 
 
 def main() -> int:
@@ -29,8 +32,9 @@ def main() -> int:
             res = simulate(dep, work, Scheduler(policy, max_batch=batch))
             best = min(best, time.perf_counter() - t0)
         rate = N_REQUESTS / best
-        flag = f" (goal >= {GOAL:,}: {'met' if rate >= GOAL else 'NOT met'})" if policy == "continuous" else ""
-        print(f"{policy:>16} batch {batch:>3}: {N_REQUESTS:,} requests, {res.steps:,} GPU steps in {best:.2f} s "
+        goal = (policy, batch) == ("continuous", 64)
+        flag = f" (goal >= {GOAL:,}: {'met' if rate >= GOAL else 'NOT met'})" if goal else ""
+        print(f"{policy:>16} batch {batch:>3}: {N_REQUESTS:,} requests, {res.steps:,} GPU steps in {best:.3f} s "
               f"-> {rate:,.0f} simulated requests/s{flag}")
     return 0
 

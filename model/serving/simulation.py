@@ -28,7 +28,8 @@ readmitted. Loading the cached KV is not charged. The ``continuous`` and ``chunk
 serve it; ``static`` batching (no paged KV, no prefix cache) refuses it.
 
 The event loop advances one simpy timeout per GPU step; within a step the whole batch is updated at once
-(scalars and numpy arrays), never one event per token or per request.
+(scalars and numpy arrays; under the paged policies one compiled pass over the batch's slots before the step
+and one after it, :mod:`model.serving.kernel`), never one event per token or per request.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import pandas as pd
 import simpy
 
 from model.request_stream import Workload
+from model.serving.kernel import advance, plan_decode, plan_prefill
 from model.step_time import Deployment
 from model.parameters import default
 from model.validation import ParameterError, check_choice, check_fraction, check_int
@@ -285,7 +287,8 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
     """Iteration-level scheduler on paged blocks. Per running slot: request id, tokens in KV (ctx), tokens
     still to generate (rem); prompt tokens still to compute (todo). A request admitted with ``cached[r]``
     prefix tokens already in KV starts with ctx = that prefix (at most its tokens − 1) and computes the rest;
-    the token budget of a step counts computed tokens."""
+    the token budget of a step counts computed tokens. Admission and preemption are decided here; the
+    per-slot work of a step, before and after it runs, is done by :mod:`model.serving.kernel`."""
     if cached is None:
         cached = np.zeros(len(arrival), np.int64)
     n = len(arrival)
@@ -322,8 +325,11 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
     rem = np.zeros(B, np.int64)       # output tokens still to generate
     todo = np.zeros(B, np.int64)      # prompt tokens still to prefill (chunked prefill)
     generated = np.zeros(n, np.int64)
+    order = np.zeros(B, np.int64)     # slots of a step, in the order they are processed
+    work = np.zeros(B, np.int64)      # tokens each of them computes in the step
+    done = np.zeros(B, np.int64)      # slots a step finished
     free_slots = list(range(B - 1, -1, -1))
-    admit_order: list[int] = []       # slots in admission order (preemption victims from the end)
+    admit_order: dict[int, None] = {}  # running slots in admission order (preemption victims from the end)
     waiting: deque[int] = deque()
     blocks_used = 0
     nxt = 0
@@ -341,127 +347,72 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
             yield env.timeout(arrival[nxt] - now)
             continue
         # ---- admission (FCFS; blocks for the whole prompt + generated so far, above the watermark) --------
-        admitted: list[int] = []
+        admitted = 0                      # slots order[:admitted]
         tokens_in = 0
         while waiting and free_slots:
             r = waiting[0]
             need_tokens = int(prompt[r] + generated[r])
             need_blocks = -(-need_tokens // bs)
-            if total_blocks - blocks_used - need_blocks < watermark_blocks and running + len(admitted) > 0:
+            if total_blocks - blocks_used - need_blocks < watermark_blocks and running + admitted > 0:
                 break
-            if not chunked and admitted and tokens_in + need_tokens - min(int(cached[r]), need_tokens - 1) > budget:
+            hit = min(int(cached[r]), need_tokens - 1)   # at least the last position is computed
+            if not chunked and admitted and tokens_in + need_tokens - hit > budget:
                 break
             waiting.popleft()
             s = free_slots.pop()
-            hit = min(int(cached[r]), need_tokens - 1)   # at least the last position is computed
             rid[s] = r
             ctx[s] = hit
             rem[s] = output[r] - generated[r]
             todo[s] = need_tokens - hit
             blocks_used += need_blocks
-            admit_order.append(s)
-            admitted.append(s)
+            admit_order[s] = None
+            order[admitted] = s
+            admitted += 1
             tokens_in += need_tokens - hit
-        running += len(admitted)
+        running += admitted
         if not chunked and admitted:
             # ---- prefill step of the admitted prompts alone (vLLM default scheduler) ----------------------
-            idx = np.array(admitted)
-            lens = todo[idx].astype(float)
-            past = ctx[idx].astype(float)   # cached prefix tokens (0 without a prefix cache)
-            dt = step_time(lens.sum(), float((lens * past + lens * (lens + 1) / 2).sum()), len(idx),
-                           float(past.sum()))
-            yield env.timeout(dt)
-            busy += dt
-            steps += 1
-            ctx[idx] += todo[idx]
-            todo[idx] = 0
-            rr = rid[idx]
-            newly = np.isnan(first[rr])
-            first[rr[newly]] = env.now
-            generated[rr] += 1
-            rem[idx] -= 1
-            done = idx[rem[idx] == 0]
-            if done.size:
-                blocks_used, running = _retire(done, rid, ctx, finish, env.now, bs, blocks_used, running,
-                                               free_slots, admit_order)
-            if rec is not None:
-                rec.add(env.now, running, int(ctx[rid >= 0].sum()), blocks_used * bs, dt, "prefill")
-            continue
-        # ---- decode (and, chunked, prefill chunks) step ----------------------------------------------------
-        active = np.flatnonzero(rid >= 0)
-        dec = active[todo[active] == 0]
-        # blocks: a decoding sequence appending token ctx+1 needs a new block when ctx % bs == 0
-        need = int(np.count_nonzero(ctx[dec] % bs == 0))
-        while blocks_used + need > total_blocks and admit_order:
-            victim = admit_order.pop()
-            r = int(rid[victim])
-            blocks_used -= -(-int(ctx[victim] + todo[victim]) // bs)
-            preempt[r] += 1
-            waiting.appendleft(r)
-            rid[victim] = -1
-            ctx[victim] = 0
-            todo[victim] = 0
-            free_slots.append(victim)
-            running -= 1
-            active = np.flatnonzero(rid >= 0)
-            dec = active[todo[active] == 0]
-            need = int(np.count_nonzero(ctx[dec] % bs == 0))
-        chunk_slots = active[todo[active] > 0] if chunked else np.empty(0, np.int64)
-        chunk = np.zeros(0, np.int64)
-        if chunk_slots.size:
-            room = max(budget - dec.size, 0)
-            take = np.minimum(todo[chunk_slots], np.maximum(room - np.concatenate(
-                ([0], np.cumsum(todo[chunk_slots])[:-1])), 0))
-            chunk = take
-        n_dec = dec.size
-        s_ctx = float(ctx[dec].sum()) + n_dec
-        pre_tok = float(chunk.sum())
-        past = ctx[chunk_slots].astype(float) if chunk_slots.size else np.zeros(0)
-        pre_pairs = float((chunk * past + chunk * (chunk + 1) / 2).sum()) if chunk_slots.size else 0.0
-        if n_dec == 0 and pre_tok == 0:
-            # nothing runnable (cannot happen unless the budget is 0)
-            raise ParameterError("max_batched_tokens", budget, ">= 1 token per step")
-        completing = int(np.count_nonzero((chunk > 0) & (chunk == todo[chunk_slots]))) if chunk_slots.size else 0
-        dt = step_time(n_dec + pre_tok, s_ctx + pre_pairs, n_dec + completing, s_ctx + float(past.sum()))
+            k = admitted
+            kind = "prefill"
+            tokens, pairs, seqs, kv_read = plan_prefill(ctx, todo, order, work, k)
+            need = 0
+        else:
+            # ---- decode (and, chunked, prefill chunks) step ------------------------------------------------
+            k, n_dec, need, tokens, pairs, seqs, kv_read = plan_decode(rid, ctx, todo, chunked, budget, bs,
+                                                                        order, work)
+            # a decoding sequence appending token ctx+1 needs a new block when ctx % bs == 0: without one,
+            # preempt the most recently admitted sequences (recomputed when readmitted)
+            while blocks_used + need > total_blocks and admit_order:
+                victim, _ = admit_order.popitem()
+                r = int(rid[victim])
+                blocks_used -= -(-int(ctx[victim] + todo[victim]) // bs)
+                preempt[r] += 1
+                waiting.appendleft(r)
+                rid[victim] = -1
+                ctx[victim] = 0
+                todo[victim] = 0
+                free_slots.append(victim)
+                running -= 1
+                k, n_dec, need, tokens, pairs, seqs, kv_read = plan_decode(rid, ctx, todo, chunked, budget, bs,
+                                                                            order, work)
+            if tokens == 0:
+                # nothing runnable (cannot happen unless the budget is 0)
+                raise ParameterError("max_batched_tokens", budget, ">= 1 token per step")
+            kind = "mixed" if tokens > n_dec else "decode"
+        dt = step_time(float(tokens), float(pairs), seqs, float(kv_read))
         yield env.timeout(dt)
         busy += dt
         steps += 1
         blocks_used += need
-        ctx[dec] += 1
-        rem[dec] -= 1
-        rr = rid[dec]
-        generated[rr] += 1
-        finished = [dec[rem[dec] == 0]]
-        if chunk_slots.size:
-            ctx[chunk_slots] += chunk
-            todo[chunk_slots] -= chunk
-            completed = chunk_slots[(todo[chunk_slots] == 0) & (chunk > 0)]
-            if completed.size:
-                rc = rid[completed]
-                newly = np.isnan(first[rc])
-                first[rc[newly]] = env.now
-                generated[rc] += 1
-                rem[completed] -= 1
-                finished.append(completed[rem[completed] == 0])
-        done = np.concatenate(finished)
-        if done.size:
-            blocks_used, running = _retire(done, rid, ctx, finish, env.now, bs, blocks_used, running, free_slots,
-                                           admit_order)
+        n_done, freed, kv_used = advance(rid, ctx, rem, todo, generated, first, finish, order, work, k, env.now,
+                                         bs, done)
+        if n_done:
+            blocks_used -= freed
+            running -= n_done
+            for s in done[:n_done].tolist():
+                del admit_order[s]
+                free_slots.append(s)
         if rec is not None:
-            rec.add(env.now, running, int(ctx[rid >= 0].sum()), blocks_used * bs, dt,
-                    "mixed" if pre_tok else "decode")
+            rec.add(env.now, running, kv_used, blocks_used * bs, dt, kind)
     state["busy"] = busy
     state["steps"] = steps
-
-
-def _retire(done, rid, ctx, finish, now, bs, blocks_used, running, free_slots, admit_order):
-    """Free the slots and blocks of finished sequences."""
-    finish[rid[done]] = now
-    blocks_used -= int((-(-ctx[done] // bs)).sum())
-    gone = set(int(s) for s in done)
-    admit_order[:] = [s for s in admit_order if s not in gone]
-    for s in done:
-        rid[s] = -1
-        ctx[s] = 0
-        free_slots.append(int(s))
-    return blocks_used, running - len(done)

@@ -17,7 +17,9 @@ function of a mutated module, :func:`model.ttl.reused_within_ttl`; so ``model/tt
 ``tests/test_ttl*.py`` only, which never call the kernel (a tiering test there would fail to compile the
 trampoline and count every mutant of ``model/ttl.py`` as killed). The tiering modules mutated here
 (engine, replay, stack_distance, timing, cost) are plain Python (``replay`` hands arrays to the kernel);
-none is called from compiled code. Their tests are the fast files of ``tests/tiering/`` that exercise each (the CLI
+none is called from compiled code. ``model/serving/kernel.py`` (the paged schedulers' per-step
+bookkeeping) is compiled too and never mutated; ``model/serving/simulation.py``, mutated, hands it arrays and
+is not called from it. The tiering tests are the fast files of ``tests/tiering/`` that exercise each (the CLI
 and scale tests, which spawn processes and replay whole traces, are left out: minutes per mutant).
 
 Usage::
