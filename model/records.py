@@ -79,22 +79,52 @@ def _module_file(name: str) -> Path | None:
     return origin if origin is not None and ROOT in origin.resolve().parents else None
 
 
+def _ours(name: str) -> bool:
+    return name.split(".")[0] == PACKAGE and _module_file(name) is not None
+
+
+def _is_package(name: str) -> bool:
+    path = _module_file(name)
+    return path is not None and path.name == "__init__.py"
+
+
+def _reexport_source(package: str, attr: str, depth: int = 0) -> str:
+    """The module that defines ``attr`` when it is imported from ``package``: a name that the package's
+    ``__init__`` imports from one of its modules resolves to that module (followed through further
+    re-exports); a name the ``__init__`` defines itself resolves to the package."""
+    if depth > 10:
+        return package
+    tree = ast.parse(_module_file(package).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and _ours(node.module):
+            for a in node.names:
+                if (a.asname or a.name) == attr:
+                    if _ours(f"{node.module}.{a.name}"):
+                        return f"{node.module}.{a.name}"
+                    return _reexport_source(node.module, a.name, depth + 1) if _is_package(node.module) \
+                        else node.module
+    return package
+
+
 def _imports(name: str, tree: ast.AST) -> set[str]:
-    """The :data:`PACKAGE` modules (and modules of this repository) that module ``name`` imports (a ``from a import b`` counts ``a.b`` when it
-    is a module, else ``a``), with the packages that hold them."""
+    """The :data:`PACKAGE` modules whose code module ``name`` uses: every ``import a.b`` of one, and for
+    ``from a import b`` the module ``a.b`` if it is one, else the module that defines ``b`` (a package's
+    re-export is followed to the module it comes from, so a package's ``__init__`` counts only for the names
+    it defines itself)."""
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
-    modules = {m for m in found if m.split(".")[0] == PACKAGE and _module_file(m) is not None}
-    # importing a.b.c runs a/__init__.py and a/b/__init__.py
-    for m in list(modules) + [name]:
-        parts = m.split(".")
-        modules.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    return {m for m in modules if m.split(".")[0] == PACKAGE and _module_file(m) is not None}
+            found.update(a.name for a in node.names if _ours(a.name))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and _ours(node.module):
+            for a in node.names:
+                if _ours(f"{node.module}.{a.name}"):
+                    found.add(f"{node.module}.{a.name}")
+                elif _is_package(node.module):
+                    found.add(_reexport_source(node.module, a.name))
+                else:
+                    found.add(node.module)
+    found.discard(name)
+    return found
 
 
 def _code_digest(tree: ast.AST) -> str:
@@ -112,14 +142,14 @@ def _code_digest(tree: ast.AST) -> str:
 def _parsed(path: Path, mtime_ns: int) -> tuple[str, frozenset[str]]:
     text = path.read_text(encoding="utf-8")
     name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-    tree = ast.parse(text)
+    tree = ast.parse(text)  # digest first: _code_digest drops docstrings in place
     imports = frozenset(_imports(name, tree))
     return _code_digest(tree), imports
 
 
 def module_closure(module: str) -> dict[str, str]:
-    """``{module: digest}`` for ``module`` and every :data:`PACKAGE` module it imports, transitively
-    (packages on the way included)."""
+    """``{module: digest}`` for ``module`` and every :data:`PACKAGE` module whose code it uses, transitively
+    (see :func:`_imports`)."""
     todo, seen = [module], {}
     while todo:
         name = todo.pop()

@@ -7,11 +7,11 @@ import pytest
 
 import model.records as records
 from model.book import records as book_records
-from model.records import (RecordError, _code_digest, canonical, data_files, fingerprint, load_record, make_record,
+from model.records import (RecordError, _code_digest, _reexport_source, canonical, data_files, fingerprint, load_record, make_record,
                            module_closure, recorded)
 from model.tiering.chat_fleet import chat_fleet_tables
 
-TINY = dict(sessions_scales=[60, 120], full_scales=[60], sessions_per_node=30, sample_nodes=2, pool_nodes=2,
+TINY = dict(sessions_scales=[40, 80], full_scales=[40], sessions_per_node=20, sample_nodes=2, pool_nodes=2,
             prefix_blocks=3, hit_share_target=0.9, routes=["round-robin", "session", "global"],
             model="llama-2-70b", gpu="a100-80gb", seed=3, l8_history_tokens=1000, l8_memory_tokens=1000)
 DATA = ["parameters/*.csv", "hardware.csv"]
@@ -33,13 +33,17 @@ def record_dir(tmp_path, monkeypatch):
     return tmp_path / "records"
 
 
-def test_closure_follows_model_imports_and_packages_only():
+def test_closure_follows_model_imports_and_re_exports_to_their_modules():
     closure = module_closure("model.tiering.chat_fleet")
-    for needed in ("model.tiering.chat_fleet", "model.tiering.scale", "model.tiering.stream", "model.tiering",
-                   "model", "model.io", "model.workload.chat"):
+    for needed in ("model.tiering.chat_fleet", "model.tiering.scale", "model.tiering.stream", "model.tiering.kernel",
+                   "model.io", "model.workload.chat", "model.tiering.config"):
         assert needed in closure
     assert not any(m.startswith("model.audit") or m.startswith("model.book") for m in closure)
+    assert "model.tiering.cli" not in closure       # in the package, but not used by the fleet
     assert all(len(d) == 64 for d in closure.values())
+    # a name a package re-exports counts as the module that defines it
+    assert _reexport_source("model.tiering", "default_config") == "model.tiering.config"
+    assert _reexport_source("model.workload", "CharacterChatParams") == "model.workload.chat"
 
 
 def test_code_digest_ignores_docstrings_and_comments_not_code():

@@ -55,6 +55,7 @@ def test_serial_and_process_pool_agree_with_closed_form(tmp_path):
     assert len(ResultsFile(tmp_path / "r.jsonl").load()) == len(configs)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_identical_results(tmp_path):
     distributed = pytest.importorskip("distributed")
     configs = _configs(4)

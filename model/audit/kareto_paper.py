@@ -7,7 +7,9 @@ them is computed at the FIXED setting :data:`AUDIT_SETTING` declared here — th
 frozen as the audit's setting — never at the chapter's parameters. The figures that are inputs of the
 summary's examples or restatements of another figure are ``given``.
 
-The search at that setting (540 configurations, serial) takes seconds; it is computed once per process.
+The search at that setting (540 configurations, serial) takes tens of seconds, so its tables are a record
+(``data/records/kareto_audit``, :mod:`model.records`): read while its fingerprint is current, computed
+otherwise.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
 from model.io import DATA
 from model.parameters import default
+from model.records import recorded
 from model.sweep import Sweep
 
 #: The audit's setting: the Kareto chapter's defaults (notebooks/kareto.ipynb, parameters cell), frozen.
@@ -60,21 +63,41 @@ def unknown_setting() -> str:
     return ", ".join(names).replace("GPUS", "GPUs") + " are not stated in the abstract (the only public text found)"
 
 
-@lru_cache(maxsize=1)
-def search_at_audit_setting() -> dict:
-    """The exhaustive grid, the diminishing-returns search and the headline comparisons at
-    :data:`AUDIT_SETTING` (computed once per process; deterministic)."""
-    setup = audit_setup()
-    trace = workload.load_mooncake_trace()
-    evaluator = kareto.build_evaluator(trace, setup)
+def grid_kwargs() -> dict:
+    """The arguments of :func:`grid_tables` at :data:`AUDIT_SETTING`."""
+    s = audit_setup()
+    return {"model": s.model, "gpu": s.gpu, "n_gpus": s.n_gpus, "slo_ttft_p95_s": s.slo_ttft_p95_s,
+            "price_provider": s.price_provider, "price_pricing": s.price_pricing}
+
+
+def grid_tables(*, model: str, gpu: str, n_gpus: int, slo_ttft_p95_s: float, price_provider: str,
+                price_pricing: str) -> dict:
+    """The exhaustive grid, the diminishing-returns search, the baseline and the headline comparisons on the
+    whole Mooncake conversation trace for one prefill replica, as tables (``exhaustive``, ``pruned``,
+    ``baseline``: one row, ``headlines``)."""
+    setup = kareto.ServingSetup(model=model, gpu=gpu, n_gpus=n_gpus, slo_ttft_p95_s=slo_ttft_p95_s,
+                                price_provider=price_provider, price_pricing=price_pricing)
+    evaluator = kareto.build_evaluator(workload.load_mooncake_trace(), setup)
     space = kareto.search_space(setup)
     with Sweep(evaluator, executor="serial", progress=False) as sweep:
         exhaustive = sweep.run(space.grid())
         searched = pareto.diminishing_returns_search(space, sweep.run, kareto.OBJECTIVES)
     baseline = evaluator(kareto.baseline_config(setup))
     headlines = pareto.headline_comparisons(exhaustive, baseline, kareto.OBJECTIVES, axes=list(AXES))
-    return {"setup": setup, "space": space, "exhaustive": exhaustive, "pruned": searched.results,
-            "baseline": baseline, "headlines": headlines}
+    return {"exhaustive": exhaustive, "pruned": searched.results, "baseline": pd.DataFrame([baseline]),
+            "headlines": headlines}
+
+
+@lru_cache(maxsize=1)
+def search_at_audit_setting() -> dict:
+    """:func:`grid_tables` at :data:`AUDIT_SETTING` (from the record ``kareto_audit`` while it is current;
+    once per process), with the setup and the search space."""
+    setup = audit_setup()
+    got = recorded("kareto_audit", grid_tables, grid_kwargs())
+    t = got.tables
+    return {"setup": setup, "space": kareto.search_space(setup), "exhaustive": t["exhaustive"],
+            "pruned": t["pruned"], "baseline": t["baseline"].iloc[0].to_dict(), "headlines": t["headlines"],
+            "source": got}
 
 
 def computed() -> list[Computed]:

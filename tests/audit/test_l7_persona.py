@@ -1,10 +1,10 @@
 """Tests of model.audit.l7_persona: the §7 audit at the source's setting, against arithmetic written out."""
-
 import functools
 import inspect
 import math
 
 import pandas as pd
+import pytest
 from numpy.testing import assert_allclose
 
 from model.architectures import load_architecture
@@ -18,6 +18,7 @@ def _table() -> pd.DataFrame:
 from model.hardware import load_gpu
 
 
+@pytest.mark.slow
 def test_takes_no_parameters_and_is_deterministic():
     assert not inspect.signature(l7_persona.computed).parameters
     assert not inspect.signature(l7_persona.table).parameters

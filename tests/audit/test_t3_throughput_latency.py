@@ -60,6 +60,7 @@ def test_ranges_span_copy_sizes_and_loads(table):
     assert table.loc["t3.hf.p95_latency", "low"] > 3.5 * 1.05
 
 
+@pytest.mark.slow
 def test_same_table_every_call():
     t3.runs.cache_clear()
     a = t3.table()

@@ -38,6 +38,7 @@ def test_streamed_fleet_hits_equal_the_in_memory_fleet(config, stream, route):
     assert s["ttft_p95_s"] == pytest.approx(b.summary()["ttft_p95_s"], rel=0.05)
 
 
+@pytest.mark.slow
 def test_workers_and_dask_give_identical_results(config):
     one = simulate_chat_fleet(P, config, 4, "session", seed=4, workers=1).summary()
     two = simulate_chat_fleet(P, config, 4, "session", seed=4, workers=2).summary()
