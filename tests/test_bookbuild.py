@@ -130,3 +130,34 @@ def test_relative_output_folder(tmp_path, monkeypatch):
     assert (tmp_path / "book/chapters/tables/t.csv").read_text() == "x"
     assert sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "book").rglob("*")) == [
         "book/chapters", "book/chapters/rel.ipynb", "book/chapters/tables", "book/chapters/tables/t.csv"]
+
+
+def test_execute_all_runs_chapters_in_parallel_before_appendices_and_keeps_going(tmp_path):
+    """Two chapters at a time (each sleeps, so a serial run would take their sum), the appendix after both
+    (it reads their tables), and a failing chapter reported without stopping the others."""
+    from model.book.build import execute_all
+
+    write = ("import time, pathlib\nif nap < 0:\n    raise ValueError('nap must be >= 0')\ntime.sleep(nap)\npathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)\n"
+             "pathlib.Path(output_dir, f'{name}.csv').write_text(str(time.time()))\n")
+    params = "nap = 1.5\nname = 'x'\noutput_dir = 'tables'\nquick = False\n"
+    a = _notebook(tmp_path, "alpha", params, write)
+    b = _notebook(tmp_path, "beta", params, write)
+    bad = _notebook(tmp_path, "broken", params, write)
+    app = _notebook(tmp_path, "appendix_sum", "tables_dir = 'tables'\noutput_dir = 'tables'\nquick = False\n",
+                    "import pathlib\nstamps = sorted(pathlib.Path(tables_dir).glob('*.csv'))\n"
+                    "pathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)\n"
+                    "pathlib.Path(output_dir, 'zz_seen.txt').write_text(' '.join(p.stem for p in stamps))\n")
+    out = tmp_path / "book"
+    lines = []
+    per_nb = {"alpha": {"nap": 1.5, "name": "alpha"}, "beta": {"nap": 1.5, "name": "beta"},
+              "broken": {"nap": -1, "name": "broken"}, "appendix_sum": {}}
+    res = execute_all([app, a, b, bad], out, lambda nb: per_nb[nb.stem], jobs=2, log=lines.append)
+    assert isinstance(res["broken"], ChapterError) and "nap must be >= 0" in str(res["broken"])
+    assert res["alpha"] == out / "alpha.ipynb" and res["appendix_sum"] == out / "appendix_sum.ipynb"
+    assert list(res) == ["appendix_sum", "alpha", "beta", "broken"]       # in the order asked
+    assert (out / "tables" / "zz_seen.txt").read_text() == "alpha beta"  # the appendix ran after both
+    assert len(lines) == 4 and lines[-1].startswith("[4/4] appendix_sum done")
+    assert any("broken FAILED" in ln for ln in lines)
+    # alpha and beta overlapped: one after the other, their stamps would lie a nap and a kernel start apart
+    stamps = [float((out / "tables" / f"{n}.csv").read_text()) for n in ("alpha", "beta")]
+    assert abs(stamps[0] - stamps[1]) < 1.5
