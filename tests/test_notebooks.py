@@ -31,14 +31,23 @@ def _what_ifs(path):
     return json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("what_if", [])
 
 
+#: What-if reruns: (chapter, index of its parameter set). The first set of every chapter runs in `make test`,
+#: the others (marked slow) in `make test-all`.
+WHAT_IFS = [pytest.param(path, i, id=f"{path.stem}-{i}", marks=[pytest.mark.slow] if i else [])
+            for path in CHAPTERS for i in range(max(2, len(_what_ifs(path))))]
+
+
 @pytest.fixture(scope="module")
-def what_if_runs(quick_runs):
-    """Every chapter rerun on the quick profile with each of its what-if parameter sets, in parallel, each
-    into ``.build/quick/what_if/<chapter>-<i>/``: (chapter, i) → (parameters, run folder or error)."""
-    jobs = [(path, i, params) for path in CHAPTERS for i, params in enumerate(_what_ifs(path))]
+def what_if_runs(request, quick_runs):
+    """The what-if reruns this session selected, executed on the quick profile in parallel, each into
+    ``.build/quick/what_if/<chapter>-<i>/``: (chapter, i) → (parameters, run folder or error)."""
+    chosen = [item.callspec.params for item in request.session.items
+              if getattr(item, "originalname", "") == "test_what_if_reruns_leave_the_audit_unchanged"]
+    jobs = [(c["path"], c["i"]) for c in chosen if c["i"] < len(_what_ifs(c["path"]))]
 
     def run(job):
-        path, i, params = job
+        path, i = job
+        params = _what_ifs(path)[i]
         run_dir = QUICK_DIR / "what_if" / f"{path.stem}-{i}"
         try:
             execute(path, run_dir, {**params, "quick": True}, progress=False)
@@ -48,10 +57,6 @@ def what_if_runs(quick_runs):
 
     with ThreadPoolExecutor(max_workers=JOBS) as pool:
         return dict(pool.map(run, jobs))
-
-
-def test_there_are_chapters():
-    assert len(NOTEBOOKS) >= 2
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -133,30 +138,29 @@ def test_prose_types_only_stated_figures(path, quick_runs):
         f"  cell {t.cell}: {t.text!r} … {t.context} …" for t in bad)
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_what_if_reruns_leave_the_audit_unchanged(path, what_if_runs):
-    """The chapter reruns with each of its two what-if parameter sets (``metadata.what_if``) on the quick
-    profile, and its audit table and the whole audit appendix are byte-identical to the default run's (the
-    audit is pinned to the sources, not to the chapter's parameters). The appendix is a function of the
-    chapters' audit tables (``collect_audits``, what ``appendix_audit`` writes), computed here in-process over
-    the default tables with this chapter's rerun audit in place."""
+@pytest.mark.parametrize("path, i", WHAT_IFS)
+def test_what_if_reruns_leave_the_audit_unchanged(path, i, what_if_runs):
+    """The chapter reruns with its i-th what-if parameter set (``metadata.what_if``, at least two per chapter)
+    on the quick profile, and its audit table and the whole audit appendix are byte-identical to the default
+    run's (the audit is pinned to the sources, not to the chapter's parameters). The appendix is a function of
+    the chapters' audit tables (``collect_audits``, what ``appendix_audit`` writes), computed here in-process
+    over the default tables with this chapter's rerun audit in place."""
     from model.audit.collect import collect_audits
     from model.book.appendix import chapter_titles
 
     sets = _what_ifs(path)
-    assert len(sets) >= 2, f"{path.stem}: metadata.what_if must hold two non-default parameter sets"
+    assert len(sets) >= 2 and i < len(sets), f"{path.stem}: metadata.what_if must hold two non-default parameter sets"
     default_tables = QUICK_DIR / TABLES_SUBDIR
     name = f"{path.stem}_audit.csv"
+    params, run_dir = what_if_runs[(path.stem, i)]
+    if isinstance(run_dir, ChapterError):
+        pytest.fail(f"{params}: {run_dir}")
+    rerun = run_dir / TABLES_SUBDIR / name
+    if (default_tables / name).exists():
+        assert rerun.read_bytes() == (default_tables / name).read_bytes(), f"{params} moved {name}"
+    for other in default_tables.glob("*_audit.csv"):
+        if other.name != name:
+            (run_dir / TABLES_SUBDIR / other.name).write_bytes(other.read_bytes())
     default_appendix = collect_audits(default_tables, chapter_titles()).drop(columns=["quote"])
-    for i in range(len(sets)):
-        params, run_dir = what_if_runs[(path.stem, i)]
-        if isinstance(run_dir, ChapterError):
-            pytest.fail(f"{params}: {run_dir}")
-        rerun = run_dir / TABLES_SUBDIR / name
-        if (default_tables / name).exists():
-            assert rerun.read_bytes() == (default_tables / name).read_bytes(), f"{params} moved {name}"
-        for other in default_tables.glob("*_audit.csv"):
-            if other.name != name:
-                (run_dir / TABLES_SUBDIR / other.name).write_bytes(other.read_bytes())
-        appendix = collect_audits(run_dir / TABLES_SUBDIR, chapter_titles()).drop(columns=["quote"])
-        pd.testing.assert_frame_equal(appendix, default_appendix, obj=f"{params}: the audit appendix")
+    appendix = collect_audits(run_dir / TABLES_SUBDIR, chapter_titles()).drop(columns=["quote"])
+    pd.testing.assert_frame_equal(appendix, default_appendix, obj=f"{params}: the audit appendix")
