@@ -322,10 +322,12 @@ class Recorded:
     reason: str    # why the record was (not) used, one short clause
 
 
-def recorded(name: str, function: Callable, kwargs: Mapping, *, run_kwargs: Mapping | None = None) -> Recorded:
+def recorded(name: str, function: Callable, kwargs: Mapping, *, run_kwargs: Mapping | None = None,
+             allow_stale: bool = False) -> Recorded:
     """The tables of ``function(**kwargs)``: read from record ``name`` when it holds this very call and its
     fingerprint is current, computed otherwise. ``run_kwargs`` are passed to the function only when it runs
-    (worker counts: they do not change the result)."""
+    (worker counts: they do not change the result). ``allow_stale``: read a stale record of this very call
+    rather than recompute it (a quick test profile; the reason then says it is stale)."""
     kwargs = json.loads(canonical(kwargs))
     reason = "no record"
     rec = None
@@ -338,16 +340,18 @@ def recorded(name: str, function: Callable, kwargs: Mapping, *, run_kwargs: Mapp
             reason = "the parameters differ from the record's (" + ", ".join(diff) + ")"
         elif not rec.is_current():
             reason = f"the record is stale (its code or data changed; {rec.command})"
+            if allow_stale:
+                return Recorded(rec.read_tables(), True, rec, reason)
         else:
             return Recorded(rec.read_tables(), True, rec, f"recorded on {rec.recorded}")
     return Recorded(function(**kwargs, **(run_kwargs or {})), False, rec, reason)
 
 
-def record_tables(name: str, *, run_kwargs: Mapping | None = None) -> Recorded:
+def record_tables(name: str, *, run_kwargs: Mapping | None = None, allow_stale: bool = False) -> Recorded:
     """The tables of record ``name`` at its own arguments: read when its fingerprint is current, computed
     otherwise (see :func:`recorded`)."""
     rec = load_record(name)
-    return recorded(name, _function(rec.function), rec.kwargs, run_kwargs=run_kwargs)
+    return recorded(name, _function(rec.function), rec.kwargs, run_kwargs=run_kwargs, allow_stale=allow_stale)
 
 
 def stale_records() -> list[str]:

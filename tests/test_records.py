@@ -144,3 +144,16 @@ def test_every_committed_record_is_current_and_made_with_its_chapters_defaults()
         rec = load_record(name)
         assert canonical(rec.kwargs) == canonical(book_records.SPECS[name].kwargs())
         assert (rec.folder / "README.md").exists(), f"data/records/{name} has no README"
+
+
+def test_a_stale_record_is_read_only_when_allowed(record_dir):
+    make_record("cheap", cheap_tables, {"n": 3, "scale": 2.0}, DATA)
+    meta = json.loads((record_dir / "cheap" / "record.json").read_text())
+    meta["fingerprint"] = "f" * 64
+    meta["tables"]["t"]["x"] = "float64"
+    (record_dir / "cheap" / "record.json").write_text(json.dumps(meta))
+    (record_dir / "cheap" / "t.csv").write_text("i,x,label,even\n0,99.5,row 0,True\n")   # what a stale run held
+    got = recorded("cheap", cheap_tables, {"n": 3, "scale": 2.0}, allow_stale=True)
+    assert got.from_record and "stale" in got.reason and got.tables["t"]["x"].tolist() == [99.5]
+    fresh = recorded("cheap", cheap_tables, {"n": 3, "scale": 2.0})
+    assert not fresh.from_record and len(fresh.tables["t"]) == 3

@@ -72,6 +72,8 @@ def record_provenance(study) -> str:
     """Where the tables of a :func:`model.records.recorded` call came from, as a clause of a sentence."""
     if study.from_record:
         rec = study.record
+        if "stale" in study.reason:
+            return f"read from the record `data/records/{rec.name}`, which is out of date ({study.reason})"
         return (f"read from the record `data/records/{rec.name}` ({study.reason}, at these parameters; its "
                 f"fingerprint of the code and data it depends on is current; `{rec.command}` recomputes it)")
     return f"computed in this run ({study.reason})"
