@@ -161,3 +161,16 @@ def test_execute_all_runs_chapters_in_parallel_before_appendices_and_keeps_going
     # alpha and beta overlapped: one after the other, their stamps would lie a nap and a kernel start apart
     stamps = [float((out / "tables" / f"{n}.csv").read_text()) for n in ("alpha", "beta")]
     assert abs(stamps[0] - stamps[1]) < 1.5
+
+
+def test_kernels_talk_over_private_sockets_without_warnings(tmp_path, capfd):
+    """The build's kernels use Unix sockets in a temporary folder removed afterwards: no TCP warning on every
+    run, nothing left behind."""
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("kernel-*"))
+    nb = _notebook(tmp_path, "quiet", "output_dir = 'tables'\nquick = False\n", "x = 1")
+    execute(nb, tmp_path / "book", {}, progress=False)
+    err = capfd.readouterr().err
+    assert "without encryption" not in err and "WARNING" not in err
+    assert set(Path(tempfile.gettempdir()).glob("kernel-*")) == before

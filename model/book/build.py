@@ -151,6 +151,26 @@ def _error_summary(exc: Exception) -> str:
     return f"{ename}: {evalue}"
 
 
+def _ipc_kernel_manager():
+    """A kernel manager whose kernel talks over Unix sockets in a private temporary folder (not TCP on
+    localhost: no port to find, and no "running over TCP without encryption" warning on every run)."""
+    from jupyter_client.manager import KernelManager
+
+    class IpcKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._sockets = tempfile.mkdtemp(prefix="kernel-")
+            self.transport = "ipc"
+            self.ip = str(Path(self._sockets) / "ipc")
+
+        def cleanup_resources(self, restart: bool = False) -> None:
+            super().cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(self._sockets, ignore_errors=True)
+
+    return IpcKernelManager
+
+
 def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool | None = None) -> Path:
     """Run ``notebook`` with papermill into ``out_dir`` (working directory ``out_dir``), staged.
 
@@ -180,7 +200,7 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
         try:
             pm.execute_notebook(str(notebook), str(staged_nb), parameters=run_params, cwd=str(out_dir),
                                 kernel_name="python3", progress_bar=progress, report_mode=False,
-                                log_output=False)
+                                log_output=False, kernel_manager_class=_ipc_kernel_manager())
         except PapermillExecutionError as exc:
             raise ChapterError(f"{notebook.stem} failed (outputs left as they were): {_error_summary(exc)}") from None
         # the staged notebook records the staging folder as its output_dir: put the real one back
@@ -334,7 +354,8 @@ def _run(args, params: dict) -> int:
         base = {"quick": True} if args.quick else {}
         asked = {nb.stem for nb in notebooks(args.only)} if args.only else {nb.stem for nb in chosen}
         t0 = time.perf_counter()
-        print(f"executing {len(chosen)} notebooks into {args.out_dir}, {args.jobs} at a time", file=sys.stderr)
+        print(f"executing {len(chosen)} notebook{'s' if len(chosen) != 1 else ''} into {args.out_dir}, "
+              f"{min(args.jobs, len(chosen))} at a time", file=sys.stderr)
         results = execute_all(chosen, args.out_dir, lambda nb: params if nb.stem in asked else base, jobs=args.jobs,
                               log=lambda line: print(line, file=sys.stderr, flush=True))
         failed = {k: v for k, v in results.items() if isinstance(v, ChapterError)}
