@@ -254,7 +254,7 @@ def available_records() -> list[str]:
     return sorted(p.parent.name for p in RECORDS_DIR.glob(f"*/{RECORD_FILE}"))
 
 
-def _function(dotted: str) -> Callable:
+def resolve_function(dotted: str) -> Callable:
     module, _, attr = dotted.partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -278,7 +278,7 @@ def make_record(name: str, function: Callable | str, kwargs: Mapping, data: list
     """Run ``function(**kwargs, **run_kwargs)`` and write its tables as record ``name`` (atomically: the
     folder is replaced in one rename once every file is written). ``run_kwargs`` (e.g. worker counts) do not
     change the result and are not part of the fingerprint."""
-    fn = _function(function) if isinstance(function, str) else function
+    fn = resolve_function(function) if isinstance(function, str) else function
     dotted = function if isinstance(function, str) else _qualified(fn)
     kwargs = json.loads(canonical(kwargs))
     t0 = time.perf_counter()
@@ -351,7 +351,7 @@ def record_tables(name: str, *, run_kwargs: Mapping | None = None, allow_stale: 
     """The tables of record ``name`` at its own arguments: read when its fingerprint is current, computed
     otherwise (see :func:`recorded`)."""
     rec = load_record(name)
-    return recorded(name, _function(rec.function), rec.kwargs, run_kwargs=run_kwargs, allow_stale=allow_stale)
+    return recorded(name, resolve_function(rec.function), rec.kwargs, run_kwargs=run_kwargs, allow_stale=allow_stale)
 
 
 def stale_records() -> list[str]:

@@ -1,7 +1,9 @@
 """The heavy runs the book reads from records (:mod:`model.records`), and the arguments each is made with.
 
-A chapter's record is made with the chapter's own default parameters (read from its notebook's parameters
-cell), so the default build reads the record and a reader's rerun with other values computes afresh.
+A chapter's record (:data:`SPECS`) is made with the chapter's own default parameters (read from its notebook's
+parameters cell), so the default build reads the record and a reader's rerun with other values computes
+afresh. Other records (the audit's, at the sources' fixed setting) are remade from their own ``record.json``:
+function, arguments and data as recorded (their tests check those arguments against the audit's setting).
 
 Usage
 -----
@@ -21,10 +23,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from model.audit import kareto_paper
 from model.book.build import NOTEBOOK_DIR, parameter_defaults
 from model.parameters import default
-from model.records import available_records, load_record, make_record
+from model.records import resolve_function, available_records, load_record, make_record
 from model.tiering.chat_fleet import chat_fleet_tables, scale_check_table
 from model.tiering.fleet import ROUTES
 
@@ -68,15 +69,16 @@ SPECS = {s.name: s for s in [
                            "sessions)."),
     RecordSpec("fleet_scale_check", scale_check_table, _scale_check_kwargs, FLEET_DATA,
                "Sampled against full fleets at 100K sessions, every routing policy, default parameters."),
-    RecordSpec("kareto_audit", kareto_paper.grid_tables, kareto_paper.grid_kwargs,
-               FLEET_DATA + ["traces/mooncake/*"],
-               "The tier-configuration grid and search on the Mooncake trace at the Kareto audit's fixed setting."),
 ]}
 
 
 def mismatched() -> list[str]:
     """Records whose arguments are not what their spec makes now (a chapter's defaults changed)."""
     return [n for n, s in SPECS.items() if n in available_records() and load_record(n).kwargs != s.kwargs()]
+
+
+def _all_names() -> list[str]:
+    return list(SPECS) + [n for n in available_records() if n not in SPECS]
 
 
 def main(argv: list[str]) -> int:
@@ -88,8 +90,9 @@ def main(argv: list[str]) -> int:
     mk.add_argument("--workers", type=int, default=2, help="local processes (default 2)")
     sub.add_parser("check", help="exit 1 when a record is stale or made with other arguments")
     args = parser.parse_args(argv)
+    names = _all_names()
     if args.command == "list":
-        for n in SPECS:
+        for n in names:
             if n not in available_records():
                 print(f"{n:<20} MISSING  (make record NAME={n})")
                 continue
@@ -98,20 +101,25 @@ def main(argv: list[str]) -> int:
             print(f"{n:<20} {state:<8} recorded {rec.recorded} in {rec.wall_s:,.0f} s  (make record NAME={n})")
         return 0
     if args.command == "check":
-        bad = [n for n in SPECS if n not in available_records() or not load_record(n).is_current()] + mismatched()
+        bad = [n for n in names if n not in available_records() or not load_record(n).is_current()] + mismatched()
         for n in dict.fromkeys(bad):
             print(f"record {n} is stale or missing: run make record NAME={n}", file=sys.stderr)
         return 1 if bad else 0
-    chosen = args.names or list(SPECS)
-    unknown = [n for n in chosen if n not in SPECS]
+    chosen = args.names or names
+    unknown = [n for n in chosen if n not in names]
     if unknown:
-        print(f"error: NAME={' '.join(unknown)}: no such record; records: {', '.join(SPECS)}", file=sys.stderr)
+        print(f"error: NAME={' '.join(unknown)}: no such record; records: {', '.join(names)}", file=sys.stderr)
         return 2
     for n in chosen:
-        spec = SPECS[n]
+        if n in SPECS:
+            spec = SPECS[n]
+            function, kwargs, data, note = spec.function, spec.kwargs(), spec.data, spec.note
+        else:
+            rec = load_record(n)
+            function, kwargs, data, note = resolve_function(rec.function), rec.kwargs, rec.data, rec.note
+        takes_workers = "workers" in inspect.signature(function).parameters
         print(f"recording {n} ...", file=sys.stderr, flush=True)
-        takes_workers = "workers" in inspect.signature(spec.function).parameters
-        rec = make_record(n, spec.function, spec.kwargs(), spec.data, note=spec.note,
+        rec = make_record(n, function, kwargs, data, note=note,
                           run_kwargs={"workers": args.workers} if takes_workers else None)
         print(f"recorded {n} in {rec.wall_s:,.0f} s: {', '.join(rec.tables)}", file=sys.stderr, flush=True)
     return 0

@@ -69,3 +69,14 @@ def test_recorded_search_equals_a_fresh_one_and_the_table_is_identical_run_to_ru
     kareto_paper.search_at_audit_setting.cache_clear()
     again = kareto_paper.table()
     assert again.to_csv(index=False) == table.to_csv(index=False)
+
+
+def test_the_grid_is_recorded_at_the_audit_setting():
+    """The record the audit reads (data/records/kareto_audit) was made by its own function at its fixed
+    setting, and is current (tests/test_records.py fails on any stale record)."""
+    from model.records import load_record
+
+    rec = load_record("kareto_audit")
+    assert rec.function == "model.audit.kareto_paper:grid_tables"
+    assert rec.kwargs == kareto_paper.grid_kwargs()
+    assert set(rec.tables) == {"exhaustive", "pruned", "baseline", "headlines"}
