@@ -296,18 +296,6 @@ class TierEvaluator:
         }
 
 
-def fifo_response_times(arrival_s: np.ndarray, service_s: np.ndarray) -> np.ndarray:
-    """Response times (wait + service) of a first-come-first-served single server.
-
-    Lindley: finish_i = max(arrival_i, finish_{i−1}) + service_i, whose solution is
-    finish_i = S_i + max_{j ≤ i}(arrival_j − S_{j−1}) with S the cumulative service (a running maximum).
-    """
-    s = np.cumsum(service_s)
-    s_before = s - service_s
-    finish = s + np.maximum.accumulate(arrival_s - s_before)
-    return finish - arrival_s
-
-
 def spread_ties(arrival_s: np.ndarray) -> np.ndarray:
     """Arrival times with requests that share a timestamp spread evenly until the next distinct one.
 

@@ -1,6 +1,6 @@
-"""model.kareto: the tier split against model.tiering's replay, the vectorised FIFO recursion against a
-loop, tie spreading, the GPU price following the GPU, HBM priced in the unit its capacity is counted in,
-infeasible configurations under a tight SLO, and the sweep fingerprint."""
+"""model.kareto: the tier split against model.tiering's replay, tie spreading, the GPU price following the
+GPU, HBM priced in the unit its capacity is counted in, infeasible configurations under a tight SLO, and the
+sweep fingerprint. (Its queues are model.tiering's one recursion, tested in tests/tiering/test_tiering_timing.py.)"""
 import math
 
 import numpy as np
@@ -11,17 +11,6 @@ from numpy.testing import assert_allclose
 from model import kareto, pareto
 from model.io import DATA
 from model.validation import ParameterError
-
-
-def test_fifo_recursion_equals_loop():
-    rng = np.random.default_rng(4)
-    arrival = np.sort(rng.uniform(0, 100, 500))
-    service = rng.exponential(0.25, 500)
-    finish, out = 0.0, []
-    for a, s in zip(arrival, service):
-        finish = max(a, finish) + s
-        out.append(finish - a)
-    assert_allclose(kareto.fifo_response_times(arrival, service), out, rtol=1e-12)
 
 
 def test_spread_ties_keeps_order_and_mean_rate():
