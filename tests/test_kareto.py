@@ -140,6 +140,18 @@ def test_tight_slo_makes_every_configuration_infeasible_and_nothing_raises(small
     assert_allclose(ev.reference_rps, len(ev.arrival_s) / span, rtol=1e-12)
 
 
+def test_throughput_at_slo_is_the_boundary_within_its_tolerance(small_trace):
+    """The rate found meets the SLO and a rate 2 x kareto_slo_rel_tol higher misses it (P95 TTFT of the FIFO
+    network grows with the rate: waits only lengthen when arrivals are compressed)."""
+    from model.parameters import default
+    ev = kareto.build_evaluator(small_trace)
+    assert ev.slo_rel_tol == default("kareto_slo_rel_tol") == 1e-3
+    service = ev.service_times(ev.served_tokens(100.0, 0.0, 0.0))
+    rps = ev.throughput_at_slo(service)
+    scale = rps * float(ev.arrival_s[-1] - ev.arrival_s[0]) / len(ev.arrival_s)
+    assert ev.ttft_p95(service, scale) <= ev.slo_s < ev.ttft_p95(service, scale * (1 + 2 * ev.slo_rel_tol))
+
+
 def test_feasible_flag_matches_throughput(small_trace):
     ev = kareto.build_evaluator(small_trace)
     r = ev({"hbm_gb": 100.0, "dram_gb": 0.0, "ssd_gb": 0.0})
@@ -153,6 +165,9 @@ def test_fingerprint_follows_every_input(small_trace):
     assert kareto.build_evaluator(small_trace, kareto.ServingSetup(ssd_drives=4)).fingerprint != base
     assert kareto.build_evaluator(small_trace, kareto.ServingSetup(dram_tier="host-dram")).fingerprint != base
     assert kareto.build_evaluator(small_trace.head(1499)).fingerprint != base
+    from dataclasses import replace
+    ev = kareto.build_evaluator(small_trace)
+    assert kareto.evaluator_fingerprint(replace(ev, slo_rel_tol=0.01)) != base    # the search's precision too
 
 
 def test_unbounded_hit_ratio_bounds_every_configuration(small_trace):
