@@ -4,7 +4,7 @@ window by window, every request routed to a node, every node replayed by
 :class:`model.tiering.stream.StreamReplay` (memory bounded by its caches) and timed by a streamed queue.
 
 One pass over the stream serves any subset of the nodes, so the nodes are split among workers (a local process
-pool, or an existing Dask cluster given its scheduler address, :func:`model.tiering.fleet.map_jobs`); each worker
+pool, or an existing Dask cluster given its scheduler address, :func:`model.parallel.map_jobs`); each worker
 generates the same stream (same seed) and replays its nodes, so the results do not depend on how the nodes are
 split. Simulating k of the N nodes (``sample_nodes``) gives the fleet-wide hit ratio as a ratio estimate
 (Σ hits ÷ Σ lookups over the sampled nodes) with a 95% confidence interval (Student's t with k − 1 degrees of
@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from model.parallel import map_jobs
 from model.tiering.config import TierConfig
-from model.tiering.fleet import ROUTES, block_owner, map_jobs
+from model.tiering.fleet import ROUTES, block_owner
 from model.tiering.stream import StreamReplay
 from model.tiering.timing import lindley_done_s, request_service_s
 from model.validation import ParameterError, check_choice, check_int
