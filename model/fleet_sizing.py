@@ -80,11 +80,13 @@ def replica_load_sweep(model: str, gpu: str, n_gpus: int, *, prompt_tokens: int,
 def highest_rate_meeting(sweep: pd.DataFrame, latency_metric: str, latency_target_s: float, *,
                          name: str = "latency_target_s", metric_name: str = "latency_metric") -> float:
     """Highest simulated rate of ``sweep`` whose ``latency_metric`` stays ≤ ``latency_target_s``,
-    requests/s; NaN when even the lightest simulated load misses the target.
+    requests/s; NaN when even the lightest simulated load misses the target: the one table reading,
+    :func:`model.rate_search.highest_rate_within`, for the sweep's first run, after checking the target and
+    the metric.
 
     ``name`` and ``metric_name`` are the parameter names used in error messages (the chapter's own).
     """
-    from model.serving import highest_rate_within
+    from model.rate_search import highest_rate_within
 
     check_positive(name, latency_target_s)
     if latency_metric not in sweep.columns:

@@ -17,7 +17,7 @@ model, GPU, DRAM row and SSD drives (:meth:`ServingSetup.tier_config`): a reques
 from each tier over that tier's FIFO link (bytes ÷ bandwidth), then waits for the prefill replica (FIFO in
 order of readiness) that computes the rest (the roofline step time of :class:`model.tiering.PrefillEngine`);
 each queue is the Lindley recursion, vectorised as a running maximum, so TTFT includes queueing. Throughput at the SLO is the highest request rate (the trace's arrival times compressed) whose
-P95 TTFT stays under the target, found by bisection (P95 TTFT grows with the rate).
+P95 TTFT stays under the target, found by bisection (P95 TTFT grows with the rate; :mod:`model.rate_search`).
 
 Cost: GPUs by the hour (by default the chosen GPU's price row of ``data/prices/gpu_prices.csv``), DRAM
 and SSD capacity as provisioned ($/GB-hour from ``data/hardware.csv``), and the HBM given to the prefix
@@ -31,7 +31,8 @@ search's Pareto tools (:mod:`model.pareto`) leave it out.
 
 The fingerprint of an evaluator (the key of its sweep results file) hashes every array and number its
 evaluation reads (the trace's stack distances, tokens and arrival times; prefill coefficients,
-bandwidths, prices, SLO, reference load) and the source of this module: whatever changes a result — a data
+bandwidths, prices, SLO and the precision of its search, reference load) and the source of this module and of
+the timing, engine and rate-search modules it calls: whatever changes a result — a data
 file, a parameter, a default, an upstream model function — changes one of those inputs or this code, hence
 the key.
 """
@@ -52,6 +53,7 @@ from model.kv import kv_bytes_per_token
 from model.parameters import default
 from model.pareto import Axis, Objective, SearchSpace
 from model.quantization import usable_bytes_per_gpu, weight_bytes
+from model.rate_search import bisect_boundary
 from model.validation import ParameterError, check_int, check_nonnegative, check_positive
 
 GB = 1e9
@@ -191,6 +193,7 @@ class TierEvaluator:
     dram_usd_per_gb_hour: float
     ssd_usd_per_gb_hour: float
     slo_s: float
+    slo_rel_tol: float           # stopping rule of the search for the throughput at the SLO
     reference_scale: float
     reference_rps: float
     fingerprint: str
@@ -235,8 +238,12 @@ class TierEvaluator:
         """P95 TTFT with arrival times divided by ``scale``, s."""
         return float(np.percentile(self.ttft_s(service, scale), 95))
 
-    def throughput_at_slo(self, service: tuple, *, rel_tol: float = 1e-3) -> float:
-        """Highest request rate (requests/s) whose P95 TTFT ≤ the SLO; 0 if even an idle replica misses it."""
+    def throughput_at_slo(self, service: tuple) -> float:
+        """Highest request rate (requests/s) whose P95 TTFT ≤ the SLO; 0 if even an idle replica misses it.
+
+        The factor on the arrival rate is bracketed by doubling from 1 (then halved until it meets the SLO),
+        then bisected (:func:`model.rate_search.bisect_boundary`, ``spacing="linear"``) to a relative width of
+        :attr:`slo_rel_tol` (``kareto_slo_rel_tol``)."""
         load, prefill = service
         idle = load.max(axis=1) + prefill if load.size else prefill
         if np.percentile(idle, 95) > self.slo_s or self.ttft_p95(service, 1e-6) > self.slo_s:
@@ -250,12 +257,8 @@ class TierEvaluator:
         lo = lo if lo > 0 else hi / 1024.0
         while self.ttft_p95(service, lo) > self.slo_s and lo > 1e-9:
             lo /= 2.0
-        while hi - lo > rel_tol * hi:
-            mid = 0.5 * (lo + hi)
-            if self.ttft_p95(service, mid) <= self.slo_s:
-                lo = mid
-            else:
-                hi = mid
+        lo = bisect_boundary(lambda scale: self.ttft_p95(service, scale) <= self.slo_s, lo, hi,
+                             rel_tol=self.slo_rel_tol, spacing="linear")
         return len(self.arrival_s) * lo / span
 
     def unbounded_hit_ratio(self) -> float:
@@ -294,18 +297,6 @@ class TierEvaluator:
             "dram_hit_ratio": float(served[:, 1].sum() / total_in),
             "ssd_hit_ratio": float(served[:, 2].sum() / total_in),
         }
-
-
-def fifo_response_times(arrival_s: np.ndarray, service_s: np.ndarray) -> np.ndarray:
-    """Response times (wait + service) of a first-come-first-served single server.
-
-    Lindley: finish_i = max(arrival_i, finish_{i−1}) + service_i, whose solution is
-    finish_i = S_i + max_{j ≤ i}(arrival_j − S_{j−1}) with S the cumulative service (a running maximum).
-    """
-    s = np.cumsum(service_s)
-    s_before = s - service_s
-    finish = s + np.maximum.accumulate(arrival_s - s_before)
-    return finish - arrival_s
 
 
 def spread_ties(arrival_s: np.ndarray) -> np.ndarray:
@@ -359,7 +350,8 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
         hbm_usd_per_gb_hour=setup.hbm_usd_per_gb_hour(),
         dram_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.dram_tier),
         ssd_usd_per_gb_hour=setup.tier_usd_per_gb_hour(setup.ssd_tier),
-        slo_s=setup.slo_ttft_p95_s, reference_scale=1.0, reference_rps=math.nan, fingerprint="")
+        slo_s=setup.slo_ttft_p95_s, slo_rel_tol=default("kareto_slo_rel_tol"), reference_scale=1.0,
+        reference_rps=math.nan, fingerprint="")
     ref = reference or baseline_config(setup)
     r = evaluator.throughput_at_slo(evaluator.service_times(evaluator.served_tokens(
         ref["hbm_gb"], ref["dram_gb"], ref["ssd_gb"])))
@@ -373,11 +365,13 @@ def build_evaluator(trace, setup: ServingSetup | None = None, *,
 
 def evaluator_fingerprint(evaluator: TierEvaluator) -> str:
     """16 hex digits of SHA-256 over every field of ``evaluator`` the evaluation reads (arrays by dtype,
-    shape and bytes; numbers and names by ``repr``) and over the source of this module (the evaluation's
+    shape and bytes; numbers and names by ``repr``) and over the source of this module and of
+    :mod:`model.tiering.timing`, :mod:`model.tiering.engine` and :mod:`model.rate_search` (the evaluation's
     code). Two evaluators with the same fingerprint give the same results."""
+    from model import rate_search as _rate_search
     from model.tiering import engine as _engine, timing as _timing
     h = hashlib.sha256(Path(__file__).read_bytes())
-    for module in (_timing, _engine):
+    for module in (_timing, _engine, _rate_search):
         h.update(Path(module.__file__).read_bytes())
     for f in fields(evaluator):
         if f.name == "fingerprint":

@@ -1,6 +1,6 @@
 """Run an evaluation function over many configurations: in parallel processes on one machine (default),
-serially, or on a Dask distributed cluster; with a progress bar on an interactive terminal; resumable
-from an append-only results file.
+serially, or on a Dask distributed cluster (the study's one parallel runner, :mod:`model.parallel`); with a
+progress bar on an interactive terminal; resumable from an append-only results file.
 
 The results file
 ----------------
@@ -24,19 +24,17 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from model.validation import ParameterError, check_choice, check_int
-
-EXECUTORS = ("process", "serial", "dask")
+from model.parallel import EXECUTORS, Runner
+from model.validation import check_int
 
 
 def interactive() -> bool:
@@ -143,20 +141,9 @@ class ResultsFile:
 # Worker side
 # --------------------------------------------------------------------------------------------------------
 
-_WORKER_EVALUATE: Callable | None = None
-
-
-def _init_worker(evaluate: Callable) -> None:
-    global _WORKER_EVALUATE
-    _WORKER_EVALUATE = evaluate
-
-
-def _evaluate_chunk_in_worker(configs: list[dict]) -> list[dict]:
-    return [dict(_WORKER_EVALUATE(c)) for c in configs]
-
-
 def evaluate_chunk(configs: list[dict], evaluate: Callable) -> list[dict]:
-    """Evaluate a list of configurations with ``evaluate`` (the task sent to Dask workers)."""
+    """Evaluate a list of configurations with ``evaluate`` (the task a :class:`model.parallel.Runner` runs, with
+    ``evaluate`` as its shared object)."""
     return [dict(evaluate(c)) for c in configs]
 
 
@@ -166,7 +153,9 @@ def evaluate_chunk(configs: list[dict], evaluate: Callable) -> list[dict]:
 
 class Sweep:
     """A reusable sweep engine (context manager): keeps its process pool or Dask client open across
-    calls of :meth:`run`, so that a search evaluating small batches pays the start-up once.
+    calls of :meth:`run`, so that a search evaluating small batches pays the start-up once. The work runs on
+    the study's one parallel runner (:class:`model.parallel.Runner`, the evaluation function sent once to each
+    worker); this class adds the results file and the progress bar.
 
     Parameters
     ----------
@@ -184,23 +173,16 @@ class Sweep:
     def __init__(self, evaluate: Callable, *, executor: str = "process", workers: int | None = None,
                  address=None, results: str | os.PathLike | None = None, progress: bool | None = None,
                  chunk: int | None = None, mp_context: str = "spawn"):
-        check_choice("executor", executor, EXECUTORS)
-        if executor == "dask" and address is None:
-            raise ParameterError("address", address, "a Dask scheduler address or distributed.Client")
+        self._runner = Runner(executor, workers=workers, address=address, shared=evaluate, mp_context=mp_context)
         self.evaluate = evaluate
         self.executor = executor
-        self.workers = check_int("workers", workers, low=1) if workers is not None else (os.cpu_count() or 1)
+        self.workers = self._runner.workers
         self.address = address
         self.file = ResultsFile(results) if results is not None else None
         self.progress = interactive() if progress is None else bool(progress)
         self.chunk = None if chunk is None else check_int("chunk", chunk, low=1)
-        self.mp_context = check_choice("mp_context", mp_context, multiprocessing.get_all_start_methods())
         self.fingerprint = getattr(evaluate, "fingerprint", None)
         self._memory: dict[str, dict] = {}
-        self._pool = None
-        self._client = None
-        self._own_client = False
-        self._remote_evaluate = None
         self.evaluated = 0          # configurations actually evaluated (not read back) by this engine
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -212,32 +194,9 @@ class Sweep:
 
     def close(self) -> None:
         """Shut the pool / client down and fsync the results file."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        if self._client is not None and self._own_client:
-            self._client.close()
-        self._client = None
-        self._remote_evaluate = None
+        self._runner.close()
         if self.file is not None:
             self.file.sync()
-
-    def _ensure_pool(self):
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init_worker,
-                                             initargs=(self.evaluate,),
-                                             mp_context=multiprocessing.get_context(self.mp_context))
-        return self._pool
-
-    def _ensure_client(self):
-        if self._client is None:
-            from distributed import Client
-            if isinstance(self.address, Client):
-                self._client, self._own_client = self.address, False
-            else:
-                self._client, self._own_client = Client(self.address), True
-            self._remote_evaluate = self._client.scatter(self.evaluate, broadcast=True, hash=False)
-        return self._client
 
     # -- work ----------------------------------------------------------------------------------------
     def known(self) -> dict[str, dict]:
@@ -265,7 +224,8 @@ class Sweep:
 
     def run(self, configs: Sequence[dict], *, desc: str = "configurations") -> pd.DataFrame:
         """Evaluate every configuration not already known and return one row per configuration of
-        ``configs`` (in that order): the configuration's keys, then the result's."""
+        ``configs`` (in that order): the configuration's keys, then the result's. Each chunk is stored as
+        soon as it completes (a killed sweep keeps what was done)."""
         configs = [dict(c) for c in configs]
         known = self.known()
         todo, seen = [], set()
@@ -275,39 +235,11 @@ class Sweep:
                 todo.append(c)
                 seen.add(key)
         chunks = self._chunks(todo) if todo else []
-        with tqdm(total=len(todo), desc=desc, disable=not self.progress, leave=False) as bar:
-            if self.executor == "serial" or (self.executor == "process" and self.workers == 1):
-                for chunk in chunks:
-                    self._store(chunk, evaluate_chunk(chunk, self.evaluate))
-                    bar.update(len(chunk))
-            elif self.executor == "process":
-                pool = self._ensure_pool()
-                pending = {pool.submit(_evaluate_chunk_in_worker, ch): ch for ch in chunks}
-                try:
-                    while pending:
-                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            ch = pending.pop(fut)
-                            self._store(ch, fut.result())
-                            bar.update(len(ch))
-                except BaseException:
-                    for fut in pending:
-                        fut.cancel()
-                    raise
-            else:
-                from distributed import as_completed
-                client = self._ensure_client()
-                futures = [client.submit(evaluate_chunk, ch, self._remote_evaluate, pure=False)
-                           for ch in chunks]
-                by_future = {f.key: ch for f, ch in zip(futures, chunks)}
-                try:
-                    for fut, result in as_completed(futures, with_results=True):
-                        ch = by_future[fut.key]
-                        self._store(ch, result)
-                        bar.update(len(ch))
-                except BaseException:
-                    client.cancel(futures)
-                    raise
+        with tqdm(total=len(todo), desc=desc, disable=not self.progress, leave=False) as bar, \
+                closing(self._runner.as_completed(evaluate_chunk, chunks)) as completed:
+            for i, result in completed:
+                self._store(chunks[i], result)
+                bar.update(len(chunks[i]))
         known = self.known()
         rows = []
         for c in configs:

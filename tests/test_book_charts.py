@@ -16,6 +16,27 @@ def test_log_ticks_below_one_and_exact_values():
     assert 0.2 in ticks  # exact decimal, not 2 * 10**-1 with rounding error
 
 
+def test_log_ticks_stay_within_the_range():
+    # 1-2-5 marks from 0.125 to 180: 0.1 and 200 lie outside, so they are not marks of this axis
+    assert log_ticks(0.125, 180) == [0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+    assert log_ticks(1, 10) == [1.0, 2.0, 5.0, 10.0]
+    assert log_ticks(0.999, 10.001) == [1.0, 2.0, 5.0, 10.0]      # ends within rounding of a mark keep it
+    assert log_ticks(1.0000000000001, 9.9999999999999) == [1.0, 2.0, 5.0, 10.0]
+    assert log_ticks(1.01, 9.9) == [2.0, 5.0]
+    assert log_ticks(3, 4.9) == []                                 # no 1-2-5 mark between 3 and 4.9
+
+
+def test_log_ticks_of_the_chapters_ranges():
+    # kv_sizing: sessions per GPU from 0.5 to 44.75
+    assert log_ticks(0.5, 44.75) == [0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
+    # persona_memory: persona cost from $960,000 to $2,183,520,000 a month, marks 1 and 3 per decade
+    assert log_ticks(960_000, 2_183_520_000, steps=(1, 3)) == [1e6, 3e6, 1e7, 3e7, 1e8, 3e8, 1e9]
+    # persona_memory: personas cached from 100 to 5,000,000, one mark per decade
+    assert log_ticks(100, 5_000_000, steps=(1,)) == [100.0, 1000.0, 10000.0, 100000.0, 1000000.0]
+    # steps are taken in increasing order whatever order they are given in
+    assert log_ticks(1, 100, steps=(5, 2, 1)) == [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+
+
 def test_log_ticks_custom_steps_and_single_value():
     assert log_ticks(1, 100, steps=(1,)) == [1.0, 10.0, 100.0]
     assert log_ticks(3, 3) == []

@@ -114,16 +114,6 @@ def test_kv_calculate_is_in_the_subset():
     assert datum["sessions"] == math.floor(72e9 / 327_680_000)
 
 
-def test_log_ticks_cover_the_range_by_decades():
-    from model.book.sliders import log_ticks
-
-    assert log_ticks(0.125, 180) == [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200]
-    assert log_ticks(3, 3) == [2, 5]
-    assert log_ticks(1, 10) == [1, 2, 5, 10]
-    with pytest.raises(ValueError):
-        log_ticks(0, 10)
-
-
 def test_what_if_specs_found_in_an_executed_notebook_and_checked():
     from model.book.charts import OfflineChart
     from model.book.sliders import default_mismatches, what_if_specs

@@ -1,6 +1,6 @@
-"""model.kareto: the tier split against model.tiering's replay, the vectorised FIFO recursion against a
-loop, tie spreading, the GPU price following the GPU, HBM priced in the unit its capacity is counted in,
-infeasible configurations under a tight SLO, and the sweep fingerprint."""
+"""model.kareto: the tier split against model.tiering's replay, tie spreading, the GPU price following the
+GPU, HBM priced in the unit its capacity is counted in, infeasible configurations under a tight SLO, and the
+sweep fingerprint. (Its queues are model.tiering's one recursion, tested in tests/tiering/test_tiering_timing.py.)"""
 import math
 
 import numpy as np
@@ -11,17 +11,6 @@ from numpy.testing import assert_allclose
 from model import kareto, pareto
 from model.io import DATA
 from model.validation import ParameterError
-
-
-def test_fifo_recursion_equals_loop():
-    rng = np.random.default_rng(4)
-    arrival = np.sort(rng.uniform(0, 100, 500))
-    service = rng.exponential(0.25, 500)
-    finish, out = 0.0, []
-    for a, s in zip(arrival, service):
-        finish = max(a, finish) + s
-        out.append(finish - a)
-    assert_allclose(kareto.fifo_response_times(arrival, service), out, rtol=1e-12)
 
 
 def test_spread_ties_keeps_order_and_mean_rate():
@@ -151,6 +140,18 @@ def test_tight_slo_makes_every_configuration_infeasible_and_nothing_raises(small
     assert_allclose(ev.reference_rps, len(ev.arrival_s) / span, rtol=1e-12)
 
 
+def test_throughput_at_slo_is_the_boundary_within_its_tolerance(small_trace):
+    """The rate found meets the SLO and a rate 2 x kareto_slo_rel_tol higher misses it (P95 TTFT of the FIFO
+    network grows with the rate: waits only lengthen when arrivals are compressed)."""
+    from model.parameters import default
+    ev = kareto.build_evaluator(small_trace)
+    assert ev.slo_rel_tol == default("kareto_slo_rel_tol") == 1e-3
+    service = ev.service_times(ev.served_tokens(100.0, 0.0, 0.0))
+    rps = ev.throughput_at_slo(service)
+    scale = rps * float(ev.arrival_s[-1] - ev.arrival_s[0]) / len(ev.arrival_s)
+    assert ev.ttft_p95(service, scale) <= ev.slo_s < ev.ttft_p95(service, scale * (1 + 2 * ev.slo_rel_tol))
+
+
 def test_feasible_flag_matches_throughput(small_trace):
     ev = kareto.build_evaluator(small_trace)
     r = ev({"hbm_gb": 100.0, "dram_gb": 0.0, "ssd_gb": 0.0})
@@ -164,6 +165,9 @@ def test_fingerprint_follows_every_input(small_trace):
     assert kareto.build_evaluator(small_trace, kareto.ServingSetup(ssd_drives=4)).fingerprint != base
     assert kareto.build_evaluator(small_trace, kareto.ServingSetup(dram_tier="host-dram")).fingerprint != base
     assert kareto.build_evaluator(small_trace.head(1499)).fingerprint != base
+    from dataclasses import replace
+    ev = kareto.build_evaluator(small_trace)
+    assert kareto.evaluator_fingerprint(replace(ev, slo_rel_tol=0.01)) != base    # the search's precision too
 
 
 def test_unbounded_hit_ratio_bounds_every_configuration(small_trace):

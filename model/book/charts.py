@@ -58,7 +58,8 @@ def show(chart: alt.TopLevelMixin) -> OfflineChart:
 
 
 def log_ticks(low: float, high: float, steps: Sequence[float] = (1, 2, 5)) -> list[float]:
-    """Tick values of a readable log axis: every ``step`` × 10^k (default 1, 2, 5) within [low, high].
+    """Tick values of a readable log axis: every ``step`` × 10^k (default 1, 2, 5) within [low, high] (the
+    chapters' one tick helper: no mark outside the range it is given, so none beyond the data it is given).
 
     Parameters
     ----------
@@ -75,11 +76,12 @@ def log_ticks(low: float, high: float, steps: Sequence[float] = (1, 2, 5)) -> li
         raise ValueError(f"log_ticks: low and high must satisfy 0 < low <= high, got low={low!r}, high={high!r}")
     if not steps or any(not 1 <= s < 10 for s in steps):
         raise ValueError(f"log_ticks: steps must be mantissas in [1, 10), got {list(steps)!r}")
+    lo, hi = low * (1 - 1e-12), high * (1 + 1e-12)        # an end within rounding of a mark keeps it
     ticks = []
-    for k in range(math.floor(math.log10(low)), math.floor(math.log10(high)) + 1):
+    for k in range(math.floor(math.log10(lo)), math.floor(math.log10(hi)) + 1):
         for s in sorted(steps):
             v = float(f"{s}e{k}")
-            if low * (1 - 1e-12) <= v <= high * (1 + 1e-12):
+            if lo <= v <= hi:
                 ticks.append(v)
     return ticks
 

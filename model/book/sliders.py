@@ -280,19 +280,6 @@ def kv_sessions_chart(rows: pd.DataFrame, *, model: str, models: list[str], cont
                    filter="datum.model == model_choice", expected=expected)
 
 
-def log_ticks(low: float, high: float, steps: tuple = (1, 2, 5)) -> list[float]:
-    """Tick values of a log axis from ``low`` to ``high`` (> 0): ``steps`` × every power of ten between,
-    plus the decade at or below ``low`` and at or above ``high`` (1, 2, 5, 10, 20, 50, ...), so that a reader
-    sees each decade labelled without crowding."""
-    if not (low > 0 and high >= low and math.isfinite(high)):
-        raise ValueError(f"log_ticks needs 0 < low <= high, got {low!r}, {high!r}")
-    lo, hi = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    ticks = [s * 10.0 ** e for e in range(lo, hi + 1) for s in steps]
-    first = max([t for t in ticks if t <= low], default=ticks[0])
-    last = min([t for t in ticks if t >= high], default=ticks[-1])
-    return [float(f"{t:.12g}") for t in ticks if first <= t <= last]
-
-
 # --- checking an executed chapter ------------------------------------------------------------------------------
 _EMBED = re.compile(r'window\.vegaEmbed\("#[^"]+", (\{.*?\}), \{"actions": false\}\)', re.S)
 

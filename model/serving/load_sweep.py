@@ -1,6 +1,6 @@
 """Load sweeps over simulated replicas and the readings of a run used by the chapters: useful-FLOP
-utilisation, expected busy fraction at a load, the highest rate within a latency limit. Deterministic
-under the workloads' seeds."""
+utilisation, expected busy fraction at a load. (The highest swept rate within a latency limit is read by
+:func:`model.rate_search.highest_rate_within`.) Deterministic under the workloads' seeds."""
 
 from __future__ import annotations
 
@@ -43,12 +43,6 @@ def sweep_load(runs: dict, rates: list[float], make_workload, *, progress: bool 
         rows.append({"run": name, "rate_per_s": rate, **res.summary(),
                      "model_flops_utilization": flops_utilization(dep, res)})
     return pd.DataFrame(rows)
-
-
-def highest_rate_within(sweep: pd.DataFrame, metric: str, limit: float) -> pd.Series:
-    """Per run, the highest swept rate whose ``metric`` stays at or below ``limit`` (NaN if none)."""
-    ok = sweep[sweep[metric] <= limit]
-    return ok.groupby("run")["rate_per_s"].max().reindex(sweep["run"].unique())
 
 
 def busy_fraction_at(result: SimResult, rate_per_s: float) -> float:

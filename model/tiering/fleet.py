@@ -23,20 +23,21 @@ Routing policies (:data:`ROUTES`)
 Every node is timed by the one queueing network of :mod:`model.tiering.timing` on its own requests, so TTFT
 includes queueing at that node. With one node every policy is exactly :func:`model.tiering.simulate`.
 
-Node replays are independent (except under ``global``), so they run in parallel: :func:`map_jobs` uses a local
-process pool, or an existing Dask cluster when a scheduler address is given; the results are the same either
-way (each node's replay is deterministic).
+Node replays are independent (except under ``global``), so they run in parallel: the study's one runner,
+:func:`model.parallel.map_jobs`, uses a local process pool, or an existing Dask cluster when a scheduler address
+is given; the results are the same either way (each node's replay is deterministic).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from model.parallel import map_jobs
 from model.tiering.config import TierConfig
 from model.tiering.cost import storage_cost_per_hour
 from model.tiering.replay import replay
@@ -191,25 +192,6 @@ def simulate_global(trace: Trace, config: TierConfig, n_nodes: int, *,
             first_arrival_s=float(arrival[0]), last_done_s=float(done.max()), mean_occupied_gb=occupied_gb,
             storage_usd_per_hour=storage))
     return out
-
-
-def map_jobs(fn: Callable, jobs: Sequence, *, workers: int = 1, scheduler: str | None = None) -> list:
-    """``[fn(job) for job in jobs]``, in order: on an existing Dask cluster when ``scheduler`` (its address,
-    e.g. ``tcp://127.0.0.1:8786``) is given, else on a local pool of ``workers`` processes (1: in this
-    process). ``fn`` must be a module-level function (picklable)."""
-    check_int("workers", workers, low=1)
-    if scheduler:
-        from distributed import Client
-
-        with Client(scheduler, set_as_default=False) as client:
-            return client.gather(client.map(fn, list(jobs), pure=False))
-    if workers == 1 or len(jobs) <= 1:
-        return [fn(job) for job in jobs]
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
-        return list(pool.map(fn, jobs))
 
 
 @dataclass(frozen=True, eq=False)

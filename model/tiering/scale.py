@@ -4,17 +4,17 @@ window by window, every request routed to a node, every node replayed by
 :class:`model.tiering.stream.StreamReplay` (memory bounded by its caches) and timed by a streamed queue.
 
 One pass over the stream serves any subset of the nodes, so the nodes are split among workers (a local process
-pool, or an existing Dask cluster given its scheduler address, :func:`model.tiering.fleet.map_jobs`); each worker
+pool, or an existing Dask cluster given its scheduler address, :func:`model.parallel.map_jobs`); each worker
 generates the same stream (same seed) and replays its nodes, so the results do not depend on how the nodes are
 split. Simulating k of the N nodes (``sample_nodes``) gives the fleet-wide hit ratio as a ratio estimate
 (Σ hits ÷ Σ lookups over the sampled nodes) with a 95% confidence interval (Student's t with k − 1 degrees of
 freedom and the finite-population correction, :func:`ratio_interval`).
 
 Approximations, stated: TTFT is streamed per node with one prefill instance and one link per tier (the
-Lindley recursion carried from chunk to chunk; within a chunk requests enter prefill in order of readiness);
-its percentiles come from a log-spaced histogram (:data:`TTFT_BINS_S`, 1% wide bins). Under ``global`` the pool
-is one replay of N × each tier, and the remote share of its hits is the expected (N − 1)/N of blocks spread
-evenly over the owners (:func:`model.tiering.fleet.block_owner` spreads them so, as its test checks).
+Lindley recursion of :func:`model.tiering.lindley_done_s`, its ``free`` time carried from chunk to chunk; within
+a chunk requests enter prefill in order of readiness); its percentiles come from a log-spaced histogram
+(:data:`TTFT_BINS_S`, 1% wide bins). Under ``global`` the pool is one replay of N × each tier, and the remote
+share of its hits is the expected (N − 1)/N of blocks spread evenly over the owners (:func:`model.tiering.fleet.block_owner` spreads them so, as its test checks).
 """
 
 from __future__ import annotations
@@ -26,21 +26,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from model.parallel import map_jobs
 from model.tiering.config import TierConfig
-from model.tiering.fleet import ROUTES, block_owner, map_jobs
+from model.tiering.fleet import ROUTES, block_owner
 from model.tiering.stream import StreamReplay
-from model.tiering.timing import request_service_s
+from model.tiering.timing import lindley_done_s, request_service_s
 from model.validation import ParameterError, check_choice, check_int
 from model.parameters import default
 from model.workload.trace import _take, concat_traces
 
 #: Bin edges of the streamed TTFT histogram, s: log-spaced, 1% wide, 0.1 ms to 10⁷ s (an overloaded node queues for long).
 TTFT_BINS_S = np.geomspace(1e-4, 1e7, int(round(math.log(1e11) / math.log(1.01))) + 1)
-
-
-def _lindley_carry(arrival: np.ndarray, service: np.ndarray, free: float) -> np.ndarray:
-    s = np.cumsum(service)
-    return s + np.maximum(np.maximum.accumulate(arrival - (s - service)), free)
 
 
 @dataclass
@@ -194,12 +190,12 @@ class _Fleet:
         for j in range(load.shape[1]):
             moving = load[:, j] > 0
             if moving.any():
-                done_j = _lindley_carry(arrival[moving], load[moving, j], node.link_free[j])
+                done_j = lindley_done_s(arrival[moving], load[moving, j], free=node.link_free[j])
                 node.link_free[j] = done_j[-1]
                 ready[moving] = np.maximum(ready[moving], done_j)
         order = np.lexsort((np.arange(len(ready)), ready))
         done = np.empty(len(ready))
-        done[order] = _lindley_carry(ready[order], prefill[order], node.gpu_free)
+        done[order] = lindley_done_s(ready[order], prefill[order], free=node.gpu_free)
         node.gpu_free = float(done[order[-1]])
         ttft = done - arrival
         node.hist += np.bincount(np.searchsorted(TTFT_BINS_S, ttft), minlength=len(TTFT_BINS_S) + 1)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from model.parameters import default
+from model.rate_search import bisect_boundary
 from model.tiering.config import TierConfig
 from model.tiering.replay import ReplayResult, replay
 from model.tiering.simulate import TieringResult, simulate
@@ -82,7 +83,8 @@ def throughput_at_slo(trace: Trace, config: TierConfig, p95_ttft_target_s: float
                       timing: str = "recursion") -> SloThroughput:
     """The highest request rate that keeps P95 TTFT ≤ ``p95_ttft_target_s`` (the metric an optimiser compares
     across configurations): the trace's arrival times are multiplied by a factor f found by bisection on
-    log f; the offered rate is requests / (f × trace duration).
+    log f (:func:`model.rate_search.bisect_boundary`, ``spacing="log"``); the offered rate is
+    requests / (f × trace duration).
 
     With a finite TTL the cache replay depends on f and is redone at each step; without, it is done once.
     P95 TTFT is taken as non-increasing in f (more time between arrivals, less queueing), which holds for the
@@ -95,7 +97,8 @@ def throughput_at_slo(trace: Trace, config: TierConfig, p95_ttft_target_s: float
     p95_ttft_target_s : float
         Target, s (the tiering chapter's default: ``tiering_mooncake_p95_ttft_target_s``).
     rel_tol : float, optional
-        Relative precision of the rate (default ``tiering_slo_rel_tol``).
+        Relative precision of the rate: the search stops when the factors that meet and miss the target are
+        within a ratio 1 + ``rel_tol`` (default ``tiering_slo_rel_tol``).
     max_speedup : float, optional
         Factors tried lie in [1 / max_speedup, max_speedup] (default ``tiering_slo_max_speedup``).
 
@@ -135,13 +138,16 @@ def throughput_at_slo(trace: Trace, config: TierConfig, p95_ttft_target_s: float
     if r.ttft_p95_s > p95_ttft_target_s:
         return SloThroughput(0.0, math.inf, p95_ttft_target_s, r, floor)
     best = r
-    while slow / fast > 1.0 + tol:                 # invariant: fast misses the target, slow meets it
-        mid = math.sqrt(slow * fast)
-        r = run(mid)
+
+    def meets(scale: float) -> bool:               # keeps the simulation of the last factor that met the target
+        nonlocal best
+        r = run(scale)
         if r.ttft_p95_s <= p95_ttft_target_s:
-            slow, best = mid, r
-        else:
-            fast = mid
+            best = r
+            return True
+        return False
+
+    slow = bisect_boundary(meets, slow, fast, rel_tol=tol, spacing="log")   # fast misses the target, slow meets it
     return SloThroughput(rate(slow), slow, p95_ttft_target_s, best, floor)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from model.tiering.config import TIMING_MODELS, TierConfig
 from model.tiering.replay import ReplayResult
-from model.validation import check_choice
+from model.validation import check_choice, check_int
 from model.workload import Trace
 
 
@@ -51,11 +51,48 @@ def request_service_s(tokens_by_tier: np.ndarray, recomputed_tokens: np.ndarray,
     return load, prefill
 
 
-def lindley_done_s(arrival: np.ndarray, service: np.ndarray) -> np.ndarray:
-    """Completion times of a single FIFO server, jobs in the given order (vectorised Lindley recursion:
-    done_i = S_i + max_{j ≤ i}(arrival_j − S_{j−1}), S the cumulative service)."""
-    s = np.cumsum(service)
-    return s + np.maximum.accumulate(arrival - (s - service))
+def lindley_done_s(arrival: np.ndarray, service: np.ndarray, *, servers: int = 1,
+                   free: float = -math.inf) -> np.ndarray:
+    """Completion times of a FIFO queue, jobs served in the given order: the study's one queue recursion
+    (used by :func:`network_done_s`, hence by :func:`simulate` and :mod:`model.kareto`, and by the streamed
+    fleet of :mod:`model.tiering.scale`, which carries ``free`` from one chunk of the stream to the next).
+
+    One server: Lindley's recursion done_i = max(arrival_i, done_{i−1}) + service_i with done_{−1} = ``free``,
+    vectorised as done_i = S_i + max(free, max_{j ≤ i}(arrival_j − S_{j−1})), S the cumulative service.
+    Several servers: job i starts when it arrives or when the first of the ``servers`` servers frees,
+    whichever is later (a heap of the servers' free times).
+
+    Parameters
+    ----------
+    arrival : numpy.ndarray
+        Arrival times, s, in service order (non-decreasing for several servers).
+    service : numpy.ndarray
+        Service times, s (≥ 0), same length.
+    servers : int
+        Identical servers (≥ 1).
+    free : float
+        Time the server(s) become free, s (a queue carried over); ``-inf``, the default: idle from the start.
+
+    Returns
+    -------
+    numpy.ndarray
+        Completion time of each job, s (float).
+    """
+    servers = check_int("servers", servers, low=1)
+    if servers == 1:
+        s = np.cumsum(service)
+        return s + np.maximum(np.maximum.accumulate(arrival - (s - service)), free)
+    heap = [free] * servers
+    a, s = arrival.tolist(), service.tolist()
+    out = [0.0] * len(a)
+    for i in range(len(a)):
+        first = heap[0]
+        start = a[i] if a[i] > first else first
+        out[i] = start + s[i]
+        heapq.heapreplace(heap, out[i])
+    done = np.empty(len(a))
+    done[:] = out
+    return done
 
 
 def network_done_s(arrival: np.ndarray, load: np.ndarray, prefill: np.ndarray, servers: int
@@ -64,14 +101,14 @@ def network_done_s(arrival: np.ndarray, load: np.ndarray, prefill: np.ndarray, s
     the tiers' loads in parallel, each tier a FIFO queue of ``servers`` links, then FIFO prefill on
     ``servers`` instances in order of readiness. Returns (ready, done) times, s."""
     ready = np.asarray(arrival, dtype=float).copy()
-    fifo = (lambda a, s: lindley_done_s(a, s)) if servers == 1 else (lambda a, s: _fifo_multi(a, s, servers))
     for k in range(load.shape[1]):
         moving = load[:, k] > 0
         if moving.any():
-            ready[moving] = np.maximum(ready[moving], fifo(arrival[moving], load[moving, k]))
+            ready[moving] = np.maximum(ready[moving], lindley_done_s(arrival[moving], load[moving, k],
+                                                                     servers=servers))
     order = np.lexsort((np.arange(len(ready)), ready))
     done = np.empty(len(ready))
-    done[order] = fifo(ready[order], prefill[order])
+    done[order] = lindley_done_s(ready[order], prefill[order], servers=servers)
     return ready, done
 
 
@@ -79,32 +116,6 @@ def usd_per_million_tokens(cost_usd_per_hour: float, tokens_per_s: float) -> flo
     """The one price-per-token denominator: cost per hour ÷ (prompt + output tokens per hour) × 10⁶; ``inf``
     when nothing is served."""
     return cost_usd_per_hour / (tokens_per_s * 3600.0) * 1e6 if tokens_per_s > 0 else math.inf
-
-
-def _fifo_multi(arrival: np.ndarray, service: np.ndarray, servers: int) -> np.ndarray:
-    """Completion times of a FIFO queue with ``servers`` identical servers, jobs taken in the given order
-    (arrival non-decreasing)."""
-    done = np.empty(len(arrival))
-    if servers == 1:
-        free = -math.inf
-        a, s = arrival.tolist(), service.tolist()
-        out = [0.0] * len(a)
-        for i in range(len(a)):
-            start = a[i] if a[i] > free else free
-            free = start + s[i]
-            out[i] = free
-        done[:] = out
-        return done
-    heap = [-math.inf] * servers
-    a, s = arrival.tolist(), service.tolist()
-    out = [0.0] * len(a)
-    for i in range(len(a)):
-        free = heap[0]
-        start = a[i] if a[i] > free else free
-        out[i] = start + s[i]
-        heapq.heapreplace(heap, out[i])
-    done[:] = out
-    return done
 
 
 def time_requests(trace: Trace, rep: ReplayResult, config: TierConfig, *, timing: str = "recursion") -> Timing:

@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.tiering import PrefillEngine, Tier, TierConfig, storage_cost_per_hour, usd_per_million_tokens
-from model.tiering.timing import _fifo_multi, lindley_done_s, network_done_s
+from model.tiering.timing import lindley_done_s, network_done_s
 from model.validation import ParameterError
 
 #: An engine with round coefficients (not a real GPU): every term of the prefill time shows.
@@ -78,14 +78,18 @@ def test_single_fifo_server_by_hand():
     # arrivals 0, 1, 10 s, service 2, 2, 1 s: done at 2, 4 (waits), 11 (idle server)
     assert_allclose(lindley_done_s(np.array([0.0, 1.0, 10.0]), np.array([2.0, 2.0, 1.0])), [2.0, 4.0, 11.0],
                     rtol=1e-12)
-    assert_allclose(_fifo_multi(np.array([0.0, 1.0, 10.0]), np.array([2.0, 2.0, 1.0]), 1), [2.0, 4.0, 11.0],
-                    rtol=1e-12)
+    # the same queue, its server busy until 3 s: done at 5, 7, 11 s
+    assert_allclose(lindley_done_s(np.array([0.0, 1.0, 10.0]), np.array([2.0, 2.0, 1.0]), free=3.0),
+                    [5.0, 7.0, 11.0], rtol=1e-12)
 
 
 def test_two_fifo_servers_by_hand():
     # 4 jobs at 0, 0, 0, 1 s taking 3, 2, 2, 1 s on 2 servers: A 0-3, B 0-2, job 3 on B 2-4, job 4 on A 3-4
-    assert_allclose(_fifo_multi(np.array([0.0, 0.0, 0.0, 1.0]), np.array([3.0, 2.0, 2.0, 1.0]), 2),
+    assert_allclose(lindley_done_s(np.array([0.0, 0.0, 0.0, 1.0]), np.array([3.0, 2.0, 2.0, 1.0]), servers=2),
                     [3.0, 2.0, 4.0, 4.0], rtol=1e-12)
+    # both servers busy until 1 s: A 1-4, B 1-3, job 3 on B 3-5, job 4 on A 4-5
+    assert_allclose(lindley_done_s(np.array([0.0, 0.0, 0.0, 1.0]), np.array([3.0, 2.0, 2.0, 1.0]), servers=2,
+                                   free=1.0), [4.0, 3.0, 5.0, 5.0], rtol=1e-12)
 
 
 def test_network_of_loads_then_prefill_by_hand():
