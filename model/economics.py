@@ -22,7 +22,7 @@ from model.fleet_sizing import (LATENCY_METRICS, LOAD_FRACTIONS, fleet_for_sessi
                                 replica_load_sweep, replica_rate_at_latency, turn_rate_per_s)
 from model.parameters import default
 from model.prices import (API_PRICE_COLUMNS, GPU_PRICE_COLUMNS, PRICES_DIR, ApiPrice, GpuPrice, api_price,
-                          api_prices, chosen_gpu_price, gpu_price, gpu_prices)
+                          api_prices, gpu_price, gpu_prices)
 from model.regions import region_shares
 from model.token_cost import (MEASURED_THROUGHPUT_SETTING, MILLION, SECONDS_PER_HOUR, api_cost_scenarios,
                               api_monthly_cost, measured_tokens_per_s_per_gpu, modelled_tokens_per_s_per_gpu, self_hosted_usd_per_million_tokens,
@@ -33,7 +33,7 @@ from model.unit_economics import UnitEconomics, cost_breakdown
 __all__ = [
     "API_PRICE_COLUMNS", "LATENCY_METRICS", "MEASURED_THROUGHPUT_SETTING", "measured_tokens_per_s_per_gpu", "GPU_PRICE_COLUMNS", "LOAD_FRACTIONS", "MILLION", "MINUTES_PER_HOUR", "PRICES_DIR",
     "SECONDS_PER_HOUR", "ApiPrice", "ChatWorkload", "GpuPrice", "TokenVolume", "UnitEconomics", "api_cost_scenarios",
-    "api_monthly_cost", "api_price", "api_prices", "autoscaled_gpu_hours", "autoscaling_saving", "chosen_gpu_price",
+    "api_monthly_cost", "api_price", "api_prices", "autoscaled_gpu_hours", "autoscaling_saving",
     "cost_breakdown", "default", "diurnal_load", "fleet_for_sessions", "fleet_monthly_cost", "fleet_sizing_table",
     "gpu_price", "gpu_prices", "gpus_for_sessions", "highest_rate_meeting", "hours_per_month", "hours_per_year",
     "modelled_tokens_per_s_per_gpu", "monthly_tokens", "rate_within_latency", "region_shares", "replica_load_sweep",

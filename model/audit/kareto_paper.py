@@ -21,6 +21,7 @@ from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
 from model.io import DATA
 from model.parameters import default
+from model.prices import gpu_price
 from model.sweep import Sweep
 
 #: The audit's setting: the Kareto chapter's defaults (notebooks/kareto.ipynb, parameters cell), frozen.
@@ -41,15 +42,15 @@ def audit_setup() -> kareto.ServingSetup:
     return kareto.ServingSetup(model=AUDIT_SETTING["model"], gpu=AUDIT_SETTING["gpu"],
                                n_gpus=int(default("kareto_prefill_gpus")),
                                slo_ttft_p95_s=default("kareto_slo_ttft_p95_s"),
-                               price_provider=AUDIT_SETTING["price_provider"],
-                               price_pricing=AUDIT_SETTING["price_pricing"])
+                               price=gpu_price(AUDIT_SETTING["gpu"], AUDIT_SETTING["price_provider"],
+                                               AUDIT_SETTING["price_pricing"]))
 
 
 def setting_sentence(setup: kareto.ServingSetup | None = None) -> str:
     """One line naming the audit's setting."""
     s = setup or audit_setup()
     return (f"Mooncake conversation trace, {s.model} on {s.n_gpus}x {s.gpu} at {s.gpu_usd_per_hour:.2f} USD/GPU-h "
-            f"({s.price_provider} {s.price_pricing}), P95 TTFT SLO {s.slo_ttft_p95_s:g} s")
+            f"({s.price.provider} {s.price.pricing}), P95 TTFT SLO {s.slo_ttft_p95_s:g} s")
 
 
 def unknown_setting() -> str:

@@ -66,7 +66,7 @@ new tokens after reused ones, reduced to scalar coefficients.
 
 from model.tiering.config import (COST_BASES, EVICTION_POLICIES, TIMING_MODELS, Tier, TierConfig, blocks_for_gb,
                                   default_config, default_tiers)
-from model.tiering.engine import PrefillEngine, gpu_price_row, gpu_price_usd_per_hour
+from model.tiering.engine import PrefillEngine
 from model.tiering.replay import ReplayResult, dense_ids, replay, replay_reference
 from model.tiering.stack_distance import (INFINITE_DISTANCE, capacity_for_hit_share, ideal_hit_ratio, lru_hit_ratio_curve,
                                           prefix_distances,
@@ -85,7 +85,7 @@ from model.tiering.phrases import as_many, capacity_text, join_and, points, rati
 
 __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODELS", "PrefillEngine", "ReplayResult",
            "SloThroughput", "Tier", "TierConfig", "TieringResult", "Timing", "blocks_for_gb", "check_capacity_grid", "check_setup", "cli_config",
-           "default_config", "describe_setup", "gpu_price_row", "parse_tiers", "default_tiers", "gpu_price_usd_per_hour", "ideal_hit_ratio", "knee",
+           "default_config", "describe_setup", "parse_tiers", "default_tiers", "ideal_hit_ratio", "knee",
            "lru_hit_ratio_curve", "capacity_for_hit_share", "main", "prefix_distances", "replay", "replay_from_stack", "replay_reference", "service_times",
            "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",

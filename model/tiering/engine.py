@@ -8,7 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.parameters import default
+from model.prices import gpu_price
 from model.validation import check_int, check_nonnegative, check_positive
+
+#: How the engine's price parameter is named in errors; the price row is the GPU's default one (not a choice).
+PRICE_NAMES = {"usd_per_gpu_hour": "gpu_usd_per_hour", "provider": None, "pricing": None}
 
 
 @dataclass(frozen=True)
@@ -95,12 +99,13 @@ class PrefillEngine:
     @classmethod
     def from_deployment(cls, dep, *, n_instances: int = 1, gpu_usd_per_hour: float | None = None
                         ) -> "PrefillEngine":
-        """The engine of a :class:`model.batching.Deployment` (its MFU, MBU, sharding and number formats)."""
+        """The engine of a :class:`model.batching.Deployment` (its MFU, MBU, sharding and number formats),
+        charged ``gpu_usd_per_hour`` per GPU-hour (``None``: the GPU's price row, :func:`model.prices.gpu_price`)."""
         a = dep.arch
         lm_head = a.vocab_size * a.hidden_size
         body = a.matmul_parameters() - lm_head
         flops = dep.flops_per_s
-        price = gpu_price_usd_per_hour(dep.gpu.name) if gpu_usd_per_hour is None else gpu_usd_per_hour
+        price = gpu_price(dep.gpu.name, usd_per_gpu_hour=gpu_usd_per_hour, names=PRICE_NAMES).usd_per_gpu_hour
         return cls(
             name=f"{a.name} on {dep.n_gpus} x {dep.gpu.name}",
             s_token=2.0 * body / flops,
@@ -125,17 +130,3 @@ class PrefillEngine:
         g = int(default("tiering_gpus_per_instance")) if gpus_per_instance is None else gpus_per_instance
         return cls.from_deployment(deployment(model, gpu, g, **deployment_kwargs), n_instances=n_instances,
                                    gpu_usd_per_hour=gpu_usd_per_hour)
-
-
-def gpu_price_row(gpu: str, *, provider: str = "aws", pricing: str = "on-demand"):
-    """Latest dated price row of ``gpu`` in ``data/prices/gpu_prices.csv`` (default: AWS on-demand), a
-    :class:`model.economics.GpuPrice` (its ``label`` says provider, pricing and date)."""
-    from model.economics import gpu_price
-
-    return gpu_price(gpu, provider, pricing)
-
-
-def gpu_price_usd_per_hour(gpu: str, *, provider: str = "aws", pricing: str = "on-demand") -> float:
-    """Latest dated price of one GPU-hour of ``gpu`` in ``data/prices/gpu_prices.csv`` (default: AWS
-    on-demand), US dollars: :func:`gpu_price_row`."""
-    return gpu_price_row(gpu, provider=provider, pricing=pricing).usd_per_gpu_hour
