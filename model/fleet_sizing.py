@@ -64,13 +64,15 @@ def replica_load_sweep(model: str, gpu: str, n_gpus: int, *, prompt_tokens: int,
     lengths) at ``load_fractions`` of its analytic saturation throughput.
 
     ``cached_tokens`` of every prompt are a prefix cache hit, loaded rather than recomputed
-    (:func:`model.batching.poisson_workload`); 0, the default, prefills every prompt whole.
+    (:func:`model.request_stream.poisson_workload`); 0, the default, prefills every prompt whole.
 
     Returns
     -------
     (saturation requests/s, one row of :meth:`model.serving.SimResult.summary` metrics per load)
     """
-    from model.batching import continuous_saturation, deployment, poisson_workload
+    from model.request_stream import poisson_workload
+    from model.saturation import continuous_saturation
+    from model.step_time import deployment
     from model.serving import Scheduler, sweep_load
 
     dep = deployment(model, gpu, n_gpus)
@@ -152,9 +154,10 @@ def fleet_for_sessions(concurrent_sessions: float, *, replica_rate_per_s: float,
 def replica_saturation_rate_per_s(model: str, gpu: str, n_gpus: int, *, prompt_tokens: int, reply_tokens: int,
                                   max_batch: int = 256) -> float:
     """Requests per second one continuously batched replica of ``n_gpus`` GPUs completes at saturation
-    (:func:`model.batching.continuous_saturation`, analytic, no simulation), requests of ``prompt_tokens``
+    (:func:`model.saturation.continuous_saturation`, analytic, no simulation), requests of ``prompt_tokens``
     prompt and ``reply_tokens`` reply tokens."""
-    from model.batching import continuous_saturation, deployment
+    from model.saturation import continuous_saturation
+    from model.step_time import deployment
 
     check_int("n_gpus", n_gpus, low=1)
     check_positive("prompt_tokens", prompt_tokens)

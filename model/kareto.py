@@ -142,7 +142,7 @@ class ServingSetup:
 
     def prefill_coefficients(self) -> tuple[float, float]:
         """(seconds per new token, seconds per (new token, context token) pair) of prefill on the replica:
-        the compute terms of :mod:`model.batching`'s step-time model (its cited MFU), reduced to scalars by
+        the compute terms of :mod:`model.step_time`'s step-time model (its cited MFU), reduced to scalars by
         :class:`model.tiering.PrefillEngine`."""
         from model.tiering import PrefillEngine
 

@@ -56,10 +56,10 @@ read bandwidth), then waits for one of ``n_instances`` prefill instances (FIFO i
 computes its missed tokens. TTFT = end of prefill − arrival. The cache state is updated at arrival (the
 scheduler knows a request's prefix when it admits it). Mooncake disaggregates prefill from decode, so TTFT is
 a property of the prefill pool alone (Qin et al., FAST'25, §3); decode is not modelled here (see
-``model.batching``). :func:`simulate` with ``timing="simpy"`` runs the same network as a simpy process
-model (slower; the tests check that both agree).
+``model.step_time`` and ``model.serving``). :func:`simulate` with ``timing="simpy"`` runs the same network as a
+simpy process model (slower; the tests check that both agree).
 
-Prefill time: :meth:`PrefillEngine.prefill_time_s` is ``model.batching``'s step-time model (roofline of
+Prefill time: :meth:`PrefillEngine.prefill_time_s` is ``model.step_time``'s step-time model (roofline of
 compute and HBM traffic with calibrated MFU/MBU, plus the tensor-parallel all-reduce) for one sequence of
 new tokens after reused ones, reduced to scalar coefficients.
 """

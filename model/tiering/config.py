@@ -202,7 +202,7 @@ def default_config(*, model: str = "llama-2-70b", gpu: str = "a100-80gb", gpus_p
     """
     engine = PrefillEngine.from_names(model, gpu, gpus_per_instance=gpus_per_instance, n_instances=n_instances,
                                       gpu_usd_per_hour=gpu_usd_per_hour)
-    from model.batching import deployment
+    from model.step_time import deployment
     from model.hardware import load_gpu
 
     dep = deployment(model, gpu, engine.gpus_per_instance)

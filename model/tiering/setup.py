@@ -27,8 +27,8 @@ def check_setup(model: str, gpu: str, gpus_per_instance: int, n_instances: int,
     one instance; otherwise a :class:`ParameterError` naming the user's parameter (``names`` maps
     :data:`SETUP_FIELDS` to them)."""
     from model.architectures import available_models
-    from model.batching import deployment
     from model.hardware import available_gpus
+    from model.step_time import deployment
 
     n = dict(zip(SETUP_FIELDS, SETUP_FIELDS)) | dict(names or {})
     check_choice(n["model"], model, available_models())

@@ -137,7 +137,7 @@ def test_engine_price_is_the_gpus_row_unless_given():
 
 
 def test_engine_from_deployment_and_names_pass_their_arguments():
-    from model.batching import deployment
+    from model.step_time import deployment
 
     assert PrefillEngine(**{**E, "gpus_per_instance": 1}).n_gpus == 3
     dep = deployment("llama-2-70b", "a100-80gb", 8)

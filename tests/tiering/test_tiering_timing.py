@@ -1,10 +1,10 @@
-"""model.tiering.timing: the prefill time is model.batching's, the recursion equals simpy, a queue by hand."""
+"""model.tiering.timing: the prefill time is model.step_time's, the recursion equals simpy, a queue by hand."""
 import json
 
 import numpy as np
 from numpy.testing import assert_allclose
 
-from model.batching import deployment
+from model.step_time import deployment
 from model.tiering import default_config, replay, simulate, time_requests
 from model.workload import parse_mooncake_lines
 from tiering_refs import one_tier
