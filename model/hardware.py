@@ -1,6 +1,5 @@
-"""Accelerators and KV-cache memory tiers from ``data/hardware.csv`` (each row cites its datasheet), the share
-of a GPU's memory weights and KV cache may use, and a GPU's dated hourly price
-(``data/prices/gpu_prices.csv``)."""
+"""Accelerators and KV-cache memory tiers from ``data/hardware.csv`` (each row cites its datasheet) and the
+share of a GPU's memory weights and KV cache may use. A GPU's hourly price: :func:`model.prices.gpu_price`."""
 
 from __future__ import annotations
 
@@ -12,11 +11,9 @@ import pandas as pd
 
 from model.io import DATA
 from model.parameters import default
-from model.validation import ParameterError, check_choice, check_fraction
+from model.validation import ParameterError, check_fraction
 
 HARDWARE_CSV = DATA / "hardware.csv"
-#: Provider and pricing of the price a GPU gets unless one is chosen: the hyperscaler on-demand list price.
-DEFAULT_PRICE_BASIS = ("aws", "on-demand")
 
 #: Bytes in one decimal gigabyte (datasheets quote bandwidth in GB/s = 1e9 bytes/s).
 GB = 1e9
@@ -163,61 +160,3 @@ def usable_bytes_per_gpu(gpu: Accelerator, memory_utilization: float | None = No
     u = default("gpu_memory_utilization") if memory_utilization is None else memory_utilization
     check_fraction("memory_utilization", u, allow_zero=False)
     return gpu.memory_bytes * u
-
-
-@dataclass(frozen=True)
-class GpuHourPrice:
-    """One dated rental price of a GPU (a row of ``data/prices/gpu_prices.csv``), USD per GPU-hour."""
-
-    gpu: str
-    provider: str
-    pricing: str
-    usd_per_gpu_hour: float
-    date: str
-    source: str
-
-    @property
-    def label(self) -> str:
-        """Where the price comes from, in a few words (e.g. ``"aws on-demand, 2026-11-09"``)."""
-        return f"{self.provider} {self.pricing}, {self.date}"
-
-
-def _gpu_price_rows() -> pd.DataFrame:
-    """The price table, read once by its one reader (:func:`model.prices.gpu_prices`)."""
-    from model.prices import gpu_prices
-
-    return gpu_prices()
-
-
-def gpu_hour_prices(gpu: str) -> list[GpuHourPrice]:
-    """Every dated price row of ``gpu``, oldest first (cheapest first within one date).
-
-    Raises
-    ------
-    ParameterError
-        naming ``gpu`` if no row prices it.
-    """
-    table = _gpu_price_rows()
-    check_choice("gpu", gpu, sorted(table["gpu"].unique()))
-    rows = table[table["gpu"] == gpu].sort_values(["date", "usd_per_gpu_hour"])
-    return [GpuHourPrice(r.gpu, r.provider, r.pricing, float(r.usd_per_gpu_hour), r.date, r.source)
-            for r in rows.itertuples(index=False)]
-
-
-def gpu_hour_price(gpu: str, provider: str | None = None, pricing: str | None = None) -> GpuHourPrice:
-    """The latest price of ``gpu`` from ``provider`` under ``pricing``; by default
-    (:data:`DEFAULT_PRICE_BASIS`) the AWS on-demand row, else the latest on-demand row, else the latest row.
-    Of several rows of one date, the highest."""
-    rows = gpu_hour_prices(gpu)
-    if provider is None and pricing is None:
-        for keep in (lambda r: (r.provider, r.pricing) == DEFAULT_PRICE_BASIS, lambda r: r.pricing == "on-demand",
-                     lambda r: True):
-            chosen = [r for r in rows if keep(r)]
-            if chosen:
-                return chosen[-1]
-    chosen = [r for r in rows if (provider is None or r.provider == provider)
-              and (pricing is None or r.pricing == pricing)]
-    if not chosen:
-        raise ParameterError("provider/pricing", f"{provider}/{pricing}", "one of " + ", ".join(
-            sorted({f"{r.provider}/{r.pricing}" for r in rows})))
-    return chosen[-1]

@@ -52,6 +52,7 @@ from model.hardware import load_gpu, load_tier
 from model.kv import kv_bytes_per_token
 from model.parameters import default
 from model.pareto import Axis, Objective, SearchSpace
+from model.prices import GpuPrice, gpu_price
 from model.quantization import usable_bytes_per_gpu, weight_bytes
 from model.rate_search import bisect_boundary
 from model.validation import ParameterError, check_int, check_nonnegative, check_positive
@@ -77,12 +78,10 @@ class ServingSetup:
         GPU name (``data/hardware.csv``).
     n_gpus : int
         GPUs of the prefill replica (tensor parallel).
-    gpu_usd_per_hour : float or None
-        Price of one GPU-hour, USD; ``None``: the chosen GPU's row of ``data/prices/gpu_prices.csv`` from
-        ``price_provider`` under ``price_pricing`` (latest date, :func:`model.economics.gpu_price`).
-    price_provider, price_pricing : str
-        The price row read when ``gpu_usd_per_hour`` is ``None`` (default AWS on-demand: the p5/p4de
-        instances whose 8-GPU shape the replica follows).
+    price : GpuPrice or None
+        Price of one GPU-hour of ``gpu`` (:func:`model.prices.gpu_price`: a price row or one set by the
+        user); ``None``: the GPU's AWS on-demand row of ``data/prices/gpu_prices.csv`` (the p5/p4de instances
+        whose 8-GPU shape the replica follows). Its USD per GPU-hour is :attr:`gpu_usd_per_hour`.
     dram_tier, ssd_tier : str
         Tier rows of ``data/hardware.csv``.
     ssd_drives : int
@@ -95,25 +94,29 @@ class ServingSetup:
     model: str = "llama-3.1-70b"
     gpu: str = "h100-80gb"
     n_gpus: int = field(default_factory=lambda: int(default("kareto_prefill_gpus")))
-    gpu_usd_per_hour: float | None = None
+    price: GpuPrice | None = None
     dram_tier: str = "host-dram-pcie5"
     ssd_tier: str = "nvme-ssd"
     ssd_drives: int = field(default_factory=lambda: int(default("kareto_ssd_drives")))
     slo_ttft_p95_s: float = field(default_factory=lambda: default("kareto_slo_ttft_p95_s"))
     kv_dtype: str = "fp16"
-    price_provider: str = "aws"
-    price_pricing: str = "on-demand"
 
     def __post_init__(self):
         check_int("n_gpus", self.n_gpus, low=1)
-        if self.gpu_usd_per_hour is None:
-            object.__setattr__(self, "gpu_usd_per_hour", gpu_price_per_hour(self.gpu, self.price_provider,
-                                                                            self.price_pricing))
-        check_nonnegative("gpu_usd_per_hour", self.gpu_usd_per_hour)
+        if self.price is None:
+            object.__setattr__(self, "price", gpu_price(self.gpu, names={"provider": None, "pricing": None,
+                                                                         "usd_per_gpu_hour": "price"}))
+        elif self.price.gpu != self.gpu:
+            raise ParameterError("price", self.price.label, f"a price of {self.gpu}")
         check_int("ssd_drives", self.ssd_drives, low=1)
         check_positive("slo_ttft_p95_s", self.slo_ttft_p95_s)
 
     # --- derived ------------------------------------------------------------------------------------
+    @property
+    def gpu_usd_per_hour(self) -> float:
+        """USD per GPU-hour of :attr:`price`."""
+        return self.price.usd_per_gpu_hour
+
     def kv_bytes_per_token(self) -> float:
         return kv_bytes_per_token(load_architecture(self.model), self.kv_dtype)
 
@@ -141,31 +144,12 @@ class ServingSetup:
 
     def prefill_coefficients(self) -> tuple[float, float]:
         """(seconds per new token, seconds per (new token, context token) pair) of prefill on the replica:
-        the compute terms of :mod:`model.batching`'s step-time model (its cited MFU), reduced to scalars by
+        the compute terms of :mod:`model.step_time`'s step-time model (its cited MFU), reduced to scalars by
         :class:`model.tiering.PrefillEngine`."""
         from model.tiering import PrefillEngine
 
         engine = PrefillEngine.from_names(self.model, self.gpu, gpus_per_instance=self.n_gpus)
         return engine.s_token, engine.s_pair
-
-
-def gpu_price_per_hour(gpu: str, provider: str = "aws", pricing: str = "on-demand") -> float:
-    """USD per GPU-hour of ``gpu``: the latest ``provider``/``pricing`` row of ``data/prices/gpu_prices.csv``.
-
-    Raises
-    ------
-    ParameterError
-        naming ``gpu_usd_per_hour`` when the file has no such row (then set the price yourself).
-    """
-    from model.economics import gpu_price, gpu_prices
-
-    table = gpu_prices()
-    rows = table[(table["gpu"] == gpu) & (table["provider"] == provider) & (table["pricing"] == pricing)]
-    if rows.empty:
-        raise ParameterError("gpu_usd_per_hour", None,
-                             f"a price in USD per GPU-hour: data/prices/gpu_prices.csv has no {provider} {pricing} "
-                             f"row for gpu {gpu!r}")
-    return float(gpu_price(gpu, provider, pricing).usd_per_gpu_hour)
 
 
 @dataclass(frozen=True, eq=False)
@@ -544,14 +528,13 @@ def config_phrase(row) -> str:
                                                            ("ssd_gb", "SSD")))
 
 
-def setting_sentence(setup: ServingSetup, *, price_set_by_reader: bool = False) -> str:
+def setting_sentence(setup: ServingSetup) -> str:
     """One sentence naming the chapter's setting: model, GPUs, GPU price and where it comes from, SLO."""
     arch = load_architecture(setup.model)
-    if price_set_by_reader:
+    row = setup.price
+    if row.set_by_user:
         source = "as set in the parameters"
     else:
-        from model.economics import gpu_price
-        row = gpu_price(setup.gpu, setup.price_provider, setup.price_pricing)
         source = (f"the {setup.gpu} row of data/prices/gpu_prices.csv: {row.provider} {row.pricing}, "
                   f"{row.date}")
     return (f"The search below runs {arch.display_name} on {setup.n_gpus}× {setup.gpu} at "

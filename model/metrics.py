@@ -71,7 +71,7 @@ _METRICS = [
            "Mooncake trace); columns capacity_blocks_<tier> and hit_ratio_<tier> give it per tier."),
     Metric("persona_hit_ratio", "fraction", "Share of requests whose character's persona prompt is found in "
            "the persona cache."),
-    # --- economics, regions and availability (model.economics, model.regions, model.availability) ---------
+    # --- economics, regions and availability (model.prices, model.regions, model.availability) ---------
     Metric("usd_per_month", "USD/month", "Cost (or saving) per month; a month is hours_per_month = 730 h."),
     Metric("usd_per_gpu_hour", "USD/GPU-hour", "Rental price of one GPU for one hour (instance price ÷ GPUs)."),
     Metric("usd_per_gpu_month", "USD/GPU-month", "usd_per_gpu_hour × 730 h: one GPU rented for a month."),

@@ -52,10 +52,11 @@ def api_cost_scenarios(price: ApiPrice, *, concurrent_sessions: float, tokens_pe
 def modelled_tokens_per_s_per_gpu(model: str = "llama-2-70b", gpu: str = "a100-80gb", n_gpus: int = 4, *,
                                   prompt_tokens: int, reply_tokens: int, max_batch: int = 256) -> float:
     """Input + output tokens processed per second per GPU by a continuously batched replica at saturation:
-    :func:`model.batching.continuous_saturation` (roofline step times with the cited MFU/MBU), requests of
+    :func:`model.saturation.continuous_saturation` (roofline step times with the cited MFU/MBU), requests of
     ``prompt_tokens`` + ``reply_tokens``, ``n_gpus`` tensor-parallel GPUs, at most ``max_batch`` sequences.
     """
-    from model.batching import continuous_saturation, deployment
+    from model.saturation import continuous_saturation
+    from model.step_time import deployment
 
     check_positive("prompt_tokens", prompt_tokens)
     check_positive("reply_tokens", reply_tokens)

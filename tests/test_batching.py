@@ -1,20 +1,12 @@
-"""``model.batching`` keeps re-exporting the names other chapters import; bad parameters fail with the user's
-names. (The step-time, saturation, request-stream and calibration tests mirror their modules.)"""
+"""The batching concepts, imported from the modules that hold them (``model.batching`` is only the command
+line entry ``python -m model.batching``): bad parameters fail with the user's names. (The step-time,
+saturation, request-stream and calibration tests mirror their modules.)"""
 import pytest
 
-import model.batching as batching
-from model.batching import deployment, poisson_workload, static_batch_limit
+from model.request_stream import poisson_workload
+from model.saturation import static_batch_limit
+from model.step_time import deployment
 from model.validation import ParameterError
-
-
-def test_reexports_every_public_name():
-    for name in batching.__all__:
-        assert getattr(batching, name) is not None
-    from model import calibration, rate_bounds, request_stream, saturation, step_time
-    assert batching.Deployment is step_time.Deployment and batching.Workload is request_stream.Workload
-    assert batching.continuous_saturation is saturation.continuous_saturation
-    assert batching.measured_crosscheck is calibration.measured_crosscheck
-    assert batching.session_rate_bound is rate_bounds.session_rate_bound
 
 
 def test_bad_parameters_raise():

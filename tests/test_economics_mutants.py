@@ -282,7 +282,8 @@ def test_api_scenarios_cap_the_history():
 
 
 def test_modelled_throughput_counts_prompt_and_reply():
-    from model.batching import continuous_saturation, deployment
+    from model.saturation import continuous_saturation
+    from model.step_time import deployment
     from model.token_cost import modelled_tokens_per_s_per_gpu
     sat = continuous_saturation(deployment("llama-2-70b", "a100-80gb", 4), [500], [100], max_batch=256)
     x = modelled_tokens_per_s_per_gpu(prompt_tokens=500, reply_tokens=100)      # the defaults: 70B, 4 x A100

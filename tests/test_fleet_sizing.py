@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model.fleet_sizing import (fleet_for_sessions, fleet_monthly_cost, fleet_sizing_table, gpus_for_sessions,
-                                rate_within_latency, replica_rate_at_latency, turn_rate_per_s)
+from model.fleet_sizing import (fleet_for_sessions, fleet_gpus, fleet_monthly_cost, fleet_sizing_table,
+                                gpus_for_sessions, rate_within_latency, replica_rate_at_latency, turn_rate_per_s)
 from model.validation import ParameterError
 
 
@@ -26,6 +26,16 @@ def test_gpus_for_sessions_and_rent():
 def _sweep():
     return pd.DataFrame({"run": "continuous", "rate_per_s": [1.0, 2.0, 3.0], "ttft_s_p95": [0.5, 1.0, 4.0],
                          "e2e_latency_s_p95": [2.0, 3.0, 9.0]})
+
+
+def test_fleet_gpus_by_hand():
+    # 3M requests/min at 40 requests/min per GPU: 75,000 GPUs, unrounded (1,000 / 3 = 333.33...)
+    assert fleet_gpus(3_000_000, 40.0) == 75_000.0
+    assert_allclose(fleet_gpus(1_000, 3.0), 333.3333333333333, rtol=1e-15)
+    with pytest.raises(ParameterError, match="^requests_per_min_per_gpu=0 "):
+        fleet_gpus(10, 0)
+    with pytest.raises(ParameterError, match="^demand_requests_per_min=-1 "):
+        fleet_gpus(-1, 40.0)
 
 
 def test_rate_within_latency_names_the_chapter_parameter():

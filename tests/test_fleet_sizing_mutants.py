@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model.batching import continuous_saturation, deployment
+from model.saturation import continuous_saturation
+from model.step_time import deployment
 from model.fleet_sizing import (fleet_sizing_table, gpus_at_rate, highest_rate_meeting, rate_within_latency,
                                 replica_load_sweep, replica_rate_at_latency, replica_saturation_rate_per_s)
 from model.validation import ParameterError

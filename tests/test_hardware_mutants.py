@@ -1,22 +1,21 @@
 """Tests of model.hardware written against realistic bugs (a boundary of the tensor-core check, a wrong row,
-the price fallbacks, misnamed parameters). The loaders are cached: every test starts from empty caches so
+misnamed parameters). The loaders are cached: every test starts from empty caches so
 that it exercises the code it names."""
 import math
 
-import pandas as pd
 import pytest
 
-from model import hardware, prices
-from model.hardware import Accelerator, gpu_hour_price, gpu_hour_prices, load_gpu, load_tier, usable_bytes_per_gpu
+from model import hardware
+from model.hardware import Accelerator, load_gpu, load_tier, usable_bytes_per_gpu
 from model.validation import ParameterError
 
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    for f in (hardware.hardware_table, hardware.load_gpu, hardware.load_tier, prices.gpu_prices):
+    for f in (hardware.hardware_table, hardware.load_gpu, hardware.load_tier):
         f.cache_clear()
     yield
-    for f in (hardware.hardware_table, hardware.load_gpu, hardware.load_tier, prices.gpu_prices):
+    for f in (hardware.hardware_table, hardware.load_gpu, hardware.load_tier):
         f.cache_clear()
 
 
@@ -55,46 +54,6 @@ def test_rows_are_read_by_name_and_kind():
 def test_usable_bytes_error_names_memory_utilization():
     with pytest.raises(ParameterError, match=r"^memory_utilization=0\.0 "):
         usable_bytes_per_gpu(load_gpu("a100-80gb"), 0.0)
-
-
-def test_gpu_hour_prices_rows_by_hand():
-    rows = gpu_hour_prices("h100-80gb")
-    # oldest first, cheapest first within a date: the 2025-05 AWS row, then 2026-09-25 from RunPod's 2.69 up
-    assert (rows[0].date, rows[0].usd_per_gpu_hour, rows[0].provider) == ("2025-05", 12.29, "aws")
-    assert [r.usd_per_gpu_hour for r in rows[1:4]] == [2.69, 3.49, 3.85]
-    assert all(r.source for r in rows) and rows[0].pricing == "on-demand"
-    with pytest.raises(ParameterError, match=r"^gpu='b200' "):
-        gpu_hour_prices("b200")
-
-
-def test_gpu_hour_price_choice_by_hand():
-    assert gpu_hour_price("h100-80gb", "gcp", "spot").usd_per_gpu_hour == 6.571
-    assert gpu_hour_price("h100-80gb", "gcp").usd_per_gpu_hour == 10.9791       # of one date, the highest
-    assert gpu_hour_price("h100-80gb", pricing="spot").provider == "gcp"          # the latest spot row
-    with pytest.raises(ParameterError, match=r"^provider/pricing='aws/spot' is not allowed: provider/pricing must be "
-                                             r"one of aws/on-demand, azure/on-demand, coreweave/neocloud, gcp/on-demand, "
-                                             r"gcp/spot, lambda/neocloud, nebius/neocloud, runpod/neocloud, "
-                                             r"vast/neocloud$"):
-        gpu_hour_price("h100-80gb", "aws", "spot")
-
-
-def test_gpu_hour_price_fallbacks(monkeypatch):
-    table = pd.DataFrame([
-        # no AWS on-demand row: the latest on-demand row (not the later spot one)
-        ("x", "gcp", "on-demand", 5.0, "2026-01", "s1"), ("x", "gcp", "spot", 1.0, "2026-06", "s2"),
-        # no on-demand row at all: the latest row
-        ("y", "vast", "neocloud", 2.0, "2026-01", "s3"), ("y", "lambda", "neocloud", 3.0, "2026-02", "s4"),
-        # the AWS on-demand row even if another on-demand row is later
-        ("z", "aws", "on-demand", 9.0, "2025-01", "s5"), ("z", "azure", "on-demand", 8.0, "2026-01", "s6"),
-    ], columns=["gpu", "provider", "pricing", "usd_per_gpu_hour", "date", "source"])
-    monkeypatch.setattr(hardware, "_gpu_price_rows", lambda: table)
-    assert gpu_hour_price("x").usd_per_gpu_hour == 5.0
-    assert gpu_hour_price("y").usd_per_gpu_hour == 3.0
-    assert gpu_hour_price("z").usd_per_gpu_hour == 9.0
-    assert hardware.DEFAULT_PRICE_BASIS == ("aws", "on-demand")
-    p = gpu_hour_price("y")
-    assert (p.gpu, p.provider, p.pricing, p.date, p.source) == ("y", "lambda", "neocloud", "2026-02", "s4")
-    assert p.label == "lambda neocloud, 2026-02"
 
 
 def test_flops_error_lists_every_supported_type():

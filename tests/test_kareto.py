@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 
 from model import kareto, pareto
 from model.io import DATA
+from model.prices import gpu_price
 from model.validation import ParameterError
 
 
@@ -58,16 +59,39 @@ def _price_row(gpu, provider="aws", pricing="on-demand"):
 def test_gpu_price_follows_the_gpu(gpu):
     setup = kareto.ServingSetup(model="llama-3-8b", gpu=gpu, n_gpus=1)
     assert setup.gpu_usd_per_hour == _price_row(gpu)
+    assert (setup.price.gpu, setup.price.provider, setup.price.pricing) == (gpu, "aws", "on-demand")
     # the H100 row is the 2026-11-09 AWS p5.48xlarge price $55.04/h / 8, not the pre-cut list price
     if gpu == "h100-80gb":
         assert_allclose(setup.gpu_usd_per_hour, 55.04 / 8, rtol=1e-12)
-    # a price set by the reader wins
-    assert kareto.ServingSetup(model="llama-3-8b", gpu=gpu, n_gpus=1, gpu_usd_per_hour=1.5).gpu_usd_per_hour == 1.5
+    # a price set by the reader wins, and another row can be chosen
+    mine = kareto.ServingSetup(model="llama-3-8b", gpu=gpu, n_gpus=1, price=gpu_price(gpu, usd_per_gpu_hour=1.5))
+    assert mine.gpu_usd_per_hour == 1.5 and "as set in the parameters" in kareto.setting_sentence(mine)
+    spot = kareto.ServingSetup(gpu="h200-141gb", price=gpu_price("h200-141gb", "aws", "spot"))
+    assert spot.gpu_usd_per_hour == _price_row("h200-141gb", pricing="spot")
 
 
-def test_gpu_without_a_price_row_names_the_parameter():
-    with pytest.raises(ParameterError, match="gpu_usd_per_hour"):
-        kareto.ServingSetup(gpu="h100-80gb", price_provider="nowhere")
+def test_a_price_must_be_the_gpus():
+    with pytest.raises(ParameterError, match=r"^price='aws on-demand a100-80gb, .*' is not allowed: price must be "
+                                             r"a price of h100-80gb$"):
+        kareto.ServingSetup(gpu="h100-80gb", price=gpu_price("a100-80gb"))
+
+
+def test_gpu_without_a_price_row_asks_for_a_price(monkeypatch):
+    import model.prices as prices
+
+    table = prices.gpu_prices()
+    without = table[table.provider != "aws"]
+    monkeypatch.setattr(prices, "gpu_prices", lambda: without)
+    with pytest.raises(ParameterError, match=r"^price=None .* no aws/on-demand row of h100-80gb$"):
+        kareto.ServingSetup(gpu="h100-80gb")
+
+
+def test_setting_sentence_names_the_price_row():
+    date = pd.read_csv(DATA / "prices" / "gpu_prices.csv", dtype={"date": str}).query(
+        "gpu == 'h100-80gb' and provider == 'aws'")["date"].max()
+    assert kareto.setting_sentence(kareto.ServingSetup()) == (
+        f"The search below runs Llama 3.1 70B on 8× h100-80gb at ${_price_row('h100-80gb'):.2f} per GPU-hour (the "
+        f"h100-80gb row of data/prices/gpu_prices.csv: aws on-demand, {date}), with a P95 TTFT target of 5 s.")
 
 
 def test_hbm_priced_per_gb_of_the_bytes_its_capacity_counts():
@@ -161,7 +185,8 @@ def test_feasible_flag_matches_throughput(small_trace):
 def test_fingerprint_follows_every_input(small_trace):
     base = kareto.build_evaluator(small_trace).fingerprint
     assert kareto.build_evaluator(small_trace).fingerprint == base
-    assert kareto.build_evaluator(small_trace, kareto.ServingSetup(gpu_usd_per_hour=7.0)).fingerprint != base
+    priced = kareto.ServingSetup(price=gpu_price("h100-80gb", usd_per_gpu_hour=7.0))
+    assert kareto.build_evaluator(small_trace, priced).fingerprint != base
     assert kareto.build_evaluator(small_trace, kareto.ServingSetup(ssd_drives=4)).fingerprint != base
     assert kareto.build_evaluator(small_trace, kareto.ServingSetup(dram_tier="host-dram")).fingerprint != base
     assert kareto.build_evaluator(small_trace.head(1499)).fingerprint != base

@@ -82,3 +82,99 @@ def test_the_layer_test_can_fail(tmp_path):
     path.write_text("from model.audit.claims import stated_value\nx = stated_value('t1.sessions.initial')\n")
     _, calls, touched = _imports(path, "model.planted", {"model.audit.claims": path})
     assert calls == 1 and "model.audit.claims" in touched
+
+
+# --- no shims: every importer names the module that holds the concept --------------------------------------
+
+#: Modules that only re-exported other modules' names, now gone (``model.batching`` stays only as the command
+#: line entry ``python -m model.batching``, defining nothing): nothing may import from them again.
+RETIRED_SHIMS = ("model.economics", "model.batching")
+
+
+def _is_main_guard(node) -> bool:
+    """``if __name__ == "__main__": ...``"""
+    t = getattr(node, "test", None)
+    return (isinstance(node, ast.If) and isinstance(t, ast.Compare) and getattr(t.left, "id", None) == "__name__"
+            and [getattr(c, "value", None) for c in t.comparators] == ["__main__"])
+
+
+def _reexports(tree) -> list[str]:
+    """What a module's top level hands on from other ``model`` modules without defining anything of its own:
+    every name it imports from them if its top level is imports only (besides a docstring, ``__all__`` and a
+    ``__main__`` guard), else the imported names it lists in ``__all__``."""
+    body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+            and not _is_main_guard(n)]
+    imported = {a.asname or a.name for n in body if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("model")
+                for a in n.names}
+    exported = [e.value for n in body if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "__all__"
+                                                                             for t in n.targets)
+                for e in n.value.elts]
+    own = [n for n in body if not isinstance(n, (ast.Import, ast.ImportFrom))
+           and not (isinstance(n, ast.Assign) and [getattr(t, "id", None) for t in n.targets] == ["__all__"])]
+    return sorted(imported) if not own else sorted(set(exported) & imported)
+
+
+def test_no_model_module_is_a_shim():
+    """A module of ``model/`` (a package's ``__init__`` aside, which gathers its own submodules) defines what
+    it exports; ``model/economics.py`` or another gathering module coming back fails here."""
+    bad = {}
+    for name, path in sorted(_modules().items()):
+        if path.name == "__init__.py":
+            continue
+        names = _reexports(ast.parse(path.read_text(encoding="utf-8")))
+        if names:
+            bad[name] = names
+    assert not bad, f"modules re-exporting other modules' names: {bad}"
+
+
+def _imports_of_shims(source: str) -> list[str]:
+    """The retired shims ``source`` imports from (``from model.economics import x``, ``import model.batching``,
+    ``from model import economics``), function-level imports included."""
+    found = []
+    for n in ast.walk(ast.parse(source)):
+        if isinstance(n, ast.ImportFrom) and n.module in RETIRED_SHIMS:
+            found.append(n.module)
+        elif isinstance(n, ast.ImportFrom) and n.module == "model":
+            found += [f"model.{a.name}" for a in n.names if f"model.{a.name}" in RETIRED_SHIMS]
+        elif isinstance(n, ast.Import):
+            found += [a.name for a in n.names if a.name in RETIRED_SHIMS]
+    return found
+
+
+def _code_cells(path) -> str:
+    import json
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    code = ("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return "\n".join("\n".join(l for l in c.splitlines() if not l.lstrip().startswith(("%", "!"))) for c in code)
+
+
+def test_nothing_imports_a_retired_shim():
+    """Model modules, chapters, tests and benchmarks import from the concept modules directly."""
+    sources = {p: p.read_text(encoding="utf-8") for d in ("model", "tests", "benchmarks") for p in (ROOT / d).rglob("*.py")}
+    sources |= {p: _code_cells(p) for p in (ROOT / "notebooks").glob("*.ipynb")}
+    bad = {str(p.relative_to(ROOT)): found for p, s in sorted(sources.items()) if (found := _imports_of_shims(s))}
+    assert not bad, f"imports of retired shims: {bad}"
+
+
+def test_model_batching_is_only_the_command_line():
+    tree = ast.parse((PKG / "batching.py").read_text(encoding="utf-8"))
+    body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    assert len(body) == 1 and _is_main_guard(body[0])
+    assert not (PKG / "economics.py").exists()
+
+
+def test_the_shim_checks_can_fail():
+    """Each rule above on a planted violation."""
+    shim = ast.parse('"""Gathered."""\nfrom model.prices import gpu_price\n__all__ = ["gpu_price"]\n')
+    assert _reexports(shim) == ["gpu_price"]
+    partial = ast.parse("from model.formats import DTYPES\nx = 1\n__all__ = ['DTYPES', 'x']\n")
+    assert _reexports(partial) == ["DTYPES"]
+    own = ast.parse("from model.formats import DTYPES\ndef f():\n    return DTYPES\n__all__ = ['f']\n")
+    assert _reexports(own) == []
+    entry = ast.parse('if __name__ == "__main__":\n    from model.batching_cli import main\n    main()\n')
+    assert _reexports(entry) == [] and _is_main_guard(entry.body[0])
+    assert _imports_of_shims("from model.economics import gpu_price") == ["model.economics"]
+    assert _imports_of_shims("def f():\n    import model.batching\n") == ["model.batching"]
+    assert _imports_of_shims("from model import economics as E, prices") == ["model.economics"]
+    assert _imports_of_shims("from model.prices import gpu_price\nimport model.batching_cli") == []

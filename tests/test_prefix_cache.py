@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.batching import Workload, azure_workload, continuous_saturation, deployment, poisson_workload
+from model.request_stream import Workload, azure_workload, poisson_workload
+from model.saturation import continuous_saturation
+from model.step_time import deployment
 from model.fleet_sizing import replica_load_sweep
 from model.quantization import COMPUTE_TYPE
 from model.serving import Scheduler, flops_utilization, simulate

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.batching import Workload, azure_workload, continuous_saturation, deployment, static_saturation
+from model.request_stream import Workload, azure_workload
+from model.saturation import continuous_saturation, static_saturation
+from model.step_time import deployment
 from model.serving import Scheduler, simulate
 from model.validation import ParameterError
 

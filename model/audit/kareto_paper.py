@@ -23,6 +23,7 @@ from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
 from model.io import DATA
 from model.parameters import default
+from model.prices import gpu_price
 from model.records import recorded
 from model.sweep import Sweep
 
@@ -44,15 +45,15 @@ def audit_setup() -> kareto.ServingSetup:
     return kareto.ServingSetup(model=AUDIT_SETTING["model"], gpu=AUDIT_SETTING["gpu"],
                                n_gpus=int(default("kareto_prefill_gpus")),
                                slo_ttft_p95_s=default("kareto_slo_ttft_p95_s"),
-                               price_provider=AUDIT_SETTING["price_provider"],
-                               price_pricing=AUDIT_SETTING["price_pricing"])
+                               price=gpu_price(AUDIT_SETTING["gpu"], AUDIT_SETTING["price_provider"],
+                                               AUDIT_SETTING["price_pricing"]))
 
 
 def setting_sentence(setup: kareto.ServingSetup | None = None) -> str:
     """One line naming the audit's setting."""
     s = setup or audit_setup()
     return (f"Mooncake conversation trace, {s.model} on {s.n_gpus}x {s.gpu} at {s.gpu_usd_per_hour:.2f} USD/GPU-h "
-            f"({s.price_provider} {s.price_pricing}), P95 TTFT SLO {s.slo_ttft_p95_s:g} s")
+            f"({s.price.provider} {s.price.pricing}), P95 TTFT SLO {s.slo_ttft_p95_s:g} s")
 
 
 def unknown_setting() -> str:
@@ -67,7 +68,7 @@ def grid_kwargs() -> dict:
     """The arguments of :func:`grid_tables` at :data:`AUDIT_SETTING`."""
     s = audit_setup()
     return {"model": s.model, "gpu": s.gpu, "n_gpus": s.n_gpus, "slo_ttft_p95_s": s.slo_ttft_p95_s,
-            "price_provider": s.price_provider, "price_pricing": s.price_pricing}
+            "price_provider": AUDIT_SETTING["price_provider"], "price_pricing": AUDIT_SETTING["price_pricing"]}
 
 
 def grid_tables(*, model: str, gpu: str, n_gpus: int, slo_ttft_p95_s: float, price_provider: str,
@@ -76,7 +77,7 @@ def grid_tables(*, model: str, gpu: str, n_gpus: int, slo_ttft_p95_s: float, pri
     whole Mooncake conversation trace for one prefill replica, as tables (``exhaustive``, ``pruned``,
     ``baseline``: one row, ``headlines``)."""
     setup = kareto.ServingSetup(model=model, gpu=gpu, n_gpus=n_gpus, slo_ttft_p95_s=slo_ttft_p95_s,
-                                price_provider=price_provider, price_pricing=price_pricing)
+                                price=gpu_price(gpu, price_provider, price_pricing))
     evaluator = kareto.build_evaluator(workload.load_mooncake_trace(), setup)
     space = kareto.search_space(setup)
     with Sweep(evaluator, executor="serial", progress=False) as sweep:

@@ -18,6 +18,7 @@ from model.audit.claims import stated_value
 from model.audit.t3_throughput_latency import DTYPE, GPU, MODEL, TURN_CLAIMS, copy_sizes, turn_tokens
 from model.audit.verdicts import Computed, audit
 from model.parameters import default
+from model.prices import gpu_price
 from model.rate_bounds import compute_rate_bound_per_gpu, sequential_rate_bound_per_gpu
 from model.saturation import continuous_saturation
 from model.step_time import deployment
@@ -66,8 +67,6 @@ def implied_ratios() -> dict:
 
 def gpu_usd_per_hour() -> float:
     """The source's GPU rented where it says it hosts: the latest AWS on-demand A100 80GB row, USD/GPU-h."""
-    from model.economics import gpu_price
-
     return gpu_price(GPU, PROVIDER, PRICING).usd_per_gpu_hour
 
 

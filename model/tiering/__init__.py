@@ -56,17 +56,17 @@ read bandwidth), then waits for one of ``n_instances`` prefill instances (FIFO i
 computes its missed tokens. TTFT = end of prefill − arrival. The cache state is updated at arrival (the
 scheduler knows a request's prefix when it admits it). Mooncake disaggregates prefill from decode, so TTFT is
 a property of the prefill pool alone (Qin et al., FAST'25, §3); decode is not modelled here (see
-``model.batching``). :func:`simulate` with ``timing="simpy"`` runs the same network as a simpy process
-model (slower; the tests check that both agree).
+``model.step_time`` and ``model.serving``). :func:`simulate` with ``timing="simpy"`` runs the same network as a
+simpy process model (slower; the tests check that both agree).
 
-Prefill time: :meth:`PrefillEngine.prefill_time_s` is ``model.batching``'s step-time model (roofline of
+Prefill time: :meth:`PrefillEngine.prefill_time_s` is ``model.step_time``'s step-time model (roofline of
 compute and HBM traffic with calibrated MFU/MBU, plus the tensor-parallel all-reduce) for one sequence of
 new tokens after reused ones, reduced to scalar coefficients.
 """
 
 from model.tiering.config import (COST_BASES, EVICTION_POLICIES, TIMING_MODELS, Tier, TierConfig, blocks_for_gb,
                                   default_config, default_tiers)
-from model.tiering.engine import PrefillEngine, gpu_price_row, gpu_price_usd_per_hour
+from model.tiering.engine import PrefillEngine
 from model.tiering.replay import ReplayResult, dense_ids, replay, replay_reference
 from model.tiering.stack_distance import (INFINITE_DISTANCE, capacity_for_hit_share, ideal_hit_ratio, lru_hit_ratio_curve,
                                           prefix_distances,
@@ -85,7 +85,7 @@ from model.tiering.phrases import as_many, capacity_text, join_and, points, rati
 
 __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODELS", "PrefillEngine", "ReplayResult",
            "SloThroughput", "Tier", "TierConfig", "TieringResult", "Timing", "blocks_for_gb", "check_capacity_grid", "check_setup", "cli_config",
-           "default_config", "describe_setup", "gpu_price_row", "parse_tiers", "default_tiers", "gpu_price_usd_per_hour", "ideal_hit_ratio", "knee",
+           "default_config", "describe_setup", "parse_tiers", "default_tiers", "ideal_hit_ratio", "knee",
            "lru_hit_ratio_curve", "capacity_for_hit_share", "main", "prefix_distances", "replay", "replay_from_stack", "replay_reference", "service_times",
            "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",

@@ -25,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from model.parameters import default
+from model.prices import GpuPrice
 from model.tiering.config import TierConfig, default_config
 from model.tiering.setup import check_setup, describe_setup
 from model.tiering.simulate import simulate
@@ -114,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_args(args) -> tuple[int, int | None, float | None]:
+def _check_args(args) -> tuple[int, int | None, int, GpuPrice]:
     bt = int(default("mooncake_block_tokens")) if args.block_tokens is None else args.block_tokens
     if bt < 1:
         raise ParameterError("--block-tokens", bt, "an integer >= 1")
@@ -136,8 +137,8 @@ def _check_args(args) -> tuple[int, int | None, float | None]:
     if args.workers < 1:
         raise ParameterError("--workers", args.workers, "an integer >= 1")
     g = int(default("tiering_gpus_per_instance")) if args.n_gpus is None else args.n_gpus
-    check_setup(args.model, args.gpu, g, args.instances, args.gpu_usd_per_hour, names=CLI_NAMES)
-    return bt, cap, g
+    price = check_setup(args.model, args.gpu, g, args.instances, args.gpu_usd_per_hour, names=CLI_NAMES)
+    return bt, cap, g, price
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,10 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     try:
-        bt, cap, g = _check_args(args)
+        bt, cap, g, price = _check_args(args)
         trace = load_mooncake_trace(args.trace, block_tokens=bt)
         config = cli_config(cap, args.tiers, args.ttl, bt, model=args.model, gpu=args.gpu, gpus_per_instance=g,
-                            n_instances=args.instances, gpu_usd_per_hour=args.gpu_usd_per_hour)
+                            n_instances=args.instances, gpu_usd_per_hour=price.usd_per_gpu_hour)
         fleet = None
         if args.nodes is not None or args.route is not None:
             from model.tiering.fleet import simulate_fleet
@@ -162,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ParameterError, TraceFormatError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    setup = describe_setup(config, model=args.model, gpu=args.gpu, price_given=args.gpu_usd_per_hour is not None)
+    setup = describe_setup(config, model=args.model, gpu=args.gpu, price=price)
     tiers = {t.name: (None if t.capacity_blocks == math.inf else int(t.capacity_blocks)) for t in config.tiers}
     ttl_s = args.ttl if args.ttl is not None and math.isfinite(args.ttl) else None      # None: no TTL
     if fleet is not None:

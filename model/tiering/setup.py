@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from model.prices import GpuPrice, gpu_price
 from model.validation import ParameterError, check_choice, check_int, check_nonnegative
 
 #: Internal names of the setup's fields (as :func:`check_setup` and :func:`describe_setup` call them).
@@ -19,44 +20,37 @@ def renamed(exc: ParameterError, names: Mapping[str, str]) -> ParameterError:
 
 
 def check_setup(model: str, gpu: str, gpus_per_instance: int, n_instances: int,
-                gpu_usd_per_hour: float | None = None, *, names: Mapping[str, str] | None = None) -> None:
-    """Raise a :class:`ParameterError` naming the user's parameter (``names`` maps :data:`SETUP_FIELDS` to
-    them) unless ``model`` and ``gpu`` are known (``data/models``, ``data/hardware.csv``), the counts are
-    integers >= 1, the model's weights fit in one instance, and the GPU has a price (``data/prices``) or
-    one is given (>= 0, US dollars per GPU-hour)."""
+                gpu_usd_per_hour: float | None = None, *, names: Mapping[str, str] | None = None) -> GpuPrice:
+    """The GPU-hour price of the setup (:func:`model.prices.gpu_price`: ``gpu_usd_per_hour`` if given, else
+    the GPU's AWS on-demand row of ``data/prices/gpu_prices.csv``), once ``model`` and ``gpu`` are known
+    (``data/models``, ``data/hardware.csv``), the counts are integers >= 1 and the model's weights fit in
+    one instance; otherwise a :class:`ParameterError` naming the user's parameter (``names`` maps
+    :data:`SETUP_FIELDS` to them)."""
     from model.architectures import available_models
-    from model.batching import deployment
     from model.hardware import available_gpus
+    from model.step_time import deployment
 
     n = dict(zip(SETUP_FIELDS, SETUP_FIELDS)) | dict(names or {})
     check_choice(n["model"], model, available_models())
     check_choice(n["gpu"], gpu, available_gpus())
     check_int(n["gpus_per_instance"], gpus_per_instance, low=1)
     check_int(n["n_instances"], n_instances, low=1)
-    if gpu_usd_per_hour is not None:
-        check_nonnegative(n["gpu_usd_per_hour"], gpu_usd_per_hour)
     try:
         deployment(model, gpu, gpus_per_instance)
     except ParameterError as exc:
         raise renamed(exc, {"n_gpus": n["gpus_per_instance"]}) from None
-    if gpu_usd_per_hour is None:
-        from model.tiering.engine import gpu_price_usd_per_hour
-
-        try:
-            gpu_price_usd_per_hour(gpu)
-        except ParameterError as exc:
-            raise ParameterError(n["gpu_usd_per_hour"], None,
-                                 f"given: data/prices has no default price of {gpu} ({exc.allowed})") from None
+    return gpu_price(gpu, usd_per_gpu_hour=gpu_usd_per_hour,
+                     names={"gpu": n["gpu"], "usd_per_gpu_hour": n["gpu_usd_per_hour"], "provider": None,
+                            "pricing": None})
 
 
-def describe_setup(config, *, model: str, gpu: str, price_given: bool = False) -> dict:
+def describe_setup(config, *, model: str, gpu: str, price: GpuPrice) -> dict:
     """The serving setup of ``config`` (a :class:`model.tiering.TierConfig`) for output: model, GPU, GPUs per
-    instance, instances, GPUs in all, GPU-hour price and where it comes from, and each tier's capacity
-    (blocks, GB), read bandwidth (GB/s) and price ($/GB-month)."""
-    from model.tiering.engine import gpu_price_row
-
+    instance, instances, GPUs in all, GPU-hour price and where ``price`` (the one ``config`` is charged at,
+    e.g. from :func:`check_setup`) comes from, and each tier's capacity (blocks, GB), read bandwidth (GB/s)
+    and price ($/GB-month)."""
     e = config.engine
-    price_source = "given" if price_given else f"data/prices/gpu_prices.csv: {gpu_price_row(gpu).label}"
+    price_source = "given" if price.set_by_user else f"data/prices/gpu_prices.csv: {price.label}"
     tiers = {}
     for t, gb in zip(config.tiers, config.capacity_gb()):
         tiers[t.name] = {"capacity_blocks": None if t.capacity_blocks == math.inf else int(t.capacity_blocks),

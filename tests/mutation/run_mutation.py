@@ -65,7 +65,7 @@ MODULES: dict[str, list[str]] = {
     "model/fleet_sizing.py": ["tests/test_fleet_sizing.py", "tests/test_economics_mutants.py",
                               "tests/test_fleet_sizing_mutants.py"],
     "model/autoscaling.py": ["tests/test_autoscaling.py", "tests/test_economics_mutants.py"],
-    "model/calendar.py": ["tests/test_economics.py", "tests/test_economics_mutants.py"],
+    "model/calendar.py": ["tests/test_economics_mutants.py"],
     "model/step_time.py": ["tests/test_step_time.py", "tests/test_step_time_points.py",
                            "tests/test_step_time_validation.py", "tests/test_step_time_mutants.py"],
     "model/saturation.py": ["tests/test_saturation.py", "tests/test_batching.py", "tests/test_saturation_mutants.py"],

@@ -42,11 +42,16 @@ def trace_file(tmp_path):
     return t, path
 
 
+def _aws_row(gpu):
+    """The latest AWS on-demand row of ``gpu`` (the highest of that date), read from the CSV directly."""
+    p = pd.read_csv(DATA / "prices" / "gpu_prices.csv", dtype={"date": str})
+    rows = p[(p.gpu == gpu) & (p.provider == "aws") & (p.pricing == "on-demand")]
+    return rows[rows.date == rows.date.max()].sort_values("usd_per_gpu_hour").iloc[-1]
+
+
 def _price(gpu):
     """AWS on-demand price of ``gpu``, latest row, read from the CSV directly."""
-    p = pd.read_csv(DATA / "prices" / "gpu_prices.csv")
-    rows = p[(p.gpu == gpu) & (p.provider == "aws") & (p.pricing == "on-demand")].sort_values("date")
-    return float(rows[rows.date == rows.date.max()]["usd_per_gpu_hour"].max())
+    return float(_aws_row(gpu)["usd_per_gpu_hour"])
 
 
 def test_cli_prints_the_serving_setup(trace_file, capsys):
@@ -56,13 +61,16 @@ def test_cli_prints_the_serving_setup(trace_file, capsys):
     assert (s["model"], s["gpu"], s["gpus_per_instance"], s["instances"], s["gpus"]) == \
         ("llama-2-70b", "a100-80gb", 4, 1, 4)
     assert_allclose(s["gpu_usd_per_hour"], _price("a100-80gb"))
-    assert "data/prices" in s["gpu_price_source"]
+    date = _aws_row("a100-80gb")["date"]
+    assert s["gpu_price_source"] == f"data/prices/gpu_prices.csv: aws on-demand a100-80gb, {date}"
     assert s["tiers"]["hbm"]["capacity_blocks"] == 5 and s["tiers"]["dram"]["capacity_blocks"] == 15
     assert_allclose(s["tiers"]["dram"]["capacity_gb"], 15 * 512 * s["kv_bytes_per_token"] / 1e9)
     # text output says the same
     assert main(["replay", str(path), "--tiers", "hbm=5,dram=15"]) == 0
     text = capsys.readouterr().out
     assert "llama-2-70b on 1 instance(s) x 4 a100-80gb = 4 GPUs" in text and "tier dram: 15 blocks" in text
+    assert (f"at ${_price('a100-80gb'):.4g}/GPU-hour (data/prices/gpu_prices.csv: aws on-demand a100-80gb, "
+            f"{date})") in text
 
 
 def test_cli_setup_flags(trace_file, capsys):
@@ -109,12 +117,27 @@ def test_cli_instances_scale_cost_and_queueing(trace_file, capsys):
     (["--tiers", "hbm=5", "--n-gpus", "1"], "--n-gpus"),        # 138 GB of weights on one A100 80GB
     (["--tiers", "hbm=5", "--instances", "0"], "--instances"),
     (["--tiers", "hbm=5", "--gpu-usd-per-hour", "-1"], "--gpu-usd-per-hour"),
+    (["--tiers", "hbm=5", "--gpu-usd-per-hour", "0"], "--gpu-usd-per-hour"),   # a GPU-hour is never free
 ])
 def test_cli_rejects_bad_input_naming_the_flag(trace_file, capsys, flags, named):
     t, path = trace_file
     assert main(["replay", str(path)] + flags) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {named}=") and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_cli_without_a_price_row_asks_for_the_price(trace_file, capsys, monkeypatch):
+    """The GPU's AWS on-demand row is required unless --gpu-usd-per-hour is given: without it, one line."""
+    import model.prices as prices
+
+    table = prices.gpu_prices()
+    monkeypatch.setattr(prices, "gpu_prices", lambda: table[(table.gpu != "a100-80gb") | (table.provider != "aws")])
+    t, path = trace_file
+    assert main(["replay", str(path), "--tiers", "hbm=5"]) == 2
+    assert capsys.readouterr().err == ("error: --gpu-usd-per-hour=None is not allowed: --gpu-usd-per-hour must be "
+                                       "set: data/prices/gpu_prices.csv has no aws/on-demand row of a100-80gb\n")
+    assert main(["replay", str(path), "--tiers", "hbm=5", "--gpu-usd-per-hour", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["setup"]["gpu_usd_per_hour"] == 2.0
 
 
 def test_cli_infinite_ttl_and_capacity_give_valid_json(trace_file, capsys):

@@ -57,9 +57,8 @@ def test_engine_checks_name_the_field(attr, bad):
 
 
 def test_engine_from_names_prices_the_gpu_at_the_dated_price(engine):
-    from model.economics import gpu_price
-
-    assert engine.gpu_usd_per_hour == gpu_price("a100-80gb", "aws", "on-demand").usd_per_gpu_hour
+    # data/prices/gpu_prices.csv: AWS p4de.24xlarge on demand, $27.44705/h for 8 GPUs = $3.4309 a GPU-hour
+    assert engine.gpu_usd_per_hour == 3.4309
     assert engine.gpus_per_instance == 4 and engine.n_instances == 1     # tiering_gpus_per_instance = 4
     assert engine.name == "llama-2-70b on 4 x a100-80gb"
     cheap = PrefillEngine.from_names(n_instances=2, gpu_usd_per_hour=1.5)
@@ -129,23 +128,20 @@ def test_storage_cost_on_occupied_blocks_by_hand(engine):
     assert_allclose(prov["ssd"], 5000 * gb * 0.5 / 730, rtol=1e-12)
 
 
-def test_gpu_price_defaults_to_aws_on_demand_and_takes_the_others():
-    from model.tiering.engine import gpu_price_row, gpu_price_usd_per_hour
+def test_engine_price_is_the_gpus_row_unless_given():
+    from model.step_time import deployment
 
-    # data/prices/gpu_prices.csv: AWS p4de.24xlarge on demand, $27.44705/h for 8 GPUs = $3.4309 a GPU-hour
-    assert gpu_price_usd_per_hour("a100-80gb") == 3.4309
-    row = gpu_price_row("a100-80gb")
-    assert row.usd_per_gpu_hour == 3.4309 and "aws" in row.label and "on-demand" in row.label
-    # the latest RunPod neocloud row (2026-11-09) and Lambda's
-    assert gpu_price_usd_per_hour("a100-80gb", provider="runpod", pricing="neocloud") == 1.79
-    assert gpu_price_row("a100-80gb", provider="lambda", pricing="neocloud").usd_per_gpu_hour == 2.79
-    # AWS sells H200s on demand ($7.912) and spot ($3.3214) on the same date: the pricing picks the row
-    assert gpu_price_row("h200-141gb", pricing="spot").usd_per_gpu_hour == 3.3214
-    assert gpu_price_usd_per_hour("h200-141gb", provider="aws", pricing="spot") == 3.3214
+    # H200: AWS on demand $7.912 (spot $3.3214 on the same date is not the default)
+    assert PrefillEngine.from_names("llama-2-70b", "h200-141gb").gpu_usd_per_hour == 7.912
+    dep = deployment("llama-2-70b", "a100-80gb", 4)
+    assert PrefillEngine.from_deployment(dep, gpu_usd_per_hour=2).gpu_usd_per_hour == 2.0
+    for bad in (0, -1.0):
+        with pytest.raises(ParameterError, match="^gpu_usd_per_hour="):
+            PrefillEngine.from_deployment(dep, gpu_usd_per_hour=bad)
 
 
 def test_engine_from_deployment_and_names_pass_their_arguments():
-    from model.batching import deployment
+    from model.step_time import deployment
 
     assert PrefillEngine(**{**E, "gpus_per_instance": 1}).n_gpus == 3
     dep = deployment("llama-2-70b", "a100-80gb", 8)

@@ -1,5 +1,5 @@
-"""model.tiering.setup and the package: setup checks name the caller's parameters; every public name is
-re-exported from model.tiering; prices follow the GPU unless given."""
+"""model.tiering.setup and the package: setup checks name the caller's parameters and return the setup's
+GPU price; every public name is re-exported from model.tiering; prices follow the GPU unless given."""
 import importlib
 
 import pandas as pd
@@ -20,7 +20,20 @@ def test_check_setup_names_the_callers_parameters():
         check_setup("llama-2-70b", "a100-80gb", 1, 8, names=names)
     with pytest.raises(ParameterError, match="^gpu="):
         check_setup("llama-2-70b", "v100", 4, 8)
+    with pytest.raises(ParameterError, match="^price=0 "):
+        check_setup("llama-2-70b", "a100-80gb", 4, 8, 0, names={"gpu_usd_per_hour": "price"})
     check_setup("llama-2-70b", "h100-80gb", 4, 8)
+
+
+def test_check_setup_requires_the_gpus_price_row_unless_given(monkeypatch):
+    import model.prices as prices
+
+    table = prices.gpu_prices()
+    without = table[(table.gpu != "h100-80gb") | (table.pricing != "on-demand")]
+    monkeypatch.setattr(prices, "gpu_prices", lambda: without)
+    with pytest.raises(ParameterError, match=r"^price=None .* has no aws/on-demand row of h100-80gb$"):
+        check_setup("llama-2-70b", "h100-80gb", 4, 8, names={"gpu_usd_per_hour": "price"})
+    assert check_setup("llama-2-70b", "h100-80gb", 4, 8, 2.0).usd_per_gpu_hour == 2.0
 
 
 def test_capacity_grid():
@@ -31,14 +44,22 @@ def test_capacity_grid():
 
 
 def test_price_follows_the_gpu_unless_given():
-    p = pd.read_csv(DATA / "prices" / "gpu_prices.csv")
+    p = pd.read_csv(DATA / "prices" / "gpu_prices.csv", dtype={"date": str})
     for gpu in ("a100-80gb", "h100-80gb"):
         rows = p[(p.gpu == gpu) & (p.provider == "aws") & (p.pricing == "on-demand")]
-        latest = rows[rows.date == rows.date.max()]["usd_per_gpu_hour"].max()
+        date = rows.date.max()
+        latest = rows[rows.date == date]["usd_per_gpu_hour"].max()
         cfg = default_config(gpu=gpu, n_instances=2)
         assert_allclose(cfg.engine.gpu_usd_per_hour, latest)
-        assert describe_setup(cfg, model="llama-2-70b", gpu=gpu)["gpus"] == 8
-    assert default_config(gpu_usd_per_hour=1.25).engine.gpu_usd_per_hour == 1.25
+        price = check_setup("llama-2-70b", gpu, 4, 2)
+        assert price.usd_per_gpu_hour == latest and not price.set_by_user
+        s = describe_setup(cfg, model="llama-2-70b", gpu=gpu, price=price)
+        assert s["gpus"] == 8 and s["gpu_usd_per_hour"] == latest
+        assert s["gpu_price_source"] == f"data/prices/gpu_prices.csv: aws on-demand {gpu}, {date}"
+    cfg = default_config(gpu_usd_per_hour=1.25)
+    assert cfg.engine.gpu_usd_per_hour == 1.25
+    given = check_setup("llama-2-70b", "a100-80gb", 4, 1, 1.25)
+    assert describe_setup(cfg, model="llama-2-70b", gpu="a100-80gb", price=given)["gpu_price_source"] == "given"
 
 
 def test_every_public_name_is_reexported():
