@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.request_stream import azure_workload  # noqa: E402
+from model.workload.requests import azure_workload  # noqa: E402
 from model.serving import Scheduler, simulate  # noqa: E402
-from model.step_time import deployment  # noqa: E402
+from model.serving.step_time import deployment  # noqa: E402
 
 N_REQUESTS = 10_000
 GOAL = 10_000

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from model.parameters import default  # noqa: E402
 from model.tiering import ROUTES, default_config  # noqa: E402
-from model.tiering.scale import simulate_chat_fleets  # noqa: E402
+from model.tiering.streamed_fleet import simulate_chat_fleets  # noqa: E402
 from model.workload import CharacterChatParams  # noqa: E402
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model import kareto, pareto, workload  # noqa: E402
-from model.sweep import Sweep  # noqa: E402
+from model import workload
+from model.search import tier_search as kareto
+from model.search import pareto  # noqa: E402
+from model.search.evaluations import Sweep  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -24,7 +24,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model.step_time import ROOFLINE, deployment  # noqa: E402
+from model.serving.step_time import ROOFLINE, deployment  # noqa: E402
 from model.io import write_csv  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -43,7 +43,7 @@ PREFILL_TOKENS = [128, 512, 2048]
 
 def ours_ms(phase: str, model: str, gpu: str, dtype: str, tp: int, batch: int, tokens: int) -> float:
     """This study's step time of one row of the comparison, ms: the plain roofline at efficiency 1
-    (:data:`model.step_time.ROOFLINE`)."""
+    (:data:`model.serving.step_time.ROOFLINE`)."""
     dep = deployment(model, gpu, int(tp), weight_dtype=dtype, kv_dtype=dtype, **ROOFLINE)
     if phase == "decode":
         return 1e3 * float(dep.decode_time(int(batch), int(tokens)))

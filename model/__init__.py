@@ -3,4 +3,4 @@ KV tiering, TTL choice and economics. Every constant is read from ``data/`` with
 
 __all__ = ["ParameterError"]
 
-from model.validation import ParameterError
+from model.checks import ParameterError

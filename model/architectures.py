@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from model.io import DATA
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 MODELS_DIR = DATA / "models"
 

@@ -1,5 +1,5 @@
 """Accelerators and KV-cache memory tiers from ``data/hardware.csv`` (each row cites its datasheet) and the
-share of a GPU's memory weights and KV cache may use. A GPU's hourly price: :func:`model.prices.gpu_price`."""
+share of a GPU's memory weights and KV cache may use. A GPU's hourly price: :func:`model.economics.prices.gpu_price`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 from model.io import DATA
 from model.parameters import default
-from model.validation import ParameterError, check_fraction
+from model.checks import ParameterError, check_fraction
 
 HARDWARE_CSV = DATA / "hardware.csv"
 

@@ -51,7 +51,7 @@ _METRICS = [
     # --- economics ----------------------------------------------------------------------------------------
     Metric("usd_per_million_tokens", "USD/1M tokens", "Cost of serving one million tokens."),
     Metric("availability", "fraction", "Uptime ÷ (uptime + downtime) over a period."),
-    # --- configuration search (model.pareto, model.kareto) -------------------------------------------------
+    # --- configuration search (model.search.pareto, model.search.tier_search) -------------------------------------------------
     Metric("throughput_at_slo_rps", "requests/s", "Highest request rate (the trace's arrival times "
            "compressed) whose P95 TTFT stays under the SLO."),
     Metric("ttft_p95_s", "s", "95th percentile of TTFT over the requests of a run."),
@@ -71,7 +71,7 @@ _METRICS = [
            "Mooncake trace); columns capacity_blocks_<tier> and hit_ratio_<tier> give it per tier."),
     Metric("persona_hit_ratio", "fraction", "Share of requests whose character's persona prompt is found in "
            "the persona cache."),
-    # --- economics, regions and availability (model.prices, model.regions, model.availability) ---------
+    # --- economics, regions and availability (model.economics.prices, model.economics.regions, model.economics.availability) ---------
     Metric("usd_per_month", "USD/month", "Cost (or saving) per month; a month is hours_per_month = 730 h."),
     Metric("usd_per_gpu_hour", "USD/GPU-hour", "Rental price of one GPU for one hour (instance price ÷ GPUs)."),
     Metric("usd_per_gpu_month", "USD/GPU-month", "usd_per_gpu_hour × 730 h: one GPU rented for a month."),

@@ -1,5 +1,5 @@
 """The study's one parallel runner: a function applied to many jobs in this process, on a pool of local
-processes, or on an existing Dask cluster. The sweeps of a search (:class:`model.sweep.Sweep`, with its
+processes, or on an existing Dask cluster. The sweeps of a search (:class:`model.search.evaluations.Sweep`, with its
 results file and progress bar) and the fleet simulations (:func:`map_jobs`: nodes, or passes over a stream)
 both run through it, so this is the one place that starts local processes or talks to Dask.
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import closing
 
-from model.validation import ParameterError, check_choice, check_int
+from model.checks import ParameterError, check_choice, check_int
 
 #: Executors of :class:`Runner`: a local process pool, this process, or a Dask cluster.
 EXECUTORS = ("process", "serial", "dask")

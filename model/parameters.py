@@ -8,7 +8,7 @@ from functools import lru_cache
 import pandas as pd
 
 from model.io import DATA
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 PARAMETERS_DIR = DATA / "parameters"
 

@@ -3,11 +3,11 @@ jobs need.
 
 - :func:`bisect_boundary`, a bisection over a simulator: the rate is not known in advance, so the simulator is
   called at rates chosen one after another (the tiering chapter's throughput at the SLO,
-  :func:`model.tiering.throughput_at_slo`, and Kareto's evaluator, :meth:`model.kareto.TierEvaluator.throughput_at_slo`).
+  :func:`model.tiering.throughput_at_slo`, and Kareto's evaluator, :meth:`model.search.tier_search.TierEvaluator.throughput_at_slo`).
 - :func:`highest_rate_within`, a reading of a swept table: the simulations were run at rates fixed in advance (a
   load sweep the chapter also shows, :func:`model.serving.sweep_load`), so the answer is read from the table
   rather than found by simulating rates the table does not hold (the batching and fleet chapters,
-  :func:`model.fleet_sizing.highest_rate_meeting`).
+  :func:`model.economics.fleet_sizing.highest_rate_meeting`).
 
 Units: rates in requests/s (or, for a search over a trace, a factor on its arrival times), latencies in the
 unit of the metric compared (s, or s per token).
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from model.validation import ParameterError, check_choice, check_positive
+from model.checks import ParameterError, check_choice, check_positive
 
 #: Spacings of :func:`bisect_boundary`: where the midpoint is taken and how the stopping rule measures the bracket.
 SPACINGS = ("log", "linear")
@@ -105,7 +105,7 @@ def highest_rate_within(sweep: pd.DataFrame, metric: str, limit: float) -> pd.Se
     -----
     No monotonicity is assumed and nothing is interpolated: the answer is the highest grid point that meets the
     target, even above a lower one that missed (a finite simulation is noisy), so its resolution is the sweep's
-    grid (e.g. :data:`model.fleet_sizing.LOAD_FRACTIONS`). Unlike :func:`bisect_boundary` it runs no simulation.
+    grid (e.g. :data:`model.economics.fleet_sizing.LOAD_FRACTIONS`). Unlike :func:`bisect_boundary` it runs no simulation.
     """
     ok = sweep[sweep[metric] <= limit]
     return ok.groupby("run")["rate_per_s"].max().reindex(sweep["run"].unique())

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.validation import ParameterError, check_nonnegative, check_positive
+from model.checks import ParameterError, check_nonnegative, check_positive
 
 #: Candidate TTLs, seconds (inf = never expire): a log-spaced ladder from 30 s to 4 h, plus 0 and inf.
 DEFAULT_TTL_CANDIDATES_S = (0.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,

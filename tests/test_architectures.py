@@ -2,7 +2,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.architectures import available_models, load_architecture
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 REQUIRED = ["llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "llama-3-70b"]
 

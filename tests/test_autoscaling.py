@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.autoscaling import autoscaled_gpu_hours, autoscaling_saving, diurnal_load
-from model.validation import ParameterError
+from model.economics.autoscaling import autoscaled_gpu_hours, autoscaling_saving, diurnal_load
+from model.checks import ParameterError
 
 
 def test_diurnal_ends_and_mean():

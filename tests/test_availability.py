@@ -3,11 +3,11 @@ import math
 import pytest
 from numpy.testing import assert_allclose
 
-from model.availability import (OutageClass, achieved_availability, availability_from_downtime,
+from model.economics.availability import (OutageClass, achieved_availability, availability_from_downtime,
                                 capacity_to_survive_region_loss, downtime_from_availability, downtime_table,
                                 events_implied, k_of_n_availability, percent_rounding_tolerance,
                                 regions_survivable, spare_share_to_survive_region_loss)
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def test_sla_downtime_round_trip():

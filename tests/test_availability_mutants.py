@@ -1,13 +1,13 @@
-"""Tests of model.availability written against realistic bugs (seconds divided by 60, a week without its
+"""Tests of model.economics.availability written against realistic bugs (seconds divided by 60, a week without its
 24 hours, a rounding tolerance of a full unit, boundaries): expectations worked out by hand."""
 import pytest
 from numpy.testing import assert_allclose
 
-from model.availability import (OutageClass, availability_from_downtime, capacity_to_survive_region_loss,
+from model.economics.availability import (OutageClass, availability_from_downtime, capacity_to_survive_region_loss,
                                 downtime_from_availability, downtime_table, events_implied,
                                 failover_downtime_hours, hours_per_event_implied, k_of_n_availability,
                                 percent_rounding_tolerance, regions_survivable, spare_share_to_survive_region_loss)
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def test_failover_seconds_become_hours():

@@ -1,12 +1,12 @@
-"""The batching concepts, imported from the modules that hold them (``model.batching`` is only the command
-line entry ``python -m model.batching``): bad parameters fail with the user's names. (The step-time,
+"""The batching concepts, imported from the modules that hold them (``model.serving`` is only the command
+line entry ``python -m model.serving``): bad parameters fail with the user's names. (The step-time,
 saturation, request-stream and calibration tests mirror their modules.)"""
 import pytest
 
-from model.request_stream import poisson_workload
-from model.saturation import static_batch_limit
-from model.step_time import deployment
-from model.validation import ParameterError
+from model.workload.requests import poisson_workload
+from model.serving.saturation import static_batch_limit
+from model.serving.step_time import deployment
+from model.checks import ParameterError
 
 
 def test_bad_parameters_raise():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.batching_cli import main
-from model.step_time import deployment, fixed_batch_time
+from model.serving.cli import main
+from model.serving.step_time import deployment, fixed_batch_time
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ["predict", "--model", "llama-2-70b", "--gpu", "a100-80gb", "--n-gpus", "4", "--weight-dtype", "fp16",
@@ -80,7 +80,7 @@ def test_batch_cap_needs_max_batch_and_fp8_needs_tensor_cores(capsys):
 
 def test_python_dash_m_model_batching_runs():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    res = subprocess.run([sys.executable, "-m", "model.batching", *BASE, "--batch", "4", "--json"],
+    res = subprocess.run([sys.executable, "-m", "model.serving", *BASE, "--batch", "4", "--json"],
                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["batch"] == 4

@@ -1,9 +1,9 @@
 import pandas as pd
 from numpy.testing import assert_allclose
 
-from model.calibration import calibrated_mbu, calibrated_mfu, measured_crosscheck
+from model.serving.calibration import calibrated_mbu, calibrated_mfu, measured_crosscheck
 from model.io import DATA
-from model.step_time import ROOFLINE, deployment
+from model.serving.step_time import ROOFLINE, deployment
 
 
 def test_fitted_defaults_stay_near_the_two_old_calibration_points():

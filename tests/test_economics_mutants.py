@@ -8,16 +8,16 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model.autoscaling import autoscaled_gpu_hours, autoscaling_saving, diurnal_load
+from model.economics.autoscaling import autoscaled_gpu_hours, autoscaling_saving, diurnal_load
 from model.calendar import hours_per_month, hours_per_year
-from model.fleet_sizing import (LATENCY_METRICS, fleet_for_sessions, fleet_monthly_cost, fleet_sizing_table,
+from model.economics.fleet_sizing import (LATENCY_METRICS, fleet_for_sessions, fleet_monthly_cost, fleet_sizing_table,
                                 gpus_for_sessions, highest_rate_meeting, rate_within_latency, turn_rate_per_s)
-from model.prices import ApiPrice
-from model.token_cost import (MILLION, SECONDS_PER_HOUR, api_monthly_cost, self_hosted_usd_per_million_tokens,
+from model.economics.prices import ApiPrice
+from model.economics.token_cost import (MILLION, SECONDS_PER_HOUR, api_monthly_cost, self_hosted_usd_per_million_tokens,
                               throughput_for_price)
-from model.token_volume import MINUTES_PER_HOUR, ChatWorkload, TokenVolume, monthly_tokens
-from model.unit_economics import UnitEconomics, cost_breakdown
-from model.validation import ParameterError
+from model.economics.token_volume import MINUTES_PER_HOUR, ChatWorkload, TokenVolume, monthly_tokens
+from model.economics.unit_economics import UnitEconomics, cost_breakdown
+from model.checks import ParameterError
 
 
 def test_calendar_hours():
@@ -250,7 +250,7 @@ def test_workload_errors_name_the_field_and_one_turn_is_valid():
             ChatWorkload(**{**base, **kwargs})
     one = ChatWorkload(**{**base, "turns_per_session": 1})
     assert one.input_tokens_by_turn().tolist() == [2.5]
-    from model.token_volume import stated_product
+    from model.economics.token_volume import stated_product
     with pytest.raises(ParameterError, match=r"^factor=nan "):
         stated_product(1, float("nan"))
 
@@ -268,7 +268,7 @@ def test_cost_breakdown_messages_and_a_small_total():
 
 
 def test_api_scenarios_cap_the_history():
-    from model.token_cost import api_cost_scenarios
+    from model.economics.token_cost import api_cost_scenarios
     price = ApiPrice("m", "p", 1.0, 1.0, "2024")
     t = api_cost_scenarios(price, concurrent_sessions=1, tokens_per_turn=[10], session_minutes=730 * 60,
                            turns_per_session=3, reply_share=0.5, persona_tokens=100, history_cap_tokens=10)
@@ -282,9 +282,9 @@ def test_api_scenarios_cap_the_history():
 
 
 def test_modelled_throughput_counts_prompt_and_reply():
-    from model.saturation import continuous_saturation
-    from model.step_time import deployment
-    from model.token_cost import modelled_tokens_per_s_per_gpu
+    from model.serving.saturation import continuous_saturation
+    from model.serving.step_time import deployment
+    from model.economics.token_cost import modelled_tokens_per_s_per_gpu
     sat = continuous_saturation(deployment("llama-2-70b", "a100-80gb", 4), [500], [100], max_batch=256)
     x = modelled_tokens_per_s_per_gpu(prompt_tokens=500, reply_tokens=100)      # the defaults: 70B, 4 x A100
     assert x == pytest.approx(sat.requests_per_s * 600 / 4, rel=1e-12)

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model.fleet_sizing import (fleet_for_sessions, fleet_gpus, fleet_monthly_cost, fleet_sizing_table,
+from model.economics.fleet_sizing import (fleet_for_sessions, fleet_gpus, fleet_monthly_cost, fleet_sizing_table,
                                 gpus_for_sessions, rate_within_latency, replica_rate_at_latency, turn_rate_per_s)
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def test_turn_rate_littles_law_by_hand():
@@ -68,7 +68,7 @@ def test_replica_rate_at_latency_target():
 
 
 def test_latency_metric_names_are_sweep_columns():
-    from model.fleet_sizing import LATENCY_METRICS, replica_load_sweep
+    from model.economics.fleet_sizing import LATENCY_METRICS, replica_load_sweep
 
     _, sweep = replica_load_sweep("llama-2-70b", "a100-80gb", 8, prompt_tokens=200, reply_tokens=20, n_requests=50,
                                   load_fractions=(0.5,))
@@ -84,7 +84,7 @@ def test_fleet_rounding_is_not_fooled_by_float_error():
 
 
 def test_gpus_at_rate_by_hand():
-    from model.fleet_sizing import gpus_at_rate
+    from model.economics.fleet_sizing import gpus_at_rate
 
     # 50,000 requests/s at 2.5 requests/s per 4-GPU replica: 20,000 replicas, 80,000 GPUs
     assert_allclose(gpus_at_rate(50_000, 2.5, 4), 80_000, rtol=1e-12)
@@ -93,8 +93,8 @@ def test_gpus_at_rate_by_hand():
 
 
 def test_replica_saturation_rate_matches_the_token_throughput():
-    from model.fleet_sizing import replica_saturation_rate_per_s
-    from model.token_cost import modelled_tokens_per_s_per_gpu
+    from model.economics.fleet_sizing import replica_saturation_rate_per_s
+    from model.economics.token_cost import modelled_tokens_per_s_per_gpu
 
     # requests/s x tokens per request / GPUs is the token throughput per GPU of the same replica
     rate = replica_saturation_rate_per_s("llama-2-70b", "a100-80gb", 4, prompt_tokens=2000, reply_tokens=100)

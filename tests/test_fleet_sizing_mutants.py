@@ -1,4 +1,4 @@
-"""model.fleet_sizing against the bugs that would mislead a reader: GPUs of a rate off by the replica size,
+"""model.economics.fleet_sizing against the bugs that would mislead a reader: GPUs of a rate off by the replica size,
 checks dropped or naming another parameter, a slower-than-one-request-per-second replica taken as unable,
 the saturation rate of another replica. Expectations worked out by hand."""
 import io
@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model.saturation import continuous_saturation
-from model.step_time import deployment
-from model.fleet_sizing import (fleet_sizing_table, gpus_at_rate, highest_rate_meeting, rate_within_latency,
+from model.serving.saturation import continuous_saturation
+from model.serving.step_time import deployment
+from model.economics.fleet_sizing import (fleet_sizing_table, gpus_at_rate, highest_rate_meeting, rate_within_latency,
                                 replica_load_sweep, replica_rate_at_latency, replica_saturation_rate_per_s)
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def _sweep(rates=(1.0, 2.0, 3.0)):
@@ -87,7 +87,7 @@ class _Terminal(io.StringIO):
 def test_replica_sweep_is_the_documented_sweep_and_never_shows_a_bar(monkeypatch):
     """A small replica (7B on one A100, 60 requests of 200 + 20 tokens, batch 16, seed 3) at 0.2 and 0.6 of its
     analytic saturation: the same rows as sweep_load of those pieces; no progress bar even on a terminal."""
-    from model.request_stream import poisson_workload
+    from model.workload.requests import poisson_workload
     from model.serving import Scheduler, sweep_load
 
     import threading

@@ -2,8 +2,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.architectures import load_architecture
-from model.formats import BITS_PER_ELEMENT, COMPUTE_TYPE, DTYPES, bytes_per_element, weight_bytes
-from model.validation import ParameterError
+from model.quantization.formats import BITS_PER_ELEMENT, COMPUTE_TYPE, DTYPES, bytes_per_element, weight_bytes
+from model.checks import ParameterError
 
 
 def test_bytes_per_element_are_the_format_definitions():
@@ -29,7 +29,8 @@ def test_weight_bytes_by_hand():
 
 
 def test_old_import_paths_still_work():
-    from model import kv, quantization
+    from model import kv
+    from model.quantization import weights as quantization
     assert quantization.bytes_per_element is bytes_per_element
     assert quantization.weight_bytes is weight_bytes
     assert quantization.DTYPES is DTYPES and quantization.COMPUTE_TYPE is COMPUTE_TYPE

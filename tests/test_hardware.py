@@ -4,7 +4,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.hardware import available_gpus, available_tiers, hardware_table, load_gpu, load_tier
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 # Datasheet figures typed here independently of data/hardware.csv (NVIDIA A100 datasheet, H100 datasheet,
 # dense tensor throughput): HBM GB/s, BF16 TFLOP/s, INT8 TOP/s.
@@ -57,7 +57,7 @@ def test_unknown_gpu():
 
 def test_usable_bytes_per_gpu():
     from model.hardware import usable_bytes_per_gpu
-    from model.quantization import usable_bytes_per_gpu as old_path
+    from model.quantization.weights import usable_bytes_per_gpu as old_path
     g = load_gpu("a100-80gb")
     assert old_path is usable_bytes_per_gpu
     assert usable_bytes_per_gpu(g) == pytest.approx(0.9 * 85_899_345_920, rel=1e-12)

@@ -7,7 +7,7 @@ import pytest
 
 from model import hardware
 from model.hardware import Accelerator, load_gpu, load_tier, usable_bytes_per_gpu
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 @pytest.fixture(autouse=True)

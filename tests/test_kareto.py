@@ -1,4 +1,4 @@
-"""model.kareto: the tier split against model.tiering's replay, tie spreading, the GPU price following the
+"""model.search.tier_search: the tier split against model.tiering's replay, tie spreading, the GPU price following the
 GPU, HBM priced in the unit its capacity is counted in, infeasible configurations under a tight SLO, and the
 sweep fingerprint. (Its queues are model.tiering's one recursion, tested in tests/tiering/test_tiering_timing.py.)"""
 import math
@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model import kareto, pareto
+from model.search import tier_search as kareto
+from model.search import pareto
 from model.io import DATA
-from model.prices import gpu_price
-from model.validation import ParameterError
+from model.economics.prices import gpu_price
+from model.checks import ParameterError
 
 
 def test_spread_ties_keeps_order_and_mean_rate():
@@ -77,7 +78,7 @@ def test_a_price_must_be_the_gpus():
 
 
 def test_gpu_without_a_price_row_asks_for_a_price(monkeypatch):
-    import model.prices as prices
+    import model.economics.prices as prices
 
     table = prices.gpu_prices()
     without = table[table.provider != "aws"]
@@ -100,7 +101,7 @@ def test_hbm_priced_per_gb_of_the_bytes_its_capacity_counts():
     assert_allclose(setup.hbm_usd_per_gb_hour(), 6.88 / 85.520809984, rtol=1e-12)
     # free HBM is counted in the same bytes: 8 GPUs x 0.9 (vLLM gpu_memory_utilization) - the weights
     from model.architectures import load_architecture
-    from model.quantization import weight_bytes
+    from model.quantization.weights import weight_bytes
     free = (8 * 0.9 * 85_520_809_984 - weight_bytes(load_architecture("llama-3.1-70b"))) / 1e9
     assert_allclose(setup.free_hbm_gb(), free, rtol=1e-12)
     # a whole replica's HBM costs exactly the replica's GPUs

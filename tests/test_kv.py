@@ -6,7 +6,7 @@ from model.architectures import load_architecture
 from model.hardware import load_gpu
 from model.kv import (kv_bytes_per_session, kv_bytes_per_token, memory_budget, paged_waste_bound,
                       reservation_efficiency, reserved_tokens, sessions_that_fit)
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def test_kv_bytes_per_token_by_hand():

@@ -12,7 +12,7 @@ from model.kv import (MemoryBudget, budget_table, gpus_for_sessions, kv_bytes_pe
                       kv_table, lifetime_reservation_gain, memory_budget, paged_session_bytes, paged_waste_bound,
                       reservation_efficiency, reserved_tokens, session_lengths_over_life, sessions_by_context,
                       sessions_that_fit)
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 A100 = 85_899_345_920          # 80 GiB
 KV_7B = 2 * 32 * 32 * 128 * 2  # llama-2-7b, FP16: 524,288 bytes per token

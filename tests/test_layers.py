@@ -86,8 +86,9 @@ def test_the_layer_test_can_fail(tmp_path):
 
 # --- no shims: every importer names the module that holds the concept --------------------------------------
 
-#: Modules that only re-exported other modules' names, now gone (``model.batching`` stays only as the command
-#: line entry ``python -m model.batching``, defining nothing): nothing may import from them again.
+#: Modules that only re-exported other modules' names, now gone (``python -m model.serving`` is the command line
+#: that ``model.batching`` used to be, and ``model.economics`` is a package whose ``__init__`` hands on nothing):
+#: nothing may import from them again.
 RETIRED_SHIMS = ("model.economics", "model.batching")
 
 
@@ -128,16 +129,17 @@ def test_no_model_module_is_a_shim():
 
 
 def _imports_of_shims(source: str) -> list[str]:
-    """The retired shims ``source`` imports from (``from model.economics import x``, ``import model.batching``,
-    ``from model import economics``), function-level imports included."""
+    """The retired shims ``source`` takes names from (``from model.economics import gpu_price``,
+    ``import model.batching``, ``from model import batching``), function-level imports included. A submodule of
+    the ``model.economics`` package (``from model.economics import prices``) is not a shim's name."""
     found = []
     for n in ast.walk(ast.parse(source)):
         if isinstance(n, ast.ImportFrom) and n.module in RETIRED_SHIMS:
-            found.append(n.module)
+            found += [n.module for a in n.names if not (PKG.parent / n.module.replace(".", "/") / f"{a.name}.py").exists()]
         elif isinstance(n, ast.ImportFrom) and n.module == "model":
-            found += [f"model.{a.name}" for a in n.names if f"model.{a.name}" in RETIRED_SHIMS]
+            found += [f"model.{a.name}" for a in n.names if f"model.{a.name}" == "model.batching"]
         elif isinstance(n, ast.Import):
-            found += [a.name for a in n.names if a.name in RETIRED_SHIMS]
+            found += [a.name for a in n.names if a.name == "model.batching"]
     return found
 
 
@@ -157,24 +159,30 @@ def test_nothing_imports_a_retired_shim():
     assert not bad, f"imports of retired shims: {bad}"
 
 
-def test_model_batching_is_only_the_command_line():
-    tree = ast.parse((PKG / "batching.py").read_text(encoding="utf-8"))
+def test_the_command_line_of_serving_is_its_package_entry():
+    """``python -m model.serving predict`` (once ``python -m model.batching``): a ``__main__`` that only calls the
+    command line; the old gathering modules are gone and the new concept packages' ``__init__`` hand on nothing."""
+    tree = ast.parse((PKG / "serving" / "__main__.py").read_text(encoding="utf-8"))
     body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
-    assert len(body) == 1 and _is_main_guard(body[0])
-    assert not (PKG / "economics.py").exists()
+    assert [type(n).__name__ for n in body] == ["ImportFrom", "Raise"] and body[0].module == "model.serving.cli"
+    assert not (PKG / "economics.py").exists() and not (PKG / "batching.py").exists()
+    for pkg in ("economics", "search", "quantization"):
+        init = ast.parse((PKG / pkg / "__init__.py").read_text(encoding="utf-8"))
+        assert all(isinstance(n, ast.Expr) for n in init.body), f"model/{pkg}/__init__.py holds more than a docstring"
 
 
 def test_the_shim_checks_can_fail():
     """Each rule above on a planted violation."""
-    shim = ast.parse('"""Gathered."""\nfrom model.prices import gpu_price\n__all__ = ["gpu_price"]\n')
+    shim = ast.parse('"""Gathered."""\nfrom model.economics.prices import gpu_price\n__all__ = ["gpu_price"]\n')
     assert _reexports(shim) == ["gpu_price"]
-    partial = ast.parse("from model.formats import DTYPES\nx = 1\n__all__ = ['DTYPES', 'x']\n")
+    partial = ast.parse("from model.quantization.formats import DTYPES\nx = 1\n__all__ = ['DTYPES', 'x']\n")
     assert _reexports(partial) == ["DTYPES"]
-    own = ast.parse("from model.formats import DTYPES\ndef f():\n    return DTYPES\n__all__ = ['f']\n")
+    own = ast.parse("from model.quantization.formats import DTYPES\ndef f():\n    return DTYPES\n__all__ = ['f']\n")
     assert _reexports(own) == []
-    entry = ast.parse('if __name__ == "__main__":\n    from model.batching_cli import main\n    main()\n')
+    entry = ast.parse('if __name__ == "__main__":\n    from model.serving.cli import main\n    main()\n')
     assert _reexports(entry) == [] and _is_main_guard(entry.body[0])
     assert _imports_of_shims("from model.economics import gpu_price") == ["model.economics"]
     assert _imports_of_shims("def f():\n    import model.batching\n") == ["model.batching"]
-    assert _imports_of_shims("from model import economics as E, prices") == ["model.economics"]
-    assert _imports_of_shims("from model.prices import gpu_price\nimport model.batching_cli") == []
+    assert _imports_of_shims("from model import batching as B, io") == ["model.batching"]
+    assert _imports_of_shims("from model.economics import prices\nfrom model.economics.prices import gpu_price\n"
+                             "import model.serving.cli") == []

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from model.parallel import EXECUTORS, Runner, map_jobs
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def _square(x):

@@ -1,4 +1,4 @@
-"""model.pareto: non-dominated filter against brute force, hypervolume against hand-computed cases and
+"""model.search.pareto: non-dominated filter against brute force, hypervolume against hand-computed cases and
 inclusion-exclusion, and the diminishing-returns search on analytic objectives."""
 import itertools
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model import pareto
-from model.pareto import Axis, Objective, SearchSpace
-from model.validation import ParameterError
+from model.search import pareto
+from model.search.pareto import Axis, Objective, SearchSpace
+from model.checks import ParameterError
 
 
 def _brute_force_front(points):

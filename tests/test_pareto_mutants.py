@@ -1,4 +1,4 @@
-"""Tests of model.pareto written against realistic bugs (the reference point inside the nadir, a performance
+"""Tests of model.search.pareto written against realistic bugs (the reference point inside the nadir, a performance
 gain that counts the cost, a search that ignores its beam width or threshold, edge cases of the filters):
 every expectation worked out by hand."""
 import itertools
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model import pareto
-from model.pareto import Axis, Objective, SearchSpace
-from model.validation import ParameterError
+from model.search import pareto
+from model.search.pareto import Axis, Objective, SearchSpace
+from model.checks import ParameterError
 
 OBJ = pareto.DEFAULT_OBJECTIVES
 

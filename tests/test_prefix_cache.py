@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.request_stream import Workload, azure_workload, poisson_workload
-from model.saturation import continuous_saturation
-from model.step_time import deployment
-from model.fleet_sizing import replica_load_sweep
-from model.quantization import COMPUTE_TYPE
+from model.workload.requests import Workload, azure_workload, poisson_workload
+from model.serving.saturation import continuous_saturation
+from model.serving.step_time import deployment
+from model.economics.fleet_sizing import replica_load_sweep
+from model.quantization.weights import COMPUTE_TYPE
 from model.serving import Scheduler, flops_utilization, simulate
 from model.tiering.engine import PrefillEngine
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 P, O = 2000, 100   # the fleet chapter's turn: 2,000-token prompt, 100-token reply
 
@@ -26,7 +26,7 @@ def dep():
 
 def prefill_by_hand(dep, new, past):
     """Roofline of one prefill step of ``new`` tokens after ``past`` cached ones, written out term by term
-    from the model's definitions (module docstring of model.step_time), not through its methods."""
+    from the model's definitions (module docstring of model.serving.step_time), not through its methods."""
     a = dep.arch
     lm_head = a.vocab_size * a.hidden_size
     body = a.matmul_parameters() - lm_head

@@ -1,4 +1,4 @@
-"""model.prices: the one GPU-price lookup (:func:`gpu_price`) checked against ``data/prices/gpu_prices.csv``
+"""model.economics.prices: the one GPU-price lookup (:func:`gpu_price`) checked against ``data/prices/gpu_prices.csv``
 read here with the csv module (not through the code under test), its rule for a missing row, a price set by
 the user, the parameter names of its errors; and the API prices."""
 import csv
@@ -9,8 +9,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.io import DATA
-from model.prices import GpuPrice, api_price, gpu_price, gpu_prices
-from model.validation import ParameterError
+from model.economics.prices import GpuPrice, api_price, gpu_price, gpu_prices
+from model.checks import ParameterError
 
 CSV = DATA / "prices" / "gpu_prices.csv"
 #: The names a fixed-row caller passes (a chapter or command line whose user cannot choose the row).
@@ -169,7 +169,7 @@ def test_api_price_by_hand():
 
 
 def test_price_table_requires_its_columns(tmp_path, monkeypatch):
-    import model.prices as prices
+    import model.economics.prices as prices
 
     (tmp_path / "x.csv").write_text("gpu,usd_per_gpu_hour,date,notes\na,1,2024,\n")
     monkeypatch.setattr(prices, "PRICES_DIR", tmp_path)

@@ -9,16 +9,16 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from model.architectures import Architecture
-from model.autoscaling import autoscaling_saving
-from model.fleet_sizing import fleet_monthly_cost
-from model.formats import BITS_PER_ELEMENT, DTYPES, bytes_per_element, weight_bytes
+from model.economics.autoscaling import autoscaling_saving
+from model.economics.fleet_sizing import fleet_monthly_cost
+from model.quantization.formats import BITS_PER_ELEMENT, DTYPES, bytes_per_element, weight_bytes
 from model.hardware import load_gpu
 from model.kv import kv_bytes_per_session, kv_bytes_per_token, memory_budget, paged_session_bytes
-from model.prices import ApiPrice, GpuPrice
-from model.quantization import monthly_gpu_saving
-from model.token_cost import api_monthly_cost, self_hosted_usd_per_million_tokens, throughput_for_price
-from model.token_volume import TokenVolume
-from model.unit_economics import cost_breakdown
+from model.economics.prices import ApiPrice, GpuPrice
+from model.quantization.weights import monthly_gpu_saving
+from model.economics.token_cost import api_monthly_cost, self_hosted_usd_per_million_tokens, throughput_for_price
+from model.economics.token_volume import TokenVolume
+from model.economics.unit_economics import cost_breakdown
 
 PROFILE = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.too_slow])

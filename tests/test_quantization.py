@@ -3,8 +3,8 @@ from numpy.testing import assert_allclose
 
 from model.architectures import load_architecture
 from model.hardware import load_gpu
-from model.quantization import (decode_speedup_bound, fits_on, min_gpus_for_weights, weight_bytes)
-from model.validation import ParameterError
+from model.quantization.weights import (decode_speedup_bound, fits_on, min_gpus_for_weights, weight_bytes)
+from model.checks import ParameterError
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_speedup_bound_by_hand_at_10k_tokens(a70):
 
 
 def test_sessions_beside_int8_weights_by_hand(a70):
-    from model.quantization import sessions_beside_weights
+    from model.quantization.weights import sessions_beside_weights
     g = load_gpu("a100-80gb")
     left = 0.9 * 85_899_345_920 - a70.parameters()
     assert sessions_beside_weights(a70, g, context_tokens=10_000, weight_dtype="int8") == int(left // 3.2768e9)
@@ -58,7 +58,7 @@ def test_sessions_beside_int8_weights_by_hand(a70):
 
 
 def test_monthly_gpu_saving_by_hand():
-    from model.quantization import monthly_gpu_saving
+    from model.quantization.weights import monthly_gpu_saving
     assert_allclose(monthly_gpu_saving(1630, 900, 2.0), 730 * 730 * 2.0)
     assert_allclose(monthly_gpu_saving(10, 4, 1.5, hours_per_month=100), 900.0)
     with pytest.raises(ParameterError, match="usd_per_gpu_hour"):
@@ -66,7 +66,7 @@ def test_monthly_gpu_saving_by_hand():
 
 
 def test_published_quality_changes_sign_and_filter():
-    from model.quantization import published_quality_changes
+    from model.quantization.weights import published_quality_changes
     q = published_quality_changes("llama-2-70b", 8)
     assert not q["method"].str.contains("FP8").any()
     assert (q["quality_change_pct"] < 0).all()
@@ -76,7 +76,7 @@ def test_published_quality_changes_sign_and_filter():
 
 
 def test_gpus_after_speedup_and_8bit_rows():
-    from model.quantization import gpus_after_speedup, published_8bit_speedups
+    from model.quantization.weights import gpus_after_speedup, published_8bit_speedups
     assert gpus_after_speedup(1000, 1.91) == 524
     assert gpus_after_speedup(10, 2.0) == 5
     with pytest.raises(ParameterError, match="speedup"):
@@ -88,7 +88,7 @@ def test_gpus_after_speedup_and_8bit_rows():
 def test_published_speedup_points_classify_bits_and_batches():
     import pandas as pd
 
-    from model.quantization import published_speedup_points, published_speedups
+    from model.quantization.weights import published_speedup_points, published_speedups
 
     pts = published_speedup_points()
     raw = published_speedups()

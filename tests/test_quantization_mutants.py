@@ -1,4 +1,4 @@
-"""Tests of model.quantization written against realistic bugs (memory_utilization or n_gpus ignored,
+"""Tests of model.quantization.weights written against realistic bugs (memory_utilization or n_gpus ignored,
 rounding instead of ceiling, the batch ignored): expectations worked out by hand from the definitions."""
 import math
 
@@ -7,11 +7,11 @@ from numpy.testing import assert_allclose
 
 from model.architectures import load_architecture
 from model.hardware import load_gpu
-from model.quantization import (decode_bytes, decode_speedup_bound, fits_on, footprint_table, gpus_after_speedup,
+from model.quantization.weights import (decode_bytes, decode_speedup_bound, fits_on, footprint_table, gpus_after_speedup,
                                 min_gpus_for_weights, monthly_gpu_saving, published_8bit_speedups,
                                 published_quality_changes, sessions_beside_weights, speedup_bounds,
                                 usable_bytes_per_gpu)
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 A100 = 85_899_345_920           # 80 GiB
 KV_70B = 2 * 80 * 8 * 128 * 2   # 327,680 bytes per token
@@ -160,7 +160,7 @@ def test_error_names_as_typed(a70):
 def test_quality_changes_filter_by_model_width_and_integer_format(monkeypatch):
     import pandas as pd
 
-    from model import quantization
+    from model.quantization import weights as quantization
 
     acc = pd.DataFrame([
         ("m", "INT8 a", 8, "accuracy", -1.0), ("m", "SmoothQuant FP8 b", 8, "accuracy", -2.0),
@@ -180,7 +180,7 @@ def test_quality_changes_filter_by_model_width_and_integer_format(monkeypatch):
 def test_8bit_speedup_rows_by_hand(monkeypatch):
     import pandas as pd
 
-    from model import quantization
+    from model.quantization import weights as quantization
 
     s = pd.DataFrame({"method": ["INT4 AWQ", "INT8 x", "fp16 only", "FP8 y", "LLM.int8() z"], "speedup": [1, 2, 3, 4, 5]})
     monkeypatch.setattr(quantization, "published_speedups", lambda: s)

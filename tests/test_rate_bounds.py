@@ -1,7 +1,7 @@
 from numpy.testing import assert_allclose
 
-from model.rate_bounds import compute_rate_bound_per_gpu, sequential_rate_bound_per_gpu, session_rate_bound
-from model.step_time import deployment
+from model.serving.rate_bounds import compute_rate_bound_per_gpu, sequential_rate_bound_per_gpu, session_rate_bound
+from model.serving.step_time import deployment
 
 A100_BW = 2039e9          # bytes/s, NVIDIA A100 80GB SXM datasheet
 A100_FP16 = 312e12        # dense FP16 FLOP/s

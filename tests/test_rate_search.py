@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.rate_search import bisect_boundary, highest_rate_within
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def _recording(predicate):

@@ -35,7 +35,7 @@ def record_dir(tmp_path, monkeypatch):
 
 def test_closure_follows_model_imports_and_re_exports_to_their_modules():
     closure = module_closure("model.tiering.chat_fleet")
-    for needed in ("model.tiering.chat_fleet", "model.tiering.scale", "model.tiering.stream", "model.tiering.kernel",
+    for needed in ("model.tiering.chat_fleet", "model.tiering.streamed_fleet", "model.tiering.stream", "model.tiering.kernel",
                    "model.io", "model.workload.chat", "model.tiering.config"):
         assert needed in closure
     assert not any(m.startswith("model.audit") or m.startswith("model.book") for m in closure)

@@ -1,9 +1,9 @@
 import pytest
 from numpy.testing import assert_allclose
 
-from model.regions import (GROUPS, group_rtt, multiregion_cost_table, multiregion_gpus, rtt_table, split_fleet,
+from model.economics.regions import (GROUPS, group_rtt, multiregion_cost_table, multiregion_gpus, rtt_table, split_fleet,
                            region_shares, weighted_latency)
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def test_rtt_table_checksum_and_groups():

@@ -1,7 +1,7 @@
 import numpy as np
 from numpy.testing import assert_allclose
 
-from model.request_stream import azure_workload, session_workload
+from model.workload.requests import azure_workload, session_workload
 
 
 def test_workloads_deterministic_and_valid():

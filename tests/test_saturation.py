@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.request_stream import azure_workload
-from model.saturation import continuous_saturation, static_saturation
-from model.step_time import deployment
+from model.workload.requests import azure_workload
+from model.serving.saturation import continuous_saturation, static_saturation
+from model.serving.step_time import deployment
 
 
 @pytest.fixture(scope="module")

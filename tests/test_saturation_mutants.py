@@ -1,13 +1,13 @@
-"""model.saturation against the bugs that would mislead a reader: the running batch of continuous batching
+"""model.serving.saturation against the bugs that would mislead a reader: the running batch of continuous batching
 sized on the final footprint (prompt + output) instead of the time-averaged one (prompt + half the output),
 the static batch limit off by one. Expectations worked out by hand."""
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.saturation import continuous_batch_limit, continuous_saturation, static_batch_limit, static_saturation
-from model.step_time import deployment
-from model.validation import ParameterError
+from model.serving.saturation import continuous_batch_limit, continuous_saturation, static_batch_limit, static_saturation
+from model.serving.step_time import deployment
+from model.checks import ParameterError
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.request_stream import Workload, azure_workload
-from model.saturation import continuous_saturation, static_saturation
-from model.step_time import deployment
+from model.workload.requests import Workload, azure_workload
+from model.serving.saturation import continuous_saturation, static_saturation
+from model.serving.step_time import deployment
 from model.serving import Scheduler, simulate
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_bad_scheduler_and_workloads(dep):
 
 
 def test_sweep_shows_no_progress_bar_off_a_terminal(dep, capsys):
-    from model.request_stream import poisson_workload
+    from model.workload.requests import poisson_workload
     from model.serving import sweep_load
 
     runs = {"continuous": (dep, Scheduler("continuous", max_batch=8))}

@@ -2,7 +2,7 @@
 miscounted, the token budget or the watermark misapplied at admission, chunks of a prompt mis-sized, a
 preempted request resumed with the wrong remainder, the summary's percentiles, windows and guards. Every
 expectation is traced by hand step by step (the comments), each step's duration from
-:class:`model.step_time.Deployment`'s own step times (tested in tests/test_step_time_mutants.py)."""
+:class:`model.serving.step_time.Deployment`'s own step times (tested in tests/test_step_time_mutants.py)."""
 import dataclasses
 import math
 
@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model.request_stream import Workload
+from model.workload.requests import Workload
 from model.serving import Scheduler, simulate
 from model.serving.simulation import SimResult
-from model.step_time import deployment
-from model.validation import ParameterError
+from model.serving.step_time import deployment
+from model.checks import ParameterError
 
 #: 7B on one A100 with a partial compute/memory overlap and a step overhead, so every term of a step shows.
 LAP = deployment("llama-2-7b", "a100-80gb", 1, overlap=0.4, step_overhead_s=1e-3)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.step_time import ROOFLINE, Deployment, deployment
+from model.serving.step_time import ROOFLINE, Deployment, deployment
 
 A100_BW = 2039e9          # NVIDIA A100 80GB SXM datasheet, bytes/s (typed here independently)
 A100_FLOPS = 312e12       # dense FP16 tensor peak

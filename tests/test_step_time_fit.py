@@ -2,8 +2,8 @@ import numpy as np
 from numpy.testing import assert_allclose
 
 from model.parameters import default
-from model.step_time_fit import FITTED, PARAMETER_NAME, START, loss, nelder_mead
-from model.step_time_validation import error_summary, load_points, prediction_table
+from model.serving.step_time_fit import FITTED, PARAMETER_NAME, START, loss, nelder_mead
+from model.serving.step_time_accuracy import error_summary, load_points, prediction_table
 
 
 def test_nelder_mead_finds_a_quadratic_minimum():

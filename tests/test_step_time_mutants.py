@@ -1,4 +1,4 @@
-"""model.step_time against the bugs that would mislead a reader: n²/2 attention pairs instead of n(n+1)/2,
+"""model.serving.step_time against the bugs that would mislead a reader: n²/2 attention pairs instead of n(n+1)/2,
 logits for every prompt token, a term of the FLOPs or bytes dropped, the KV read of a prefill counted, the
 all-reduce of an unknown link, the checks of the parameters and the memory message. Expectations from the
 documented roofline with the constants typed here from the model cards and datasheets."""
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model import step_time
+from model.serving import step_time
 from model.parameters import default
-from model.step_time import ROOFLINE, deployment, fixed_batch_time
-from model.validation import ParameterError
+from model.serving.step_time import ROOFLINE, deployment, fixed_batch_time
+from model.checks import ParameterError
 
 A100_BW = 2039e9                      # NVIDIA A100 80GB SXM datasheet, bytes/s
 A100_FLOPS = 312e12                   # dense FP16 tensor peak, FLOP/s

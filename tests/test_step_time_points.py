@@ -149,7 +149,7 @@ def test_spot_checks_against_the_sources(df):
 
 
 def test_old_measurements_are_included_again(df):
-    # Every row of decode_throughput.csv (read by model.calibration) reappears in the new file under the new keys.
+    # Every row of decode_throughput.csv (read by model.serving.calibration) reappears in the new file under the new keys.
     old = pd.read_csv(MEAS / "decode_throughput.csv", dtype=str, keep_default_na=False)
     metric = {"ms_per_decode_step": "tpot_ms", "ms_first_token": "ttft_ms"}
     gpu = {"a100": "a100-80gb"}

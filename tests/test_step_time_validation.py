@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model.step_time import deployment
-from model.step_time_validation import (error_summary, load_points, measured_overload, predict_point,
+from model.serving.step_time import deployment
+from model.serving.step_time_accuracy import (error_summary, load_points, measured_overload, predict_point,
                                         prediction_table, requests_in_run)
 
 

@@ -1,4 +1,4 @@
-"""model.sweep: identical results serially, in a process pool and on a Dask LocalCluster; resume without
+"""model.search.evaluations: identical results serially, in a process pool and on a Dask LocalCluster; resume without
 recomputation; a torn last line (a kill mid-write) is ignored and repaired; a real SIGKILL leaves a
 loadable file."""
 import json
@@ -15,8 +15,8 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from model.io import ROOT
-from model.sweep import ResultsFile, ResultsFileError, Sweep, config_key, run_sweep
-from model.validation import ParameterError
+from model.search.evaluations import ResultsFile, ResultsFileError, Sweep, config_key, run_sweep
+from model.checks import ParameterError
 
 
 class Quadratic:
@@ -132,7 +132,7 @@ def test_sigkill_mid_sweep_leaves_a_resumable_file(tmp_path):
         import sys
         sys.path.insert(0, {str(ROOT / 'tests')!r})
         from test_sweep import Quadratic, _configs
-        from model.sweep import run_sweep
+        from model.search.evaluations import run_sweep
         run_sweep(_configs(12), Quadratic(delay_s=0.01), executor="serial", chunk=1,
                   results={str(path)!r}, progress=False)
     """)
@@ -154,7 +154,7 @@ def test_sigkill_mid_sweep_leaves_a_resumable_file(tmp_path):
 def test_progress_only_on_an_interactive_terminal(monkeypatch):
     import io
     import sys
-    from model import sweep as sweep_module
+    from model.search import evaluations as sweep_module
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert sweep_module.interactive() is False
     assert Sweep(Quadratic(), executor="serial").progress is False
@@ -170,6 +170,6 @@ def test_progress_only_on_an_interactive_terminal(monkeypatch):
 def test_no_notebook_tqdm_and_no_tqdm_warning():
     import subprocess
     import sys
-    code = ("import warnings, sys; warnings.simplefilter('error'); import model.sweep; "
+    code = ("import warnings, sys; warnings.simplefilter('error'); import model.search.evaluations; "
             "assert 'tqdm.auto' not in sys.modules and 'tqdm.autonotebook' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -1,10 +1,10 @@
 from numpy.testing import assert_allclose
 
-from model.prices import ApiPrice
-from model.token_cost import (api_cost_scenarios, api_monthly_cost, measured_tokens_per_s_per_gpu,
+from model.economics.prices import ApiPrice
+from model.economics.token_cost import (api_cost_scenarios, api_monthly_cost, measured_tokens_per_s_per_gpu,
                               modelled_tokens_per_s_per_gpu, self_hosted_usd_per_million_tokens,
                               throughput_for_price)
-from model.token_volume import TokenVolume
+from model.economics.token_volume import TokenVolume
 
 
 def test_api_cost_and_caching():

@@ -1,8 +1,8 @@
 import pytest
 from numpy.testing import assert_allclose
 
-from model.token_volume import ChatWorkload, monthly_tokens, stated_product
-from model.validation import ParameterError
+from model.economics.token_volume import ChatWorkload, monthly_tokens, stated_product
+from model.checks import ParameterError
 
 
 def test_sessions_and_tokens_little_law():

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from model import ttl
 from model.ttl import TtlPrices
-from model.validation import ParameterError
+from model.checks import ParameterError
 from test_ttl import PRICES, MiniTrace, _random_trace
 
 

@@ -1,8 +1,8 @@
 import pytest
 from numpy.testing import assert_allclose
 
-from model.unit_economics import UnitEconomics, cost_breakdown
-from model.validation import ParameterError
+from model.economics.unit_economics import UnitEconomics, cost_breakdown
+from model.checks import ParameterError
 
 
 def test_unit_economics_by_hand():

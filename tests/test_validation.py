@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from model.validation import (ParameterError, check_choice, check_fraction, check_int, check_number,
+from model.checks import (ParameterError, check_choice, check_fraction, check_int, check_number,
                               check_positive, check_shares)
 
 

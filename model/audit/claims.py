@@ -14,7 +14,7 @@ from functools import lru_cache
 import pandas as pd
 
 from model.io import DATA
-from model.validation import ParameterError, check_choice
+from model.checks import ParameterError, check_choice
 
 CLAIMS_DIR = DATA / "claims"
 CLAIM_COLUMNS = ["claim_id", "source", "table", "row", "column", "stated_value", "unit", "quote"]

@@ -18,21 +18,23 @@ from functools import lru_cache
 
 import pandas as pd
 
-from model import kareto, pareto, workload
+from model import workload
+from model.search import tier_search as kareto
+from model.search import pareto
 from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
 from model.io import DATA
 from model.parameters import default
-from model.prices import gpu_price
+from model.economics.prices import gpu_price
 from model.records import recorded
-from model.sweep import Sweep
+from model.search.evaluations import Sweep
 
 #: The audit's setting: the Kareto chapter's defaults (notebooks/kareto.ipynb, parameters cell), frozen.
 #: Trace: the Mooncake conversation trace, whole (``model.workload.load_mooncake_trace``). Replica:
 #: Llama 3.1 70B on ``kareto_prefill_gpus`` × H100 80GB (AWS p5.48xlarge), FP16 KV cache, priced at the
 #: H100's AWS on-demand row of ``data/prices/gpu_prices.csv``. SLO: ``kareto_slo_ttft_p95_s``. Grid: the
-#: chapter's full grid (``model.kareto.GRID_*``); search threshold and beam: their defaults
-#: (``kareto_min_elasticity``, ``kareto_search_beam``). Baseline: ``model.kareto.baseline_config`` (HBM +
+#: chapter's full grid (``model.search.tier_search.GRID_*``); search threshold and beam: their defaults
+#: (``kareto_min_elasticity``, ``kareto_search_beam``). Baseline: ``model.search.tier_search.baseline_config`` (HBM +
 #: 1024 GB of DRAM, the paper's fixed setup).
 AUDIT_SETTING = {"trace": "mooncake", "model": "llama-3.1-70b", "gpu": "h100-80gb",
                  "price_provider": "aws", "price_pricing": "on-demand"}

@@ -10,7 +10,7 @@ import pandas as pd
 from model.audit.claims import stated_value as stated
 from model.audit.t6_regions import inference_region_shares
 from model.audit.verdicts import Computed, audit
-from model.availability import (OutageClass, achieved_availability, availability_from_downtime,
+from model.economics.availability import (OutageClass, achieved_availability, availability_from_downtime,
                                 capacity_to_survive_region_loss, downtime_from_availability, events_implied,
                                 failover_downtime_hours, hours_per_event_implied, percent_rounding_tolerance,
                                 regions_survivable, spare_share_to_survive_region_loss)

@@ -11,10 +11,10 @@ import pandas as pd
 from model.audit.claims import stated_value
 from model.audit.t6_regions import spare_share, usd_per_gpu_month
 from model.audit.verdicts import Computed, audit
-from model.autoscaling import autoscaling_saving
+from model.economics.autoscaling import autoscaling_saving
 from model.calendar import hours_per_month
-from model.fleet_sizing import gpus_for_sessions
-from model.prices import gpu_price
+from model.economics.fleet_sizing import gpus_for_sessions
+from model.economics.prices import gpu_price
 
 #: The market row the saving is also valued at: the source's own cloud and GPU (§2: AWS, A100).
 MARKET = ("a100-80gb", "aws", "on-demand")

@@ -14,11 +14,11 @@ import pandas as pd
 from model.architectures import load_architecture
 from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
-from model.formats import bytes_per_element
+from model.quantization.formats import bytes_per_element
 from model.hardware import load_gpu
 from model.kv import (kv_bytes_per_session, kv_bytes_per_token, lifetime_reservation_gain, memory_budget,
                       paged_session_bytes, published_reservation_gains, session_lengths_over_life)
-from model.quantization import min_gpus_for_weights
+from model.quantization.weights import min_gpus_for_weights
 
 #: The source's model (§2: Llama 2 70B), GPU (§3: A100 80GB) and number format (§3: "2 bytes" = FP16).
 MODEL = "llama-2-70b"

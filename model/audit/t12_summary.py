@@ -13,9 +13,9 @@ from model.audit.l10_availability import achieved_availability_percent
 from model.audit.t2_api_costs import naive_api_cost_row
 from model.audit.t9_costs import cost_lines
 from model.audit.verdicts import Computed, audit
-from model.availability import percent_rounding_tolerance as tol
+from model.economics.availability import percent_rounding_tolerance as tol
 from model.parameters import default
-from model.token_cost import MILLION
+from model.economics.token_cost import MILLION
 
 
 def _nr(claim_id: str, unit: str, why: str) -> Computed:

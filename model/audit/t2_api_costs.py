@@ -14,10 +14,10 @@ from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
 from model.calendar import hours_per_month
 from model.parameters import default
-from model.prices import api_price, gpu_price
-from model.token_cost import (MILLION, api_monthly_cost, modelled_tokens_per_s_per_gpu,
+from model.economics.prices import api_price, gpu_price
+from model.economics.token_cost import (MILLION, api_monthly_cost, modelled_tokens_per_s_per_gpu,
                               self_hosted_usd_per_million_tokens, throughput_for_price)
-from model.token_volume import ChatWorkload, monthly_tokens, stated_product
+from model.economics.token_volume import ChatWorkload, monthly_tokens, stated_product
 
 #: The API the source starts on (§2: GPT-3.5 Turbo, $0.5/1M input): its dated row in data/prices.
 API_MODEL = "gpt-3.5-turbo-0125"

@@ -20,11 +20,11 @@ import pandas as pd
 from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
 from model.parameters import default
-from model.rate_bounds import session_rate_bound
-from model.request_stream import poisson_workload
-from model.saturation import static_saturation
+from model.serving.rate_bounds import session_rate_bound
+from model.workload.requests import poisson_workload
+from model.serving.saturation import static_saturation
 from model.serving import Scheduler, simulate
-from model.step_time import deployment
+from model.serving.step_time import deployment
 
 #: The case study's model and GPU (T2: Llama 2 70B; T3: A100 80GB), as named in ``data/``.
 MODEL = "llama-2-70b"

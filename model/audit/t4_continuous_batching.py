@@ -3,7 +3,7 @@ it in T1, T12 and the summary, at the case study's stated setting.
 
 Setting (the source's): Llama 2 70B in FP16 on A100 80GB, turns of a 2K-token prompt and a 100-token
 reply (§8), AWS on-demand A100 80GB pricing (T2: hosted on AWS + NVIDIA A100; ``data/prices``). Throughputs
-are analytic saturation rates (:mod:`model.saturation`) and physical bounds (:mod:`model.rate_bounds`); the
+are analytic saturation rates (:mod:`model.serving.saturation`) and physical bounds (:mod:`model.serving.rate_bounds`); the
 model-copy size the source leaves open is spanned (``batching_audit_copy_gpus_low``–``_high``). No simulation, no
 chapter parameter.
 """
@@ -18,10 +18,10 @@ from model.audit.claims import stated_value
 from model.audit.t3_throughput_latency import DTYPE, GPU, MODEL, TURN_CLAIMS, copy_sizes, turn_tokens
 from model.audit.verdicts import Computed, audit
 from model.parameters import default
-from model.prices import gpu_price
-from model.rate_bounds import compute_rate_bound_per_gpu, sequential_rate_bound_per_gpu
-from model.saturation import continuous_saturation
-from model.step_time import deployment
+from model.economics.prices import gpu_price
+from model.serving.rate_bounds import compute_rate_bound_per_gpu, sequential_rate_bound_per_gpu
+from model.serving.saturation import continuous_saturation
+from model.serving.step_time import deployment
 
 #: Where the source hosts (T2: "AWS + NVIDIA A100"): the price row of ``data/prices/gpu_prices.csv``.
 PROVIDER, PRICING = "aws", "on-demand"

@@ -16,7 +16,7 @@ from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
 from model.hardware import load_gpu, usable_bytes_per_gpu
 from model.parameters import default
-from model.quantization import (decode_speedup_bound, monthly_gpu_saving, published_quality_changes,
+from model.quantization.weights import (decode_speedup_bound, monthly_gpu_saving, published_quality_changes,
                                 sessions_beside_weights, weight_bytes)
 
 #: The source's model (§2), GPU (§5: "A100 1台") and the two weight formats T5 compares.

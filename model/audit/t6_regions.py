@@ -15,7 +15,7 @@ import pandas as pd
 
 from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
-from model.regions import GROUPS, group_rtt, multiregion_cost_table
+from model.economics.regions import GROUPS, group_rtt, multiregion_cost_table
 
 #: Azure region standing for the source's "US-East" (data/regions/README.md).
 HOME_REGION = "East US"
@@ -51,7 +51,7 @@ def spare_share() -> float:
 
 
 def multiregion_designs() -> pd.DataFrame:
-    """:func:`model.regions.multiregion_cost_table` at the source's setting (900 GPUs, T6's shares, +10%
+    """:func:`model.economics.regions.multiregion_cost_table` at the source's setting (900 GPUs, T6's shares, +10%
     spares, T9's GPU price)."""
     return multiregion_cost_table(fleet_gpus(), inference_region_shares(), spare_share=spare_share(),
                                   usd_per_gpu_month=usd_per_gpu_month())

@@ -13,10 +13,10 @@ from model.audit.t2_api_costs import GPU
 from model.audit.t6_regions import multiregion_designs
 from model.audit.verdicts import Computed, audit
 from model.calendar import hours_per_month
-from model.fleet_sizing import fleet_monthly_cost
-from model.prices import gpu_price
-from model.token_cost import MILLION
-from model.unit_economics import UnitEconomics, cost_breakdown
+from model.economics.fleet_sizing import fleet_monthly_cost
+from model.economics.prices import gpu_price
+from model.economics.token_cost import MILLION
+from model.economics.unit_economics import UnitEconomics, cost_breakdown
 
 #: T9's cost lines, in the table's order.
 T9_LINES = ("gpu", "llm_inference", "storage", "network", "multiregion", "other", "engineering")
@@ -32,7 +32,7 @@ def cost_lines() -> dict:
 
 
 def breakdown() -> pd.DataFrame:
-    """:func:`model.unit_economics.cost_breakdown` of T9's lines, with T9's stated (rounded) shares."""
+    """:func:`model.economics.unit_economics.cost_breakdown` of T9's lines, with T9's stated (rounded) shares."""
     table = cost_breakdown(cost_lines())
     table["stated_share"] = [stated_value(f"t9.{k}.share") / 100 for k in T9_LINES] + [1.0]
     return table

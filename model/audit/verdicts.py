@@ -34,7 +34,7 @@ import pandas as pd
 
 from model.audit.claims import (CLAIM_COLUMNS, CLAIMS_DIR, Derived, Stated, claim, claim_ids_of,  # noqa: F401
                                 is_read_back, load_claims, stated_value)
-from model.validation import ParameterError, check_choice, check_positive
+from model.checks import ParameterError, check_choice, check_positive
 
 #: Verdicts of checkable figures, then ``given`` (inputs, definitions, restatements), counted apart.
 CHECKED_VERDICTS = ("consistent", "inconsistent", "impossible", "not reproducible")

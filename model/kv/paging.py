@@ -8,7 +8,7 @@ import numpy as np
 from model.architectures import Architecture
 from model.kv.size import kv_bytes_per_token
 from model.parameters import default
-from model.validation import ParameterError, check_choice, check_int
+from model.checks import ParameterError, check_choice, check_int
 
 
 #: Reservation policies compared in :func:`reservation_efficiency` (names follow the vLLM paper, §6.1).

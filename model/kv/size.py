@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from model.architectures import Architecture
-from model.formats import bytes_per_element
-from model.validation import check_positive
+from model.quantization.formats import bytes_per_element
+from model.checks import check_positive
 
 
 def kv_bytes_per_token(arch: Architecture, kv_dtype: str = "fp16") -> float:

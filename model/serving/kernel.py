@@ -7,7 +7,7 @@ sequence's counters, the first-token and finish times and the slots freed. On th
 each of these is a NumPy operation of about a microsecond, some twenty-five of them per step, which was most
 of the simulator's time; here a step is two calls: :func:`plan_decode` (or :func:`plan_prefill`) before it,
 :func:`advance` after it. The scheduling decisions between steps (admission, preemption) and the step's
-duration (:class:`model.step_time.Deployment`'s terms) stay in :func:`model.serving.simulation.simulate`.
+duration (:class:`model.serving.step_time.Deployment`'s terms) stay in :func:`model.serving.simulation.simulate`.
 
 State of the batch: arrays of ``max_batch`` slots (int64), ``rid`` (request id, -1 for a free slot),
 ``ctx`` (tokens whose KV is stored), ``rem`` (output tokens still to generate), ``todo`` (prompt tokens still

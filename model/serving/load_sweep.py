@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pandas as pd
 
-from model.quantization import COMPUTE_TYPE
+from model.quantization.weights import COMPUTE_TYPE
 from model.serving.simulation import SimResult, simulate
-from model.step_time import Deployment
-from model.validation import check_positive
+from model.serving.step_time import Deployment
+from model.checks import check_positive
 
 
 def flops_utilization(dep: Deployment, result: SimResult) -> float:

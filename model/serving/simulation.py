@@ -1,5 +1,5 @@
 """Discrete-event simulation (simpy) of one serving replica: requests arrive, a scheduler forms batches, the
-GPU executes steps whose duration comes from :class:`model.step_time.Deployment`.
+GPU executes steps whose duration comes from :class:`model.serving.step_time.Deployment`.
 
 Policies (:data:`POLICIES`)
 ---------------------------
@@ -19,7 +19,7 @@ Policies (:data:`POLICIES`)
 
 Prefix cache
 ------------
-A workload may carry ``cached_tokens`` per request (:class:`model.request_stream.Workload`): that prefix of
+A workload may carry ``cached_tokens`` per request (:class:`model.workload.requests.Workload`): that prefix of
 the prompt is already in KV (a cache hit, loaded rather than recomputed), so the prefill computes only the
 rest of the prompt, attending over the cached tokens (``Deployment.prefill_time(new, past=cached)``); the
 whole prompt still takes KV blocks. At least one token is computed (a fully cached prompt still runs its
@@ -42,11 +42,11 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from model.request_stream import Workload
+from model.workload.requests import Workload
 from model.serving.kernel import advance, plan_decode, plan_prefill
-from model.step_time import Deployment
+from model.serving.step_time import Deployment
 from model.parameters import default
-from model.validation import ParameterError, check_choice, check_fraction, check_int
+from model.checks import ParameterError, check_choice, check_fraction, check_int
 
 POLICIES = ("static", "continuous", "chunked_prefill")
 
@@ -315,7 +315,7 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
     fixed = comm_fixed + dep.step_overhead_s + arch.num_layers * dep.layer_overhead_s
 
     def step_time(tokens, pairs, seqs, kv_read):
-        # Deployment.step_time with scalars (same terms, see model.step_time)
+        # Deployment.step_time with scalars (same terms, see model.serving.step_time)
         c = body2 * (tokens + half) + head2 * seqs + attn * pairs
         m = w_time + kv_t * (kv_read + tokens)
         return max(c, m) + overlap * min(c, m) + fixed + comm_per_token * tokens

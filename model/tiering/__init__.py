@@ -34,8 +34,8 @@ Modules
 -------
 ``config`` (:class:`Tier`, :class:`TierConfig`, :func:`default_config`), ``engine`` (:class:`PrefillEngine`),
 ``replay``, ``kernel`` (the compiled replay loop), ``stack_distance``, ``reuse`` (ideal hit ratios), ``timing``, ``cost``, ``simulate`` (:class:`TieringResult`), ``slo``,
-``sweeps``, ``setup`` (the serving setup, checked and described), ``phrases`` (words of the chapter's
-computed sentences), ``cli``; every public name is re-exported here.
+``sweeps``, ``setup`` (the serving setup, checked and described), ``cli``; ``fleet``, ``streamed_fleet`` and
+``chat_fleet`` (fleets of nodes); the public names of the single-cache modules are re-exported here.
 
 Semantics
 ---------
@@ -56,10 +56,10 @@ read bandwidth), then waits for one of ``n_instances`` prefill instances (FIFO i
 computes its missed tokens. TTFT = end of prefill − arrival. The cache state is updated at arrival (the
 scheduler knows a request's prefix when it admits it). Mooncake disaggregates prefill from decode, so TTFT is
 a property of the prefill pool alone (Qin et al., FAST'25, §3); decode is not modelled here (see
-``model.step_time`` and ``model.serving``). :func:`simulate` with ``timing="simpy"`` runs the same network as a
+``model.serving.step_time`` and ``model.serving``). :func:`simulate` with ``timing="simpy"`` runs the same network as a
 simpy process model (slower; the tests check that both agree).
 
-Prefill time: :meth:`PrefillEngine.prefill_time_s` is ``model.step_time``'s step-time model (roofline of
+Prefill time: :meth:`PrefillEngine.prefill_time_s` is ``model.serving.step_time``'s step-time model (roofline of
 compute and HBM traffic with calibrated MFU/MBU, plus the tensor-parallel all-reduce) for one sequence of
 new tokens after reused ones, reduced to scalar coefficients.
 """
@@ -81,7 +81,6 @@ from model.tiering.reuse import ideal_reuse_measures, turns_past_window_share, w
 from model.tiering.fleet import ROUTES, FleetResult, NodeResult, route_requests, simulate_fleet
 from model.tiering.cli import cli_config, main, parse_tiers
 from model.tiering.setup import check_capacity_grid, check_setup, describe_setup, renamed
-from model.tiering.phrases import as_many, capacity_text, join_and, points, ratio_verb
 
 __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODELS", "PrefillEngine", "ReplayResult",
            "SloThroughput", "Tier", "TierConfig", "TieringResult", "Timing", "blocks_for_gb", "check_capacity_grid", "check_setup", "cli_config",
@@ -90,5 +89,4 @@ __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODEL
            "simulate", "slo_table", "stack_distances", "storage_cost_per_hour", "sweep_capacity", "throughput_at_slo",
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",
            "zero_load_ttft_s", "ideal_reuse_measures", "lindley_done_s", "network_done_s", "request_service_s",
-           "usd_per_million_tokens", "dense_ids", "ROUTES", "FleetResult", "NodeResult", "route_requests", "simulate_fleet", "knee_table", "renamed", "as_many", "capacity_text", "join_and",
-           "points", "ratio_verb"]
+           "usd_per_million_tokens", "dense_ids", "ROUTES", "FleetResult", "NodeResult", "route_requests", "simulate_fleet", "knee_table", "renamed"]

@@ -20,9 +20,9 @@ from model.tiering.config import default_config
 from model.tiering.cost import storage_cost_per_hour
 from model.tiering.fleet import ROUTES
 from model.tiering.replay import replay
-from model.tiering.scale import prefill_gpus, prefill_gpus_saved, simulate_chat_fleets
+from model.tiering.streamed_fleet import prefill_gpus, prefill_gpus_saved, simulate_chat_fleets
 from model.tiering.stack_distance import capacity_for_hit_share, ideal_hit_ratio
-from model.validation import ParameterError, check_choice, check_fraction, check_int, check_positive
+from model.checks import ParameterError, check_choice, check_fraction, check_int, check_positive
 from model.workload.chat import CharacterChatParams
 
 #: Kinds of block whose share served from cache :func:`chat_fleet_tables` reports, by the generator's groups.
@@ -39,7 +39,7 @@ def fleet_nodes(sessions: int, sessions_per_node: int, pool_nodes: int) -> tuple
 
 def check_chat_fleet(*, sessions_scales, full_scales, sessions_per_node, sample_nodes, pool_nodes, prefix_blocks,
                      hit_share_target, routes, l8_history_tokens, l8_memory_tokens) -> None:
-    """Raise :class:`~model.validation.ParameterError` naming the first bad parameter of
+    """Raise :class:`~model.checks.ParameterError` naming the first bad parameter of
     :func:`chat_fleet_tables`."""
     for r in routes:
         check_choice("routes", r, ROUTES)
@@ -72,7 +72,7 @@ def chat_fleet_tables(*, sessions_scales: Sequence[int], full_scales: Sequence[i
     full_scales : list of int
         Scales also simulated on every node (the others: ``sample_nodes`` evenly spaced nodes).
     sessions_per_node, sample_nodes, pool_nodes, prefix_blocks : int
-        See :func:`model.tiering.scale.simulate_chat_fleets`; ``pool_nodes`` applies when it divides the fleet.
+        See :func:`model.tiering.streamed_fleet.simulate_chat_fleets`; ``pool_nodes`` applies when it divides the fleet.
     hit_share_target : float
         Share of a node's ideal hit ratio its cache is sized for (table ``need``).
     routes : list of str

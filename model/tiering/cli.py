@@ -25,12 +25,12 @@ from dataclasses import replace
 import numpy as np
 
 from model.parameters import default
-from model.prices import GpuPrice
+from model.economics.prices import GpuPrice
 from model.tiering.config import TierConfig, default_config
 from model.tiering.setup import check_setup, describe_setup
 from model.tiering.simulate import simulate
 from model.tiering.slo import zero_load_ttft_s
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 #: Names of the setup's fields on the command line.
 CLI_NAMES = {"model": "--model", "gpu": "--gpu", "gpus_per_instance": "--n-gpus", "n_instances": "--instances",

@@ -12,7 +12,7 @@ import numpy as np
 
 from model.parameters import default
 from model.tiering.engine import PrefillEngine
-from model.validation import ParameterError, check_choice, check_int, check_nonnegative, check_positive
+from model.checks import ParameterError, check_choice, check_int, check_nonnegative, check_positive
 
 #: Eviction policies: ``lru`` (promotion to the top tier on every access) and ``fifo`` (a hit stays where
 #: it is and keeps its age; only recomputed blocks enter the top tier).
@@ -196,13 +196,13 @@ def default_config(*, model: str = "llama-2-70b", gpu: str = "a100-80gb", gpus_p
     HBM capacity defaults to the KV budget of the pool (usable memory − weights per instance); DRAM and SSD
     to ``tiering_dram_gb_per_instance`` and ``tiering_ssd_gb_per_instance`` per instance. Each instance
     brings one PCIe link to DRAM and one SSD per GPU. The GPU-hour price is ``gpu``'s in ``data/prices``
-    (:func:`model.prices.gpu_price`: its AWS on-demand row) unless ``gpu_usd_per_hour`` is given.
+    (:func:`model.economics.prices.gpu_price`: its AWS on-demand row) unless ``gpu_usd_per_hour`` is given.
     ``dram_tier``/``ssd_tier`` name the rows of ``data/hardware.csv`` (e.g. ``host-dram-pcie5`` behind an
     H100), ``ssd_drives`` the drives read in parallel per instance. Other keywords go to :class:`TierConfig`.
     """
     engine = PrefillEngine.from_names(model, gpu, gpus_per_instance=gpus_per_instance, n_instances=n_instances,
                                       gpu_usd_per_hour=gpu_usd_per_hour)
-    from model.step_time import deployment
+    from model.serving.step_time import deployment
     from model.hardware import load_gpu
 
     dep = deployment(model, gpu, engine.gpus_per_instance)

@@ -7,7 +7,7 @@ import numpy as np
 from model.parameters import default
 from model.tiering.config import TierConfig
 from model.tiering.replay import ReplayResult
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def storage_cost_per_hour(config: TierConfig, rep: ReplayResult | None = None) -> dict:

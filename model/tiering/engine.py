@@ -1,5 +1,5 @@
 """The prefill pool that recomputes missed tokens: the roofline step time of an architecture on a GPU
-(:mod:`model.step_time`) reduced to scalar coefficients, and the GPU-hour price it is charged at."""
+(:mod:`model.serving.step_time`) reduced to scalar coefficients, and the GPU-hour price it is charged at."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.parameters import default
-from model.prices import gpu_price
-from model.validation import check_int, check_nonnegative, check_positive
+from model.economics.prices import gpu_price
+from model.checks import check_int, check_nonnegative, check_positive
 
 #: How the engine's price parameter is named in errors; the price row is the GPU's default one (not a choice).
 PRICE_NAMES = {"usd_per_gpu_hour": "gpu_usd_per_hour", "provider": None, "pricing": None}
@@ -18,9 +18,9 @@ PRICE_NAMES = {"usd_per_gpu_hour": "gpu_usd_per_hour", "provider": None, "pricin
 @dataclass(frozen=True)
 class PrefillEngine:
     """The prefill pool: ``n_instances`` replicas of ``gpus_per_instance`` GPUs, each computing one request's
-    missed tokens at a time, with the step-time model of :mod:`model.step_time` reduced to scalars.
+    missed tokens at a time, with the step-time model of :mod:`model.serving.step_time` reduced to scalars.
 
-    A prefill of n new tokens after p reused ones takes (``model.step_time.Deployment.prefill_time``)::
+    A prefill of n new tokens after p reused ones takes (``model.serving.step_time.Deployment.prefill_time``)::
 
         C = s_token·n + s_pair·(n·p + n(n+1)/2) + s_sequence + s_compute_fixed,  M = m_fixed + m_token·(p + n)
         max(C, M) + overlap·min(C, M) + s_fixed + s_allreduce·n
@@ -99,8 +99,8 @@ class PrefillEngine:
     @classmethod
     def from_deployment(cls, dep, *, n_instances: int = 1, gpu_usd_per_hour: float | None = None
                         ) -> "PrefillEngine":
-        """The engine of a :class:`model.step_time.Deployment` (its MFU, MBU, sharding and number formats),
-        charged ``gpu_usd_per_hour`` per GPU-hour (``None``: the GPU's price row, :func:`model.prices.gpu_price`)."""
+        """The engine of a :class:`model.serving.step_time.Deployment` (its MFU, MBU, sharding and number formats),
+        charged ``gpu_usd_per_hour`` per GPU-hour (``None``: the GPU's price row, :func:`model.economics.prices.gpu_price`)."""
         a = dep.arch
         lm_head = a.vocab_size * a.hidden_size
         body = a.matmul_parameters() - lm_head
@@ -124,8 +124,8 @@ class PrefillEngine:
                    n_instances: int = 1, gpu_usd_per_hour: float | None = None, **deployment_kwargs
                    ) -> "PrefillEngine":
         """Engine of ``model`` on ``gpus_per_instance`` (default ``tiering_gpus_per_instance``) × ``gpu``
-        (``data/models``, ``data/hardware.csv``); other keywords go to :class:`model.step_time.Deployment`."""
-        from model.step_time import deployment
+        (``data/models``, ``data/hardware.csv``); other keywords go to :class:`model.serving.step_time.Deployment`."""
+        from model.serving.step_time import deployment
 
         g = int(default("tiering_gpus_per_instance")) if gpus_per_instance is None else gpus_per_instance
         return cls.from_deployment(deployment(model, gpu, g, **deployment_kwargs), n_instances=n_instances,

@@ -43,7 +43,7 @@ from model.tiering.cost import storage_cost_per_hour
 from model.tiering.replay import replay
 from model.tiering.simulate import simulate
 from model.tiering.timing import network_done_s, request_service_s, usd_per_million_tokens
-from model.validation import ParameterError, check_choice, check_int
+from model.checks import ParameterError, check_choice, check_int
 from model.workload import Trace
 from model.workload.trace import _take
 

@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit
 
 from model.ttl import reused_within_ttl
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 NONE = -1
 _reused = njit(cache=True, inline="always")(reused_within_ttl)

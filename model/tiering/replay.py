@@ -13,7 +13,7 @@ import numpy as np
 
 from model.tiering.config import TierConfig
 from model.ttl import reused_within_ttl
-from model.validation import ParameterError
+from model.checks import ParameterError
 from model.workload import Trace
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from model.tiering.stack_distance import INFINITE_DISTANCE, prefix_distances
-from model.validation import ParameterError, check_int
+from model.checks import ParameterError, check_int
 from model.workload import Trace
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from model.prices import GpuPrice, gpu_price
-from model.validation import ParameterError, check_choice, check_int, check_nonnegative
+from model.economics.prices import GpuPrice, gpu_price
+from model.checks import ParameterError, check_choice, check_int, check_nonnegative
 
 #: Internal names of the setup's fields (as :func:`check_setup` and :func:`describe_setup` call them).
 SETUP_FIELDS = ("model", "gpu", "gpus_per_instance", "n_instances", "gpu_usd_per_hour")
@@ -21,14 +21,14 @@ def renamed(exc: ParameterError, names: Mapping[str, str]) -> ParameterError:
 
 def check_setup(model: str, gpu: str, gpus_per_instance: int, n_instances: int,
                 gpu_usd_per_hour: float | None = None, *, names: Mapping[str, str] | None = None) -> GpuPrice:
-    """The GPU-hour price of the setup (:func:`model.prices.gpu_price`: ``gpu_usd_per_hour`` if given, else
+    """The GPU-hour price of the setup (:func:`model.economics.prices.gpu_price`: ``gpu_usd_per_hour`` if given, else
     the GPU's AWS on-demand row of ``data/prices/gpu_prices.csv``), once ``model`` and ``gpu`` are known
     (``data/models``, ``data/hardware.csv``), the counts are integers >= 1 and the model's weights fit in
     one instance; otherwise a :class:`ParameterError` naming the user's parameter (``names`` maps
     :data:`SETUP_FIELDS` to them)."""
     from model.architectures import available_models
     from model.hardware import available_gpus
-    from model.step_time import deployment
+    from model.serving.step_time import deployment
 
     n = dict(zip(SETUP_FIELDS, SETUP_FIELDS)) | dict(names or {})
     check_choice(n["model"], model, available_models())

@@ -12,7 +12,7 @@ from model.tiering.cost import storage_cost_per_hour
 from model.tiering.replay import ReplayResult, replay
 from model.tiering.stack_distance import replay_from_stack
 from model.tiering.timing import Timing, time_requests, usd_per_million_tokens
-from model.validation import check_choice
+from model.checks import check_choice
 from model.workload import Trace
 
 

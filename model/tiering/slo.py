@@ -16,7 +16,7 @@ from model.tiering.config import TierConfig
 from model.tiering.replay import ReplayResult, replay
 from model.tiering.simulate import TieringResult, simulate
 from model.tiering.timing import service_times
-from model.validation import ParameterError, check_number, check_positive
+from model.checks import ParameterError, check_number, check_positive
 from model.workload import Trace
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from model.tiering.config import TierConfig
 from model.tiering.replay import ReplayResult, _check_trace, _dense_ids, _tokens_from_served
-from model.validation import ParameterError, check_choice
+from model.checks import ParameterError, check_choice
 from model.workload import Trace
 
 #: Stack distance of a first access (a cold miss at every capacity).

@@ -23,7 +23,7 @@ from numba import njit
 from model.tiering.config import TierConfig
 from model.tiering.kernel import (NONE, TIER, _access, _advance, _after_access, _make_room, _pop_expired,
                                   _step, queue_control)
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 EMPTY = np.int64(-1)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

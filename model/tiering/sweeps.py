@@ -16,7 +16,7 @@ from model.tiering.config import TierConfig
 from model.tiering.replay import replay
 from model.tiering.simulate import simulate
 from model.tiering.stack_distance import replay_from_stack, stack_distances
-from model.validation import ParameterError, check_fraction
+from model.checks import ParameterError, check_fraction
 from model.workload import Trace
 
 

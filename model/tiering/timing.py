@@ -11,7 +11,7 @@ import numpy as np
 
 from model.tiering.config import TIMING_MODELS, TierConfig
 from model.tiering.replay import ReplayResult
-from model.validation import check_choice, check_int
+from model.checks import check_choice, check_int
 from model.workload import Trace
 
 
@@ -40,7 +40,7 @@ def service_times(trace: Trace, rep: ReplayResult, config: TierConfig) -> tuple[
 def request_service_s(tokens_by_tier: np.ndarray, recomputed_tokens: np.ndarray, config: TierConfig
                       ) -> tuple[np.ndarray, np.ndarray]:
     """The one service-time model of a request (used by :func:`simulate` and by Kareto's evaluator,
-    :mod:`model.kareto`): loading its cached tokens from each tier over that tier's link (tokens × KV bytes
+    :mod:`model.search.tier_search`): loading its cached tokens from each tier over that tier's link (tokens × KV bytes
     per token ÷ read bandwidth, s; array requests × tiers) and prefilling its recomputed tokens after the
     cached ones (:meth:`PrefillEngine.prefill_time_s`, s)."""
     tokens_by_tier = np.asarray(tokens_by_tier, dtype=float)
@@ -54,8 +54,8 @@ def request_service_s(tokens_by_tier: np.ndarray, recomputed_tokens: np.ndarray,
 def lindley_done_s(arrival: np.ndarray, service: np.ndarray, *, servers: int = 1,
                    free: float = -math.inf) -> np.ndarray:
     """Completion times of a FIFO queue, jobs served in the given order: the study's one queue recursion
-    (used by :func:`network_done_s`, hence by :func:`simulate` and :mod:`model.kareto`, and by the streamed
-    fleet of :mod:`model.tiering.scale`, which carries ``free`` from one chunk of the stream to the next).
+    (used by :func:`network_done_s`, hence by :func:`simulate` and :mod:`model.search.tier_search`, and by the streamed
+    fleet of :mod:`model.tiering.streamed_fleet`, which carries ``free`` from one chunk of the stream to the next).
 
     One server: Lindley's recursion done_i = max(arrival_i, done_{i−1}) + service_i with done_{−1} = ``free``,
     vectorised as done_i = S_i + max(free, max_{j ≤ i}(arrival_j − S_{j−1})), S the cumulative service.
@@ -97,7 +97,7 @@ def lindley_done_s(arrival: np.ndarray, service: np.ndarray, *, servers: int = 1
 
 def network_done_s(arrival: np.ndarray, load: np.ndarray, prefill: np.ndarray, servers: int
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The queueing network of a request, the one both :func:`simulate` and :mod:`model.kareto` time with:
+    """The queueing network of a request, the one both :func:`simulate` and :mod:`model.search.tier_search` time with:
     the tiers' loads in parallel, each tier a FIFO queue of ``servers`` links, then FIFO prefill on
     ``servers`` instances in order of readiness. Returns (ready, done) times, s."""
     ready = np.asarray(arrival, dtype=float).copy()

@@ -27,7 +27,7 @@ from model.workload.persona import (MemoryTiers, PersonaInputs, fleet_persona_ca
 from model.workload.popularity import (CACHE_POLICIES, ZipfSampler, binned_zipf, cache_hit_ratio,
                                        che_lru_hit_ratio, zipf_exponent_for_top_share, zipf_pmf, zipf_top_share)
 from model.workload.trace import UNGROUPED, Trace, concat_traces
-from model.workload.traces import (AZURE_CONVERSATION, AZURE_CONVERSATION_SHA256, MOONCAKE_CONVERSATION,
+from model.workload.public_traces import (AZURE_CONVERSATION, AZURE_CONVERSATION_SHA256, MOONCAKE_CONVERSATION,
                                    MOONCAKE_CONVERSATION_SHA256, TRACES_DIR, TraceFormatError, load_azure_trace,
                                    load_mooncake_trace, parse_mooncake_lines, trace_to_jsonl_lines, write_jsonl)
 

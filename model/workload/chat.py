@@ -3,7 +3,7 @@ character by Zipf popularity and runs its turns; the prompt is persona + history
 block ids that share the persona and the history prefix the way a prefix cache sees them.
 
 :func:`iter_character_chat` streams time-ordered chunks, so a trace of a million sessions never needs to be
-in memory at once (:func:`model.workload.traces.write_jsonl` writes such a stream).
+in memory at once (:func:`model.workload.public_traces.write_jsonl` writes such a stream).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from model.parameters import default
-from model.validation import (ParameterError, check_choice, check_fraction, check_int, check_nonnegative,
+from model.checks import (ParameterError, check_choice, check_fraction, check_int, check_nonnegative,
                               check_number, check_positive)
 from model.workload.popularity import ZipfSampler
 from model.workload.trace import Trace, _take, concat_traces

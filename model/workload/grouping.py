@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from model.parameters import default
-from model.validation import ParameterError, check_choice, check_int
+from model.checks import ParameterError, check_choice, check_int
 from model.workload.trace import UNGROUPED, Trace
 
 GROUPINGS = ("none", "prefix_family", "prefix_popularity", "length_class")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from model.parameters import default
-from model.validation import ParameterError, check_int, check_nonnegative, check_positive
+from model.checks import ParameterError, check_int, check_nonnegative, check_positive
 from model.workload.popularity import binned_zipf, cache_hit_ratio, che_lru_hit_ratio, zipf_pmf
 
 

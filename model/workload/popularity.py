@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.validation import check_choice, check_int, check_nonnegative, check_number
+from model.checks import check_choice, check_int, check_nonnegative, check_number
 
 class ZipfSampler:
     """Draws 0-based ranks r in [0, n) with P(r) ∝ (r + 1) ** -s by inverse CDF (exact, vectorised)."""

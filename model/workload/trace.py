@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from model.validation import ParameterError, check_int, check_positive
+from model.checks import ParameterError, check_int, check_positive
 
 #: Group label of blocks of a trace that carries no grouping.
 UNGROUPED = "all"

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model import kareto, workload
+from model import workload
+from model.search import tier_search as kareto
 from model.audit import kareto_paper
 from model.audit.verdicts import load_claims, verdict_counts
 

@@ -26,7 +26,7 @@ def test_restated_inputs_are_given():
 def test_self_hosted_price_is_a_range_over_throughput():
     a = _v().loc["t2.self_hosted.price"]
     tps = t2.tokens_per_s_per_gpu()
-    from model.prices import gpu_price
+    from model.economics.prices import gpu_price
     p = gpu_price("a100-80gb", "aws", "on-demand").usd_per_gpu_hour
     # $/h / (tok/s x 3600 x 92%) x 1e6
     expected = sorted(p / (v * 3600 * 0.92) * 1e6 for v in tps.values())

@@ -8,7 +8,7 @@ from model.audit.claims import Derived, Stated, claim_ids_of, is_read_back, stat
 from model.audit.verdicts import (CLAIM_COLUMNS, Computed, audit, claim, convert, load_claims, verdict_counts,
                                   verdict_for)
 from model.io import DATA
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 UNITS = {"USD", "USD/month", "USD/year", "USD/1M tokens", "USD/user/month", "%", "x", "tokens",
          "tokens/month", "tokens/s", "requests/min", "GB", "MB", "PB", "s", "ms", "h", "min", "count",

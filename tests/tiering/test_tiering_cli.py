@@ -128,7 +128,7 @@ def test_cli_rejects_bad_input_naming_the_flag(trace_file, capsys, flags, named)
 
 def test_cli_without_a_price_row_asks_for_the_price(trace_file, capsys, monkeypatch):
     """The GPU's AWS on-demand row is required unless --gpu-usd-per-hour is given: without it, one line."""
-    import model.prices as prices
+    import model.economics.prices as prices
 
     table = prices.gpu_prices()
     monkeypatch.setattr(prices, "gpu_prices", lambda: table[(table.gpu != "a100-80gb") | (table.provider != "aws")])

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 
 from model.tiering import Tier, TierConfig, main, replay, simulate
 from model.tiering.fleet import ROUTES, block_owner, route_requests, shard, simulate_fleet
-from model.validation import ParameterError
+from model.checks import ParameterError
 from model.workload import CharacterChatParams, character_chat_trace
 from tiering_refs import random_trace, reference_lru, write_jsonl
 

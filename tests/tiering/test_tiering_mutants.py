@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from model.tiering import PrefillEngine, Tier, TierConfig, storage_cost_per_hour, usd_per_million_tokens
 from model.tiering.timing import lindley_done_s, network_done_s
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 #: An engine with round coefficients (not a real GPU): every term of the prefill time shows.
 E = dict(name="toy", s_token=1e-3, s_pair=1e-6, s_sequence=2e-3, m_fixed=0.05, m_token=1e-5, s_allreduce=1e-4,
@@ -129,7 +129,7 @@ def test_storage_cost_on_occupied_blocks_by_hand(engine):
 
 
 def test_engine_price_is_the_gpus_row_unless_given():
-    from model.step_time import deployment
+    from model.serving.step_time import deployment
 
     # H200: AWS on demand $7.912 (spot $3.3214 on the same date is not the default)
     assert PrefillEngine.from_names("llama-2-70b", "h200-141gb").gpu_usd_per_hour == 7.912
@@ -141,7 +141,7 @@ def test_engine_price_is_the_gpus_row_unless_given():
 
 
 def test_engine_from_deployment_and_names_pass_their_arguments():
-    from model.step_time import deployment
+    from model.serving.step_time import deployment
 
     assert PrefillEngine(**{**E, "gpus_per_instance": 1}).n_gpus == 3
     dep = deployment("llama-2-70b", "a100-80gb", 8)

@@ -1,5 +1,5 @@
-"""model.tiering.phrases: the words follow the numbers."""
-from model.tiering.phrases import as_many, capacity_text, join_and, points, ratio_verb
+"""model.book.phrases: the words follow the numbers."""
+from model.book.phrases import as_many, capacity_text, join_and, points, ratio_verb
 
 
 def test_ratio_verb():

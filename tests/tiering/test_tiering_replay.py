@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from model.tiering import Tier, TierConfig, ideal_hit_ratio, lru_hit_ratio_curve, replay
-from model.validation import ParameterError
+from model.checks import ParameterError
 from model.workload import CharacterChatParams, character_chat_trace
 from tiering_refs import one_tier, random_trace, reference_ideal, reference_lru, reference_ttl
 

@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.tiering import ideal_reuse_measures, turns_past_window_share, workload_summary
-from model.validation import ParameterError
+from model.checks import ParameterError
 from model.workload import CharacterChatParams, character_chat_trace
 from tiering_refs import random_trace, reference_ideal
 

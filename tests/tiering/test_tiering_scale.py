@@ -1,4 +1,4 @@
-"""model.tiering.scale: the streamed chat fleet against the in-memory fleet replay on the same stream (hit
+"""model.tiering.streamed_fleet: the streamed chat fleet against the in-memory fleet replay on the same stream (hit
 ratios exact), split over workers or on a Dask LocalCluster with identical results, and the sampled estimate's
 interval."""
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.tiering import ROUTES, default_config, simulate_fleet
-from model.tiering.scale import TTFT_BINS_S, hist_percentile, ratio_interval, simulate_chat_fleet, simulate_chat_fleets
+from model.tiering.streamed_fleet import TTFT_BINS_S, hist_percentile, ratio_interval, simulate_chat_fleet, simulate_chat_fleets
 from model.workload import CharacterChatParams, concat_traces
 from model.workload.chat import iter_character_chat_windows
 
@@ -138,7 +138,7 @@ def test_prefill_seconds_saved_against_the_engine(config, stream):
     """Seconds saved per request = mean over requests of prefill(all tokens) − prefill(missed after cached),
     each from the engine's own prefill time; GPUs saved = that × sessions ÷ think time × GPUs per instance."""
     from model.tiering import simulate_fleet
-    from model.tiering.scale import prefill_gpus_saved
+    from model.tiering.streamed_fleet import prefill_gpus_saved
 
     res = simulate_chat_fleet(P, config, 3, "session", seed=4)
     s = res.summary()
@@ -152,7 +152,7 @@ def test_prefill_seconds_saved_against_the_engine(config, stream):
     assert_allclose(s["input_tokens_per_request"], stream.input_tokens.mean(), rtol=1e-12)
     assert_allclose(s["recomputed_tokens_per_request"],
                     sum(n.recomputed_tokens for n in ref.nodes) / stream.n_requests, rtol=1e-12)
-    from model.tiering.scale import prefill_gpus
+    from model.tiering.streamed_fleet import prefill_gpus
     assert_allclose(prefill_gpus(s, P, config) / prefill_gpus_saved(s, P, config), busy / (full - busy), rtol=1e-9)
     gpus = prefill_gpus_saved(s, P, config)
     assert_allclose(gpus, s["prefill_saved_s_per_request"] * P.concurrent_sessions / P.think_time_s
@@ -175,7 +175,7 @@ def test_request_imbalance_counts_every_node_even_when_sampled(config, stream):
 def test_t_quantile_against_the_published_table():
     """Student's t, 97.5% quantile (e.g. NIST/SEMATECH e-Handbook, table 1.3.6.7.2): df 1 12.706, 2 4.303,
     3 3.182, 5 2.571, 7 2.365, 10 2.228, 30 2.042; the normal 1.960 as df grows."""
-    from model.tiering.scale import t_quantile_975
+    from model.tiering.streamed_fleet import t_quantile_975
 
     assert_allclose(t_quantile_975(3), 3.182, atol=0.004)
     for df, want in ((1, 12.706), (2, 4.303), (4, 2.776), (5, 2.571), (7, 2.365), (10, 2.228), (30, 2.042)):
@@ -201,7 +201,7 @@ def test_ratio_interval_covers_about_95_percent_of_random_samples():
 def test_kept_requests_stop_at_the_cap(config, stream, monkeypatch):
     """Prefix routing on the shared first block sends every request to one node: its kept requests stop at
     the cap, whole requests in arrival order, and the unit is reported as cut."""
-    import model.tiering.scale as scale
+    import model.tiering.streamed_fleet as scale
 
     real = scale.default
     monkeypatch.setattr(scale, "default", lambda name: 5000 if name == "fleet_keep_max_lookups" else real(name))

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 import model.tiering as tiering
 from model.io import DATA
 from model.tiering import check_capacity_grid, check_setup, default_config, describe_setup
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def test_check_setup_names_the_callers_parameters():
@@ -26,7 +26,7 @@ def test_check_setup_names_the_callers_parameters():
 
 
 def test_check_setup_requires_the_gpus_price_row_unless_given(monkeypatch):
-    import model.prices as prices
+    import model.economics.prices as prices
 
     table = prices.gpu_prices()
     without = table[(table.gpu != "h100-80gb") | (table.pricing != "on-demand")]
@@ -66,7 +66,7 @@ def test_every_public_name_is_reexported():
     for name in tiering.__all__:
         assert hasattr(tiering, name), name
     for mod in ("config", "engine", "replay", "stack_distance", "timing", "cost", "simulate", "slo", "sweeps",
-                "reuse", "setup", "cli", "phrases"):
+                "reuse", "setup", "cli"):
         m = importlib.import_module(f"model.tiering.{mod}")
         public = [n for n, v in vars(m).items() if not n.startswith("_") and getattr(v, "__module__", None) == m.__name__
                   and callable(v)]

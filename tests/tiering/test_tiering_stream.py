@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from model.tiering import Tier, TierConfig, replay
 from model.tiering.stream import StreamReplay
-from model.validation import ParameterError
+from model.checks import ParameterError
 from model.workload import CharacterChatParams, character_chat_trace
 from model.workload.trace import _take
 from tiering_refs import random_trace

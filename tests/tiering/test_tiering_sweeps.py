@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.tiering import knee, knee_table, ttl_findings, ttl_settings
-from model.validation import ParameterError
+from model.checks import ParameterError
 
 
 def test_knee_by_hand():

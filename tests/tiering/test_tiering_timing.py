@@ -1,4 +1,4 @@
-"""model.tiering.timing: the prefill time is model.step_time's, the recursion equals simpy, a queue by hand, and
+"""model.tiering.timing: the prefill time is model.serving.step_time's, the recursion equals simpy, a queue by hand, and
 the one queue recursion (lindley_done_s) against a plain loop, with one server or several, idle or carried over."""
 import json
 import math
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from model.step_time import deployment
+from model.serving.step_time import deployment
 from model.tiering import default_config, lindley_done_s, replay, simulate, time_requests
-from model.validation import ParameterError
+from model.checks import ParameterError
 from model.workload import parse_mooncake_lines
 from tiering_refs import one_tier
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from model.validation import ParameterError
+from model.checks import ParameterError
 from model.workload import group_blocks, parse_mooncake_lines
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 from numpy.testing import assert_allclose
 
-from model.validation import ParameterError
+from model.checks import ParameterError
 from model.workload import (PersonaInputs, fleet_persona_capacity, memory_tiers, memory_tiers_table,
                             monthly_prompt_cost, node_persona_capacity, persona_budget_table, persona_cost_table,
                             persona_hit_table, prefill_usd_per_million, static_hit_ratio, zipf_pmf)

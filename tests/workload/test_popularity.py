@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.validation import ParameterError
+from model.checks import ParameterError
 from model.workload import (ZipfSampler, binned_zipf, cache_hit_ratio, che_lru_hit_ratio,
                             zipf_exponent_for_top_share, zipf_pmf, zipf_top_share)
 

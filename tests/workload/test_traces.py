@@ -1,4 +1,4 @@
-"""Tests of model.workload.traces (and the Trace container of model.workload.trace): the real traces
+"""Tests of model.workload.public_traces (and the Trace container of model.workload.trace): the real traces
 against their published statistics, record validation, the JSONL round trip."""
 
 import json

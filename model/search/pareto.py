@@ -7,7 +7,7 @@ Conventions
 -----------
 A *configuration* is a plain ``dict`` mapping axis names to values (JSON-serialisable, so that it can be
 written to a results file and sent to worker processes). An *evaluation function* maps one configuration
-to a ``dict`` of objective values (see :mod:`model.sweep` for the engines that call it in parallel).
+to a ``dict`` of objective values (see :mod:`model.search.evaluations` for the engines that call it in parallel).
 Objectives are declared with their sense (``"min"`` or ``"max"``); internally every objective is turned
 into one to minimise by flipping the sign of the maximised ones.
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from model.parameters import default
-from model.validation import ParameterError, check_choice, check_int, check_nonnegative
+from model.checks import ParameterError, check_choice, check_int, check_nonnegative
 
 SENSES = ("min", "max")
 
@@ -374,7 +374,7 @@ def diminishing_returns_search(space: SearchSpace, evaluate_many: Callable[[list
     ----------
     space : the grid (growth axes ascending; categorical axes enumerated).
     evaluate_many : evaluates a list of configurations, returns one row per configuration holding the
-        axes and the objectives (e.g. ``functools.partial(model.sweep.run_sweep, evaluate=...)``).
+        axes and the objectives (e.g. ``functools.partial(model.search.evaluations.run_sweep, evaluate=...)``).
     objectives : the first is the cost; the others are the performance objectives.
     threshold : minimum elasticity of a worthwhile step (default ``kareto_min_elasticity``).
     beam : number of best steps followed per round (default ``kareto_search_beam``).

@@ -2,7 +2,7 @@
 and the seconds of its prefill and decode steps.
 
 The discrete-event simulation that uses these step times lives in :mod:`model.serving`; the analytic
-saturation throughput in :mod:`model.saturation`.
+saturation throughput in :mod:`model.serving.saturation`.
 
 Roofline of one step
 --------------------
@@ -24,7 +24,7 @@ A step processes ``tokens`` new tokens (one per decoding sequence, a whole promp
 
 MFU (model FLOPs utilisation), MBU (model bandwidth utilisation) and the other efficiencies and overheads
 are parameters fitted on the calibration rows of ``data/measurements/step_time_points.csv`` by
-:func:`model.step_time_fit.fit_step_time` and stored with their fit in ``data/parameters/batching.csv``. With ``sharding="pipeline"`` (Hugging Face ``device_map="auto"``) the
+:func:`model.serving.step_time_fit.fit_step_time` and stored with their fit in ``data/parameters/batching.csv``. With ``sharding="pipeline"`` (Hugging Face ``device_map="auto"``) the
 layers are split across GPUs that run one after another, so only one GPU's peak and bandwidth serve a step.
 """
 
@@ -40,8 +40,8 @@ from model.architectures import Architecture, load_architecture
 from model.hardware import Accelerator, load_gpu
 from model.kv import kv_bytes_per_token
 from model.parameters import default
-from model.quantization import COMPUTE_TYPE, DTYPES, usable_bytes_per_gpu, weight_bytes
-from model.validation import ParameterError, check_choice, check_fraction, check_int, check_nonnegative
+from model.quantization.weights import COMPUTE_TYPE, DTYPES, usable_bytes_per_gpu, weight_bytes
+from model.checks import ParameterError, check_choice, check_fraction, check_int, check_nonnegative
 
 SHARDINGS = ("tensor", "pipeline")
 #: Bytes of one activation element exchanged by the tensor-parallel all-reduce (FP16/BF16 activations).
@@ -83,7 +83,7 @@ class Deployment:
     n_gpus : int
         GPUs of the replica (tensor-parallel degree with ``sharding="tensor"``).
     weight_dtype, kv_dtype : str
-        Number formats of weights and KV cache (:data:`model.quantization.DTYPES`).
+        Number formats of weights and KV cache (:data:`model.quantization.weights.DTYPES`).
     mfu : float
         Share of the dense tensor peak a compute-bound step achieves, in (0, 1].
     mbu : float

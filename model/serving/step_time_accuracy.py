@@ -3,7 +3,7 @@ one prediction per point, its error, and the error summary by metric on the vali
 
 How a point is predicted
 ------------------------
-One replica is a :class:`model.step_time.Deployment` of the row's model on ``tensor_parallel`` GPUs
+One replica is a :class:`model.serving.step_time.Deployment` of the row's model on ``tensor_parallel`` GPUs
 (``n_gpus`` when the TP is not stated); a row measured on ``n_gpus`` runs ``n_gpus ÷ TP`` replicas and its
 system throughputs are that many replicas' (``scope = per_gpu`` divides by ``n_gpus``). Llama 3.3 70B has
 Llama 3.1 70B's architecture; an unstated KV format is the weights' (FP16/BF16/FP8), else FP16.
@@ -46,7 +46,7 @@ import pandas as pd
 
 from model.io import DATA
 from model.parameters import default
-from model.step_time import Deployment, deployment
+from model.serving.step_time import Deployment, deployment
 
 POINTS_CSV = DATA / "measurements" / "step_time_points.csv"
 #: Architectures of the point's model names (Llama 3.3 70B is Llama 3.1 70B retrained: same shapes).

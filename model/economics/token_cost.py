@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from model.prices import ApiPrice
-from model.token_volume import ChatWorkload, TokenVolume, monthly_tokens
-from model.validation import check_fraction, check_positive
+from model.economics.prices import ApiPrice
+from model.economics.token_volume import ChatWorkload, TokenVolume, monthly_tokens
+from model.checks import check_fraction, check_positive
 
 MILLION = 1e6
 SECONDS_PER_HOUR = 3600.0
@@ -52,11 +52,11 @@ def api_cost_scenarios(price: ApiPrice, *, concurrent_sessions: float, tokens_pe
 def modelled_tokens_per_s_per_gpu(model: str = "llama-2-70b", gpu: str = "a100-80gb", n_gpus: int = 4, *,
                                   prompt_tokens: int, reply_tokens: int, max_batch: int = 256) -> float:
     """Input + output tokens processed per second per GPU by a continuously batched replica at saturation:
-    :func:`model.saturation.continuous_saturation` (roofline step times with the cited MFU/MBU), requests of
+    :func:`model.serving.saturation.continuous_saturation` (roofline step times with the cited MFU/MBU), requests of
     ``prompt_tokens`` + ``reply_tokens``, ``n_gpus`` tensor-parallel GPUs, at most ``max_batch`` sequences.
     """
-    from model.saturation import continuous_saturation
-    from model.step_time import deployment
+    from model.serving.saturation import continuous_saturation
+    from model.serving.step_time import deployment
 
     check_positive("prompt_tokens", prompt_tokens)
     check_positive("reply_tokens", reply_tokens)

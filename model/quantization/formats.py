@@ -8,7 +8,7 @@ weights at group size 128).
 from __future__ import annotations
 
 from model.architectures import Architecture
-from model.validation import check_choice
+from model.checks import check_choice
 
 #: Storage bits per element of each number format.
 BITS_PER_ELEMENT: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from model.validation import ParameterError, check_fraction, check_nonnegative
+from model.checks import ParameterError, check_fraction, check_nonnegative
 
 
 def cost_breakdown(lines: dict[str, float]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from model.calendar import hours_per_month
 from model.io import DATA
-from model.validation import ParameterError, check_positive
+from model.checks import ParameterError, check_positive
 
 PRICES_DIR = DATA / "prices"
 GPU_PRICE_COLUMNS = ["gpu", "provider", "pricing", "usd_per_gpu_hour", "date", "source", "notes"]

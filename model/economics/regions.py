@@ -14,9 +14,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from model.availability import capacity_to_survive_region_loss
+from model.economics.availability import capacity_to_survive_region_loss
 from model.io import DATA, verify_sha256
-from model.validation import ParameterError, check_choice, check_nonnegative, check_positive, check_shares
+from model.checks import ParameterError, check_choice, check_nonnegative, check_positive, check_shares
 
 RTT_CSV = DATA / "regions" / "azure_rtt_p95_ms.csv"
 RTT_SHA256 = "a46b17b4c0ffee16861aece6577b034b400168bc0b5f8cf41d1e0f5a4fdef437"
@@ -88,7 +88,7 @@ def multiregion_gpus(gpus: float, shares: list[float], *, spare_share: float, su
 
     Each region holds its share plus ``spare_share`` hot spares; with ``survive_region_loss`` the regions
     are grown, if needed, so that any one region may fail and the others carry the whole load
-    (:func:`model.availability.capacity_to_survive_region_loss`).
+    (:func:`model.economics.availability.capacity_to_survive_region_loss`).
     """
     base = split_fleet(gpus, shares, spare_share=spare_share).sum()
     if not survive_region_loss:

@@ -31,7 +31,7 @@ from model.tiering.config import TierConfig
 from model.tiering.fleet import ROUTES, block_owner
 from model.tiering.stream import StreamReplay
 from model.tiering.timing import lindley_done_s, request_service_s
-from model.validation import ParameterError, check_choice, check_int
+from model.checks import ParameterError, check_choice, check_int
 from model.parameters import default
 from model.workload.trace import _take, concat_traces
 

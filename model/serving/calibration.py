@@ -1,16 +1,16 @@
 """Single-point calibration of the plain roofline (MBU from one measured decode step, MFU from one measured
 prefill) and the older cross-checks against ``data/measurements/decode_throughput.csv`` and
-``hf_vs_vllm.csv``. The defaults of :class:`model.step_time.Deployment` are no longer single-point
+``hf_vs_vllm.csv``. The defaults of :class:`model.serving.step_time.Deployment` are no longer single-point
 calibrations: they are fitted on the calibration rows of ``step_time_points.csv`` by
-:func:`model.step_time_fit.fit_step_time` and validated by :mod:`model.step_time_validation`."""
+:func:`model.serving.step_time_fit.fit_step_time` and validated by :mod:`model.serving.step_time_accuracy`."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from model.io import DATA
-from model.step_time import Deployment, deployment, fixed_batch_time
-from model.validation import ParameterError, check_int, check_positive
+from model.serving.step_time import Deployment, deployment, fixed_batch_time
+from model.checks import ParameterError, check_int, check_positive
 
 
 def calibrated_mbu(dep_at_mbu_one: Deployment, batch: int, context_tokens: float, measured_step_s: float) -> float:

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from model.validation import ParameterError, check_int, check_nonnegative, check_positive
+from model.checks import ParameterError, check_int, check_nonnegative, check_positive
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ HBM included: its size is ``memory_bytes`` of ``data/hardware.csv`` (nvidia-smi'
 
 Infeasible configurations: a configuration whose P95 TTFT exceeds the SLO even on an idle replica serves
 nothing within the SLO; it has throughput 0, an infinite cost per token and ``feasible`` False, and the
-search's Pareto tools (:mod:`model.pareto`) leave it out.
+search's Pareto tools (:mod:`model.search.pareto`) leave it out.
 
 The fingerprint of an evaluator (the key of its sweep results file) hashes every array and number its
 evaluation reads (the trace's stack distances, tokens and arrival times; prefill coefficients,
@@ -51,11 +51,11 @@ from model.architectures import load_architecture
 from model.hardware import load_gpu, load_tier
 from model.kv import kv_bytes_per_token
 from model.parameters import default
-from model.pareto import Axis, Objective, SearchSpace
-from model.prices import GpuPrice, gpu_price
-from model.quantization import usable_bytes_per_gpu, weight_bytes
+from model.search.pareto import Axis, Objective, SearchSpace
+from model.economics.prices import GpuPrice, gpu_price
+from model.quantization.weights import usable_bytes_per_gpu, weight_bytes
 from model.rate_search import bisect_boundary
-from model.validation import ParameterError, check_int, check_nonnegative, check_positive
+from model.checks import ParameterError, check_int, check_nonnegative, check_positive
 
 GB = 1e9
 #: Objectives of the chapter's search: cost per 1M prompt tokens, throughput at the SLO, P95 TTFT.
@@ -79,7 +79,7 @@ class ServingSetup:
     n_gpus : int
         GPUs of the prefill replica (tensor parallel).
     price : GpuPrice or None
-        Price of one GPU-hour of ``gpu`` (:func:`model.prices.gpu_price`: a price row or one set by the
+        Price of one GPU-hour of ``gpu`` (:func:`model.economics.prices.gpu_price`: a price row or one set by the
         user); ``None``: the GPU's AWS on-demand row of ``data/prices/gpu_prices.csv`` (the p5/p4de instances
         whose 8-GPU shape the replica follows). Its USD per GPU-hour is :attr:`gpu_usd_per_hour`.
     dram_tier, ssd_tier : str
@@ -144,7 +144,7 @@ class ServingSetup:
 
     def prefill_coefficients(self) -> tuple[float, float]:
         """(seconds per new token, seconds per (new token, context token) pair) of prefill on the replica:
-        the compute terms of :mod:`model.step_time`'s step-time model (its cited MFU), reduced to scalars by
+        the compute terms of :mod:`model.serving.step_time`'s step-time model (its cited MFU), reduced to scalars by
         :class:`model.tiering.PrefillEngine`."""
         from model.tiering import PrefillEngine
 
@@ -503,7 +503,7 @@ def feasibility_sentence(trace_name: str, feasible: int, total: int, baseline_fe
 
 
 def search_sentence(evaluations) -> str:
-    """The pruned search against the exhaustive grid (a :func:`model.pareto.evaluations_table`), in words."""
+    """The pruned search against the exhaustive grid (a :func:`model.search.pareto.evaluations_table`), in words."""
     ex = evaluations[evaluations["search"] == "exhaustive grid"].iloc[0]
     pr = evaluations[evaluations["search"] != "exhaustive grid"].iloc[0]
     text = (f"evaluates {int(pr['evaluations']):,} of the {int(ex['evaluations']):,} configurations "

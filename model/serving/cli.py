@@ -1,9 +1,9 @@
-"""``python -m model.batching predict``: one static-batch prediction of the step-time model from the command
+"""``python -m model.serving predict``: one static-batch prediction of the step-time model from the command
 line.
 
-``python -m model.batching predict --model M --gpu G --n-gpus N --weight-dtype D [--kv-dtype D]
+``python -m model.serving predict --model M --gpu G --n-gpus N --weight-dtype D [--kv-dtype D]
 --input-tokens I --output-tokens O (--batch B | --max-batch [--batch-cap K]) [--json]`` prints, for B equal
-requests served as one static batch (:func:`model.step_time.fixed_batch_time`):
+requests served as one static batch (:func:`model.serving.step_time.fixed_batch_time`):
 
 - ``ttft_s``: the batch's prefill step (B × I tokens; the first output token comes out of it);
 - ``tpot_s``: the mean of its O − 1 decode steps;
@@ -24,15 +24,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from model.architectures import available_models, load_architecture
-from model.formats import COMPUTE_TYPE, DTYPES
+from model.quantization.formats import COMPUTE_TYPE, DTYPES
 from model.hardware import available_gpus, load_gpu, usable_bytes_per_gpu
-from model.quantization import min_gpus_for_weights
-from model.step_time import Deployment, deployment
-from model.validation import ParameterError
+from model.quantization.weights import min_gpus_for_weights
+from model.serving.step_time import Deployment, deployment
+from model.checks import ParameterError
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m model.batching",
+    parser = argparse.ArgumentParser(prog="python -m model.serving",
                                      description="Step-time model predictions for one replica.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="TTFT, TPOT and throughput of one static batch of equal requests")
@@ -118,7 +118,7 @@ def predict(dep: Deployment, input_tokens: int, output_tokens: int, batch: int |
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m model.batching``; returns the exit status (2 and one line on bad input)."""
+    """Entry point of ``python -m model.serving``; returns the exit status (2 and one line on bad input)."""
     args = _parser().parse_args(argv)
     try:
         dep = _check(args)

@@ -34,7 +34,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from model.parallel import EXECUTORS, Runner
-from model.validation import check_int
+from model.checks import check_int
 
 
 def interactive() -> bool:

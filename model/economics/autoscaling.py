@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from model.calendar import hours_per_month
-from model.validation import ParameterError, check_int, check_number, check_positive
+from model.checks import ParameterError, check_int, check_number, check_positive
 
 
 def diurnal_load(hours: np.ndarray, *, peak: float, trough: float, peak_hour: float = 21.0) -> np.ndarray:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from model.io import DATA, verify_sha256
 from model.parameters import default
-from model.validation import check_int
+from model.checks import check_int
 from model.workload.trace import Trace, _from_lists
 
 TRACES_DIR = DATA / "traces"

@@ -1,7 +1,7 @@
 """Fit of the step-time model's efficiencies and overheads on the **calibration** rows of
 ``data/measurements/step_time_points.csv`` (the validation rows are never seen by the fit).
 
-The fitted parameters (:data:`FITTED`) are those of :class:`model.step_time.Deployment`: MFU and MBU of the
+The fitted parameters (:data:`FITTED`) are those of :class:`model.serving.step_time.Deployment`: MFU and MBU of the
 dense matmuls and weight reads, the attention kernels' own MFU and MBU, the tokens at which the matmuls reach
 half their MFU, the compute/memory overlap, the fixed overhead per layer, the latency of one all-reduce and the
 8-bit kernels' efficiencies. The loss is a soft-L1 (pseudo-Huber) on log(predicted ÷ measured) with scale
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.step_time_validation import load_points, prediction_table
+from model.serving.step_time_accuracy import load_points, prediction_table
 
 #: Parameter -> (Deployment field, kind): kind "fraction" (0, 1), "fraction0" [0, 1), "positive" (≥ 0).
 FITTED = {
@@ -119,7 +119,7 @@ class StepTimeFit:
     Attributes
     ----------
     params : dict
-        Fitted :class:`model.step_time.Deployment` fields (unrounded).
+        Fitted :class:`model.serving.step_time.Deployment` fields (unrounded).
     loss : float
         Loss at the fit (calibration rows).
     evaluations : int

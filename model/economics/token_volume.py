@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.calendar import hours_per_month
-from model.validation import check_fraction, check_int, check_nonnegative, check_number, check_positive
+from model.checks import check_fraction, check_int, check_nonnegative, check_number, check_positive
 
 MINUTES_PER_HOUR = 60.0
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.step_time import Deployment
-from model.validation import ParameterError, check_int
+from model.serving.step_time import Deployment
+from model.checks import ParameterError, check_int
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.calendar import hours_per_year
-from model.validation import (ParameterError, check_fraction, check_int, check_nonnegative, check_number,
+from model.checks import (ParameterError, check_fraction, check_int, check_nonnegative, check_number,
                               check_positive, check_shares)
 
 

@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from model.calendar import hours_per_month
-from model.validation import ParameterError, check_int, check_nonnegative, check_positive
+from model.checks import ParameterError, check_int, check_nonnegative, check_positive
 
 #: Loads (shares of the analytic saturation throughput) at which a replica is simulated to find the highest
 #: rate that keeps a latency percentile under its target (a grid, not a constant of the model: the answer is
@@ -64,15 +64,15 @@ def replica_load_sweep(model: str, gpu: str, n_gpus: int, *, prompt_tokens: int,
     lengths) at ``load_fractions`` of its analytic saturation throughput.
 
     ``cached_tokens`` of every prompt are a prefix cache hit, loaded rather than recomputed
-    (:func:`model.request_stream.poisson_workload`); 0, the default, prefills every prompt whole.
+    (:func:`model.workload.requests.poisson_workload`); 0, the default, prefills every prompt whole.
 
     Returns
     -------
     (saturation requests/s, one row of :meth:`model.serving.SimResult.summary` metrics per load)
     """
-    from model.request_stream import poisson_workload
-    from model.saturation import continuous_saturation
-    from model.step_time import deployment
+    from model.workload.requests import poisson_workload
+    from model.serving.saturation import continuous_saturation
+    from model.serving.step_time import deployment
     from model.serving import Scheduler, sweep_load
 
     dep = deployment(model, gpu, n_gpus)
@@ -156,10 +156,10 @@ def fleet_for_sessions(concurrent_sessions: float, *, replica_rate_per_s: float,
 def replica_saturation_rate_per_s(model: str, gpu: str, n_gpus: int, *, prompt_tokens: int, reply_tokens: int,
                                   max_batch: int = 256) -> float:
     """Requests per second one continuously batched replica of ``n_gpus`` GPUs completes at saturation
-    (:func:`model.saturation.continuous_saturation`, analytic, no simulation), requests of ``prompt_tokens``
+    (:func:`model.serving.saturation.continuous_saturation`, analytic, no simulation), requests of ``prompt_tokens``
     prompt and ``reply_tokens`` reply tokens."""
-    from model.saturation import continuous_saturation
-    from model.step_time import deployment
+    from model.serving.saturation import continuous_saturation
+    from model.serving.step_time import deployment
 
     check_int("n_gpus", n_gpus, low=1)
     check_positive("prompt_tokens", prompt_tokens)

@@ -4,9 +4,9 @@ overheads): what no scheduler can beat."""
 from __future__ import annotations
 
 from model.hardware import Accelerator
-from model.quantization import COMPUTE_TYPE
-from model.step_time import Deployment
-from model.validation import check_positive
+from model.quantization.weights import COMPUTE_TYPE
+from model.serving.step_time import Deployment
+from model.checks import check_positive
 
 
 def sequential_rate_bound_per_gpu(dep: Deployment, output_tokens: float) -> float:

@@ -1,0 +1,1 @@
+"""Quantization: number formats of weights and KV cache, and what smaller weights buy."""
