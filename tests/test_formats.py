@@ -2,7 +2,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.architectures import load_architecture
-from model.quantization.formats import BITS_PER_ELEMENT, COMPUTE_TYPE, DTYPES, bytes_per_element, weight_bytes
+from model.formats import BITS_PER_ELEMENT, COMPUTE_TYPE, DTYPES, bytes_per_element, weight_bytes
 from model.checks import ParameterError
 
 

@@ -175,9 +175,9 @@ def test_the_shim_checks_can_fail():
     """Each rule above on a planted violation."""
     shim = ast.parse('"""Gathered."""\nfrom model.economics.prices import gpu_price\n__all__ = ["gpu_price"]\n')
     assert _reexports(shim) == ["gpu_price"]
-    partial = ast.parse("from model.quantization.formats import DTYPES\nx = 1\n__all__ = ['DTYPES', 'x']\n")
+    partial = ast.parse("from model.formats import DTYPES\nx = 1\n__all__ = ['DTYPES', 'x']\n")
     assert _reexports(partial) == ["DTYPES"]
-    own = ast.parse("from model.quantization.formats import DTYPES\ndef f():\n    return DTYPES\n__all__ = ['f']\n")
+    own = ast.parse("from model.formats import DTYPES\ndef f():\n    return DTYPES\n__all__ = ['f']\n")
     assert _reexports(own) == []
     entry = ast.parse('if __name__ == "__main__":\n    from model.serving.cli import main\n    main()\n')
     assert _reexports(entry) == [] and _is_main_guard(entry.body[0])

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 from model.architectures import Architecture
 from model.economics.autoscaling import autoscaling_saving
 from model.economics.fleet_sizing import fleet_monthly_cost
-from model.quantization.formats import BITS_PER_ELEMENT, DTYPES, bytes_per_element, weight_bytes
+from model.formats import BITS_PER_ELEMENT, DTYPES, bytes_per_element, weight_bytes
 from model.hardware import load_gpu
 from model.kv import kv_bytes_per_session, kv_bytes_per_token, memory_budget, paged_session_bytes
 from model.economics.prices import ApiPrice, GpuPrice

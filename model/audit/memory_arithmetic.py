@@ -14,7 +14,7 @@ import pandas as pd
 from model.architectures import load_architecture
 from model.audit.claims import stated_value
 from model.audit.verdicts import Computed, audit
-from model.quantization.formats import bytes_per_element
+from model.formats import bytes_per_element
 from model.hardware import load_gpu
 from model.kv import (kv_bytes_per_session, kv_bytes_per_token, lifetime_reservation_gain, memory_budget,
                       paged_session_bytes, published_reservation_gains, session_lengths_over_life)

@@ -3,7 +3,7 @@ beside the weights (:mod:`model.kv.budget`), and the reservation policies that w
 (:mod:`model.kv.paging`). Every public name is importable from ``model.kv``; the number formats
 (``bytes_per_element``, ``weight_bytes``) and ``usable_bytes_per_gpu`` are re-exported for older imports."""
 
-from model.quantization.formats import bytes_per_element, weight_bytes
+from model.formats import bytes_per_element, weight_bytes
 from model.hardware import usable_bytes_per_gpu
 from model.kv.budget import (MemoryBudget, budget_table, gpus_for_sessions, memory_budget, sessions_by_context,
                              sessions_that_fit, what_if_rows)

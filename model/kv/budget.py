@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from model.architectures import Architecture
-from model.quantization.formats import weight_bytes
+from model.formats import weight_bytes
 from model.hardware import Accelerator, usable_bytes_per_gpu
 from model.kv.size import kv_bytes_per_session
 from model.checks import ParameterError, check_int, check_nonnegative

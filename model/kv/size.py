@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model.architectures import Architecture
-from model.quantization.formats import bytes_per_element
+from model.formats import bytes_per_element
 from model.checks import check_positive
 
 

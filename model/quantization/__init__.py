@@ -1,1 +1,1 @@
-"""Quantization: number formats of weights and KV cache, and what smaller weights buy."""
+"""Quantization: what smaller weights and KV cache buy (GPUs to hold a model, decode speed-up, quality); the number formats themselves are :mod:`model.formats`."""

@@ -1,7 +1,7 @@
 """Weight quantization: GPUs needed to hold a model in each number format, and the memory-bandwidth bound
 on the decode speed-up that smaller weights can give; published accuracy and speed-ups of quantized models.
 
-The number formats themselves live in :mod:`model.quantization.formats` (re-exported here: ``BITS_PER_ELEMENT``,
+The number formats themselves live in :mod:`model.formats` (re-exported here: ``BITS_PER_ELEMENT``,
 ``COMPUTE_TYPE``, ``DTYPES``, ``bytes_per_element``, ``weight_bytes``), the usable share of a GPU in
 :mod:`model.hardware` (``usable_bytes_per_gpu``, re-exported)."""
 
@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from model.architectures import Architecture
-from model.quantization.formats import BITS_PER_ELEMENT, COMPUTE_TYPE, DTYPES, bytes_per_element, weight_bytes  # noqa: F401
+from model.formats import BITS_PER_ELEMENT, COMPUTE_TYPE, DTYPES, bytes_per_element, weight_bytes  # noqa: F401
 from model.hardware import Accelerator, usable_bytes_per_gpu  # noqa: F401
 from model.kv import kv_bytes_per_token, memory_budget
 from model.parameters import default

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from model.architectures import available_models, load_architecture
-from model.quantization.formats import COMPUTE_TYPE, DTYPES
+from model.formats import COMPUTE_TYPE, DTYPES
 from model.hardware import available_gpus, load_gpu, usable_bytes_per_gpu
 from model.quantization.weights import min_gpus_for_weights
 from model.serving.step_time import Deployment, deployment

@@ -51,7 +51,7 @@ MODULES: dict[str, list[str]] = {
     "model/kv/size.py": ["tests/test_kv.py", "tests/test_kv_mutants.py", "tests/test_properties_scaling.py"],
     "model/kv/budget.py": ["tests/test_kv.py", "tests/test_kv_mutants.py", "tests/test_properties_scaling.py"],
     "model/kv/paging.py": ["tests/test_kv.py", "tests/test_kv_mutants.py"],
-    "model/quantization/formats.py": ["tests/test_formats.py", "tests/test_properties_scaling.py"],
+    "model/formats.py": ["tests/test_formats.py", "tests/test_properties_scaling.py"],
     "model/quantization/weights.py": ["tests/test_quantization.py", "tests/test_quantization_mutants.py"],
     "model/hardware.py": ["tests/test_hardware.py", "tests/test_hardware_mutants.py"],
     "model/search/pareto.py": ["tests/test_pareto.py", "tests/test_pareto_properties.py", "tests/test_pareto_mutants.py"],
