@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+from model.book import phrases
 from model.search import tier_search as kareto
 from model.search import pareto
 from model.io import DATA
@@ -66,7 +67,7 @@ def test_gpu_price_follows_the_gpu(gpu):
         assert_allclose(setup.gpu_usd_per_hour, 55.04 / 8, rtol=1e-12)
     # a price set by the reader wins, and another row can be chosen
     mine = kareto.ServingSetup(model="llama-3-8b", gpu=gpu, n_gpus=1, price=gpu_price(gpu, usd_per_gpu_hour=1.5))
-    assert mine.gpu_usd_per_hour == 1.5 and "as set in the parameters" in kareto.setting_sentence(mine)
+    assert mine.gpu_usd_per_hour == 1.5 and "as set in the parameters" in phrases.setting_sentence(mine)
     spot = kareto.ServingSetup(gpu="h200-141gb", price=gpu_price("h200-141gb", "aws", "spot"))
     assert spot.gpu_usd_per_hour == _price_row("h200-141gb", pricing="spot")
 
@@ -90,7 +91,7 @@ def test_gpu_without_a_price_row_asks_for_a_price(monkeypatch):
 def test_setting_sentence_names_the_price_row():
     date = pd.read_csv(DATA / "prices" / "gpu_prices.csv", dtype={"date": str}).query(
         "gpu == 'h100-80gb' and provider == 'aws'")["date"].max()
-    assert kareto.setting_sentence(kareto.ServingSetup()) == (
+    assert phrases.setting_sentence(kareto.ServingSetup()) == (
         f"The search below runs Llama 3.1 70B on 8× h100-80gb at ${_price_row('h100-80gb'):.2f} per GPU-hour (the "
         f"h100-80gb row of data/prices/gpu_prices.csv: aws on-demand, {date}), with a P95 TTFT target of 5 s.")
 
@@ -158,8 +159,8 @@ def test_tight_slo_makes_every_configuration_infeasible_and_nothing_raises(small
     ev_table = pareto.evaluations_table(table, table.iloc[:5], kareto.OBJECTIVES)
     assert ev_table.hypervolume_ratio.isna().all() and (ev_table.feasible == 0).all()
     assert not pareto.non_dominated_mask(pareto.as_minimisation(table, kareto.OBJECTIVES)).any()
-    assert "none of the 36" in kareto.feasibility_sentence("Mooncake", 0, 36, False, 0.05)
-    assert kareto.change_phrase(math.nan, better="rises", worse="falls") == "cannot be compared"
+    assert "none of the 36" in phrases.feasibility_sentence("Mooncake", 0, 36, False, 0.05)
+    assert phrases.change_phrase(math.nan, better="rises", worse="falls") == "cannot be compared"
     # with no feasible baseline the reference load is the trace's own rate
     span = float(ev.arrival_s[-1])
     assert_allclose(ev.reference_rps, len(ev.arrival_s) / span, rtol=1e-12)
@@ -205,9 +206,9 @@ def test_unbounded_hit_ratio_bounds_every_configuration(small_trace):
 
 
 def test_phrases():
-    assert kareto.config_phrase({"hbm_gb": 59.0, "dram_gb": 1024.0, "ssd_gb": 12000.0}) == \
+    assert phrases.config_phrase({"hbm_gb": 59.0, "dram_gb": 1024.0, "ssd_gb": 12000.0}) == \
         "59 GB of HBM, 1,024 GB of DRAM, 12 TB of SSD"
-    assert kareto.config_phrase({"hbm_gb": 59.0, "dram_gb": 0.0, "ssd_gb": 0.0}) == "59 GB of HBM, no DRAM, no SSD"
-    assert kareto.change_phrase(30.4, better="rises", worse="falls") == "rises 30%"
-    assert kareto.change_phrase(-12.6, better="falls", worse="rises") == "rises 13%"
-    assert "31 of the 36" in kareto.feasibility_sentence("Mooncake", 31, 36, True, 5.0)
+    assert phrases.config_phrase({"hbm_gb": 59.0, "dram_gb": 0.0, "ssd_gb": 0.0}) == "59 GB of HBM, no DRAM, no SSD"
+    assert phrases.change_phrase(30.4, better="rises", worse="falls") == "rises 30%"
+    assert phrases.change_phrase(-12.6, better="falls", worse="rises") == "rises 13%"
+    assert "31 of the 36" in phrases.feasibility_sentence("Mooncake", 31, 36, True, 5.0)

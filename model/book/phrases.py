@@ -1,9 +1,13 @@
-"""Words for the tiering chapter's computed sentences: ratios, capacities and hit-ratio differences as a
-reader says them (every word computed from the numbers, so the prose follows the parameters)."""
+"""Words of the chapters' computed sentences: ratios, capacities and hit-ratio differences as a reader says
+them, and the sentences of the tier-configuration search (every word computed from the numbers, so the prose
+follows the parameters). The model computes numbers; the sentences are built here."""
 
 from __future__ import annotations
 
 import math
+
+from model.architectures import load_architecture
+from model.parameters import default
 
 
 def ratio_verb(ratio: float) -> str:
@@ -61,3 +65,103 @@ def points(difference: float) -> str:
     if p < 1:
         return "under one point"
     return f"{p:.2g} points"
+
+
+# --------------------------------------------------------------------------------------------------------
+# The tier-configuration search (the Kareto chapter, model.search.tier_search), computed from its results
+# --------------------------------------------------------------------------------------------------------
+
+def change_phrase(percent: float, *, better: str, worse: str) -> str:
+    """An improvement in % (positive = better) as prose: ``"rises 30%"``, ``"is unchanged"`` (below 0.5%,
+    which rounds to 0%); NaN (no
+    comparison possible: no feasible configuration or baseline) gives ``"cannot be compared"``."""
+    if not math.isfinite(percent):
+        return "cannot be compared"
+    if abs(percent) < 0.5:           # rounds to 0%
+        return "is unchanged"
+    return f"{better if percent > 0 else worse} {abs(percent):.0f}%"
+
+
+def feasibility_sentence(trace_name: str, feasible: int, total: int, baseline_feasible: bool,
+                         slo_s: float) -> str:
+    """How many configurations meet the P95-TTFT target on a trace, and what that means for the tables."""
+    if feasible == total:
+        head = f"On the {trace_name} trace all {total:,} configurations meet the {slo_s:g} s P95 TTFT target"
+    elif feasible == 0:
+        return (f"On the {trace_name} trace none of the {total:,} configurations meets the {slo_s:g} s P95 TTFT "
+                f"target, even on an idle replica: each has throughput 0 at the SLO, an infinite cost per "
+                f"token and feasible = False, so there is no frontier and no improvement to report.")
+    else:
+        head = (f"On the {trace_name} trace {feasible:,} of the {total:,} configurations meet the {slo_s:g} s P95 "
+                f"TTFT target; the other {total - feasible:,} (feasible = False) are left out of the frontier")
+    tail = "" if baseline_feasible else (", but the baseline does not, so improvements over it cannot be "
+                                         "computed")
+    return head + tail + "."
+
+
+def search_sentence(evaluations) -> str:
+    """The pruned search against the exhaustive grid (a :func:`model.search.pareto.evaluations_table`), in words."""
+    ex = evaluations[evaluations["search"] == "exhaustive grid"].iloc[0]
+    pr = evaluations[evaluations["search"] != "exhaustive grid"].iloc[0]
+    text = (f"evaluates {int(pr['evaluations']):,} of the {int(ex['evaluations']):,} configurations "
+            f"({float(pr['evaluation_reduction']):.1f}× fewer)")
+    ratio = float(pr["hypervolume_ratio"])
+    if math.isfinite(ratio):
+        return text + f" and recovers {100 * ratio:.1f}% of the exhaustive frontier's hypervolume"
+    return text + "; with no feasible configuration there is no frontier to recover"
+
+
+def config_phrase(row) -> str:
+    """A configuration's capacities in words (``"59 GB of HBM, 1,024 GB of DRAM, 12 TB of SSD"``); for a
+    row with no configuration (NaN capacities: nothing feasible) ``"none (no configuration meets the SLO)"``."""
+    if not all(math.isfinite(float(row[k])) for k in ("hbm_gb", "dram_gb", "ssd_gb")):
+        return "none (no configuration meets the SLO)"
+
+    def amount(gb: float, tier: str) -> str:
+        if gb == 0:
+            return f"no {tier}"
+        return f"{gb / 1000:g} TB of {tier}" if gb >= 1000 and gb % 1000 == 0 else f"{gb:,.0f} GB of {tier}"
+    return ", ".join(amount(float(row[k]), t) for k, t in (("hbm_gb", "HBM"), ("dram_gb", "DRAM"),
+                                                           ("ssd_gb", "SSD")))
+
+
+def setting_sentence(setup: "ServingSetup") -> str:
+    """One sentence naming the chapter's setting: model, GPUs, GPU price and where it comes from, SLO."""
+    arch = load_architecture(setup.model)
+    row = setup.price
+    if row.set_by_user:
+        source = "as set in the parameters"
+    else:
+        source = (f"the {setup.gpu} row of data/prices/gpu_prices.csv: {row.provider} {row.pricing}, "
+                  f"{row.date}")
+    return (f"The search below runs {arch.display_name} on {setup.n_gpus}× {setup.gpu} at "
+            f"${setup.gpu_usd_per_hour:.2f} per GPU-hour ({source}), with a P95 TTFT target of "
+            f"{setup.slo_ttft_p95_s:g} s.")
+
+
+def reference_load_phrase(evaluator: "TierEvaluator", baseline_feasible: bool) -> str:
+    """The request rate P95 TTFT is measured at, and where it comes from."""
+    rate = f"{evaluator.reference_rps:.3g} requests/s"
+    if baseline_feasible:
+        return f"{rate}, {100 * default('kareto_reference_load'):.0f}% of the baseline's throughput at the SLO"
+    return f"{rate}, the trace's own rate, as the baseline meets the SLO at no rate"
+
+
+def frontier_sentence(on_frontier: int, feasible: int) -> str:
+    """How many feasible configurations are on the frontier (or that there is none to plot)."""
+    if feasible == 0:
+        return "No configuration meets the SLO on this trace, so the chart is empty: there is no frontier."
+    verb = "is" if on_frontier == 1 else "are"
+    return f"{on_frontier:,} of the {feasible:,} feasible configurations {verb} on the frontier."
+
+
+def ttl_sentence(choice, summary: dict) -> str:
+    """The TTL tuner's choice against the best single TTL, in words (``summary``: :func:`ttl_summary`)."""
+    uniform = summary["best_uniform_ttl_s"]
+    uniform_text = "no expiry" if not math.isfinite(uniform) else f"{uniform:g} s"
+    saving = summary["saving_percent"]
+    if abs(saving) < 0.05:
+        return f"a TTL per group costs the same as the best single TTL ({uniform_text}): grouping saves nothing"
+    if choice.chosen != "TTL per group":
+        return f"the tuner keeps '{choice.chosen}' (best single TTL: {uniform_text})"
+    return (f"a TTL per group costs {saving:.1f}% less than the best single TTL ({uniform_text})")
