@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from model.architectures import load_architecture
+from model.book.glue import compare
 from model.parameters import default
 
 
@@ -165,3 +166,171 @@ def ttl_sentence(choice, summary: dict) -> str:
     if choice.chosen != "TTL per group":
         return f"the tuner keeps '{choice.chosen}' (best single TTL: {uniform_text})"
     return (f"a TTL per group costs {saving:.1f}% less than the best single TTL ({uniform_text})")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Where the KV cache lives (the tiering chapter), computed from its tables
+# --------------------------------------------------------------------------------------------------------
+
+#: A hit-ratio difference a reader counts as none: one percentage point (fraction of block lookups).
+ONE_POINT = 0.01
+#: A throughput ratio a reader counts as no gain: within 5%.
+NO_GAIN_RATIO = 1.05
+
+
+def ssd_reason(ssd_gain: float, dram_gb_per_instance: float) -> str:
+    """Why SSD adds what it adds on top of DRAM, from the SSD sweep's hit-ratio gain.
+
+    Parameters
+    ----------
+    ssd_gain : float
+        Hit ratio of the largest SSD minus that of no SSD (fraction of block lookups).
+    dram_gb_per_instance : float
+        DRAM under the SSD sweep, GB per instance.
+
+    Returns
+    -------
+    str
+        Under one point of gain: DRAM already holds almost everything reused; else: the trace reuses more
+        than that DRAM holds.
+    """
+    dram = capacity_text(dram_gb_per_instance)
+    if ssd_gain < ONE_POINT:
+        return f"{dram} of DRAM per instance already holds almost everything this trace reuses"
+    return f"the trace reuses more than {dram} of DRAM per instance holds"
+
+
+def _slo_rows(slo):
+    hbm_row, dram_row, ssd_row = (slo.iloc[i] for i in range(3))
+    return hbm_row, dram_row, ssd_row, float(slo["floor_p95_ttft_s"].min()), float(slo["floor_p95_ttft_s"].max())
+
+
+def slo_sentence(slo, *, dram_label: str, n_gpus: int, n_instances: int, gpus_per_instance: int, gpu: str,
+                 target_s: float) -> str:
+    """Throughput at the P95-TTFT target of HBM only, HBM + DRAM and HBM + DRAM + SSD, in words.
+
+    Parameters
+    ----------
+    slo : pandas.DataFrame
+        :func:`model.tiering.slo_table` of the three configurations in that order (``configuration``,
+        ``feasible``, ``throughput_at_slo_rps`` requests/s, ``usd_per_million_tokens`` USD,
+        ``floor_p95_ttft_s`` and ``ttft_p95_s`` s).
+    dram_label : str
+        The DRAM per instance as written (``"1.02 TB"``).
+    n_gpus, n_instances, gpus_per_instance : int
+        GPUs in all, prefill instances, GPUs per instance.
+    gpu : str
+        GPU name.
+    target_s : float
+        The P95 TTFT target, s.
+
+    Returns
+    -------
+    str
+        Three branches: every configuration meets the target (throughput and cost, HBM → DRAM, and what SSD
+        adds), none does (the zero-load floor), or only some do.
+    """
+    hbm_row, dram_row, ssd_row, floor_lo, floor_hi = _slo_rows(slo)
+    if slo["feasible"].all():
+        gain = dram_row["throughput_at_slo_rps"] / hbm_row["throughput_at_slo_rps"]
+        cost_word = compare(dram_row["usd_per_million_tokens"], hbm_row["usd_per_million_tokens"], rel_tol=0.01,
+                            more="rises", less="falls", same="stays about the same")
+        ssd_gain_rps = ssd_row["throughput_at_slo_rps"] / dram_row["throughput_at_slo_rps"]
+        return (f"Cached prefixes turn into throughput: with {dram_label} of DRAM per instance the same {n_gpus} GPUs "
+                f"sustain {as_many(gain)} ({hbm_row['throughput_at_slo_rps']:.3g} → "
+                f"{dram_row['throughput_at_slo_rps']:.3g} requests/s) at a P95 TTFT of {target_s:g} s, and "
+                f"the cost of a million tokens {cost_word} (${hbm_row['usd_per_million_tokens']:.3g} → "
+                f"${dram_row['usd_per_million_tokens']:.3g}) with the DRAM paid for. "
+                + ("SSD buys no more throughput on this trace and only adds its price: past the knee, capacity is "
+                   "cost without return." if ssd_gain_rps < NO_GAIN_RATIO else
+                   f"SSD on top sustains {as_many(ssd_gain_rps)} again."))
+    if not slo["feasible"].any():
+        return (f"No configuration meets a P95 TTFT of {target_s:g} s: on {n_instances} instances of "
+                f"{gpus_per_instance} × {gpu} the P95 of the zero-load TTFT alone is "
+                f"{floor_lo:.3g}–{floor_hi:.3g} s (the prefill of the "
+                f"trace's longest prompts), so no request rate is fast enough and the throughput is 0. The "
+                f"best P95 the configurations reach, at the slowest rate tried, is "
+                f"{slo['ttft_p95_s'].min():.3g} s (with no sustainable rate there is no cost per million tokens "
+                "either). A target above the floor, faster GPUs or more GPUs per instance would have an answer.")
+    ok, no = slo[slo["feasible"]], slo[~slo["feasible"]]
+    return (f"Only {join_and(ok['configuration'])} meet{'s' if len(ok) == 1 else ''} a P95 TTFT of "
+            f"{target_s:g} s ({join_and(f'{r:.3g}' for r in ok['throughput_at_slo_rps'])} requests/s); "
+            f"for {join_and(no['configuration'])} the zero-load P95 TTFT alone "
+            f"({join_and(f'{x:.3g} s' for x in no['floor_p95_ttft_s'])}) is above the target, so no request "
+            "rate meets it (and no cost per million tokens is given): here cached prefixes make the "
+            "difference between an answer and none.")
+
+
+def slo_finding(slo, *, dram_label: str, n_gpus: int) -> str:
+    """The chapter summary's short form of :func:`slo_sentence` (it follows "At the TTFT target (… s at P95),").
+
+    Parameters
+    ----------
+    slo : pandas.DataFrame
+        As for :func:`slo_sentence`.
+    dram_label : str
+        The DRAM per instance as written.
+    n_gpus : int
+        GPUs in all.
+
+    Returns
+    -------
+    str
+        The same three branches as :func:`slo_sentence`, one clause each.
+    """
+    hbm_row, dram_row, _, floor_lo, floor_hi = _slo_rows(slo)
+    if slo["feasible"].all():
+        gain = dram_row["throughput_at_slo_rps"] / hbm_row["throughput_at_slo_rps"]
+        return (f"with {dram_label} of DRAM per instance the same {n_gpus} GPUs sustain {as_many(gain)} "
+                f"({hbm_row['throughput_at_slo_rps']:.3g} → "
+                f"{dram_row['throughput_at_slo_rps']:.3g} requests/s), and a million tokens cost "
+                f"${hbm_row['usd_per_million_tokens']:.3g} → ${dram_row['usd_per_million_tokens']:.3g}.")
+    if not slo["feasible"].any():
+        return (f"no configuration meets it: the zero-load P95 alone is "
+                f"{floor_lo:.3g}–{floor_hi:.3g} s on this setup.")
+    ok = slo[slo["feasible"]]
+    return (f"only {join_and(ok['configuration'])} meet{'s' if len(ok) == 1 else ''} it: cached prefixes "
+            "make the difference between an answer and none.")
+
+
+def ttl_keep_text(shortest_ttl_s: float, no_ttl_hit_ratio: float) -> str:
+    """Which uniform TTLs keep within one point of the no-TTL hit ratio.
+
+    Parameters
+    ----------
+    shortest_ttl_s : float
+        The shortest uniform TTL that does, s (:func:`model.tiering.sweeps.shortest_ttl_within`); NaN if none.
+    no_ttl_hit_ratio : float
+        Hit ratio with no TTL (fraction of block lookups).
+
+    Returns
+    -------
+    str
+    """
+    ratio = f"{100 * no_ttl_hit_ratio:.1f}%"
+    if math.isnan(shortest_ttl_s):
+        return f"no uniform TTL tried keeps within one point of the no-TTL hit ratio ({ratio})"
+    return f"every uniform TTL of {shortest_ttl_s:g} s or more keeps within one point of the no-TTL hit ratio ({ratio})"
+
+
+def ttl_match_text(findings: dict) -> str:
+    """The per-group setting's memory against the shortest uniform TTL that keeps as many hits.
+
+    Parameters
+    ----------
+    findings : dict
+        :func:`model.tiering.ttl_findings` (``matching`` label or None, ``matching_memory_gb`` GB,
+        ``memory_saved`` fraction).
+
+    Returns
+    -------
+    str
+        ``"40% less memory than the shortest uniform TTL that keeps as many hits (uniform 120 s, 300 GB)"``,
+        ``"… more memory …"`` for a negative saving, or that no uniform TTL tried keeps as many hits.
+    """
+    if findings["matching"] is None:
+        return "no uniform TTL tried keeping as many hits"
+    saved = findings["memory_saved"]
+    return (f"{100 * saved:.0f}% {'less' if saved >= 0 else 'more'} memory than "
+            f"the shortest uniform TTL that keeps as many hits ({findings['matching']}, "
+            f"{capacity_text(findings['matching_memory_gb'])})")
