@@ -79,5 +79,7 @@ def test_ttl_match_text():
     found = {"matching": "uniform 600 s", "matching_memory_gb": 2500.0, "memory_saved": 0.4}
     assert ttl_match_text(found) == ("40% less memory than the shortest uniform TTL that keeps as many hits "
                                      "(uniform 600 s, 2.5 TB)")
+    assert ttl_match_text(found | {"memory_saved": -0.25}) == (
+        "25% more memory than the shortest uniform TTL that keeps as many hits (uniform 600 s, 2.5 TB)")
     assert ttl_match_text({"matching": None, "matching_memory_gb": math.nan, "memory_saved": math.nan}) == (
         "no uniform TTL tried keeping as many hits")

@@ -331,6 +331,6 @@ def ttl_match_text(findings: dict) -> str:
     if findings["matching"] is None:
         return "no uniform TTL tried keeping as many hits"
     saved = findings["memory_saved"]
-    return (f"{100 * saved:.0f}% {'less' if saved >= 0 else 'more'} memory than "
+    return (f"{100 * abs(saved):.0f}% {'less' if saved >= 0 else 'more'} memory than "
             f"the shortest uniform TTL that keeps as many hits ({findings['matching']}, "
             f"{capacity_text(findings['matching_memory_gb'])})")
