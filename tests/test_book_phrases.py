@@ -83,3 +83,41 @@ def test_ttl_match_text():
         "25% more memory than the shortest uniform TTL that keeps as many hits (uniform 600 s, 2.5 TB)")
     assert ttl_match_text({"matching": None, "matching_memory_gb": math.nan, "memory_saved": math.nan}) == (
         "no uniform TTL tried keeping as many hits")
+
+
+def test_sweep_peaks_text_pairs_and_single_policy():
+    from model.book.phrases import sweep_peaks_text
+
+    peak = pd.Series({"static": 400.0, "continuous": 1200.0, "chunked_prefill": 1250.0})
+    assert sweep_peaks_text(peak) == ("continuous batching reaches 1,200 output tokens/s against static batching's "
+                                      "400 (×3); chunked prefill reaches 1,250, about the same as continuous batching")
+    assert sweep_peaks_text(peak[["static", "continuous"]]) == (
+        "continuous batching reaches 1,200 output tokens/s against static batching's 400 (×3)")
+    assert sweep_peaks_text(peak[["continuous", "chunked_prefill"]] * [1, 2]) == (
+        "chunked prefill reaches 2,500, more than continuous batching")
+    assert sweep_peaks_text(peak[["static"]]) == ("only static was run (parameter policies), so there is nothing "
+                                                  "to compare")
+
+
+def test_held_phrase_three_shares_and_not_run():
+    from model.book.phrases import held_phrase
+
+    held = {"static": 0.3, "mid": 0.7, "continuous": 0.96}
+    assert held_phrase(held, "static", "static reservation") == (
+        "static reservation holds real tokens in 30% of the memory it reserves (most of its reserved memory empty)")
+    assert held_phrase(held, "mid", "x") == "x holds real tokens in 70% of the memory it reserves (some of its reserved memory empty)"
+    assert held_phrase(held, "continuous", "paged allocation") == (
+        "paged allocation holds real tokens in 96% of the memory it reserves (little of it empty: only each "
+        "sequence’s last block is partly filled)")
+    assert held_phrase(held, "chunked_prefill", "chunks") == "chunks was not run (parameter policies)"
+
+
+def test_hf_why_text_slower_or_not():
+    from model.book.phrases import hf_why_text
+
+    assert hf_why_text(16, 4, 12.345, 30.0, 10.0) == (
+        "The HF-style replica is slower because it prefills each padded batch of 16 prompts on one GPU at a time "
+        "and returns a batch only when its longest request ends (its P95 time to first token alone is 12.35 s).")
+    assert hf_why_text(8, 1, 0.5, 10.4, 10.0) == (
+        "Here the HF-style replica is not slower at the tail: with 8 prompts per padded batch its P95 time to "
+        "first token is 0.50 s.")

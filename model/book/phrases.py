@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from model.architectures import load_architecture
-from model.book.glue import compare
+from model.book.glue import compare, times
 from model.parameters import default
 
 
@@ -334,3 +334,98 @@ def ttl_match_text(findings: dict) -> str:
     return (f"{100 * abs(saved):.0f}% {'less' if saved >= 0 else 'more'} memory than "
             f"the shortest uniform TTL that keeps as many hits ({findings['matching']}, "
             f"{capacity_text(findings['matching_memory_gb'])})")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Batching (the batching chapter), computed from its runs
+# --------------------------------------------------------------------------------------------------------
+
+#: Below this share of reserved KV memory holding tokens, most of it is empty.
+MOSTLY_EMPTY_BELOW = 0.5
+#: From this share on, only each sequence's last, partly filled block is empty.
+LITTLE_EMPTY_FROM = 0.9
+#: A P95 latency this many times another's is slower at the tail (within 5% is not).
+SLOWER_RATIO = 1.05
+
+
+def sweep_peaks_text(peak) -> str:
+    """The load sweep's peak output throughput of each policy, compared.
+
+    Parameters
+    ----------
+    peak : pandas.Series
+        Policy (``static``, ``continuous``, ``chunked_prefill``, those that were run) → peak output tokens/s.
+
+    Returns
+    -------
+    str
+        Continuous against static batching and chunked prefill against continuous batching, where both of a
+        pair were run, joined by "; "; with no pair, that there is nothing to compare.
+    """
+    words = []
+    if "static" in peak and "continuous" in peak:
+        words.append(f"continuous batching reaches {peak['continuous']:,.0f} output tokens/s against static batching's "
+                     f"{peak['static']:,.0f} ({times(peak['continuous'] / peak['static'])})")
+    if "continuous" in peak and "chunked_prefill" in peak:
+        words.append(f"chunked prefill reaches {peak['chunked_prefill']:,.0f}, "
+                     f"{compare(peak['chunked_prefill'], peak['continuous'], more='more than', less='less than')} "
+                     f"continuous batching")
+    return "; ".join(words) if words else (f"only {', '.join(peak.index)} was run (parameter policies), so there is "
+                                           "nothing to compare")
+
+
+def held_phrase(held: dict, name: str, what: str) -> str:
+    """How much of the KV memory a policy reserves holds real tokens.
+
+    Parameters
+    ----------
+    held : dict
+        Policy → share of its reserved KV memory holding tokens (fraction, the run's ``kv_utilization``).
+    name : str
+        The policy.
+    what : str
+        How the text names its allocation (``"paged allocation"``).
+
+    Returns
+    -------
+    str
+        ``"<what> holds real tokens in N% of the memory it reserves (…)"``: most of it empty below
+        :data:`MOSTLY_EMPTY_BELOW`, some of it below :data:`LITTLE_EMPTY_FROM`, else little; or that the
+        policy was not run.
+    """
+    if name not in held:
+        return f"{what} was not run (parameter policies)"
+    share = held[name]
+    if not share < LITTLE_EMPTY_FROM:
+        empty = "little of it empty: only each sequence’s last block is partly filled"
+    elif share < MOSTLY_EMPTY_BELOW:
+        empty = "most of its reserved memory empty"
+    else:
+        empty = "some of its reserved memory empty"
+    return f"{what} holds real tokens in {100 * share:.0f}% of the memory it reserves ({empty})"
+
+
+def hf_why_text(hf_batch: int, n_gpus: int, hf_ttft_p95_s: float, hf_p95_s: float, vllm_p95_s: float) -> str:
+    """Why the HF-style replica is (or is not) slower at the tail than the vLLM-style one.
+
+    Parameters
+    ----------
+    hf_batch : int
+        Prompts per padded batch of the HF-style replica.
+    n_gpus : int
+        GPUs per replica (more than one: its layers are split over them, one GPU at a time).
+    hf_ttft_p95_s, hf_p95_s, vllm_p95_s : float
+        P95 time to first token of the HF-style replica, and P95 end-to-end latency of both, s.
+
+    Returns
+    -------
+    str
+        Slower (P95 above :data:`SLOWER_RATIO` times vLLM's): padded batches returned whole; else not slower.
+    """
+    where = " on one GPU at a time" if n_gpus > 1 else ""
+    if hf_p95_s > SLOWER_RATIO * vllm_p95_s:
+        return (f"The HF-style replica is slower because it prefills each padded batch of {hf_batch} prompts{where} "
+                f"and returns a batch only when its longest request ends (its P95 time to first token alone is "
+                f"{hf_ttft_p95_s:.2f} s).")
+    return (f"Here the HF-style replica is not slower at the tail: with {hf_batch} prompts per padded batch"
+            f"{where} its P95 time to first token is {hf_ttft_p95_s:.2f} s.")
