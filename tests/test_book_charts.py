@@ -87,3 +87,22 @@ def test_compact_audit_six_columns_units_and_no_scientific_notation():
     assert compact_audit(pct).loc[0, "stated"] == "58.3%"
     with pytest.raises(ValueError, match="judged"):
         compact_audit(table, ["one"])
+
+
+def test_sweep_panel_a_line_per_tier_and_a_dashed_rule_at_zero():
+    import pandas as pd
+
+    from model.book.charts import sweep_panel
+
+    panel = pd.DataFrame({"capacity_gb_per_instance": [0, 100, 1000, 0, 500], "hit_ratio": [0.1, 0.2, 0.3, 0.3, 0.31],
+                          "swept": ["DRAM", "DRAM", "DRAM", "SSD", "SSD"]})
+    spec = sweep_panel(panel, "hit_ratio", "hit ratio", ".0%", order=["SSD", "DRAM"]).to_dict()
+    zero, line = spec["layer"]
+    assert zero["mark"] == {"type": "rule", "strokeDash": [4, 3]} and line["mark"] == {"type": "line", "point": True}
+    assert spec["width"] == 600 and spec["height"] == 150
+    x = line["encoding"]["x"]
+    assert x["scale"] == {"type": "log", "domain": [100 / 1.3, 1000 * 1.3]} and x["axis"]["values"] == [100, 200, 500, 1000]
+    assert "title" in x and x["title"] is None
+    assert line["encoding"]["color"]["sort"] == ["SSD", "DRAM"]
+    assert sweep_panel(panel, "hit_ratio", "h", ".0%", order=["DRAM"], x_title="GB").to_dict()[
+        "layer"][1]["encoding"]["x"]["title"] == "GB"

@@ -97,6 +97,44 @@ def range_note(values, fmt: str = ".3g", unit: str = "") -> str:
     return f"from {format(lo, fmt)} to {format(hi, fmt)}{u} (spread {format(hi - lo, fmt)}{u})"
 
 
+def sweep_panel(panel, field: str, title: str, fmt: str, *, order: Sequence[str], x_title: str | None = None
+                ) -> alt.LayerChart:
+    """One panel of a capacity sweep chart: ``field`` against the swept capacity per instance (log x axis),
+    a line per swept tier, and a dashed rule at the value of 0 GB of the swept tier (which a log axis cannot
+    show). Stack panels with ``alt.vconcat(...).resolve_scale(x="shared", color="shared")``.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Sweep rows with ``capacity_gb_per_instance`` (GB), ``swept`` (the tier's legend label) and ``field``.
+    field, title, fmt : str
+        Column plotted, its axis title and its d3 number format.
+    order : sequence of str
+        The ``swept`` labels in legend order.
+    x_title : str or None
+        The x axis title (None: no title, for all but the bottom panel).
+
+    Returns
+    -------
+    altair.LayerChart, 600 × 150 px.
+    """
+    pos_gb = panel.loc[panel["capacity_gb_per_instance"] > 0, "capacity_gb_per_instance"]
+    colour = alt.Color("swept:N", title=None, sort=list(order),
+                       legend=alt.Legend(orient="top", direction="vertical", labelLimit=500))
+    x = alt.X("capacity_gb_per_instance:Q", title=x_title,
+              scale=alt.Scale(type="log", domain=[pos_gb.min() / 1.3, pos_gb.max() * 1.3]),
+              axis=alt.Axis(values=log_ticks(pos_gb.min(), pos_gb.max()), format=",~g", labelOverlap=True))
+    pos = alt.Chart(panel[panel["capacity_gb_per_instance"] > 0]).mark_line(point=True).encode(
+        x=x, y=alt.Y(f"{field}:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=True)),
+        color=colour,
+        tooltip=["swept", alt.Tooltip("capacity_gb_per_instance:Q", title="GB per instance", format=",.0f"),
+                 alt.Tooltip(f"{field}:Q", title=title, format=fmt)])
+    zero = alt.Chart(panel[panel["capacity_gb_per_instance"] == 0]).mark_rule(strokeDash=[4, 3]).encode(
+        y=f"{field}:Q", color=colour,
+        tooltip=["swept", alt.Tooltip(f"{field}:Q", title=f"{title} at 0 GB", format=fmt)])
+    return (zero + pos).properties(width=600, height=150)
+
+
 #: Units of the audit that are not written after a figure (a count is a bare number; text has no value).
 _BARE_UNITS = ("count", "text", "")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from model.architectures import load_architecture
+from model.book.glue import compare, times
 from model.parameters import default
 
 
@@ -165,3 +166,266 @@ def ttl_sentence(choice, summary: dict) -> str:
     if choice.chosen != "TTL per group":
         return f"the tuner keeps '{choice.chosen}' (best single TTL: {uniform_text})"
     return (f"a TTL per group costs {saving:.1f}% less than the best single TTL ({uniform_text})")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Where the KV cache lives (the tiering chapter), computed from its tables
+# --------------------------------------------------------------------------------------------------------
+
+#: A hit-ratio difference a reader counts as none: one percentage point (fraction of block lookups).
+ONE_POINT = 0.01
+#: A throughput ratio a reader counts as no gain: within 5%.
+NO_GAIN_RATIO = 1.05
+
+
+def ssd_reason(ssd_gain: float, dram_gb_per_instance: float) -> str:
+    """Why SSD adds what it adds on top of DRAM, from the SSD sweep's hit-ratio gain.
+
+    Parameters
+    ----------
+    ssd_gain : float
+        Hit ratio of the largest SSD minus that of no SSD (fraction of block lookups).
+    dram_gb_per_instance : float
+        DRAM under the SSD sweep, GB per instance.
+
+    Returns
+    -------
+    str
+        Under one point of gain: DRAM already holds almost everything reused; else: the trace reuses more
+        than that DRAM holds.
+    """
+    dram = capacity_text(dram_gb_per_instance)
+    if ssd_gain < ONE_POINT:
+        return f"{dram} of DRAM per instance already holds almost everything this trace reuses"
+    return f"the trace reuses more than {dram} of DRAM per instance holds"
+
+
+def _slo_rows(slo):
+    hbm_row, dram_row, ssd_row = (slo.iloc[i] for i in range(3))
+    return hbm_row, dram_row, ssd_row, float(slo["floor_p95_ttft_s"].min()), float(slo["floor_p95_ttft_s"].max())
+
+
+def slo_sentence(slo, *, dram_label: str, n_gpus: int, n_instances: int, gpus_per_instance: int, gpu: str,
+                 target_s: float) -> str:
+    """Throughput at the P95-TTFT target of HBM only, HBM + DRAM and HBM + DRAM + SSD, in words.
+
+    Parameters
+    ----------
+    slo : pandas.DataFrame
+        :func:`model.tiering.slo_table` of the three configurations in that order (``configuration``,
+        ``feasible``, ``throughput_at_slo_rps`` requests/s, ``usd_per_million_tokens`` USD,
+        ``floor_p95_ttft_s`` and ``ttft_p95_s`` s).
+    dram_label : str
+        The DRAM per instance as written (``"1.02 TB"``).
+    n_gpus, n_instances, gpus_per_instance : int
+        GPUs in all, prefill instances, GPUs per instance.
+    gpu : str
+        GPU name.
+    target_s : float
+        The P95 TTFT target, s.
+
+    Returns
+    -------
+    str
+        Three branches: every configuration meets the target (throughput and cost, HBM → DRAM, and what SSD
+        adds), none does (the zero-load floor), or only some do.
+    """
+    hbm_row, dram_row, ssd_row, floor_lo, floor_hi = _slo_rows(slo)
+    if slo["feasible"].all():
+        gain = dram_row["throughput_at_slo_rps"] / hbm_row["throughput_at_slo_rps"]
+        cost_word = compare(dram_row["usd_per_million_tokens"], hbm_row["usd_per_million_tokens"], rel_tol=0.01,
+                            more="rises", less="falls", same="stays about the same")
+        ssd_gain_rps = ssd_row["throughput_at_slo_rps"] / dram_row["throughput_at_slo_rps"]
+        return (f"Cached prefixes turn into throughput: with {dram_label} of DRAM per instance the same {n_gpus} GPUs "
+                f"sustain {as_many(gain)} ({hbm_row['throughput_at_slo_rps']:.3g} → "
+                f"{dram_row['throughput_at_slo_rps']:.3g} requests/s) at a P95 TTFT of {target_s:g} s, and "
+                f"the cost of a million tokens {cost_word} (${hbm_row['usd_per_million_tokens']:.3g} → "
+                f"${dram_row['usd_per_million_tokens']:.3g}) with the DRAM paid for. "
+                + ("SSD buys no more throughput on this trace and only adds its price: past the knee, capacity is "
+                   "cost without return." if ssd_gain_rps < NO_GAIN_RATIO else
+                   f"SSD on top sustains {as_many(ssd_gain_rps)} again."))
+    if not slo["feasible"].any():
+        return (f"No configuration meets a P95 TTFT of {target_s:g} s: on {n_instances} instances of "
+                f"{gpus_per_instance} × {gpu} the P95 of the zero-load TTFT alone is "
+                f"{floor_lo:.3g}–{floor_hi:.3g} s (the prefill of the "
+                f"trace's longest prompts), so no request rate is fast enough and the throughput is 0. The "
+                f"best P95 the configurations reach, at the slowest rate tried, is "
+                f"{slo['ttft_p95_s'].min():.3g} s (with no sustainable rate there is no cost per million tokens "
+                "either). A target above the floor, faster GPUs or more GPUs per instance would have an answer.")
+    ok, no = slo[slo["feasible"]], slo[~slo["feasible"]]
+    return (f"Only {join_and(ok['configuration'])} meet{'s' if len(ok) == 1 else ''} a P95 TTFT of "
+            f"{target_s:g} s ({join_and(f'{r:.3g}' for r in ok['throughput_at_slo_rps'])} requests/s); "
+            f"for {join_and(no['configuration'])} the zero-load P95 TTFT alone "
+            f"({join_and(f'{x:.3g} s' for x in no['floor_p95_ttft_s'])}) is above the target, so no request "
+            "rate meets it (and no cost per million tokens is given): here cached prefixes make the "
+            "difference between an answer and none.")
+
+
+def slo_finding(slo, *, dram_label: str, n_gpus: int) -> str:
+    """The chapter summary's short form of :func:`slo_sentence` (it follows "At the TTFT target (… s at P95),").
+
+    Parameters
+    ----------
+    slo : pandas.DataFrame
+        As for :func:`slo_sentence`.
+    dram_label : str
+        The DRAM per instance as written.
+    n_gpus : int
+        GPUs in all.
+
+    Returns
+    -------
+    str
+        The same three branches as :func:`slo_sentence`, one clause each.
+    """
+    hbm_row, dram_row, _, floor_lo, floor_hi = _slo_rows(slo)
+    if slo["feasible"].all():
+        gain = dram_row["throughput_at_slo_rps"] / hbm_row["throughput_at_slo_rps"]
+        return (f"with {dram_label} of DRAM per instance the same {n_gpus} GPUs sustain {as_many(gain)} "
+                f"({hbm_row['throughput_at_slo_rps']:.3g} → "
+                f"{dram_row['throughput_at_slo_rps']:.3g} requests/s), and a million tokens cost "
+                f"${hbm_row['usd_per_million_tokens']:.3g} → ${dram_row['usd_per_million_tokens']:.3g}.")
+    if not slo["feasible"].any():
+        return (f"no configuration meets it: the zero-load P95 alone is "
+                f"{floor_lo:.3g}–{floor_hi:.3g} s on this setup.")
+    ok = slo[slo["feasible"]]
+    return (f"only {join_and(ok['configuration'])} meet{'s' if len(ok) == 1 else ''} it: cached prefixes "
+            "make the difference between an answer and none.")
+
+
+def ttl_keep_text(shortest_ttl_s: float, no_ttl_hit_ratio: float) -> str:
+    """Which uniform TTLs keep within one point of the no-TTL hit ratio.
+
+    Parameters
+    ----------
+    shortest_ttl_s : float
+        The shortest uniform TTL that does, s (:func:`model.tiering.sweeps.shortest_ttl_within`); NaN if none.
+    no_ttl_hit_ratio : float
+        Hit ratio with no TTL (fraction of block lookups).
+
+    Returns
+    -------
+    str
+    """
+    ratio = f"{100 * no_ttl_hit_ratio:.1f}%"
+    if math.isnan(shortest_ttl_s):
+        return f"no uniform TTL tried keeps within one point of the no-TTL hit ratio ({ratio})"
+    return f"every uniform TTL of {shortest_ttl_s:g} s or more keeps within one point of the no-TTL hit ratio ({ratio})"
+
+
+def ttl_match_text(findings: dict) -> str:
+    """The per-group setting's memory against the shortest uniform TTL that keeps as many hits.
+
+    Parameters
+    ----------
+    findings : dict
+        :func:`model.tiering.ttl_findings` (``matching`` label or None, ``matching_memory_gb`` GB,
+        ``memory_saved`` fraction).
+
+    Returns
+    -------
+    str
+        ``"40% less memory than the shortest uniform TTL that keeps as many hits (uniform 120 s, 300 GB)"``,
+        ``"… more memory …"`` for a negative saving, or that no uniform TTL tried keeps as many hits.
+    """
+    if findings["matching"] is None:
+        return "no uniform TTL tried keeping as many hits"
+    saved = findings["memory_saved"]
+    return (f"{100 * abs(saved):.0f}% {'less' if saved >= 0 else 'more'} memory than "
+            f"the shortest uniform TTL that keeps as many hits ({findings['matching']}, "
+            f"{capacity_text(findings['matching_memory_gb'])})")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Batching (the batching chapter), computed from its runs
+# --------------------------------------------------------------------------------------------------------
+
+#: Below this share of reserved KV memory holding tokens, most of it is empty.
+MOSTLY_EMPTY_BELOW = 0.5
+#: From this share on, only each sequence's last, partly filled block is empty.
+LITTLE_EMPTY_FROM = 0.9
+#: A P95 latency this many times another's is slower at the tail (within 5% is not).
+SLOWER_RATIO = 1.05
+
+
+def sweep_peaks_text(peak) -> str:
+    """The load sweep's peak output throughput of each policy, compared.
+
+    Parameters
+    ----------
+    peak : pandas.Series
+        Policy (``static``, ``continuous``, ``chunked_prefill``, those that were run) → peak output tokens/s.
+
+    Returns
+    -------
+    str
+        Continuous against static batching and chunked prefill against continuous batching, where both of a
+        pair were run, joined by "; "; with no pair, that there is nothing to compare.
+    """
+    words = []
+    if "static" in peak and "continuous" in peak:
+        words.append(f"continuous batching reaches {peak['continuous']:,.0f} output tokens/s against static batching's "
+                     f"{peak['static']:,.0f} ({times(peak['continuous'] / peak['static'])})")
+    if "continuous" in peak and "chunked_prefill" in peak:
+        words.append(f"chunked prefill reaches {peak['chunked_prefill']:,.0f}, "
+                     f"{compare(peak['chunked_prefill'], peak['continuous'], more='more than', less='less than')} "
+                     f"continuous batching")
+    return "; ".join(words) if words else (f"only {', '.join(peak.index)} was run (parameter policies), so there is "
+                                           "nothing to compare")
+
+
+def held_phrase(held: dict, name: str, what: str) -> str:
+    """How much of the KV memory a policy reserves holds real tokens.
+
+    Parameters
+    ----------
+    held : dict
+        Policy → share of its reserved KV memory holding tokens (fraction, the run's ``kv_utilization``).
+    name : str
+        The policy.
+    what : str
+        How the text names its allocation (``"paged allocation"``).
+
+    Returns
+    -------
+    str
+        ``"<what> holds real tokens in N% of the memory it reserves (…)"``: most of it empty below
+        :data:`MOSTLY_EMPTY_BELOW`, some of it below :data:`LITTLE_EMPTY_FROM`, else little; or that the
+        policy was not run.
+    """
+    if name not in held:
+        return f"{what} was not run (parameter policies)"
+    share = held[name]
+    if not share < LITTLE_EMPTY_FROM:
+        empty = "little of it empty: only each sequence’s last block is partly filled"
+    elif share < MOSTLY_EMPTY_BELOW:
+        empty = "most of its reserved memory empty"
+    else:
+        empty = "some of its reserved memory empty"
+    return f"{what} holds real tokens in {100 * share:.0f}% of the memory it reserves ({empty})"
+
+
+def hf_why_text(hf_batch: int, n_gpus: int, hf_ttft_p95_s: float, hf_p95_s: float, vllm_p95_s: float) -> str:
+    """Why the HF-style replica is (or is not) slower at the tail than the vLLM-style one.
+
+    Parameters
+    ----------
+    hf_batch : int
+        Prompts per padded batch of the HF-style replica.
+    n_gpus : int
+        GPUs per replica (more than one: its layers are split over them, one GPU at a time).
+    hf_ttft_p95_s, hf_p95_s, vllm_p95_s : float
+        P95 time to first token of the HF-style replica, and P95 end-to-end latency of both, s.
+
+    Returns
+    -------
+    str
+        Slower (P95 above :data:`SLOWER_RATIO` times vLLM's): padded batches returned whole; else not slower.
+    """
+    where = " on one GPU at a time" if n_gpus > 1 else ""
+    if hf_p95_s > SLOWER_RATIO * vllm_p95_s:
+        return (f"The HF-style replica is slower because it prefills each padded batch of {hf_batch} prompts{where} "
+                f"and returns a batch only when its longest request ends (its P95 time to first token alone is "
+                f"{hf_ttft_p95_s:.2f} s).")
+    return (f"Here the HF-style replica is not slower at the tail: with {hf_batch} prompts per padded batch"
+            f"{where} its P95 time to first token is {hf_ttft_p95_s:.2f} s.")

@@ -9,10 +9,12 @@ import sys
 import numpy as np
 import pandas as pd
 
-from model.quantization.weights import COMPUTE_TYPE
-from model.serving.simulation import SimResult, simulate
+from model.architectures import available_models
+from model.hardware import available_gpus
+from model.quantization.weights import COMPUTE_TYPE, DTYPES
+from model.serving.simulation import POLICIES, SimResult, simulate
 from model.serving.step_time import Deployment
-from model.checks import check_positive
+from model.checks import ParameterError, check_choice, check_fraction, check_int, check_positive
 
 
 def flops_utilization(dep: Deployment, result: SimResult) -> float:
@@ -50,3 +52,56 @@ def busy_fraction_at(result: SimResult, rate_per_s: float) -> float:
     request of the run (ρ = λ·E[S]); unlike busy time ÷ elapsed time it carries no noise from the random
     arrival count of a finite run."""
     return check_positive("rate_per_s", rate_per_s) * result.busy_s / len(result.requests)
+
+
+def check_load_study(*, model: str, gpu: str, n_gpus: int, weight_dtype: str, kv_dtype: str, max_batch: int,
+                     static_batch: int, policies, arrival_rates, n_requests: int, prompt_tokens: int,
+                     reply_tokens: int, t3_load_fraction: float, baseline_busy: float, cb_fleet_shrink: float,
+                     demand_requests_per_min: float, latency_target_s_per_token: float, seed: int) -> None:
+    """Raise :class:`~model.checks.ParameterError` naming the first bad parameter of the batching chapter's
+    runs (:func:`sweep_load` over ``policies`` and ``arrival_rates``, and the what-ifs at one turn's
+    ``prompt_tokens`` + ``reply_tokens``).
+
+    Parameters
+    ----------
+    model, gpu : str
+        Names in ``data/models`` and ``data/hardware.csv``.
+    n_gpus, max_batch, static_batch, n_requests, prompt_tokens, reply_tokens : int
+        GPUs per replica, sequences per batch, requests per run, tokens per turn; all >= 1.
+    weight_dtype, kv_dtype : str
+        Number formats (:data:`model.quantization.weights.DTYPES`).
+    policies : list of str
+        Non-empty, each in :data:`model.serving.POLICIES`.
+    arrival_rates : list of float
+        Non-empty, requests/s > 0.
+    t3_load_fraction, baseline_busy : float
+        Fractions strictly between 0 and 1.
+    cb_fleet_shrink, demand_requests_per_min, latency_target_s_per_token : float
+        > 0 (ratio, requests/min, s per token).
+    seed : int
+        >= 0.
+    """
+    check_choice("model", model, available_models())
+    check_choice("gpu", gpu, available_gpus())
+    check_int("n_gpus", n_gpus, low=1)
+    check_choice("weight_dtype", weight_dtype, DTYPES)
+    check_choice("kv_dtype", kv_dtype, DTYPES)
+    check_int("max_batch", max_batch, low=1)
+    check_int("static_batch", static_batch, low=1)
+    if not policies:
+        raise ParameterError("policies", policies, "a non-empty list of " + ", ".join(POLICIES))
+    for p in policies:
+        check_choice("policies", p, POLICIES)
+    if not arrival_rates:
+        raise ParameterError("arrival_rates", arrival_rates, "a non-empty list of rates > 0")
+    for r in arrival_rates:
+        check_positive("arrival_rates", r)
+    check_int("n_requests", n_requests, low=1)
+    check_int("prompt_tokens", prompt_tokens, low=1)
+    check_int("reply_tokens", reply_tokens, low=1)
+    check_fraction("t3_load_fraction", t3_load_fraction, allow_zero=False, allow_one=False)
+    check_fraction("baseline_busy", baseline_busy, allow_zero=False, allow_one=False)
+    check_positive("cb_fleet_shrink", cb_fleet_shrink)
+    check_positive("demand_requests_per_min", demand_requests_per_min)
+    check_positive("latency_target_s_per_token", latency_target_s_per_token)
+    check_int("seed", seed, low=0)

@@ -15,7 +15,7 @@ from model.parameters import default
 from model.tiering.config import TierConfig
 from model.tiering.replay import replay
 from model.tiering.simulate import simulate
-from model.tiering.stack_distance import replay_from_stack, stack_distances
+from model.tiering.stack_distance import lru_hit_ratio_curve, replay_from_stack, stack_distances
 from model.checks import ParameterError, check_fraction
 from model.workload import Trace
 
@@ -165,3 +165,80 @@ def ttl_settings(uniform_ttls_s: Sequence[float], per_group_ttls_s: Sequence[Map
         label = "per group: " + ", ".join(f"{g} {t:g} s" for g, t in groups.items()) + "; others kept"
         settings[label] = (math.inf, {g: float(t) for g, t in groups.items()})
     return settings
+
+
+def lru_curves(traces: Sequence[Trace], block_gb: float, points_per_curve: int) -> pd.DataFrame:
+    """LRU hit ratio (no TTL) against capacity for each trace, from one stack-distance pass per trace.
+
+    Parameters
+    ----------
+    traces : sequence of Trace
+        The traces, in the table's order.
+    block_gb : float
+        Size of one block of KV cache, GB (1e9 bytes).
+    points_per_curve : int
+        Capacities tried per trace, geometrically spaced from 1 block to the trace's distinct blocks (at
+        least 2), rounded down to whole blocks and deduplicated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`lru_hit_ratio_curve` rows (``capacity_blocks``, ``hit_ratio``, ``token_hit_ratio``) plus
+        ``trace`` (its name) and ``capacity_gb`` (GB), the traces one after the other.
+    """
+    curves = []
+    for trace in traces:
+        d = stack_distances(trace)
+        caps = np.unique(np.geomspace(1, max(2, len(np.unique(trace.block_ids))), points_per_curve).astype(int))
+        c = lru_hit_ratio_curve(trace, caps, distances=d)
+        c["trace"] = trace.name
+        c["capacity_gb"] = c["capacity_blocks"] * block_gb
+        curves.append(c)
+    return pd.concat(curves, ignore_index=True)
+
+
+def capacity_reaching(curve: pd.DataFrame, hit_ratio: float) -> float:
+    """The smallest capacity of a curve whose hit ratio reaches ``hit_ratio``.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        One trace's rows of :func:`lru_curves` (``capacity_gb`` GB, ``hit_ratio`` fraction).
+    hit_ratio : float
+        The hit ratio to reach (fraction of block lookups).
+
+    Returns
+    -------
+    float
+        GB; 0 when ``hit_ratio`` <= 0 (no cache needed), NaN when no capacity of the curve reaches it.
+    """
+    if not hit_ratio > 0:
+        return 0.0
+    return float(curve.loc[curve["hit_ratio"] >= hit_ratio, "capacity_gb"].min())
+
+
+def shortest_ttl_within(table: pd.DataFrame, hit_ratio: float, *, tolerance: float,
+                        uniform_prefix: str = "uniform") -> float:
+    """The shortest uniform TTL of a :func:`ttl_table` whose hit ratio is within ``tolerance`` below
+    ``hit_ratio``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`ttl_table` output; uniform settings are labelled ``"<uniform_prefix> <TTL> s"``
+        (:func:`ttl_settings`).
+    hit_ratio : float
+        The reference hit ratio (fraction of block lookups), e.g. that of no TTL.
+    tolerance : float
+        How far below ``hit_ratio`` still counts (fraction of block lookups).
+    uniform_prefix : str
+        Prefix of the uniform-TTL rows' labels.
+
+    Returns
+    -------
+    float
+        TTL, s; NaN if no uniform setting keeps within ``tolerance``.
+    """
+    uniform = table[table["setting"].str.startswith(uniform_prefix)]
+    kept = uniform[uniform["hit_ratio"] >= hit_ratio - tolerance]
+    return min((float(s.split()[1]) for s in kept["setting"]), default=math.nan)

@@ -49,3 +49,47 @@ def test_ttl_findings_by_hand():
     assert ttl_findings(t, per_group="per group: x")["matching"] is None
     with pytest.raises(ParameterError, match="setting"):
         ttl_findings(t, per_group="nope")
+
+
+def _trace_of(requests, name):
+    import json
+
+    from model.workload import parse_mooncake_lines
+
+    return parse_mooncake_lines([json.dumps({"timestamp": i * 1000, "input_length": 512 * len(ids),
+                                             "output_length": 1, "hash_ids": ids}) for i, ids in enumerate(requests)],
+                                name=name)
+
+
+def test_lru_curves_by_hand():
+    from model.tiering.sweeps import lru_curves
+
+    # 3 distinct blocks: capacities 1 and 3 (geomspace 1..3 in 3 points, whole blocks, deduplicated); the second
+    # request reuses blocks 1 and 2, each with one other block used since, so it hits from 3 blocks, not from 1
+    a = _trace_of([[1, 2], [1, 2], [3]], "a")
+    b = _trace_of([[7], [7]], "b")
+    c = lru_curves([a, b], block_gb=0.5, points_per_curve=3)
+    assert list(c["trace"]) == ["a", "a", "b", "b"]
+    assert list(c["capacity_blocks"]) == [1, 3, 1, 2]
+    assert_allclose(c["hit_ratio"], [0, 2 / 5, 1 / 2, 1 / 2])
+    assert_allclose(c["capacity_gb"], [0.5, 1.5, 0.5, 1.0])
+
+
+def test_capacity_reaching():
+    from model.tiering.sweeps import capacity_reaching
+
+    curve = pd.DataFrame({"capacity_gb": [1.0, 10.0, 100.0], "hit_ratio": [0.1, 0.3, 0.35]})
+    assert capacity_reaching(curve, 0.3) == 10.0 and capacity_reaching(curve, 0.05) == 1.0
+    assert capacity_reaching(curve, 0.0) == 0.0 and capacity_reaching(curve, math.nan) == 0.0
+    assert math.isnan(capacity_reaching(curve, 0.5))
+
+
+def test_shortest_ttl_within():
+    from model.tiering.sweeps import shortest_ttl_within
+
+    t = pd.DataFrame({"setting": ["no TTL", "uniform 30 s", "uniform 600 s", "uniform 120 s", "per group: x"],
+                      "hit_ratio": [0.50, 0.40, 0.50, 0.495, 0.20]})
+    assert shortest_ttl_within(t, 0.50, tolerance=0.01) == 120.0
+    assert shortest_ttl_within(t, 0.50, tolerance=0.0) == 600.0
+    assert shortest_ttl_within(t, 0.50, tolerance=0.2) == 30.0
+    assert math.isnan(shortest_ttl_within(t, 0.60, tolerance=0.01))
