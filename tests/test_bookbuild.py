@@ -174,3 +174,19 @@ def test_kernels_talk_over_private_sockets_without_warnings(tmp_path, capfd):
     err = capfd.readouterr().err
     assert "without encryption" not in err and "WARNING" not in err
     assert set(Path(tempfile.gettempdir()).glob("kernel-*")) == before
+
+
+def test_parallel_runs_start_each_kernel_in_its_own_folder(tmp_path):
+    """Notebooks run at the same time into different folders each run in their own folder (the build never
+    changes this process's working directory, which threads share)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = ("import os, pathlib, time\ntime.sleep(0.5)\npathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)\n"
+            "pathlib.Path(output_dir, 'cwd.txt').write_text(os.getcwd())\n")
+    nb = _notebook(tmp_path, "where", "output_dir = 'tables'\nquick = False\n", body)
+    outs = [tmp_path / f"run{i}" for i in range(4)]
+    before = Path.cwd()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda out: execute(nb, out, {}, progress=False), outs))
+    assert [(out / "tables" / "cwd.txt").read_text() for out in outs] == [str(out.resolve()) for out in outs]
+    assert Path.cwd() == before

@@ -198,9 +198,12 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
         run_params = {**parameters, "output_dir": str(staging / tables_rel)}
         staged_nb = staging / notebook.name
         try:
-            pm.execute_notebook(str(notebook), str(staged_nb), parameters=run_params, cwd=str(out_dir),
+            # the kernel starts in out_dir (nbclient's resources path), not papermill's cwd=, which changes the
+            # working directory of this whole process and so races when notebooks run in parallel threads
+            pm.execute_notebook(str(notebook), str(staged_nb), parameters=run_params,
                                 kernel_name="python3", progress_bar=progress, report_mode=False,
-                                log_output=False, kernel_manager_class=_ipc_kernel_manager())
+                                log_output=False, kernel_manager_class=_ipc_kernel_manager(),
+                                resources={"metadata": {"path": str(out_dir)}})
         except PapermillExecutionError as exc:
             raise ChapterError(f"{notebook.stem} failed (outputs left as they were): {_error_summary(exc)}") from None
         # the staged notebook records the staging folder as its output_dir: put the real one back
