@@ -3,7 +3,7 @@ import math
 
 import pandas as pd
 
-from model.book.phrases import slo_finding, slo_sentence, ssd_reason, ttl_keep_text, ttl_match_text
+from model.book.phrases import slo_finding, slo_sentence, ssd_reason, ttl_keep_text, ttl_match_text, ttl_saving_text
 
 CONFIGS = ["HBM only", "HBM + 1 TB DRAM per instance", "HBM + 1 TB DRAM + 7.68 TB SSD per instance"]
 
@@ -121,3 +121,11 @@ def test_hf_why_text_slower_or_not():
     assert hf_why_text(8, 1, 0.5, 10.4, 10.0) == (
         "Here the HF-style replica is not slower at the tail: with 8 prompts per padded batch its P95 time to "
         "first token is 0.50 s.")
+
+
+def test_ttl_saving_text_says_less_or_more_without_a_minus_sign():
+    assert ttl_saving_text({"matching": "uniform 120 s", "memory_saved": 0.434}) == \
+        "43% less than the shortest uniform TTL that keeps as many hits"
+    assert ttl_saving_text({"matching": "uniform 120 s", "memory_saved": -0.25}) == \
+        "25% more than the shortest uniform TTL that keeps as many hits"
+    assert ttl_saving_text({"matching": None, "memory_saved": 0.1}) == "no uniform TTL tried keeps as many hits"

@@ -336,6 +336,17 @@ def ttl_match_text(findings: dict) -> str:
             f"{capacity_text(findings['matching_memory_gb'])})")
 
 
+
+def ttl_saving_text(findings: dict) -> str:
+    """The per-group setting's memory against the shortest uniform TTL that keeps as many hits, short:
+    ``"43% less than the shortest uniform TTL that keeps as many hits"`` (``"… more than …"`` for a negative
+    saving), or that no uniform TTL tried keeps as many hits."""
+    if findings["matching"] is None:
+        return "no uniform TTL tried keeps as many hits"
+    saved = findings["memory_saved"]
+    return (f"{100 * abs(saved):.0f}% {'less' if saved >= 0 else 'more'} than the shortest uniform TTL that keeps "
+            "as many hits")
+
 # --------------------------------------------------------------------------------------------------------
 # Batching (the batching chapter), computed from its runs
 # --------------------------------------------------------------------------------------------------------
