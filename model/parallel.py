@@ -93,9 +93,9 @@ class Runner:
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            init = {} if self._shared is _NOTHING else {"initializer": _set_shared, "initargs": (self._shared,)}
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                             mp_context=multiprocessing.get_context(self.mp_context), **init)
+                                             mp_context=multiprocessing.get_context(self.mp_context),
+                                             initializer=_set_shared, initargs=(self._shared,))
         return self._pool
 
     def _ensure_client(self):

@@ -3,7 +3,8 @@ jobs need.
 
 - :func:`bisect_boundary`, a bisection over a simulator: the rate is not known in advance, so the simulator is
   called at rates chosen one after another (the tiering chapter's throughput at the SLO,
-  :func:`model.tiering.throughput_at_slo`, and Kareto's evaluator, :meth:`model.search.tier_search.TierEvaluator.throughput_at_slo`).
+  :func:`model.tiering.throughput_at_slo`, and Kareto's evaluator,
+  :meth:`model.search.tier_search.TierEvaluator.throughput_at_slo`).
 - :func:`highest_rate_within`, a reading of a swept table: the simulations were run at rates fixed in advance (a
   load sweep the chapter also shows, :func:`model.serving.sweep_load`), so the answer is read from the table
   rather than found by simulating rates the table does not hold (the batching and fleet chapters,
@@ -20,7 +21,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from model.checks import ParameterError, check_choice, check_positive
+from model.checks import check_choice, check_positive
 
 #: Spacings of :func:`bisect_boundary`: where the midpoint is taken and how the stopping rule measures the bracket.
 SPACINGS = ("log", "linear")
@@ -61,12 +62,14 @@ def bisect_boundary(meets: Callable[[float], bool], good: float, bad: float, *, 
     Raises
     ------
     ParameterError
-        ``rel_tol`` not positive, ``spacing`` unknown, or ``"log"`` with a bracket end ≤ 0.
+        ``rel_tol`` not positive, ``spacing`` unknown, or ``"log"`` with a bracket end (``good``, ``bad``) not a
+        finite number > 0.
     """
     check_positive("rel_tol", rel_tol)
     check_choice("spacing", spacing, SPACINGS)
-    if spacing == "log" and not (good > 0 and bad > 0):
-        raise ParameterError("good, bad", (good, bad), "both > 0 for a bisection on log x")
+    if spacing == "log":                          # a bisection on log x needs both ends > 0
+        check_positive("good", good)
+        check_positive("bad", bad)
     while True:
         hi, lo = (good, bad) if good > bad else (bad, good)
         if spacing == "log":

@@ -1,7 +1,9 @@
 """model.parallel, the one runner: the same results, in the jobs' order, in this process, on a local pool and on
 a Dask LocalCluster; the shared object reaches every call; the pool stays open across calls; an error in a job
 reaches the caller; map_jobs runs one job or one worker in this process."""
+import multiprocessing
 import os
+import sys
 
 import pytest
 
@@ -19,6 +21,14 @@ def _pid(_):
 
 def _affine(x, shared):
     return shared["a"] * x + shared["b"]
+
+
+#: Set anew by a test in this process: a spawned worker imports this module afresh, a forked one inherits it.
+_MARK = "as imported"
+
+
+def _mark(_):
+    return _MARK
 
 
 def _fails_on_three(x):
@@ -51,6 +61,31 @@ def test_runner_shares_one_object_with_every_call(executor, workers):
         done = dict(runner.as_completed(_affine, JOBS))
         assert done == {i: 3 * x - 1 for i, x in enumerate(JOBS)}
         assert runner.inline is (executor == "serial" or workers == 1)
+
+
+def test_worker_side_calls_with_the_shared_object():
+    """What a worker of the local pool runs: the initializer keeps the shared object, each task passes it on."""
+    from model import parallel
+    try:
+        parallel._set_shared({"a": 2, "b": 1})
+        assert parallel._call_with_shared(_affine, 4) == 9
+    finally:
+        parallel._set_shared(None)
+
+
+def test_local_processes_are_spawned_unless_told_otherwise(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "_MARK", "set in the parent")
+    with Runner("process", workers=2) as runner:
+        assert set(runner.map(_mark, JOBS)) == {"as imported"}
+    if "fork" in multiprocessing.get_all_start_methods():
+        with Runner("process", workers=2, mp_context="fork") as runner:
+            assert set(runner.map(_mark, JOBS)) == {"set in the parent"}
+
+
+def test_pool_has_the_workers_asked_for():
+    with Runner("process", workers=3) as runner:
+        runner.map(_square, JOBS)
+        assert runner._pool._max_workers == 3
 
 
 def test_runner_keeps_its_pool_across_calls():

@@ -32,7 +32,7 @@ def test_log_bisection_by_hand():
     # met from 5 up (a factor stretching arrival times), bracket [1, 100], rel_tol 1 (stop within a factor 2):
     # sqrt(100) = 10 meets; 10 / 1 > 2 -> 10^0.5 misses; 10 / 3.16 > 2 -> 10^0.75 = 5.62 meets; 5.62 / 3.16 = 1.78
     meets, seen = _recording(lambda x: x >= 5.0)
-    out = bisect_boundary(meets, 100.0, 1.0, rel_tol=1.0, spacing="log")
+    out = bisect_boundary(meets, 100.0, 1.0, rel_tol=1.0)                  # log spacing is the default
     assert_allclose(seen, [10.0, 10 ** 0.5, 10 ** 0.75], rtol=1e-14)
     assert out == seen[-1]
 
@@ -57,7 +57,14 @@ def test_no_step_when_the_bracket_is_already_narrow():
     meets, seen = _recording(lambda x: True)
     assert bisect_boundary(meets, 1.0, 1.01, rel_tol=0.02, spacing="log") == 1.0
     assert bisect_boundary(meets, 1.0, 1.0005, rel_tol=1e-3, spacing="linear") == 1.0
+    # a bracket exactly at the tolerance is narrow enough: ratio 2 = 1 + 1; width 1 = 0.5 x 2
+    assert bisect_boundary(meets, 2.0, 1.0, rel_tol=1.0, spacing="log") == 2.0
+    assert bisect_boundary(meets, 1.0, 2.0, rel_tol=0.5, spacing="linear") == 1.0
     assert seen == []
+    # just wider than the tolerance: one step
+    assert bisect_boundary(meets, 2.0, 0.999, rel_tol=1.0, spacing="log") == math.sqrt(2.0 * 0.999)
+    assert bisect_boundary(meets, 1.0, 2.001, rel_tol=0.5, spacing="linear") == 0.5 * (1.0 + 2.001)
+    assert len(seen) == 2
 
 
 def test_bisection_checks_its_arguments():
@@ -65,10 +72,13 @@ def test_bisection_checks_its_arguments():
         bisect_boundary(lambda x: True, 1.0, 2.0, rel_tol=0.0)
     with pytest.raises(ParameterError, match="^spacing="):
         bisect_boundary(lambda x: True, 1.0, 2.0, rel_tol=0.1, spacing="cubic")
-    with pytest.raises(ParameterError, match="log"):
+    positive = r"=0\.0 is not allowed: {} must be a finite number in \(0, inf\]$"
+    with pytest.raises(ParameterError, match="^good" + positive.format("good")):
         bisect_boundary(lambda x: True, 0.0, 2.0, rel_tol=0.1, spacing="log")
-    with pytest.raises(ParameterError, match="log"):
-        bisect_boundary(lambda x: True, 2.0, -1.0, rel_tol=0.1, spacing="log")
+    with pytest.raises(ParameterError, match="^bad" + positive.format("bad")):
+        bisect_boundary(lambda x: True, 2.0, 0.0, rel_tol=0.1, spacing="log")
+    with pytest.raises(ParameterError, match="^bad=-1.0 "):
+        bisect_boundary(lambda x: True, 2.0, -1.0, rel_tol=0.1)
     # a linear bracket may start at 0
     assert bisect_boundary(lambda x: x <= 0.5, 0.0, 1.0, rel_tol=0.3, spacing="linear") == 0.5
 

@@ -14,7 +14,8 @@ Approximations, stated: TTFT is streamed per node with one prefill instance and 
 Lindley recursion of :func:`model.tiering.lindley_done_s`, its ``free`` time carried from chunk to chunk; within
 a chunk requests enter prefill in order of readiness); its percentiles come from a log-spaced histogram
 (:data:`TTFT_BINS_S`, 1% wide bins). Under ``global`` the pool is one replay of N × each tier, and the remote
-share of its hits is the expected (N − 1)/N of blocks spread evenly over the owners (:func:`model.tiering.fleet.block_owner` spreads them so, as its test checks).
+share of its hits is the expected (N − 1)/N of blocks spread evenly over the owners
+(:func:`model.tiering.fleet.block_owner` spreads them so, as its test checks).
 """
 
 from __future__ import annotations

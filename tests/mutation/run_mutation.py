@@ -84,8 +84,7 @@ MODULES: dict[str, list[str]] = {
                                 "tests/tiering/test_tiering_fleet.py", "tests/tiering/test_tiering_mutants.py"],
     "model/tiering/cost.py": ["tests/tiering/test_tiering_cost.py", "tests/tiering/test_tiering_timing.py",
                               "tests/tiering/test_tiering_slo.py", "tests/tiering/test_tiering_mutants.py"],
-    "model/rate_search.py": ["tests/test_rate_search.py", "tests/tiering/test_tiering_slo.py",
-                             "tests/test_economics_mutants.py"],
+    "model/rate_search.py": ["tests/test_rate_search.py", "tests/test_economics_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
