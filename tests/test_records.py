@@ -157,3 +157,13 @@ def test_a_stale_record_is_read_only_when_allowed(record_dir):
     assert got.from_record and "stale" in got.reason and got.tables["t"]["x"].tolist() == [99.5]
     fresh = recorded("cheap", cheap_tables, {"n": 3, "scale": 2.0})
     assert not fresh.from_record and len(fresh.tables["t"]) == 3
+
+
+def test_the_page_says_where_the_tables_came_from(record_dir):
+    from model.book.glue import record_provenance
+
+    make_record("cheap", cheap_tables, {"n": 2, "scale": 1.0}, DATA)
+    read = record_provenance(recorded("cheap", cheap_tables, {"n": 2, "scale": 1.0}))
+    assert read.startswith("read from the record data/records/cheap, made on ") and "make record NAME=cheap" in read
+    computed = record_provenance(recorded("cheap", cheap_tables, {"n": 3, "scale": 1.0}))
+    assert computed == "computed in this run (the parameters differ from the record's (n))"

@@ -73,7 +73,7 @@ def record_provenance(study) -> str:
     if study.from_record:
         rec = study.record
         if "stale" in study.reason:
-            return f"read from the record `data/records/{rec.name}`, which is out of date ({study.reason})"
-        return (f"read from the record `data/records/{rec.name}` ({study.reason}, at these parameters; its "
-                f"fingerprint of the code and data it depends on is current; `{rec.command}` recomputes it)")
+            return f"read from the record data/records/{rec.name}, which is out of date ({study.reason})"
+        return (f"read from the record data/records/{rec.name}, made on {rec.recorded} (the fingerprint of the "
+                f"code and data it depends on is current; {rec.command} recomputes it)")
     return f"computed in this run ({study.reason})"
