@@ -440,3 +440,151 @@ def hf_why_text(hf_batch: int, n_gpus: int, hf_ttft_p95_s: float, hf_p95_s: floa
                 f"{hf_ttft_p95_s:.2f} s).")
     return (f"Here the HF-style replica is not slower at the tail: with {hf_batch} prompts per padded batch"
             f"{where} its P95 time to first token is {hf_ttft_p95_s:.2f} s.")
+
+
+# --------------------------------------------------------------------------------------------------------
+# The KV cache at fleet scale (the fleet_cache chapter), computed from its tables
+# --------------------------------------------------------------------------------------------------------
+
+def ordinal_word(n: int) -> str:
+    """A block's position in the prompt as a word: ``"first"``, ``"second"``, ``"third"``, else ``"4th"``."""
+    return {1: "first", 2: "second", 3: "third"}.get(n, f"{n}th")
+
+
+def scales_text(scales) -> str:
+    """Session counts as written: ``[10000, 100000]`` → ``"10,000, 100,000"``; none → ``"none"``."""
+    return ", ".join(f"{s:,}" for s in scales) or "none"
+
+
+def prefix_route_finding(prefix_blocks: int, shared_blocks: int, persona_blocks: int) -> str:
+    """What prefix routing does, from the block it routes on.
+
+    Parameters
+    ----------
+    prefix_blocks : int
+        The block of the prompt prefix routing routes on (1 = the first).
+    shared_blocks : int
+        Blocks of the persona every character shares (the prompt's first blocks).
+    persona_blocks : int
+        Blocks of the whole persona (shared part included).
+
+    Returns
+    -------
+    str
+        On a shared block: every request goes to one node; on a persona block: a session stays on one node
+        but popular characters pile up; past the persona: it follows the session's own history.
+    """
+    if prefix_blocks <= shared_blocks:
+        return "Prefix routing on the shared first blocks sends every request to one node"
+    if prefix_blocks <= persona_blocks:
+        return ("Prefix routing on the persona keeps a session on one node (its prompts share the persona) but "
+                "piles the popular characters on their nodes")
+    return "Prefix routing on a block past the persona follows the session's own history until its window slides"
+
+
+def route_hits_text(hit_ratio, routes) -> str:
+    """Hit ratios of routing policies: ``"round-robin 40%; session 80%"``.
+
+    Parameters
+    ----------
+    hit_ratio : pandas.Series
+        Route → block hit ratio (fraction of block lookups).
+    routes : list of str
+        The routes to name, in order.
+    """
+    return "; ".join(f"{r} {100 * hit_ratio.loc[r]:.0f}%" for r in routes)
+
+
+def route_hit_text(hit_ratio, route: str) -> str:
+    """One route's hit ratio (``hit_ratio``: route → fraction) as ``"40%"``; ``"n/a"`` if it was not run."""
+    return f"{100 * hit_ratio.loc[route]:.0f}%" if route in hit_ratio.index else "n/a"
+
+
+def times_range(values) -> str:
+    """Ratios (a pandas.Series) as "×1.2 to ×3.4" (their least and greatest), one ratio as "×1.2", none as ``"n/a"``."""
+    if len(values) == 0:
+        return "n/a"
+    return f"{times(values.min())} to {times(values.max())}" if len(values) > 1 else times(values.iloc[0])
+
+
+def truncated_nodes_text(analysed, keep_max_lookups: float) -> str:
+    """Which analysed nodes received more block lookups than are kept, as a sentence ("" if none did).
+
+    Parameters
+    ----------
+    analysed : pandas.DataFrame
+        ``sessions``, ``route`` and ``truncated`` (bool) of each analysed node.
+    keep_max_lookups : float
+        Block lookups kept per node (the first ones of its run).
+    """
+    cut = analysed[analysed["truncated"]]
+    if cut.empty:
+        return ""
+    nodes = ", ".join(f"{r} at {s:,} sessions" for s, r in zip(cut["sessions"], cut["route"]))
+    return (f"The node analysed for {nodes} received more requests than are kept (the first "
+            f"{keep_max_lookups / 1e6:,.0f}M block lookups of its run are analysed).")
+
+
+def usd_text(usd: float) -> str:
+    """An amount in USD: ``"$1.23M"`` from a million (in absolute value) on, else ``"$12,345"``."""
+    return f"${usd / 1e6:,.2f}M" if abs(usd) >= 1e6 else f"${usd:,.0f}"
+
+
+def net_saving_verb(net_usd: float) -> str:
+    """The verb before a net saving (USD): ``"saves"`` when positive, else ``"costs more than it saves:"``."""
+    return "saves" if net_usd > 0 else "costs more than it saves:"
+
+
+def beyond_hbm_text(dram_gb: float, ssd_gb: float, hbm_gb: float) -> str:
+    """Where a node's cache goes past HBM.
+
+    Parameters
+    ----------
+    dram_gb, ssd_gb : float
+        Cache in DRAM and in SSD, GB per node.
+    hbm_gb : float
+        HBM left for KV, GB per node.
+
+    Returns
+    -------
+    str
+        All within HBM (under half a GB beyond it), else the GB of DRAM and SSD.
+    """
+    if dram_gb + ssd_gb < 0.5:
+        return f"all within the {hbm_gb:,.0f} GB of HBM left for KV"
+    return f"{dram_gb:,.0f} GB of it DRAM and {ssd_gb:,.0f} GB SSD beyond HBM"
+
+
+def percent_range(values) -> str:
+    """Fractions (a pandas.Series) as "40% to 85%" (their least and greatest)."""
+    return f"{100 * values.min():.0f}% to {100 * values.max():.0f}%"
+
+
+def side_of(values, stated: float) -> str:
+    """Where simulated values (a pandas.Series) lie against a stated one: ``"above"``, ``"below"`` or ``"on both sides of"``."""
+    if values.min() > stated:
+        return "above"
+    return "below" if values.max() < stated else "on both sides of"
+
+
+def smaller_change_words(computed_ratio: float, input_ratio: float) -> tuple[str, str]:
+    """The joining words when the computed tokens change by ``computed_ratio`` and the prompt by
+    ``input_ratio``: ``("but", "only ")`` if the computed tokens change less, else ``("and", "")``."""
+    if abs(1 - computed_ratio) < abs(1 - input_ratio):
+        return "but", "only "
+    return "and", ""
+
+
+def covered_text(covered) -> str:
+    """How many intervals hold the full value (``covered``: a pandas.Series of bools): ``"3 of 4"``; none checked: ``"none"``."""
+    return f"{int(covered.sum())} of {len(covered)}" if len(covered) else "none"
+
+
+def first_points_text(diff_points) -> str:
+    """The first of some differences in points (a pandas.Series), signed (``"+0.4"``); none: ``"n/a"``."""
+    return f"{diff_points.iloc[0]:+.1f}" if len(diff_points) else "n/a"
+
+
+def route_gb_text(gb, route: str) -> str:
+    """One route's cache (``gb``: route → GB per node) as ``"1,234"``; ``"n/a"`` if the route was not run."""
+    return f"{gb.loc[route]:,.0f}" if route in gb.index else "n/a"
