@@ -135,6 +135,61 @@ def sweep_panel(panel, field: str, title: str, fmt: str, *, order: Sequence[str]
     return (zero + pos).properties(width=600, height=150)
 
 
+
+def kv_per_token_chart(per_model, *, kv_dtype: str, context_tokens: int) -> alt.Chart:
+    """KV cache per token of several models, a bar each, coloured by attention kind.
+
+    Parameters
+    ----------
+    per_model : pandas.DataFrame
+        :func:`model.kv.kv_table` rows: ``model``, ``attention``, ``layers``, ``kv_heads``, ``head_dim``,
+        ``kv_kib_per_token`` (KiB) and ``kv_gb_per_session`` (GB).
+    kv_dtype : str
+        The KV number format, named on the x axis.
+    context_tokens : int
+        Tokens per session, named in the tooltip.
+
+    Returns
+    -------
+    altair.Chart, 520 × 170 px.
+    """
+    return alt.Chart(per_model).mark_bar().encode(
+        x=alt.X("kv_kib_per_token:Q", title=f"KV cache per token (KiB, {kv_dtype.upper()})"),
+        y=alt.Y("model:N", sort="-x", title=None),
+        color=alt.Color("attention:N", title="attention"),
+        tooltip=["model", "attention", "layers", "kv_heads", "head_dim",
+                 alt.Tooltip("kv_kib_per_token:Q", format=".0f"),
+                 alt.Tooltip("kv_gb_per_session:Q", format=".2f", title=f"GB per {context_tokens:,}-token session")],
+    ).properties(width=520, height=170, title="KV cache per token")
+
+
+def sessions_by_context_chart(feasible, *, title: str) -> alt.Chart:
+    """Sessions per GPU against tokens per session (log y axis), a line per tensor-parallel GPU count.
+
+    Parameters
+    ----------
+    feasible : pandas.DataFrame
+        :func:`model.kv.sessions_by_context` rows that hold a session: ``context_tokens`` (tokens), ``n_gpus``,
+        ``sessions`` and ``sessions_per_gpu`` (counts).
+    title : str
+        The chart's title.
+
+    Returns
+    -------
+    altair.Chart, 560 × 300 px.
+    """
+    return alt.Chart(feasible).mark_line(point=True).encode(
+        x=alt.X("context_tokens:Q", title="tokens per session"),
+        y=alt.Y("sessions_per_gpu:Q", title="sessions per GPU (count, log scale)",
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(values=log_ticks(feasible["sessions_per_gpu"].min(), feasible["sessions_per_gpu"].max()),
+                              format="~g")),
+        color=alt.Color("n_gpus:O", title="GPUs (tensor parallel)"),
+        tooltip=[alt.Tooltip("context_tokens:Q", format=",", title="tokens per session"),
+                 alt.Tooltip("n_gpus:O", title="GPUs"), alt.Tooltip("sessions:Q", format=",", title="sessions"),
+                 alt.Tooltip("sessions_per_gpu:Q", format=".1f", title="sessions per GPU")],
+    ).properties(width=560, height=300, title=title)
+
 #: Units of the audit that are not written after a figure (a count is a bare number; text has no value).
 _BARE_UNITS = ("count", "text", "")
 
