@@ -80,3 +80,42 @@ def test_fleet_text_and_finding():
                                                        "58,824 GPUs (7,353 groups of 8) by memory alone.")
     assert fleet_text(1_000, GROUP, None) == "No number of 8-GPU groups holds 1,000 of them."
     assert fleet_finding(1_000, GROUP, None) == "No number of 8-GPU groups holds 1,000 sessions."
+
+
+# --- the economics chapter -------------------------------------------------------------------------------
+
+from model.book.phrases import (big_count, bill_position, measured_price_clause, measured_sentence,  # noqa: E402
+                                usd_month_text)
+
+
+def test_big_count():
+    assert big_count(14_600_000) == "14.6M"
+    assert big_count(1.46e12) == "1.46T"
+    assert big_count(2.2e9) == "2.2B"
+    assert big_count(45_300) == "45.3K"
+    assert big_count(950) == "950"
+
+
+def test_usd_month_text():
+    assert usd_month_text(3.2e9) == "$3.2B"
+    assert usd_month_text(45e6) == "$45M"
+    assert usd_month_text(812_345) == "$812K"
+
+
+def test_bill_position():
+    assert bill_position(1, 2, 5) == "falls below every reading"
+    assert bill_position(6, 2, 5) == "exceeds every reading"
+    assert bill_position(2, 2, 5) == "lies inside the readings"
+
+
+def test_measured_sentence():
+    assert measured_sentence(None) == ("No measured throughput of this model, GPU and replica size is on record to "
+                                       "set beside it.")
+    assert measured_sentence(1234.4) == (
+        "A measured figure for the same setting (LMDeploy, data/parameters), 1,234 tokens per second per GPU with "
+        "short prompts, stands beside it as a cross-check; both flatter self-hosting at long contexts.")
+
+
+def test_measured_price_clause():
+    assert measured_price_clause(0.123, 0.456, measured=True) == " (the measured throughput $0.12–0.46)"
+    assert measured_price_clause(float("nan"), float("nan"), measured=False) == ""

@@ -515,3 +515,49 @@ def fleet_finding(sessions: int, group: "MemoryBudget", fleet: int | None) -> st
         return f"No number of {n}-GPU groups holds {sessions:,} sessions."
     return (f"{sessions:,} concurrent sessions take {sessions * group.kv_bytes_per_session / 1e12:,.1f} TB of KV "
             f"cache: {fleet:,} GPUs ({fleet // n:,} groups of {n}) by memory alone.")
+
+
+# --------------------------------------------------------------------------------------------------------
+# The economics chapter: large counts and bills as the prose writes them, the measured cross-check
+# --------------------------------------------------------------------------------------------------------
+
+def big_count(x: float) -> str:
+    """A large count as the prose writes it, 3 significant digits: ``"14.6M"``, ``"1.46T"``, ``"950"``."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= scale:
+            return f"{x / scale:,.3g}{suffix}"
+    return f"{x:,.3g}"
+
+
+def usd_month_text(x: float) -> str:
+    """A monthly bill in USD as the prose writes it: ``"$3.2B"``, ``"$45M"``, ``"$812K"`` (3 significant digits)."""
+    if x >= 1e9:
+        return f"${x / 1e9:,.3g}B"
+    if x >= 1e6:
+        return f"${x / 1e6:,.3g}M"
+    return f"${x / 1e3:,.3g}K"
+
+
+def bill_position(x: float, low: float, high: float) -> str:
+    """Where a stated bill ``x`` stands against readings from ``low`` to ``high`` (same unit)."""
+    if x < low:
+        return "falls below every reading"
+    if x > high:
+        return "exceeds every reading"
+    return "lies inside the readings"
+
+
+def measured_sentence(tokens_per_s_measured: float | None) -> str:
+    """The measured throughput (tokens/s per GPU; None: none on record) set beside the modelled one."""
+    if tokens_per_s_measured is None:
+        return "No measured throughput of this model, GPU and replica size is on record to set beside it."
+    return (f"A measured figure for the same setting (LMDeploy, data/parameters), {tokens_per_s_measured:,.0f} "
+            "tokens per second per GPU with short prompts, stands beside it as a cross-check; both flatter "
+            "self-hosting at long contexts.")
+
+
+def measured_price_clause(low: float, high: float, measured: bool) -> str:
+    """The price range per 1M tokens (USD) of the measured throughput, as a parenthesis; ``""`` if none."""
+    if not measured:
+        return ""
+    return f" (the measured throughput ${low:.2f}–{high:.2f})"
