@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 
 import altair as alt
+import numpy as np
+import pandas as pd
 import vl_convert as vlc
 
 from model.io import atomic_write_text
@@ -134,6 +136,137 @@ def sweep_panel(panel, field: str, title: str, fmt: str, *, order: Sequence[str]
         tooltip=["swept", alt.Tooltip(f"{field}:Q", title=f"{title} at 0 GB", format=fmt)])
     return (zero + pos).properties(width=600, height=150)
 
+
+
+def kv_per_token_chart(per_model, *, kv_dtype: str, context_tokens: int) -> alt.Chart:
+    """KV cache per token of several models, a bar each, coloured by attention kind.
+
+    Parameters
+    ----------
+    per_model : pandas.DataFrame
+        :func:`model.kv.kv_table` rows: ``model``, ``attention``, ``layers``, ``kv_heads``, ``head_dim``,
+        ``kv_kib_per_token`` (KiB) and ``kv_gb_per_session`` (GB).
+    kv_dtype : str
+        The KV number format, named on the x axis.
+    context_tokens : int
+        Tokens per session, named in the tooltip.
+
+    Returns
+    -------
+    altair.Chart, 520 × 170 px.
+    """
+    return alt.Chart(per_model).mark_bar().encode(
+        x=alt.X("kv_kib_per_token:Q", title=f"KV cache per token (KiB, {kv_dtype.upper()})"),
+        y=alt.Y("model:N", sort="-x", title=None),
+        color=alt.Color("attention:N", title="attention"),
+        tooltip=["model", "attention", "layers", "kv_heads", "head_dim",
+                 alt.Tooltip("kv_kib_per_token:Q", format=".0f"),
+                 alt.Tooltip("kv_gb_per_session:Q", format=".2f", title=f"GB per {context_tokens:,}-token session")],
+    ).properties(width=520, height=170, title="KV cache per token")
+
+
+def sessions_by_context_chart(feasible, *, title: str) -> alt.Chart:
+    """Sessions per GPU against tokens per session (log y axis), a line per tensor-parallel GPU count.
+
+    Parameters
+    ----------
+    feasible : pandas.DataFrame
+        :func:`model.kv.sessions_by_context` rows that hold a session: ``context_tokens`` (tokens), ``n_gpus``,
+        ``sessions`` and ``sessions_per_gpu`` (counts).
+    title : str
+        The chart's title.
+
+    Returns
+    -------
+    altair.Chart, 560 × 300 px.
+    """
+    return alt.Chart(feasible).mark_line(point=True).encode(
+        x=alt.X("context_tokens:Q", title="tokens per session"),
+        y=alt.Y("sessions_per_gpu:Q", title="sessions per GPU (count, log scale)",
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(values=log_ticks(feasible["sessions_per_gpu"].min(), feasible["sessions_per_gpu"].max()),
+                              format="~g")),
+        color=alt.Color("n_gpus:O", title="GPUs (tensor parallel)"),
+        tooltip=[alt.Tooltip("context_tokens:Q", format=",", title="tokens per session"),
+                 alt.Tooltip("n_gpus:O", title="GPUs"), alt.Tooltip("sessions:Q", format=",", title="sessions"),
+                 alt.Tooltip("sessions_per_gpu:Q", format=".1f", title="sessions per GPU")],
+    ).properties(width=560, height=300, title=title)
+
+
+def api_bill_chart(scenarios, stated, *, concurrent_sessions: int, api_model: str) -> alt.LayerChart:
+    """Monthly API bills by reading of a turn (bars on a log axis) with the stated bills as dashed rules.
+
+    Parameters
+    ----------
+    scenarios : pandas.DataFrame
+        :func:`model.economics.token_cost.api_cost_scenarios` rows: ``scenario``, ``tokens_per_turn`` and
+        ``usd_per_month`` (USD/month).
+    stated : pandas.DataFrame
+        ``usd_per_month`` (USD/month) and ``label`` of each stated bill.
+    concurrent_sessions : int
+        Concurrent sessions of the bills, named on the x axis.
+    api_model : str
+        The API model priced, named in the title.
+
+    Returns
+    -------
+    altair.LayerChart, 440 × 260 px; the log axis runs from the decade below the smallest bill to the decade
+    above the largest (bars drawn from that positive baseline, not from 0).
+    """
+    all_usd = pd.concat([scenarios["usd_per_month"], stated["usd_per_month"]])
+    x_lo, x_hi = 10 ** np.floor(np.log10(all_usd.min())), 10 ** np.ceil(np.log10(all_usd.max()))
+    x_scale = alt.Scale(type="log", domain=[x_lo, x_hi])
+    bars = alt.Chart(scenarios).mark_bar().encode(
+        x=alt.X("usd_per_month:Q", scale=x_scale,
+                title=f"API bill at {concurrent_sessions:,} concurrent sessions (USD/month, log)",
+                axis=alt.Axis(labelExpr="replace(format(datum.value, '$~s'), 'G', 'B')")),
+        x2=alt.datum(x_lo),
+        y=alt.Y("scenario:N", title="what each turn sends", sort=None, axis=alt.Axis(labelLimit=260)),
+        color=alt.Color("tokens_per_turn:O", title="new tokens per turn", legend=alt.Legend(orient="bottom")),
+        yOffset="tokens_per_turn:O",
+        tooltip=["scenario", "tokens_per_turn", alt.Tooltip("usd_per_month:Q", format="$,.3s")],
+    )
+    rules = alt.Chart(stated).mark_rule(strokeDash=[4, 3], color="black").encode(
+        x=alt.X("usd_per_month:Q", scale=x_scale))
+    text = alt.Chart(stated).mark_text(align="left", dx=4, baseline="top", y=2).encode(
+        x=alt.X("usd_per_month:Q", scale=x_scale), text="label:N")
+    return (bars + rules + text).properties(width=440, height=260,
+                                            title=f"{api_model} prices: monthly bill by reading of a turn")
+
+
+def price_per_token_chart(curves, refs, points, *, gpu: str) -> alt.LayerChart:
+    """Self-hosted price per token against the GPU price (log y axis): a curve per throughput, dashed
+    reference prices, and a dot per dated GPU price.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        :func:`model.economics.readings.price_curves` rows.
+    refs : pandas.DataFrame
+        ``usd_per_million_tokens`` (USD per 1M tokens) and ``label`` of each reference price.
+    points : pandas.DataFrame
+        Dated price rows: ``usd_per_gpu_hour``, ``usd_per_million_tokens``, ``label``, ``gpu``, ``date``.
+    gpu : str
+        The GPU, named in the title.
+
+    Returns
+    -------
+    altair.LayerChart, 500 × 300 px.
+    """
+    chart = (
+        alt.Chart(curves).mark_line().encode(
+            x=alt.X("usd_per_gpu_hour:Q", title="GPU price (USD per GPU-hour)"),
+            y=alt.Y("usd_per_million_tokens:Q", scale=alt.Scale(type="log"),
+                    title="self-hosted USD per 1M tokens processed (log)"),
+            color=alt.Color("throughput:N", title=None, legend=alt.Legend(orient="bottom", columns=1, labelLimit=520)))
+        + alt.Chart(refs).mark_rule(strokeDash=[4, 3], color="black").encode(y="usd_per_million_tokens:Q")
+        + alt.Chart(refs).mark_text(align="left", x=5, dy=-6).encode(y="usd_per_million_tokens:Q", text="label:N")
+        + alt.Chart(points).mark_point(filled=True, color="black").encode(
+            x="usd_per_gpu_hour:Q", y="usd_per_million_tokens:Q",
+            tooltip=["label", "gpu", "date", alt.Tooltip("usd_per_gpu_hour:Q", format="$.2f")])
+    )
+    return chart.properties(width=500, height=300,
+                            title=f"Price per token vs. GPU price (dots: dated {gpu} price rows)")
 
 #: Units of the audit that are not written after a figure (a count is a bare number; text has no value).
 _BARE_UNITS = ("count", "text", "")

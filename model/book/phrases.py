@@ -588,3 +588,134 @@ def first_points_text(diff_points) -> str:
 def route_gb_text(gb, route: str) -> str:
     """One route's cache (``gb``: route → GB per node) as ``"1,234"``; ``"n/a"`` if the route was not run."""
     return f"{gb.loc[route]:,.0f}" if route in gb.index else "n/a"
+
+
+# KV-cache sizing (the kv_sizing chapter), computed from its memory budgets
+# --------------------------------------------------------------------------------------------------------
+
+#: An architecture's attention kind (``Architecture.attention``) as the chapter writes it.
+ATTENTION_NAMES = {"GQA": "grouped-query attention", "MQA": "multi-query attention", "MHA": "multi-head attention"}
+
+
+def gqa_text(group_size: int) -> str:
+    """What grouped-query attention does to the KV cache, for ``group_size`` query heads per key/value head:
+    ``"its 8 query heads per key/value head divide the cache by 8"``; 1 gives ``"every query head has its
+    own key/value head"``."""
+    if group_size > 1:
+        return f"its {group_size} query heads per key/value head divide the cache by {group_size}"
+    return "every query head has its own key/value head"
+
+
+def native_context_text(context_tokens: int, native_tokens: int) -> str:
+    """Whether a ``context_tokens`` session fits the model's native context of ``native_tokens`` tokens."""
+    if context_tokens > native_tokens:
+        return (f"{context_tokens:,} tokens exceed the model's native {native_tokens:,}-token context, so such a "
+                "session needs a context extension or a truncated history")
+    return f"{context_tokens:,} tokens fit within the model's native {native_tokens:,}-token context"
+
+
+def missing_lines_text(missing) -> str:
+    """The GPU counts with no line on the sessions-vs-context chart (none of them holds one session)."""
+    if not missing:
+        return "No line is missing: every GPU count holds at least one session at some context."
+    return ("The chart has no line for " + ", ".join(str(n) for n in missing) + " GPU"
+            + ("s" if list(missing) != [1] else "") + ": not even one session fits there beside the weights.")
+
+
+def _sessions_word(n: int) -> str:
+    return f"session{'s' if n != 1 else ''}"
+
+
+def one_gpu_text(one: "MemoryBudget", context_tokens: int) -> str:
+    """What one GPU's memory budget ``one`` leaves for sessions of ``context_tokens`` tokens (a clause)."""
+    if one.sessions > 0:
+        return (f"they fit on one GPU and leave {one.kv_budget_bytes / 1e9:.1f} GB of KV cache: {one.sessions:,} "
+                f"{_sessions_word(one.sessions)} of {context_tokens:,} tokens")
+    if one.weights_fit:
+        return "they fit on one GPU but leave too little for even one session"
+    return "they do not fit on one GPU at all, so no session does"
+
+
+def one_gpu_finding(one: "MemoryBudget", *, gpu_name: str, weight_dtype: str) -> str:
+    """The finding of one GPU's budget ``one``: weights against usable memory (GB), then sessions beside them."""
+    head = (f"On one {gpu_name.upper()}, {weight_dtype.upper()} weights take {one.weight_bytes / 1e9:.0f} GB "
+            f"of the {one.usable_bytes / 1e9:.0f} GB usable: ")
+    if one.sessions > 0:
+        return head + f"{one.sessions:,} such {_sessions_word(one.sessions)} fit beside them."
+    return head + "no such session fits beside them."
+
+
+def group_text(group: "MemoryBudget", *, finding: bool = False) -> str:
+    """Sessions a group of ``group.n_gpus`` GPUs holds, and per GPU; ``finding`` gives the chapter's
+    finding (a full sentence) rather than the body's clause ("such sessions")."""
+    n = group.n_gpus
+    if group.sessions > 0:
+        such = "" if finding else "such "
+        text = f"A group of {n} GPUs holds {group.sessions:,} {such}sessions ({group.sessions / n:,.1f} per GPU)"
+    else:
+        text = f"Even a group of {n} GPUs holds no such session"
+    return text + ("." if finding else "")
+
+
+def fleet_text(sessions: int, group: "MemoryBudget", fleet: int | None) -> str:
+    """The KV cache (TB) and GPUs (``fleet``, None: no number of groups) that hold ``sessions`` sessions."""
+    n = group.n_gpus
+    if fleet is None:
+        return f"No number of {n}-GPU groups holds {sessions:,} of them."
+    return (f"Holding {sessions:,} of them at once takes {sessions * group.kv_bytes_per_session / 1e12:,.1f} TB of "
+            f"KV cache: {fleet // n:,} such groups, {fleet:,} GPUs.")
+
+
+def fleet_finding(sessions: int, group: "MemoryBudget", fleet: int | None) -> str:
+    """The chapter's finding on ``sessions`` concurrent sessions: KV cache (TB) and GPUs by memory alone."""
+    n = group.n_gpus
+    if fleet is None:
+        return f"No number of {n}-GPU groups holds {sessions:,} sessions."
+    return (f"{sessions:,} concurrent sessions take {sessions * group.kv_bytes_per_session / 1e12:,.1f} TB of KV "
+            f"cache: {fleet:,} GPUs ({fleet // n:,} groups of {n}) by memory alone.")
+
+
+# --------------------------------------------------------------------------------------------------------
+# The economics chapter: large counts and bills as the prose writes them, the measured cross-check
+# --------------------------------------------------------------------------------------------------------
+
+def big_count(x: float) -> str:
+    """A large count as the prose writes it, 3 significant digits: ``"14.6M"``, ``"1.46T"``, ``"950"``."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= scale:
+            return f"{x / scale:,.3g}{suffix}"
+    return f"{x:,.3g}"
+
+
+def usd_month_text(x: float) -> str:
+    """A monthly bill in USD as the prose writes it: ``"$3.2B"``, ``"$45M"``, ``"$812K"`` (3 significant digits)."""
+    if x >= 1e9:
+        return f"${x / 1e9:,.3g}B"
+    if x >= 1e6:
+        return f"${x / 1e6:,.3g}M"
+    return f"${x / 1e3:,.3g}K"
+
+
+def bill_position(x: float, low: float, high: float) -> str:
+    """Where a stated bill ``x`` stands against readings from ``low`` to ``high`` (same unit)."""
+    if x < low:
+        return "falls below every reading"
+    if x > high:
+        return "exceeds every reading"
+    return "lies inside the readings"
+
+
+def measured_sentence(tokens_per_s_measured: float | None) -> str:
+    """The measured throughput (tokens/s per GPU; None: none on record) set beside the modelled one."""
+    if tokens_per_s_measured is None:
+        return "No measured throughput of this model, GPU and replica size is on record to set beside it."
+    return (f"A measured figure for the same setting (LMDeploy, data/parameters), {tokens_per_s_measured:,.0f} "
+            "tokens per second per GPU with short prompts, stands beside it as a cross-check; both flatter "
+            "self-hosting at long contexts.")
+
+
+def measured_price_clause(low: float, high: float, measured: bool) -> str:
+    """The price range per 1M tokens (USD) of the measured throughput, as a parenthesis; ``""`` if none."""
+    if not measured:
+        return ""
+    return f" (the measured throughput ${low:.2f}–{high:.2f})"

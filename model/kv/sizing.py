@@ -1,0 +1,85 @@
+"""The KV-sizing chapter's inputs: its parameters checked in one call, and the KV number formats its
+in-page what-if offers (one per byte size)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from model.architectures import available_models
+from model.checks import check_choice, check_int
+from model.formats import DTYPES, bytes_per_element
+from model.hardware import available_gpus
+
+
+def check_kv_sizing(*, model, gpu, context_tokens, sessions, weight_dtype, kv_dtype, n_gpus_for_comparison,
+                    compare_models, context_grid_step, quick_context_grid_step, context_grid_max, n_gpus_options,
+                    what_if_kv_dtypes, what_if_context_step) -> None:
+    """Raise :class:`~model.checks.ParameterError` naming the first bad parameter of the KV-sizing study.
+
+    Parameters
+    ----------
+    model : str
+        Architecture name (``data/models/<model>.json``).
+    gpu : str
+        GPU name (``data/hardware.csv``).
+    context_tokens, sessions : int
+        Tokens per session and concurrent sessions, each at least 1.
+    weight_dtype, kv_dtype : str
+        Number formats of the weights and of the KV cache (:data:`model.formats.DTYPES`).
+    n_gpus_for_comparison : int
+        GPUs of the tensor-parallel group compared with one GPU, at least 1.
+    compare_models : list of str
+        Architecture names of the per-token comparison.
+    context_grid_step, quick_context_grid_step, context_grid_max : int
+        Tokens between points of the sessions-vs-context grid (full and quick profile) and its last point.
+    n_gpus_options : list of int
+        GPU counts of that grid, each at least 1.
+    what_if_kv_dtypes : list of str
+        KV number formats offered by the in-page what-if.
+    what_if_context_step : int
+        Tokens between positions of the what-if's context slider, at least 1.
+    """
+    check_choice("model", model, available_models())
+    check_choice("gpu", gpu, available_gpus())
+    check_int("context_tokens", context_tokens, low=1)
+    check_int("sessions", sessions, low=1)
+    check_choice("weight_dtype", weight_dtype, DTYPES)
+    check_choice("kv_dtype", kv_dtype, DTYPES)
+    check_int("n_gpus_for_comparison", n_gpus_for_comparison, low=1)
+    for name in compare_models:
+        check_choice("compare_models", name, available_models())
+    check_int("context_grid_step", context_grid_step, low=1)
+    check_int("quick_context_grid_step", quick_context_grid_step, low=1)
+    check_int("context_grid_max", context_grid_max, low=1)
+    for n_option in n_gpus_options:
+        check_int("n_gpus_options", n_option, low=1)
+    for name in what_if_kv_dtypes:
+        check_choice("what_if_kv_dtypes", name, DTYPES)
+    check_int("what_if_context_step", what_if_context_step, low=1)
+
+
+def what_if_kv_bytes(kv_dtype: str, offered: Sequence[str]) -> dict[str, float]:
+    """The KV number formats a what-if offers, one per byte size, largest first.
+
+    Parameters
+    ----------
+    kv_dtype : str
+        The chapter's KV format; it names its byte size even when an offered format shares it.
+    offered : list of str
+        Further formats (:data:`model.formats.DTYPES`); the first of each new byte size is kept.
+
+    Returns
+    -------
+    dict of str to float
+        Format name → bytes per element (bytes), in decreasing bytes; ties keep their first-seen order.
+    """
+    kv_bytes = {kv_dtype: bytes_per_element(kv_dtype, name="kv_dtype")}
+    for name in dict.fromkeys(list(offered) + [kv_dtype]):
+        b = bytes_per_element(name, name="what_if_kv_dtypes")
+        if b not in kv_bytes.values():
+            kv_bytes[name] = b
+    return dict(sorted(kv_bytes.items(), key=_minus_bytes))
+
+
+def _minus_bytes(item: tuple[str, float]) -> float:
+    return -item[1]
