@@ -106,3 +106,18 @@ def test_sweep_panel_a_line_per_tier_and_a_dashed_rule_at_zero():
     assert line["encoding"]["color"]["sort"] == ["SSD", "DRAM"]
     assert sweep_panel(panel, "hit_ratio", "h", ".0%", order=["DRAM"], x_title="GB").to_dict()[
         "layer"][1]["encoding"]["x"]["title"] == "GB"
+
+
+def test_error_strips_a_row_per_dimension_clipped_at_100_percent():
+    import pandas as pd
+
+    from model.book.charts import error_strips
+
+    long = pd.DataFrame({"dimension": ["phase", "engine"], "group": ["prefill", "vllm"], "error_pct": [-150.0, 12.0],
+                         "metric": ["ttft_ms", "ttft_ms"], "point": ["p", "p"]})
+    spec = error_strips(long).to_dict()
+    assert spec["facet"]["row"]["field"] == "dimension" and spec["resolve"] == {"scale": {"y": "independent"}}
+    x = spec["spec"]["encoding"]["x"]
+    assert x["scale"] == {"domain": [-100, 100], "clamp": True} and x["field"] == "error_pct"
+    assert spec["spec"]["width"] == 760 and spec["spec"]["height"] == {"step": 18}
+

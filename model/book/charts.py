@@ -135,6 +135,29 @@ def sweep_panel(panel, field: str, title: str, fmt: str, *, order: Sequence[str]
     return (zero + pos).properties(width=600, height=150)
 
 
+def error_strips(long) -> alt.FacetChart:
+    """The validation errors as dots, one row of panels per grouping (phase, GPU, precision, engine), a
+    colour per metric, the x axis clipped at ±100%.
+
+    Parameters
+    ----------
+    long : pandas.DataFrame
+        ``dimension, group, error_pct`` (%), ``metric, point`` (:func:`model.serving.accuracy_readings.errors_long`).
+
+    Returns
+    -------
+    altair.FacetChart, 760 px wide, 18 px per group.
+    """
+    return alt.Chart(long).mark_circle(size=28, opacity=0.55).encode(
+        x=alt.X("error_pct:Q", title="error of the model, % (predicted ÷ measured − 1; clipped at ±100%)",
+                scale=alt.Scale(domain=[-100, 100], clamp=True)),
+        y=alt.Y("group:N", title=None), color=alt.Color("metric:N", title="metric"),
+        tooltip=["point:N", alt.Tooltip("error_pct:Q", format=".1f")],
+    ).properties(width=760, height=alt.Step(18)).facet(
+        row=alt.Row("dimension:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left"))
+    ).resolve_scale(y="independent").properties(title="Validation points: error by phase, GPU, precision and engine")
+
+
 #: Units of the audit that are not written after a figure (a count is a bare number; text has no value).
 _BARE_UNITS = ("count", "text", "")
 

@@ -429,3 +429,40 @@ def hf_why_text(hf_batch: int, n_gpus: int, hf_ttft_p95_s: float, hf_p95_s: floa
                 f"{hf_ttft_p95_s:.2f} s).")
     return (f"Here the HF-style replica is not slower at the tail: with {hf_batch} prompts per padded batch"
             f"{where} its P95 time to first token is {hf_ttft_p95_s:.2f} s.")
+
+
+# ======================================================================================================
+# Validation chapter (notebooks/validation.ipynb): the step-time model against the measured points.
+# ======================================================================================================
+
+#: How each step-time metric is named in the validation chapter's prose and tables.
+METRIC_LABELS = {"tpot_ms": "time per output token", "ttft_ms": "time to first token",
+                 "output_tokens_per_s": "output tokens/s (system)",
+                 "output_tokens_per_s_per_gpu": "output tokens/s per GPU",
+                 "total_tokens_per_s": "input + output tokens/s", "requests_per_s": "requests/s",
+                 "all": "all metrics"}
+
+
+def not_predicted_text(reasons) -> str:
+    """``"N reason; ..."`` for each reason a point is not predicted, in ``reasons``' order.
+
+    ``reasons`` is a pandas Series of counts indexed by reason (``value_counts()``); empty gives ``""``.
+    """
+    return "; ".join(f"{n} {r}" for r, n in reasons.items())
+
+
+def metric_errors_text(by_metric) -> str:
+    """``"<metric> X% median (at most Y%); ..."``, one clause per row of ``by_metric`` (columns ``metric``,
+    ``after_median`` and ``after_max``, fractions), percentages rounded to whole numbers."""
+    return "; ".join(f"{METRIC_LABELS[r.metric]} {100 * r.after_median:.0f}% median"
+                     f" (at most {100 * r.after_max:.0f}%)" for r in by_metric.itertuples())
+
+
+def fail_where_text(sources) -> str:
+    """``"N from <source> (up to X%); ..."`` for each source of misses (a frame indexed by source with
+    ``size`` and ``max``, |error| as a fraction), or ``"none"`` when there is no miss."""
+    if sources.empty:
+        return "none"
+    return "; ".join(f"{int(n)} from {src} (up to {100 * m:.0f}%)" for src, (n, m) in
+                     sources[["size", "max"]].iterrows())
+
