@@ -466,3 +466,48 @@ def fail_where_text(sources) -> str:
     return "; ".join(f"{int(n)} from {src} (up to {100 * m:.0f}%)" for src, (n, m) in
                      sources[["size", "max"]].iterrows())
 
+
+# ======================================================================================================
+# Quantization chapter (notebooks/quantization.ipynb): weights beside the KV cache, the decode batch.
+# ======================================================================================================
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 sequence"``, ``"4 sequences"``: ``n`` (thousands separated) and ``noun``, plural unless 1."""
+    return f"{n:,} {noun}{'s' if n != 1 else ''}"
+
+
+def weights_fit_sentence(gpu_name: str, left_gb: float, fit: int, context_tokens: int, min_gpus: int) -> str:
+    """What the quantized weights leave on one GPU: sessions of ``context_tokens`` that fit beside them in
+    ``left_gb`` (GB, negative when the weights alone do not fit), or the ``min_gpus`` they need."""
+    if fit > 0:
+        return (f"fit on one {gpu_name} and leave {left_gb:.1f} GB for KV cache: "
+                f"{plural(fit, 'session')} of {context_tokens:,} tokens")
+    if left_gb >= 0:
+        return (f"fit on one {gpu_name} but leave only {left_gb:.1f} GB for KV cache, less than one session of "
+                f"{context_tokens:,} tokens")
+    return f"do not fit on one {gpu_name}: they need {min_gpus} GPUs"
+
+
+def batch_reason_text(fit: int, decode_batch: int | None, q: str, gpu_name: str) -> str:
+    """Why the speed-up bound is read at its batch: set by hand, the ``fit`` sessions beside ``q`` weights
+    on one GPU, or a single sequence when none fits."""
+    if decode_batch is not None:
+        return "a batch set by hand"
+    if fit > 0:
+        return f"the {plural(fit, 'session')} that fit{'s' if fit == 1 else ''} beside {q} weights on one {gpu_name}"
+    return f"a single sequence, as no session fits beside {q} weights on one {gpu_name}"
+
+
+def compute_note_text(supported: bool, compute: str, q: str, gpu_name: str) -> str:
+    """Empty when the GPU has tensor cores for ``compute``; else why ``q`` weights fall further short."""
+    if supported:
+        return ""
+    return (f"The {gpu_name} has no {compute.upper()} tensor cores: {q} weights must be converted before each "
+            "multiply, so the bound is further from reach.")
+
+
+def price_label_text(set_by_user: bool, price_label: str | None, row_label: str) -> str:
+    """Where the GPU price comes from: the price row's ``row_label``, or ``price_label`` for a hand-set
+    price (``"a price set by hand"`` when none is given)."""
+    return (price_label or "a price set by hand") if set_by_user else row_label
