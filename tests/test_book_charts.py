@@ -106,3 +106,33 @@ def test_sweep_panel_a_line_per_tier_and_a_dashed_rule_at_zero():
     assert line["encoding"]["color"]["sort"] == ["SSD", "DRAM"]
     assert sweep_panel(panel, "hit_ratio", "h", ".0%", order=["DRAM"], x_title="GB").to_dict()[
         "layer"][1]["encoding"]["x"]["title"] == "GB"
+
+
+def test_error_strips_a_row_per_dimension_clipped_at_100_percent():
+    import pandas as pd
+
+    from model.book.charts import error_strips
+
+    long = pd.DataFrame({"dimension": ["phase", "engine"], "group": ["prefill", "vllm"], "error_pct": [-150.0, 12.0],
+                         "metric": ["ttft_ms", "ttft_ms"], "point": ["p", "p"]})
+    spec = error_strips(long).to_dict()
+    assert spec["facet"]["row"]["field"] == "dimension" and spec["resolve"] == {"scale": {"y": "independent"}}
+    x = spec["spec"]["encoding"]["x"]
+    assert x["scale"] == {"domain": [-100, 100], "clamp": True} and x["field"] == "error_pct"
+    assert spec["spec"]["width"] == 760 and spec["spec"]["height"] == {"step": 18}
+
+
+def test_speedup_chart_a_rule_at_one_bound_lines_and_measured_points():
+    import pandas as pd
+
+    from model.book.charts import speedup_chart
+
+    lines = pd.DataFrame({"weights": ["8-bit (INT8, FP8)"], "batch": [1], "speedup_bound": [2.0]})
+    points = pd.DataFrame({"weights": ["4-bit (INT4)"], "batch": [4], "speedup": [1.5], "gpu": ["A100"],
+                           "model": ["m"], "method": ["awq"]})
+    spec = speedup_chart(lines, points, [1, 2, 4], "t").to_dict()
+    rule, line, pts = spec["layer"]
+    assert rule["mark"]["type"] == "rule" and line["mark"] == {"type": "line", "point": True}
+    assert pts["mark"]["type"] == "point" and pts["encoding"]["shape"]["field"] == "gpu"
+    assert line["encoding"]["x"]["axis"]["values"] == [1, 2, 4] and line["encoding"]["x"]["scale"]["base"] == 2
+    assert spec["width"] == 600 and spec["height"] == 320 and spec["title"] == "t"

@@ -268,6 +268,66 @@ def price_per_token_chart(curves, refs, points, *, gpu: str) -> alt.LayerChart:
     return chart.properties(width=500, height=300,
                             title=f"Price per token vs. GPU price (dots: dated {gpu} price rows)")
 
+
+def error_strips(long) -> alt.FacetChart:
+    """The validation errors as dots, one row of panels per grouping (phase, GPU, precision, engine), a
+    colour per metric, the x axis clipped at ±100%.
+
+    Parameters
+    ----------
+    long : pandas.DataFrame
+        ``dimension, group, error_pct`` (%), ``metric, point`` (:func:`model.serving.accuracy_readings.errors_long`).
+
+    Returns
+    -------
+    altair.FacetChart, 760 px wide, 18 px per group.
+    """
+    return alt.Chart(long).mark_circle(size=28, opacity=0.55).encode(
+        x=alt.X("error_pct:Q", title="error of the model, % (predicted ÷ measured − 1; clipped at ±100%)",
+                scale=alt.Scale(domain=[-100, 100], clamp=True)),
+        y=alt.Y("group:N", title=None), color=alt.Color("metric:N", title="metric"),
+        tooltip=["point:N", alt.Tooltip("error_pct:Q", format=".1f")],
+    ).properties(width=760, height=alt.Step(18)).facet(
+        row=alt.Row("dimension:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left"))
+    ).resolve_scale(y="independent").properties(title="Validation points: error by phase, GPU, precision and engine")
+
+
+def speedup_chart(lines, points, ticks: Sequence[int], title: str) -> alt.LayerChart:
+    """Decode speed-up over FP16 against the batch (log 2 axis): a bound line per weight width, the published
+    measurements as hollow points shaped by GPU, and a dashed rule at 1× (no gain).
+
+    Parameters
+    ----------
+    lines : pandas.DataFrame
+        ``weights, batch, speedup_bound`` (:func:`model.quantization.readings.bound_lines`).
+    points : pandas.DataFrame
+        ``weights, batch, speedup, gpu, model, method`` (:func:`model.quantization.readings.measured_points`).
+    ticks : sequence of int
+        The batch axis ticks (sequences).
+    title : str
+        The chart title.
+
+    Returns
+    -------
+    altair.LayerChart, 600 × 320 px.
+    """
+    import pandas as pd
+
+    colour = alt.Color("weights:N", title="weights", scale=alt.Scale(domain=["8-bit (INT8, FP8)", "4-bit (INT4)"]))
+    x = alt.X("batch:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=ticks, format="~g"),
+              title="sequences per decode step (batch, log scale)")
+    y = alt.Y("speedup_bound:Q", title="decode speed-up over FP16 (×)")
+    bound = alt.Chart(lines).mark_line(point=True).encode(
+        x=x, y=y, color=colour,
+        tooltip=["weights", "batch", alt.Tooltip("speedup_bound:Q", format=".2f", title="bound (×)")])
+    measured = alt.Chart(points).mark_point(size=70, filled=False, strokeWidth=1.5).encode(
+        x=x, y=alt.Y("speedup:Q"), color=colour,
+        shape=alt.Shape("gpu:N", title="measured on"),
+        tooltip=["model", "gpu", "method", "batch", alt.Tooltip("speedup:Q", format=".2f", title="measured (×)")])
+    no_gain = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
+    return alt.layer(no_gain, bound, measured).properties(width=600, height=320, title=title)
+
+
 #: Units of the audit that are not written after a figure (a count is a bare number; text has no value).
 _BARE_UNITS = ("count", "text", "")
 

@@ -719,3 +719,85 @@ def measured_price_clause(low: float, high: float, measured: bool) -> str:
     if not measured:
         return ""
     return f" (the measured throughput ${low:.2f}–{high:.2f})"
+
+
+# ======================================================================================================
+# Validation chapter (notebooks/validation.ipynb): the step-time model against the measured points.
+# ======================================================================================================
+
+#: How each step-time metric is named in the validation chapter's prose and tables.
+METRIC_LABELS = {"tpot_ms": "time per output token", "ttft_ms": "time to first token",
+                 "output_tokens_per_s": "output tokens/s (system)",
+                 "output_tokens_per_s_per_gpu": "output tokens/s per GPU",
+                 "total_tokens_per_s": "input + output tokens/s", "requests_per_s": "requests/s",
+                 "all": "all metrics"}
+
+
+def not_predicted_text(reasons) -> str:
+    """``"N reason; ..."`` for each reason a point is not predicted, in ``reasons``' order.
+
+    ``reasons`` is a pandas Series of counts indexed by reason (``value_counts()``); empty gives ``""``.
+    """
+    return "; ".join(f"{n} {r}" for r, n in reasons.items())
+
+
+def metric_errors_text(by_metric) -> str:
+    """``"<metric> X% median (at most Y%); ..."``, one clause per row of ``by_metric`` (columns ``metric``,
+    ``after_median`` and ``after_max``, fractions), percentages rounded to whole numbers."""
+    return "; ".join(f"{METRIC_LABELS[r.metric]} {100 * r.after_median:.0f}% median"
+                     f" (at most {100 * r.after_max:.0f}%)" for r in by_metric.itertuples())
+
+
+def fail_where_text(sources) -> str:
+    """``"N from <source> (up to X%); ..."`` for each source of misses (a frame indexed by source with
+    ``size`` and ``max``, |error| as a fraction), or ``"none"`` when there is no miss."""
+    if sources.empty:
+        return "none"
+    return "; ".join(f"{int(n)} from {src} (up to {100 * m:.0f}%)" for src, (n, m) in
+                     sources[["size", "max"]].iterrows())
+
+
+# ======================================================================================================
+# Quantization chapter (notebooks/quantization.ipynb): weights beside the KV cache, the decode batch.
+# ======================================================================================================
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 sequence"``, ``"4 sequences"``: ``n`` (thousands separated) and ``noun``, plural unless 1."""
+    return f"{n:,} {noun}{'s' if n != 1 else ''}"
+
+
+def weights_fit_sentence(gpu_name: str, left_gb: float, fit: int, context_tokens: int, min_gpus: int) -> str:
+    """What the quantized weights leave on one GPU: sessions of ``context_tokens`` that fit beside them in
+    ``left_gb`` (GB, negative when the weights alone do not fit), or the ``min_gpus`` they need."""
+    if fit > 0:
+        return (f"fit on one {gpu_name} and leave {left_gb:.1f} GB for KV cache: "
+                f"{plural(fit, 'session')} of {context_tokens:,} tokens")
+    if left_gb >= 0:
+        return (f"fit on one {gpu_name} but leave only {left_gb:.1f} GB for KV cache, less than one session of "
+                f"{context_tokens:,} tokens")
+    return f"do not fit on one {gpu_name}: they need {min_gpus} GPUs"
+
+
+def batch_reason_text(fit: int, decode_batch: int | None, q: str, gpu_name: str) -> str:
+    """Why the speed-up bound is read at its batch: set by hand, the ``fit`` sessions beside ``q`` weights
+    on one GPU, or a single sequence when none fits."""
+    if decode_batch is not None:
+        return "a batch set by hand"
+    if fit > 0:
+        return f"the {plural(fit, 'session')} that fit{'s' if fit == 1 else ''} beside {q} weights on one {gpu_name}"
+    return f"a single sequence, as no session fits beside {q} weights on one {gpu_name}"
+
+
+def compute_note_text(supported: bool, compute: str, q: str, gpu_name: str) -> str:
+    """Empty when the GPU has tensor cores for ``compute``; else why ``q`` weights fall further short."""
+    if supported:
+        return ""
+    return (f"The {gpu_name} has no {compute.upper()} tensor cores: {q} weights must be converted before each "
+            "multiply, so the bound is further from reach.")
+
+
+def price_label_text(set_by_user: bool, price_label: str | None, row_label: str) -> str:
+    """Where the GPU price comes from: the price row's ``row_label``, or ``price_label`` for a hand-set
+    price (``"a price set by hand"`` when none is given)."""
+    return (price_label or "a price set by hand") if set_by_user else row_label
