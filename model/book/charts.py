@@ -389,3 +389,30 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
+
+
+# ======================================================================================================
+# The persona and memory chapter (notebooks/persona_memory.ipynb)
+# ======================================================================================================
+
+def persona_cost_chart(costs, *, tokens_before: int, tokens_after: int) -> alt.Chart:
+    """Points of the persona's monthly cost (USD per month, log scale) per price basis and volume, the
+    persona of ``tokens_before`` and of ``tokens_after`` tokens told apart by shape.
+
+    ``costs`` is :func:`model.workload.persona_cost_table`'s table."""
+    points = costs.melt(id_vars=["basis", "volume"], value_vars=["usd_per_month_before", "usd_per_month_after"],
+                        var_name="persona", value_name="usd_per_month")
+    points["persona"] = points["persona"].map({"usd_per_month_before": f"{tokens_before:,} tokens (before)",
+                                               "usd_per_month_after": f"{tokens_after:,} tokens (after)"})
+    ticks = log_ticks(points["usd_per_month"].min(), points["usd_per_month"].max(), steps=(1, 3))
+    return alt.Chart(points).mark_point(size=90, filled=True).encode(
+        x=alt.X("usd_per_month:Q", scale=alt.Scale(type="log"), axis=alt.Axis(values=ticks, format="$,.2~s"),
+                title="persona cost (USD per month, log scale)"),
+        y=alt.Y("basis:N", title=None, axis=alt.Axis(labelLimit=260)),
+        color=alt.Color("volume:N", title="volume", legend=alt.Legend(orient="bottom", columns=1, labelLimit=400)),
+        shape=alt.Shape("persona:N", title="persona", legend=alt.Legend(orient="bottom", columns=1)),
+        yOffset=alt.YOffset("volume:N"),
+        tooltip=["basis", "volume", "persona", alt.Tooltip("usd_per_month:Q", format="$,.3s", title="USD per month")],
+    ).properties(width=460, height=220,
+                 title=f"Persona cost a month, {tokens_before:,} and {tokens_after:,} tokens with every request")
+

@@ -801,3 +801,56 @@ def price_label_text(set_by_user: bool, price_label: str | None, row_label: str)
     """Where the GPU price comes from: the price row's ``row_label``, or ``price_label`` for a hand-set
     price (``"a price set by hand"`` when none is given)."""
     return (price_label or "a price set by hand") if set_by_user else row_label
+
+
+# ======================================================================================================
+# The persona and memory chapter (notebooks/persona_memory.ipynb), computed from its budgets
+# ======================================================================================================
+
+def prefill_price_label(price) -> str:
+    """Where the prefill basis's GPU-hour price comes from: ``"a price set by hand"``, or the price row
+    as ``"AWS on-demand, 2024-05"`` (provider in capitals, pricing, date)."""
+    if price.set_by_user:
+        return "a price set by hand"
+    return f"{price.provider.upper()} {price.pricing}, {price.date}"
+
+
+def persona_kv_budget_sentence(budget: "MemoryBudget", *, weight_dtype: str, gpu_name: str) -> str:
+    """The KV budget one GPU leaves beside ``weight_dtype`` weights (GB), or why none is left."""
+    if budget.weights_fit:
+        return (f"With {weight_dtype.upper()} weights on one {gpu_name} the KV budget left per GPU "
+                f"is {budget.kv_budget_bytes / 1e9:.1f} GB, and conversations need it too.")
+    return (f"With {weight_dtype.upper()} weights the model alone ({budget.weight_bytes / 1e9:,.0f} GB) exceeds the "
+            f"usable memory of one {gpu_name}: no KV budget is left (feasible = False below).")
+
+
+def persona_hbm_sentence(weights_fit: bool, *, fleet_gpus: int, fleet_personas: int, popular_characters: int,
+                         weight_dtype: str, model_name: str, gpu_name: str) -> str:
+    """How many personas the fleet's HBM holds, as a share of the ``popular_characters`` the cache should
+    hold, or that the model does not fit on one GPU (no full stop)."""
+    if weights_fit:
+        return (f"The whole fleet's HBM ({fleet_gpus:,} GPUs), emptied of conversations, holds "
+                f"{fleet_personas:,} personas ({100 * fleet_personas / popular_characters:,.3g}% of the "
+                f"{popular_characters:,} the cache should hold)")
+    return (f"With {weight_dtype.upper()} weights, {model_name} does not fit on one {gpu_name}: its HBM "
+            "holds no persona at all")
+
+
+def enough_text(holds: int, needed: int) -> str:
+    """``"enough"`` when ``holds`` personas reach the ``needed`` count, else ``"not enough"``."""
+    return "enough" if holds >= needed else "not enough"
+
+
+def persona_cache_home(fleet_personas: int, dram_personas: int, popular_characters: int) -> str:
+    """Where a cache of ``popular_characters`` personas lives: the HBM, the DRAM, or neither (SSD)."""
+    if fleet_personas >= popular_characters:
+        return "fits in the GPUs' HBM itself"
+    if dram_personas >= popular_characters:
+        return "is a DRAM cache with character-affinity routing before it is a GPU cache"
+    return "needs SSD (or more DRAM) as well: neither HBM nor DRAM holds it"
+
+
+def persona_hbm_share(fleet_personas: int, popular_characters: int) -> str:
+    """The fleet's HBM persona count as a multiple of the cache's ``popular_characters`` (``"0.5×"``),
+    or ``"none"`` when it holds none."""
+    return times(fleet_personas / popular_characters) if fleet_personas else "none"
