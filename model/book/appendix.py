@@ -181,3 +181,42 @@ def long_form(grid: pd.DataFrame) -> pd.DataFrame:
     rows = [{"row": r[first], "figure": c, "cell": r[c]} for _, r in grid.iterrows() for c in grid.columns[1:]
             if r[c] != ""]
     return pd.DataFrame(rows, columns=["row", "figure", "cell"])
+
+
+def show_source_table(audit: pd.DataFrame, table_id: str, source_table, *, output_dir: str) -> None:
+    """Show one source table in its own shape, the figures of its text, and where its rows are audited;
+    write the table (and its text's figures, if any) as ``appendix_source_tables_<table_id>[_text].csv`` in
+    ``output_dir``.
+
+    Parameters
+    ----------
+    audit : pandas.DataFrame
+        The collected audit of the build (:func:`model.audit.collect.collect_audits`).
+    table_id : str
+        The source table, e.g. ``"T1"``.
+    source_table : callable
+        :func:`model.audit.regenerate.source_table`, passed in as the book tooling knows nothing of the
+        sources: ``source_table(audit, table_id, text_rows=False)`` gives the table's grid, with
+        ``text_rows=True`` the figures of its text.
+    output_dir : str
+        Folder the CSV files are written to.
+    """
+    from IPython.display import HTML, Markdown, display
+
+    from model.book.tables import Col, show_table
+    from model.io import write_csv
+
+    grid = merge_variant_columns(source_table(audit, table_id))
+    text = source_table(audit, table_id, text_rows=True)
+    write_csv(grid, f"{output_dir}/appendix_source_tables_{table_id}.csv")
+    if len(grid) and is_sparse(grid):  # a list in the source: one figure per line
+        display(show_table(long_form(grid), {"row": Col("Item", kind="text"), "figure": Col("Figure", kind="text"),
+                                             "cell": Col("Stated → computed", kind="text")}))
+    elif len(grid):
+        display(show_table(grid, {c: Col(c if i else "", kind="text") for i, c in enumerate(grid.columns)}))
+    if len(text):
+        write_csv(text, f"{output_dir}/appendix_source_tables_{table_id}_text.csv")
+        display(Markdown("Figures of the text around it:"))
+        display(show_table(text, {"where": Col("Where", kind="text"), "figure": Col("Figure", kind="text"),
+                                  "stated → computed": Col("Stated → computed", kind="text")}))
+    display(HTML(source_table_links(audit, table_id)))
