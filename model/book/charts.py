@@ -387,10 +387,6 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
-
-
 # ======================================================================================================
 # The persona and memory chapter (notebooks/persona_memory.ipynb)
 # ======================================================================================================
@@ -416,3 +412,8 @@ def persona_cost_chart(costs, *, tokens_before: int, tokens_after: int) -> alt.C
     ).properties(width=460, height=220,
                  title=f"Persona cost a month, {tokens_before:,} and {tokens_after:,} tokens with every request")
 
+
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
