@@ -413,7 +413,5 @@ def persona_cost_chart(costs, *, tokens_before: int, tokens_after: int) -> alt.C
                  title=f"Persona cost a month, {tokens_before:,} and {tokens_after:,} tokens with every request")
 
 
-
-
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
