@@ -137,7 +137,6 @@ def sweep_panel(panel, field: str, title: str, fmt: str, *, order: Sequence[str]
     return (zero + pos).properties(width=600, height=150)
 
 
-
 def kv_per_token_chart(per_model, *, kv_dtype: str, context_tokens: int) -> alt.Chart:
     """KV cache per token of several models, a bar each, coloured by attention kind.
 
@@ -411,6 +410,42 @@ def persona_cost_chart(costs, *, tokens_before: int, tokens_after: int) -> alt.C
         tooltip=["basis", "volume", "persona", alt.Tooltip("usd_per_month:Q", format="$,.3s", title="USD per month")],
     ).properties(width=460, height=220,
                  title=f"Persona cost a month, {tokens_before:,} and {tokens_after:,} tokens with every request")
+
+
+# ======================================================================================================
+# The fleet chapter (notebooks/fleet.ipynb): the latency sweep of one replica and the round trips by group.
+# ======================================================================================================
+
+def latency_sweep_chart(sweep, latency_metrics: Sequence[str], reading_names: dict, *, target_s: float,
+                        replica_gpus: int, model: str, gpu: str, prompt_tokens: int,
+                        reply_tokens: int) -> alt.LayerChart:
+    """P95 latency (s, log) of each reading against the load offered to one replica (requests/s), with the
+    target (dashed)."""
+    curves = sweep.melt(id_vars=["rate_per_s"], value_vars=list(dict.fromkeys(latency_metrics)),
+                        var_name="latency", value_name="seconds")
+    curves["latency"] = curves["latency"].map(lambda m: reading_names.get(m, m))
+    return (
+        alt.Chart(curves).mark_line(point=True).encode(
+            x=alt.X("rate_per_s:Q", title=f"load offered to one {replica_gpus}-GPU replica (requests/s)"),
+            y=alt.Y("seconds:Q", scale=alt.Scale(type="log"), title="P95 latency (s, log)"),
+            color=alt.Color("latency:N", title=None, legend=alt.Legend(orient="bottom")))
+        + alt.Chart(pd.DataFrame({"y": [target_s]})).mark_rule(strokeDash=[4, 3], color="black").encode(y="y:Q")
+    ).properties(width=500, height=260, title=f"{model} on {replica_gpus} x {gpu}: {prompt_tokens}-token prompts, "
+                                              f"{reply_tokens}-token replies")
+
+
+def round_trip_chart(rtt, stated, groups: Sequence[str], home_region: str) -> alt.LayerChart:
+    """P95 round trips (ms) from ``home_region`` to each Azure region (ticks) by user group, with the stated
+    figure of each group (diamond)."""
+    return (
+        alt.Chart(rtt).mark_tick(thickness=2, size=18).encode(
+            x=alt.X("rtt_p95_ms:Q", title=f"P95 round-trip time from {home_region} (ms)"),
+            y=alt.Y("destination_group:N", title=None, sort=list(groups)),
+            tooltip=["destination_region", "rtt_p95_ms"])
+        + alt.Chart(stated).mark_point(shape="diamond", size=140, filled=True, color="#e15759").encode(
+            x="stated_ms:Q", y=alt.Y("destination_group:N", sort=list(groups)),
+            tooltip=[alt.Tooltip("stated_ms:Q", title="stated (T6)")])
+    ).properties(width=480, height=200, title="Azure regions (ticks) vs. the case study's figure (diamond)")
 
 
 if __name__ == "__main__":

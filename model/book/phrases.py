@@ -854,3 +854,129 @@ def persona_hbm_share(fleet_personas: int, popular_characters: int) -> str:
     """The fleet's HBM persona count as a multiple of the cache's ``popular_characters`` (``"0.5×"``),
     or ``"none"`` when it holds none."""
     return times(fleet_personas / popular_characters) if fleet_personas else "none"
+
+
+# The fleet chapter (notebooks/fleet.ipynb): sizing, verdict, prefix reuse, latency placement, availability.
+# ======================================================================================================
+
+#: What each latency reading of the fleet chapter measures, as the prose names it.
+READINGS = {"ttft_s_p95": "first token (TTFT P95)", "e2e_latency_s_p95": "whole reply (end-to-end P95)"}
+
+
+def reading_name(metric: str) -> str:
+    """The prose name of a latency reading (:data:`READINGS`; the metric's own name when absent)."""
+    return READINGS.get(metric, metric)
+
+
+def gpus_text(n: float) -> str:
+    """A GPU count with its noun: ``"1 GPU"``, ``"1,234 GPUs"``."""
+    return f"{n:,.0f} GPU" + ("" if round(n) == 1 else "s")
+
+
+def usd_short(x: float) -> str:
+    """A monthly amount in USD as the prose writes it, 3 significant digits: ``"$1.2M"`` from a million (in
+    absolute value) on, else ``"$812K"``."""
+    return f"${x / 1e6:,.3g}M" if abs(x) >= 1e6 else f"${x / 1e3:,.3g}K"
+
+
+def sizing_sentence(last, sweep) -> str:
+    """The GPUs each latency reading needs (rows of a fleet-sizing table at one session count); an infeasible
+    reading quotes the P95 (s) of the lightest simulated load of ``sweep``."""
+    parts = []
+    for _, r in last.iterrows():
+        m = r["latency_metric"]
+        reading = {"ttft": "the first token", "e2e": "the whole reply"}.get(m.split("_")[0], m)
+        if r["feasible"]:
+            parts.append(f"{r['gpus']:,.0f} GPUs if it is {reading} ({m}: {r['sessions_per_gpu']:.2g} "
+                         f"sessions per GPU)")
+        else:
+            lightest = float(sweep[m].iloc[0])
+            parts.append(f"no number of GPUs if it is {reading} (even the lightest simulated load gives "
+                         f"{lightest:.2f} s {m}; feasible = False in the table)")
+    return "; ".join(parts)
+
+
+def fleet_verdict(last, fleet_gpus: int) -> str:
+    """The feasible GPU counts of ``last`` as multiples of the stated fleet of ``fleet_gpus`` GPUs."""
+    feasible = last[last["feasible"]]
+    if feasible.empty:
+        return "no simulated reading reaches the target, so no number of such replicas does"
+    if len(feasible) > 1:
+        return (f"{times(feasible['gpus'].min() / fleet_gpus)} to {times(feasible['gpus'].max() / fleet_gpus)} the "
+                f"{fleet_gpus:,} GPUs of the stated fleet")
+    return f"{times(feasible['gpus'].iloc[0] / fleet_gpus)} the {fleet_gpus:,} GPUs of the stated fleet"
+
+
+def gpus_by_reading(last) -> str:
+    """The GPUs of each latency reading of ``last``, named by :func:`reading_name`."""
+    return "; ".join(f"{r['gpus']:,.0f} GPUs if it reads the {reading_name(r['latency_metric'])}" if r["feasible"]
+                     else f"no number of GPUs if it reads the {reading_name(r['latency_metric'])}"
+                     for _, r in last.iterrows())
+
+
+def _with_and_without(r) -> tuple[str, str, str]:
+    reading = reading_name(r["latency_metric"])
+    full = f"{r['gpus_full']:,.0f}" if r["feasible_full"] else "no number of"
+    with_cache = f"{r['gpus_cached']:,.0f}" if r["feasible_cached"] else "no number of"
+    return reading, full, with_cache
+
+
+def prefix_gpus_by_reading(rows) -> str:
+    """GPUs with the prefix cached against full prefill, per reading (rows of the prefix-reuse table)."""
+    return "; ".join("{2} GPUs instead of {1} if it reads the {0}".format(*_with_and_without(r))
+                     for _, r in rows.iterrows())
+
+
+def prefix_by_reading(rows, capped, top_fraction: float) -> str:
+    """:func:`prefix_gpus_by_reading` with the load a replica carries (requests/s); a row whose ``capped`` is
+    true sits at the heaviest simulated load, ``top_fraction`` (0–1) of saturation, and is an upper bound."""
+    parts = []
+    for (_, r), cap in zip(rows.iterrows(), capped):
+        reading, full, with_cache = _with_and_without(r)
+        rates = (f"a replica carries {r['replica_requests_per_s_cached']:.2f} instead of "
+                 f"{r['replica_requests_per_s_full']:.2f} requests/s" if r["feasible_full"] and r["feasible_cached"]
+                 else "no replica meets the target" if not r["feasible_cached"] else
+                 f"a replica carries {r['replica_requests_per_s_cached']:.2f} requests/s")
+        note = f" (both at the heaviest simulated load, {top_fraction:.0%} of saturation: upper bounds)" if cap else ""
+        parts.append(f"{with_cache} GPUs instead of {full} if it reads the {reading}: {rates}{note}")
+    return "; ".join(parts)
+
+
+def latency_place(group: str, stated_ms: float, minimum: float, maximum: float) -> str:
+    """Where a stated round trip (ms) lies against the spread ``minimum``–``maximum`` (ms) of a user group."""
+    where = ("inside" if minimum <= stated_ms <= maximum else
+             "above every region" if stated_ms > maximum else "below every region")
+    return f"{group.replace('_', ' ')} {stated_ms:g} ms is {where} ({minimum:.0f}–{maximum:.0f} ms)"
+
+
+def latency_places(latency) -> str:
+    """:func:`latency_place` for every group of the latency-by-group table, joined."""
+    return "; ".join(latency_place(r["destination_group"], r["stated_ms"], r["minimum"], r["maximum"])
+                     for _, r in latency.iterrows())
+
+
+def regions_conclusion(cut_share: float) -> str:
+    """What the regions buy, from the share (0–1) of the P95 response their round-trip cut saves."""
+    return ("regions are about availability and data residency more than speed" if cut_share < 0.1
+            else "the regions buy a noticeable part of the response time")
+
+
+def stated_enough(buys: float, survive_extra: float) -> str:
+    """Whether the GPUs the stated budget buys cover the extra GPUs of surviving a region loss."""
+    return ("enough for the plain split, not to survive a region loss" if buys < survive_extra
+            else "enough to survive a region loss")
+
+
+def sla_met(achieved_percent: float, sla_percent: float) -> str:
+    """``"meets"`` or ``"misses"``: the achieved availability against the target (both percent)."""
+    return "meets" if achieved_percent >= sla_percent else "misses"
+
+
+def outages_alone(outage_h: float, sla_h: float) -> str:
+    """Whether the unplanned outages alone (h/year) exceed the target's downtime (h/year)."""
+    return "the outages alone exceed it" if outage_h > sla_h else "the outages alone stay within it"
+
+
+def regions_count(k: int, noun: str = "region", plural: str = "regions") -> str:
+    """``k`` regions (or region losses) in words: ``"no region"``, ``"one region"``, ``"2 regions"``."""
+    return f"no {noun}" if k == 0 else f"one {noun}" if k == 1 else f"{k} {plural}"
