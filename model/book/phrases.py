@@ -801,3 +801,33 @@ def price_label_text(set_by_user: bool, price_label: str | None, row_label: str)
     """Where the GPU price comes from: the price row's ``row_label``, or ``price_label`` for a hand-set
     price (``"a price set by hand"`` when none is given)."""
     return (price_label or "a price set by hand") if set_by_user else row_label
+
+
+# ======================================================================================================
+# The tier-configuration chapter (kareto)
+# ======================================================================================================
+
+def replica_text(n_gpus: int, gpu: str) -> str:
+    """The prefill replica as the assumptions write it, e.g. ``"8 × h100-80gb (tensor parallel)"``.
+
+    Parameters
+    ----------
+    n_gpus : int
+        GPUs of the replica (tensor parallel when more than one).
+    gpu : str
+        GPU name (``data/hardware.csv``).
+    """
+    return f"{n_gpus} × {gpu}" + (" (tensor parallel)" if n_gpus > 1 else "")
+
+
+def gpu_price_source_text(price) -> str:
+    """Where the chapter's GPU price comes from: the parameters, or the price table's row.
+
+    Parameters
+    ----------
+    price : model.economics.prices.GpuPrice
+        The price charged (USD per GPU-hour), with ``set_by_user``, ``provider``, ``pricing`` and ``date``.
+    """
+    if price.set_by_user:
+        return "as set in the parameters"
+    return f"{price.provider} {price.pricing}, {price.date}, data/prices/gpu_prices.csv"
