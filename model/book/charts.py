@@ -448,5 +448,66 @@ def round_trip_chart(rtt, stated, groups: Sequence[str], home_region: str) -> al
     ).properties(width=480, height=200, title="Azure regions (ticks) vs. the case study's figure (diamond)")
 
 
+# ======================================================================================================
+# The tier-configuration chapter (kareto)
+# ======================================================================================================
+
+def padded_domain(values, share: float = 0.08) -> list[float]:
+    """An axis domain around the data: [min, max] widened by ``share`` of the range on each side.
+
+    Parameters
+    ----------
+    values : array-like of float
+        The plotted values (any unit; NaN ignored).
+    share : float
+        Padding as a share of the range (of max(|max|, 1) when all values are equal).
+
+    Returns
+    -------
+    list of float
+        ``[low, high]`` in the unit of ``values``.
+    """
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    pad = share * (hi - lo) if hi > lo else share * max(abs(hi), 1.0)
+    return [lo - pad, hi + pad]
+
+
+def kareto_frontier_chart(mc, base_row, axes: Sequence[str]) -> alt.LayerChart:
+    """Every feasible configuration of a trace: cost per million prompt tokens (USD) against throughput at
+    the P95 TTFT target (requests/s), coloured by P95 TTFT (s); frontier points ringed, the baseline a red cross.
+
+    Parameters
+    ----------
+    mc : pandas.DataFrame
+        Feasible grid rows with ``throughput_at_slo_rps``, ``usd_per_million_tokens``, ``ttft_p95_s``,
+        ``hit_ratio``, ``on_frontier`` and the capacity columns ``axes`` (GB).
+    base_row : pandas.DataFrame
+        The baseline's one row (configuration and evaluation, with ``feasible``).
+    axes : sequence of str
+        The capacity columns (GB) shown in the tooltips.
+    """
+    x = padded_domain(mc["throughput_at_slo_rps"]) if len(mc) else [0, 1]
+    y = padded_domain(mc["usd_per_million_tokens"]) if len(mc) else [0, 1]
+    points = alt.Chart(mc).mark_point(filled=True, size=50, opacity=0.75).encode(
+        x=alt.X("throughput_at_slo_rps:Q", title="throughput at the P95 TTFT target (requests/s)",
+                scale=alt.Scale(domain=x, zero=False, nice=False)),
+        y=alt.Y("usd_per_million_tokens:Q", title="cost (USD per 1M prompt tokens)", axis=alt.Axis(format="$,.2f"),
+                scale=alt.Scale(domain=y, zero=False, nice=False)),
+        color=alt.Color("ttft_p95_s:Q", title="P95 TTFT (s)", scale=alt.Scale(scheme="viridis", reverse=True)),
+        tooltip=[alt.Tooltip(a, title=f"{a} (GB)", format=",") for a in axes]
+                + [alt.Tooltip("usd_per_million_tokens", title="USD per 1M prompt tokens", format="$.3f"),
+                   alt.Tooltip("throughput_at_slo_rps", title="throughput (requests/s)", format=".3g"),
+                   alt.Tooltip("ttft_p95_s", title="P95 TTFT (s)", format=".3g"),
+                   alt.Tooltip("hit_ratio", title="hit ratio", format=".1%")])
+    ring = alt.Chart(mc[mc.on_frontier]).mark_point(size=120, color="black").encode(
+        x="throughput_at_slo_rps:Q", y="usd_per_million_tokens:Q")
+    base_point = alt.Chart(base_row[base_row.feasible]).mark_point(
+        shape="cross", size=300, color="red", filled=True).encode(
+        x="throughput_at_slo_rps:Q", y="usd_per_million_tokens:Q", tooltip=axes)
+    return (points + ring + base_point).properties(width=600, height=360, title=alt.Title(
+        "Mooncake conversation trace: every feasible configuration",
+        subtitle="black ring: on the frontier; red cross: the baseline (axes fitted to the data, not from zero)"))
+
+
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))

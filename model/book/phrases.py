@@ -980,3 +980,32 @@ def outages_alone(outage_h: float, sla_h: float) -> str:
 def regions_count(k: int, noun: str = "region", plural: str = "regions") -> str:
     """``k`` regions (or region losses) in words: ``"no region"``, ``"one region"``, ``"2 regions"``."""
     return f"no {noun}" if k == 0 else f"one {noun}" if k == 1 else f"{k} {plural}"
+
+
+# The tier-configuration chapter (kareto)
+# ======================================================================================================
+
+def replica_text(n_gpus: int, gpu: str) -> str:
+    """The prefill replica as the assumptions write it, e.g. ``"8 × h100-80gb (tensor parallel)"``.
+
+    Parameters
+    ----------
+    n_gpus : int
+        GPUs of the replica (tensor parallel when more than one).
+    gpu : str
+        GPU name (``data/hardware.csv``).
+    """
+    return f"{n_gpus} × {gpu}" + (" (tensor parallel)" if n_gpus > 1 else "")
+
+
+def gpu_price_source_text(price) -> str:
+    """Where the chapter's GPU price comes from: the parameters, or the price table's row.
+
+    Parameters
+    ----------
+    price : model.economics.prices.GpuPrice
+        The price charged (USD per GPU-hour), with ``set_by_user``, ``provider``, ``pricing`` and ``date``.
+    """
+    if price.set_by_user:
+        return "as set in the parameters"
+    return f"{price.provider} {price.pricing}, {price.date}, data/prices/gpu_prices.csv"
