@@ -10,7 +10,7 @@ others; the minimiser is a seeded-free, deterministic Nelder–Mead on transform
 fractions, log for non-negative seconds and tokens). Same points, same start → same result.
 
 The values stored in ``data/parameters/batching.csv`` are the output of :func:`fit_step_time` (rounded to
-three significant figures); ``tests/test_step_time_fit.py`` and the validation chapter rerun the fit and
+three significant figures); ``tests/serving/test_step_time_fit.py`` and the validation chapter rerun the fit and
 compare.
 """
 

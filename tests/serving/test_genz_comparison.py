@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 
 from model.io import DATA
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("compare_genz", ROOT / "benchmarks" / "compare_genz.py")
 compare_genz = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(compare_genz)

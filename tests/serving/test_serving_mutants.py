@@ -2,7 +2,7 @@
 miscounted, the token budget or the watermark misapplied at admission, chunks of a prompt mis-sized, a
 preempted request resumed with the wrong remainder, the summary's percentiles, windows and guards. Every
 expectation is traced by hand step by step (the comments), each step's duration from
-:class:`model.serving.step_time.Deployment`'s own step times (tested in tests/test_step_time_mutants.py)."""
+:class:`model.serving.step_time.Deployment`'s own step times (tested in tests/serving/test_step_time_mutants.py)."""
 import dataclasses
 import math
 

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 from model.serving.cli import main
 from model.serving.step_time import deployment, fixed_batch_time
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE = ["predict", "--model", "llama-2-70b", "--gpu", "a100-80gb", "--n-gpus", "4", "--weight-dtype", "fp16",
         "--input-tokens", "2048", "--output-tokens", "128"]
 

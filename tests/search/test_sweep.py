@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -130,7 +131,7 @@ def test_sigkill_mid_sweep_leaves_a_resumable_file(tmp_path):
     path = tmp_path / "killed.jsonl"
     script = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(ROOT / 'tests')!r})
+        sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
         from test_sweep import Quadratic, _configs
         from model.search.evaluations import run_sweep
         run_sweep(_configs(12), Quadratic(delay_s=0.01), executor="serial", chunk=1,

@@ -41,4 +41,4 @@ def test_genz_comparison_csv():
     assert_allclose(row["genz_ms"], 288, rtol=0.01)  # the GenZ figure quoted in the issue
     assert_allclose(df["relative_difference"], df["ours_ms"] / df["genz_ms"] - 1, rtol=1e-3, atol=1e-4)
     assert df.loc[df["phase"] == "decode", "relative_difference"].abs().median() < 0.15
-    # the study's column is today's model: tests/test_genz_comparison.py
+    # the study's column is today's model: tests/serving/test_genz_comparison.py
