@@ -352,10 +352,10 @@ def _run(args, params: dict) -> int:
         chosen = notebooks(args.only)
         for nb in chosen:  # every name is checked before anything runs
             check_parameters(nb, params)
+        asked = {nb.stem for nb in chosen}      # the appendices added below run without the -- parameters
         if args.only and not args.no_appendices and not all(is_appendix(nb) for nb in chosen):
             chosen += [n for n in notebooks() if is_appendix(n) and n not in chosen]
         base = {"quick": True} if args.quick else {}
-        asked = {nb.stem for nb in notebooks(args.only)} if args.only else {nb.stem for nb in chosen}
         t0 = time.perf_counter()
         print(f"executing {len(chosen)} notebook{'s' if len(chosen) != 1 else ''} into {args.out_dir}, "
               f"{min(args.jobs, len(chosen))} at a time", file=sys.stderr)
