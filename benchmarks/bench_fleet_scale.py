@@ -5,7 +5,7 @@ under every routing policy, with k of N nodes simulated (``fleet_sample_nodes``;
 of this process and of its workers, and the hit ratios with their 95% intervals.
 
 With ``--check 100000`` it also simulates that scale in full and sampled, per policy, and prints the
-comparison and the time of each run (the fleet-cache chapter shows this comparison at 100K sessions from the
+comparison and the time it took (the fleet-cache chapter shows this comparison at 100K sessions from the
 record ``data/records/fleet_scale_check``, which ``make record NAME=fleet_scale_check`` recomputes).
 
 Usage::
@@ -13,7 +13,6 @@ Usage::
     python benchmarks/bench_fleet_scale.py [--sessions 1000000] [--workers 2] [--check 100000]
 """
 import argparse
-import math
 import os
 import resource
 import sys
@@ -25,6 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from model.parameters import default  # noqa: E402
 from model.tiering import ROUTES, default_config  # noqa: E402
+from model.book.records import SPECS  # noqa: E402
+from model.tiering.chat_fleet import fleet_nodes, scale_check_table  # noqa: E402
 from model.tiering.streamed_fleet import simulate_chat_fleets  # noqa: E402
 from model.workload import CharacterChatParams  # noqa: E402
 
@@ -42,10 +43,11 @@ def peak_rss_gb() -> tuple[float, float]:
 
 
 def run(sessions: float, workers: int, sample: int | None, routes=ROUTES, pool_nodes=None):
-    n = max(1, math.ceil(sessions / int(default("fleet_sessions_per_node"))))
+    n, pool = fleet_nodes(int(sessions), int(default("fleet_sessions_per_node")),
+                          pool_nodes or int(default("fleet_pool_nodes")))
     t0 = time.perf_counter()
     res = simulate_chat_fleets(CharacterChatParams(concurrent_sessions=sessions), default_config(n_instances=1), n,
-                               routes, sample_nodes=sample, workers=workers, pool_nodes=pool_nodes,
+                               routes, sample_nodes=sample, workers=workers, pool_nodes=pool if pool_nodes else None,
                                prefix_blocks=int(default("fleet_prefix_route_blocks")))
     return n, time.perf_counter() - t0, {r: x.summary() for r, x in res.items()}
 
@@ -71,13 +73,10 @@ def main() -> None:
         print(f"  {r:12s} hit ratio {s['hit_ratio']:.4f} [{s['hit_ratio_low']:.4f}, {s['hit_ratio_high']:.4f}]  "
               f"prefill tokens saved {s['prefill_tokens_saved_share']:.4f}  requests {s['requests']:,}", flush=True)
     if a.check:
-        for r in ROUTES:
-            n, t_full, full = run(a.check, a.workers, None, [r])
-            n, t_s, samp = run(a.check, a.workers, k, [r], pool_nodes=pool if r == "global" else None)
-            f, s = full[r], samp[r]
-            print(f"  check {r:12s} full {f['hit_ratio']:.4f} ({t_full:.0f} s)  sampled {s['hit_ratio']:.4f} "
-                  f"[{s['hit_ratio_low']:.4f}, {s['hit_ratio_high']:.4f}] ({t_s:.0f} s)", flush=True)
-
-
-if __name__ == "__main__":
-    main()
+        t0 = time.perf_counter()
+        kwargs = SPECS["fleet_scale_check"].kwargs() | {"sessions": int(a.check), "workers": a.workers}
+        check = scale_check_table(**kwargs)["check"]         # the record's computation, at --check sessions
+        for row in check.itertuples():
+            print(f"  check {row.route:12s} full {row.full_hit_ratio:.4f}  sampled {row.sampled_hit_ratio:.4f} "
+                  f"[{row.sampled_low:.4f}, {row.sampled_high:.4f}]  covered: {row.covered}", flush=True)
+        print(f"  check: {time.perf_counter() - t0:.0f} s for {len(ROUTES)} policies, full and sampled", flush=True)

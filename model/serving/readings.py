@@ -77,7 +77,7 @@ def fleet_table(dep: Deployment, one: Saturation, batched: Saturation, *, gpus_o
     one, batched : Saturation
         :func:`model.serving.saturation.continuous_saturation` with a batch of 1 and with batching.
     gpus_one, gpus_batched : float
-        GPUs each needs for the demand (:func:`model.economics.fleet_sizing.fleet_gpus`).
+        GPUs each needs for the demand (:func:`model.serving.capacity.busy_gpus`).
     n_gpus : int
         GPUs per replica.
     prompt_tokens, reply_tokens : int

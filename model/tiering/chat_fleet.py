@@ -221,14 +221,14 @@ def scale_check_table(*, sessions: int, sessions_per_node: int, sample_nodes: in
     for r in routes:
         check_choice("routes", r, ROUTES)
     cfg = default_config(model=model, gpu=gpu, n_instances=1)
-    n = max(1, math.ceil(sessions / sessions_per_node))
+    n, pool = fleet_nodes(sessions, sessions_per_node, pool_nodes)
     params = CharacterChatParams(concurrent_sessions=sessions)
     common = dict(seed=seed, workers=workers, scheduler=scheduler, prefix_blocks=prefix_blocks)
     rows = []
     for r in routes:
         f = simulate_chat_fleets(params, cfg, n, [r], **common)[r].summary()
         s = simulate_chat_fleets(params, cfg, n, [r], sample_nodes=sample_nodes,
-                                 pool_nodes=pool_nodes if r == "global" else None, **common)[r].summary()
+                                 pool_nodes=pool if r == "global" else None, **common)[r].summary()
         rows.append({"sessions": sessions, "nodes": n, "route": r, "full_hit_ratio": f["hit_ratio"],
                      "sampled_hit_ratio": s["hit_ratio"], "sampled_low": s["hit_ratio_low"],
                      "sampled_high": s["hit_ratio_high"],

@@ -10,9 +10,11 @@ Routing policies (:data:`ROUTES`)
     a session sticks to one node: node = session id mod N (needs a trace with sessions, e.g. the
     character-chat generator's).
 ``prefix``
-    node = hash of the prompt's first block id mod N (:func:`block_owner`'s hash, so that structured ids do not
-    pile onto one node): requests sharing their first block (a persona prompt, a system prompt) meet on one
-    node, so popular prefixes stay hot there.
+    node = hash of the id of the prompt's k-th block (``prefix_blocks``, default the first) mod N
+    (:func:`block_owner`'s hash, so that structured ids do not pile onto one node): requests sharing their
+    prefix up to that block (a persona prompt, a system prompt) meet on one node, so popular prefixes stay
+    hot there. When every prompt starts with the same block (one system prompt, as in the Mooncake trace),
+    k = 1 sends every request to one node (:func:`prefix_route_concentration` measures it).
 ``global``
     one pool of the summed capacity (N × each tier), shared by every node over the network (Mooncake's
     design, Qin et al., FAST'25): requests are computed round-robin; a block lives on its owner node (a hash
@@ -53,19 +55,35 @@ ROUTES = ("round-robin", "session", "prefix", "global")
 NIC_TIER = "rdma-nic-400g"
 
 
-def route_requests(trace: Trace, n_nodes: int, route: str) -> np.ndarray:
-    """Node of every request under ``route`` (int32 array, values 0 … n_nodes − 1); ``global`` places the
-    computation round-robin (its cache is the shared pool)."""
+def route_requests(trace: Trace, n_nodes: int, route: str, *, prefix_blocks: int = 1,
+                   first_index: int = 0) -> np.ndarray:
+    """Node of every request of ``trace`` (a trace, or a window of a stream whose first request is the
+    stream's ``first_index``-th) under ``route`` (int32 array, values 0 … n_nodes − 1); ``global`` places the
+    computation round-robin (its cache is the shared pool). Under ``prefix`` the node is the owner
+    (:func:`block_owner`) of the request's ``prefix_blocks``-th block id (or its last block's, if shorter):
+    a block's id names the prefix up to it, so the requests sharing that prefix meet on one node."""
     n = check_int("nodes", n_nodes, low=1)
     check_choice("route", route, ROUTES)
+    k = check_int("prefix_blocks", prefix_blocks, low=1)
     if route in ("round-robin", "global"):
-        return (np.arange(trace.n_requests, dtype=np.int64) % n).astype(np.int32)
+        return ((np.arange(trace.n_requests, dtype=np.int64) + first_index) % n).astype(np.int32)
     if route == "session":
         if trace.session is None:
             raise ParameterError("route", route, "a trace with session ids for 'session' (this one has none); "
                                  "one of " + ", ".join(r for r in ROUTES if r != "session"))
         return (np.asarray(trace.session, dtype=np.int64) % n).astype(np.int32)
-    return block_owner(trace.block_ids[trace.block_offsets[:-1]], n)
+    last = np.minimum(trace.block_offsets[:-1] + k - 1, trace.block_offsets[1:] - 1)
+    return block_owner(trace.block_ids[last], n)
+
+
+def prefix_route_concentration(trace: Trace, prefix_blocks: int = 1) -> tuple[int, float]:
+    """The block id most requests of ``trace`` are routed by under ``prefix`` routing on their
+    ``prefix_blocks``-th block, and the share of requests it carries (all of them go to one node)."""
+    k = check_int("prefix_blocks", prefix_blocks, low=1)
+    last = np.minimum(trace.block_offsets[:-1] + k - 1, trace.block_offsets[1:] - 1)
+    ids, counts = np.unique(trace.block_ids[last], return_counts=True)
+    i = int(np.argmax(counts))
+    return int(ids[i]), float(counts[i] / trace.n_requests)
 
 
 def block_owner(block_ids: np.ndarray, n_nodes: int) -> np.ndarray:
@@ -73,6 +91,30 @@ def block_owner(block_ids: np.ndarray, n_nodes: int) -> np.ndarray:
     hashing) mod N, so consecutive ids spread over the nodes."""
     mixed = (np.asarray(block_ids).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
     return (mixed % np.uint64(n_nodes)).astype(np.int32)
+
+
+#: Keys every fleet summary has, with one meaning (:meth:`FleetResult.summary`, the replayed fleet, and
+#: :meth:`model.tiering.streamed_fleet.ScaleResult.summary`, the streamed one): routing policy; nodes; GPUs of
+#: the fleet (:func:`fleet_gpus`); requests; block lookups; hit ratio (share of lookups served from cache);
+#: median and P95 TTFT, s; load imbalance (busiest node's prefill seconds ÷ the mean) and request imbalance
+#: (busiest node's requests ÷ the mean). Per tier, :func:`fleet_summary_keys` adds ``hit_ratio_<tier>`` and
+#: ``<tier>_gb_used_mean`` (mean GB a node holds in the tier).
+FLEET_SUMMARY_KEYS = ("route", "nodes", "gpus", "requests", "lookups", "hit_ratio", "ttft_p50_s", "ttft_p95_s",
+                      "load_imbalance", "request_imbalance")
+#: Columns every fleet's table per node has (:meth:`FleetResult.node_table`, ``ScaleResult.node_table``).
+FLEET_NODE_COLUMNS = ("node", "requests", "lookups", "hit_ratio", "ttft_p95_s", "prefill_busy_s")
+
+
+def fleet_summary_keys(tier_names) -> tuple:
+    """:data:`FLEET_SUMMARY_KEYS` and, per tier of ``tier_names``, ``hit_ratio_<tier>`` and ``<tier>_gb_used_mean``."""
+    return FLEET_SUMMARY_KEYS + tuple(k for t in tier_names for k in (f"hit_ratio_{t}", f"{t}_gb_used_mean"))
+
+
+def fleet_gpus(n_nodes: int, config: TierConfig) -> int:
+    """GPUs of a fleet of ``n_nodes`` nodes of ``config``: nodes × prefill instances per node × GPUs per
+    instance (what the fleet rents, busy or not; :func:`model.serving.capacity.busy_gpus` counts the GPUs a
+    demand keeps busy)."""
+    return check_int("nodes", n_nodes, low=1) * config.engine.n_gpus
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,9 +247,10 @@ class FleetResult:
     nodes: tuple
 
     def summary(self) -> dict:
-        """Fleet-wide: hit ratio (share of block lookups served from cache) overall and by tier, prefill tokens
-        saved, TTFT percentiles over every request, load imbalance (max ÷ mean node prefill seconds, and of
-        requests), mean and largest DRAM and SSD GB used per node, cost and $ per million tokens."""
+        """Fleet-wide: the keys of :func:`fleet_summary_keys` (shared with the streamed fleet's summary), and
+        prefill tokens saved overall and by tier (``prefill_tokens_saved_<tier>``), recomputed, remote and
+        input tokens, the zero-load P95 TTFT, GPU busy fraction, throughput, the largest GB used per tier on
+        a node, cost (the fleet's GPUs and storage) and $ per million tokens."""
         nodes = [r for r in self.nodes]
         names = self.config.tier_names
         lookups = sum(r.lookups for r in nodes)
@@ -222,13 +265,12 @@ class FleetResult:
         in_tok, out_tok = sum(r.input_tokens for r in nodes), sum(r.output_tokens for r in nodes)
         n_req = int(reqs.sum())
         thr_tok = (in_tok + out_tok) / span if span > 0 else math.inf
-        cost = self.n_nodes * self.config.engine.n_gpus * self.config.engine.gpu_usd_per_hour + sum(
+        cost = fleet_gpus(self.n_nodes, self.config) * self.config.engine.gpu_usd_per_hour + sum(
             r.storage_usd_per_hour for r in nodes)
         occ = np.array([r.mean_occupied_gb for r in nodes])
-        out = {"route": self.route, "nodes": self.n_nodes, "requests": n_req, "blocks": int(lookups),
+        out = {"route": self.route, "nodes": self.n_nodes, "gpus": fleet_gpus(self.n_nodes, self.config),
+               "requests": n_req, "lookups": int(lookups),
                "hit_ratio": float(hits.sum() / lookups) if lookups else math.nan,
-               "hit_ratio_by_tier": dict(zip(names, (hits / max(lookups, 1)).tolist())),
-               "tokens_by_tier": dict(zip(names, tokens.tolist())),
                "prefill_tokens_saved": int(tokens.sum()),
                "recomputed_tokens": int(sum(r.recomputed_tokens for r in nodes)),
                "remote_tokens": int(sum(r.remote_tokens for r in nodes)),
@@ -242,6 +284,8 @@ class FleetResult:
                "request_imbalance": float(reqs.max() / reqs.mean()) if reqs.mean() > 0 else math.nan,
                "cost_usd_per_hour": float(cost), "usd_per_million_tokens": usd_per_million_tokens(cost, thr_tok)}
         for j, name in enumerate(names):
+            out[f"hit_ratio_{name}"] = float(hits[j] / lookups) if lookups else math.nan
+            out[f"prefill_tokens_saved_{name}"] = int(tokens[j])
             out[f"{name}_gb_used_mean"] = float(occ[:, j].mean())
             out[f"{name}_gb_used_max"] = float(occ[:, j].max())
         return out
@@ -264,14 +308,15 @@ class FleetResult:
         return pd.DataFrame(rows)
 
 
-def shard(trace: Trace, n_nodes: int, route: str) -> list[Trace]:
+def shard(trace: Trace, n_nodes: int, route: str, *, prefix_blocks: int = 1) -> list[Trace]:
     """The sub-trace of every node under a local routing policy (requests in arrival order)."""
-    node = route_requests(trace, n_nodes, route)
+    node = route_requests(trace, n_nodes, route, prefix_blocks=prefix_blocks)
     return [_take(trace, np.flatnonzero(node == k)) for k in range(n_nodes)]
 
 
 def simulate_fleet(trace: Trace, config: TierConfig, n_nodes: int, route: str, *, workers: int = 1,
-                   scheduler: str | None = None, nodes: Sequence[int] | None = None) -> FleetResult:
+                   scheduler: str | None = None, nodes: Sequence[int] | None = None,
+                   prefix_blocks: int = 1) -> FleetResult:
     """Replay and time ``trace`` on ``n_nodes`` nodes of ``config`` (each node: ``config``'s tiers and prefill
     pool) under ``route``.
 
@@ -289,6 +334,8 @@ def simulate_fleet(trace: Trace, config: TierConfig, n_nodes: int, route: str, *
         Address of an existing Dask scheduler to replay the nodes on instead.
     nodes : sequence of int, optional
         Simulate only these nodes (sampling k of N; local policies only).
+    prefix_blocks : int
+        Under ``prefix``: route by the prompt's ``prefix_blocks``-th block (:func:`route_requests`).
 
     Returns
     -------
@@ -301,7 +348,7 @@ def simulate_fleet(trace: Trace, config: TierConfig, n_nodes: int, route: str, *
             raise ParameterError("nodes", list(nodes), "all nodes under route 'global' (one shared pool)")
         results = simulate_global(trace, config, n)
     else:
-        parts = shard(trace, n, route)
+        parts = shard(trace, n, route, prefix_blocks=prefix_blocks)
         chosen = range(n) if nodes is None else sorted(set(int(k) for k in nodes))
         for k in chosen:
             if not 0 <= k < n:

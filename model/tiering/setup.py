@@ -44,20 +44,25 @@ def check_setup(model: str, gpu: str, gpus_per_instance: int, n_instances: int,
                             "pricing": None})
 
 
-def describe_setup(config, *, model: str, gpu: str, price: GpuPrice) -> dict:
-    """The serving setup of ``config`` (a :class:`model.tiering.TierConfig`) for output: model, GPU, GPUs per
-    instance, instances, GPUs in all, GPU-hour price and where ``price`` (the one ``config`` is charged at,
-    e.g. from :func:`check_setup`) comes from, and each tier's capacity (blocks, GB), read bandwidth (GB/s)
-    and price ($/GB-month)."""
+def describe_setup(config, *, model: str, gpu: str, price: GpuPrice, nodes: int = 1) -> dict:
+    """The serving setup of ``config`` (a :class:`model.tiering.TierConfig`, one node) on ``nodes`` nodes for
+    output, every figure named with its scope: model, GPU, GPUs per prefill instance, instances per node, GPUs
+    per node and in the fleet, the GPU-hour price and where ``price`` (the one ``config`` is charged at, e.g.
+    from :func:`check_setup`) comes from, and each tier's capacity per node (blocks, GB), read bandwidth per
+    instance (GB/s) and price ($/GB-month)."""
+    from model.tiering.fleet import fleet_gpus
+
     e = config.engine
     price_source = "given" if price.set_by_user else f"data/prices/gpu_prices.csv: {price.label}"
     tiers = {}
     for t, gb in zip(config.tiers, config.capacity_gb()):
-        tiers[t.name] = {"capacity_blocks": None if t.capacity_blocks == math.inf else int(t.capacity_blocks),
-                         "capacity_gb": None if not math.isfinite(gb) else float(gb),
-                         "read_gb_per_s": t.read_bytes_per_s / 1e9, "usd_per_gb_month": t.usd_per_gb_month}
-    return {"model": model, "gpu": gpu, "gpus_per_instance": e.gpus_per_instance, "instances": e.n_instances,
-            "gpus": e.n_gpus, "gpu_usd_per_hour": e.gpu_usd_per_hour, "gpu_price_source": price_source,
+        tiers[t.name] = {"capacity_blocks_per_node": None if t.capacity_blocks == math.inf else int(t.capacity_blocks),
+                         "capacity_gb_per_node": None if not math.isfinite(gb) else float(gb),
+                         "read_gb_per_s_per_instance": t.read_bytes_per_s / 1e9,
+                         "usd_per_gb_month": t.usd_per_gb_month}
+    return {"model": model, "gpu": gpu, "gpus_per_instance": e.gpus_per_instance, "instances_per_node": e.n_instances,
+            "gpus_per_node": e.n_gpus, "nodes": nodes, "gpus": fleet_gpus(nodes, config),
+            "gpu_usd_per_hour": e.gpu_usd_per_hour, "gpu_price_source": price_source,
             "block_tokens": config.block_tokens, "kv_bytes_per_token": e.kv_bytes_per_token, "tiers": tiers}
 
 

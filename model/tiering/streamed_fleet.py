@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from model.parallel import map_jobs
+from model.serving.capacity import busy_gpus
 from model.tiering.config import TierConfig
-from model.tiering.fleet import ROUTES, block_owner
+from model.tiering.fleet import ROUTES, fleet_gpus, route_requests
 from model.tiering.stream import StreamReplay
 from model.tiering.timing import lindley_done_s, request_service_s
 from model.checks import ParameterError, check_choice, check_int
@@ -53,16 +54,6 @@ class _Node:
     prefill_full_s: float = 0.0           # prefill seconds had every prompt token been recomputed
     ttft_sum_s: float = 0.0
     last_done_s: float = -math.inf
-
-
-def _route(chunk, n_nodes: int, route: str, first_index: int, prefix_blocks: int = 1) -> np.ndarray:
-    if route in ("round-robin", "global"):
-        return ((np.arange(chunk.n_requests, dtype=np.int64) + first_index) % n_nodes).astype(np.int32)
-    if route == "session":
-        return (np.asarray(chunk.session, dtype=np.int64) % n_nodes).astype(np.int32)
-    # prefix: the id of the request's prefix_blocks-th block (or its last), which names the prefix up to it
-    last = np.minimum(chunk.block_offsets[:-1] + prefix_blocks - 1, chunk.block_offsets[1:] - 1)
-    return block_owner(chunk.block_ids[last], n_nodes)
 
 
 def _batches(chunks, min_lookups: int):
@@ -155,7 +146,8 @@ class _Fleet:
                 node_of[idx] = p * g + (np.arange(len(idx), dtype=np.int64) + self.sent[p]) % g
                 self.sent[p] += len(idx)
         else:
-            node_of = _route(batch, spec.n_nodes, spec.route, self.seen, spec.prefix_blocks)
+            node_of = route_requests(batch, spec.n_nodes, spec.route, prefix_blocks=spec.prefix_blocks,
+                                     first_index=self.seen)
         self.seen += batch.n_requests
         self.load += np.bincount(node_of[node_of >= 0], minlength=spec.n_nodes)
         dense = len(spec.nodes) * 8 > spec.n_nodes
@@ -335,7 +327,8 @@ class ScaleResult:
         by_tier = np.sum([r["hits_by_tier"] for r in live], axis=0) / lookups.sum()
         gb = np.array([r["gb_used"] for r in live])
         per_req = max(sum(r["requests"] for r in live), 1)
-        out = {"route": self.route, "nodes": self.n_nodes, "simulated_nodes": len(self.nodes),
+        out = {"route": self.route, "nodes": self.n_nodes, "gpus": fleet_gpus(self.n_nodes, self.config),
+               "simulated_nodes": len(self.nodes),
                "pools": (self.n_units if self.route == "global" else math.nan),
                "simulated_units": len({r["unit"] for r in self.nodes}),
                "sessions": self.sessions, "requests": int(sum(r["requests"] for r in live)),
@@ -448,7 +441,7 @@ def _steady_gpus(seconds_per_request: float, params, config: TierConfig) -> floa
     """Prefill seconds per request × requests per second in steady state (Little's law:
     ``concurrent_sessions`` ÷ the mean think time between a session's turns) × GPUs per prefill instance."""
     rate = params.concurrent_sessions / params.think_time_s
-    return float(seconds_per_request * rate * config.engine.gpus_per_instance)
+    return busy_gpus(rate, seconds_per_request=seconds_per_request, gpus_per_replica=config.engine.gpus_per_instance)
 
 
 def prefill_gpus(summary: dict, params, config: TierConfig) -> float:

@@ -47,18 +47,20 @@ def parse_mooncake_lines(lines: Iterable[str], *, source: str = "<trace>",
 
     Each line is a JSON object with ``timestamp`` (ms from trace start), ``input_length`` (tokens),
     ``output_length`` (tokens) and ``hash_ids`` (ids of the prompt's consecutive ``block_tokens``-token
-    blocks). Blank lines are ignored; nothing else is skipped.
+    blocks), and optionally ``session_id`` (an integer >= 0 naming the conversation; on every record or on
+    none: the trace's :attr:`Trace.session`, which session routing needs). Blank lines are ignored; nothing
+    else is skipped.
 
     Raises
     ------
     TraceFormatError
         naming ``source`` and the 1-based line number, for invalid JSON, a missing field, a negative
-        length or timestamp, a non-integer hash id, ``len(hash_ids) != ceil(input_length / block_tokens)``
-        or timestamps that go backwards.
+        length or timestamp, a non-integer hash id, ``len(hash_ids) != ceil(input_length / block_tokens)``,
+        timestamps that go backwards, or ``session_id`` on some records only or not an integer >= 0.
     """
     bt = int(default("mooncake_block_tokens")) if block_tokens is None else check_int("block_tokens",
                                                                                         block_tokens, low=1)
-    ts, ins, outs, blocks = [], [], [], []
+    ts, ins, outs, blocks, sessions = [], [], [], [], []
     previous = -math.inf
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
@@ -88,13 +90,20 @@ def parse_mooncake_lines(lines: Iterable[str], *, source: str = "<trace>",
         if len(ids) != expected:
             raise TraceFormatError(f"{where}: len(hash_ids)={len(ids)} but ceil(input_length/{bt})="
                                    f"ceil({n_in}/{bt})={expected}")
+        if ts and ("session_id" in rec) != bool(sessions):
+            raise TraceFormatError(f"{where}: field 'session_id' " + ("missing; the first record has one"
+                                   if sessions else "present; the first record has none") +
+                                   " (on every record or on none)")
+        if "session_id" in rec:
+            sessions.append(_int_field(rec, "session_id", where, low=0))
         ts.append(t / 1000.0)
         ins.append(n_in)
         outs.append(n_out)
         blocks.append(ids)
     if not ts:
         raise TraceFormatError(f"{source}: no records")
-    return _from_lists(name or Path(source).stem, ts, ins, outs, blocks, bt)
+    extra = {"session": np.asarray(sessions, dtype=np.int64)} if sessions else {}
+    return _from_lists(name or Path(source).stem, ts, ins, outs, blocks, bt, **extra)
 
 
 def load_mooncake_trace(path: str | os.PathLike | None = None, *, verify: bool = True,
@@ -166,12 +175,15 @@ def load_azure_trace(path: str | os.PathLike | None = None, *, verify: bool = Tr
 
 
 def trace_to_jsonl_lines(trace: Trace) -> Iterator[str]:
-    """Mooncake-format JSONL lines of ``trace`` (``timestamp`` in whole ms)."""
+    """Mooncake-format JSONL lines of ``trace`` (``timestamp`` in whole ms; ``session_id`` when the trace has
+    sessions)."""
     ms = np.rint(trace.arrival_s * 1000).astype(np.int64)
     for i in range(trace.n_requests):
-        yield json.dumps({"timestamp": int(ms[i]), "input_length": int(trace.input_tokens[i]),
-                          "output_length": int(trace.output_tokens[i]),
-                          "hash_ids": trace.blocks_of(i).tolist()}) + "\n"
+        rec = {"timestamp": int(ms[i]), "input_length": int(trace.input_tokens[i]),
+               "output_length": int(trace.output_tokens[i]), "hash_ids": trace.blocks_of(i).tolist()}
+        if trace.session is not None:
+            rec["session_id"] = int(trace.session[i])
+        yield json.dumps(rec) + "\n"
 
 
 def write_jsonl(traces: Trace | Iterable[Trace], path: str | os.PathLike) -> Path:

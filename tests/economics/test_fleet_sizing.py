@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from model.economics.fleet_sizing import (fleet_for_sessions, fleet_gpus, fleet_monthly_cost, fleet_sizing_table,
+from model.economics.fleet_sizing import (fleet_for_sessions, fleet_monthly_cost, fleet_sizing_table,
                                 gpus_for_sessions, rate_within_latency, replica_rate_at_latency, turn_rate_per_s)
 from model.checks import ParameterError
 
@@ -26,16 +26,6 @@ def test_gpus_for_sessions_and_rent():
 def _sweep():
     return pd.DataFrame({"run": "continuous", "rate_per_s": [1.0, 2.0, 3.0], "ttft_s_p95": [0.5, 1.0, 4.0],
                          "e2e_latency_s_p95": [2.0, 3.0, 9.0]})
-
-
-def test_fleet_gpus_by_hand():
-    # 3M requests/min at 40 requests/min per GPU: 75,000 GPUs, unrounded (1,000 / 3 = 333.33...)
-    assert fleet_gpus(3_000_000, 40.0) == 75_000.0
-    assert_allclose(fleet_gpus(1_000, 3.0), 333.3333333333333, rtol=1e-15)
-    with pytest.raises(ParameterError, match="^requests_per_min_per_gpu=0 "):
-        fleet_gpus(10, 0)
-    with pytest.raises(ParameterError, match="^demand_requests_per_min=-1 "):
-        fleet_gpus(-1, 40.0)
 
 
 def test_rate_within_latency_names_the_chapter_parameter():
@@ -81,15 +71,6 @@ def test_fleet_rounding_is_not_fooled_by_float_error():
     replicas, gpus = fleet_for_sessions(1e6, replica_rate_per_s=rate, replica_gpus=8, turns_per_session=200,
                                         session_minutes=30, spare_share=0.1)
     assert (replicas, gpus) == (24_105, 212_124)
-
-
-def test_gpus_at_rate_by_hand():
-    from model.economics.fleet_sizing import gpus_at_rate
-
-    # 50,000 requests/s at 2.5 requests/s per 4-GPU replica: 20,000 replicas, 80,000 GPUs
-    assert_allclose(gpus_at_rate(50_000, 2.5, 4), 80_000, rtol=1e-12)
-    with pytest.raises(ParameterError, match="^replica_rate_per_s="):
-        gpus_at_rate(1.0, 0.0, 4)
 
 
 def test_replica_saturation_rate_matches_the_token_throughput():

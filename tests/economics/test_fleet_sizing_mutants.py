@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from model.serving.saturation import continuous_saturation
 from model.serving.step_time import deployment
-from model.economics.fleet_sizing import (fleet_sizing_table, gpus_at_rate, highest_rate_meeting, rate_within_latency,
+from model.economics.fleet_sizing import (fleet_sizing_table, highest_rate_meeting, rate_within_latency,
                                 replica_load_sweep, replica_rate_at_latency, replica_saturation_rate_per_s)
 from model.checks import ParameterError
 
@@ -20,17 +20,6 @@ def _sweep(rates=(1.0, 2.0, 3.0)):
     return pd.DataFrame({"run": "continuous", "rate_per_s": list(rates), "ttft_s_p95": [0.5, 1.0, 4.0],
                          "e2e_latency_s_p95": [2.0, 3.0, 9.0], "tpot_s_p50": [0.01, 0.02, 0.03],
                          "tpot_s_p99": [0.02, 0.04, 0.06], "rate_label": ["a", "b", "c"]})
-
-
-def test_gpus_at_rate_by_hand():
-    # 10 requests/s at 2.5 per replica of 4 GPUs: 4 replicas, 16 GPUs (fractional, no rounding)
-    assert gpus_at_rate(10.0, 2.5, 4) == 16.0
-    assert gpus_at_rate(3.0, 2.0, 1) == 1.5
-    with pytest.raises(ParameterError, match=r"^replica_gpus=0 is not allowed: replica_gpus must be an integer in "
-                                             r"\[1, inf\]$"):
-        gpus_at_rate(10.0, 2.5, 0)
-    with pytest.raises(ParameterError, match="^demand_requests_per_s="):
-        gpus_at_rate(-1.0, 2.5, 4)
 
 
 def test_replica_saturation_rate_is_that_of_the_named_replica():

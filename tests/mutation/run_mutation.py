@@ -85,6 +85,7 @@ MODULES: dict[str, list[str]] = {
     "model/tiering/cost.py": ["tests/tiering/test_tiering_cost.py", "tests/tiering/test_tiering_timing.py",
                               "tests/tiering/test_tiering_slo.py", "tests/tiering/test_tiering_mutants.py"],
     "model/rate_search.py": ["tests/test_rate_search.py", "tests/economics/test_economics_mutants.py"],
+    "model/serving/capacity.py": ["tests/serving/test_capacity.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}

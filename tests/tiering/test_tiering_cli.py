@@ -21,8 +21,8 @@ def test_cli_replay_json(tmp_path, capsys):
     assert main(["replay", str(path), "--capacity-blocks", "20", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     hits, n = reference_lru(t, 20)
-    assert out["requests"] == t.n_requests and out["blocks"] == n
-    assert out["hit_ratio"] == hits / n and out["hit_ratio_by_tier"]["hbm"] == hits / n
+    assert out["requests"] == t.n_requests and out["lookups"] == n
+    assert out["hit_ratio"] == hits / n and out["hit_ratio_hbm"] == hits / n
     assert main(["replay", str(path), "--tiers", "hbm=5,dram=15", "--json"]) == 0
     out2 = json.loads(capsys.readouterr().out)
     assert_allclose(out2["hit_ratio"], hits / n)
@@ -58,17 +58,18 @@ def test_cli_prints_the_serving_setup(trace_file, capsys):
     t, path = trace_file
     assert main(["replay", str(path), "--tiers", "hbm=5,dram=15", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)["setup"]
-    assert (s["model"], s["gpu"], s["gpus_per_instance"], s["instances"], s["gpus"]) == \
+    assert (s["model"], s["gpu"], s["gpus_per_instance"], s["instances_per_node"], s["gpus"]) == \
         ("llama-2-70b", "a100-80gb", 4, 1, 4)
     assert_allclose(s["gpu_usd_per_hour"], _price("a100-80gb"))
     date = _aws_row("a100-80gb")["date"]
     assert s["gpu_price_source"] == f"data/prices/gpu_prices.csv: aws on-demand a100-80gb, {date}"
-    assert s["tiers"]["hbm"]["capacity_blocks"] == 5 and s["tiers"]["dram"]["capacity_blocks"] == 15
-    assert_allclose(s["tiers"]["dram"]["capacity_gb"], 15 * 512 * s["kv_bytes_per_token"] / 1e9)
+    assert s["tiers"]["hbm"]["capacity_blocks_per_node"] == 5 and s["tiers"]["dram"]["capacity_blocks_per_node"] == 15
+    assert_allclose(s["tiers"]["dram"]["capacity_gb_per_node"], 15 * 512 * s["kv_bytes_per_token"] / 1e9)
     # text output says the same
     assert main(["replay", str(path), "--tiers", "hbm=5,dram=15"]) == 0
     text = capsys.readouterr().out
-    assert "llama-2-70b on 1 instance(s) x 4 a100-80gb = 4 GPUs" in text and "tier dram: 15 blocks" in text
+    assert "per node: llama-2-70b on 1 instance(s) x 4 a100-80gb = 4 GPUs; fleet: 1 node(s) = 4 GPUs" in text
+    assert "tier dram: 15 blocks" in text
     assert (f"at ${_price('a100-80gb'):.4g}/GPU-hour (data/prices/gpu_prices.csv: aws on-demand a100-80gb, "
             f"{date})") in text
 
@@ -81,7 +82,7 @@ def test_cli_setup_flags(trace_file, capsys):
     assert main(args + ["--gpu", "h100-80gb", "--instances", "3", "--n-gpus", "2", "--model", "llama-3-8b"]) == 0
     out = json.loads(capsys.readouterr().out)
     s = out["setup"]
-    assert (s["model"], s["gpu"], s["gpus_per_instance"], s["instances"], s["gpus"]) == \
+    assert (s["model"], s["gpu"], s["gpus_per_instance"], s["instances_per_node"], s["gpus"]) == \
         ("llama-3-8b", "h100-80gb", 2, 3, 6)
     assert_allclose(s["gpu_usd_per_hour"], _price("h100-80gb"))          # the price follows the GPU
     assert out["hit_ratio"] == one["hit_ratio"]                          # the cache replay does not depend on it
@@ -144,7 +145,8 @@ def test_cli_infinite_ttl_and_capacity_give_valid_json(trace_file, capsys):
     t, path = trace_file
     assert main(["replay", str(path), "--capacity-blocks", "inf", "--ttl", "inf", "--json"]) == 0
     out = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
-    assert out["ttl_s"] is None and out["tiers"]["hbm"] is None and out["setup"]["tiers"]["hbm"]["capacity_gb"] is None
+    assert out["ttl_s"] is None and out["tiers"]["hbm"] is None
+    assert out["setup"]["tiers"]["hbm"]["capacity_gb_per_node"] is None
     assert_allclose(out["hit_ratio"], reference_ideal(t), rtol=0, atol=1e-12)
 
 

@@ -53,8 +53,8 @@ def test_one_node_is_the_single_cache_simulation(chat, engine, route):
     single = simulate(chat, cfg)
     fleet = simulate_fleet(chat, cfg, 1, route).summary()
     assert fleet["hit_ratio"] == single.hit_ratio
-    assert fleet["hit_ratio_by_tier"] == single.hit_ratio_by_tier
-    assert fleet["tokens_by_tier"] == single.tokens_by_tier
+    assert {t: fleet[f"hit_ratio_{t}"] for t in cfg.tier_names} == single.hit_ratio_by_tier
+    assert {t: fleet[f"prefill_tokens_saved_{t}"] for t in cfg.tier_names} == single.tokens_by_tier
     assert fleet["ttft_p95_s"] == single.ttft_p95_s and fleet["ttft_p50_s"] == single.ttft_p50_s
     assert fleet["cost_usd_per_hour"] == single.cost_usd_per_hour
     assert fleet["usd_per_million_tokens"] == single.usd_per_million_tokens
@@ -100,7 +100,7 @@ def test_global_pool_is_one_replay_of_the_summed_capacity(chat, engine):
     pool = replay(chat, cfg.with_capacities(hbm=20 * n, dram=60 * n, ssd=100 * n))
     s = fleet.summary()
     assert s["hit_ratio"] == pool.hit_ratio()
-    assert_allclose(list(s["hit_ratio_by_tier"].values()), pool.hit_ratio_by_tier(), rtol=0, atol=1e-15)
+    assert_allclose([s[f"hit_ratio_{t}"] for t in cfg.tier_names], pool.hit_ratio_by_tier(), rtol=0, atol=1e-15)
     # blocks spread over 4 owners: about 3/4 of the hit tokens come from another node's memory
     assert 0.6 < s["remote_tokens"] / s["prefill_tokens_saved"] < 0.9
     # a pool of N × C never hits less than N separate caches of C under round-robin (same total capacity)
@@ -125,7 +125,9 @@ def test_cli_one_node_equals_single_cache_replay(tmp_path, capsys, route):
     write_jsonl(t, path)
     if route == "session":      # a Mooncake-format trace has no sessions: a clear error
         assert main(["replay", str(path), "--capacity-blocks", "20", "--nodes", "1", "--route", route]) == 2
-        assert "session ids" in capsys.readouterr().err
+        assert capsys.readouterr().err == ("error: --route='session' is not allowed: --route must be one of "
+                                           "round-robin, prefix, global for this trace ('session' needs session_id "
+                                           "on every record; this trace has none)\n")
         return
     assert main(["replay", str(path), "--tiers", "hbm=8,dram=20", "--json"]) == 0
     single = json.loads(capsys.readouterr().out)

@@ -210,3 +210,28 @@ def test_kept_requests_stop_at_the_cap(config, stream, monkeypatch):
     assert res.traces_truncated == frozenset({unit})
     assert kept.n_blocks <= 5000 < kept.n_blocks + int(np.diff(stream.block_offsets)[kept.n_requests])
     np.testing.assert_array_equal(kept.block_ids, stream.block_ids[:kept.n_blocks])
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_both_fleets_report_one_schema_with_one_meaning(config, stream, route):
+    """The streamed and the replayed fleet name their fleet-wide figures alike (fleet_summary_keys) and, on the
+    same stream, agree exactly on the counts, the GPUs and the hit ratios overall and by tier."""
+    from model.tiering.fleet import FLEET_NODE_COLUMNS, fleet_gpus, fleet_summary_keys
+
+    a = simulate_chat_fleet(P, config, 3, route, seed=4)
+    b = simulate_fleet(stream, config, 3, route)
+    sa, sb = a.summary(), b.summary()
+    keys = fleet_summary_keys(config.tier_names)
+    assert set(keys) <= set(sa) and set(keys) <= set(sb)
+    assert "hit_ratio_by_tier" not in sb and "blocks" not in sb      # one flat schema, no second spelling
+    assert sa["gpus"] == sb["gpus"] == 3 * config.engine.n_instances * config.engine.gpus_per_instance
+    assert fleet_gpus(3, config) == sa["gpus"]
+    for k in ("route", "nodes", "requests", "lookups"):
+        assert sa[k] == sb[k], k
+    for k in ("hit_ratio",) + tuple(f"hit_ratio_{t}" for t in config.tier_names):
+        assert sa[k] == pytest.approx(sb[k], rel=1e-12, abs=1e-15), k
+    assert sum(sb[f"hit_ratio_{t}"] for t in config.tier_names) == pytest.approx(sb["hit_ratio"], rel=1e-12)
+    if route != "global":
+        assert sa["request_imbalance"] == pytest.approx(sb["request_imbalance"], rel=1e-12)
+    assert set(FLEET_NODE_COLUMNS) <= set(a.node_table().columns)
+    assert set(FLEET_NODE_COLUMNS) <= set(b.node_table().columns)
