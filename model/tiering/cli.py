@@ -31,6 +31,7 @@ from model.tiering.setup import check_setup, describe_setup
 from model.tiering.simulate import simulate
 from model.tiering.slo import zero_load_ttft_s
 from model.checks import ParameterError
+from model.cli import entry, human, seconds
 
 #: Names of the setup's fields on the command line.
 CLI_NAMES = {"model": "--model", "gpu": "--gpu", "gpus_per_instance": "--n-gpus", "n_instances": "--instances",
@@ -141,6 +142,7 @@ def _check_args(args) -> tuple[int, int | None, int, GpuPrice]:
     return bt, cap, g, price
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m model.tiering replay TRACE.jsonl (--capacity-blocks N | --tiers hbm=N1,dram=N2,ssd=N3)
     [--ttl SECONDS] [--model M] [--gpu G] [--n-gpus K] [--instances I] [--gpu-usd-per-hour P] [--json]``;
@@ -213,14 +215,56 @@ def _text(out: dict) -> str:
     for name, t in s["tiers"].items():
         cap = "unbounded" if t["capacity_blocks"] is None else f"{t['capacity_blocks']:,} blocks = {t['capacity_gb']:,.1f} GB"
         lines.append(f"  tier {name}: {cap}, {t['read_gb_per_s']:,.4g} GB/s, ${t['usd_per_gb_month']:.4g}/GB-month")
-    lines.append(f"ttl_s: {out['ttl_s']}")
-    for k in SINGLE_KEYS:
-        lines.append(f"{k}: {out[k]}")
-    if "fleet" in out:
-        for k, v in out["fleet"].items():
-            if k != "per_node":
-                lines.append(f"fleet {k}: {v}")
+    lines += _result_lines(out)
     if out["gpu_busy_fraction"] > 0.95:
         lines.append(f"note: the {s['gpus']} GPUs are busy {100 * out['gpu_busy_fraction']:.0f}% of the time: "
                      "TTFT is mostly queueing; add --instances")
     return "\n".join(lines)
+
+
+def _result_lines(out: dict) -> list[str]:
+    """The results for people: rounded, with units, and over what each is counted (the whole trace, each request,
+    all instances or the whole fleet, each node); ``--json`` has the exact values."""
+    fleet = out.get("fleet")
+    where = f"the whole fleet of {fleet['nodes']} nodes" if fleet else f"all {out['setup']['instances']} instance(s)"
+    pct = lambda v: human(v, kind="percent")      # noqa: E731
+    by_tier = ", ".join(f"{k} {pct(v)}" for k, v in out["hit_ratio_by_tier"].items())
+    from_cache = ", ".join(f"{k} {human(v)}" for k, v in out["tokens_by_tier"].items())
+    ttl = "none (blocks stay until evicted)" if out["ttl_s"] is None else f"{human(out['ttl_s'])} s on every block"
+    lines = [f"TTL: {ttl}",
+             f"hit ratio: {pct(out['hit_ratio'])} of the trace's {human(out['blocks'])} block lookups ({by_tier})",
+             f"prompt tokens of the trace: {human(out['input_tokens'])}; from cache: {from_cache}; recomputed: "
+             f"{human(out['recomputed_tokens'])}",
+             f"TTFT per request: P50 {seconds(out['ttft_p50_s'])}, P95 {seconds(out['ttft_p95_s'])} (P95 at zero "
+             f"load: {seconds(out['zero_load_ttft_p95_s'])})",
+             f"GPUs busy: {pct(out['gpu_busy_fraction'])} of the time (mean over {where})",
+             f"throughput: {human(out['throughput_requests_per_s'], 'requests/s')} ({where})",
+             f"cost: {human(out['cost_usd_per_hour'], kind='usd')}/h for {where} (GPUs and tier storage); "
+             f"{human(out['usd_per_million_tokens'], kind='usd')} per 1M tokens (input + output)"]
+    if fleet:
+        rest = {k: v for k, v in fleet.items() if k not in ("route", "nodes", "per_node")}
+        lines.append(f"fleet: {fleet['nodes']} nodes, route {fleet['route']}")
+        if "prefill_tokens_saved" in rest:
+            lines.append(f"  prompt tokens served from cache, whole fleet: {human(rest.pop('prefill_tokens_saved'))}"
+                         + (f", {human(rest.pop('remote_tokens'))} of them from another node's memory"
+                            if "remote_tokens" in rest else ""))
+        if "load_imbalance" in rest:
+            lines.append(f"  busiest node / mean node: {human(rest.pop('load_imbalance'), kind='ratio')} prefill "
+                         f"time" + (f", {human(rest.pop('request_imbalance'), kind='ratio')} requests"
+                                    if "request_imbalance" in rest else ""))
+        for name in [k[: -len("_gb_used_mean")] for k in list(rest) if k.endswith("_gb_used_mean")]:
+            mean, top = rest.pop(f"{name}_gb_used_mean"), rest.pop(f"{name}_gb_used_max", None)
+            lines.append(f"  {name} used per node: {human(mean, 'GB')} on average"
+                         + ("" if top is None else f", {human(top, 'GB')} on the fullest node"))
+        for k, v in rest.items():
+            lines.append(f"  {k.replace('_', ' ')}: {_plain(v)}")
+    return lines
+
+
+def _plain(value) -> str:
+    """Any other figure of the output, for people: numbers rounded, mappings as ``key value`` pairs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return human(value)
+    return str(value)
