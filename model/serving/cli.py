@@ -42,19 +42,22 @@ def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m model.serving", description="Step-time model predictions for one replica.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="TTFT, TPOT and throughput of one static batch of equal requests")
-    p.add_argument("--model", required=True, help="architecture in data/models (e.g. llama-2-70b)")
-    p.add_argument("--gpu", required=True, help="GPU in data/hardware.csv (e.g. a100-80gb)")
-    p.add_argument("--n-gpus", type=int, required=True, help="tensor-parallel GPUs of the replica")
+    p.add_argument("--model", required=True,
+                   help="architecture in data/models, e.g. llama-2-70b (python -m model list models)")
+    p.add_argument("--gpu", required=True, help="GPU in data/hardware.csv, e.g. a100-80gb (python -m model list gpus)")
+    p.add_argument("--n-gpus", type=int, required=True,
+                   help="tensor-parallel GPUs of the replica: a divisor of the model's KV heads that holds its weights")
     p.add_argument("--weight-dtype", required=True, help="number format of the weights: " + ", ".join(DTYPES))
     p.add_argument("--kv-dtype", default=None, help="number format of the KV cache (default: fp16, or the "
                                                     "weights' format when it is fp16/bf16/fp8)")
-    p.add_argument("--input-tokens", type=int, required=True, help="prompt tokens per request")
+    p.add_argument("--input-tokens", type=int, required=True,
+                   help="prompt tokens per request (with --output-tokens, at most the model's context)")
     p.add_argument("--output-tokens", type=int, required=True, help="output tokens per request")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--batch", type=int, help="requests in the static batch")
+    g.add_argument("--batch", type=int, help="requests in the static batch (at most the largest whose KV cache fits)")
     g.add_argument("--max-batch", action="store_true", help="the largest batch whose KV cache fits")
     p.add_argument("--batch-cap", type=int, default=None, help="at most this batch with --max-batch")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON (exact values)")
     return parser
 
 
