@@ -16,7 +16,7 @@ QUICK_DIR := .build/quick
 NB ?=
 ARGS ?=
 
-.PHONY: book test test-all record chapter sweep html bench check-offline check-charts lab mutation clean
+.PHONY: book test test-all record chapter sweep list html bench check-offline check-charts lab mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON_BOOTSTRAP) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "error: Python 3.11 is required; set PYTHON_BOOTSTRAP=/path/to/python3.11" >&2; exit 1; }
@@ -64,6 +64,13 @@ SWEEP_DIR := .build/sweeps
 sweep: $(STAMP)
 	@test -n "$(NB)" -a -n "$(PARAM)" -a -n "$(VALUES)" -a -n "$(TABLE)" || { echo "usage: make sweep NB=<notebook> PARAM=<name> VALUES='v1 v2 ...' TABLE=<table.csv> [OUT=<result.csv>] [ARGS='-p name value ...']" >&2; exit 2; }
 	$(PY) -m model.book.build sweep $(NB) $(PARAM) $(VALUES) --table $(TABLE) --out $(or $(OUT),$(SWEEP_DIR)/$(NB)_$(PARAM).csv) -- $(ARGS)
+
+# List what there is to choose from (models, GPUs, KV-cache tiers, number formats, GPU prices, each chapter's
+# parameters with their defaults, units and allowed values):
+#   make list  |  make list WHAT=models  |  make list WHAT="parameters kv_sizing"  |  make list WHAT="gpus --json"
+WHAT ?=
+list: $(STAMP)
+	@$(PY) -m model list $(WHAT)
 
 # Open every built page with a chart in headless Chromium and check that the charts drew (installs
 # Debian's chromium first when run as root with apt-get and no browser is found).

@@ -13,6 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from model.cli import ArgumentParser, entry
+
 #: Where MathJax goes under the static folder (``mathjax_path`` in ``book/_config.yml`` points here).
 MATHJAX_FILE = Path("mathjax") / "tex-svg.js"
 
@@ -28,13 +30,15 @@ def bundle_mathjax(static_dir) -> Path:
     return target
 
 
+@entry
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m model.book.assets STATIC_DIR", file=sys.stderr)
-        return 2
+    parser = ArgumentParser(prog="python -m model.book.assets",
+                            description="Copy MathJax and the DataTables bundle into the book's static folder.")
+    parser.add_argument("static_dir", metavar="STATIC_DIR", help="the book's _static folder (e.g. book/_static)")
+    args = parser.parse_args(argv)
     from model.book.tables import bundle_datatables
 
-    written = [bundle_mathjax(argv[0]), *bundle_datatables(argv[0])]
+    written = [bundle_mathjax(args.static_dir), *bundle_datatables(args.static_dir)]
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import vl_convert as vlc
 
+from model.cli import ArgumentParser, entry
 from model.io import atomic_write_text
 
 #: Colour-blind-safe categorical palette used by every chapter (Altair's default "tableau10").
@@ -378,11 +379,14 @@ def write_bundle(path: str) -> None:
     atomic_write_text(path, "(function(){\n" + bundle + "\n})();\n")
 
 
+@entry
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] != "bundle":
-        print("usage: python -m model.book.charts bundle PATH", file=sys.stderr)
-        return 2
-    write_bundle(argv[1])
+    parser = ArgumentParser(prog="python -m model.book.charts", description="The book's offline charts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("bundle", help="write the Vega bundle the pages load (from the installed vl-convert)")
+    b.add_argument("path", metavar="PATH", help="file to write (e.g. book/_static/vega-bundle.js)")
+    args = parser.parse_args(argv)
+    write_bundle(args.path)
     return 0
 
 

@@ -7,8 +7,8 @@ function, arguments and data as recorded (their tests check those arguments agai
 
 Usage
 -----
-``python -m model.book.records list``
-    Every record, whether its fingerprint is current, and the command that recomputes it.
+``python -m model.book.records list [--json]``
+    Every record, whether its fingerprint is current (and if not, why), and the command that recomputes it.
 ``python -m model.book.records make [NAME ...] [--workers W]``
     Recompute the named records (all when none is named), each written atomically (``make record``).
 ``python -m model.book.records check``
@@ -17,13 +17,14 @@ Usage
 
 from __future__ import annotations
 
-import argparse
 import inspect
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from model.book.build import NOTEBOOK_DIR, parameter_defaults
+from model.cli import ArgumentParser, entry, human, seconds
 from model.parameters import default
 from model.records import resolve_function, available_records, load_record, make_record
 from model.tiering.chat_fleet import chat_fleet_tables, scale_check_table
@@ -81,10 +82,27 @@ def _all_names() -> list[str]:
     return list(SPECS) + [n for n in available_records() if n not in SPECS]
 
 
+def _state(name: str, remake: set) -> dict:
+    """Record ``name`` for ``list``: whether it is current (and if not, why), when it was made and how long that
+    took, and the command that remakes it."""
+    row = {"name": name, "state": "missing", "reason": "no such folder in data/records", "recorded": None,
+           "wall_s": None, "command": f"make record NAME={name}"}
+    if name in available_records():
+        rec = load_record(name)
+        current = rec.is_current()
+        row |= {"state": "current" if current and name not in remake else "stale",
+                "reason": None if current and name not in remake else
+                "code or data changed" if not current else "made with other arguments than its chapter's defaults",
+                "recorded": str(rec.recorded), "wall_s": rec.wall_s}
+    return row
+
+
+@entry
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.book.records", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m model.book.records", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every record, whether it is current, and its command")
+    ls = sub.add_parser("list", help="every record, whether it is current, and its command")
+    ls.add_argument("--json", action="store_true", help="print JSON")
     mk = sub.add_parser("make", help="recompute records (all when none is named)")
     mk.add_argument("names", nargs="*", metavar="NAME")
     mk.add_argument("--workers", type=int, default=2, help="local processes (default 2)")
@@ -94,19 +112,25 @@ def main(argv: list[str]) -> int:
     if args.command in ("list", "check"):
         remake = set(mismatched())
     if args.command == "list":
-        for n in names:
-            if n not in available_records():
-                print(f"{n:<20} MISSING  (make record NAME={n})")
-                continue
-            rec = load_record(n)
-            state = "current" if rec.is_current() and n not in remake else "STALE"
-            print(f"{n:<20} {state:<8} recorded {rec.recorded} in {rec.wall_s:,.0f} s  (make record NAME={n})")
+        rows = [_state(n, remake) for n in names]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        for r in rows:
+            state = r["state"] if r["reason"] is None else f"{r['state'].upper()} ({r['reason']})"
+            made = "" if r["recorded"] is None else f"recorded {r['recorded']}, the run took {seconds(r['wall_s'])}"
+            if r["wall_s"] is not None and r["wall_s"] >= 120:
+                made += f" ({human(r['wall_s'] / 60)} min)"
+            print(f"{r['name']:<20} {state:<8} {made}  ({r['command']})")
         return 0
     if args.command == "check":
         bad = [n for n in names if n not in available_records() or not load_record(n).is_current() or n in remake]
         for n in dict.fromkeys(bad):
             print(f"record {n} is stale or missing: run make record NAME={n}", file=sys.stderr)
         return 1 if bad else 0
+    if args.workers < 1:
+        print(f"error: --workers={args.workers} is not allowed: --workers must be an integer >= 1", file=sys.stderr)
+        return 2
     chosen = args.names or names
     unknown = [n for n in chosen if n not in names]
     if unknown:

@@ -11,48 +11,71 @@ requests served as one static batch (:func:`model.serving.step_time.fixed_batch_
 - the memory check: weights, the KV cache the batch needs (B × (I + O) tokens) and what the GPUs leave for it.
 
 ``--max-batch`` uses the largest batch whose KV cache fits (at most ``--batch-cap``). Bad input prints one
-line naming the flag and exits with status 2.
+line naming the flag as typed and the values it accepts, and exits with status 2. What cannot run is refused,
+not flagged: ``--n-gpus`` must divide the model's KV heads (tensor parallelism splits them evenly; engines that
+replicate KV heads beyond that, as vLLM and TensorRT-LLM do, hold more KV per token than this model counts) and
+leave room for the weights; ``--input-tokens`` + ``--output-tokens`` must fit the model's context
+(``max_position_embeddings``); ``--batch`` must be a batch whose KV cache fits beside the weights.
+
+The text output is rounded and says what each figure is for (per request, per replica, per GPU); ``--json``
+prints the exact values.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from model.architectures import available_models, load_architecture
-from model.formats import COMPUTE_TYPE, DTYPES
-from model.hardware import available_gpus, load_gpu, usable_bytes_per_gpu
-from model.quantization.weights import min_gpus_for_weights
+from model.architectures import Architecture, available_models, load_architecture
+from model.cli import ArgumentParser, entry, human, seconds
+from model.formats import COMPUTE_TYPE, DTYPES, weight_bytes
+from model.hardware import Accelerator, available_gpus, load_gpu, usable_bytes_per_gpu
 from model.serving.step_time import Deployment, deployment
 from model.checks import ParameterError
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m model.serving",
-                                     description="Step-time model predictions for one replica.")
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m model.serving", description="Step-time model predictions for one replica.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="TTFT, TPOT and throughput of one static batch of equal requests")
-    p.add_argument("--model", required=True, help="architecture in data/models (e.g. llama-2-70b)")
-    p.add_argument("--gpu", required=True, help="GPU in data/hardware.csv (e.g. a100-80gb)")
-    p.add_argument("--n-gpus", type=int, required=True, help="tensor-parallel GPUs of the replica")
+    p.add_argument("--model", required=True,
+                   help="architecture in data/models, e.g. llama-2-70b (python -m model list models)")
+    p.add_argument("--gpu", required=True, help="GPU in data/hardware.csv, e.g. a100-80gb (python -m model list gpus)")
+    p.add_argument("--n-gpus", type=int, required=True,
+                   help="tensor-parallel GPUs of the replica: a divisor of the model's KV heads that holds its weights")
     p.add_argument("--weight-dtype", required=True, help="number format of the weights: " + ", ".join(DTYPES))
     p.add_argument("--kv-dtype", default=None, help="number format of the KV cache (default: fp16, or the "
                                                     "weights' format when it is fp16/bf16/fp8)")
-    p.add_argument("--input-tokens", type=int, required=True, help="prompt tokens per request")
+    p.add_argument("--input-tokens", type=int, required=True,
+                   help="prompt tokens per request (with --output-tokens, at most the model's context)")
     p.add_argument("--output-tokens", type=int, required=True, help="output tokens per request")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--batch", type=int, help="requests in the static batch")
+    g.add_argument("--batch", type=int, help="requests in the static batch (at most the largest whose KV cache fits)")
     g.add_argument("--max-batch", action="store_true", help="the largest batch whose KV cache fits")
     p.add_argument("--batch-cap", type=int, default=None, help="at most this batch with --max-batch")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON (exact values)")
     return parser
 
 
+def gpus_for_weights(arch: Architecture, gpu: Accelerator, weight_dtype: str) -> int:
+    """The fewest GPUs whose usable memory holds the weights of ``arch`` in ``weight_dtype``."""
+    return math.ceil(weight_bytes(arch, weight_dtype) / usable_bytes_per_gpu(gpu))
+
+
+def tensor_parallel_degrees(arch: Architecture, gpu: Accelerator, weight_dtype: str) -> list[int]:
+    """GPU counts a tensor-parallel replica of ``arch`` on ``gpu`` can have: divisors of its KV heads (each GPU
+    holds whole KV heads; more GPUs than KV heads would replicate them, which the step-time model does not count)
+    whose usable memory holds the weights in ``weight_dtype``."""
+    need = gpus_for_weights(arch, gpu, weight_dtype)
+    return [n for n in range(1, arch.num_kv_heads + 1) if arch.num_kv_heads % n == 0 and n >= need]
+
+
 def _check(args) -> Deployment:
+    """The deployment the flags describe, or a :class:`ParameterError` naming the first bad flag as typed."""
     if args.model not in available_models():
         raise ParameterError("--model", args.model, "one of " + ", ".join(available_models()))
     if args.gpu not in available_gpus():
@@ -76,11 +99,26 @@ def _check(args) -> Deployment:
     arch, gpu = load_architecture(args.model), load_gpu(args.gpu)
     if not gpu.supports(COMPUTE_TYPE[args.weight_dtype]):
         raise ParameterError("--weight-dtype", args.weight_dtype, f"a format {args.gpu} has tensor cores for")
-    need = min_gpus_for_weights(arch, gpu, args.weight_dtype)
-    if args.n_gpus < need:
+    context = arch.max_context_tokens
+    limit = f"{args.model}'s context is {context:,} tokens (max_position_embeddings)"
+    if args.output_tokens >= context:
+        raise ParameterError("--output-tokens", args.output_tokens, f"an integer in [1, {context - 1}]: {limit}")
+    if args.input_tokens + args.output_tokens > context:
+        raise ParameterError("--input-tokens", args.input_tokens,
+                             f"an integer in [1, {context - args.output_tokens}] with --output-tokens "
+                             f"{args.output_tokens}: {limit}")
+    degrees = tensor_parallel_degrees(arch, gpu, args.weight_dtype)
+    if args.n_gpus not in degrees:
+        need = gpus_for_weights(arch, gpu, args.weight_dtype)
+        if not degrees:
+            raise ParameterError("--n-gpus", args.n_gpus,
+                                 f"a divisor of {args.model}'s {arch.num_kv_heads} KV heads, but its "
+                                 f"{args.weight_dtype} weights need >= {need} x {args.gpu}: use a smaller "
+                                 "--weight-dtype or a larger --gpu")
         raise ParameterError("--n-gpus", args.n_gpus,
-                             f">= {need}: {args.model} weights in {args.weight_dtype} do not fit on "
-                             f"{args.n_gpus} x {args.gpu}")
+                             f"one of {', '.join(map(str, degrees))} (a divisor of {args.model}'s "
+                             f"{arch.num_kv_heads} KV heads, >= {need} x {args.gpu} for its {args.weight_dtype} "
+                             "weights)")
     try:
         return deployment(args.model, args.gpu, args.n_gpus, weight_dtype=args.weight_dtype, kv_dtype=kv)
     except ParameterError as err:
@@ -92,16 +130,26 @@ def _check(args) -> Deployment:
 def predict(dep: Deployment, input_tokens: int, output_tokens: int, batch: int | None = None,
             batch_cap: int | None = None) -> dict:
     """The CLI's figures for ``batch`` equal requests (``None``: the largest batch whose KV fits, at most
-    ``batch_cap``): ttft_s, tpot_s, output_tokens_per_s (replica-wide, prefill included) and the memory check."""
+    ``batch_cap``): ttft_s, tpot_s, output_tokens_per_s (replica-wide, prefill included) and the memory check.
+
+    Raises
+    ------
+    ParameterError
+        naming ``--input-tokens`` when not even one request's KV cache fits, and ``--batch`` (with the largest
+        batch that fits) when the batch's does not."""
     i, o = int(input_tokens), int(output_tokens)
     fit = int(dep.kv_capacity_tokens // (i + o))
+    if fit < 1:
+        raise ParameterError("--input-tokens", i, f"with --output-tokens at most {dep.kv_capacity_tokens:,} "
+                                                  "tokens in all (one request's KV cache must fit)")
     if batch is None:
-        if fit < 1:
-            raise ParameterError("--input-tokens", i, f"with --output-tokens at most {dep.kv_capacity_tokens:,} "
-                                                      "tokens in all (one request's KV cache must fit)")
         b = min(fit, batch_cap) if batch_cap is not None else fit
     else:
         b = int(batch)
+        if b > fit:
+            raise ParameterError("--batch", b, f"an integer in [1, {fit}]: the KV cache of {fit} requests of "
+                                               f"{i + o:,} tokens fills the {human(dep.kv_budget_bytes / 1e9)} GB "
+                                               f"the weights leave on {dep.n_gpus} x {dep.gpu.name}")
     ttft = float(dep.step_time(b * i, b * i * (i + 1) / 2, b, 0, b * i))
     dec = dep.decode_time(b, i + np.arange(0, o - 1, dtype=float)) if o > 1 else np.zeros(0)
     total = ttft + float(np.sum(dec))
@@ -117,6 +165,29 @@ def predict(dep: Deployment, input_tokens: int, output_tokens: int, batch: int |
     }
 
 
+def text(out: dict, display_name: str) -> str:
+    """The human output of one prediction (``out`` as :func:`main` prints it with ``--json``): rounded, with
+    units and what each figure is for."""
+    m, n = out["memory"], out["n_gpus"]
+    tpot = "n/a (one output token)" if out["tpot_s"] is None else \
+        f"{seconds(out['tpot_s'])} per output token of a request (the mean decode step)"
+    tps = out["output_tokens_per_s"]
+    return "\n".join([
+        f"{out['model']} ({display_name}) on one replica of {n} x {out['gpu']}, tensor parallel; "
+        f"{out['weight_dtype']} weights, {out['kv_dtype']} KV cache",
+        f"static batch of {human(out['batch'])} request{'s' if out['batch'] > 1 else ''}, each "
+        f"{human(out['input_tokens'])} prompt -> {human(out['output_tokens'])} output tokens",
+        f"TTFT: {seconds(out['ttft_s'])} per request (the batch's prefill step)",
+        f"TPOT: {tpot}",
+        f"throughput: {human(tps, 'output tokens/s')} per replica, {human(tps / n)} per GPU "
+        f"(the batch takes {seconds(out['batch_time_s'])})",
+        f"memory per replica ({n} GPUs): weights {human(m['weights_gb'], 'GB')}, KV cache "
+        f"{human(m['kv_needed_gb'], 'GB')} of the {human(m['kv_budget_gb'], 'GB')} left for it "
+        f"({human(m['usable_gb'], 'GB')} usable); largest batch that fits: {human(m['max_batch_that_fits'])}",
+    ])
+
+
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m model.serving``; returns the exit status (2 and one line on bad input)."""
     args = _parser().parse_args(argv)
@@ -128,16 +199,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     out = {"model": args.model, "gpu": args.gpu, "n_gpus": args.n_gpus, "weight_dtype": dep.weight_dtype,
            "kv_dtype": dep.kv_dtype, "input_tokens": args.input_tokens, "output_tokens": args.output_tokens, **out}
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        m = out["memory"]
-        tpot = "n/a" if out["tpot_s"] is None else f"{1e3 * out['tpot_s']:.2f} ms"
-        print(f"{args.model} on {args.n_gpus} x {args.gpu} ({dep.weight_dtype} weights, {dep.kv_dtype} KV), "
-              f"batch {out['batch']} of {args.input_tokens} -> {args.output_tokens} tokens\n"
-              f"ttft: {1e3 * out['ttft_s']:.1f} ms   tpot: {tpot}   "
-              f"output: {out['output_tokens_per_s']:,.0f} tokens/s\n"
-              f"memory: weights {m['weights_gb']:.1f} GB, KV needed {m['kv_needed_gb']:.1f} GB of "
-              f"{m['kv_budget_gb']:.1f} GB free ({'fits' if m['fits'] else 'does NOT fit'}; "
-              f"largest batch that fits: {m['max_batch_that_fits']})")
+    print(json.dumps(out, indent=2) if args.json else text(out, dep.arch.display_name))
     return 0

@@ -31,6 +31,7 @@ from model.tiering.setup import check_setup, describe_setup, renamed
 from model.tiering.simulate import simulate
 from model.tiering.slo import zero_load_ttft_s
 from model.checks import ParameterError
+from model.cli import ArgumentParser, entry, human, seconds
 
 #: Names of the fleet replay's parameters on the command line.
 FLEET_CLI_NAMES = {"route": "--route", "nodes": "--nodes", "prefix_blocks": "--prefix-blocks",
@@ -117,7 +118,7 @@ def cli_config(capacity_blocks: float | None, tiers: str | None, ttl: float | No
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m model.tiering",
+    parser = ArgumentParser(prog="python -m model.tiering",
                                      description="Replay a Mooncake-format trace through a KV-cache hierarchy.")
     sub = parser.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("replay", help="replay a trace and print hit ratios, TTFT and cost")
@@ -178,6 +179,7 @@ def _check_args(args) -> tuple[int, int | None, int, GpuPrice]:
     return bt, cap, g, price
 
 
+@entry
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m model.tiering replay TRACE.jsonl (--capacity-blocks N | --tiers hbm=N1,dram=N2,ssd=N3)
     [--ttl SECONDS] [--model M] [--gpu G] [--n-gpus K] [--instances I] [--gpu-usd-per-hour P] [--json]``;
@@ -269,20 +271,64 @@ def _text(out: dict) -> str:
                f"{t['capacity_blocks_per_node']:,} blocks = {t['capacity_gb_per_node']:,.1f} GB per node")
         lines.append(f"  tier {name}: {cap}, {t['read_gb_per_s_per_instance']:,.4g} GB/s per instance, "
                      f"${t['usd_per_gb_month']:.4g}/GB-month")
-    lines.append(f"ttl_s: {out['ttl_s']}")
-    for k in [k for k in out if k.startswith(("hit_ratio", "prefill_tokens_saved_"))] + list(SINGLE_KEYS):
-        lines.append(f"{k}: {out[k]}")
-    if "fleet" in out:
-        for k, v in out["fleet"].items():
-            if k not in ("per_node", "prefix_route_block"):
-                lines.append(f"fleet {k}: {v}")
-        p = out["fleet"].get("prefix_route_block")
-        if p:
-            lines.append(f"note: prefix routing by each prompt's block {p['block']}: block id {p['most_common_id']} "
-                         f"routes {100 * p['share_of_requests']:.1f}% of the requests, all to one node"
-                         + (" (try --prefix-blocks " + str(p['block'] + 1) + ")" if p["share_of_requests"] > 1 / s["nodes"]
-                            else ""))
+    lines += _result_lines(out)
     if out["gpu_busy_fraction"] > 0.95:
         lines.append(f"note: the {s['gpus']} GPUs are busy {100 * out['gpu_busy_fraction']:.0f}% of the time: "
                      "TTFT is mostly queueing; add --instances")
     return "\n".join(lines)
+
+
+def _result_lines(out: dict) -> list[str]:
+    """The results for people: rounded, with units, and over what each is counted (the whole trace, each request,
+    all instances or the whole fleet, each node); ``--json`` has the exact values."""
+    fleet = out.get("fleet")
+    where = (f"the whole fleet of {fleet['nodes']} nodes" if fleet else
+             f"all {out['setup']['instances_per_node']} instance(s)")
+    pct = lambda v: human(v, kind="percent")      # noqa: E731
+    tiers = list(out["tiers"])
+    by_tier = ", ".join(f"{k} {pct(out[f'hit_ratio_{k}'])}" for k in tiers)
+    from_cache = ", ".join(f"{k} {human(out[f'prefill_tokens_saved_{k}'])}" for k in tiers)
+    ttl = "none (blocks stay until evicted)" if out["ttl_s"] is None else f"{human(out['ttl_s'])} s on every block"
+    lines = [f"TTL: {ttl}",
+             f"hit ratio: {pct(out['hit_ratio'])} of the trace's {human(out['lookups'])} block lookups ({by_tier})",
+             f"prompt tokens of the trace: {human(out['input_tokens'])}; from cache: {from_cache}; recomputed: "
+             f"{human(out['recomputed_tokens'])}",
+             f"TTFT per request: P50 {seconds(out['ttft_p50_s'])}, P95 {seconds(out['ttft_p95_s'])} (P95 at zero "
+             f"load: {seconds(out['zero_load_ttft_p95_s'])})",
+             f"GPUs busy: {pct(out['gpu_busy_fraction'])} of the time (mean over {where})",
+             f"throughput: {human(out['throughput_requests_per_s'], 'requests/s')} ({where})",
+             f"cost: {human(out['cost_usd_per_hour'], kind='usd')}/h for {where} (GPUs and tier storage); "
+             f"{human(out['usd_per_million_tokens'], kind='usd')} per 1M tokens (input + output)"]
+    if fleet:
+        rest = {k: v for k, v in fleet.items() if k not in ("route", "nodes", "gpus", "per_node", "prefix_route_block")}
+        lines.append(f"fleet: {fleet['nodes']} nodes ({fleet['gpus']} GPUs), route {fleet['route']}")
+        if "prefill_tokens_saved" in rest:
+            lines.append(f"  prompt tokens served from cache, whole fleet: {human(rest.pop('prefill_tokens_saved'))}"
+                         + (f", {human(rest.pop('remote_tokens'))} of them from another node's memory"
+                            if "remote_tokens" in rest else ""))
+        if "load_imbalance" in rest:
+            lines.append(f"  busiest node / mean node: {human(rest.pop('load_imbalance'), kind='ratio')} prefill "
+                         f"time" + (f", {human(rest.pop('request_imbalance'), kind='ratio')} requests"
+                                    if "request_imbalance" in rest else ""))
+        for name in [k[: -len("_gb_used_mean")] for k in list(rest) if k.endswith("_gb_used_mean")]:
+            mean, top = rest.pop(f"{name}_gb_used_mean"), rest.pop(f"{name}_gb_used_max", None)
+            lines.append(f"  {name} used per node: {human(mean, 'GB')} on average"
+                         + ("" if top is None else f", {human(top, 'GB')} on the fullest node"))
+        for k, v in rest.items():
+            lines.append(f"  {k.replace('_', ' ')}: {_plain(v)}")
+        p = fleet.get("prefix_route_block")
+        if p:
+            lines.append(f"note: prefix routing by each prompt's block {p['block']}: block id {p['most_common_id']} "
+                         f"routes {100 * p['share_of_requests']:.1f}% of the requests, all to one node"
+                         + (f" (try --prefix-blocks {p['block'] + 1})" if p["share_of_requests"] > 1 / fleet["nodes"]
+                            else ""))
+    return lines
+
+
+def _plain(value) -> str:
+    """Any other figure of the output, for people: numbers rounded, mappings as ``key value`` pairs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return human(value)
+    return str(value)

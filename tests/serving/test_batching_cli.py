@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,8 +48,6 @@ def test_max_batch_is_the_largest_that_fits_and_obeys_the_cap(capsys):
     assert json.loads(out)["batch"] == fit
     _, out, _ = run(BASE + ["--max-batch", "--batch-cap", "32", "--json"], capsys)
     assert json.loads(out)["batch"] == 32
-    big = json.loads(run(BASE + ["--batch", str(fit + 50), "--json"], capsys)[1])
-    assert big["memory"]["fits"] is False
 
 
 @pytest.mark.parametrize("change, flag", [
@@ -84,3 +83,92 @@ def test_python_dash_m_model_batching_runs():
                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["batch"] == 4
+
+
+# --- what cannot run is refused: one line naming the flag as typed and what it accepts, exit status 2 ------------
+# Figures typed here from data/models/llama-2-70b.json and llama-3-8b.json and data/hardware.csv, not from the model:
+# Llama 2 70B has 68,976,648,192 parameters (published), 80 layers, 8 KV heads of 128, a 4,096-token context;
+# an A100 80GB has 85,899,345,920 bytes of which vLLM's 0.9 may be used.
+A100_80_BYTES, L70_PARAMS, L70_KV_PER_TOKEN = 85_899_345_920, 68_976_648_192, 2 * 80 * 8 * 128 * 2
+
+
+def refused(argv, capsys):
+    status, out, err = run(argv, capsys)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1, (status, out, err)
+    return err.strip()
+
+
+def test_a_batch_whose_kv_cache_does_not_fit_is_refused_with_the_largest_that_fits(capsys):
+    free = 4 * A100_80_BYTES * 9 // 10 - 2 * L70_PARAMS          # 4 GPUs' usable bytes minus FP16 weights
+    largest = free // L70_KV_PER_TOKEN // (2048 + 128)           # requests of 2,048 + 128 tokens: 240
+    assert largest == 240
+    err = refused(BASE + ["--batch", "5000"], capsys)
+    assert err.startswith("error: --batch=5000 is not allowed: --batch must be an integer in [1, 240]")
+    assert refused(BASE + ["--batch", str(largest + 1)], capsys).startswith(f"error: --batch={largest + 1} ")
+    status, out, _ = run(BASE + ["--batch", str(largest), "--json"], capsys)
+    assert status == 0 and json.loads(out)["memory"]["fits"] is True
+
+
+@pytest.mark.parametrize("n", ["3", "5", "6", "16"])
+def test_the_tensor_parallel_degree_must_divide_the_kv_heads(capsys, n):
+    """Llama 2 70B's 8 KV heads split over 2, 4 or 8 GPUs (1 cannot hold its 138 GB of FP16 weights: 77.3 GB
+    usable); 3 would split them unevenly, 16 would replicate them."""
+    argv = list(BASE)
+    argv[argv.index("--n-gpus") + 1] = n
+    err = refused(argv + ["--batch", "1"], capsys)
+    assert err.startswith(f"error: --n-gpus={n} is not allowed: --n-gpus must be one of 2, 4, 8 ")
+    assert "8 KV heads" in err
+
+
+def test_a_degree_that_divides_the_kv_heads_need_not_be_a_power_of_two(capsys):
+    """Llama 2 13B has 40 KV heads (multi-head attention): 5 GPUs hold 8 each."""
+    argv = ["predict", "--model", "llama-2-13b", "--gpu", "a100-80gb", "--n-gpus", "5", "--weight-dtype", "fp16",
+            "--input-tokens", "128", "--output-tokens", "128", "--batch", "1", "--json"]
+    status, out, err = run(argv, capsys)
+    assert status == 0 and err == "" and json.loads(out)["n_gpus"] == 5
+    argv[argv.index("--n-gpus") + 1] = "3"
+    assert refused(argv[:-1], capsys).startswith("error: --n-gpus=3 is not allowed: --n-gpus must be one of "
+                                                 "1, 2, 4, 5, 8, 10, 20, 40 ")
+
+
+def test_a_context_longer_than_the_model_s_is_refused_with_its_limit(capsys):
+    """Llama 3 8B's max_position_embeddings is 8,192: 100,000 prompt tokens are refused, 8,064 + 128 are not."""
+    argv = ["predict", "--model", "llama-3-8b", "--gpu", "a100-80gb", "--n-gpus", "1", "--weight-dtype", "fp16",
+            "--input-tokens", "100000", "--output-tokens", "128", "--batch", "1"]
+    err = refused(argv, capsys)
+    assert err.startswith("error: --input-tokens=100000 is not allowed: --input-tokens must be an integer in "
+                          "[1, 8064] with --output-tokens 128") and "8,192 tokens" in err
+    argv[argv.index("--input-tokens") + 1] = "8064"
+    assert run(argv + ["--json"], capsys)[0] == 0
+    argv[argv.index("--output-tokens") + 1] = "8192"
+    assert refused(argv, capsys).startswith("error: --output-tokens=8192 is not allowed: --output-tokens must be "
+                                            "an integer in [1, 8191]")
+
+
+@pytest.mark.parametrize("extra, start", [
+    (["--batch", "abc"], "error: --batch='abc' is not allowed: --batch must be an integer"),
+    (["--batch", "2", "--max-batch"], "error: --max-batch is not allowed with --batch"),
+    (["--batch", "2", "--jsn"], "error: unknown argument --jsn; did you mean --json?"),
+])
+def test_argument_errors_are_one_line_too(capsys, extra, start):
+    with pytest.raises(SystemExit) as exc:
+        main(BASE + extra)
+    out = capsys.readouterr()
+    assert exc.value.code == 2 and out.out == ""
+    assert out.err.startswith(start) and len(out.err.strip().splitlines()) == 1, out.err
+
+
+def test_text_output_is_rounded_and_says_what_each_figure_is_for(capsys):
+    status, out, _ = run(BASE + ["--batch", "16"], capsys)
+    assert status == 0
+    got = json.loads(run(BASE + ["--batch", "16", "--json"], capsys)[1])
+    # memory, from the figures above: weights 137.95 GB, KV 16 x 2,176 x 327,680 B = 11.41 GB, 171.28 GB left of
+    # 309.24 GB usable, 240 requests fit
+    assert ("memory per replica (4 GPUs): weights 138 GB, KV cache 11.4 GB of the 171 GB left for it "
+            "(309 GB usable); largest batch that fits: 240") in out
+    # throughput per replica and per GPU, three significant digits
+    tps = got["output_tokens_per_s"]
+    sig3 = lambda x: f"{float(f'{x:.3g}'):,g}"       # noqa: E731 - three significant digits
+    assert f"throughput: {sig3(tps)} output tokens/s per replica, {sig3(tps / 4)} per GPU" in out
+    assert "per request (the batch's prefill step)" in out and "static batch of 16 requests" in out
+    assert not re.search(r"\d\.\d{4,}", out), out        # nothing printed to more than 3 decimals
