@@ -32,11 +32,17 @@ class Accelerator:
     bandwidth_bytes_per_s : float
         HBM bandwidth, bytes/s.
     peak_flops : dict
-        Dense tensor-core peak by compute type (``"bf16"``, ``"fp16"``, ``"int8"``, ``"fp8"``), operations/s.
+        Dense tensor-core peak by compute type (``"bf16"``, ``"fp16"``, ``"int8"``, ``"fp8"``, ``"fp4"``),
+        operations/s (NaN where the GPU has no such path, e.g. FP4 before Blackwell).
     interconnect_bytes_per_s : float
-        GPU-to-GPU (NVLink) bandwidth, bytes/s (NaN if unknown).
+        GPU-to-GPU (NVLink, Infinity Fabric) bandwidth, both directions together as vendors quote it, bytes/s (NaN if
+        unknown).
     source : str
         Datasheet.
+    scaleup_bytes_per_s_per_direction : float
+        Scale-up bandwidth of one GPU in one direction (half of ``interconnect_bytes_per_s``), bytes/s.
+    tdp_watts : float
+        Thermal design power (board power) of one GPU, watts.
     """
 
     name: str
@@ -46,6 +52,8 @@ class Accelerator:
     peak_flops: dict
     interconnect_bytes_per_s: float
     source: str
+    scaleup_bytes_per_s_per_direction: float = math.nan
+    tdp_watts: float = math.nan
 
     def supports(self, compute_dtype: str) -> bool:
         """Whether this GPU has a tensor-core path for ``compute_dtype`` (a positive dense peak)."""
@@ -136,9 +144,12 @@ def load_gpu(name: str) -> Accelerator:
             "fp16": _f(r["fp16_tflops"]) * tera,
             "int8": _f(r["int8_tops"]) * tera,
             "fp8": _f(r["fp8_tflops"]) * tera,
+            "fp4": _f(r["fp4_tflops"]) * tera,
         },
         interconnect_bytes_per_s=_f(r["interconnect_gb_s"]) * GB,
         source=str(r["source"]),
+        scaleup_bytes_per_s_per_direction=_f(r["scaleup_gb_s_per_direction"]) * GB,
+        tdp_watts=_f(r["tdp_w"]),
     )
 
 

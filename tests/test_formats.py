@@ -7,7 +7,8 @@ from model.checks import ParameterError
 
 
 def test_bytes_per_element_are_the_format_definitions():
-    expected = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+    # fp4 is NVFP4: 4-bit values plus one 8-bit (E4M3) scale per 16 values = 4.5 bits = 0.5625 bytes
+    expected = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5, "fp4": 4.5 / 8}
     assert {d: bytes_per_element(d) for d in DTYPES} == expected
     assert set(COMPUTE_TYPE) == set(BITS_PER_ELEMENT)
 
@@ -41,7 +42,7 @@ def test_defaults_and_error_names_by_hand():
     a = load_architecture("llama-2-7b")
     assert weight_bytes(a) == 2 * a.parameters()                     # FP16 by default
     with pytest.raises(ParameterError, match=r"^dtype='fp12' is not allowed: dtype must be one of 'fp32', 'fp16', "
-                                             r"'bf16', 'fp8', 'int8', 'int4'$"):
+                                             r"'bf16', 'fp8', 'int8', 'int4', 'fp4'$"):
         bytes_per_element("fp12")
     with pytest.raises(ParameterError, match=r"^weight_dtype='fp12' "):
         weight_bytes(a, "fp12")

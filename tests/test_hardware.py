@@ -70,3 +70,47 @@ def test_supports_follows_the_datasheet():
     a100, h100 = load_gpu("a100-80gb"), load_gpu("h100-80gb")
     assert a100.supports("int8") and a100.supports("fp16") and not a100.supports("fp8")
     assert h100.supports("fp8") and not a100.supports("fp4")
+
+
+# Vendor datasheet figures typed here independently of data/hardware.csv, per GPU: HBM GB, HBM GB/s, dense BF16,
+# FP8 and FP4 TFLOP/s (None: no FP4 path), scale-up GB/s per direction, TDP W. B200: DGX B200 datasheet (1,440 GB and
+# 64 TB/s for 8 GPUs; 144/72/36 PFLOPS FP4/FP8/BF16 with sparsity per 8 GPUs; NVLink 5 1.8 TB/s); GB200: GB200 NVL72
+# (13.4 TB, 576 TB/s, 1,440/720/360 PFLOPS sparse per 72 GPUs, 130 TB/s NVLink); MI300X/MI325X: AMD data sheets.
+NEW_GPUS = {
+    "b200-180gb": (1440 / 8, 64_000 / 8, 36_000 / 8 / 2, 72_000 / 8 / 2, 144_000 / 8 / 2, 1800 / 2, 1000),
+    "gb200-186gb": (13_400 / 72, 576_000 / 72, 360_000 / 72 / 2, 720_000 / 72 / 2, 1_440_000 / 72 / 2,
+                    130_000 / 72 / 2, 1200),
+    "mi300x-192gb": (192, 5300, 1307.4, 2614.9, None, 7 * 128 / 2, 750),
+    "mi325x-256gb": (256, 6000, 1307.4, 2614.9, None, 7 * 128 / 2, 1000),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_GPUS))
+def test_new_gpu_rows_match_datasheets(name):
+    gpu = load_gpu(name)
+    mem, bw, bf16, fp8, fp4, link, tdp = NEW_GPUS[name]
+    assert_allclose(gpu.memory_bytes, mem * 1e9, rtol=0.01)
+    assert_allclose(gpu.bandwidth_bytes_per_s, bw * 1e9, rtol=0.01)
+    assert_allclose(gpu.flops("bf16"), bf16 * 1e12, rtol=0.01)
+    assert_allclose(gpu.flops("fp8"), fp8 * 1e12, rtol=0.01)
+    assert_allclose(gpu.scaleup_bytes_per_s_per_direction, link * 1e9, rtol=0.01)
+    assert gpu.tdp_watts == tdp
+    if fp4 is None:
+        assert not gpu.supports("fp4")
+    else:
+        assert_allclose(gpu.flops("fp4"), fp4 * 1e12, rtol=0.01)
+
+
+def test_fp4_on_a_gpu_without_it_is_a_clear_error_not_nan():
+    for name in ("a100-80gb", "h100-80gb", "h200-141gb", "mi300x-192gb", "mi325x-256gb"):
+        with pytest.raises(ParameterError, match=rf"^compute_dtype='fp4' is not allowed: compute_dtype must be one "
+                                                 rf"supported by {name}: "):
+            load_gpu(name).flops("fp4")
+    assert load_gpu("b200-180gb").flops("fp4") == 2 * load_gpu("b200-180gb").flops("fp8")
+
+
+def test_scale_up_per_direction_is_half_the_quoted_total():
+    for name in ("a100-80gb", "h100-80gb", "b200-180gb", "gb200-186gb", "mi300x-192gb"):
+        g = load_gpu(name)
+        assert g.scaleup_bytes_per_s_per_direction == g.interconnect_bytes_per_s / 2
+    assert load_gpu("h100-80gb").tdp_watts == 700 and load_gpu("a100-80gb").tdp_watts == 400
