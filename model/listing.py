@@ -46,7 +46,8 @@ KINDS = ("models", "gpus", "tiers", "dtypes", "prices", "parameters")
 
 # --- models, hardware, formats, prices ------------------------------------------------------------------------
 def models() -> list[dict]:
-    """One row per ``data/models/*.json``; a file that does not load is listed with the reason."""
+    """One row per model of ``data/models`` (curated ``*.json`` files and published ``<name>/config.json``);
+    a file that does not load is listed with the reason."""
     from model.architectures import available_models, load_architecture
 
     rows = []
@@ -57,8 +58,11 @@ def models() -> list[dict]:
             rows.append({"name": name, "error": f"does not load: {type(exc).__name__}: {exc}"})
             continue
         rows.append({"name": name, "display_name": a.display_name, "layers": a.num_layers,
-                     "attention": a.attention, "query_heads": a.num_attention_heads, "kv_heads": a.num_kv_heads,
-                     "context_tokens": a.max_context_tokens, "parameters": a.parameters()})
+                     "attention": a.attention,
+                     "layer_kinds": ", ".join(f"{k} {n}" for k, n in a.layer_kinds().items()),
+                     "query_heads": a.num_attention_heads, "kv_heads": a.num_kv_heads,
+                     "context_tokens": a.max_context_tokens, "parameters": a.parameters(),
+                     "active_parameters": a.active_parameters()})
     return rows
 
 
@@ -319,12 +323,14 @@ def text(kind: str, rows: list[dict]) -> str:
 
     if kind == "models":
         bad = [r for r in rows if "error" in r]
-        out = _table([{**r, "parameters_b": r["parameters"] / 1e9} for r in rows if "error" not in r], {
+        out = _table([{**r, "parameters_b": r["parameters"] / 1e9, "active_b": r["active_parameters"] / 1e9}
+                      for r in rows if "error" not in r], {
             "name": Col("name", kind="text"), "display_name": Col("display name", kind="text"),
             "layers": Col("layers", kind="integer"), "attention": Col("attention", kind="text"),
+            "layer_kinds": Col("layer kinds", kind="text"),
             "query_heads": Col("query heads", kind="integer"), "kv_heads": Col("KV heads", kind="integer"),
             "context_tokens": Col("context", "tokens", "integer"),
-            "parameters_b": Col("parameters", "billion")})
+            "parameters_b": Col("parameters", "billion"), "active_b": Col("active per token", "billion")})
         return "\n".join([out] + [f"{r['name']}: {r['error']}" for r in bad])
     if kind == "gpus":
         return _table(rows, {

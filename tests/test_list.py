@@ -23,7 +23,12 @@ def cli(*argv) -> subprocess.CompletedProcess:
 
 
 def _model_files() -> dict:
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((DATA / "models").glob("*.json"))}
+    """Curated ``<name>.json`` files and published ``<name>/config.json`` files (Llama 4 nests its text model)."""
+    files = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((DATA / "models").glob("*.json"))}
+    for p in sorted((DATA / "models").glob("*/config.json")):
+        cfg = json.loads(p.read_text(encoding="utf-8"))
+        files[p.parent.name] = cfg.get("text_config", cfg)
+    return files
 
 
 def test_models_are_every_config_with_its_attention_kind():
@@ -33,11 +38,16 @@ def test_models_are_every_config_with_its_attention_kind():
     for name, cfg in files.items():
         heads = cfg["num_attention_heads"]
         kv = cfg.get("num_key_value_heads", heads)
-        kind = "MHA" if kv == heads else "MQA" if kv == 1 else "GQA"
+        kind = ("MLA" if cfg.get("kv_lora_rank") else "MHA" if kv == heads else "MQA" if kv == 1 else "GQA")
         r = rows[name]
-        assert (r["layers"], r["query_heads"], r["kv_heads"], r["attention"], r["context_tokens"]) == \
-            (cfg["num_hidden_layers"], heads, kv, kind, cfg["max_position_embeddings"]), name
+        assert (r["layers"], r["query_heads"], r["kv_heads"], r["attention"]) == \
+            (cfg["num_hidden_layers"], heads, kv, kind), name
+        if "max_position_embeddings" in cfg:        # else transformers' default for the family (data/models/README)
+            assert r["context_tokens"] == cfg["max_position_embeddings"], name
     assert rows["llama-2-70b"]["attention"] == "GQA" and rows["llama-2-13b"]["attention"] == "MHA"
+    assert rows["deepseek-v3"]["attention"] == "MLA" and rows["llama-2-70b"]["layer_kinds"] == "full 80"
+    # gpt-oss alternates sliding-window and full layers, 18 of each (config.json's layer_types)
+    assert rows["gpt-oss-120b"]["layer_kinds"] == "full 18, sliding 18"
 
 
 def test_models_text_and_json(tmp_path):
@@ -47,7 +57,7 @@ def test_models_text_and_json(tmp_path):
     assert header.split()[:4] == ["name", "display", "name", "layers"] and "KV heads" in header \
         and "context (tokens)" in header
     row = next(ln for ln in lines if ln.startswith("llama-3.1-70b "))
-    assert re.search(r"Llama 3\.1 70B\s+80\s+GQA\s+64\s+8\s+131,072\s+70\.6$", row), row
+    assert re.search(r"Llama 3\.1 70B\s+80\s+GQA\s+full 80\s+64\s+8\s+131,072\s+70\.6\s+70\.6$", row), row
     exact = json.loads(cli("list", "models", "--json").stdout)
     assert {m["name"]: m["parameters"] for m in exact}["llama-2-70b"] == 68_976_648_192   # the published count
 
@@ -87,7 +97,8 @@ def test_gpus_and_tiers_are_the_hardware_rows():
 def test_dtypes_state_bytes_and_where_weights_compute():
     rows = {r["dtype"]: r for r in listing.dtypes()}
     assert {k: r["bytes_per_element"] for k, r in rows.items()} == \
-        {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+        {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5,
+         "fp4": (4 + 8 / 16) / 8}          # NVFP4: 4 bits + one 8-bit scale per 16 elements
     assert "a100-80gb" not in rows["fp8"]["weights_on"] and "h100-80gb" in rows["fp8"]["weights_on"]
     assert all(r["kv_cache"] for r in rows.values())
 
