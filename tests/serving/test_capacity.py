@@ -35,3 +35,11 @@ def test_zero_demand_and_free_requests_cost_no_gpu():
 def test_bad_values_name_the_parameter(kwargs, name):
     with pytest.raises(ParameterError, match=f"^{name}="):
         busy_gpus(**kwargs)
+
+
+def test_neither_or_both_forms_is_one_full_message():
+    for kwargs, value in ((dict(), "None"), (dict(replica_rate_per_s=2.0, seconds_per_request=0.5), "2.0")):
+        with pytest.raises(ParameterError) as err:
+            busy_gpus(1.0, **kwargs)
+        assert str(err.value) == (f"replica_rate_per_s={value} is not allowed: replica_rate_per_s must be exactly one "
+                                  "of replica_rate_per_s or seconds_per_request")
