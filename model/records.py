@@ -14,7 +14,8 @@ returning a ``dict`` of tables, stored under ``data/records/<name>/``:
 The **fingerprint** is a SHA-256 over the keyword arguments (canonical JSON), the code of every ``model``
 module the function's module imports, directly or through other ``model`` modules and packages (the syntax
 tree without docstrings: a comment or a docstring does not make a record stale), the content of every data
-file it reads, and the Python and NumPy versions. A chapter asks for a record with :func:`recorded`: when the
+file it reads, the cited defaults its code names (name, value and unit: adding a parameter for another chapter,
+or correcting a citation, does not make it stale), and the Python and NumPy versions. A chapter asks for a record with :func:`recorded`: when the
 record's function and arguments are the chapter's and its fingerprint is current, the recorded tables are
 returned; otherwise the function runs (same result, minutes later). A test recomputes every record's
 fingerprint and fails when one is stale, naming ``make record NAME=<name>``.
@@ -55,6 +56,10 @@ RECORD_FILE = "record.json"
 KEPT_FILES = ("README.md",)
 #: The package whose modules are fingerprinted (imports of anything else are not).
 PACKAGE = "model"
+#: An entry of a record's ``data`` that stands for the cited defaults (``data/parameters/*.csv``) its code names:
+#: every row whose name is a string constant somewhere in the function's module closure, by name, value and
+#: unit. The record then depends on the values its code can read, not on the other rows or on the citations.
+NAMED_PARAMETERS = "parameters named in code"
 
 
 class RecordError(RuntimeError):
@@ -147,6 +152,27 @@ def _parsed(path: Path, mtime_ns: int) -> tuple[str, frozenset[str]]:
     return _code_digest(tree), imports
 
 
+@lru_cache(maxsize=None)
+def _strings(path: Path, mtime_ns: int) -> frozenset[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return frozenset(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+
+
+def named_parameters(module: str) -> list[tuple[str, str, str]]:
+    """``(name, value, unit)`` of every cited default (:func:`model.parameters.defaults_table`) whose name is a
+    string constant in a module of ``module``'s closure (:func:`module_closure`), sorted by name; the value as
+    the exact ``repr`` of its float."""
+    from model.parameters import defaults_table
+
+    names: set[str] = set()
+    for name in module_closure(module):
+        path = _module_file(name)
+        names |= _strings(path, path.stat().st_mtime_ns)
+    table = defaults_table()
+    rows = table[table["name"].isin(names)].sort_values("name")
+    return [(str(n), repr(float(v)), str(u)) for n, v, u in zip(rows["name"], rows["value"], rows["unit"])]
+
+
 def module_closure(module: str) -> dict[str, str]:
     """``{module: digest}`` for ``module`` and every :data:`PACKAGE` module whose code it uses, transitively
     (see :func:`_imports`)."""
@@ -183,15 +209,19 @@ def canonical(kwargs: Mapping) -> str:
 
 def fingerprint(function: str, kwargs: Mapping, data: list[str]) -> str:
     """SHA-256 of what a record depends on: the function's name and arguments, the code of its module's
-    :data:`PACKAGE` import closure, the bytes of its data files, and the Python and NumPy versions."""
+    :data:`PACKAGE` import closure, the bytes of its data files (glob patterns under ``data/``), the cited
+    defaults its code names (when ``data`` holds :data:`NAMED_PARAMETERS`), and the Python and NumPy versions."""
     module = function.split(":")[0]
     h = hashlib.sha256()
     h.update(f"{function}\n{canonical(kwargs)}\n".encode())
     for name, digest in module_closure(module).items():
         h.update(f"code {name} {digest}\n".encode())
-    for path in data_files(data):
+    for path in data_files([d for d in data if d != NAMED_PARAMETERS]):
         h.update(f"data {path.relative_to(DATA).as_posix()} ".encode())
         h.update(hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\n")
+    if NAMED_PARAMETERS in data:
+        for name, value, unit in named_parameters(module):
+            h.update(f"parameter {name} {value} {unit}\n".encode())
     h.update(f"python {platform.python_version_tuple()[:2]} numpy {np.__version__}\n".encode())
     return h.hexdigest()
 

@@ -167,3 +167,25 @@ def test_the_page_says_where_the_tables_came_from(record_dir):
     assert read.startswith("read from the record data/records/cheap, made on ") and "make record NAME=cheap" in read
     computed = record_provenance(recorded("cheap", cheap_tables, {"n": 3, "scale": 1.0}))
     assert computed == "computed in this run (the parameters differ from the record's (n))"
+
+
+def test_named_parameters_are_the_cited_defaults_the_code_names(monkeypatch):
+    """A fleet record depends on the defaults its code reads (by name, value and unit), not on other rows."""
+    from model.parameters import defaults_table
+
+    named = {n: (v, u) for n, v, u in records.named_parameters("model.tiering.chat_fleet")}
+    # read by the fleet's code (a literal in tiering.config and tiering.chat_fleet's closure)
+    assert "mooncake_block_tokens" in named and "tiering_dram_gb_per_instance" in named
+    # a chapter's constant the fleet never reads
+    assert "fleet_scale_check_sessions" not in named and "mooncake_stated_global_hit_gain" not in named
+    assert named["mooncake_block_tokens"] == (repr(512.0), "tokens")
+    before = fingerprint("model.tiering.chat_fleet:chat_fleet_tables", {}, [records.NAMED_PARAMETERS])
+    table = defaults_table()
+    extra = pd.concat([table, pd.DataFrame([{"name": "some_other_chapter_knob", "value": 1.0, "unit": "count",
+                                             "source": "x", "notes": "", "file": "x.csv"}])], ignore_index=True)
+    monkeypatch.setattr("model.parameters.defaults_table", lambda: extra)
+    assert fingerprint("model.tiering.chat_fleet:chat_fleet_tables", {}, [records.NAMED_PARAMETERS]) == before
+    moved = table.copy()
+    moved.loc[moved["name"] == "mooncake_block_tokens", "value"] = 256.0
+    monkeypatch.setattr("model.parameters.defaults_table", lambda: moved)
+    assert fingerprint("model.tiering.chat_fleet:chat_fleet_tables", {}, [records.NAMED_PARAMETERS]) != before

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from model.book.build import NOTEBOOK_DIR, parameter_defaults
 from model.cli import ArgumentParser, entry, human, seconds
 from model.parameters import default
-from model.records import resolve_function, available_records, load_record, make_record
+from model.records import NAMED_PARAMETERS, resolve_function, available_records, load_record, make_record
 from model.tiering.chat_fleet import chat_fleet_tables, scale_check_table
 from model.tiering.fleet import ROUTES
 
-#: Data files every fleet record reads (globs under ``data/``): cited defaults, hardware and prices, the model
-#: configs and the step-time measurements the prefill engine is fitted on.
-FLEET_DATA = ["parameters/*.csv", "hardware.csv", "prices/*.csv", "models/*.json", "measurements/*.csv"]
+#: Data every fleet record reads: the cited defaults its code names, and (globs under ``data/``) hardware and
+#: prices, the model configs and the step-time measurements the prefill engine is fitted on.
+FLEET_DATA = [NAMED_PARAMETERS, "hardware.csv", "prices/*.csv", "models/*.json", "measurements/*.csv"]
 
 
 @dataclass(frozen=True)
