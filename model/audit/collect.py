@@ -17,11 +17,12 @@ NOT_AUDITED = "not audited"
 AUDIT_BOOK_COLUMNS = ["claim_id", "source", "table", "row", "column", "stated_value", "computed_value", "unit",
                       "relative_difference", "kind", "low", "high", "range_ratio", "depends_on", "judged_against",
                       "verdict", "role", "restates", "readings", "verdict_by_reading", "verdict_depends_on_reading",
-                      "inputs_flagged", "holds_under", "reason", "chapter", "chapter_title", "quote"]
+                      "changed_by_readings", "inputs_flagged", "holds_under", "reason", "chapter", "chapter_title",
+                      "quote"]
 #: Columns of a chapter's audit table carried into the book's, with their value where a table lacks them.
 _CARRIED = {"kind": "estimate", "low": float("nan"), "high": float("nan"), "range_ratio": float("nan"),
             "depends_on": "", "role": "", "restates": "", "readings": "", "verdict_by_reading": "",
-            "verdict_depends_on_reading": False, "inputs_flagged": "", "holds_under": ""}
+            "verdict_depends_on_reading": False, "changed_by_readings": "", "inputs_flagged": "", "holds_under": ""}
 #: Numeric columns of a chapter's audit table (read as numbers, empty cells as NaN).
 _NUMERIC = ("stated_value", "computed_value", "relative_difference", "difference", "tolerance", "low", "high",
             "range_ratio")
@@ -72,9 +73,23 @@ def collect_audits(tables_dir: str | Path, chapters: dict) -> pd.DataFrame:
     for col, missing in _CARRIED.items():
         if isinstance(missing, str):
             table[col] = table[col].fillna(missing)
-    table["verdict_depends_on_reading"] = table["verdict_depends_on_reading"].fillna(False).astype(bool)
+    table["verdict_depends_on_reading"] = table["verdict_depends_on_reading"].map(lambda v: v is True or v == 1
+                                                                                  or str(v).lower() == "true")
     table["judged_against"] = table["judged_against"].fillna("")
     return table[AUDIT_BOOK_COLUMNS].reset_index(drop=True)
+
+
+def readings_use(table: pd.DataFrame) -> pd.DataFrame:
+    """For every ambiguous quantity: how many figures depend on it (``figures``) and how many verdicts one of
+    its other readings would change (``verdicts_changed``), from the columns ``readings`` and
+    ``changed_by_readings`` of the collected audit."""
+    from model.audit import readings as R
+
+    def count(col, q, sep):
+        return int(table[col].fillna("").map(lambda cell: q in [p.split("=")[0] for p in cell.split(sep) if p]).sum())
+
+    return pd.DataFrame([{"quantity": q, "figures": count("readings", q, "; "),
+                          "verdicts_changed": count("changed_by_readings", q, " ")} for q in R.quantities()])
 
 
 def verdict_summary(table: pd.DataFrame) -> pd.DataFrame:

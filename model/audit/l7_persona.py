@@ -62,6 +62,13 @@ def requests_per_month(concurrent_sessions: str | None = None):
     return x.concurrent_sessions * R.sessions_per_slot_month(concurrent_sessions) * x.turns_per_session
 
 
+def persona_cost(tokens: float, concurrent_sessions: str | None = None) -> float:
+    """USD a month of sending a ``tokens``-token persona with every turn of the source's 1M sessions at §2's
+    $0.08 per 1M tokens, under the reading ``concurrent_sessions`` (default: the audit's)."""
+    return monthly_prompt_cost(requests_per_month(concurrent_sessions), tokens,
+                               source_inputs().self_hosted_usd_per_million)
+
+
 def fleet_capacity() -> tuple[int, str]:
     """Characters whose own persona KV cache fits in the HBM of the largest fleet the source runs (§11: 1,200
     A100 at the peak) with §5's INT8 weights, all of the KV budget given to personas, each character holding
@@ -132,8 +139,7 @@ def computed() -> list[Computed]:
     for claim_id, tokens in (("l7.effect.cost_before", x.persona_tokens_before),
                              ("l7.effect.cost_after", x.persona_tokens_after)):
         implied = c(claim_id) / monthly_prompt_cost(x.concurrent_sessions * x.turns_per_session, tokens, price)
-        main, under = R.across("concurrent_sessions",
-                               lambda a, t=tokens: Alt(monthly_prompt_cost(requests_per_month(a), t, price)))
+        main, under = R.across("concurrent_sessions", lambda a, t=tokens: Alt(persona_cost(t, a)))
         out.append(Computed(
             claim_id, main.value, "USD/month",
             f"1M concurrent sessions × {R.sessions_per_slot_month():,.0f} sessions a month each (open at once, "

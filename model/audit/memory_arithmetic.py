@@ -142,7 +142,7 @@ def figures() -> dict:
     ``context_tokens``, ``kv_gb_per_session``, ``total_pb`` (1M sessions), ``source_formula_pb`` (tokens ×
     parameters × 2 bytes), ``paged_gb`` (mean over a session's life), ``mem_after_mb`` (the KV of a session ÷
     the stated 4×), ``weights_gb``, ``usable_gb`` (one GPU), ``sessions_one_gpu``, ``hf_sessions_bound``
-    (whole GPU, no weights), ``vllm_sessions_low``/``_high`` (350 MB sessions beside the weights),
+    (whole GPU, no weights), ``hf_session_gb`` (a session's KV at its mean length), ``vllm_sessions_low``/``_high`` (350 MB sessions beside the weights),
     ``gain_full_history``, ``gain_low``, ``gain_high``."""
     rows = {c.claim_id: c for c in computed()}
     arch, gpu = load_architecture(MODEL), load_gpu(GPU)
@@ -160,6 +160,7 @@ def figures() -> dict:
         "weights_gb": one.weight_bytes / 1e9, "usable_gb": one.usable_bytes / 1e9,
         "sessions_one_gpu": float(one.sessions),
         "hf_sessions_bound": float(rows["t3.hf.sessions_per_gpu"].value),
+        "hf_session_gb": kv_bytes_per_token(arch, DTYPE) * float(session_lengths_over_life(int(tokens)).mean()) / 1e9,
         "vllm_sessions_low": float(vllm.low), "vllm_sessions_high": float(vllm.high),
         "gain_full_history": float(gain.value), "gain_low": float(gain.low), "gain_high": float(gain.high),
     }

@@ -333,7 +333,8 @@ def verdict_for(stated: float, computed: float, tolerance: float = DEFAULT_TOLER
 AUDIT_COLUMNS = ["claim_id", "table", "row", "column", "stated_value", "computed_value", "unit",
                  "difference", "relative_difference", "kind", "tolerance", "low", "high", "range_ratio",
                  "depends_on", "verdict", "role", "restates", "readings", "verdict_by_reading",
-                 "verdict_depends_on_reading", "inputs_flagged", "holds_under", "reason", "reads", "read_back", "quote"]
+                 "verdict_depends_on_reading", "changed_by_readings", "inputs_flagged", "holds_under", "reason", "reads",
+                 "read_back", "quote"]
 
 
 def _in_unit(value, from_unit: str, to_unit: str):
@@ -409,7 +410,8 @@ def audit(computed: list[Computed], *, inputs: Mapping | None = None) -> pd.Data
         unit), ``relative_difference`` = difference / |stated|; ``range_ratio`` high ÷ low of a range;
         ``readings`` the ambiguous quantities the row depends on, at the audit's reading (``q=alt``, ``;``
         between); ``verdict_by_reading`` its verdict and figure under every alternative of them;
-        ``verdict_depends_on_reading`` whether another reading changes the verdict; ``inputs_flagged`` the
+        ``verdict_depends_on_reading`` whether another reading changes the verdict, ``changed_by_readings`` the
+        quantities whose other readings do (space-separated); ``inputs_flagged`` the
         claims it reads that fail in their own rows; ``reads`` the claim ids the value
         read (space-separated); ``read_back`` whether the value is a stated figure passed through unchanged.
         The reason is ``how`` followed by what the rules add: why a bound holds, the open choice a range
@@ -478,7 +480,7 @@ def audit(computed: list[Computed], *, inputs: Mapping | None = None) -> pd.Data
             "range_ratio": range_ratio(low, high) if c.kind == "range" else math.nan,
             "depends_on": c.depends_on, "verdict": verdict, "role": c.role, "restates": c.restates or "",
             "readings": "; ".join(f"{q}={R.audit_reading(q)}" for q in needed), "verdict_by_reading": "",
-            "verdict_depends_on_reading": False, "inputs_flagged": "", "holds_under": c.holds_under, "reason": c.how, "reads": " ".join(reads),
+            "verdict_depends_on_reading": False, "changed_by_readings": "", "inputs_flagged": "", "holds_under": c.holds_under, "reason": c.how, "reads": " ".join(reads),
             "read_back": read_back, "quote": stated["quote"],
         })
     verdicts = {r["claim_id"]: r["verdict"] for r in rows}
@@ -494,7 +496,9 @@ def audit(computed: list[Computed], *, inputs: Mapping | None = None) -> pd.Data
         if bad:
             alts = {k: ((INCONSISTENT_INPUTS if v == "consistent" else v), *rest) for k, (v, *rest) in alts.items()}
         r["verdict_by_reading"] = _by_reading_text(needed, r["verdict"], r["computed_value"], alts)
-        r["verdict_depends_on_reading"] = any(v != r["verdict"] for v, *_ in alts.values())
+        r["changed_by_readings"] = " ".join(q for q in needed if any(alts[(q, a)][0] != r["verdict"]
+                                                                       for a in needed[q]))
+        r["verdict_depends_on_reading"] = bool(r["changed_by_readings"])
         r["reason"] = _reason(c, r, bad, specs, verdicts, inputs, needed, alts)
     _check_same_quantity(rows)
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)

@@ -63,6 +63,7 @@ def test_where_a_reading_changes_the_verdict_the_row_says_so():
     under = {("tokens_per_turn", a): Alt(200 * R.tokens_per_turn(a)) for a in R.other_readings("tokens_per_turn")}
     row = audit([_tokens_row(under=under)]).iloc[0]
     assert row["verdict"] == "consistent" and bool(row["verdict_depends_on_reading"])
+    assert row["changed_by_readings"] == "tokens_per_turn" and row["readings"] == "tokens_per_turn=s8_100"
     assert ("Readings: consistent under tokens_per_turn=s8_100" in row["reason"]
             and "inconsistent under s1_50" in row["reason"] and "inconsistent under s2_500" in row["reason"])
     assert "s1_50: inconsistent, 10,000" in row["verdict_by_reading"]
@@ -70,6 +71,7 @@ def test_where_a_reading_changes_the_verdict_the_row_says_so():
     same = {k: Alt(2e4) for k in under}
     quiet = audit([_tokens_row(under=same)]).iloc[0]
     assert "Readings:" not in quiet["reason"] and not quiet["verdict_depends_on_reading"]
+    assert quiet["changed_by_readings"] == ""
 
 
 def test_the_figure_that_sets_the_audits_reading_is_a_reading():

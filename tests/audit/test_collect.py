@@ -1,7 +1,7 @@
 import importlib.util
 
 
-from model.audit.collect import NOT_AUDITED, collect_audits, summary_markdown_text, verdict_summary
+from model.audit.collect import NOT_AUDITED, collect_audits, readings_use, summary_markdown_text, verdict_summary
 from model.book.appendix import chapter_parameters, chapter_titles, dataset_inventory
 from model.book.build import is_appendix, notebooks
 from model.audit.claims import stated_value
@@ -91,3 +91,21 @@ def test_chart_check_tells_live_from_static():
     assert n == 1 and "did not render" in problems[0]
     n, problems = cc.chart_problems(source, "<html></html>")
     assert "missing" in problems[0]
+
+
+def test_readings_use_counts_figures_and_changed_verdicts(tmp_path):
+    from model.audit import readings as R
+    from model.audit.readings import Alt
+
+    chapter = next(p.stem for p in notebooks() if not is_appendix(p))
+    under = {("tokens_per_turn", a): Alt(200 * R.tokens_per_turn(a)) for a in R.other_readings("tokens_per_turn")}
+    rows = audit([Computed("l8.naive.context_tokens", 200 * R.tokens_per_turn(), "tokens", "200 turns", under=under),
+                  Computed("l8.effect.tokens_before", 200 * R.tokens_per_turn(), "tokens", "200 turns",
+                           under={k: Alt(2e4) for k in under})])
+    write_csv(rows, tmp_path / f"{chapter}_audit.csv")
+    use = readings_use(collect_audits(tmp_path, chapter_titles())).set_index("quantity")
+    assert use.loc["tokens_per_turn", "figures"] == 2 and use.loc["tokens_per_turn", "verdicts_changed"] == 1
+    assert use.loc["gpu_price", "figures"] == 0
+    text = summary_markdown_text(collect_audits(tmp_path, chapter_titles()))
+    assert "2 figures depend on a quantity the sources leave ambiguous" in text
+    assert "would change the verdict of 1 of them" in text
