@@ -54,15 +54,29 @@ def register() -> pd.DataFrame:
     return order.sort_values(["_q", "_a"], kind="stable").drop(columns=["_q", "_a"]).reset_index(drop=True)
 
 
+@lru_cache(maxsize=1)
+def _index() -> tuple:
+    """The register as plain lookups: ``(quantities, {quantity: alternatives, the audit's first},
+    {(quantity, alternative): row as a dict})``."""
+    table = register()
+    rows = {(r["quantity"], r["alternative"]): r for r in table.to_dict("records")}
+    alts: dict = {}
+    for q, a in rows:
+        alts.setdefault(q, []).append(a)
+    return tuple(alts), {q: tuple(v) for q, v in alts.items()}, rows
+
+
 def quantities() -> list[str]:
     """The ambiguous quantities, in the register's order."""
-    return list(dict.fromkeys(register()["quantity"]))
+    return list(_index()[0])
 
 
 def alternatives(quantity: str) -> list[str]:
     """The alternatives of ``quantity``, the audit's first."""
-    check_choice("quantity", quantity, quantities())
-    return list(register().loc[register()["quantity"] == quantity, "alternative"])
+    qs, alts, _ = _index()
+    if quantity not in alts:
+        check_choice("quantity", quantity, list(qs))
+    return list(alts[quantity])
 
 
 def audit_reading(quantity: str) -> str:
@@ -75,10 +89,11 @@ def other_readings(quantity: str) -> list[str]:
     return alternatives(quantity)[1:]
 
 
-def _row(quantity: str, alternative: str) -> pd.Series:
-    check_choice("alternative", alternative, alternatives(quantity))
-    t = register()
-    return t[(t["quantity"] == quantity) & (t["alternative"] == alternative)].iloc[0]
+def _row(quantity: str, alternative: str) -> dict:
+    rows = _index()[2]
+    if (quantity, alternative) not in rows:
+        check_choice("alternative", alternative, alternatives(quantity))
+    return rows[(quantity, alternative)]
 
 
 def label(quantity: str, alternative: str) -> str:
@@ -98,6 +113,7 @@ def setter(quantity: str, alternative: str) -> str | None:
     return ids[0] if ids else None
 
 
+@lru_cache(maxsize=1)
 def definitions() -> dict:
     """``{(quantity, alternative): claim ids}`` for every alternative set by stated figures."""
     return {(q, a): defined_by(q, a) for q in quantities() for a in alternatives(q) if defined_by(q, a)}
