@@ -11,6 +11,7 @@ import pandas as pd
 
 from model.audit.claims import stated_value
 from model.audit.l10_availability import achieved_availability_percent
+from model.audit import readings as R
 from model.audit.readings import Alt
 from model.audit.t2_api_costs import across_volume, api_cost, naive_api_cost_row
 from model.audit.t9_costs import cost_lines
@@ -66,6 +67,8 @@ def computed() -> list[Computed]:
                  f"{stated_value('l10.sla.downtime_per_year'):g} h)")
     purchase = default("econ_a100_purchase_usd_per_gpu")
     gpus = stated_value("t9.gpu.gpu_count")
+    capex, capex_under = R.across("fleet_900", lambda a: Alt(R.fleet_gpus(a)[1] * purchase))
+    peak_gpus = R.fleet_gpus()[1]
     sessions = "the 10K → 1M concurrent sessions of T1/§1 (scenario inputs, the same in every section)"
     return [
         _restates("t1.title.concurrent_sessions", "t1.sessions.optimized", "count", sessions),
@@ -151,9 +154,11 @@ def computed() -> list[Computed]:
                   "the 900 GPUs of §5/T9 (the month's mean; §11 runs 1,200 at peak)"),
         _restates("s.weakness_ops.regions", "t6.multiregion.regions", "count",
                   "T6's three inference regions (US-East, EU-West, AP-Northeast)"),
-        Computed("s.weakness_capex.initial_investment", gpus * purchase, "USD",
-                 f"900 × ${purchase:,.0f} (DGX A100 launch price / 8, data/parameters) = "
-                 f"${gpus * purchase / 1e6:.1f}M; but T9 also pays $4.5M/month for the same GPUs, as if rented"),
+        Computed("s.weakness_capex.initial_investment", capex.value, "USD",
+                 f"the GPUs to buy are the fleet's peak: read as the month's mean (the audit's reading), T9's "
+                 f"{gpus:,.0f} GPUs peak at {peak_gpus:,.0f} (§11) × ${purchase:,.0f} (DGX A100 launch price / 8, "
+                 f"data/parameters) = ${capex.value / 1e6:.1f}M ({gpus:,.0f} GPUs alone: ${gpus * purchase / 1e6:.1f}M); "
+                 "but T9 also pays $4.5M/month for the same GPUs, as if rented", under=capex_under),
         _restates("s.opportunity_specdec.latency_change", "r12.speculative_decoding.latency_change", "%",
                   "the roadmap's −30%, a forecast"),
         _restates("s.lesson_openai.sessions", "t1.sessions.optimized", "count", sessions),
