@@ -82,7 +82,7 @@ def fleet_capacity() -> tuple[int, str]:
                            kv_dtype=SOURCE_KV_DTYPE)
     n = fleet_persona_capacity(fleet_gpus=int(gpus), kv_budget_bytes_per_gpu=budget.kv_budget_bytes,
                                kv_bytes_per_token=kv_token, persona_tokens=int(traits))
-    how = (f"{gpus:.0f} A100 80GB (§11's peak fleet, the largest the source runs) × "
+    how = (f"{gpus:,.0f} A100 80GB (§11's peak fleet, the largest the source runs) × "
            f"{budget.kv_budget_bytes / 1e9:.1f} GB KV budget each (Llama 2 70B INT8 weights, FP16 KV) ÷ "
            f"{traits * kv_token / 1e9:.2f} GB per character's own {traits:,.0f} tokens = {n:,} characters")
     return n, how
