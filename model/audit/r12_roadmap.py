@@ -27,9 +27,12 @@ def computed() -> list[Computed]:
              "tokens/s, so +20% needs another cause (e.g. its tokenizer's fewer tokens per text)")
     latency = default("econ_gpt4o_audio_mean_latency_ms")
     return [
-        _nr("r12.short_term.horizon", "count", "a planning horizon, not a derived figure", "interval"),
-        _nr("r12.mid_term.horizon", "count", "a planning horizon, not a derived figure", "interval"),
-        _nr("r12.long_term.horizon", "count", "a planning horizon, not a derived figure", "interval"),
+        Computed("r12.short_term.horizon", stated_value("r12.short_term.horizon"), "count", "a planning horizon, chosen",
+                 role="interval"),
+        Computed("r12.mid_term.horizon", stated_value("r12.mid_term.horizon"), "count", "a planning horizon, chosen",
+                 role="interval"),
+        Computed("r12.long_term.horizon", stated_value("r12.long_term.horizon"), "count", "a planning horizon, chosen",
+                 role="interval"),
         _nr("r12.llama3.accuracy_change", "%", "a forecast; no benchmark or metric named"),
         _nr("r12.llama3.speed_change", "%", speed),
         _nr("r12.speculative_decoding.latency_change", "%",

@@ -112,3 +112,11 @@ def test_the_rows_the_recheck_named(case):
     assert v["t9.gpu.monthly_cost"] == GIVEN and table.loc["t9.gpu.monthly_cost", "role"] == "reading"
     priced = table[table["readings"].str.contains("gpu_price")]
     assert len(priced) >= 5 and priced["readings"].str.contains("gpu_price=t9").all()
+
+
+def test_every_figure_not_left_open_has_a_computed_value(case):
+    """Only a not reproducible or qualitative figure may lack a computed value (a given figure shows the
+    stated one)."""
+    table, _ = case
+    empty = table[table["computed_value"].isna() & (table["verdict"] != "not reproducible") & (table["unit"] != "text")]
+    assert empty.empty, list(empty.index)
