@@ -5,6 +5,10 @@ Arithmetic on it gives a :class:`Derived` float that remembers every claim it wa
 audit uses this to record which stated figures each computed value read (:attr:`Derived.claim_ids`) and
 to tell a computed figure from a stated figure merely read back (a :class:`Stated` passed through
 unchanged), which can only earn the verdict ``given``.
+
+A value computed under one reading of a quantity the sources leave ambiguous (:mod:`model.audit.readings`)
+carries that reading the same way, as a tag ``reading:<quantity>=<alternative>`` beside its claim ids:
+:func:`claim_ids_of` returns the claims only, :func:`readings_of` the readings.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from model.io import DATA
 from model.checks import ParameterError, check_choice
 
 CLAIMS_DIR = DATA / "claims"
+#: The stated figures, one file per source document (the other files of ``data/claims/`` are the audit's
+#: registers: readings, rules, figures stating one quantity).
+CLAIM_FILES = ("case_study.csv", "kareto.csv")
+#: Prefix of a reading's tag among a tracked value's ids (see :func:`readings_of`).
+READING_TAG = "reading:"
 CLAIM_COLUMNS = ["claim_id", "source", "table", "row", "column", "stated_value", "unit", "quote"]
 
 
@@ -84,14 +93,29 @@ def is_read_back(value) -> bool:
 
 def claim_ids_of(value) -> frozenset:
     """The claims a tracked value was computed from (empty for a plain number)."""
-    return _ids(value)
+    return frozenset(i for i in _ids(value) if not i.startswith(READING_TAG))
+
+
+def reading_tag(quantity: str, alternative: str) -> str:
+    """The tag a value computed under ``alternative`` of ``quantity`` carries."""
+    return f"{READING_TAG}{quantity}={alternative}"
+
+
+def readings_of(value) -> frozenset:
+    """The readings a tracked value was computed under, as ``(quantity, alternative)`` pairs."""
+    return frozenset(tuple(i[len(READING_TAG):].split("=", 1)) for i in _ids(value) if i.startswith(READING_TAG))
+
+
+def with_reading(value, quantity: str, alternative: str) -> Derived:
+    """``value`` (a number or a tracked value) tagged as computed under ``alternative`` of ``quantity``."""
+    return Derived(float(value), _ids(value) | {reading_tag(quantity, alternative)})
 
 
 @lru_cache(maxsize=1)
 def _all_claims() -> pd.DataFrame:
     frames = [pd.read_csv(p, dtype={"stated_value": float}, keep_default_na=False,
                           na_values={"stated_value": [""]})
-              for p in sorted(CLAIMS_DIR.glob("*.csv"))]
+              for p in (CLAIMS_DIR / name for name in CLAIM_FILES)]
     table = pd.concat(frames, ignore_index=True)
     missing = set(CLAIM_COLUMNS) - set(table.columns)
     if missing:

@@ -22,7 +22,7 @@ from model import workload
 from model.search import tier_search as kareto
 from model.search import pareto
 from model.audit.claims import stated_value
-from model.audit.verdicts import Computed, audit
+from model.audit.verdicts import Computed
 from model.io import DATA
 from model.parameters import default
 from model.economics.prices import gpu_price
@@ -119,31 +119,32 @@ def computed() -> list[Computed]:
         config = ", ".join(f"{a} {row[a]:g}" for a in AXES)
         return Computed(claim_id, float(row["improvement_percent"]), "%",
                         f"{ours}: {what} vs HBM + 1024 GB DRAM, best configuration {config}; {unknown}",
-                        verdict="not reproducible")
+                        role="unpublished")
 
     return [
         Computed("k.simulator.configurations_tried", float(space.size), "text",
                  f"qualitative ('thousands' of simulations; the paper's count is not stated); {ours} the exhaustive "
                  f"grid is {space.size} configurations and the diminishing-returns search evaluates {n_pruned}",
-                 verdict="not reproducible"),
+                 role="qualitative"),
         Computed("k.example1.gpu_memory", stated_value("k.example1.gpu_memory"), "GB",
                  f"an input of the summary's first what-if question, not a result ({replica} leaves "
-                 f"{free:.0f} GB of HBM free for KV)", verdict="given"),
+                 f"{free:.0f} GB of HBM free for KV)", role="input"),
         Computed("k.example1.storage", stated_value("k.example1.storage"), "GB",
                  "an input of the summary's first what-if question (1 TB of storage), not a result",
-                 verdict="given"),
+                 role="input"),
         Computed("k.example2.gpu_memory", stated_value("k.example2.gpu_memory"), "GB",
                  f"an input of the summary's second what-if question, not a result (2 TB of GPU memory is "
-                 f"{2000 / free:.1f}x the HBM {replica} leaves free for KV)", verdict="given"),
+                 f"{stated_value('k.example2.gpu_memory') / free:.1f}x the HBM {replica} leaves free for KV)", role="input"),
         Computed("k.example2.storage", stated_value("k.example2.storage"), "GB",
                  "an input of the summary's second what-if question (500 GB of storage), not a result",
-                 verdict="given"),
+                 role="input"),
         Computed("k.baseline.uniform_ttl", stated_value("k.baseline.uniform_ttl"), "h",
                  "an input of the summary's illustration of 'conventional systems' (one TTL of 1 h for every "
-                 "block), not a measured setting", verdict="given"),
+                 "block), not a measured setting", role="input"),
         Computed("k.baseline.uniform_ttl_problem", stated_value("k.baseline.uniform_ttl_problem"), "h",
                  "restates k.baseline.uniform_ttl (the same 1 h TTL); that a uniform TTL drops blocks still "
-                 "needed after it is its definition, not a measured figure", verdict="given"),
+                 "needed after it is its definition, not a measured figure", role="restatement",
+                 restates="k.baseline.uniform_ttl"),
         headline("k.throughput_gain_max", "throughput_at_slo_rps", "best throughput at the P95-TTFT SLO"),
         headline("k.latency_reduction_max", "ttft_p95_s", "best P95 TTFT reduction at a fixed request rate"),
         headline("k.cost_reduction_max", "usd_per_million_tokens", "best cost per 1M prompt tokens at the SLO"),
@@ -157,5 +158,7 @@ def verdicts_sentence(counts: pd.Series) -> str:
 
 
 def table() -> pd.DataFrame:
-    """The audit table of the Kareto summary (:func:`model.audit.verdicts.audit` of :func:`computed`)."""
-    return audit(computed())
+    """The audit table of the Kareto summary (:func:`model.audit.whole.section`: :func:`computed`, judged)."""
+    from model.audit.whole import section
+
+    return section(__name__)

@@ -1,5 +1,6 @@
-"""Audit of the case study's §12 roadmap: forecasts, not reproducible; where physics says something
-(Llama 3 70B's bandwidth-bound decode vs Llama 2 70B's; a published voice latency), the reason says it."""
+"""Audit of the case study's §12 roadmap: forecasts, not reproducible; planning horizons and the latency
+target, chosen, hence given; where physics says something (Llama 3 70B's bandwidth-bound decode vs Llama 2
+70B's; a published voice latency), the reason says it."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import math
 import pandas as pd
 
 from model.architectures import load_architecture
-from model.audit.verdicts import Computed, audit
+from model.audit.claims import stated_value
+from model.audit.verdicts import Computed
 from model.parameters import default
 
 
-def _nr(claim_id: str, unit: str, why: str) -> Computed:
-    return Computed(claim_id, math.nan, unit, why, verdict="not reproducible")
+def _nr(claim_id: str, unit: str, why: str, role: str = "forecast") -> Computed:
+    return Computed(claim_id, math.nan, unit, why, role=role)
 
 
 def computed() -> list[Computed]:
@@ -25,9 +27,12 @@ def computed() -> list[Computed]:
              "tokens/s, so +20% needs another cause (e.g. its tokenizer's fewer tokens per text)")
     latency = default("econ_gpt4o_audio_mean_latency_ms")
     return [
-        _nr("r12.short_term.horizon", "count", "a planning horizon, not a derived figure"),
-        _nr("r12.mid_term.horizon", "count", "a planning horizon, not a derived figure"),
-        _nr("r12.long_term.horizon", "count", "a planning horizon, not a derived figure"),
+        Computed("r12.short_term.horizon", stated_value("r12.short_term.horizon"), "count", "a planning horizon, chosen",
+                 role="interval"),
+        Computed("r12.mid_term.horizon", stated_value("r12.mid_term.horizon"), "count", "a planning horizon, chosen",
+                 role="interval"),
+        Computed("r12.long_term.horizon", stated_value("r12.long_term.horizon"), "count", "a planning horizon, chosen",
+                 role="interval"),
         _nr("r12.llama3.accuracy_change", "%", "a forecast; no benchmark or metric named"),
         _nr("r12.llama3.speed_change", "%", speed),
         _nr("r12.speculative_decoding.latency_change", "%",
@@ -37,12 +42,14 @@ def computed() -> list[Computed]:
             "kernel changes neither weight nor KV-cache bytes"),
         _nr("r12.edge_inference.cost_change", "%", "a forecast; no model, device or traffic share given"),
         _nr("r12.own_llm.cost_change", "%", "a forecast; no model size or training cost given"),
-        Computed("r12.realtime_voice.latency_max", latency, "ms",
-                 f"a bound: OpenAI reports GPT-4o audio responses average {latency:g} ms (min 232 ms), below 500 ms",
-                 kind="lower_bound"),
+        Computed("r12.realtime_voice.latency_max", stated_value("r12.realtime_voice.latency_max"), "ms",
+                 f"a target (an upper limit); OpenAI reports GPT-4o audio responses average {latency:g} ms, within it",
+                 role="threshold"),
     ]
 
 
 def table() -> pd.DataFrame:
-    """The §12 audit table."""
-    return audit(computed())
+    """The §12 audit table, judged with the rest of the case study (:func:`model.audit.whole.section`)."""
+    from model.audit.whole import section
+
+    return section(__name__)

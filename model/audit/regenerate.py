@@ -12,10 +12,11 @@ import math
 import pandas as pd
 
 #: The mark shown after the computed figure, by verdict.
-MARKS = {"consistent": "✓", "inconsistent": "✗", "impossible": "⊘", "not reproducible": "?", "given": "=",
-         "not audited": "·"}
-LEGEND = ("✓ consistent · ✗ inconsistent · ⊘ impossible (beyond a physical bound) · ? not reproducible · "
-          "= given (an input, a definition or a restatement)")
+MARKS = {"consistent": "✓", "consistent arithmetic, inconsistent inputs": "✓✗", "inconsistent": "✗",
+         "impossible": "⊘", "not reproducible": "?", "given": "=", "not audited": "·"}
+LEGEND = ("✓ consistent · ✓✗ consistent arithmetic on inconsistent inputs · ✗ inconsistent · ⊘ impossible (beyond "
+          "a physical bound) · ? not reproducible · = given (an input, a design input, a threshold, a definition, a "
+          "restatement or the audit's reading of an ambiguous figure)")
 
 
 def _num(v) -> str:
@@ -44,7 +45,8 @@ def cell_text(row) -> str:
     computed = _num(row.get("computed_value"))
     if computed:
         computed += pct
-    if row.get("kind") == "range" and row["verdict"] != "given" and not pd.isna(row.get("low", math.nan)):
+    if row.get("kind") == "range" and row["verdict"] != "given" and not pd.isna(row.get("low", math.nan)) \
+            and not pd.isna(row.get("high", math.nan)):
         return f"{stated} in {_num(row['low'])}{pct}–{_num(row['high'])}{pct}{unit} {mark}"
     if row["verdict"] == "given" or not computed:
         return f"{stated}{unit} {mark}"

@@ -1,7 +1,9 @@
 """Audit of the case study's §2 (T2): API vs. self-hosted, the 60B tokens/month arithmetic, $30K → $3M
 on the API, the $0.08 self-hosted price per 1M tokens and the $25.2K saving, at the source's own setting:
-GPT-3.5 Turbo at its dated price, Llama 2 70B on AWS A100 80GB (on-demand), 10K concurrent 30-minute
-sessions of 200 turns, T1's 92% GPU utilisation, §8's 2K-token prompts and 100-token replies.
+GPT-3.5 Turbo at its dated price, Llama 2 70B on A100 80GB at the audit's reading of the GPU price (T9's
+own), 10K concurrent 30-minute sessions of 200 turns, T1's 92% GPU utilisation, §8's 2K-token prompts, and
+the audit's readings of "concurrent", of a turn's tokens and of what a turn is billed for
+(:mod:`model.audit.readings`; every other reading is computed too).
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import math
 import pandas as pd
 
 from model.audit.claims import stated_value
-from model.audit.verdicts import Computed, audit
+from model.audit import readings as R
+from model.audit.readings import Alt
+from model.audit.verdicts import Computed
 from model.calendar import hours_per_month
 from model.parameters import default
-from model.economics.prices import api_price, gpu_price
+from model.economics.prices import api_price
 from model.economics.token_cost import (MILLION, api_monthly_cost, modelled_tokens_per_s_per_gpu,
                               self_hosted_usd_per_million_tokens, throughput_for_price)
-from model.economics.token_volume import ChatWorkload, monthly_tokens, stated_product
+from model.economics.token_volume import ChatWorkload, TokenVolume, monthly_tokens, stated_product
 
 #: The API the source starts on (§2: GPT-3.5 Turbo, $0.5/1M input): its dated row in data/prices.
 API_MODEL = "gpt-3.5-turbo-0125"
@@ -27,8 +31,8 @@ GPU = ("a100-80gb", "aws", "on-demand")
 MODEL = "llama-2-70b"
 
 
-def _nr(claim_id: str, unit: str, why: str) -> Computed:
-    return Computed(claim_id, math.nan, unit, why, verdict="not reproducible")
+def _nr(claim_id: str, unit: str, why: str, role: str) -> Computed:
+    return Computed(claim_id, math.nan, unit, why, role=role)
 
 
 def _pct_change(new: float, old: float) -> float:
@@ -40,11 +44,11 @@ def utilization() -> float:
     return stated_value("t1.gpu_util.optimized") / 100
 
 
-def tokens_per_s_per_gpu() -> dict:
+def tokens_per_s_per_gpu(tokens_per_turn: str | None = None) -> dict:
     """Saturation throughput per GPU at the source's setting: the serving model (continuous batching,
-    Llama 2 70B on 4 × A100 80GB, §8's 2K-token prompts and 100-token replies) and a cited measurement
-    (LMDeploy, Llama-2-70B on 4 × A100-80G, data/parameters)."""
-    prompt, reply = int(stated_value("l8.effect.tokens_after")), int(stated_value("l8.naive.tokens_per_turn"))
+    Llama 2 70B on 4 × A100 80GB, §8's 2K-token prompts and a reply of one turn's tokens under the reading
+    ``tokens_per_turn``) and a cited measurement (LMDeploy, Llama-2-70B on 4 × A100-80G, data/parameters)."""
+    prompt, reply = int(stated_value("l8.effect.tokens_after")), int(R.tokens_per_turn(tokens_per_turn))
     modelled = modelled_tokens_per_s_per_gpu(MODEL, GPU[0], int(default("batching_tp_degree_70b_a100")),
                                              prompt_tokens=prompt, reply_tokens=reply,
                                              max_batch=int(default("batching_max_num_seqs")))
@@ -61,126 +65,162 @@ def workload(concurrent_sessions: float, tokens_per_turn: float, *, resend_histo
 
 
 def tokens_per_turn_statements() -> pd.DataFrame:
-    """Tokens per conversation turn as each section states or implies it.
+    """Tokens per conversation turn as each section states or implies it (the alternatives of the reading
+    ``tokens_per_turn``, data/claims/readings.csv).
 
     Columns: section, statement, tokens_per_turn.
     """
     return pd.DataFrame([
-        ("§1", "200 turns of history = 10K tokens → 10,000 / 200",
-         stated_value("t1.s1_challenge.history_tokens") / stated_value("t1.s1_challenge.history_turns")),
-        ("§8", "200 turns × 100 tokens = 20K tokens", stated_value("l8.naive.tokens_per_turn")),
+        ("§1", "200 turns of history = 10K tokens → 10,000 / 200", R.tokens_per_turn("s1_50")),
+        ("§8", "200 turns × 100 tokens = 20K tokens", R.tokens_per_turn("s8_100")),
         ("§8", "recent 10 turns = 1K tokens → 1,000 / 10",
          stated_value("l8.short_term.tokens_sent") / stated_value("l8.short_term.turns")),
-        ("§2", "… × 200 turns × 500 tokens = 60B tokens", stated_value("t2.arith.tokens_per_turn")),
+        ("§2", "… × 200 turns × 500 tokens = 60B tokens", R.tokens_per_turn("s2_500")),
     ], columns=["section", "statement", "tokens_per_turn"]).assign(tokens_per_turn=lambda t: t["tokens_per_turn"].astype(float))
 
 
-def naive_api_cost_1m() -> dict:
-    """API cost per month at 1M sessions, USD, under each reading: ``"own"`` (§2's $30K scaled by 100),
-    and the model at §1's 50 tokens per turn with ``"new"`` tokens only, the kept 10K-token ``"history"``
-    re-sent every turn, or the history and the 10K persona (``"both"``)."""
-    api = api_price(API_MODEL)
-    cost_10k = stated_value("t2.arith.tokens_per_month") / MILLION * stated_value("t2.openai.price")
-    scale = stated_value("t2.arith.sessions_1m") / stated_value("t2.arith.concurrent_sessions")
-    tpt = stated_value("t1.s1_challenge.history_tokens") / stated_value("t1.s1_challenge.history_turns")
-    n = stated_value("t1.s1_challenge.sessions_target")
-    cap = stated_value("t1.s1_challenge.history_tokens")
-    persona = stated_value("l7.compression.tokens_before")
-    new = monthly_tokens(workload(n, tpt))
-    hist = monthly_tokens(workload(n, tpt, resend_history=True, history_cap_tokens=cap))
-    both = monthly_tokens(workload(n, tpt, resend_history=True, history_cap_tokens=cap, persona_tokens=persona))
-    return {"own": cost_10k * scale, "new": api_monthly_cost(new, api), "history": api_monthly_cost(hist, api),
-            "both": api_monthly_cost(both, api)}
+def monthly_volume(concurrent_sessions: float, *, tokens_per_turn: str | None = None,
+                   tokens_billed: str | None = None, concurrency: str | None = None) -> TokenVolume:
+    """Tokens a month of ``concurrent_sessions`` "concurrent" sessions under the readings of a turn's tokens,
+    of what a turn is billed for and of "concurrent" (defaults: the audit's, :mod:`model.audit.readings`)."""
+    w = workload(concurrent_sessions, float(R.tokens_per_turn(tokens_per_turn)), **R.billed_context(tokens_billed))
+    v = monthly_tokens(w)
+    scale = float(concurrent_sessions * R.sessions_per_slot_month(concurrency)) / w.sessions_per_month()
+    return TokenVolume(v.input_tokens * scale, v.cached_input_tokens * scale, v.output_tokens * scale,
+                       v.turns * scale)
+
+
+def api_cost(concurrent_sessions: float, **readings) -> float:
+    """USD a month of ``concurrent_sessions`` on the API (input and output prices of data/prices) under the
+    readings ``readings`` (keywords of :func:`monthly_volume`)."""
+    return api_monthly_cost(monthly_volume(concurrent_sessions, **readings), api_price(API_MODEL))
+
+
+#: The keyword of :func:`monthly_volume` for each quantity it reads.
+VOLUME_READINGS = {"tokens_per_turn": "tokens_per_turn", "tokens_billed": "tokens_billed",
+                   "concurrent_sessions": "concurrency"}
+
+
+def across_volume(figure) -> tuple:
+    """``figure(**readings) -> Alt`` at the audit's readings of the volume's quantities, and ``under`` every
+    other reading of each (the others at the audit's)."""
+    main = figure()
+    under = {}
+    for q, kw in VOLUME_READINGS.items():
+        for a in R.other_readings(q):
+            under[(q, a)] = figure(**{kw: a})
+    return main, under
 
 
 def naive_api_cost_row(claim_id: str) -> Computed:
-    """The "naive" API cost at 1M sessions (§1, lessons) over the readings of what each turn sends."""
-    c = naive_api_cost_1m()
-    return Computed(claim_id, c["history"], "USD/month",
-                    f"the stateless API at 1M sessions, §1's 50 tokens/turn: new tokens only ${c['new'] / 1e6:,.0f}M, "
-                    f"history re-sent (10K kept) ${c['history'] / 1e6:,.0f}M, plus the 10K persona "
-                    f"${c['both'] / 1e9:.1f}B (what each turn sends is left open); §2's own arithmetic gives "
-                    f"${c['own'] / 1e6:.0f}M from its undercounted 60B",
-                    kind="range", low=c["new"], high=c["both"])
+    """The "naive" API cost at 1M sessions (§1, lessons): the API's bill for 1M concurrent sessions under the
+    audit's readings, and under every other reading of a turn's tokens, what it is billed for and
+    "concurrent"."""
+    n = stated_value("t1.s1_challenge.sessions_target")
+    main, under = across_volume(lambda **kw: Alt(api_cost(n, **kw)))
+    cost_10k = stated_value("t2.arith.tokens_per_month") / MILLION * stated_value("t2.openai.price")
+    own = cost_10k * stated_value("t2.arith.sessions_1m") / stated_value("t2.arith.concurrent_sessions")
+    hist = under[("tokens_billed", "history")].value
+    both = under[("tokens_billed", "history_persona")].value
+    return Computed(claim_id, main.value, "USD/month",
+                    f"the API's bill for 1M sessions: 1M x {R.sessions_per_slot_month():,.0f} sessions a month x "
+                    f"200 turns x {R.tokens_per_turn():.0f} new tokens at {api_price(API_MODEL).model}'s input and "
+                    f"output prices = ${main.value / 1e6:,.1f}M; re-sending the conversation ${hist / 1e6:,.0f}M, "
+                    f"and the 10K persona too ${both / 1e9:.1f}B; §2's own arithmetic gives ${own / 1e6:.0f}M",
+                    under=under)
 
 
 def computed() -> list[Computed]:
-    """Every T2 figure, computed at the source's setting."""
+    """Every T2 figure, computed at the source's setting and the audit's readings."""
     api = api_price(API_MODEL)
-    gpu = gpu_price(*GPU)
     util = utilization()
-    tps = tokens_per_s_per_gpu()
     sessions, minutes = stated_value("t2.arith.concurrent_sessions"), stated_value("t2.arith.session_length")
     turns, tpt = stated_value("t2.arith.turns_per_session"), stated_value("t2.arith.tokens_per_turn")
     stated_tokens = stated_value("t2.arith.tokens_per_month")
     literal = stated_product(sessions, minutes, turns, tpt)
-    w = workload(sessions, tpt)
-    volume = monthly_tokens(w)
-    tokens_how = (f"{sessions / 1e3:,.0f}K concurrent × ({hours_per_month():g} h × 60 / {minutes:g} min) = "
-                  f"{w.sessions_per_month() / 1e6:.1f}M sessions/month × {turns:g} turns × {tpt:g} tokens = "
-                  f"{volume.total_tokens / 1e12:.2f}T (new tokens only, no re-sent context); the stated factors "
-                  f"multiply to {literal / 1e9:.0f}B, not 60B")
+    main_tokens, under_tokens = across_volume(lambda **kw: Alt(monthly_volume(sessions, **kw).total_tokens))
+    per_slot = R.sessions_per_slot_month()
+    tokens_how = (f"{sessions / 1e3:,.0f}K concurrent × {per_slot:,.0f} sessions a month each (Little's law: "
+                  f"{hours_per_month():g} h × 60 / {minutes:g} min) × {turns:g} turns × {R.tokens_per_turn():g} "
+                  f"new tokens = {main_tokens.value / 1e9:,.0f}B; the stated factors multiply to "
+                  f"{literal / 1e9:.0f}B, not 60B")
     openai = stated_value("t2.openai.price")
     self_price = stated_value("t2.self_hosted.price")
     cost_10k = stated_tokens / MILLION * openai
     sessions_1m = stated_value("t2.arith.sessions_1m")
-    prices = {k: self_hosted_usd_per_million_tokens(gpu.usd_per_gpu_hour, v, util) for k, v in tps.items()}
-    need = throughput_for_price(self_price, gpu.usd_per_gpu_hour, util)
+
+    def price_range(tokens_per_turn: str | None = None, gpu_price: str | None = None) -> Alt:
+        usd_h = R.gpu_usd_per_hour(gpu_price)
+        prices = [self_hosted_usd_per_million_tokens(usd_h, v, util)
+                  for v in tokens_per_s_per_gpu(tokens_per_turn).values()]
+        return Alt(math.sqrt(prices[0] * prices[1]), min(prices), max(prices))
+
+    price, under_price = R.across("tokens_per_turn", lambda a: price_range(tokens_per_turn=a))
+    under_price.update(R.across("gpu_price", lambda a: price_range(gpu_price=a))[1])
+    tps = tokens_per_s_per_gpu()
+    usd_h = R.gpu_usd_per_hour()
+    need = throughput_for_price(self_price, usd_h, util)
     diff = openai - self_price
     saving = stated_tokens / MILLION * diff
+    tpt_main, tpt_under = R.across("tokens_per_turn", lambda a: Alt(R.tokens_per_turn(a)))
+    del tpt_under[("tokens_per_turn", "s2_500")]  # this figure sets that reading
     return [
         Computed("t2.arith.openai_price", api.usd_per_1m_input, "USD/1M tokens",
                  f"{api.model} input price ({api.date}, data/prices); output tokens cost ${api.usd_per_1m_output:g}/1M"),
         Computed("t2.openai.price", api.usd_per_1m_input, "USD/1M tokens",
                  f"{api.model} input price ({api.date}, data/prices); output ${api.usd_per_1m_output:g}/1M"),
         Computed("t2.arith.concurrent_sessions", sessions, "count",
-                 "restates the initial 10K concurrent sessions of T1/§1 (a scenario input)", verdict="given"),
+                 "restates the initial 10K concurrent sessions of T1/§1 (a scenario input)", role="restatement",
+                 restates="t1.sessions.initial"),
         Computed("t2.arith.session_length", minutes, "min", "restates §1's 30-minute average session (an input)",
-                 verdict="given"),
+                 role="restatement", restates="t1.s1_service.avg_session_length"),
         Computed("t2.arith.turns_per_session", turns, "turns", "restates §1's 200 turns per session (an input)",
-                 verdict="given"),
-        Computed("t2.arith.tokens_per_turn",
-                 stated_value("t1.s1_challenge.history_tokens") / stated_value("t1.s1_challenge.history_turns"), "tokens",
-                 "§1 keeps 200 turns in 10K tokens = 50 tokens/turn; §8 says 100 tokens/turn; §2 uses 500"),
-        Computed("t2.arith.tokens_per_month", volume.total_tokens, "tokens/month", tokens_how),
-        Computed("t2.selection.tokens_per_month", volume.total_tokens, "tokens/month",
-                 "same volume as §2's initial setup: " + tokens_how),
+                 role="restatement", restates="t1.s1_service.turns_per_session"),
+        Computed("t2.arith.tokens_per_turn", tpt_main.value, "tokens",
+                 "§8 states 100 tokens a turn (the audit's reading), §1's 10K over 200 turns gives 50, §2 uses 500",
+                 under=tpt_under),
+        Computed("t2.arith.tokens_per_month", main_tokens.value, "tokens/month", tokens_how, under=under_tokens),
+        Computed("t2.selection.tokens_per_month", main_tokens.value, "tokens/month",
+                 "same volume as §2's initial setup: " + tokens_how, under=under_tokens),
         Computed("t2.arith.monthly_cost_10k", cost_10k, "USD/month",
-                 f"stated 60B × ${openai:g}/1M = ${cost_10k / 1e3:,.0f}K (from the model's "
-                 f"{volume.total_tokens / 1e12:.2f}T tokens: ${volume.total_tokens / MILLION * openai / 1e3:,.0f}K)"),
+                 f"stated 60B × ${openai:g}/1M = ${cost_10k / 1e3:,.0f}K (the API's bill for the model's "
+                 f"{main_tokens.value / 1e9:,.0f}B tokens: ${api_cost(sessions) / 1e3:,.0f}K, see t1.inference_cost.initial)"),
         Computed("t2.arith.sessions_1m", sessions_1m, "count", "restates T1's 1M target (a scenario input)",
-                 verdict="given"),
+                 role="restatement", restates="t1.sessions.optimized"),
         Computed("t2.arith.monthly_cost_1m", cost_10k * sessions_1m / sessions, "USD/month",
                  f"$30K × (1M / 10K) = ${cost_10k * sessions_1m / sessions / 1e6:.1f}M; §1 and the lessons say $300M "
                  "for the same API route (100× more)"),
-        Computed("t2.self_hosted.price", math.sqrt(prices["modelled"] * prices["measured"]), "USD/1M tokens",
-                 f"${gpu.usd_per_gpu_hour:.2f}/GPU-h ({gpu.label}) / (throughput × 3600 × {util:.0%}) × 1e6 over the "
-                 f"throughput the source leaves open: modelled {tps['modelled']:,.0f} tok/s/GPU → "
-                 f"${prices['modelled']:.2f}, measured {tps['measured']:,.0f} → ${prices['measured']:.2f} (central: "
-                 f"geometric mean); $0.08 needs {need:,.0f} tok/s per GPU",
-                 kind="range", low=min(prices.values()), high=max(prices.values())),
+        Computed("t2.self_hosted.price", price.value, "USD/1M tokens",
+                 f"${usd_h:.2f}/GPU-h ({R.gpu_price_label()}) / (throughput × 3600 × {util:.0%}) × 1e6 over the "
+                 f"throughput the source leaves open: modelled {tps['modelled']:,.0f} tok/s/GPU, measured "
+                 f"{tps['measured']:,.0f}: ${price.low:.2f} to ${price.high:.2f} (central: geometric mean); $0.08 "
+                 f"needs {need:,.0f} tok/s per GPU",
+                 kind="range", low=price.low, high=price.high, under=under_price,
+                 depends_on="the tokens per second a GPU sustains (the serving model's or a published measurement)"),
         Computed("t2.self_hosted.price_change", _pct_change(self_price, openai), "%",
                  f"0.08 / 0.5 − 1 = {_pct_change(self_price, openai):.0f}% (arithmetic of the stated prices)"),
-        _nr("t2.openai.latency", "s", "a measurement of the API; no model of OpenAI's serving to recompute it"),
+        _nr("t2.openai.latency", "s", "a measurement of the API; no model of OpenAI's serving to recompute it",
+            "measurement"),
         _nr("t2.self_hosted.latency", "s",
-            "a measurement; equals T3's vLLM P95 (2.2 s), whose reproduction is the batching chapter's"),
+            "a measurement; equals T3's vLLM P95 (2.2 s), whose reproduction is the batching chapter's", "measurement"),
         Computed("t2.self_hosted.latency_change", _pct_change(stated_value("t2.self_hosted.latency"),
                                                               stated_value("t2.openai.latency")), "%",
                  "2.2 / 1.8 − 1 = +22.2% (arithmetic of the stated latencies)"),
-        _nr("t2.openai.model", "text", "qualitative (a model name)"),
-        _nr("t2.self_hosted.model", "text", "qualitative (a model name)"),
-        _nr("t2.openai.hosting", "text", "qualitative (a hosting choice)"),
-        _nr("t2.self_hosted.hosting", "text", "qualitative (a hosting choice)"),
-        _nr("t2.openai.customisability", "text", "qualitative"),
-        _nr("t2.self_hosted.customisability", "text", "qualitative"),
+        _nr("t2.openai.model", "text", "qualitative (a model name)", "qualitative"),
+        _nr("t2.self_hosted.model", "text", "qualitative (a model name)", "qualitative"),
+        _nr("t2.openai.hosting", "text", "qualitative (a hosting choice)", "qualitative"),
+        _nr("t2.self_hosted.hosting", "text", "qualitative (a hosting choice)", "qualitative"),
+        _nr("t2.openai.customisability", "text", "qualitative", "qualitative"),
+        _nr("t2.self_hosted.customisability", "text", "qualitative", "qualitative"),
         Computed("t2.selection.price_difference", diff, "USD/1M tokens", "0.5 − 0.08 = 0.42"),
         Computed("t2.selection.monthly_saving", saving, "USD/month",
-                 f"60B × $0.42/1M = ${saving:,.0f} (arithmetic of the stated figures; at the model's volume: "
-                 f"${volume.total_tokens / MILLION * diff / 1e3:,.0f}K)"),
+                 f"60B × $0.42/1M = ${saving:,.0f} (arithmetic of the stated figures)"),
         Computed("t2.selection.annual_saving", 12 * saving, "USD/year", f"12 × ${saving:,.0f} = ${12 * saving:,.0f}"),
     ]
 
 
 def table() -> pd.DataFrame:
-    """The T2 audit table."""
-    return audit(computed())
+    """The T2 audit table, judged with the rest of the case study (:func:`model.audit.whole.section`)."""
+    from model.audit.whole import section
+
+    return section(__name__)

@@ -1,6 +1,7 @@
 """Audit of the case study's §5 (T5: FP16 vs INT8 weights) and the success factor "INT8でGPU数-45%", at
 the source's setting: Llama 2 70B, A100 80GB, sessions of 10K tokens (§1), the 1,630 GPUs §4 ends with, and
-the source's own GPU price (T9: $4.5M a month for 900 A100s).
+the audit's reading of the GPU price (the source's own, T9: $4.5M a month for 900 A100s; the other
+readings are computed too, :mod:`model.audit.readings`).
 
 Audited by the ``quantization`` chapter. Nothing here reads a chapter's parameters.
 """
@@ -13,7 +14,9 @@ import pandas as pd
 
 from model.architectures import load_architecture
 from model.audit.claims import stated_value
-from model.audit.verdicts import Computed, audit
+from model.audit import readings as R
+from model.audit.readings import Alt
+from model.audit.verdicts import Computed
 from model.hardware import load_gpu, usable_bytes_per_gpu
 from model.parameters import default
 from model.quantization.weights import (decode_speedup_bound, monthly_gpu_saving, published_quality_changes,
@@ -25,10 +28,10 @@ GPU = "a100-80gb"
 BASELINE, QUANTIZED = "fp16", "int8"
 
 
-def source_gpu_price():
-    """USD per GPU-hour the source states: T9's GPU line, $4.5M a month for 900 A100s, over the cited
-    ``hours_per_month`` (a tracked value reading both claims)."""
-    return stated_value("t9.gpu.monthly_cost") / stated_value("t9.gpu.gpu_count") / default("hours_per_month")
+def source_gpu_price(gpu_price: str | None = None):
+    """USD per GPU-hour under the reading ``gpu_price`` (default: the audit's, T9's GPU line, $4.5M a month
+    for 900 A100s over ``hours_per_month``; a tracked value)."""
+    return R.gpu_usd_per_hour(gpu_price)
 
 
 def computed() -> list[Computed]:
@@ -55,38 +58,54 @@ def computed() -> list[Computed]:
                    + ", ".join(f"{r.quality_change_pct:+.2f}% ({r.method}, {r.metric})"
                                for r in quality.itertuples()) + "; a perplexity rise counts as a loss")
     weights_only = "GPU memory holds at least the weights; the KV cache and activations come on top"
+    weights_held = ("any placement of the KV cache: the weights are read at every step, so they sit in GPU memory "
+                    "(the source offloads only KV pages)")
+
+    def saving_at(price: str | None) -> Alt:
+        return Alt(monthly_gpu_saving(before, after, source_gpu_price(price)))
+
+    main_saving, under_saving = R.across("gpu_price", saving_at)
     return [
         Computed("t5.fp16.model_size", w16, "bytes", f"{arch.parameters():,} parameters x 2 B"),
         Computed("t5.int8.model_size", w8, "bytes", f"{arch.parameters():,} parameters x 1 B"),
-        Computed("t5.fp16.gpu_memory", w16, "bytes", f"{weights_only}: {w16 / 1e9:.1f} GB", kind="lower_bound"),
-        Computed("t5.int8.gpu_memory", w8, "bytes", f"{weights_only}: {w8 / 1e9:.1f} GB", kind="lower_bound"),
+        Computed("t5.fp16.gpu_memory", w16, "bytes", f"{weights_only}: {w16 / 1e9:.1f} GB", kind="lower_bound",
+                 holds_under=weights_held),
+        Computed("t5.int8.gpu_memory", w8, "bytes", f"{weights_only}: {w8 / 1e9:.1f} GB", kind="lower_bound",
+                 holds_under=weights_held),
         Computed("t5.int8.fits_one_a100", math.nan, "text",
                  f"restates 70 GB < the A100's 80 GB; the model agrees: INT8 weights {w8 / 1e9:.1f} GB < "
                  f"{usable / 1e9:.1f} GB usable on one {gpu.name}, leaving room for {fit8} sessions of "
-                 f"{tokens:,.0f} tokens", verdict="given"),
-        Computed("t5.fp16.inference_speed", math.nan, "text", "definition: FP16 is the reference speed ('標準', 'standard')",
-                 verdict="given"),
+                 f"{tokens:,.0f} tokens", role="restatement", restates="t5.int8.gpu_memory"),
+        Computed("t5.fp16.inference_speed", math.nan, "text", "FP16 is the reference speed ('標準', 'standard')",
+                 role="definition"),
         Computed("t5.int8.inference_speed", bound, "x",
                  f"decode reads all weights + the KV cache each step: one {tokens:,.0f}-token sequence reads "
                  f"{bound:.2f}x fewer bytes with INT8 weights (2x at most, {full:.2f}x at the {fit8} sessions "
-                 "that fit on one A100); published measured INT8 gains are lower (data/quantization/speedups.csv)", kind="upper_bound"),
-        Computed("t5.fp16.accuracy_loss", math.nan, "text", "definition: FP16 is the reference ('なし', 'none')",
-                 verdict="given"),
+                 "that fit on one A100); published measured INT8 gains are lower (data/quantization/speedups.csv)",
+                 kind="upper_bound",
+                 holds_under="decode, which a chat turn's reply is, at any batch: INT8 halves the bytes of the "
+                             "weights, not of the FP16 KV cache (prefill, compute-bound, could gain up to 2x "
+                             "with INT8 arithmetic)"),
+        Computed("t5.fp16.accuracy_loss", math.nan, "text", "FP16 is the reference ('なし', 'none')",
+                 role="definition"),
         Computed("t5.int8.accuracy_loss", float(q.median()), "%", quality_how, kind="range",
-                 low=float(q.min()), high=float(q.max())),
+                 low=float(q.min()), high=float(q.max()),
+                 depends_on="the INT8 scheme and the benchmark, which the source does not name"),
         Computed("t5.effect.gpus_before", stated_value("t4.cb.gpus_for_1m"), "count",
                  "restates t4.cb.gpus_for_1m (1630 GPUs after continuous batching), judged there",
-                 verdict="given"),
+                 role="restatement", restates="t4.cb.gpus_for_1m"),
         Computed("t5.effect.gpus_after", before / bound, "count",
                  f"{before:,.0f} GPUs / at most {bound:.2f}x faster = at least {before / bound:,.0f} GPUs "
-                 f"(at the stated {stated_speed:g}x: {before / stated_speed:,.0f})", kind="lower_bound"),
+                 f"(at the stated {stated_speed:g}x: {before / stated_speed:,.0f})", kind="lower_bound",
+                 holds_under="the same demand on GPUs each at most the decode bound faster (t5.int8.inference_speed)"),
         Computed("t5.effect.gpu_change", change, "%", f"({after:,.0f} - {before:,.0f}) / {before:,.0f}"),
         Computed("s.success_int8.gpu_change", stated_value("t5.effect.gpu_change"), "%",
-                 "restates t5.effect.gpu_change (-45%), judged there", verdict="given"),
-        Computed("t5.effect.monthly_saving", saving, "USD/month",
-                 f"{before - after:,.0f} fewer GPUs x {default('hours_per_month'):g} h x ${price:.2f}/GPU-h, the "
-                 f"source's own price (T9: $4.5M a month for 900 A100s); the stated $1.6M implies "
-                 f"${implied:.2f}/GPU-h"),
+                 "restates t5.effect.gpu_change (-45%), judged there", role="restatement",
+                 restates="t5.effect.gpu_change"),
+        Computed("t5.effect.monthly_saving", main_saving.value, "USD/month",
+                 f"{before - after:,.0f} fewer GPUs x {default('hours_per_month'):g} h x ${price:.2f}/GPU-h "
+                 f"({R.gpu_price_label()}); the stated $1.6M implies ${implied:.2f}/GPU-h",
+                 under=under_saving),
     ]
 
 
@@ -113,5 +132,8 @@ def figures() -> dict:
 
 
 def table() -> pd.DataFrame:
-    """The audit table of :func:`computed` (:func:`model.audit.verdicts.audit`)."""
-    return audit(computed())
+    """The audit table of :func:`computed`, judged with the rest of the case study
+    (:func:`model.audit.whole.section`)."""
+    from model.audit.whole import section
+
+    return section(__name__)

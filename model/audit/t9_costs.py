@@ -1,6 +1,8 @@
 """Audit of the case study's §9 (T9): the monthly cost breakdown at 1M sessions and the unit economics,
-at the source's own setting (900 A100s at the dated AWS on-demand price, §2's $0.08 per 1M tokens, the
-multi-region design of §6/§10); and the price of one GPU that each section's dollar figures imply."""
+at the source's own setting (900 A100s, §2's $0.08 per 1M tokens, the multi-region design of §6/§10) and the
+audit's readings (:mod:`model.audit.readings`: T9's own GPU price, which T9's GPU line sets; "concurrent"
+sessions open at once; §8's tokens per turn; new tokens billed); and the price of one GPU that each section's
+dollar figures imply."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ import math
 import pandas as pd
 
 from model.audit.claims import stated_value
-from model.audit.t2_api_costs import GPU
-from model.audit.t6_regions import multiregion_designs
-from model.audit.verdicts import Computed, audit
+from model.audit import readings as R
+from model.audit.readings import Alt
+from model.audit.t2_api_costs import across_volume, monthly_volume
+from model.audit.t6_regions import multiregion_cost_readings, multiregion_designs
+from model.audit.verdicts import Computed
 from model.calendar import hours_per_month
 from model.economics.fleet_sizing import fleet_monthly_cost
-from model.economics.prices import gpu_price
 from model.economics.token_cost import MILLION
 from model.economics.unit_economics import UnitEconomics, cost_breakdown
 
@@ -23,7 +26,7 @@ T9_LINES = ("gpu", "llm_inference", "storage", "network", "multiregion", "other"
 
 
 def _nr(claim_id: str, unit: str, why: str) -> Computed:
-    return Computed(claim_id, math.nan, unit, why, verdict="not reproducible")
+    return Computed(claim_id, math.nan, unit, why, role="measurement")
 
 
 def cost_lines() -> dict:
@@ -71,35 +74,44 @@ def implied_gpu_costs() -> pd.DataFrame:
 
 
 def computed() -> list[Computed]:
-    """Every T9 figure, computed at the source's setting."""
-    gpu = gpu_price(*GPU)
+    """Every T9 figure, computed at the source's setting and the audit's readings."""
     lines = cost_lines()
-    table = cost_breakdown(lines)
-    total = float(table["usd_per_month"].iloc[-1])
+    total = sum(lines.values())  # tracked: the total reads every line
     gpus = stated_value("t9.gpu.gpu_count")
-    gpu_cost = fleet_monthly_cost(gpus, gpu.usd_per_gpu_hour)
-    implied = lines["gpu"] / gpus / hours_per_month()
-    tokens_1m = stated_value("t2.arith.tokens_per_month") * stated_value("t2.arith.sessions_1m") / stated_value(
-        "t2.arith.concurrent_sessions")
-    llm = tokens_1m / MILLION * stated_value("t2.self_hosted.price")
+    hours = hours_per_month()
+    implied = lines["gpu"] / gpus / hours
+    gpu_cost, gpu_under = R.across("gpu_price", lambda a: Alt(fleet_monthly_cost(gpus, R.gpu_usd_per_hour(a))))
+    n = stated_value("t2.arith.sessions_1m")
+    price = stated_value("t2.self_hosted.price")
+    llm, llm_under = across_volume(lambda **kw: Alt(monthly_volume(n, **kw).total_tokens / MILLION * price))
+    tokens_1m = monthly_volume(n).total_tokens
     stated_shares = sum(stated_value(f"t9.{k}.share") for k in lines)
     exact_shares = sum(v / total for v in lines.values())
     ue = unit_economics()
     regions = multiregion_designs()
+    multi, multi_under = multiregion_cost_readings()
     out = [
         Computed("t9.gpu.gpu_count", gpus, "count",
-                 "restates the 900 GPUs of §5 after INT8 (also the mean of §11's 1,200/600 day)", verdict="given"),
-        Computed("t9.gpu.monthly_cost", gpu_cost, "USD/month",
-                 f"900 × ${gpu.usd_per_gpu_hour:.2f}/GPU-h ({gpu.label}) × {hours_per_month():g} h; "
-                 f"$4.5M implies ${implied:.2f}/GPU-h"),
-        Computed("t9.llm_inference.monthly_cost", llm, "USD/month",
-                 f"§2's own route: 100 × 60B = 6T tokens × $0.08/1M = ${llm / 1e6:.2f}M; the GPUs serving Llama 2 "
-                 "are already the $4.5M line"),
+                 "restates the 900 GPUs of §5 after INT8 (also the mean of §11's 1,200/600 day)",
+                 role="restatement", restates="t5.effect.gpus_after"),
+        Computed("t9.gpu.monthly_cost", gpu_cost.value, "USD/month",
+                 f"the audit's reading of the GPU price: $4.5M for 900 GPUs is ${implied:.2f}/GPU-h "
+                 f"(${implied * hours:,.0f} a GPU-month); at {R.gpu_price_label('aws_on_demand')} "
+                 f"(${R.gpu_usd_per_hour('aws_on_demand'):.2f}/GPU-h) 900 GPUs cost "
+                 f"${gpu_under[('gpu_price', 'aws_on_demand')].value / 1e6:.2f}M",
+                 role="reading", under=gpu_under),
+        Computed("t9.llm_inference.monthly_cost", llm.value, "USD/month",
+                 f"the self-hosted tokens of 1M sessions: 1M x {R.sessions_per_slot_month():,.0f} sessions a month "
+                 f"x 200 turns x {R.tokens_per_turn():g} tokens = {tokens_1m / 1e12:.1f}T tokens x ${price:g}/1M (§2) = "
+                 f"${llm.value / 1e6:.2f}M; the GPUs serving Llama 2 are already the $4.5M line",
+                 under=llm_under),
         _nr("t9.storage.monthly_cost", "USD/month", "no stored volume, retention or $/GB given"),
         _nr("t9.network.monthly_cost", "USD/month", "no traffic volume or $/GB given"),
-        Computed("t9.multiregion.monthly_cost", float(regions["extra_usd_per_month"].iloc[-1]), "USD/month",
+        Computed("t9.multiregion.monthly_cost", multi.value, "USD/month",
                  f"the multi-region design of §6/§10 (T6 audit): {regions['extra_gpus'].iloc[-1]:.0f} GPUs more so "
-                 "that one region may fail, at T9's price of a GPU-month"),
+                 f"that one region may fail, at {R.gpu_price_label()}", under=multi_under,
+                 reads=("t6.north_america.user_share", "t6.europe.user_share", "t6.asia.user_share",
+                        "t6.other.user_share", "l10.design.spare_gpu_share")),
         _nr("t9.other.monthly_cost", "USD/month", "monitoring and logs: no volumes or prices given"),
         _nr("t9.engineering.monthly_cost", "USD/month", "no headcount or salaries given"),
         Computed("t9.total.monthly_cost", total, "USD/month",
@@ -115,12 +127,12 @@ def computed() -> list[Computed]:
     rev = ue.revenue
     out += [
         Computed("t9.unit.mau", stated_value("t9.unit.mau"), "count", "input (the service's user count)",
-                 verdict="given"),
+                 role="input"),
         Computed("t9.unit.paid_users", ue.paid_users, "count", "20M MAU × 10% = 2M"),
         Computed("t9.unit.conversion_rate", 100 * stated_value("t9.unit.paid_users") / stated_value("t9.unit.mau"), "%",
                  "2M paid / 20M MAU"),
         Computed("t9.unit.arpu", stated_value("t9.unit.arpu"), "USD/user/month", "input (subscription price)",
-                 verdict="given"),
+                 role="input"),
         Computed("t9.unit.monthly_revenue", rev, "USD/month", f"2M × $9.99 = ${rev / 1e6:.2f}M"),
         Computed("t9.unit.gross_profit_revenue", rev, "USD/month", f"revenue 2M × $9.99 = ${rev / 1e6:.2f}M"),
         Computed("t9.unit.gross_profit_cost", total, "USD/month", f"T9 total ${total / 1e6:g}M (sum of the lines)"),
@@ -133,5 +145,7 @@ def computed() -> list[Computed]:
 
 
 def table() -> pd.DataFrame:
-    """The T9 audit table."""
-    return audit(computed())
+    """The T9 audit table, judged with the rest of the case study (:func:`model.audit.whole.section`)."""
+    from model.audit.whole import section
+
+    return section(__name__)

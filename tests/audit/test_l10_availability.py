@@ -10,6 +10,8 @@ def test_audit_l10_verdicts():
     assert a["l10.unplanned.availability"] == "inconsistent"    # 6 h/year = 99.932%, not 99.97%
     assert a["l10.achieved.availability"] == "inconsistent"     # 18 h/year = 99.79%
     assert a["l10.design.region_failures_covered"] == "inconsistent"
+    # the SLA target, the spares and the failover time are chosen: given
+    assert a["l10.sla.availability"] == a["l10.design.spare_gpu_share"] == a["l10.design.failover_time"] == "given"
 
 
 def test_achieved_availability_from_the_record():

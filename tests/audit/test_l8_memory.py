@@ -34,10 +34,14 @@ def test_tiers_and_saving_by_hand():
     assert a.loc["l8.effect.tokens_before", "computed_value"] == 200 * 100
     assert a.loc["l8.effect.tokens_after", "computed_value"] == 10 * 100 + 500 + 500
     assert_allclose(a.loc["l8.effect.token_change", "computed_value"], -90)
-    assert a.loc["l8.naive.tokens_per_turn", "computed_value"] == 10_000 / 200      # §1's reading: 50
-    assert a.loc["l8.naive.tokens_per_turn", "verdict"] == "inconsistent"
-    # 18K tokens saved × 1M × 30.4 sessions (one a day) × 200 turns × $0.08/1M = $8.76M > the stated $1.8M
-    assert_allclose(a.loc["l8.effect.monthly_saving", "low"], 18_000 * 1e6 * 730 / 24 * 200 * 0.08 / 1e6)
+    # §8's 100 tokens a turn is the audit's reading (given); §1's 50 and §2's 500 are judged against it
+    assert a.loc["l8.naive.tokens_per_turn", "verdict"] == "given"
+    assert a.loc["l8.naive.tokens_per_turn", "role"] == "reading"
+    assert "s1_50: inconsistent, 50; s2_500: inconsistent, 500" in a.loc["l8.naive.tokens_per_turn", "verdict_by_reading"]
+    assert a.loc["t1.s1_challenge.history_tokens", "verdict"] == "inconsistent"   # 10K vs 200 × 100
+    # 18K tokens saved × 1M × 1,460 sessions a month × 200 turns × $0.08/1M; even one session a day ($8.76M) > $1.8M
+    assert_allclose(a.loc["l8.effect.monthly_saving", "computed_value"], 18_000 * 1e6 * 1460 * 200 * 0.08 / 1e6)
+    assert "one_per_day: inconsistent, 8,760,000" in a.loc["l8.effect.monthly_saving", "verdict_by_reading"]
     assert a.loc["l8.effect.monthly_saving", "verdict"] == "inconsistent"
     s = a.loc["s.success_tiered_memory.cost_change"]
     assert_allclose([s["low"], s["high"]], [-90, 100 * (4_000 / 22_000 - 1)])

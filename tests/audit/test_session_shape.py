@@ -21,6 +21,7 @@ def test_session_length_lower_bound():
     assert_allclose(bound, 200 * 2.2 / 60, rtol=1e-12)
     assert row["kind"] == "lower_bound" and row["verdict"] == "consistent"   # 30 min >= 7.3 min
     assert set(row["reads"].split()) == {"t1.s1_service.turns_per_session", "t2.self_hosted.latency"}
+    assert row["readings"] == "latency=e2e" and "ttft: consistent" in row["verdict_by_reading"]
 
 
 def test_inputs_are_given_and_claims_unchanged():

@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from model.audit import t4_continuous_batching as t4
+from model.audit.verdicts import INCONSISTENT_INPUTS
 
 A100_BW = 2039e9                       # bytes/s, datasheet
 A100_FP16 = 312e12                     # dense FP16 tensor FLOP/s, datasheet
@@ -31,8 +32,12 @@ def test_throughput_bounds_by_hand(table):
     cb = 60 * A100_FP16 / (2 * MATMUL * 100)        # req/min per GPU: 2 FLOPs per parameter per reply token
     for cid, bound in (("t4.baseline.throughput", seq), ("t4.cb.throughput", cb)):
         r = table.loc[cid]
-        assert r["kind"] == "upper_bound" and r["verdict"] == "impossible"
+        assert r["kind"] == "upper_bound" and r["verdict"] == "impossible" and "FP16" in r["holds_under"]
         assert_allclose(r["computed_value"], bound, rtol=1e-9)
+        # read as the whole service's rate, it is far below the demand of 1M sessions: inconsistent, not impossible
+        assert "fleet: inconsistent" in r["verdict_by_reading"]
+    # with §1's 50-token turns, 1,840 requests/min would be within the compute bound: the row says so
+    assert "consistent under s1_50" in table.loc["t4.cb.throughput", "reason"]
 
 
 def test_utilisation_rests_on_the_sources_arithmetic(table):
@@ -40,8 +45,10 @@ def test_utilisation_rests_on_the_sources_arithmetic(table):
     assert_allclose(table.loc["t1.gpu_util.optimized", "computed_value"], 60 * 1840 / 1200)
     assert_allclose(table.loc["t12.gpu_util.improvement", "computed_value"], 100 * (92 / 60 - 1))
     assert_allclose(table.loc["t4.problem.wasted_share", "computed_value"], 40)
+    # the arithmetic holds, on GPU counts and throughputs judged inconsistent and impossible in their own rows
     assert (table.loc[["t4.cb.gpu_util", "t1.gpu_util.optimized", "t12.gpu_util.improvement"], "verdict"]
-            == "consistent").all()
+            == INCONSISTENT_INPUTS).all()
+    assert table.loc["t4.cb.gpu_util", "inputs_flagged"] == "t4.baseline.gpus_for_1m t4.cb.gpus_for_1m"
     assert table.loc["t4.baseline.gpu_util", "verdict"] == "not reproducible"
     assert math.isnan(table.loc["t4.baseline.gpu_util", "computed_value"])
     restated = ["t4.heading.gpu_util_before", "t4.problem.gpu_util", "t1.gpu_util.initial", "t12.gpu_util.initial",
@@ -60,7 +67,7 @@ def test_fleet_ranges_follow_the_copy_sizes(table):
                     [before.min(), before.max()])
     assert_allclose([table.loc["t4.cb.gpus_for_1m", "low"], table.loc["t4.cb.gpus_for_1m", "high"]],
                     [after.min(), after.max()])
-    saving = (before - after) * 3.4309 * 730      # data/prices aws on-demand a100-80gb, 730 h a month
+    saving = (before - after) * 4.5e6 / 900       # T9's own price of a GPU-month (the audit's reading)
     assert_allclose([table.loc["t4.cb.monthly_saving", "low"], table.loc["t4.cb.monthly_saving", "high"]],
                     [saving.min(), saving.max()], rtol=1e-9)
     # one at a time cannot beat its bandwidth bound; continuous batching is many times faster

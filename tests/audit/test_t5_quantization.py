@@ -46,10 +46,12 @@ def test_saving_at_the_sources_own_price():
     assert_allclose(t["computed_value"], 730 * 4.5e6 / 900, rtol=1e-12)
     assert t["verdict"] == "inconsistent"
     assert "t9.gpu.monthly_cost" in t["reads"] and "t9.gpu.gpu_count" in t["reads"]
+    assert t["readings"] == "gpu_price=t9" and "aws_on_demand: inconsistent" in t["verdict_by_reading"]
 
 
 def test_accuracy_is_a_range_over_published_int8_results():
     t = _rows().loc["t5.int8.accuracy_loss"]
     assert t["kind"] == "range"
     assert_allclose([t["low"], t["high"]], [-2.75, -1.17])
-    assert t["verdict"] == "consistent"
+    # -1.5% lies inside, but -2.75 / -1.17 is 2.35x: too wide to decide, it depends on the scheme and benchmark
+    assert t["verdict"] == "not reproducible" and "scheme" in t["depends_on"]

@@ -75,7 +75,8 @@ def test_verdict_rules():
 
 def test_audit_converts_units_and_differences():
     table = audit([Computed("t3.arith.mem_per_session", 3.2768e9, "bytes", "2*80*8*128*2 B x 10K"),
-                   Computed("t3.hf.sessions_per_gpu", 0, "count", "weights do not fit: no session", kind="upper_bound")])
+                   Computed("t3.hf.sessions_per_gpu", 0, "count", "weights do not fit: no session", kind="upper_bound",
+                            holds_under="every placement the source describes")])
     first = table.iloc[0]
     assert_allclose(first["computed_value"], 3.2768)  # GB, the claim's unit
     assert_allclose(first["difference"], 3.2768 - 1.4)
@@ -103,16 +104,17 @@ def test_range_verdict():
     assert verdict_for(1.70, math.nan, 0.05, "range", low=1.85, high=2.52) == "inconsistent"  # 1.85 x 0.95 = 1.7575
     assert verdict_for(2.2, math.nan, 0.05, "range", low=math.nan, high=2.52) == "not reproducible"
     with pytest.raises(ParameterError, match="low"):
-        Computed("t3.vllm.p95_latency", 2.0, "s", "x", kind="range", low=3.0, high=2.0)
+        Computed("t3.vllm.p95_latency", 2.0, "s", "x", kind="range", low=3.0, high=2.0, depends_on="a load")
     with pytest.raises(ParameterError, match="low"):
         Computed("t3.vllm.p95_latency", 2.0, "s", "x", low=1.0)
     row = audit([Computed("t3.vllm.p95_latency", 2.1, "s", "simulated over 4-8 GPUs per copy", kind="range",
-                          low=1.85, high=2.52)]).iloc[0]
+                          low=1.85, high=2.52, depends_on="the GPUs per copy")]).iloc[0]
     assert row["verdict"] == "consistent" and row["low"] == 1.85 and row["high"] == 2.52
+    assert row["depends_on"] == "the GPUs per copy" and row["range_ratio"] == pytest.approx(2.52 / 1.85)
 
 
 def test_impossible_cannot_be_typed():
-    for typed in ("impossible", "consistent", "inconsistent"):
+    for typed in ("impossible", "consistent", "inconsistent", "consistent arithmetic, inconsistent inputs"):
         with pytest.raises(ParameterError, match="verdict"):
             Computed("t3.hf.sessions_per_gpu", 0, "count", "x", verdict=typed)
 
@@ -133,7 +135,7 @@ def test_a_figure_read_back_cannot_be_consistent():
     v = stated_value("t3.hf.sessions_per_gpu")
     with pytest.raises(ParameterError, match="read back"):
         audit([Computed("t3.hf.sessions_per_gpu", v, "count", "the stated figure")])
-    row = audit([Computed("t3.hf.sessions_per_gpu", v, "count", "input of the source", verdict="given")]).iloc[0]
+    row = audit([Computed("t3.hf.sessions_per_gpu", v, "count", "input of the source", role="input")]).iloc[0]
     assert row["verdict"] == "given" and bool(row["read_back"]) and row["reads"] == "t3.hf.sessions_per_gpu"
     # a restatement of another figure is read back too
     w = stated_value("t3.vllm.sessions_per_gpu")
