@@ -200,6 +200,75 @@ def ssd_reason(ssd_gain: float, dram_gb_per_instance: float) -> str:
     return f"the trace reuses more than {dram} of DRAM per instance holds"
 
 
+#: A replay that serves less than this share of the trace's arrival rate falls behind it: its queue grows
+#: for the rest of the trace.
+KEEPS_PACE_SHARE = 0.95
+
+
+def seconds_text(s: float) -> str:
+    """A time in seconds to 3 significant digits without an exponent: ``"8.26"``, ``"15.2"``, ``"3,590"``."""
+    if not math.isfinite(s):
+        return "unbounded"
+    return f"{float(f'{s:.3g}'):,.0f}" if abs(s) >= 1000 else f"{s:.3g}"
+
+
+def dram_cost_sentence(sweeps, *, arrival_rps: float, n_instances: int, dram_price: str) -> str:
+    """How the cost per million tokens of the Mooncake replay moves along the DRAM sweep, and why.
+
+    Parameters
+    ----------
+    sweeps : pandas.DataFrame
+        The chapter's capacity sweeps (``tiering_capacity_sweeps.csv``): ``tier``, ``capacity_gb_per_instance``
+        GB, ``usd_per_million_tokens`` USD, ``throughput_requests_per_s``, ``ttft_p95_s`` s; the rows of tier
+        ``"dram"`` are read (the first, at the smallest capacity, is HBM alone when the grid starts at 0).
+    arrival_rps : float
+        The trace's arrival rate, requests/s.
+    n_instances : int
+        Prefill instances replaying the trace.
+    dram_price : str
+        The price of rented DRAM as written (``"$3.09 per GB-month"``).
+
+    Returns
+    -------
+    str
+        When the instances keep pace with the trace (HBM alone serves at least :data:`KEEPS_PACE_SHARE` of its
+        arrival rate): the tokens served are fixed, so DRAM only adds its rent and a saving must come from a
+        higher rate. When they fall behind: every hit frees prefill time, so DRAM raises the requests served,
+        and the cost is lowest where its rent outgrows what it adds (or with no DRAM, or at the largest).
+    """
+    dram = sweeps[sweeps["tier"] == "dram"].sort_values("capacity_gb_per_instance")
+    caps = dram["capacity_gb_per_instance"].to_numpy(dtype=float)
+    costs = dram["usd_per_million_tokens"].to_numpy(dtype=float)
+    served = dram["throughput_requests_per_s"].to_numpy(dtype=float)
+    low = int(costs.argmin())
+    none = "with no DRAM" if caps[0] == 0 else f"at {capacity_text(caps[0])} per instance"
+    if all(b >= a - 1e-12 for a, b in zip(costs, costs[1:])):
+        trend = "only rises with capacity"
+    elif low == 0:
+        trend = f"is lowest {none}"
+    else:
+        where = "falls all the way to the sweep's largest capacity," if low == len(caps) - 1 else "is lowest at"
+        trend = (f"{where} {capacity_text(caps[low])} per instance (${costs[low]:.3g} against ${costs[0]:.3g} "
+                 f"{none})")
+    if served[0] >= KEEPS_PACE_SHARE * arrival_rps:
+        return (f"At the trace's fixed request rate the cost per million tokens {trend} — the GPUs are paid either "
+                f"way and rented DRAM costs about {dram_price} — so a saving has to come from serving more "
+                "requests with the same GPUs (next section).")
+    start = (f"The {n_instances:,} instance{'s' if n_instances != 1 else ''} fall{'' if n_instances != 1 else 's'} "
+             f"behind the trace: it brings {arrival_rps:.3g} requests/s and {'HBM alone' if caps[0] == 0 else none} "
+             f"serves {served[0]:.3g}, so requests queue for the rest of the trace (hence a P95 TTFT of "
+             f"{seconds_text(float(dram['ttft_p95_s'].iloc[0]))} s). Every hit frees prefill time: the "
+             f"sweep's largest DRAM, {capacity_text(caps[-1])} per instance, serves {served[-1]:.3g} requests/s, "
+             f"and the cost per million tokens {trend}")
+    if low == 0:
+        why = f": the requests DRAM adds do not pay its rent (about {dram_price})."
+    elif low == len(caps) - 1:
+        why = ": the requests DRAM adds pay more than its rent."
+    else:
+        why = f"; beyond it, DRAM's rent (about {dram_price}) outgrows the requests it adds."
+    return start + why + " More instances, or the lower request rates of the next section, take the queue away."
+
+
 def _slo_rows(slo):
     hbm_row, dram_row, ssd_row = (slo.iloc[i] for i in range(3))
     return hbm_row, dram_row, ssd_row, float(slo["floor_p95_ttft_s"].min()), float(slo["floor_p95_ttft_s"].max())
@@ -228,7 +297,9 @@ def slo_sentence(slo, *, dram_label: str, n_gpus: int, n_instances: int, gpus_pe
     -------
     str
         Three branches: every configuration meets the target (throughput and cost, HBM → DRAM, and what SSD
-        adds), none does (the zero-load floor), or only some do.
+        adds), none does, or only some do. A configuration misses either because its zero-load P95 is above
+        the target (no rate helps) or because even the slowest rate tried queues above it (the trace's
+        requests that arrive together wait for one another whatever the rate).
     """
     hbm_row, dram_row, ssd_row, floor_lo, floor_hi = _slo_rows(slo)
     if slo["feasible"].all():
@@ -236,32 +307,52 @@ def slo_sentence(slo, *, dram_label: str, n_gpus: int, n_instances: int, gpus_pe
         cost_word = compare(dram_row["usd_per_million_tokens"], hbm_row["usd_per_million_tokens"], rel_tol=0.01,
                             more="rises", less="falls", same="stays about the same")
         ssd_gain_rps = ssd_row["throughput_at_slo_rps"] / dram_row["throughput_at_slo_rps"]
-        return (f"Cached prefixes turn into throughput: with {dram_label} of DRAM per instance the same {n_gpus} GPUs "
-                f"sustain {as_many(gain)} ({hbm_row['throughput_at_slo_rps']:.3g} → "
+        return (f"Cached prefixes turn into throughput: with {dram_label} of DRAM per instance the same "
+                f"{plural(n_gpus, 'GPU')} sustain{'s' if n_gpus == 1 else ''} {as_many(gain)} ({hbm_row['throughput_at_slo_rps']:.3g} → "
                 f"{dram_row['throughput_at_slo_rps']:.3g} requests/s) at a P95 TTFT of {target_s:g} s, and "
                 f"the cost of a million tokens {cost_word} (${hbm_row['usd_per_million_tokens']:.3g} → "
                 f"${dram_row['usd_per_million_tokens']:.3g}) with the DRAM paid for. "
                 + ("SSD buys no more throughput on this trace and only adds its price: past the knee, capacity is "
                    "cost without return." if ssd_gain_rps < NO_GAIN_RATIO else
                    f"SSD on top sustains {as_many(ssd_gain_rps)} again."))
-    if not slo["feasible"].any():
-        return (f"No configuration meets a P95 TTFT of {target_s:g} s: on {n_instances} instances of "
-                f"{gpus_per_instance} × {gpu} the P95 of the zero-load TTFT alone is "
-                f"{floor_lo:.3g}–{floor_hi:.3g} s (the prefill of the "
+    shape = f"{plural(n_instances, 'instance')} of {gpus_per_instance} × {gpu}"
+    if not slo["feasible"].any() and floor_lo > target_s:
+        return (f"No configuration meets a P95 TTFT of {target_s:g} s: on {shape} the P95 of the zero-load TTFT "
+                f"alone is {floor_lo:.3g}–{floor_hi:.3g} s (the prefill of the "
                 f"trace's longest prompts), so no request rate is fast enough and the throughput is 0. The "
                 f"best P95 the configurations reach, at the slowest rate tried, is "
                 f"{slo['ttft_p95_s'].min():.3g} s (with no sustainable rate there is no cost per million tokens "
                 "either). A target above the floor, faster GPUs or more GPUs per instance would have an answer.")
+    if not slo["feasible"].any():
+        return (f"No configuration meets a P95 TTFT of {target_s:g} s at any rate tried, though the P95 of the "
+                f"zero-load TTFT is {floor_lo:.3g}–{floor_hi:.3g} s: on {shape}, {_stretched()} the best P95 "
+                f"the configurations reach is {slo['ttft_p95_s'].min():.3g} s, because requests that arrive "
+                "together still queue behind one another. The throughput is 0 (and there is no cost per million "
+                "tokens); more instances or faster GPUs would have an answer.")
     ok, no = slo[slo["feasible"]], slo[~slo["feasible"]]
+    above = no[no["floor_p95_ttft_s"] > target_s]
+    queued = no[no["floor_p95_ttft_s"] <= target_s]
+    why = []
+    if len(above):
+        why.append(f"for {join_and(above['configuration'])} the zero-load P95 TTFT alone "
+                   f"({join_and(f'{x:.3g} s' for x in above['floor_p95_ttft_s'])}) is above the target")
+    if len(queued):
+        why.append(f"for {join_and(queued['configuration'])} even {_stretched(comma=False)} requests that arrive "
+                   f"together queue to a P95 of {join_and(f'{x:.3g} s' for x in queued['ttft_p95_s'])}")
     return (f"Only {join_and(ok['configuration'])} meet{'s' if len(ok) == 1 else ''} a P95 TTFT of "
             f"{target_s:g} s ({join_and(f'{r:.3g}' for r in ok['throughput_at_slo_rps'])} requests/s); "
-            f"for {join_and(no['configuration'])} the zero-load P95 TTFT alone "
-            f"({join_and(f'{x:.3g} s' for x in no['floor_p95_ttft_s'])}) is above the target, so no request "
+            + "; ".join(why) + ", so no request "
             "rate meets it (and no cost per million tokens is given): here cached prefixes make the "
             "difference between an answer and none.")
 
 
-def slo_finding(slo, *, dram_label: str, n_gpus: int) -> str:
+def _stretched(comma: bool = True) -> str:
+    """The slowest request rate :func:`model.tiering.throughput_at_slo` tries, as a clause."""
+    return (f"at the slowest rate tried (the trace's arrival times stretched "
+            f"{default('tiering_slo_max_speedup'):,g}-fold){',' if comma else ''}")
+
+
+def slo_finding(slo, *, dram_label: str, n_gpus: int, target_s: float) -> str:
     """The chapter summary's short form of :func:`slo_sentence` (it follows "At the TTFT target (… s at P95),").
 
     Parameters
@@ -272,6 +363,8 @@ def slo_finding(slo, *, dram_label: str, n_gpus: int) -> str:
         The DRAM per instance as written.
     n_gpus : int
         GPUs in all.
+    target_s : float
+        The P95 TTFT target, s.
 
     Returns
     -------
@@ -281,13 +374,17 @@ def slo_finding(slo, *, dram_label: str, n_gpus: int) -> str:
     hbm_row, dram_row, _, floor_lo, floor_hi = _slo_rows(slo)
     if slo["feasible"].all():
         gain = dram_row["throughput_at_slo_rps"] / hbm_row["throughput_at_slo_rps"]
-        return (f"with {dram_label} of DRAM per instance the same {n_gpus} GPUs sustain {as_many(gain)} "
+        return (f"with {dram_label} of DRAM per instance the same {plural(n_gpus, 'GPU')} "
+                f"sustain{'s' if n_gpus == 1 else ''} {as_many(gain)} "
                 f"({hbm_row['throughput_at_slo_rps']:.3g} → "
                 f"{dram_row['throughput_at_slo_rps']:.3g} requests/s), and a million tokens cost "
                 f"${hbm_row['usd_per_million_tokens']:.3g} → ${dram_row['usd_per_million_tokens']:.3g}.")
-    if not slo["feasible"].any():
+    if not slo["feasible"].any() and floor_lo > target_s:
         return (f"no configuration meets it: the zero-load P95 alone is "
                 f"{floor_lo:.3g}–{floor_hi:.3g} s on this setup.")
+    if not slo["feasible"].any():
+        return (f"no configuration meets it: even {_stretched(comma=False)} requests that arrive together queue "
+                f"to a P95 of {slo['ttft_p95_s'].min():.3g} s on this setup.")
     ok = slo[slo["feasible"]]
     return (f"only {join_and(ok['configuration'])} meet{'s' if len(ok) == 1 else ''} it: cached prefixes "
             "make the difference between an answer and none.")

@@ -48,11 +48,35 @@ def test_slo_sentence_some_configurations_meet_the_target():
     one = SOME.assign(feasible=[False, False, True])
     assert slo_sentence(one, **WORDS).startswith(
         "Only HBM + 1 TB DRAM + 7.68 TB SSD per instance meets a P95 TTFT of 10 s (3.5 requests/s); for HBM "
-        "only and HBM + 1 TB DRAM per instance the zero-load P95 TTFT alone (11 s and 4 s) is above")
+        "only the zero-load P95 TTFT alone (11 s) is above the target; for HBM + 1 TB DRAM per instance even at "
+        "the slowest rate tried (the trace's arrival times stretched 1,000-fold) requests that arrive together "
+        "queue to a P95 of 9 s, so no request rate meets it")
+
+
+# A configuration can miss the target with its zero-load floor under it: the slowest rate tried still queues
+# (the Mooncake trace's requests arrive in groups at one timestamp). The text must not call such a floor
+# "above the target" (it did, on 1 or 3 instances of the tiering chapter).
+QUEUED = _slo([False] * 3, [0.0] * 3, [math.nan] * 3, [8.8, 7.1, 6.5], [36.3, 30.0, 29.5])
+
+
+def test_slo_sentence_when_even_the_slowest_rate_queues():
+    assert slo_sentence(QUEUED, **{**WORDS, "n_instances": 1}) == (
+        "No configuration meets a P95 TTFT of 10 s at any rate tried, though the P95 of the zero-load TTFT is "
+        "6.5–8.8 s: on 1 instance of 4 × a100-80gb, at the slowest rate tried (the trace's arrival times "
+        "stretched 1,000-fold), the best P95 the configurations reach is 29.5 s, because requests that arrive "
+        "together still queue behind one another. The throughput is 0 (and there is no cost per million "
+        "tokens); more instances or faster GPUs would have an answer.")
+    assert "above the target" not in slo_sentence(QUEUED.assign(feasible=[False, False, True]), **WORDS)
+    assert slo_finding(QUEUED, dram_label="1 TB", n_gpus=4, target_s=10.0) == (
+        "no configuration meets it: even at the slowest rate tried (the trace's arrival times stretched "
+        "1,000-fold) requests that arrive together queue to a P95 of 29.5 s on this setup.")
+    # the floor above the target keeps its own reason, and one instance is not "1 instances"
+    assert "on 1 instance of 4 × a100-80gb the P95 of the zero-load TTFT alone is 11–12 s" in slo_sentence(
+        NONE, **{**WORDS, "n_instances": 1})
 
 
 def test_slo_finding_three_branches():
-    words = dict(dram_label="1 TB", n_gpus=32)
+    words = dict(dram_label="1 TB", n_gpus=32, target_s=10.0)
     assert slo_finding(ALL, **words) == ("with 1 TB of DRAM per instance the same 32 GPUs sustain 2 times as many "
                                          "requests (1 → 2 requests/s), and a million tokens cost $0.8 → $0.5.")
     assert slo_finding(NONE, **words) == "no configuration meets it: the zero-load P95 alone is 11–12 s on this setup."
@@ -129,3 +153,67 @@ def test_ttl_saving_text_says_less_or_more_without_a_minus_sign():
     assert ttl_saving_text({"matching": "uniform 120 s", "memory_saved": -0.25}) == \
         "25% more than the shortest uniform TTL that keeps as many hits"
     assert ttl_saving_text({"matching": None, "memory_saved": 0.1}) == "no uniform TTL tried keeps as many hits"
+
+
+# --- the DRAM sweep's cost sentence (tiering chapter) -------------------------------------------------------
+
+from model.book.phrases import dram_cost_sentence, seconds_text  # noqa: E402
+
+
+def _sweeps(costs, served, ttft0=15.2):
+    """The chapter's capacity sweeps: DRAM rows (0 to 4 TB per instance) then SSD rows, which have their own
+    capacities and must not be read."""
+    caps = [0, 256, 1024, 4096][:len(costs)]
+    dram = pd.DataFrame({"tier": "dram", "capacity_gb_per_instance": caps, "usd_per_million_tokens": costs,
+                         "throughput_requests_per_s": served, "ttft_p95_s": [ttft0] + [1.0] * (len(costs) - 1)})
+    ssd = pd.DataFrame({"tier": "ssd", "capacity_gb_per_instance": [0, 8000], "usd_per_million_tokens": [0.01, 0.02],
+                        "throughput_requests_per_s": [3.4, 3.4], "ttft_p95_s": [1.0, 1.0]})
+    return pd.concat([dram, ssd], ignore_index=True)
+
+
+DRAM_WORDS = dict(arrival_rps=3.4, n_instances=8, dram_price="$3.09 per GB-month")
+
+
+def test_dram_cost_sentence_at_the_traces_rate():
+    assert dram_cost_sentence(_sweeps([0.73, 0.75, 0.76, 0.85], [3.37] * 4), **DRAM_WORDS) == (
+        "At the trace's fixed request rate the cost per million tokens only rises with capacity — the GPUs are "
+        "paid either way and rented DRAM costs about $3.09 per GB-month — so a saving has to come from serving "
+        "more requests with the same GPUs (next section).")
+    assert dram_cost_sentence(_sweeps([0.73, 0.72, 0.76, 0.85], [3.37] * 4), **DRAM_WORDS).startswith(
+        "At the trace's fixed request rate the cost per million tokens is lowest at 256 GB per instance ($0.72 "
+        "against $0.73 with no DRAM) — the GPUs are paid either way")
+
+
+def test_dram_cost_sentence_when_the_instances_fall_behind():
+    """With 4 or 6 Mooncake instances the cost is lowest at some DRAM: the branch that crashed the chapter
+    (it read the per-instance capacity from the DRAM sweep, which lacks it)."""
+    words = {**DRAM_WORDS, "n_instances": 4}
+    behind = _sweeps([0.75, 0.73, 0.70, 0.74], [1.64, 1.72, 1.90, 2.35], ttft0=3594.3)
+    assert dram_cost_sentence(behind, **words) == (
+        "The 4 instances fall behind the trace: it brings 3.4 requests/s and HBM alone serves 1.64, so requests "
+        "queue for the rest of the trace (hence a P95 TTFT of 3,590 s). Every hit frees prefill time: the "
+        "sweep's largest DRAM, 4.1 TB per instance, serves 2.35 requests/s, and the cost per million tokens is "
+        "lowest at 1.02 TB per instance ($0.7 against $0.75 with no DRAM); beyond it, DRAM's rent (about $3.09 "
+        "per GB-month) outgrows the requests it adds. More instances, or the lower request rates of the next "
+        "section, take the queue away.")
+    one = dram_cost_sentence(_sweeps([0.78, 0.80, 0.90, 1.28], [0.39, 0.40, 0.45, 0.54]), **{**words, "n_instances": 1})
+    assert one.startswith("The 1 instance falls behind the trace:")
+    assert ("the cost per million tokens only rises with capacity: the requests DRAM adds do not pay its rent "
+            "(about $3.09 per GB-month).") in one
+    dip = dram_cost_sentence(_sweeps([0.775, 0.784, 0.781, 0.81], [0.79, 0.80, 0.91, 1.16]), **words)
+    assert "is lowest with no DRAM: the requests DRAM adds do not pay its rent" in dip
+    falls = dram_cost_sentence(_sweeps([0.9, 0.8, 0.7, 0.6], [1.0, 1.5, 2.0, 3.0]), **words)
+    assert ("falls all the way to the sweep's largest capacity, 4.1 TB per instance ($0.6 against $0.9 with no "
+            "DRAM): the requests DRAM adds pay more than its rent.") in falls
+
+
+def test_seconds_text_has_no_exponent():
+    assert [seconds_text(x) for x in (8.255, 15.19, 71.0, 999.4, 3594.3, 25750.8)] == [
+        "8.26", "15.2", "71", "999", "3,590", "25,800"]
+    assert seconds_text(math.inf) == "unbounded"
+
+
+def test_one_gpu_is_not_plural():
+    one = dict(WORDS, n_gpus=1)
+    assert "the same 1 GPU sustains 2 times as many requests" in slo_sentence(ALL, **one)
+    assert "the same 1 GPU sustains 2 times" in slo_finding(ALL, dram_label="1 TB", n_gpus=1, target_s=10.0)
