@@ -49,12 +49,28 @@ NAME ?=
 record: $(STAMP)
 	$(PY) -m model.book.records make $(NAME)
 
-# Rerun one chapter with your own parameters and rebuild the HTML:
+# A failed `make chapter` ends with its own one-line summary, not make's "Error 1": the command
+# writes the summary to $(FAILED_NOTE) and always exits 0 (its status kept in the note), and the target's
+# recipe, expanded only after that, stops make with the note ("Makefile:NN: *** <summary>.  Stop.", status 2).
+FAILED_NOTE := .build/failed/make-note.txt
+define noted
+rm -f $(FAILED_NOTE); status=0; $(1) --failure-note $(FAILED_NOTE) -- $(ARGS) || status=$$?; \
+if [ $$status -ne 0 ] && [ ! -s $(FAILED_NOTE) ]; then mkdir -p $(dir $(FAILED_NOTE)); \
+  echo "$(2) stopped with exit status $$status" > $(FAILED_NOTE); fi
+endef
+stop_on_note = $(if $(strip $(file < $(FAILED_NOTE))),$(error $(strip $(file < $(FAILED_NOTE)))))
+
+# Rerun one chapter with your own parameters and rebuild the HTML (progress cell by cell; the HTML build's log
+# in .build/logs/, shown only when it fails; at the end the page's findings and its path):
 #   make chapter NB=kv_sizing ARGS="-p model llama-3-70b -p context_tokens 8192"
-chapter: $(STAMP)
-	@test -n "$(NB)" || { echo "usage: make chapter NB=<notebook name without .ipynb> ARGS='-p name value ...'" >&2; exit 2; }
-	$(PY) -m model.book.build notebooks $(CHAPTERS_DIR) --only $(NB) -- $(ARGS)
-	$(MAKE) html
+# (the HTML build is named through HTML_BUILD, not $(MAKE) in the recipe, so that `make -n chapter` runs nothing)
+HTML_BUILD = $(MAKE) --no-print-directory html
+.PHONY: chapter-run
+chapter: chapter-run
+	@$(stop_on_note)
+chapter-run: $(STAMP)
+	$(if $(NB),,$(error usage: make chapter NB=<notebook name without .ipynb> ARGS='-p name value ...'))
+	@$(call noted,$(PY) -m model.book.build chapter $(NB) $(CHAPTERS_DIR) --html "$(HTML_BUILD)",make chapter)
 
 # Rerun one chapter once per value of one parameter and stack one of its tables into one CSV:
 #   make sweep NB=economics PARAM=gpu_provider VALUES="aws lambda runpod vast" TABLE=economics_headline.csv \

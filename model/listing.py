@@ -202,6 +202,13 @@ def _first_error(chapter: str, values: dict) -> ParameterError | None:
     return None
 
 
+def parameter_error(chapter: str, values: dict) -> ParameterError | None:
+    """The first :class:`ParameterError` chapter ``chapter``'s own checks raise on ``values`` (every parameter
+    of the chapter, by name), run in this process: what ``make chapter`` and ``make sweep`` report before a
+    kernel starts. None when every check that can run on them passes."""
+    return _first_error(chapter, values)
+
+
 def _allowed(chapter: str, name: str, defaults: dict) -> str:
     """What the chapter's checks accept for ``name`` (the other parameters at their defaults)."""
     value = defaults[name]
