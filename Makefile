@@ -49,7 +49,7 @@ NAME ?=
 record: $(STAMP)
 	$(PY) -m model.book.records make $(NAME)
 
-# A failed `make chapter` ends with its own one-line summary, not make's "Error 1": the command
+# A failed `make chapter` or `make sweep` ends with its own one-line summary, not make's "Error 1": the command
 # writes the summary to $(FAILED_NOTE) and always exits 0 (its status kept in the note), and the target's
 # recipe, expanded only after that, stops make with the note ("Makefile:NN: *** <summary>.  Stop.", status 2).
 FAILED_NOTE := .build/failed/make-note.txt
@@ -65,7 +65,7 @@ stop_on_note = $(if $(strip $(file < $(FAILED_NOTE))),$(error $(strip $(file < $
 #   make chapter NB=kv_sizing ARGS="-p model llama-3-70b -p context_tokens 8192"
 # (the HTML build is named through HTML_BUILD, not $(MAKE) in the recipe, so that `make -n chapter` runs nothing)
 HTML_BUILD = $(MAKE) --no-print-directory html
-.PHONY: chapter-run
+.PHONY: chapter-run sweep-run
 chapter: chapter-run
 	@$(stop_on_note)
 chapter-run: $(STAMP)
@@ -75,11 +75,14 @@ chapter-run: $(STAMP)
 # Rerun one chapter once per value of one parameter and stack one of its tables into one CSV:
 #   make sweep NB=economics PARAM=gpu_provider VALUES="aws lambda runpod vast" TABLE=economics_headline.csv \
 #        ARGS="-p gpu_pricing null"
-# The result goes to $(SWEEP_DIR)/ (ignored by git) unless OUT=path is given.
+# The result goes to $(SWEEP_DIR)/ (ignored by git) unless OUT=path is given. The table and every value are
+# checked before the first run; a failed value does not stop the others, whose rows are kept.
 SWEEP_DIR := .build/sweeps
-sweep: $(STAMP)
-	@test -n "$(NB)" -a -n "$(PARAM)" -a -n "$(VALUES)" -a -n "$(TABLE)" || { echo "usage: make sweep NB=<notebook> PARAM=<name> VALUES='v1 v2 ...' TABLE=<table.csv> [OUT=<result.csv>] [ARGS='-p name value ...']" >&2; exit 2; }
-	$(PY) -m model.book.build sweep $(NB) $(PARAM) $(VALUES) --table $(TABLE) --out $(or $(OUT),$(SWEEP_DIR)/$(NB)_$(PARAM).csv) -- $(ARGS)
+sweep: sweep-run
+	@$(stop_on_note)
+sweep-run: $(STAMP)
+	$(if $(and $(NB),$(PARAM),$(VALUES),$(TABLE)),,$(error usage: make sweep NB=<notebook> PARAM=<name> VALUES='v1 v2 ...' TABLE=<table.csv> [OUT=<result.csv>] [ARGS='-p name value ...']))
+	@$(call noted,$(PY) -m model.book.build sweep $(NB) $(PARAM) $(VALUES) --table $(TABLE) --out $(or $(OUT),$(SWEEP_DIR)/$(NB)_$(PARAM).csv),make sweep)
 
 # List what there is to choose from (models, GPUs, KV-cache tiers, number formats, GPU prices, each chapter's
 # parameters with their defaults, units and allowed values):

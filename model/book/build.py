@@ -28,7 +28,9 @@ Usage
     ends with it).
 ``python -m model.book.build sweep NAME PARAM V1 V2 ... --table TABLE.csv --out RESULT.csv [-- -p ...]``
     Run chapter ``NAME`` once per value of ``PARAM`` and stack its regenerated ``TABLE.csv`` into one table,
-    with a column naming the parameter value.
+    with a column naming the parameter value. The table name and every value are checked before the first
+    run; a value whose run fails does not stop the others, and the rows of the runs that succeeded are
+    written (the failed values are named and the exit status is 1).
 ``python -m model.book.build check-offline HTML_DIR``
     Fail if a built page loads a script, stylesheet or font from the network, or a chapter chart lacks its
     static SVG.
@@ -145,6 +147,12 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
             raise ChapterError(f"{notebook.stem} has no parameter {name!r}.{hint} Its parameters: {', '.join(known)}.")
 
 
+def _code_cells(notebook: Path) -> list[str]:
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
+    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in cells if c["cell_type"] == "code"]
+
+
 def check_values(notebook: Path, parameters: dict) -> None:
     """Run ``notebook``'s own parameter checks (its ``check_*`` calls, :func:`model.listing.parameter_error`)
     in this process, on its defaults with ``parameters`` set, so that a bad value is reported in one line
@@ -160,6 +168,26 @@ def check_values(notebook: Path, parameters: dict) -> None:
     err = parameter_error(notebook.stem, {**parameter_defaults(notebook), **parameters})
     if err is not None:
         raise ChapterError(f"{notebook.stem}: {err}")
+
+
+_TABLE = re.compile(r"\{output_dir\}/([A-Za-z0-9_.\-]+\.csv)")
+
+
+def chapter_tables(notebook: Path) -> list[str]:
+    """The tables ``notebook`` writes to its ``output_dir``, by file name (from its code:
+    ``write_csv(..., f"{output_dir}/<name>.csv")``)."""
+    return sorted({m for src in _code_cells(notebook) for m in _TABLE.findall(src)})
+
+
+def check_table(notebook: Path, table: str) -> None:
+    """Raise :class:`ChapterError` unless ``notebook`` writes the table ``table`` (a file name such as
+    ``tiering_ttl.csv``), naming the closest match and the chapter's tables."""
+    known = chapter_tables(notebook)
+    if not known or table in known:
+        return
+    close = difflib.get_close_matches(table if table.endswith(".csv") else f"{table}.csv", known, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ChapterError(f"{notebook.stem} writes no table {table!r}.{hint} Its tables: {', '.join(known)}.")
 
 
 #: Cell tags that stay visible in the book: what a reader changes (the parameters cell, and the values a
@@ -458,27 +486,56 @@ def check_offline(html_dir: Path) -> list[str]:
     return problems
 
 
-def sweep(name: str, param: str, values: list[str], table: str, out: Path, extra: dict) -> pd.DataFrame:
-    """Run chapter ``name`` once per value of ``param``; stack its ``tables/<table>`` with a column ``param``."""
+def sweep(name: str, param: str, values: list[str], table: str, out: Path, extra: dict, *,
+          log: Callable[[str], None] | None = None) -> tuple[pd.DataFrame | None, dict[str, ChapterError]]:
+    """Run chapter ``name`` once per value of ``param``; stack its ``tables/<table>`` with a column ``param``.
+
+    Before the first run: ``table`` must be a table the chapter writes (:func:`check_table`), ``param`` and
+    the names in ``extra`` parameters it has, and every value must pass the chapter's own checks
+    (:func:`check_values`). A run that fails does not stop the others; the rows of the runs that succeeded
+    are written to ``out`` (atomically; nothing is written when none did).
+
+    Returns
+    -------
+    (pandas.DataFrame or None, dict)
+        The stacked table (None when no run succeeded), and each failed value as typed → its error.
+
+    Raises
+    ------
+    ChapterError
+        a bad table name, parameter name or value, before anything runs.
+    """
     [nb] = notebooks([name])
-    frames = []
+    check_table(nb, table)
+    check_parameters(nb, {**extra, param: None})
+    parsed = [yaml.safe_load(raw) for raw in values]
+    for value in parsed:
+        check_values(nb, {**extra, param: value})
+    say = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    frames, failed = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for raw in values:
-            value = yaml.safe_load(raw)
-            run_dir = Path(tmp) / f"run-{len(frames)}"
-            execute(nb, run_dir, {**extra, param: value}, progress=False)
-            print(f"{param}={value!r}: ran", file=sys.stderr)
+        for i, (raw, value) in enumerate(zip(values, parsed)):
+            run_dir = Path(tmp) / f"run-{i}"
+            t0 = time.perf_counter()
+            try:
+                execute(nb, run_dir, {**extra, param: value}, progress=False, failed_dir=FAILED_DIR)
+            except ChapterError as exc:
+                failed[raw] = exc
+                say(f"[{i + 1}/{len(values)}] {param}={raw}: FAILED in {time.perf_counter() - t0:,.0f} s: {exc}")
+                continue
             csv = run_dir / TABLES_SUBDIR / table
             if not csv.exists():
-                raise SystemExit(f"error: chapter {name} wrote no table {table}; it writes "
-                                 f"{sorted(p.name for p in (run_dir / TABLES_SUBDIR).glob('*.csv'))}")
+                failed[raw] = ChapterError(f"{name} with {param}={raw} wrote no table {table}")
+                say(f"[{i + 1}/{len(values)}] {param}={raw}: FAILED: {failed[raw]}")
+                continue
             df = pd.read_csv(csv)
             df.insert(0, param, value)
             frames.append(df)
-            print(f"{param}={value!r}: {len(df)} rows", file=sys.stderr)
-    result = pd.concat(frames, ignore_index=True)
-    write_csv(result, out)
-    return result
+            say(f"[{i + 1}/{len(values)}] {param}={raw}: {len(df)} rows in {time.perf_counter() - t0:,.0f} s")
+    result = pd.concat(frames, ignore_index=True) if frames else None
+    if result is not None:
+        write_csv(result, out)
+    return result, failed
 
 
 _GLUE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
@@ -673,9 +730,10 @@ def main(argv: list[str]) -> int:
     sw.add_argument("values", nargs="+")
     sw.add_argument("--table", required=True)
     sw.add_argument("--out", type=Path, required=True)
-    ch.add_argument("--failure-note", type=Path, default=None,
-                    help="on failure, write the one-line summary here instead of printing it last "
-                         "(the Makefile ends with it)")
+    for p in (ch, sw):
+        p.add_argument("--failure-note", type=Path, default=None,
+                       help="on failure, write the one-line summary here instead of printing it last "
+                            "(the Makefile ends with it)")
     args = parser.parse_args(argv)
     note = getattr(args, "failure_note", None)
     if note is not None and note.exists():
@@ -741,9 +799,15 @@ def _run(args, params: dict) -> int | str | None:
         print(f"offline check: {pages} pages, {len(problems)} problems", file=sys.stderr)
         return 1 if problems else 0
     if args.command == "sweep":
-        [nb] = notebooks([args.name])
-        check_parameters(nb, {**params, args.param: None})
-        result = sweep(args.name, args.param, args.values, args.table, args.out, params)
+        result, failed = sweep(args.name, args.param, args.values, args.table, args.out, params)
+        kept = f"the {len(result)} rows of the other {len(args.values) - len(failed)} runs are in {args.out}" \
+            if result is not None else "no run succeeded, nothing was written"
+        if failed:
+            for raw, exc in failed.items():
+                if exc.details:
+                    print(f"{args.param}={raw}: {exc}\n{exc.details}", file=sys.stderr)
+            values = ", ".join(f"{args.param}={raw}" for raw in failed)
+            return f"{args.name} failed at {values} ({kept})"
         print(f"wrote {args.out} ({len(result)} rows)", file=sys.stderr)
         return 0
     return 2

@@ -1,6 +1,7 @@
-"""`make chapter` (model.book.build): progress while a chapter runs, its findings and page at
+"""`make chapter` and `make sweep` (model.book.build): progress while a chapter runs, its findings and page at
 the end, the HTML build's log only when it fails, a failure reported with its cell, line and traceback (the
-executed notebook kept), value errors before any kernel starts, and make's own "Error 1" never the last line.
+executed notebook kept), value errors before any kernel starts, make's own "Error 1" never the last line, and
+sweeps that check their table and every value first and keep the runs that succeeded.
 
 The chapters here are a six-cell notebook in a temporary folder (one kernel start each), not the book's."""
 import io
@@ -11,11 +12,12 @@ import subprocess
 import sys
 
 import nbformat
+import pandas as pd
 import pytest
 
 import model.book.build as build
-from model.book.build import (ChapterError, cell_progress, check_values, findings_text, main, notebooks,
-                              run_chapter)
+from model.book.build import (ChapterError, cell_progress, chapter_tables, check_table, check_values, findings_text,
+                              main, notebooks, run_chapter, sweep)
 from model.io import ROOT
 
 FINDINGS = (":::{admonition} What this chapter finds\n:class: tip\n"
@@ -190,3 +192,69 @@ def test_findings_fall_back_to_a_findings_list(tmp_path):
     nb.cells = nb.cells[1:]
     nbformat.write(nb, tmp_path / "fleet.ipynb")
     assert findings_text(tmp_path / "fleet.ipynb") == ""
+
+
+# --- make sweep ---------------------------------------------------------------------------------------------
+
+def test_sweep_checks_the_table_and_every_value_before_the_first_run(chapters, tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "execute", _no_kernel)
+    out = tmp_path / "sweep.csv"
+    with pytest.raises(ChapterError, match=r"^demo: value=-2 is not allowed: value must be an integer"):
+        sweep("demo", "value", ["1", "-2", "3"], "demo_values.csv", out, {})
+    with pytest.raises(ChapterError, match=r"^demo writes no table 'demo_value\.csv'\. Did you mean "
+                                           r"'demo_values\.csv'\? Its tables: demo_values\.csv\.$"):
+        sweep("demo", "value", ["1"], "demo_value.csv", out, {})
+    with pytest.raises(ChapterError, match=r"Did you mean 'demo_values\.csv'\?"):
+        sweep("demo", "value", ["1"], "demo_values", out, {})
+    with pytest.raises(ChapterError, match=r"demo has no parameter 'valu'\. Did you mean 'value'\?"):
+        sweep("demo", "valu", ["1"], "demo_values.csv", out, {})
+    assert not out.exists()
+
+
+def test_sweep_keeps_the_runs_that_succeeded_and_names_the_value_that_failed(chapters, tmp_path, monkeypatch,
+                                                                           capsys):
+    def run(nb, out_dir, params, **kwargs):  # the chapter as it runs: a table, or its error at value 7
+        if params["value"] == 7:
+            raise ChapterError("demo failed (outputs left as they were): KeyError: 'missing'", details="  in cell 6")
+        (out_dir / "tables").mkdir(parents=True)
+        (out_dir / "tables" / "demo_values.csv").write_text(f"w\n{2 * params['value']}\n")
+        return out_dir / "demo.ipynb"
+
+    monkeypatch.setattr(build, "execute", run)
+    out = tmp_path / "sweeps" / "demo_value.csv"
+    assert main(["sweep", "demo", "value", "1", "7", "3", "--table", "demo_values.csv", "--out", str(out)]) == 1
+    assert pd.read_csv(out).to_dict("list") == {"value": [1, 3], "w": [2, 6]}
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: demo failed at value=7 (the 2 rows of the other 2 runs are in {out})"
+    assert err[0] == "[1/3] value=1: 1 rows in 0 s" and err[1].startswith("[2/3] value=7: FAILED in 0 s: demo failed")
+    assert not list(out.parent.glob(".*"))  # written in one rename
+    assert main(["sweep", "demo", "value", "7", "--table", "demo_values.csv", "--out", str(tmp_path / "no.csv")]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: demo failed at value=7 (no run succeeded, nothing was written)")
+    assert not (tmp_path / "no.csv").exists()
+
+
+def test_chapter_tables_are_the_files_its_code_writes():
+    [tiering] = notebooks(["tiering"])
+    assert {"tiering_capacity_sweeps.csv", "tiering_ttl.csv", "tiering_audit.csv"} <= set(chapter_tables(tiering))
+    check_table(tiering, "tiering_knees.csv")
+    for nb in notebooks():
+        if not nb.stem.startswith("appendix_"):
+            assert chapter_tables(nb) and all(t.startswith(nb.stem) for t in chapter_tables(nb)), nb.stem
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_make_sweep_stops_on_a_bad_table_or_value_before_the_first_run():
+    def make(*args):
+        run = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", "sweep", "NB=tiering",
+                              "PARAM=mooncake_instances", *args], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert run.returncode != 0 and "Error 1" not in run.stdout + run.stderr
+        return (run.stdout + run.stderr).strip().splitlines()[-1]
+
+    assert make("VALUES=8 0", "TABLE=tiering_knees.csv").endswith(
+        "*** tiering: mooncake_instances=0 is not allowed: mooncake_instances must be an integer in [1, inf].  Stop.")
+    assert make("VALUES=8 16", "TABLE=tiering_knee.csv").endswith(
+        "*** tiering writes no table 'tiering_knee.csv'. Did you mean 'tiering_knees.csv'? Its tables: "
+        "tiering_audit.csv, tiering_capacity_sweeps.csv, tiering_knees.csv, tiering_lru_curves.csv, "
+        "tiering_mooncake_ideal.csv, tiering_throughput_at_slo.csv, tiering_ttl.csv, tiering_workloads.csv.  Stop.")
