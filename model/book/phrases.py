@@ -307,7 +307,9 @@ def slo_sentence(slo, *, dram_label: str, n_gpus: int, n_instances: int, gpus_pe
         cost_word = compare(dram_row["usd_per_million_tokens"], hbm_row["usd_per_million_tokens"], rel_tol=0.01,
                             more="rises", less="falls", same="stays about the same")
         ssd_gain_rps = ssd_row["throughput_at_slo_rps"] / dram_row["throughput_at_slo_rps"]
-        return (f"Cached prefixes turn into throughput: with {dram_label} of DRAM per instance the same "
+        opening = ("Cached prefixes turn into throughput" if gain >= NO_GAIN_RATIO else
+                   "Here cached prefixes buy little throughput")
+        return (f"{opening}: with {dram_label} of DRAM per instance the same "
                 f"{plural(n_gpus, 'GPU')} sustain{'s' if n_gpus == 1 else ''} {as_many(gain)} ({hbm_row['throughput_at_slo_rps']:.3g} → "
                 f"{dram_row['throughput_at_slo_rps']:.3g} requests/s) at a P95 TTFT of {target_s:g} s, and "
                 f"the cost of a million tokens {cost_word} (${hbm_row['usd_per_million_tokens']:.3g} → "

@@ -25,6 +25,9 @@ def test_slo_sentence_every_configuration_meets_the_target():
         "as many requests (1 → 2 requests/s) at a P95 TTFT of 10 s, and the cost of a million tokens falls "
         "($0.8 → $0.5) with the DRAM paid for. SSD buys no more throughput on this trace and only adds its "
         "price: past the knee, capacity is cost without return.")
+    little = slo_sentence(ALL.assign(throughput_at_slo_rps=[7.54, 7.85, 7.9]), **WORDS)
+    assert little.startswith("Here cached prefixes buy little throughput: with 1 TB of DRAM per instance the same "
+                             "32 GPUs sustain about as many requests (7.54 → 7.85 requests/s)")
     more_ssd = ALL.assign(throughput_at_slo_rps=[1.0, 2.0, 3.0])
     assert slo_sentence(more_ssd, **WORDS).endswith(
         "with the DRAM paid for. SSD on top sustains 1.5 times as many requests again.")
