@@ -101,12 +101,17 @@ class ChapterError(RuntimeError):
         traceback, a few indented lines ("" for a bad parameter).
     failed_notebook : Path or None
         Where the executed notebook was kept, as far as it ran.
+    parameter_error : str
+        When the chapter stopped on a :class:`~model.checks.ParameterError` (a value its checks refuse), that
+        error's one line; "" otherwise.
     """
 
-    def __init__(self, message: str, *, details: str = "", failed_notebook: Path | None = None):
+    def __init__(self, message: str, *, details: str = "", failed_notebook: Path | None = None,
+                 parameter_error: str = ""):
         super().__init__(message)
         self.details = details
         self.failed_notebook = failed_notebook
+        self.parameter_error = parameter_error
 
 
 def parameter_names(notebook: Path) -> list[str]:
@@ -403,7 +408,8 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
                 kept = Path(failed_dir) / notebook.name
                 atomic_write_text(kept, json.dumps(executed, indent=1, ensure_ascii=False) + "\n")
             raise ChapterError(f"{notebook.stem} failed (outputs left as they were): {_error_summary(exc)}",
-                               details=failure_details(exc, source_nb, executed), failed_notebook=kept) from None
+                               details=failure_details(exc, source_nb, executed), failed_notebook=kept,
+                               parameter_error=exc.evalue if exc.ename == "ParameterError" else "") from None
         nb = _strip_internal_injection(_unstaged(staged_nb, staging, tables_rel, out_dir), str(tables_rel))
         staged_nb.write_text(json.dumps(fold_code(nb), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         for path in sorted(p for p in staging.rglob("*") if p.is_file() and p != staged_nb):
@@ -657,6 +663,8 @@ def run_chapter(name: str, out_dir: Path, params: dict, *, html: str | None, log
         page = execute(nb, out_dir, params, progress=False, on_cell=progress, failed_dir=failed_dir)
     except ChapterError as exc:
         progress.done()
+        if exc.parameter_error:  # a value the chapter refuses: one line, as when its checks refuse it up front
+            return f"{name}: {exc.parameter_error}"
         if exc.details:
             say(f"error: {exc}")
             say(exc.details)
@@ -804,7 +812,7 @@ def _run(args, params: dict) -> int | str | None:
             if result is not None else "no run succeeded, nothing was written"
         if failed:
             for raw, exc in failed.items():
-                if exc.details:
+                if exc.details and not exc.parameter_error:
                     print(f"{args.param}={raw}: {exc}\n{exc.details}", file=sys.stderr)
             values = ", ".join(f"{args.param}={raw}" for raw in failed)
             return f"{args.name} failed at {values} ({kept})"

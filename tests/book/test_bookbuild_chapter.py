@@ -114,6 +114,20 @@ def test_run_chapter_reports_a_failed_cell_and_keeps_its_notebook(chapters, tmp_
     assert not (book / "demo.ipynb").exists() and not list(book.glob(".staging*"))
 
 
+def test_a_value_the_running_chapter_refuses_is_one_line(chapters, tmp_path, monkeypatch):
+    """A ParameterError raised while the chapter runs (a check its first cells cannot make) is reported as the
+    up-front checks are: one line naming the parameter, no traceback."""
+    src = chapters / "demo.ipynb"
+    nb = nbformat.read(src, as_version=4)
+    nb.cells[3].source = ("from model.checks import ParameterError\nif value == 5:\n"
+                          "    raise ParameterError('value', value, 'anything but 5')\n")
+    nbformat.write(nb, src)
+    out = io.StringIO()
+    summary = run_chapter("demo", tmp_path / "book" / "chapters", {"value": 5}, html=None, stream=out)
+    assert summary == "demo: value=5 is not allowed: value must be anything but 5"
+    assert "traceback" not in out.getvalue() and "error" not in out.getvalue()
+
+
 def test_run_chapter_shows_the_html_log_only_when_the_build_fails(chapters, tmp_path, monkeypatch):
     book = tmp_path / "book" / "chapters"
 
