@@ -27,16 +27,15 @@ with ``--json``, exactly.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
 import sys
 from collections.abc import Sequence
-from functools import lru_cache
 
 import pandas as pd
 
+from model.book.build import parameter_error as _first_error  # the chapter's own checks, in-process
 from model.checks import ParameterError
 from model.cli import ArgumentParser, entry
 
@@ -119,8 +118,6 @@ def prices() -> list[dict]:
 # --- chapters' parameters ---------------------------------------------------------------------------------------
 #: Parameters the build sets itself (not the reader's).
 BUILD_PARAMETERS = ("output_dir",)
-#: Calls of a chapter that check its parameters (besides every ``check_*``): the price look-ups that name them.
-_CHECKING_CALLS = ("gpu_price", "api_price")
 _NAN = float("nan")
 _ODD = "\0?"
 #: Values no check accepts, tried in turn: for a scalar, a list, or a parameter that may be None.
@@ -137,76 +134,6 @@ def chapters() -> list[str]:
     from model.book.build import is_appendix, notebooks
 
     return [nb.stem for nb in notebooks() if not is_appendix(nb)]
-
-
-def _called(call: ast.AST) -> str:
-    if not isinstance(call, ast.Call):
-        return ""
-    f = call.func
-    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
-
-
-def _is_check(node: ast.stmt) -> bool:
-    """A statement that only checks: ``check_x(...)``, ``v = check_x(...)``, a price look-up, or a ``for`` / ``if``
-    whose body is only such statements."""
-    if isinstance(node, (ast.Expr, ast.Assign)):
-        name = _called(node.value)
-        return name.startswith("check_") or name in _CHECKING_CALLS
-    if isinstance(node, (ast.For, ast.If)):
-        return not node.orelse and all(_is_check(n) for n in node.body)
-    return False
-
-
-@lru_cache(maxsize=None)
-def _checks(chapter: str) -> tuple:
-    """The compiled statements of ``chapter`` that check its parameters, after the imports they need."""
-    from model.book.build import NOTEBOOK_DIR
-
-    path = NOTEBOOK_DIR / f"{chapter}.ipynb"
-    imports, checks = [], []
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        tags = set(cell.get("metadata", {}).get("tags", []))
-        if cell["cell_type"] != "code" or tags & {"parameters", "injected-parameters"}:
-            continue
-        source = "".join(cell["source"])
-        lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-        try:
-            tree = ast.parse("\n".join(lines))
-        except SyntaxError:
-            continue
-        imports += [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-        checks += [n for n in tree.body if _is_check(n)]
-    used = {n.id for c in checks for n in ast.walk(c) if isinstance(n, ast.Name)}
-    needed = []
-    for node in imports:
-        names = [a for a in node.names if (a.asname or a.name).split(".")[0] in used]
-        if names:
-            kind = type(node)
-            needed.append(kind(module=node.module, names=names, level=node.level) if kind is ast.ImportFrom
-                          else kind(names=names))
-    return tuple(compile(ast.fix_missing_locations(ast.Module(body=[n], type_ignores=[])), str(path), "exec")
-                 for n in needed + checks)
-
-
-def _first_error(chapter: str, values: dict) -> ParameterError | None:
-    """The first :class:`ParameterError` the chapter's checks raise on ``values`` (other errors: a statement that
-    cannot run on them, skipped)."""
-    namespace = dict(values)
-    for code in _checks(chapter):
-        try:
-            exec(code, namespace)   # noqa: S102 - the chapter's own check calls, on the chapter's values
-        except ParameterError as exc:
-            return exc
-        except Exception:           # noqa: BLE001 - a check that needs what a probe does not give
-            continue
-    return None
-
-
-def parameter_error(chapter: str, values: dict) -> ParameterError | None:
-    """The first :class:`ParameterError` chapter ``chapter``'s own checks raise on ``values`` (every parameter
-    of the chapter, by name), run in this process: what ``make chapter`` and ``make sweep`` report before a
-    kernel starts. None when every check that can run on them passes."""
-    return _first_error(chapter, values)
 
 
 def _allowed(chapter: str, name: str, defaults: dict) -> str:

@@ -52,6 +52,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -158,18 +159,83 @@ def _code_cells(notebook: Path) -> list[str]:
             for c in cells if c["cell_type"] == "code"]
 
 
+#: Calls of a chapter that check its parameters (besides every ``check_*``): the price look-ups that name them.
+_CHECKING_CALLS = ("gpu_price", "api_price")
+
+
+def _called(call: ast.AST) -> str:
+    if not isinstance(call, ast.Call):
+        return ""
+    f = call.func
+    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+
+
+def _is_check(node: ast.stmt) -> bool:
+    """A statement that only checks: ``check_x(...)``, ``v = check_x(...)``, a price look-up, or a ``for`` / ``if``
+    whose body is only such statements."""
+    if isinstance(node, (ast.Expr, ast.Assign)):
+        name = _called(node.value)
+        return name.startswith("check_") or name in _CHECKING_CALLS
+    if isinstance(node, (ast.For, ast.If)):
+        return not node.orelse and all(_is_check(n) for n in node.body)
+    return False
+
+
+@lru_cache(maxsize=None)
+def _checks(path: Path) -> tuple:
+    """The compiled statements of the chapter ``path`` that check its parameters, after the imports they need."""
+    imports, checks = [], []
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if cell["cell_type"] != "code" or tags & {"parameters", "injected-parameters"}:
+            continue
+        source = "".join(cell["source"])
+        lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        imports += [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        checks += [n for n in tree.body if _is_check(n)]
+    used = {n.id for c in checks for n in ast.walk(c) if isinstance(n, ast.Name)}
+    needed = []
+    for node in imports:
+        names = [a for a in node.names if (a.asname or a.name).split(".")[0] in used]
+        if names:
+            kind = type(node)
+            needed.append(kind(module=node.module, names=names, level=node.level) if kind is ast.ImportFrom
+                          else kind(names=names))
+    return tuple(compile(ast.fix_missing_locations(ast.Module(body=[n], type_ignores=[])), str(path), "exec")
+                 for n in needed + checks)
+
+
+def parameter_error(chapter: str, values: dict):
+    """The first :class:`~model.checks.ParameterError` chapter ``chapter``'s own checks raise on ``values``
+    (every parameter of the chapter, by name), run in this process, or None: what ``make chapter`` and ``make
+    sweep`` report before a kernel starts, and what ``python -m model list`` reads the allowed values off. A
+    statement that cannot run on them (it needs what the chapter computes first) is skipped."""
+    from model.checks import ParameterError
+
+    namespace = dict(values)
+    for code in _checks(NOTEBOOK_DIR / f"{chapter}.ipynb"):
+        try:
+            exec(code, namespace)   # noqa: S102 - the chapter's own check calls, on the chapter's values
+        except ParameterError as exc:
+            return exc
+        except Exception:           # noqa: BLE001 - a check that needs what a probe does not give
+            continue
+    return None
+
+
 def check_values(notebook: Path, parameters: dict) -> None:
-    """Run ``notebook``'s own parameter checks (its ``check_*`` calls, :func:`model.listing.parameter_error`)
-    in this process, on its defaults with ``parameters`` set, so that a bad value is reported in one line
-    before a kernel starts. A check that needs something the chapter computes first is left to the run.
+    """Run ``notebook``'s own parameter checks (:func:`parameter_error`) on its defaults with ``parameters``
+    set, so that a bad value is reported in one line before a kernel starts.
 
     Raises
     ------
     ChapterError
         ``"<chapter>: <name>=<value> is not allowed: <name> must be ..."``.
     """
-    from model.listing import parameter_error
-
     err = parameter_error(notebook.stem, {**parameter_defaults(notebook), **parameters})
     if err is not None:
         raise ChapterError(f"{notebook.stem}: {err}")
