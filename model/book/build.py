@@ -633,16 +633,16 @@ def _glued_values(executed: Path) -> dict[str, str]:
 
 def findings_text(executed: Path, *, width: int = 100) -> str:
     """The findings of an executed chapter as plain text: its first admonition (the box "What this chapter
-    finds"), or failing that the bullet list after a paragraph that starts with "Findings", with every glued
+    finds", fenced with ``:::`` or with backticks), or failing that the bullet list after a paragraph that starts with "Findings", with every glued
     value filled in (from this page, or ``other.ipynb::name`` from the executed page beside it) and the
     MyST markup removed; ``""`` if the page has neither."""
     executed = Path(executed)
     cells = [("".join(c["source"]) if isinstance(c["source"], list) else c["source"])
              for c in json.loads(executed.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "markdown"]
     text = "\n".join(cells)
-    box = re.search(r"^:::\{admonition\}\s*(.*?)\n(.*?)^:::\s*$", text, re.S | re.M)
+    box = re.search(r"^(:{3,}|`{3,})\{admonition\}\s*(.*?)\n(.*?)^\1\s*$", text, re.S | re.M)  # ::: or ``` fence
     if box:
-        title, body = box.group(1).strip(), box.group(2)
+        title, body = box.group(2).strip(), box.group(3)
     else:
         found = re.search(r"^(Findings[^\n]*)\n+((?:[-*] .*\n(?:[ \t]+\S.*\n)*)+)", text + "\n", re.M)
         if not found:
@@ -673,6 +673,7 @@ def findings_text(executed: Path, *, width: int = 100) -> str:
     for item in items:
         plain = _DOC.sub(lambda m: (m.group(1) or m.group(2)).strip(), _GLUE.sub(glued, item))
         plain = re.sub(r"\*\*(.+?)\*\*", r"\1", plain)
+        plain = re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"\1", plain)
         plain = re.sub(r"`([^`]+)`", r"\1", plain)
         plain = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", plain)
         plain = re.sub(r"<[^>]+>", "", plain)

@@ -194,15 +194,18 @@ def test_make_chapter_ends_with_its_own_line_not_makes_error():
     assert usage.returncode != 0 and "*** usage: make chapter NB=" in usage.stderr.strip().splitlines()[-1]
 
 
-def test_findings_fall_back_to_a_findings_list(tmp_path):
+def test_findings_in_a_backtick_box_or_a_findings_list(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# Fleet\n\nIntro.\n\nFindings first:\n\n- One is {glue:text}`one`.\n"
-                                              "- Two, **bold**,\n  wrapped.\n\nAfter.\n"),
+                                              "- Two, **bold**, *italic*, 2 * 3,\n  wrapped.\n\nAfter.\n"),
                 nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
                     "display_data", data={"application/papermill.record/text/plain": "'1'"},
                     metadata={"scrapbook": {"name": "one", "mime_prefix": "application/papermill.record/"}})])]
     nbformat.write(nb, tmp_path / "fleet.ipynb")
-    assert findings_text(tmp_path / "fleet.ipynb") == "Findings first\n  - One is 1.\n  - Two, bold, wrapped."
+    assert findings_text(tmp_path / "fleet.ipynb") == "Findings first\n  - One is 1.\n  - Two, bold, italic, 2 * 3, wrapped."
+    nb.cells[0].source = "# KV\n\n```{admonition} What this chapter finds\n:class: tip\n- It is {glue:text}`one`.\n```\n"
+    nbformat.write(nb, tmp_path / "fleet.ipynb")
+    assert findings_text(tmp_path / "fleet.ipynb") == "What this chapter finds\n  - It is 1."
     nb.cells = nb.cells[1:]
     nbformat.write(nb, tmp_path / "fleet.ipynb")
     assert findings_text(tmp_path / "fleet.ipynb") == ""
