@@ -178,6 +178,17 @@ ONE_POINT = 0.01
 NO_GAIN_RATIO = 1.05
 
 
+def dram_heading(dram_gain: float, ssd_gain: float) -> str:
+    """The bold heading of the tiering chapter's DRAM finding, from the hit-ratio gains (fractions of block
+    lookups) of the chapter's DRAM per instance over HBM alone, and of the largest SSD over that DRAM: DRAM
+    "pays" only when it adds at least :data:`ONE_POINT` and more than SSD does."""
+    if dram_gain < ONE_POINT:
+        return "DRAM adds little here."
+    if ssd_gain >= dram_gain:
+        return "SSD adds more than DRAM here."
+    return "DRAM is the tier that pays."
+
+
 def ssd_reason(ssd_gain: float, dram_gb_per_instance: float) -> str:
     """Why SSD adds what it adds on top of DRAM, from the SSD sweep's hit-ratio gain.
 

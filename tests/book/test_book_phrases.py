@@ -220,3 +220,10 @@ def test_one_gpu_is_not_plural():
     one = dict(WORDS, n_gpus=1)
     assert "the same 1 GPU sustains 2 times as many requests" in slo_sentence(ALL, **one)
     assert "the same 1 GPU sustains 2 times" in slo_finding(ALL, dram_label="1 TB", n_gpus=1, target_s=10.0)
+
+
+def test_dram_heading_claims_only_what_the_gains_show():
+    from model.book.phrases import dram_heading
+    assert dram_heading(0.234, 0.045) == "DRAM is the tier that pays."       # the defaults: 8.7% -> 32.1%, SSD +4.5
+    assert dram_heading(0.004, 0.0) == "DRAM adds little here."              # under one point
+    assert dram_heading(0.05, 0.08) == "SSD adds more than DRAM here."
