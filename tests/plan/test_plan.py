@@ -1,0 +1,274 @@
+"""python -m model.plan: the JSON contract, the case study's plan against the fleet and economics chapters' own
+functions, the closed forms of the pools, bad flags, and an MoE/MLA model."""
+import json
+import math
+
+import pytest
+
+from model.plan.cli import main
+from model.plan.compose import CONTRACT, make_plan
+from model.plan.inputs import PlanInputs
+
+
+def run(argv, capsys):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def case_study():
+    return make_plan(PlanInputs())
+
+
+@pytest.fixture(scope="module")
+def no_cache():
+    return make_plan(PlanInputs(cache=False))
+
+
+def test_json_has_the_contract_keys(capsys):
+    rc, out, err = run(["--sessions", "20000", "--json"], capsys)
+    assert rc == 0 and err == ""
+    plan = json.loads(out)
+    assert set(CONTRACT) <= set(plan)
+    assert isinstance(plan["disaggregated"], bool)
+    assert isinstance(plan["gpus"], int) and plan["gpus"] > 0
+    if plan["disaggregated"]:
+        assert plan["gpus"] == plan["prefill_gpus"] + plan["decode_gpus"]
+    else:
+        assert plan["prefill_gpus"] == plan["decode_gpus"] == 0
+    for key in ("hbm_gb_per_node", "dram_gb_per_node", "ssd_gb_per_node", "usd_per_month",
+                "usd_per_million_tokens", "kw", "kwh_per_million_tokens"):
+        assert plan[key] >= 0
+    assert plan["routing"] in ("session", "prefix", "round-robin", "global")
+
+
+def test_defaults_are_the_case_study(case_study):
+    """Llama 2 70B on A100 80GB, 1M sessions of 200 turns in 30 minutes, 2,000 + 100 tokens, P95 3.2 s."""
+    i = case_study["inputs"]
+    assert (i["model"], i["gpu"], i["sessions"]) == ("llama-2-70b", "a100-80gb", 1_000_000)
+    assert (i["turns_per_session"], i["session_minutes"]) == (200, 30)
+    assert (i["prompt_tokens"], i["reply_tokens"], i["ttft_p95_s"], i["latency_quantile"]) == (2000, 100, 3.2, 0.95)
+
+
+def test_demand_is_the_fleet_chapters(case_study):
+    from model.economics.fleet_sizing import turn_rate_per_s
+
+    assert case_study["inputs"]["demand_requests_per_s"] == turn_rate_per_s(1_000_000, turns_per_session=200,
+                                                                            session_minutes=30)
+
+
+def test_fleet_agrees_with_the_fleet_chapter():
+    """The fleet chapter sizes its 1M-session fleet from a simulated load sweep of one 8-GPU replica
+    (:func:`replica_load_sweep`, :func:`fleet_sizing_table`, P95 TTFT ≤ 3.2 s, every prompt prefilled whole).
+
+    The plan at the same reading (no cache, only the TTFT target binding) must be within −10% / +30% of it.
+    Why that wide: the plan's aggregated replica runs chunked prefill (at most 512 tokens a step) where the
+    simulated one runs vLLM's separate prefill steps, and its queue tail is M/M/1's, conservative for
+    near-deterministic prefills; both push the plan up. Below −10% (more than the step-time model's validated
+    TTFT error, about 9%) would mean the closed form promises latencies the simulator does not reach. And no plan
+    can carry the demand on fewer GPUs than saturated replicas of its TP would (the chapter's Little's-law count,
+    :func:`busy_gpus` at :func:`replica_saturation_rate_per_s`)."""
+    from model.economics.fleet_sizing import fleet_sizing_table, replica_load_sweep, replica_saturation_rate_per_s
+    from model.serving.capacity import busy_gpus
+
+    plan = make_plan(PlanInputs(cache=False, tpot_p95_s=10.0, disaggregation="aggregated"))
+    sat, sweep = replica_load_sweep("llama-2-70b", "a100-80gb", 8, prompt_tokens=2000, reply_tokens=100,
+                                    n_requests=300)
+    chapter = fleet_sizing_table(sweep, sat, latency_metrics=["ttft_s_p95"], latency_target_s=3.2,
+                                 session_counts=[1_000_000], replica_gpus=8, turns_per_session=200,
+                                 session_minutes=30, spare_share=0.0)
+    ratio = plan["gpus"] / float(chapter["gpus"].iloc[0])
+    assert 0.9 <= ratio <= 1.3, ratio
+    tp = plan["tp"]["aggregated"]
+    rate = replica_saturation_rate_per_s("llama-2-70b", "a100-80gb", tp, prompt_tokens=2000, reply_tokens=100)
+    assert plan["gpus"] >= busy_gpus(plan["inputs"]["demand_requests_per_s"], replica_rate_per_s=rate,
+                                     gpus_per_replica=tp)
+
+
+def test_price_per_token_agrees_with_the_economics_chapter(no_cache):
+    """The economics chapter prices a token as GPU-hour price ÷ (tokens/s per GPU × utilisation)
+    (:func:`self_hosted_usd_per_million_tokens`) at the saturation throughput of a TP-4 replica
+    (:func:`modelled_tokens_per_s_per_gpu`) and the case study's 92% utilisation.
+
+    The plan, with no DRAM or SSD to pay, must price its tokens exactly that way at its own throughput and load
+    (relative 1e-9: the same arithmetic); and since a replica held to the SLO carries less than a saturated
+    one, its price per token lies between the chapter's at full utilisation and 1.35 × the chapter's figure
+    (the SLO's cost in throughput, see :func:`test_fleet_agrees_with_the_fleet_chapter`)."""
+    from model.economics.prices import gpu_price
+    from model.economics.token_cost import modelled_tokens_per_s_per_gpu, self_hosted_usd_per_million_tokens
+
+    price = gpu_price("a100-80gb", "aws", "on-demand").usd_per_gpu_hour
+    assert no_cache["cost"]["usd_per_gpu_hour"] == price
+    pools = [no_cache["serving"][r] for r in ("prefill", "decode")] if no_cache["disaggregated"] else \
+        [no_cache["serving"]["aggregated"]]
+    tokens_per_s = no_cache["inputs"]["demand_requests_per_s"] * 2100
+    per_gpu = tokens_per_s / sum(p["busy_gpus"] for p in pools)
+    load = sum(p["busy_gpus"] for p in pools) / no_cache["gpus"]
+    assert no_cache["usd_per_million_tokens"] == pytest.approx(
+        self_hosted_usd_per_million_tokens(price, per_gpu, load), rel=1e-9)
+    tps = modelled_tokens_per_s_per_gpu("llama-2-70b", "a100-80gb", 4, prompt_tokens=2000, reply_tokens=100)
+    chapter = self_hosted_usd_per_million_tokens(price, tps, 0.92)
+    assert self_hosted_usd_per_million_tokens(price, tps, 1.0) <= no_cache["usd_per_million_tokens"] <= 1.35 * chapter
+
+
+def test_the_cache_saves_gpus(case_study, no_cache):
+    assert 0 < case_study["serving"]["cached_prompt_tokens"] < 2000
+    assert case_study["gpus"] < no_cache["gpus"]
+    assert no_cache["dram_gb_per_node"] == no_cache["ssd_gb_per_node"] == 0 and no_cache["ttl_s"] is None
+
+
+# --- closed forms ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def deps():
+    from model.hardware import load_gpu
+    from model.plan.serving import deployments
+
+    return deployments(PlanInputs().architecture(), load_gpu("a100-80gb"), 8, "fp16", "fp16")
+
+
+def test_weights_decide_the_tp_options(deps):
+    assert [d.n_gpus for d in deps] == [2, 4, 8]        # 138 GB of FP16 weights do not fit one 80 GB GPU
+
+
+def test_wait_quantile_is_the_mm1_tail():
+    from model.plan.serving import wait_quantile
+
+    s, rho, q = 0.2, 0.8, 0.95
+    w = wait_quantile(s, rho, q)
+    assert rho * math.exp(-(1 - rho) * w / s) == pytest.approx(1 - q)
+    assert wait_quantile(s, 0.04, q) == 0.0 and wait_quantile(s, 1.0, q) == math.inf
+
+
+def test_kv_transfer_is_bytes_over_bandwidth(deps):
+    from model.kv.size import kv_footprint
+    from model.plan.serving import kv_transfer_bytes, kv_transfer_s
+
+    arch = deps[0].arch
+    nbytes = kv_transfer_bytes(arch, 2000, "fp16")
+    assert nbytes == kv_footprint(arch, 2000, "fp16").kv_bytes_per_sequence == 2000 * 80 * 8 * 128 * 2 * 2
+    assert kv_transfer_s(nbytes, 4) == pytest.approx(nbytes / (4 * 50e9))     # 4 GPUs x one 400 Gb/s NIC
+
+
+def test_prefill_pool_utilisation_and_ttft(deps):
+    from model.plan.serving import kv_transfer_s, prefill_pool, prefill_service_s, wait_quantile
+
+    dep, demand = deps[1], 1000.0
+    t_x = kv_transfer_s(6.5e8, 4)
+    pool = prefill_pool(dep, demand, prompt_tokens=2000, cached_tokens=500, transfer_s=t_x, ttft_s=3.2, q=0.95)
+    s = prefill_service_s(dep, 2000, 500)
+    rho = pool.replica_requests_per_s * s
+    assert pool.busy_at_rate == pytest.approx(rho)
+    assert pool.ttft_p95_s == pytest.approx(s + t_x + wait_quantile(s, rho, 0.95))
+    assert pool.ttft_p95_s <= 3.2 and pool.ttft_p95_s >= 3.2 * (1 - 0.01)      # the highest load meeting it
+    assert pool.replicas == math.ceil(demand / pool.replica_requests_per_s)
+    assert pool.gpus == pool.replicas * 4
+    assert pool.utilisation == pytest.approx(demand * s / pool.replicas)        # busy share of the pool's time
+    assert prefill_pool(dep, demand, prompt_tokens=2000, cached_tokens=0, transfer_s=t_x, ttft_s=s / 2,
+                        q=0.95) is None
+
+
+def test_decode_pool_batch_and_rate(deps):
+    from model.plan.serving import decode_pool
+
+    dep, demand = deps[1], 1000.0
+    pool = decode_pool(dep, demand, prompt_tokens=2000, reply_tokens=100, tpot_s=0.1, max_batch=256)
+    b = pool.batch
+    assert float(dep.decode_time(b, 2050)) == pytest.approx(pool.tpot_p95_s) and pool.tpot_p95_s <= 0.1
+    assert b == 256 or float(dep.decode_time(b + 1, 2050)) > 0.1                # the largest batch within TPOT
+    assert pool.replica_requests_per_s == pytest.approx(b / (99 * pool.tpot_p95_s))   # Little's law
+    assert pool.gpus == math.ceil(demand / pool.replica_requests_per_s) * dep.n_gpus
+
+
+def test_auto_takes_the_cheaper_serving(case_study):
+    s = case_study["serving"]
+    assert case_study["disaggregated"] == (s["disaggregated_gpus"] < s["aggregated_gpus"])
+    forced = make_plan(PlanInputs(disaggregation="disaggregated"))
+    assert forced["disaggregated"] and forced["gpus"] == s["disaggregated_gpus"]
+    assert forced["prefill_gpus"] + forced["decode_gpus"] == forced["gpus"]
+
+
+def test_energy_is_tdp_times_utilisation_plus_the_rest(case_study):
+    pool = case_study["serving"]["prefill" if case_study["disaggregated"] else "aggregated"]
+    e = case_study["energy"]
+    if not case_study["disaggregated"]:
+        assert e["gpu_kw"] == pytest.approx(pool["gpus"] * 400 * pool["utilisation"] / 1e3)
+    assert e["other_kw"] == pytest.approx(case_study["gpus"] * 412.5 / 1e3)
+    per_hour = case_study["cost"]["tokens_per_month"] / 730 / 1e6
+    assert case_study["kwh_per_million_tokens"] == pytest.approx(case_study["kw"] / per_hour)
+
+
+# --- bad input -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, flag", [
+    (["--sessions", "-3"], "--sessions"),
+    (["--sessions", "many"], "--sessions"),
+    (["--gpu", "h100"], "--gpu"),
+    (["--model", "llama-9"], "--model"),
+    (["--config", "/no/such/config.json"], "--config"),
+    (["--ttft-p95-s", "0.01"], "--ttft-p95-s"),
+    (["--tpot-p95-s", "0.001"], "--tpot-p95-s"),
+    (["--latency-quantile", "1.5"], "--latency-quantile"),
+    (["--disaggregation", "half"], "--disaggregation"),
+    (["--chunk-tokens", "100"], "--chunk-tokens"),
+    (["--gpu-usd-per-hour", "0"], "--gpu-usd-per-hour"),
+    (["--model", "llama-2-70b", "--config", "x.json"], "--model"),
+    (["--sesions", "3"], "--sesions"),
+])
+def test_bad_flags_give_one_line_naming_the_flag(argv, flag, capsys):
+    try:
+        rc = main(argv)
+    except SystemExit as exc:                      # argparse's own errors (through model.cli.ArgumentParser)
+        rc = exc.code
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert flag in err
+
+
+def test_an_slo_below_the_floor_gives_the_floor(capsys):
+    rc, out, err = run(["--ttft-p95-s", "0.01"], capsys)
+    assert rc == 2 and "zero-load floor" in err
+    floor = float(err.split(">= ")[1].split(" s")[0])
+    ok, _, _ = run(["--ttft-p95-s", f"{floor * 1.5}", "--sessions", "1000", "--no-cache", "--json"], capsys)
+    assert ok == 0
+
+
+# --- other models, files, the report -----------------------------------------------------------------------------
+def test_moe_mla_plan_runs(capsys):
+    """DeepSeek-V3 (MoE, MLA) in FP8 on H200s: the plan runs and keeps its contract; in FP16 its 671B weights fit
+    no 8-GPU node and the error says so."""
+    rc, out, err = run(["--model", "deepseek-v3", "--gpu", "h200-141gb", "--weight-dtype", "fp8", "--kv-dtype",
+                        "fp8", "--sessions", "50000", "--json"], capsys)
+    assert rc == 0, err
+    plan = json.loads(out)
+    assert set(CONTRACT) <= set(plan) and plan["gpus"] >= 8
+    assert plan["inputs"]["model"] == "deepseek-v3"
+    assert min(plan["tp"].values()) == 8                       # 671 GB of FP8 weights need the whole node
+    rc, out, err = run(["--model", "deepseek-v3", "--gpu", "h200-141gb", "--sessions", "50000"], capsys)
+    assert rc == 2 and "--gpu" in err and "fp8" in err
+
+
+def test_config_file_and_input_file(tmp_path, capsys):
+    from model.io import DATA
+
+    configs = sorted((DATA / "models").rglob("config.json"))
+    assert configs
+    rc, out, err = run(["--config", str(configs[0]), "--sessions", "1000", "--gpu", "h200-141gb",
+                        "--weight-dtype", "fp8", "--json"], capsys)
+    assert rc in (0, 2) and (rc == 0 or err.startswith("error: ")), err
+    spec = tmp_path / "service.yaml"
+    spec.write_text("sessions: 5000\nttft_p95_s: 2.0\nno_such_input: 1\n")
+    rc, out, err = run(["--input", str(spec)], capsys)
+    assert rc == 2 and "no_such_input" in err
+    spec.write_text("sessions: 5000\nttft-p95-s: 2.0\n")
+    rc, out, err = run(["--input", str(spec), "--json"], capsys)
+    assert rc == 0 and json.loads(out)["inputs"]["ttft_p95_s"] == 2.0 and json.loads(out)["inputs"]["sessions"] == 5000
+
+
+def test_markdown_report(capsys):
+    rc, out, err = run(["--sessions", "10000"], capsys)
+    assert rc == 0
+    for heading in ("# Plan: 10,000 concurrent sessions", "## Answer", "## Serving", "## KV cache",
+                    "## Cost and energy", "## Validated error", "## Assumptions"):
+        assert heading in out
+    assert "GPUs" in out and "kW" in out and "$" in out
