@@ -47,7 +47,7 @@ def main() -> int:
     size_serving(deps, i.demand_requests_per_s, prompt_tokens=i.prompt_tokens,
                  cached_tokens=round(profile.token_hit_ratio * i.prompt_tokens), reply_tokens=i.reply_tokens,
                  ttft_s=i.ttft_p95_s, tpot_s=i.tpot_p95_s, chunk_tokens=i.chunk_tokens, max_batch=i.max_batch,
-                 q=i.latency_quantile)
+                 q=i.latency_quantile, cv2=i.chunked_service_cv2, prefill_cv2=i.prefill_service_cv2)
     parts["serving: aggregated and disaggregated pools, every TP"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     validated_errors()

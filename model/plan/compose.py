@@ -28,8 +28,9 @@ CONTRACT = ("gpus", "prefill_gpus", "decode_gpus", "disaggregated", "hbm_gb_per_
 ASSUMPTIONS = (
     "Step times are the study's roofline fitted on measured vLLM/TensorRT-LLM steps (model.serving.step_time); "
     "the validation chapter gives its error.",
-    "Latency quantiles come from closed forms: a FIFO prefill queue with the M/M/1 waiting-time tail (conservative "
-    "for near-deterministic prefills) and a steady decode step; no simulation checks them here.",
+    "Latency quantiles come from closed forms: a FIFO prompt queue with the M/G/1 waiting-time tail (deterministic "
+    "service on a prefill replica, cv2 plan_service_cv2 on a chunked one, fitted against the discrete-event simulator) and the decode steps' mean and spread; "
+    "--simulate runs one replica of each pool through the simulator at the plan's rate.",
     "Aggregated replicas run chunked prefill (chunk_tokens per step shared by the decode batch and one prompt's "
     "chunk); disaggregated prefill replicas run one prompt at a time and hand its KV to a decode replica over "
     "the NICs (data/hardware.csv rdma-nic-400g, plan_nics_per_gpu per GPU).",
@@ -102,7 +103,9 @@ def make_plan(inputs: PlanInputs | None = None) -> dict:
     cached = min(cached, i.prompt_tokens - 1)
     serving = size_serving(deps, demand, prompt_tokens=i.prompt_tokens, cached_tokens=cached,
                            reply_tokens=i.reply_tokens, ttft_s=i.ttft_p95_s, tpot_s=i.tpot_p95_s,
-                           chunk_tokens=i.chunk_tokens, max_batch=i.max_batch, q=q, mode=i.disaggregation)
+                           chunk_tokens=i.chunk_tokens, max_batch=i.max_batch, q=q, cv2=i.chunked_service_cv2,
+                           prefill_cv2=i.prefill_service_cv2,
+                           mode=i.disaggregation)
     cache_pool = serving.prefill if serving.disaggregated else serving.aggregated
     dep = next(d for d in deps if d.n_gpus == cache_pool.tp)
     node = lambda g: math.ceil(g / i.node_gpus - 1e-9)  # noqa: E731  (8-GPU servers)
@@ -152,7 +155,9 @@ def make_plan(inputs: PlanInputs | None = None) -> dict:
                    "reply_tokens": i.reply_tokens, "ttft_p95_s": i.ttft_p95_s, "tpot_p95_s": i.tpot_p95_s,
                    "latency_quantile": q, "max_batch": i.max_batch, "chunk_tokens": i.chunk_tokens,
                    "node_gpus": i.node_gpus, "cache": i.cache, "cache_hit_share": i.cache_hit_share,
-                   "disaggregation": i.disaggregation, "grid_g_co2_per_kwh": i.grid_g_co2_per_kwh},
+                   "disaggregation": i.disaggregation, "grid_g_co2_per_kwh": i.grid_g_co2_per_kwh,
+                   "chunked_service_cv2": i.chunked_service_cv2,
+                   "prefill_service_cv2": i.prefill_service_cv2},
         "serving": {
             "chosen": "disaggregated" if dis else "aggregated",
             "aggregated": serving.aggregated.as_dict() if serving.aggregated else None,

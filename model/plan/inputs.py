@@ -60,6 +60,11 @@ class PlanInputs:
         ``"auto"`` (the cheaper of the two at the SLO), ``"aggregated"`` or ``"disaggregated"``.
     grid_g_co2_per_kwh : float
         Grid carbon intensity.
+    node_other_w_per_gpu : float
+        Power of a node's parts other than the GPUs, per GPU, W.
+    chunked_service_cv2, prefill_service_cv2 : float
+        Squared coefficient of variation of prompt service in the waiting-time tail of an aggregated
+        (chunked-prefill) replica's queue and of a prefill replica's.
     """
 
     sessions: float = _d("case_study_sessions_target")
@@ -87,6 +92,8 @@ class PlanInputs:
     disaggregation: str = "auto"
     grid_g_co2_per_kwh: float = _d("plan_grid_g_co2_per_kwh")
     node_other_w_per_gpu: float = _d("plan_node_other_w_per_gpu")
+    chunked_service_cv2: float = _d("plan_service_cv2")
+    prefill_service_cv2: float = _d("plan_prefill_service_cv2")
 
     def __post_init__(self):
         check_positive("sessions", self.sessions)
@@ -108,6 +115,8 @@ class PlanInputs:
         check_choice("disaggregation", self.disaggregation, ("auto", "aggregated", "disaggregated"))
         check_nonnegative("grid_g_co2_per_kwh", self.grid_g_co2_per_kwh)
         check_nonnegative("node_other_w_per_gpu", self.node_other_w_per_gpu)
+        check_nonnegative("chunked_service_cv2", self.chunked_service_cv2)
+        check_nonnegative("prefill_service_cv2", self.prefill_service_cv2)
         if self.chunk_tokens <= self.max_batch:
             raise ParameterError("chunk_tokens", self.chunk_tokens,
                                  f"> max_batch ({self.max_batch}): a step must hold a full decode batch and a "

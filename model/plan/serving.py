@@ -5,23 +5,23 @@ Mooncake), each sized at the latency targets with the fitted step time (:class:`
 Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ requests/s to the replica):
 
 - **Queueing.** A replica's prefill server is a single FIFO queue of utilisation ρ and service s; its waiting
-  time at quantile q is taken from the M/M/1 tail P(W > t) = ρ·exp(−(1 − ρ)·t / s), i.e.
-  W_q = s / (1 − ρ) · ln(ρ / (1 − q)) when ρ > 1 − q, else 0 (:func:`wait_quantile`). Service here is close to
-  deterministic, whose waits are shorter (M/D/1: half the M/M/1 mean), so this errs towards more GPUs.
+  time at quantile q is taken from the exponential tail of the M/G/1 wait, P(W > t) = ρ·exp(−t / m) with
+  m = s (1 + cv²) / (2 (1 − ρ)) (:func:`wait_quantile`; cv² = ``plan_prefill_service_cv2`` = 0 on a prefill replica,
+  whose prompts are alike, and ``plan_service_cv2``, fitted against the simulator, on a chunked one).
 - **Prefill pool.** One prompt at a time: s = prefill(p − c after c cached); KV transfer of the p tokens' KV
   (:func:`model.kv.size.kv_footprint`) over the NICs of the smaller of the two replicas,
   t_x = bytes / (min(TP_p, TP_d) × NICs per GPU × NIC bandwidth). P95 TTFT = s + t_x + W_q(s, ρ); the pool runs at
   the highest ρ that meets the target. The transfer is not charged to the prefill GPUs' busy time (it streams
   while the next prompt is computed).
 - **Decode pool.** A step of B sequences at the mean context p + o/2 lasts t(B) (``Deployment.decode_time``);
-  every sequence sees that step time, so P95 TPOT = t(B). B is the largest batch with t(B) ≤ target, within
-  ``max_batch`` and the KV capacity (:func:`model.serving.saturation.continuous_batch_limit`). A replica
-  completes B / ((o − 1) · t(B)) requests/s (Little's law); the first token comes from the prefill pool.
-- **Aggregated replica (chunked prefill).** Each step carries the B decoding sequences and k prefill tokens, at
-  most ``chunk_tokens`` in all. At a rate λ: B = λ (o − 1) t and k = λ (p − c) t, with t the step time of
-  B + k tokens (a fixed point, iterated). P95 TPOT = t; a prompt is prefilled in ⌈(p − c) / (chunk − B)⌉ steps,
-  its service s, at utilisation ρ = k / (chunk − B): P95 TTFT = s + W_q(s, ρ). The replica runs at the highest
-  λ that meets both targets (:func:`model.rate_search.bisect_boundary`).
+  the batch is Poisson around its mean, so P95 TPOT = t(B + z·√B). B is the largest mean batch meeting the
+  target within ``max_batch`` and the KV capacity (:func:`model.serving.saturation.continuous_batch_limit`). A
+  replica completes B / ((o − 1) · t(B)) requests/s (Little's law); the first token comes from the prefill pool.
+- **Aggregated replica (chunked prefill).** Each step carries the B decoding sequences and prompt chunks, at
+  most ``chunk_tokens`` tokens in all; steps with chunks and without alternate, B = λ (o − 1) t̄ (a fixed point;
+  :func:`aggregated_state` gives the forms). P95 TTFT = the prompt's own chunk steps + the wait; P95 TPOT = the
+  mean step + the spread of a request's mean over its o − 1 steps. The replica runs at the highest λ that meets
+  both targets (:func:`model.rate_search.bisect_boundary`).
 
 GPUs of a pool = replicas × TP, replicas = ⌈λ_total / λ_replica⌉; busy GPUs (utilisation) from
 :func:`model.serving.capacity.busy_gpus`. Every TP in 1, 2, 4 … up to the node's GPUs that holds the weights is
@@ -48,19 +48,29 @@ from model.serving.step_time import Deployment
 NIC_TIER = "rdma-nic-400g"
 #: Relative precision of the rate searches (the tiering chapter's bisection tolerance, data/parameters).
 _REL_TOL_PARAMETER = "tiering_slo_rel_tol"
+#: Quantile at which ``plan_chunk_tpot_factor`` was fitted.
+_FITTED_QUANTILE = 0.95
 #: Fixed-point iterations of the aggregated step time (it converges geometrically well before this).
 _FIXED_POINT_STEPS = 60
 
 
-def wait_quantile(service_s: float, rho: float, q: float) -> float:
-    """Waiting time at quantile ``q`` of a FIFO queue of utilisation ``rho`` and mean service ``service_s``,
-    from the M/M/1 tail P(W > t) = ρ e^{−(1−ρ) t / s}: s/(1−ρ)·ln(ρ/(1−q)) when ρ > 1 − q, else 0; inf when
-    ρ ≥ 1."""
+def wait_quantile(service_s: float, rho: float, q: float, cv2: float) -> float:
+    """Waiting time at quantile ``q`` of a FIFO queue of utilisation ``rho``, mean service ``service_s`` and
+    squared coefficient of variation of service ``cv2``, from the exponential tail of the M/G/1 wait
+    P(W > t) = ρ·exp(−t / m) with m = s·(1 + cv2) / (2 (1 − ρ)) (Kingman's heavy-traffic mean over ρ; exact for
+    M/M/1, cv2 = 1): m·ln(ρ / (1 − q)) when ρ > 1 − q, else 0; inf when ρ ≥ 1."""
     if rho >= 1.0:
         return math.inf
     if rho <= 1.0 - q:
         return 0.0
-    return service_s / (1.0 - rho) * math.log(rho / (1.0 - q))
+    return service_s * (1.0 + cv2) / (2.0 * (1.0 - rho)) * math.log(rho / (1.0 - q))
+
+
+def normal_quantile(q: float) -> float:
+    """z with Φ(z) = q (standard normal)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(q)
 
 
 def tp_options(max_tp: int) -> list[int]:
@@ -144,12 +154,13 @@ def prefill_service_s(dep: Deployment, prompt_tokens: int, cached_tokens: int) -
     return float(dep.prefill_time(prompt_tokens - hit, hit))
 
 
-def prefill_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens, transfer_s, ttft_s, q) -> Pool | None:
+def prefill_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens, transfer_s, ttft_s, q,
+                 cv2: float) -> Pool | None:
     """The prefill pool of TP ``dep.n_gpus`` at the TTFT target, or None when even an idle replica misses it."""
     s = prefill_service_s(dep, prompt_tokens, cached_tokens)
     if s + transfer_s > ttft_s:
         return None
-    ttft = lambda rho: s + transfer_s + wait_quantile(s, rho, q)  # noqa: E731
+    ttft = lambda rho: s + transfer_s + wait_quantile(s, rho, q, cv2)  # noqa: E731
     hi = 1.0 - 1e-9
     rho = hi if ttft(hi) <= ttft_s else bisect_boundary(lambda r: ttft(r) <= ttft_s, 1.0 - q, hi,
                                                         rel_tol=default(_REL_TOL_PARAMETER) / 10, spacing="linear")
@@ -167,15 +178,21 @@ def decode_batch_limit(dep: Deployment, prompt_tokens, reply_tokens, max_batch) 
     return int(math.floor(continuous_batch_limit(dep, [prompt_tokens], [reply_tokens], max_batch)))
 
 
-def decode_pool(dep: Deployment, demand: float, *, prompt_tokens, reply_tokens, tpot_s, max_batch) -> Pool | None:
+def decode_pool(dep: Deployment, demand: float, *, prompt_tokens, reply_tokens, tpot_s, max_batch, q) -> Pool | None:
     """The decode pool of TP ``dep.n_gpus`` at the TPOT target, or None when one sequence alone misses it or the
-    KV holds none."""
+    KV holds none.
+
+    A replica at mean batch B holds a Poisson number of sequences (arrivals are Poisson, residence fixed), so
+    its batch at quantile q is about B + z_q·√B (within the KV limit) and P95 TPOT = t(that batch); B is the
+    largest mean batch that keeps it within the target."""
     limit = decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch)
     if limit < 1:
         return None
     b = np.arange(1, limit + 1, dtype=float)
-    t = np.asarray(dep.decode_time(b, decode_context(prompt_tokens, reply_tokens)), float)
-    ok = np.flatnonzero(t <= tpot_s)
+    ctx = decode_context(prompt_tokens, reply_tokens)
+    t = np.asarray(dep.decode_time(b, ctx), float)
+    t_q = np.asarray(dep.decode_time(np.minimum(b + normal_quantile(q) * np.sqrt(b), limit), ctx), float)
+    ok = np.flatnonzero(t_q <= tpot_s)
     if len(ok) == 0:
         return None
     i = int(ok[-1])
@@ -183,7 +200,7 @@ def decode_pool(dep: Deployment, demand: float, *, prompt_tokens, reply_tokens, 
     if steps == 0:
         return Pool("decode", dep.n_gpus, math.inf, 0, 0, 0.0, math.nan, float(t[0]), 0.0)
     rate = b[i] / (steps * t[i])
-    return _pool("decode", dep, demand, rate, math.nan, float(t[i]), float(b[i]))
+    return _pool("decode", dep, demand, rate, math.nan, float(t_q[i]), float(b[i]))
 
 
 # --- aggregated replica ------------------------------------------------------------------------------------------
@@ -200,52 +217,75 @@ class AggregatedState:
 
 
 def aggregated_state(dep: Deployment, rate: float, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens,
-                     max_batch, q) -> AggregatedState:
-    """The replica's step time, batch, TTFT and TPOT at ``rate`` requests/s (fixed point of module docstring)."""
+                     max_batch, q, cv2: float) -> AggregatedState:
+    """The replica's steps, batch, TTFT and TPOT at ``rate`` requests/s (module docstring).
+
+    Steps are of two kinds: with prompt chunks (``t_c``: the B decodes and min(room, new) prompt tokens,
+    room = chunk − B) and without (``t_d``). A prompt is m = new / room chunk steps of work (the next prompt fills
+    the rest of its last step), so the prefill server is busy ρ = λ·m·t_c of the time and a share
+    f = (ρ/t_c) / (ρ/t_c + (1 − ρ)/t_d) of the steps carry chunks; the mean step is t̄ = f·t_c + (1 − f)·t_d and
+    B = λ (o − 1) t̄ (a fixed point, iterated). TTFT at quantile q: the prompt's own ⌈m⌉ steps + the M/G/1 wait
+    (:func:`wait_quantile`, service m·t_c of cv² ``cv2``). TPOT of a request is the mean of its o − 1 steps;
+    requests decoding through a prefill busy period see more chunk steps than the mean, so at quantile q it is
+    t̄ + c·ρ/(1 − ρ)·(t_c − t̄), at most t_c, with c = ``plan_chunk_tpot_factor`` (fitted against the simulator
+    at q = 0.95, scaled by z_q / z_0.95).
+    """
     new = prompt_tokens - min(cached_tokens, prompt_tokens - 1)
     past = prompt_tokens - new
     ctx = decode_context(prompt_tokens, reply_tokens)
     limit = min(max_batch, decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch))
-    mean_past = past + new / 2.0
+    steps = reply_tokens - 1
+    z = normal_quantile(q)
 
     def step(b, k):
+        mean_past = past + k / 2.0
         pairs = b * (ctx + 1) + k * (mean_past + 0.5)
-        return float(dep.step_time(b + k, pairs, b, b * (ctx + 1) + (mean_past if k > 0 else 0.0), b + k))
+        return float(dep.step_time(b + k, pairs, b, b * (ctx + 1) + (past if k > 0 else 0.0), b + k))
 
-    t = step(1.0, min(new, chunk_tokens - 1))
-    b = k = 0.0
+    def at(b):
+        room = chunk_tokens - b
+        if room < 1 or b > limit:
+            return None
+        m = new / room                       # chunk steps' worth of work per prompt (the next fills the last)
+        t_c, t_d = step(b, min(room, new)), step(b, 0.0)
+        rho = rate * m * t_c
+        if rho >= 1.0:
+            return None
+        f = (rho / t_c) / (rho / t_c + (1.0 - rho) / t_d)
+        return m, t_c, t_d, rho, f, f * t_c + (1.0 - f) * t_d
+
+    b = 0.0
+    state = at(b)
     for _ in range(_FIXED_POINT_STEPS):
-        b = rate * (reply_tokens - 1) * t
-        k = rate * new * t
-        if b > limit or b + k >= chunk_tokens:
-            return AggregatedState(False, t, b, k, math.inf, math.inf)
-        t_next = step(b, k)
-        if abs(t_next - t) <= 1e-12 * t:
-            t = t_next
+        if state is None:
+            return AggregatedState(False, math.nan, b, math.nan, math.inf, math.inf)
+        b_next = rate * steps * state[-1]
+        state = at(b_next)
+        if abs(b_next - b) <= 1e-9 * max(b, 1.0):
+            b = b_next
             break
-        t = t_next
-    b = rate * (reply_tokens - 1) * t
-    k = rate * new * t
-    room = chunk_tokens - b
-    if b > limit or k >= room:
-        return AggregatedState(False, t, b, k, math.inf, math.inf)
-    service = math.ceil(new / room) * t
-    ttft = service + wait_quantile(service, k / room, q)
-    return AggregatedState(True, t, b, k, ttft, t)
+        b = b_next
+    if state is None:
+        return AggregatedState(False, math.nan, b, math.nan, math.inf, math.inf)
+    m, t_c, t_d, rho, f, t_mean = state
+    ttft = math.ceil(m) * t_c + wait_quantile(m * t_c, rho, q, cv2)
+    factor = default("plan_chunk_tpot_factor") * z / normal_quantile(_FITTED_QUANTILE)
+    tpot = min(t_c, t_mean + factor * rho / (1.0 - rho) * (t_c - t_mean))
+    return AggregatedState(True, t_mean, b, rate * new * t_mean, ttft, tpot)
 
 
 def aggregated_floor(dep: Deployment, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens, max_batch, q):
     """(P95 TTFT, P95 TPOT) of an idle replica: the zero-load floor."""
     s = aggregated_state(dep, 1e-9, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
-                         reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q)
+                         reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q, cv2=0.0)
     return s.ttft_p95_s, s.tpot_p95_s
 
 
 def aggregated_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens, reply_tokens, ttft_s, tpot_s,
-                    chunk_tokens, max_batch, q) -> Pool | None:
+                    chunk_tokens, max_batch, q, cv2: float) -> Pool | None:
     """The aggregated pool of TP ``dep.n_gpus`` at both targets, or None when an idle replica misses one."""
     kw = dict(prompt_tokens=prompt_tokens, cached_tokens=cached_tokens, reply_tokens=reply_tokens,
-              chunk_tokens=chunk_tokens, max_batch=max_batch, q=q)
+              chunk_tokens=chunk_tokens, max_batch=max_batch, q=q, cv2=cv2)
 
     def meets(r):
         s = aggregated_state(dep, r, **kw)
@@ -299,10 +339,12 @@ def _best(pools):
 
 def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, cached_tokens: int,
                  reply_tokens: int, ttft_s: float, tpot_s: float, chunk_tokens: int, max_batch: int, q: float,
-                 mode: str = "auto") -> Serving:
+                 cv2: float, prefill_cv2: float, mode: str = "auto") -> Serving:
     """Size both ways of serving ``demand`` requests/s on the TP options ``deps`` and choose one.
 
-    ``mode``: ``"auto"`` (the one with fewer GPUs; ties: aggregated), ``"aggregated"`` or ``"disaggregated"``.
+    ``cv2`` and ``prefill_cv2``: squared coefficients of variation of prompt service on an aggregated and on a
+    prefill replica (:func:`wait_quantile`). ``mode``: ``"auto"`` (the one with fewer GPUs; ties: aggregated),
+    ``"aggregated"`` or ``"disaggregated"``.
 
     Raises
     ------
@@ -315,12 +357,14 @@ def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, c
     nbytes = kv_transfer_bytes(arch, prompt_tokens, kv_dtype)
     agg = _best(aggregated_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                                 reply_tokens=reply_tokens, ttft_s=ttft_s, tpot_s=tpot_s, chunk_tokens=chunk_tokens,
-                                max_batch=max_batch, q=q) for d in deps)
+                                max_batch=max_batch, q=q, cv2=cv2) for d in deps)
     dec = _best(decode_pool(d, demand, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens, tpot_s=tpot_s,
-                            max_batch=max_batch) for d in deps)
+                            max_batch=max_batch, q=q) for d in deps)
     link = lambda tp: min(tp, dec.tp) if dec else tp  # noqa: E731
     pre = _best(prefill_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
-                             transfer_s=kv_transfer_s(nbytes, link(d.n_gpus)), ttft_s=ttft_s, q=q) for d in deps)
+                             transfer_s=kv_transfer_s(nbytes, link(d.n_gpus)), ttft_s=ttft_s, q=q,
+                             cv2=prefill_cv2)
+               for d in deps)
     floors = zero_load_floors(deps, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                               reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q,
                               transfer_bytes=nbytes)

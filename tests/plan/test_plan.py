@@ -59,31 +59,31 @@ def test_demand_is_the_fleet_chapters(case_study):
 
 
 def test_fleet_agrees_with_the_fleet_chapter():
-    """The fleet chapter sizes its 1M-session fleet from a simulated load sweep of one 8-GPU replica
-    (:func:`replica_load_sweep`, :func:`fleet_sizing_table`, P95 TTFT ≤ 3.2 s, every prompt prefilled whole).
+    """The fleet chapter sizes its 1M-session fleet from a simulated load sweep of one 8-GPU replica under vLLM's
+    default scheduler (:func:`replica_load_sweep`, :func:`fleet_sizing_table`; P95 TTFT ≤ 3.2 s, every prompt
+    prefilled whole, no TPOT target). That scheduler runs prompts in steps of their own ahead of the decodes, so
+    its TTFT is a prompt queue's and the decodes fill the time left: the plan's closed form of that split is its
+    disaggregated pools with only the TTFT target binding (no cache, TPOT target out of the way).
 
-    The plan at the same reading (no cache, only the TTFT target binding) must be within −10% / +30% of it.
-    Why that wide: the plan's aggregated replica runs chunked prefill (at most 512 tokens a step) where the
-    simulated one runs vLLM's separate prefill steps, and its queue tail is M/M/1's, conservative for
-    near-deterministic prefills; both push the plan up. Below −10% (more than the step-time model's validated
-    TTFT error, about 9%) would mean the closed form promises latencies the simulator does not reach. And no plan
-    can carry the demand on fewer GPUs than saturated replicas of its TP would (the chapter's Little's-law count,
-    :func:`busy_gpus` at :func:`replica_saturation_rate_per_s`)."""
+    Tolerance −10% / +20%: the step-time model's validated TTFT error is about 9% (either way), and the plan's
+    prompt queue is conservative at the high utilisation a loose TTFT target allows (the simulator packs waiting
+    prompts into one step; :data:`plan_prefill_service_cv2`'s check: 3.1 s against 2.1 s at 0.88). And no plan
+    carries the demand on fewer GPUs than saturated replicas would (the chapter's Little's-law count,
+    :func:`busy_gpus` at :func:`replica_saturation_rate_per_s`, TP 8)."""
     from model.economics.fleet_sizing import fleet_sizing_table, replica_load_sweep, replica_saturation_rate_per_s
     from model.serving.capacity import busy_gpus
 
-    plan = make_plan(PlanInputs(cache=False, tpot_p95_s=10.0, disaggregation="aggregated"))
+    plan = make_plan(PlanInputs(cache=False, tpot_p95_s=10.0, disaggregation="disaggregated"))
     sat, sweep = replica_load_sweep("llama-2-70b", "a100-80gb", 8, prompt_tokens=2000, reply_tokens=100,
                                     n_requests=300)
     chapter = fleet_sizing_table(sweep, sat, latency_metrics=["ttft_s_p95"], latency_target_s=3.2,
                                  session_counts=[1_000_000], replica_gpus=8, turns_per_session=200,
                                  session_minutes=30, spare_share=0.0)
     ratio = plan["gpus"] / float(chapter["gpus"].iloc[0])
-    assert 0.9 <= ratio <= 1.3, ratio
-    tp = plan["tp"]["aggregated"]
-    rate = replica_saturation_rate_per_s("llama-2-70b", "a100-80gb", tp, prompt_tokens=2000, reply_tokens=100)
+    assert 0.9 <= ratio <= 1.2, ratio
+    rate = replica_saturation_rate_per_s("llama-2-70b", "a100-80gb", 8, prompt_tokens=2000, reply_tokens=100)
     assert plan["gpus"] >= busy_gpus(plan["inputs"]["demand_requests_per_s"], replica_rate_per_s=rate,
-                                     gpus_per_replica=tp)
+                                     gpus_per_replica=8)
 
 
 def test_price_per_token_agrees_with_the_economics_chapter(no_cache):
@@ -131,13 +131,14 @@ def test_weights_decide_the_tp_options(deps):
     assert [d.n_gpus for d in deps] == [2, 4, 8]        # 138 GB of FP16 weights do not fit one 80 GB GPU
 
 
-def test_wait_quantile_is_the_mm1_tail():
+def test_wait_quantile_is_the_mg1_tail():
     from model.plan.serving import wait_quantile
 
     s, rho, q = 0.2, 0.8, 0.95
-    w = wait_quantile(s, rho, q)
+    w = wait_quantile(s, rho, q, 1.0)                                   # M/M/1: exact
     assert rho * math.exp(-(1 - rho) * w / s) == pytest.approx(1 - q)
-    assert wait_quantile(s, 0.04, q) == 0.0 and wait_quantile(s, 1.0, q) == math.inf
+    assert wait_quantile(s, rho, q, 0.0) == pytest.approx(w / 2)          # M/D/1: half the mean wait
+    assert wait_quantile(s, 0.04, q, 1.0) == 0.0 and wait_quantile(s, 1.0, q, 1.0) == math.inf
 
 
 def test_kv_transfer_is_bytes_over_bandwidth(deps):
@@ -155,28 +156,32 @@ def test_prefill_pool_utilisation_and_ttft(deps):
 
     dep, demand = deps[1], 1000.0
     t_x = kv_transfer_s(6.5e8, 4)
-    pool = prefill_pool(dep, demand, prompt_tokens=2000, cached_tokens=500, transfer_s=t_x, ttft_s=3.2, q=0.95)
+    pool = prefill_pool(dep, demand, prompt_tokens=2000, cached_tokens=500, transfer_s=t_x, ttft_s=3.2, q=0.95,
+                        cv2=0.5)
     s = prefill_service_s(dep, 2000, 500)
     rho = pool.replica_requests_per_s * s
     assert pool.busy_at_rate == pytest.approx(rho)
-    assert pool.ttft_p95_s == pytest.approx(s + t_x + wait_quantile(s, rho, 0.95))
+    assert pool.ttft_p95_s == pytest.approx(s + t_x + wait_quantile(s, rho, 0.95, 0.5))
     assert pool.ttft_p95_s <= 3.2 and pool.ttft_p95_s >= 3.2 * (1 - 0.01)      # the highest load meeting it
     assert pool.replicas == math.ceil(demand / pool.replica_requests_per_s)
     assert pool.gpus == pool.replicas * 4
     assert pool.utilisation == pytest.approx(demand * s / pool.replicas)        # busy share of the pool's time
     assert prefill_pool(dep, demand, prompt_tokens=2000, cached_tokens=0, transfer_s=t_x, ttft_s=s / 2,
-                        q=0.95) is None
+                        q=0.95, cv2=0.5) is None
 
 
 def test_decode_pool_batch_and_rate(deps):
+    """P95 TPOT is the step of the batch at its 95th percentile (Poisson around the mean B: B + 1.645 √B), B the
+    largest mean batch that keeps it within the target; a replica completes B / ((o − 1) t(B)) requests/s."""
     from model.plan.serving import decode_pool
 
     dep, demand = deps[1], 1000.0
-    pool = decode_pool(dep, demand, prompt_tokens=2000, reply_tokens=100, tpot_s=0.1, max_batch=256)
+    pool = decode_pool(dep, demand, prompt_tokens=2000, reply_tokens=100, tpot_s=0.1, max_batch=256, q=0.95)
     b = pool.batch
-    assert float(dep.decode_time(b, 2050)) == pytest.approx(pool.tpot_p95_s) and pool.tpot_p95_s <= 0.1
-    assert b == 256 or float(dep.decode_time(b + 1, 2050)) > 0.1                # the largest batch within TPOT
-    assert pool.replica_requests_per_s == pytest.approx(b / (99 * pool.tpot_p95_s))   # Little's law
+    b95 = lambda x: min(x + 1.6448536269514722 * math.sqrt(x), 256)  # noqa: E731  (KV holds more than 256 here)
+    assert float(dep.decode_time(b95(b), 2050)) == pytest.approx(pool.tpot_p95_s) and pool.tpot_p95_s <= 0.1
+    assert float(dep.decode_time(b95(b + 1), 2050)) > 0.1                       # the largest batch within TPOT
+    assert pool.replica_requests_per_s == pytest.approx(b / (99 * float(dep.decode_time(b, 2050))))
     assert pool.gpus == math.ceil(demand / pool.replica_requests_per_s) * dep.n_gpus
 
 
@@ -229,8 +234,8 @@ def test_an_slo_below_the_floor_gives_the_floor(capsys):
     rc, out, err = run(["--ttft-p95-s", "0.01"], capsys)
     assert rc == 2 and "zero-load floor" in err
     floor = float(err.split(">= ")[1].split(" s")[0])
-    ok, _, _ = run(["--ttft-p95-s", f"{floor * 1.5}", "--sessions", "1000", "--no-cache", "--json"], capsys)
-    assert ok == 0
+    ok, _, err = run(["--ttft-p95-s", f"{floor * 1.5}", "--sessions", "1000", "--json"], capsys)
+    assert ok == 0, err
 
 
 # --- other models, files, the report -----------------------------------------------------------------------------
