@@ -78,8 +78,9 @@ def validated_errors() -> dict:
     return {k: float(table[m]) for k, m in wanted.items() if m in table.index}
 
 
-def make_plan(inputs: PlanInputs | None = None) -> dict:
-    """The plan for ``inputs`` (default: the case study's service).
+def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> dict:
+    """The plan for ``inputs`` (default: the case study's service); with ``simulate`` one replica of each pool is
+    also run through the discrete-event simulator at the plan's rate (:func:`model.plan.simulate.simulate_plan`).
 
     Raises
     ------
@@ -188,7 +189,13 @@ def make_plan(inputs: PlanInputs | None = None) -> dict:
         "energy": {**energy.as_dict(), "tdp_w": gpu.tdp_watts, "node_other_w_per_gpu": i.node_other_w_per_gpu,
                    "scope": "IT power of the GPUs' nodes (no PUE)"},
         "validated_error": validated_errors(),
-        "simulated": False,
+        "simulated": simulate,
         "assumptions": list(ASSUMPTIONS),
     }
+    if simulate:
+        from model.plan.simulate import simulate_plan
+
+        plan["simulation"] = simulate_plan(serving, deps, prompt_tokens=i.prompt_tokens, cached_tokens=cached,
+                                           reply_tokens=i.reply_tokens, chunk_tokens=i.chunk_tokens,
+                                           max_batch=i.max_batch)
     return _clean(plan)

@@ -102,6 +102,21 @@ def markdown(plan: dict) -> str:
         f"{human(e['other_kw'])} kW ({human(e['node_other_w_per_gpu'])} W per GPU); {e['scope']}.",
         "",
     ]
+    sim = plan.get("simulation")
+    if sim:
+        lines += ["## Simulated check",
+                  "",
+                  "One replica of each pool through the discrete-event simulator at the plan's rate (P95 of the "
+                  "steady state; the fleet, router and cache are not simulated):",
+                  "",
+                  "| replica | requests/s | P95 TTFT plan | simulated | P95 TPOT plan | simulated |",
+                  "|---|---|---|---|---|---|"]
+        for role, r in sim.items():
+            p, s_ = r["plan"], r["simulated"]
+            ttft = (seconds(p["ttft_p95_s"]), seconds(s_["ttft_p95_s"])) if p["ttft_p95_s"] is not None else ("—", "—")
+            tpot = (seconds(p["tpot_p95_s"]), seconds(s_["tpot_p95_s"])) if p["tpot_p95_s"] is not None else ("—", "—")
+            lines.append(f"| {role} | {human(r['rate_per_s'])} | {ttft[0]} | {ttft[1]} | {tpot[0]} | {tpot[1]} |")
+        lines.append("")
     if err:
         lines += ["## Validated error",
                   "",
