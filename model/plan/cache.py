@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -60,24 +61,42 @@ class CacheProfile:
                 * prompt_tokens / self.trace_mean_prompt_tokens)
 
 
-def trace_params(turns_per_session: float, session_minutes: float):
+@dataclass(frozen=True)
+class SharedPrefix:
+    """The shared prefix of the service's prompts: a persona shared by all, one per character, and how popular
+    the characters are (the chat generator's :class:`~model.workload.CharacterChatParams` fields)."""
+
+    shared_persona_tokens: int
+    character_persona_tokens: int
+    characters: int
+    zipf_exponent: float
+
+
+def trace_params(turns_per_session: float, session_minutes: float, prefix: SharedPrefix):
     """:class:`~model.workload.CharacterChatParams` of the sample: the chat generator's defaults (the case
-    study's characters, personas, history), the plan's session shape, ``plan_cache_trace_sessions`` sessions."""
+    study's history window and turn), the plan's session shape and shared prefix, ``plan_cache_trace_sessions``
+    sessions."""
     from model.workload import CharacterChatParams
 
+    popular = min(int(default("chat_popular_characters")), prefix.characters)
     return CharacterChatParams(concurrent_sessions=default("plan_cache_trace_sessions"),
                                mean_turns=turns_per_session, session_minutes=session_minutes,
-                               duration_s=session_minutes * 60.0)
+                               duration_s=session_minutes * 60.0, n_characters=prefix.characters,
+                               zipf_exponent=prefix.zipf_exponent, popular_characters=popular,
+                               shared_persona_tokens=prefix.shared_persona_tokens,
+                               character_persona_tokens=prefix.character_persona_tokens)
 
 
-def cache_profile(turns_per_session: float, session_minutes: float, hit_share: float, *, seed: int = 0) -> CacheProfile:
-    """Generate the sample trace and analyse it (about a second on one core)."""
+@lru_cache(maxsize=8)
+def cache_profile(turns_per_session: float, session_minutes: float, hit_share: float, prefix: SharedPrefix, *,
+                  seed: int = 0) -> CacheProfile:
+    """Generate the sample trace and analyse it (about a second on one core; remembered for the same inputs)."""
     from model.tiering.stack_distance import (capacity_for_hit_share, ideal_hit_ratio, lru_hit_ratio_curve,
                                               stack_distances)
     from model.ttl import TtlPrices, group_cost_curves, reuse_profile
     from model.workload.chat import character_chat_trace
 
-    params = trace_params(turns_per_session, session_minutes)
+    params = trace_params(turns_per_session, session_minutes, prefix)
     trace = character_chat_trace(params, seed=seed)
     d = stack_distances(trace)
     cap = capacity_for_hit_share(trace, hit_share, d)

@@ -33,7 +33,12 @@ FLAGS = {"sessions": "--sessions", "turns_per_session": "--turns-per-session",
          "gpu_usd_per_hour": "--gpu-usd-per-hour", "api_model": "--api-model", "max_batch": "--max-batch",
          "chunk_tokens": "--chunk-tokens", "node_gpus": "--node-gpus", "cache_hit_share": "--cache-hit-share",
          "disaggregation": "--disaggregation", "grid_g_co2_per_kwh": "--grid-g-co2-per-kwh",
-         "node_other_w_per_gpu": "--node-other-w-per-gpu", "name": "--model", "cache": "--no-cache"}
+         "node_other_w_per_gpu": "--node-other-w-per-gpu", "name": "--model", "cache": "--no-cache",
+         "shared_persona_tokens": "--shared-persona-tokens", "character_persona_tokens": "--character-persona-tokens",
+         "characters": "--characters", "zipf_exponent": "--zipf-exponent",
+         "dram_usd_per_gb_month": "--dram-usd-per-gb-month", "ssd_usd_per_gb_month": "--ssd-usd-per-gb-month",
+         "requests_per_s": "--requests-per-s", "n_characters": "--characters",
+         "popular_characters": "--characters", "history_window_tokens": "--shared-persona-tokens"}
 
 
 def _parser() -> ArgumentParser:
@@ -47,7 +52,10 @@ def _parser() -> ArgumentParser:
                                    "case study's service (data/parameters).")
     p.add_argument("--input", help="a YAML or JSON file of inputs named as the flags (sessions, ttft_p95_s, ...); "
                                    "flags given as well win")
-    p.add_argument("--sessions", type=float, help=f"concurrent sessions (> 0; default {dflt['sessions']:,.0f})")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--sessions", type=float, help=f"concurrent sessions (> 0; default {dflt['sessions']:,.0f})")
+    rate.add_argument("--requests-per-s", type=float,
+                      help="a turn rate instead of --sessions, requests/s (> 0; the sessions follow by Little's law)")
     p.add_argument("--turns-per-session", type=float,
                    help=f"turns per session (> 0; default {dflt['turns_per_session']:g})")
     p.add_argument("--session-minutes", type=float,
@@ -79,6 +87,18 @@ def _parser() -> ArgumentParser:
                    help=f"share of the ideal prefix hit ratio the cache is sized for, in (0, 1] "
                         f"(default {dflt['cache_hit_share']:g})")
     p.add_argument("--no-cache", action="store_true", help="plan without a prefix cache")
+    p.add_argument("--shared-persona-tokens", type=int,
+                   help=f"system prompt every session shares, tokens (>= 0; default {dflt['shared_persona_tokens']})")
+    p.add_argument("--character-persona-tokens", type=int,
+                   help=f"prompt of each character (persona), tokens (>= 0; default {dflt['character_persona_tokens']})")
+    p.add_argument("--characters", type=int,
+                   help=f"distinct characters (personas) (>= 1; default {dflt['characters']:,})")
+    p.add_argument("--zipf-exponent", type=float,
+                   help=f"Zipf exponent of the characters' popularity (>= 0; default {dflt['zipf_exponent']:g})")
+    p.add_argument("--dram-usd-per-gb-month", type=float,
+                   help="price of the cache's host DRAM, USD/GB-month (>= 0; default data/hardware.csv host-dram)")
+    p.add_argument("--ssd-usd-per-gb-month", type=float,
+                   help="price of the cache's SSD, USD/GB-month (>= 0; default data/hardware.csv nvme-ssd)")
     p.add_argument("--disaggregation", choices=("auto", "aggregated", "disaggregated"),
                    help="auto (the cheaper at the SLO, default), aggregated or disaggregated")
     p.add_argument("--grid-g-co2-per-kwh", type=float,
@@ -86,6 +106,9 @@ def _parser() -> ArgumentParser:
     p.add_argument("--node-other-w-per-gpu", type=float,
                    help=f"power of a node's CPUs, memory, NICs, fans per GPU, W (>= 0; default "
                         f"{dflt['node_other_w_per_gpu']:g})")
+    p.add_argument("--compare-gpus",
+                   help="comma-separated GPUs of data/hardware.csv to plan the same service on, side by side "
+                        "(each at its own price row)")
     p.add_argument("--simulate", action="store_true",
                    help="also run one replica of each pool through the discrete-event simulator at the plan's "
                         "rate and show how far its P95 TTFT and TPOT are from the plan's (about a second more)")
@@ -146,7 +169,18 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     try:
-        plan = make_plan(inputs_from_args(args), simulate=args.simulate)
+        inputs = inputs_from_args(args)
+        plan = make_plan(inputs, simulate=args.simulate)
+        if args.compare_gpus:
+            from model.hardware import available_gpus
+            from model.plan.compose import compare_gpus
+
+            names = [g.strip() for g in args.compare_gpus.split(",") if g.strip()]
+            bad = [g for g in names if g not in available_gpus()]
+            if bad or not names:
+                raise ParameterError("--compare-gpus", args.compare_gpus,
+                                     "a comma-separated list of " + ", ".join(available_gpus()))
+            plan["compare_gpus"] = compare_gpus(inputs, names)
     except (ParameterError, FileNotFoundError) as exc:
         text = _flag_message(exc) if isinstance(exc, ParameterError) else \
             f"--config={args.config!r} is not allowed: --config must be a readable config.json ({exc.strerror})"

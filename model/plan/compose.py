@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from functools import lru_cache
 
 from model.calendar import hours_per_month
 from model.hardware import load_gpu
@@ -68,6 +70,7 @@ def _clean(obj):
     return _num(f)
 
 
+@lru_cache(maxsize=1)
 def validated_errors() -> dict:
     """Median absolute relative error of the step-time model by metric on the validation rows of the published
     measurements (:func:`model.serving.step_time_accuracy.error_summary`): TTFT, TPOT and throughput."""
@@ -76,6 +79,27 @@ def validated_errors() -> dict:
     table = error_summary(prediction_table()).set_index("metric")["median_abs_error"]
     wanted = {"ttft": "ttft_ms", "tpot": "tpot_ms", "throughput": "output_tokens_per_s", "all": "all"}
     return {k: float(table[m]) for k, m in wanted.items() if m in table.index}
+
+
+#: Figures of each GPU's plan that :func:`compare_gpus` sets side by side.
+COMPARED = ("gpus", "prefill_gpus", "decode_gpus", "disaggregated", "nodes", "usd_per_month", "usd_per_million_tokens",
+            "kw", "kwh_per_million_tokens", "hbm_gb_per_node", "dram_gb_per_node", "ssd_gb_per_node")
+
+
+def compare_gpus(inputs: PlanInputs, gpus: list[str]) -> list[dict]:
+    """The plan's headline figures for each of ``gpus`` (the other inputs unchanged; the GPU's own price row,
+    so a set ``gpu_usd_per_hour`` is not carried over); a GPU that cannot serve the model at the targets, or has no
+    price, gets its one-line reason under ``error``."""
+    rows = []
+    for g in gpus:
+        try:
+            p = make_plan(replace(inputs, gpu=g, gpu_usd_per_hour=None))
+        except ParameterError as exc:
+            rows.append({"gpu": g, "error": str(exc)})
+            continue
+        rows.append({"gpu": g, **{k: p[k] for k in COMPARED}, "tp": p["tp"],
+                     "usd_per_gpu_hour": p["cost"]["usd_per_gpu_hour"]})
+    return rows
 
 
 def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> dict:
@@ -99,7 +123,8 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
     q = i.latency_quantile
     kv_per_token = kv_footprint(arch, i.prompt_tokens, i.kv_dtype).kv_bytes_per_token
 
-    profile = cache_profile(i.turns_per_session, i.session_minutes, i.cache_hit_share) if i.cache else None
+    profile = cache_profile(i.turns_per_session, i.session_minutes, i.cache_hit_share, i.shared_prefix) \
+        if i.cache else None
     cached = int(round(profile.token_hit_ratio * i.prompt_tokens)) if profile else 0
     cached = min(cached, i.prompt_tokens - 1)
     serving = size_serving(deps, demand, prompt_tokens=i.prompt_tokens, cached_tokens=cached,
@@ -115,7 +140,7 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
 
     price_probe = plan_cost(i, gpus=serving.gpus, dram_gb=0.0, ssd_gb=0.0)
     if profile:
-        nc = node_cache(profile, sessions=i.sessions, cache_nodes=cache_nodes, node_gpus=i.node_gpus, dep=dep,
+        nc = node_cache(profile, sessions=i.sessions_in_progress, cache_nodes=cache_nodes, node_gpus=i.node_gpus, dep=dep,
                         batch=cache_pool.batch, prompt_tokens=i.prompt_tokens, reply_tokens=i.reply_tokens,
                         cached_tokens=cached, kv_bytes_per_token=kv_per_token)
         recompute = (price_probe.usd_per_gpu_hour / SECONDS_PER_HOUR * dep.n_gpus
@@ -149,7 +174,7 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
         "nodes": nodes,
         "aggregated_gpus": serving.aggregated.gpus if serving.aggregated else None,
         "tp": {p.role: p.tp for p in serving.pools},
-        "inputs": {"sessions": i.sessions, "demand_requests_per_s": demand, "model": arch.name,
+        "inputs": {"sessions": i.sessions_in_progress, "demand_requests_per_s": demand, "model": arch.name,
                    "model_display_name": arch.display_name, "config": i.config, "gpu": i.gpu,
                    "weight_dtype": i.weight_dtype, "kv_dtype": i.kv_dtype, "turns_per_session": i.turns_per_session,
                    "session_minutes": i.session_minutes, "prompt_tokens": i.prompt_tokens,
@@ -157,7 +182,9 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
                    "latency_quantile": q, "max_batch": i.max_batch, "chunk_tokens": i.chunk_tokens,
                    "node_gpus": i.node_gpus, "cache": i.cache, "cache_hit_share": i.cache_hit_share,
                    "disaggregation": i.disaggregation, "grid_g_co2_per_kwh": i.grid_g_co2_per_kwh,
-                   "chunked_service_cv2": i.chunked_service_cv2,
+                   "shared_persona_tokens": i.shared_persona_tokens,
+                   "character_persona_tokens": i.character_persona_tokens, "characters": i.characters,
+                   "zipf_exponent": i.zipf_exponent, "chunked_service_cv2": i.chunked_service_cv2,
                    "prefill_service_cv2": i.prefill_service_cv2},
         "serving": {
             "chosen": "disaggregated" if dis else "aggregated",

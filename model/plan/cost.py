@@ -74,6 +74,8 @@ def plan_cost(inputs, *, gpus: int, dram_gb: float, ssd_gb: float) -> Cost:
     api = api_price(inputs.api_model, name="--api-model")
     per_request = inputs.prompt_tokens * api.usd_per_1m_input + inputs.reply_tokens * api.usd_per_1m_output
     api_month = inputs.demand_requests_per_s * hours_per_month() * SECONDS_PER_HOUR * per_request / MILLION
-    return Cost(price.usd_per_gpu_hour, price.label, gpus * price.usd_per_gpu_month(),
-                dram_gb * load_tier(DRAM_TIER).usd_per_gb_month, ssd_gb * load_tier(SSD_TIER).usd_per_gb_month,
+    dram = load_tier(DRAM_TIER).usd_per_gb_month if inputs.dram_usd_per_gb_month is None \
+        else inputs.dram_usd_per_gb_month
+    ssd = load_tier(SSD_TIER).usd_per_gb_month if inputs.ssd_usd_per_gb_month is None else inputs.ssd_usd_per_gb_month
+    return Cost(price.usd_per_gpu_hour, price.label, gpus * price.usd_per_gpu_month(), dram_gb * dram, ssd_gb * ssd,
                 0.0, tokens, api.model, api_month)

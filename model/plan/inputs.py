@@ -60,6 +60,13 @@ class PlanInputs:
         ``"auto"`` (the cheaper of the two at the SLO), ``"aggregated"`` or ``"disaggregated"``.
     grid_g_co2_per_kwh : float
         Grid carbon intensity.
+    shared_persona_tokens, character_persona_tokens, characters, zipf_exponent
+        The shared prefix of the generated trace the cache is sized on: a persona every prompt shares, one per
+        character, the number of characters and the Zipf exponent of their popularity (case study §1, §7).
+    dram_usd_per_gb_month, ssd_usd_per_gb_month : float or None
+        Prices of the cache's DRAM and SSD; None: ``data/hardware.csv`` (host-dram, nvme-ssd).
+    requests_per_s : float or None
+        A request (turn) rate instead of the sessions' (then the sessions in progress follow by Little's law).
     node_other_w_per_gpu : float
         Power of a node's parts other than the GPUs, per GPU, W.
     chunked_service_cv2, prefill_service_cv2 : float
@@ -92,6 +99,13 @@ class PlanInputs:
     disaggregation: str = "auto"
     grid_g_co2_per_kwh: float = _d("plan_grid_g_co2_per_kwh")
     node_other_w_per_gpu: float = _d("plan_node_other_w_per_gpu")
+    shared_persona_tokens: int = _d("chat_shared_persona_tokens", int)
+    character_persona_tokens: int = _d("chat_character_persona_tokens", int)
+    characters: int = _d("chat_characters", int)
+    zipf_exponent: float = _d("chat_zipf_exponent")
+    dram_usd_per_gb_month: float | None = None
+    ssd_usd_per_gb_month: float | None = None
+    requests_per_s: float | None = None
     chunked_service_cv2: float = _d("plan_service_cv2")
     prefill_service_cv2: float = _d("plan_prefill_service_cv2")
 
@@ -115,6 +129,15 @@ class PlanInputs:
         check_choice("disaggregation", self.disaggregation, ("auto", "aggregated", "disaggregated"))
         check_nonnegative("grid_g_co2_per_kwh", self.grid_g_co2_per_kwh)
         check_nonnegative("node_other_w_per_gpu", self.node_other_w_per_gpu)
+        check_int("shared_persona_tokens", self.shared_persona_tokens, low=0)
+        check_int("character_persona_tokens", self.character_persona_tokens, low=0)
+        check_int("characters", self.characters, low=1)
+        check_nonnegative("zipf_exponent", self.zipf_exponent)
+        for name in ("dram_usd_per_gb_month", "ssd_usd_per_gb_month"):
+            if getattr(self, name) is not None:
+                check_nonnegative(name, getattr(self, name))
+        if self.requests_per_s is not None:
+            check_positive("requests_per_s", self.requests_per_s)
         check_nonnegative("chunked_service_cv2", self.chunked_service_cv2)
         check_nonnegative("prefill_service_cv2", self.prefill_service_cv2)
         if self.chunk_tokens <= self.max_batch:
@@ -124,11 +147,29 @@ class PlanInputs:
 
     @property
     def demand_requests_per_s(self) -> float:
-        """Turns per second of the sessions (Little's law, :func:`model.economics.fleet_sizing.turn_rate_per_s`)."""
+        """``requests_per_s`` if set, else the turns per second of the sessions (Little's law,
+        :func:`model.economics.fleet_sizing.turn_rate_per_s`)."""
         from model.economics.fleet_sizing import turn_rate_per_s
 
+        if self.requests_per_s is not None:
+            return self.requests_per_s
         return turn_rate_per_s(self.sessions, turns_per_session=self.turns_per_session,
                                session_minutes=self.session_minutes)
+
+    @property
+    def sessions_in_progress(self) -> float:
+        """``sessions``, or with ``requests_per_s`` set the sessions that make that rate (Little's law)."""
+        if self.requests_per_s is None:
+            return self.sessions
+        return self.requests_per_s * self.session_minutes * 60.0 / self.turns_per_session
+
+    @property
+    def shared_prefix(self):
+        """The trace's shared prefix (:class:`model.plan.cache.SharedPrefix`)."""
+        from model.plan.cache import SharedPrefix
+
+        return SharedPrefix(self.shared_persona_tokens, self.character_persona_tokens, self.characters,
+                            self.zipf_exponent)
 
     def architecture(self):
         """The model's :class:`~model.architectures.Architecture` (by name, or read from ``config``)."""

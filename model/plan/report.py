@@ -102,6 +102,20 @@ def markdown(plan: dict) -> str:
         f"{human(e['other_kw'])} kW ({human(e['node_other_w_per_gpu'])} W per GPU); {e['scope']}.",
         "",
     ]
+    comp = plan.get("compare_gpus")
+    if comp:
+        lines += ["## The same service on other GPUs", "",
+                  "| GPU | GPUs | serving | USD/month | USD per 1M tokens | kW |", "|---|---|---|---|---|---|"]
+        for r in comp:
+            if "error" in r:
+                lines.append(f"| {r['gpu']} | {r['error']} | | | | |")
+                continue
+            how = (f"disaggregated {human(r['prefill_gpus'])} + {human(r['decode_gpus'])}" if r["disaggregated"]
+                   else "aggregated")
+            kw = human(r["kw"]) if r["kw"] is not None else "— (no TDP on record)"
+            lines.append(f"| {r['gpu']} | {human(r['gpus'])} | {how} | {human(r['usd_per_month'], kind='usd')} | "
+                         f"{human(r['usd_per_million_tokens'], kind='usd')} | {kw} |")
+        lines.append("")
     sim = plan.get("simulation")
     if sim:
         lines += ["## Simulated check",

@@ -318,3 +318,30 @@ def test_cache_agrees_with_the_fleet_cache_chapter(case_study):
     assert gb == pytest.approx(row["need_gb"], rel=0.20)
     assert row["dram_gb"] == row["ssd_gb"] == 0 and case_study["dram_gb_per_node"] == case_study["ssd_gb_per_node"] == 0
     assert case_study["routing"] == "session"
+
+
+def test_a_request_rate_and_a_shared_prefix_of_ones_own(capsys):
+    """--requests-per-s instead of --sessions (the sessions follow by Little's law); a popular shared prefix makes
+    the persona the bulk of the reuse, and the plan routes by prefix."""
+    rc, out, err = run(["--requests-per-s", "5000", "--characters", "1000", "--zipf-exponent", "0.8",
+                        "--shared-persona-tokens", "3000", "--json"], capsys)
+    assert rc == 0, err
+    plan = json.loads(out)
+    assert plan["inputs"]["demand_requests_per_s"] == 5000
+    assert plan["inputs"]["sessions"] == pytest.approx(5000 * 30 * 60 / 200)
+    assert plan["cache"]["history_share_of_reuse"] < 0.5 and plan["routing"] == "prefix"
+    with pytest.raises(SystemExit):
+        main(["--sessions", "5", "--requests-per-s", "4"])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_compare_gpus(capsys):
+    rc, out, err = run(["--sessions", "100000", "--compare-gpus", "a100-80gb,h100-80gb,mi300x-192gb", "--json"],
+                       capsys)
+    assert rc == 0, err
+    rows = {r["gpu"]: r for r in json.loads(out)["compare_gpus"]}
+    assert rows["a100-80gb"]["gpus"] == json.loads(out)["gpus"]          # the plan itself, at its own price
+    assert rows["h100-80gb"]["gpus"] < rows["a100-80gb"]["gpus"]          # faster GPUs, fewer of them
+    assert "error" in rows["mi300x-192gb"]                               # no price on record: its reason instead
+    rc, out, err = run(["--compare-gpus", "h100"], capsys)
+    assert rc == 2 and err.startswith("error: --compare-gpus")
