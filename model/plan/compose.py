@@ -39,6 +39,9 @@ ASSUMPTIONS = (
     "The prefix cache's share of each prompt and its capacity per session come from a generated chat trace of "
     "plan_cache_trace_sessions sessions (the chat generator's characters, personas and history; the plan's turns "
     "and session length), scaled linearly to a node's sessions and to the plan's prompt length.",
+    "The cache is sized for cache_hit_share of the ideal hit ratio; the TTL of each block group is chosen apart, "
+    "weighing DRAM storage against recomputing (model.ttl, analytic, no capacity limit): a group whose TTL comes out "
+    "shorter than its reuse intervals is not worth keeping at DRAM's price, and the capacity then is an upper bound.",
     "No spare GPUs, no diurnal peak: the fleet carries the mean demand of the concurrent sessions.",
     "Energy is IT power (GPUs at TDP x utilisation, the node's other parts at their maximum); no PUE.",
 )

@@ -345,3 +345,26 @@ def test_compare_gpus(capsys):
     assert "error" in rows["mi300x-192gb"]                               # no price on record: its reason instead
     rc, out, err = run(["--compare-gpus", "h100"], capsys)
     assert rc == 2 and err.startswith("error: --compare-gpus")
+
+
+def test_a_cache_beyond_hbm_goes_to_dram_then_ssd(capsys):
+    """Long think times (30 turns over 5 h; 20 over 10 h) keep more history per node than its free HBM: the rest
+    goes to DRAM up to plan_dram_max_gb_per_node, then to SSD, each priced per GB-month per cache node."""
+    from model.hardware import load_tier
+    from model.parameters import default
+
+    for argv in (["--session-minutes", "300", "--turns-per-session", "30"],
+                 ["--session-minutes", "600", "--turns-per-session", "20", "--gpu", "h100-80gb"]):
+        rc, out, err = run(argv + ["--json"], capsys)
+        assert rc == 0, err
+        p = json.loads(out)
+        n = p["cache"]["node"]
+        assert p["hbm_gb_per_node"] == pytest.approx(n["hbm_free_gb"]) and p["dram_gb_per_node"] > 0
+        assert p["hbm_gb_per_node"] + p["dram_gb_per_node"] + p["ssd_gb_per_node"] == pytest.approx(n["need_gb"])
+        assert p["dram_gb_per_node"] <= default("plan_dram_max_gb_per_node")
+        assert p["ssd_gb_per_node"] == 0 or p["dram_gb_per_node"] == default("plan_dram_max_gb_per_node")
+        items = p["cost"]["by_item_usd_per_month"]
+        nodes = p["cache"]["cache_nodes"]
+        assert items["dram"] == pytest.approx(p["dram_gb_per_node"] * nodes * load_tier("host-dram").usd_per_gb_month)
+        assert items["ssd"] == pytest.approx(p["ssd_gb_per_node"] * nodes * load_tier("nvme-ssd").usd_per_gb_month)
+        assert p["usd_per_month"] == pytest.approx(sum(items.values()))
