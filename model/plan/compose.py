@@ -118,6 +118,10 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
     i = inputs or PlanInputs()
     arch = i.architecture()
     gpu = load_gpu(i.gpu)
+    if i.prompt_tokens + i.reply_tokens > arch.max_context_tokens:
+        raise ParameterError("prompt_tokens", i.prompt_tokens,
+                             f"<= {arch.max_context_tokens - i.reply_tokens:,} ({arch.name}'s context of "
+                             f"{arch.max_context_tokens:,} tokens less the {i.reply_tokens:,}-token reply)")
     deps = deployments(arch, gpu, min(i.node_gpus, int(default("plan_tp_options_max"))), i.weight_dtype, i.kv_dtype)
     if not deps:
         raise ParameterError("gpu", i.gpu, f"a GPU on which {arch.name} in {i.weight_dtype} fits on at most "

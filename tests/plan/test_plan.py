@@ -215,6 +215,7 @@ def test_energy_is_tdp_times_utilisation_plus_the_rest(case_study):
     (["--latency-quantile", "1.5"], "--latency-quantile"),
     (["--disaggregation", "half"], "--disaggregation"),
     (["--chunk-tokens", "100"], "--chunk-tokens"),
+    (["--prompt-tokens", "100000"], "--prompt-tokens"),                  # beyond Llama 2's 4,096-token context
     (["--gpu-usd-per-hour", "0"], "--gpu-usd-per-hour"),
     (["--model", "llama-2-70b", "--config", "x.json"], "--model"),
     (["--sesions", "3"], "--sesions"),
