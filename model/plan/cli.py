@@ -37,7 +37,7 @@ FLAGS = {"sessions": "--sessions", "turns_per_session": "--turns-per-session",
          "shared_persona_tokens": "--shared-persona-tokens", "character_persona_tokens": "--character-persona-tokens",
          "characters": "--characters", "zipf_exponent": "--zipf-exponent",
          "dram_usd_per_gb_month": "--dram-usd-per-gb-month", "ssd_usd_per_gb_month": "--ssd-usd-per-gb-month",
-         "requests_per_s": "--requests-per-s", "n_characters": "--characters",
+         "requests_per_s": "--requests-per-s", "input": "--input", "n_characters": "--characters",
          "popular_characters": "--characters", "history_window_tokens": "--shared-persona-tokens"}
 
 
@@ -148,7 +148,9 @@ def inputs_from_args(args):
             given[name] = value
     if args.no_cache:
         given["cache"] = False
-    if "config" in given and given.get("config"):
+    if args.model:                               # a flag wins over the file
+        given.pop("config", None)
+    elif given.get("config"):
         given.pop("model", None)
     return PlanInputs(**given)
 
