@@ -70,16 +70,20 @@ def _parser() -> ArgumentParser:
     p.add_argument("--weight-dtype", help=f"weight number format (default {dflt['weight_dtype']})")
     p.add_argument("--kv-dtype", help=f"KV number format (default {dflt['kv_dtype']})")
     p.add_argument("--ttft-p95-s", type=float,
-                   help=f"P95 time to first token, s (> 0 and above the zero-load floor; default {dflt['ttft_p95_s']:g})")
+                   help=f"P95 time to first token, s (> 0 and above the zero-load floor; default "
+                        f"{dflt['ttft_p95_s']:g})")
     p.add_argument("--tpot-p95-s", type=float,
-                   help=f"P95 time per output token, s (> 0 and above the zero-load floor; default {dflt['tpot_p95_s']:g})")
+                   help=f"P95 time per output token, s (> 0 and above the zero-load floor; default "
+                        f"{dflt['tpot_p95_s']:g})")
     p.add_argument("--latency-quantile", type=float,
                    help=f"quantile of the two targets, in (0, 1) (default {dflt['latency_quantile']:g})")
     p.add_argument("--gpu-provider", help=f"data/prices/gpu_prices.csv provider (default {dflt['gpu_provider']})")
     p.add_argument("--gpu-pricing", help=f"on-demand, spot, ... (default {dflt['gpu_pricing']})")
     p.add_argument("--gpu-usd-per-hour", type=float, help="a GPU-hour price of your own (> 0)")
-    p.add_argument("--api-model", help=f"data/prices/api_prices.csv model to compare with (default {dflt['api_model']})")
-    p.add_argument("--max-batch", type=int, help=f"most running sequences per replica (>= 1; default {dflt['max_batch']})")
+    p.add_argument("--api-model",
+                   help=f"data/prices/api_prices.csv model to compare with (default {dflt['api_model']})")
+    p.add_argument("--max-batch", type=int,
+                   help=f"most running sequences per replica (>= 1; default {dflt['max_batch']})")
     p.add_argument("--chunk-tokens", type=int,
                    help=f"tokens per step of chunked prefill (> --max-batch; default {dflt['chunk_tokens']})")
     p.add_argument("--node-gpus", type=int, help=f"GPUs per server (>= 1; default {dflt['node_gpus']})")
@@ -90,7 +94,8 @@ def _parser() -> ArgumentParser:
     p.add_argument("--shared-persona-tokens", type=int,
                    help=f"system prompt every session shares, tokens (>= 0; default {dflt['shared_persona_tokens']})")
     p.add_argument("--character-persona-tokens", type=int,
-                   help=f"prompt of each character (persona), tokens (>= 0; default {dflt['character_persona_tokens']})")
+                   help=f"prompt of each character (persona), tokens (>= 0; default "
+                        f"{dflt['character_persona_tokens']})")
     p.add_argument("--characters", type=int,
                    help=f"distinct characters (personas) (>= 1; default {dflt['characters']:,})")
     p.add_argument("--zipf-exponent", type=float,

@@ -31,8 +31,9 @@ ASSUMPTIONS = (
     "Step times are the study's roofline fitted on measured vLLM/TensorRT-LLM steps (model.serving.step_time); "
     "the validation chapter gives its error.",
     "Latency quantiles come from closed forms: a FIFO prompt queue with the M/G/1 waiting-time tail (deterministic "
-    "service on a prefill replica, cv2 plan_service_cv2 on a chunked one, fitted against the discrete-event simulator) and the decode steps' mean and spread; "
-    "--simulate runs one replica of each pool through the simulator at the plan's rate.",
+    "service on a prefill replica, cv2 plan_service_cv2 on a chunked one, fitted against the discrete-event "
+    "simulator) and the decode steps' mean and spread; --simulate runs one replica of each pool through the "
+    "simulator at the plan's rate.",
     "Aggregated replicas run chunked prefill (chunk_tokens per step shared by the decode batch and one prompt's "
     "chunk); disaggregated prefill replicas run one prompt at a time and hand its KV to a decode replica over "
     "the NICs (data/hardware.csv rdma-nic-400g, plan_nics_per_gpu per GPU).",
@@ -147,7 +148,8 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
 
     price_probe = plan_cost(i, gpus=serving.gpus, dram_gb=0.0, ssd_gb=0.0)
     if profile:
-        nc = node_cache(profile, sessions=i.sessions_in_progress, cache_nodes=cache_nodes, node_gpus=i.node_gpus, dep=dep,
+        nc = node_cache(profile, sessions=i.sessions_in_progress, cache_nodes=cache_nodes, node_gpus=i.node_gpus,
+                        dep=dep,
                         batch=cache_pool.batch, prompt_tokens=i.prompt_tokens, reply_tokens=i.reply_tokens,
                         cached_tokens=cached, kv_bytes_per_token=kv_per_token)
         recompute = (price_probe.usd_per_gpu_hour / SECONDS_PER_HOUR * dep.n_gpus

@@ -127,7 +127,8 @@ class Pool:
     def as_dict(self) -> dict:
         return {"role": self.role, "tp": self.tp, "replica_requests_per_s": self.replica_requests_per_s,
                 "replicas": self.replicas, "gpus": self.gpus, "busy_gpus": self.busy_gpus,
-                "load_share": self.load_share, "utilisation": self.utilisation, "ttft_p95_s": self.ttft_p95_s, "tpot_p95_s": self.tpot_p95_s,
+                "load_share": self.load_share, "utilisation": self.utilisation, "ttft_p95_s": self.ttft_p95_s,
+                "tpot_p95_s": self.tpot_p95_s,
                 "batch": self.batch}
 
 
