@@ -16,8 +16,8 @@ them):
   ``plan_dram_max_gb_per_node``, then SSD;
 - routing: ``session`` (a session's turns go to one node) when most reused tokens are the session's own history,
   else ``prefix`` (requests meet on the node of their shared prefix) (:data:`model.tiering.fleet.ROUTES`);
-- TTL per group: :func:`model.ttl.tune_ttl` (analytic) with DRAM's price for storage and the prefill GPU time
-  for a recompute.
+- TTL per group: :func:`model.ttl.tune_ttl` (analytic) with the price of the node's DRAM/SSD cache for storage
+  (:func:`storage_usd_per_gb_month`) and the prefill GPU time for a recompute.
 """
 
 from __future__ import annotations
@@ -162,11 +162,21 @@ class TtlPlan:
     break_even_s: float
 
 
-def plan_ttl(profile: CacheProfile, *, recompute_usd_per_token: float, kv_bytes_per_token: float) -> TtlPlan:
-    """:func:`model.ttl.tune_ttl` on the sample trace, storage priced at host DRAM's $/GB-month."""
+def storage_usd_per_gb_month(node: NodeCache, dram_usd_per_gb_month: float, ssd_usd_per_gb_month: float) -> float:
+    """Price of the cache the TTL governs: the GB-weighted price of the node's DRAM and SSD parts, or DRAM's when
+    the cache fits in HBM (the tier a block leaving HBM goes to)."""
+    below = node.dram_gb + node.ssd_gb
+    if below <= 0:
+        return dram_usd_per_gb_month
+    return (node.dram_gb * dram_usd_per_gb_month + node.ssd_gb * ssd_usd_per_gb_month) / below
+
+
+def plan_ttl(profile: CacheProfile, *, recompute_usd_per_token: float, kv_bytes_per_token: float,
+             storage_usd_per_gb_month: float) -> TtlPlan:
+    """:func:`model.ttl.tune_ttl` on the sample trace (analytic), storage at ``storage_usd_per_gb_month``."""
     from model.ttl import TtlPrices, tune_ttl
 
-    prices = TtlPrices(storage_usd_per_gb_hour=load_tier(DRAM_TIER).usd_per_gb_month / hours_per_month(),
+    prices = TtlPrices(storage_usd_per_gb_hour=storage_usd_per_gb_month / hours_per_month(),
                        recompute_usd_per_token=recompute_usd_per_token, kv_bytes_per_token=kv_bytes_per_token)
     choice = tune_ttl(profile.trace, prices)
     uniform = next(iter(choice.policies["best uniform TTL"].values()))

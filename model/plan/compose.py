@@ -13,8 +13,8 @@ from functools import lru_cache
 from model.calendar import hours_per_month
 from model.hardware import load_gpu
 from model.kv.size import kv_footprint
-from model.plan.cache import cache_profile, node_cache, plan_ttl
-from model.plan.cost import SECONDS_PER_HOUR, plan_cost
+from model.plan.cache import cache_profile, node_cache, plan_ttl, storage_usd_per_gb_month
+from model.plan.cost import SECONDS_PER_HOUR, plan_cost, tier_prices
 from model.plan.energy import plan_energy
 from model.plan.inputs import PlanInputs
 from model.plan.serving import deployments, prefill_service_s, size_serving
@@ -41,8 +41,10 @@ ASSUMPTIONS = (
     "plan_cache_trace_sessions sessions (the chat generator's characters, personas and history; the plan's turns "
     "and session length), scaled linearly to a node's sessions and to the plan's prompt length.",
     "The cache is sized for cache_hit_share of the ideal hit ratio; the TTL of each block group is chosen apart, "
-    "weighing DRAM storage against recomputing (model.ttl, analytic, no capacity limit): a group whose TTL comes out "
-    "shorter than its reuse intervals is not worth keeping at DRAM's price, and the capacity then is an upper bound.",
+    "weighing storage at the price of the node's DRAM/SSD cache against recomputing (model.ttl, analytic, no "
+    "capacity limit): a group whose TTL comes out shorter than its reuse intervals is not worth keeping at that "
+    "price, and the capacity then is an upper bound (--simulate replays the trace with the TTLs and shows the hits "
+    "they keep).",
     "No spare GPUs, no diurnal peak: the fleet carries the mean demand of the concurrent sessions.",
     "Energy is IT power (GPUs at TDP x utilisation, the node's other parts at their maximum); no PUE.",
 )
@@ -154,7 +156,8 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
                         cached_tokens=cached, kv_bytes_per_token=kv_per_token)
         recompute = (price_probe.usd_per_gpu_hour / SECONDS_PER_HOUR * dep.n_gpus
                      * prefill_service_s(dep, i.prompt_tokens, 0) / i.prompt_tokens)
-        ttl = plan_ttl(profile, recompute_usd_per_token=recompute, kv_bytes_per_token=kv_per_token)
+        ttl = plan_ttl(profile, recompute_usd_per_token=recompute, kv_bytes_per_token=kv_per_token,
+                       storage_usd_per_gb_month=storage_usd_per_gb_month(nc, *tier_prices(i)))
         routing = profile.routing
     else:
         nc, ttl, routing = None, None, "round-robin"
@@ -234,4 +237,9 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
         plan["simulation"] = simulate_plan(serving, deps, prompt_tokens=i.prompt_tokens, cached_tokens=cached,
                                            reply_tokens=i.reply_tokens, chunk_tokens=i.chunk_tokens,
                                            max_batch=i.max_batch)
+        if profile:
+            from model.plan.simulate import replay_cache
+
+            plan["cache_replay"] = replay_cache(profile, nc, ttl.by_group, dep,
+                                                usd_per_gpu_hour=price_probe.usd_per_gpu_hour)
     return _clean(plan)

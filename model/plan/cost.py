@@ -66,6 +66,14 @@ class Cost:
                 "break_even_usd_per_gpu_hour": self.break_even_usd_per_gpu_hour(gpus)}
 
 
+def tier_prices(inputs) -> tuple[float, float]:
+    """USD per GB-month of the cache's DRAM and SSD: the inputs' own, else ``data/hardware.csv``'s."""
+    dram = load_tier(DRAM_TIER).usd_per_gb_month if inputs.dram_usd_per_gb_month is None \
+        else inputs.dram_usd_per_gb_month
+    ssd = load_tier(SSD_TIER).usd_per_gb_month if inputs.ssd_usd_per_gb_month is None else inputs.ssd_usd_per_gb_month
+    return dram, ssd
+
+
 def plan_cost(inputs, *, gpus: int, dram_gb: float, ssd_gb: float) -> Cost:
     """Monthly cost of ``gpus`` GPUs and ``dram_gb``/``ssd_gb`` of cache (whole fleet) for ``inputs``."""
     price = gpu_price(inputs.gpu, inputs.gpu_provider, inputs.gpu_pricing, inputs.gpu_usd_per_hour,
@@ -74,8 +82,6 @@ def plan_cost(inputs, *, gpus: int, dram_gb: float, ssd_gb: float) -> Cost:
     api = api_price(inputs.api_model, name="--api-model")
     per_request = inputs.prompt_tokens * api.usd_per_1m_input + inputs.reply_tokens * api.usd_per_1m_output
     api_month = inputs.demand_requests_per_s * hours_per_month() * SECONDS_PER_HOUR * per_request / MILLION
-    dram = load_tier(DRAM_TIER).usd_per_gb_month if inputs.dram_usd_per_gb_month is None \
-        else inputs.dram_usd_per_gb_month
-    ssd = load_tier(SSD_TIER).usd_per_gb_month if inputs.ssd_usd_per_gb_month is None else inputs.ssd_usd_per_gb_month
+    dram, ssd = tier_prices(inputs)
     return Cost(price.usd_per_gpu_hour, price.label, gpus * price.usd_per_gpu_month(), dram_gb * dram, ssd_gb * ssd,
                 0.0, tokens, api.model, api_month)

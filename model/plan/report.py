@@ -140,6 +140,12 @@ def markdown(plan: dict) -> str:
             tpot = (seconds(p["tpot_p95_s"]), seconds(s_["tpot_p95_s"])) if p["tpot_p95_s"] is not None else ("—", "—")
             lines.append(f"| {role} | {human(r['rate_per_s'])} | {ttft[0]} | {ttft[1]} | {tpot[0]} | {tpot[1]} |")
         lines.append("")
+        rep = plan.get("cache_replay")
+        if rep:
+            lines += [f"Cache replay of the sample trace through the node's tiers with the TTLs per group: "
+                      f"{human(rep['token_hit_ratio_replayed'], kind='percent')} of prompt tokens hit, against "
+                      f"{human(rep['token_hit_ratio_plan'], kind='percent')} in the plan (stack distances, no TTL; "
+                      f"{human(rep['expirations'])} blocks expired).", ""]
     if err:
         lines += ["## Validated error",
                   "",

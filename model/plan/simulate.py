@@ -9,8 +9,13 @@ requests), its P95 TTFT and TPOT set beside the closed forms'.
   under ``chunked_prefill`` so that the one computed token rides in a decode step, as a handed-off request
   joins the running batch.
 
-The simulator models one replica: the fleet (many replicas behind a router) and the cache replay are not
-simulated here, and the disaggregated pools run separately (their handoff is the closed-form transfer).
+The simulator models one replica: the fleet (many replicas behind a router) is not simulated, and the
+disaggregated pools run separately (their handoff is the closed-form transfer).
+
+The cache: :func:`replay_cache` replays the plan's sample trace through its HBM → DRAM → SSD hierarchy (the
+node's capacity in the sample's units, split as the node's) with the plan's TTL per group
+(:func:`model.tiering.replay.replay`), and sets the replayed token hit ratio beside the stack-distance one the
+plan used (equal without TTL; lower when a TTL expires blocks the capacity would have kept).
 """
 
 from __future__ import annotations
@@ -75,3 +80,27 @@ def simulate_plan(serving, deps, *, prompt_tokens: int, cached_tokens: int, repl
                                       for k in ("ttft_p95_s", "tpot_p95_s")}
         out[role] = row
     return out
+
+
+def replay_cache(profile, node, ttl_by_group: dict, dep, *, usd_per_gpu_hour: float) -> dict:
+    """Replayed token hit ratio of the plan's sample trace through its tiers and TTLs, beside the plan's."""
+    from model.tiering.config import TierConfig, default_tiers
+    from model.tiering.engine import PrefillEngine
+    from model.tiering.replay import replay
+
+    total = profile.capacity_blocks
+    need = node.need_gb or 1.0
+    hbm = int(round(total * node.hbm_gb / need))
+    dram = int(round(total * node.dram_gb / need))
+    ssd = max(0, total - hbm - dram)
+    tiers = default_tiers(hbm_blocks=hbm, dram_blocks=dram, ssd_blocks=ssd,
+                          hbm_read_bytes_per_s=dep.gpu.bandwidth_bytes_per_s * dep.n_gpus, links_per_tier=dep.n_gpus)
+    config = TierConfig(tiers=tiers, engine=PrefillEngine.from_deployment(dep, gpu_usd_per_hour=usd_per_gpu_hour),
+                        block_tokens=profile.block_tokens)
+    ttls = {g: (t if t is not None else math.inf) for g, t in ttl_by_group.items()}
+    result = replay(profile.trace, config.with_ttl(by_group=ttls))
+    replayed = float(result.tokens_by_tier.sum() / profile.trace.input_tokens.sum())
+    return {"capacity_blocks": {"hbm": hbm, "dram": dram, "ssd": ssd}, "ttl_s_by_group": ttl_by_group,
+            "token_hit_ratio_replayed": replayed, "token_hit_ratio_plan": profile.token_hit_ratio,
+            "relative_difference": replayed / profile.token_hit_ratio - 1 if profile.token_hit_ratio else None,
+            "expirations": int(result.expirations)}

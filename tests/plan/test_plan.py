@@ -369,3 +369,30 @@ def test_a_cache_beyond_hbm_goes_to_dram_then_ssd(capsys):
         assert items["dram"] == pytest.approx(p["dram_gb_per_node"] * nodes * load_tier("host-dram").usd_per_gb_month)
         assert items["ssd"] == pytest.approx(p["ssd_gb_per_node"] * nodes * load_tier("nvme-ssd").usd_per_gb_month)
         assert p["usd_per_month"] == pytest.approx(sum(items.values()))
+
+
+def test_simulate_replays_the_cache_with_its_ttls(capsys):
+    """--simulate replays the plan's sample trace through the node's tiers with the TTL per group: the TTLs,
+    priced at the tier the cache lives in, keep the hits the capacity was sized for (within 10%; without TTL the
+    replay equals the stack-distance figure exactly), for the case study and for long think times whose cache
+    spills to DRAM and SSD."""
+    for argv in ([], ["--session-minutes", "600", "--turns-per-session", "20", "--gpu", "h100-80gb"]):
+        rc, out, err = run(argv + ["--simulate", "--json"], capsys)
+        assert rc == 0, err
+        rep = json.loads(out)["cache_replay"]
+        assert rep["token_hit_ratio_plan"] == json.loads(out)["cache"]["token_hit_ratio"]
+        assert -0.10 <= rep["relative_difference"] <= 1e-9, rep
+
+
+def test_replay_without_ttl_is_the_stack_distance_figure():
+    from model.plan.cache import NodeCache, cache_profile
+    from model.plan.simulate import replay_cache
+    from model.serving.step_time import deployment
+
+    i = PlanInputs()
+    profile = cache_profile(i.turns_per_session, i.session_minutes, i.cache_hit_share, i.shared_prefix)
+    node = NodeCache(100, 10.0, 300.0, 10.0, 0.0, 0.0, 0.0)
+    rep = replay_cache(profile, node, {g: None for g in profile.trace.group_names}, deployment(),
+                       usd_per_gpu_hour=3.0)
+    assert rep["token_hit_ratio_replayed"] == pytest.approx(profile.token_hit_ratio, abs=1e-12)
+    assert rep["expirations"] == 0
