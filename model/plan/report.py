@@ -1,0 +1,156 @@
+"""The plan as a Markdown report for people: rounded figures with their units and scopes (through the study's
+one number formatter, :func:`model.cli.human`), the aggregated-vs-disaggregated comparison, the cache per node,
+cost and energy, the validated error of the step-time model beside them, and the assumptions."""
+
+from __future__ import annotations
+
+from model.cli import human, seconds
+
+
+def _gb(x) -> str:
+    return "—" if x is None else (human(x / 1e3, "TB") if x >= 1e3 else human(x, "GB"))
+
+
+def _pool_row(name: str, p: dict | None) -> str:
+    if not p:
+        return f"| {name} | no TP meets the targets | | | | | |"
+    ttft = seconds(p["ttft_p95_s"]) if p.get("ttft_p95_s") is not None else "—"
+    tpot = seconds(p["tpot_p95_s"]) if p.get("tpot_p95_s") is not None else "—"
+    return (f"| {name} | {p['tp']} | {human(p['replica_requests_per_s'])} | {human(p['replicas'])} | "
+            f"{human(p['gpus'])} | {ttft} | {tpot} |")
+
+
+def markdown(plan: dict) -> str:
+    """The report of a plan made by :func:`model.plan.compose.make_plan`."""
+    i, s, c, cost, e = plan["inputs"], plan["serving"], plan["cache"], plan["cost"], plan["energy"]
+    err = plan.get("validated_error", {})
+    chosen = "disaggregated prefill/decode pools" if plan["disaggregated"] else "aggregated replicas (chunked prefill)"
+    lines = [
+        f"# Plan: {human(i['sessions'])} concurrent sessions of {i['model_display_name']} on {i['gpu']}",
+        "",
+        f"Demand {human(i['demand_requests_per_s'])} requests/s ({human(i['turns_per_session'])} turns per "
+        f"{human(i['session_minutes'])}-minute session), {human(i['prompt_tokens'])} prompt + "
+        f"{human(i['reply_tokens'])} reply tokens per turn; P{round(100 * i['latency_quantile'])} TTFT ≤ "
+        f"{seconds(i['ttft_p95_s'])}, TPOT ≤ {seconds(i['tpot_p95_s'])}; weights {i['weight_dtype']}, KV "
+        f"{i['kv_dtype']}.",
+        "",
+        "## Answer",
+        "",
+        f"- **{human(plan['gpus'])} GPUs** on {human(plan['nodes'])} {i['node_gpus']}-GPU nodes, as {chosen}"
+        + (f": {human(plan['prefill_gpus'])} prefill + {human(plan['decode_gpus'])} decode GPUs"
+           if plan["disaggregated"] else "") + ".",
+        f"- KV cache per node (scope: {c['scope']}): HBM {_gb(plan['hbm_gb_per_node'])}, DRAM "
+        f"{_gb(plan['dram_gb_per_node'])}, SSD {_gb(plan['ssd_gb_per_node'])}.",
+        f"- Routing: **{plan['routing']}**; TTL: "
+        + ("none (no cache)" if plan["ttl_s"] is None and not i["cache"] else
+           ("never expire" if plan["ttl_s"] is None else seconds(plan["ttl_s"]))) + ".",
+        f"- Cost: **{human(plan['usd_per_month'], kind='usd')} per month**, "
+        f"{human(plan['usd_per_million_tokens'], kind='usd')} per million tokens (prompt + reply) at "
+        f"{human(cost['usd_per_gpu_hour'], kind='usd')}/GPU-hour ({cost['gpu_price']}).",
+        f"- Energy: **{human(plan['kw'])} kW** (IT power), {human(plan['kwh_per_million_tokens'])} kWh and "
+        f"{human(plan['g_co2_per_million_tokens'])} g CO2 per million tokens at "
+        f"{human(i['grid_g_co2_per_kwh'])} g/kWh.",
+    ]
+    if err:
+        lines.append("- Model error behind these figures: the step-time model's median absolute error on published "
+                     f"measurements is {human(err.get('ttft'), kind='percent')} on TTFT, "
+                     f"{human(err.get('tpot'), kind='percent')} on TPOT and "
+                     f"{human(err.get('throughput'), kind='percent')} on throughput; the closed-form latency tails "
+                     "agree with the discrete-event simulator within about 20% on aggregated and decode replicas and "
+                     "are conservative on prefill ones (--simulate checks this plan).")
+    lines += [
+        "",
+        "## Serving: aggregated vs disaggregated at the SLO",
+        "",
+        "| pool | TP | requests/s per replica | replicas | GPUs | P95 TTFT | P95 TPOT |",
+        "|---|---|---|---|---|---|---|",
+        _pool_row("aggregated (chunked prefill)", s["aggregated"]),
+        _pool_row("disaggregated: prefill", s["prefill"]),
+        _pool_row("disaggregated: decode", s["decode"]),
+        "",
+        f"Aggregated {human(s['aggregated_gpus'])} GPUs vs disaggregated {human(s['disaggregated_gpus'])}: "
+        f"the plan takes the {s['chosen']} one. KV handed from prefill to decode: "
+        f"{_gb(s['kv_transfer_bytes_per_request'] / 1e9)} per request, "
+        f"{seconds(s['kv_transfer_s']) if s['kv_transfer_s'] is not None else '—'} over the NICs. "
+        f"Zero-load floor: TTFT {seconds(s['zero_load_floor']['ttft_p95_s'])}, TPOT "
+        f"{seconds(s['zero_load_floor']['tpot_p95_s'])}. Prefix cache hit per prompt: "
+        f"{human(s['cached_prompt_tokens'])} tokens.",
+        "",
+    ]
+    if "node" in c:
+        n = c["node"]
+        lines += [
+            "## KV cache",
+            "",
+            f"From the generated chat trace ({human(c['trace']['sessions'])} sessions, "
+            f"{human(c['trace']['requests'])} requests): ideal hit ratio {human(c['ideal_hit_ratio'], kind='percent')}, "
+            f"{human(c['hit_ratio'], kind='percent')} of block lookups and "
+            f"{human(c['token_hit_ratio'], kind='percent')} of prompt tokens at the sized capacity. "
+            f"{human(n['sessions_per_node'])} sessions per node need {_gb(n['need_gb'])} of cache "
+            f"({_gb(n['hbm_free_gb'])} of HBM free after the running batch). Loading a prompt's cached prefix from "
+            f"the slowest tier used takes {seconds(n['load_s'])}. "
+            f"{human(c['history_share_of_reuse'], kind='percent')} of reused tokens are the session's own history, "
+            f"hence {plan['routing']} routing.",
+            "",
+            "TTL per group: " + ", ".join(f"{g} {'never' if t is None else seconds(t)}"
+                                          for g, t in c["ttl_s_by_group"].items())
+            + f" (keeping a block costs as much as recomputing it after {seconds(c['ttl_break_even_s'])}).",
+            "",
+        ]
+    items = cost["by_item_usd_per_month"]
+    lines += [
+        "## Cost and energy",
+        "",
+        "Per month: " + ", ".join(f"{k} {human(v, kind='usd')}" for k, v in items.items())
+        + f" (network: the NICs are part of the rented nodes). The same tokens at {cost['api_model']}'s prices: "
+        f"{human(cost['api_usd_per_month'], kind='usd')} per month "
+        f"({human(cost['api_usd_per_million_tokens'], kind='usd')} per million tokens); the plan breaks even "
+        f"with it at {human(cost['break_even_usd_per_gpu_hour'], kind='usd')}/GPU-hour.",
+        "",
+        f"Power: GPUs {human(e['gpu_kw'])} kW (TDP {human(e['tdp_w'])} W × utilisation) + other parts "
+        f"{human(e['other_kw'])} kW ({human(e['node_other_w_per_gpu'])} W per GPU); {e['scope']}.",
+        "",
+    ]
+    comp = plan.get("compare_gpus")
+    if comp:
+        lines += ["## The same service on other GPUs", "",
+                  "| GPU | GPUs | serving | USD/month | USD per 1M tokens | kW |", "|---|---|---|---|---|---|"]
+        for r in comp:
+            if "error" in r:
+                lines.append(f"| {r['gpu']} | {r['error']} | | | | |")
+                continue
+            how = (f"disaggregated {human(r['prefill_gpus'])} + {human(r['decode_gpus'])}" if r["disaggregated"]
+                   else "aggregated")
+            kw = human(r["kw"]) if r["kw"] is not None else "— (no TDP on record)"
+            lines.append(f"| {r['gpu']} | {human(r['gpus'])} | {how} | {human(r['usd_per_month'], kind='usd')} | "
+                         f"{human(r['usd_per_million_tokens'], kind='usd')} | {kw} |")
+        lines.append("")
+    sim = plan.get("simulation")
+    if sim:
+        lines += ["## Simulated check",
+                  "",
+                  "One replica of each pool through the discrete-event simulator at the plan's rate (P95 of the "
+                  "steady state; the fleet, router and cache are not simulated):",
+                  "",
+                  "| replica | requests/s | P95 TTFT plan | simulated | P95 TPOT plan | simulated |",
+                  "|---|---|---|---|---|---|"]
+        for role, r in sim.items():
+            p, s_ = r["plan"], r["simulated"]
+            ttft = (seconds(p["ttft_p95_s"]), seconds(s_["ttft_p95_s"])) if p["ttft_p95_s"] is not None else ("—", "—")
+            tpot = (seconds(p["tpot_p95_s"]), seconds(s_["tpot_p95_s"])) if p["tpot_p95_s"] is not None else ("—", "—")
+            lines.append(f"| {role} | {human(r['rate_per_s'])} | {ttft[0]} | {ttft[1]} | {tpot[0]} | {tpot[1]} |")
+        lines.append("")
+        rep = plan.get("cache_replay")
+        if rep:
+            lines += [f"Cache replay of the sample trace through the node's tiers with the TTLs per group: "
+                      f"{human(rep['token_hit_ratio_replayed'], kind='percent')} of prompt tokens hit, against "
+                      f"{human(rep['token_hit_ratio_plan'], kind='percent')} in the plan (stack distances, no TTL; "
+                      f"{human(rep['expirations'])} blocks expired).", ""]
+    if err:
+        lines += ["## Validated error",
+                  "",
+                  "Median absolute error of the step-time model on the published measurements' validation rows: "
+                  + ", ".join(f"{k} {human(v, kind='percent')}" for k, v in err.items()) + ".",
+                  ""]
+    lines += ["## Assumptions", ""] + [f"- {a}" for a in plan["assumptions"]]
+    return "\n".join(lines)

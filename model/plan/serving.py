@@ -1,0 +1,413 @@
+"""Serving pools of a plan in closed form: an aggregated replica (chunked prefill, prefill and decode in the same
+steps) against disaggregated prefill and decode pools joined by a KV transfer (as in DistServe, Splitwise and
+Mooncake), each sized at the latency targets with the fitted step time (:class:`model.serving.step_time.Deployment`).
+
+Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ requests/s to the replica):
+
+- **Queueing.** A replica's prefill server is a single FIFO queue of utilisation ρ and service s; its waiting
+  time at quantile q is taken from the exponential tail of the M/G/1 wait, P(W > t) = ρ·exp(−t / m) with
+  m = s (1 + cv²) / (2 (1 − ρ)) (:func:`wait_quantile`; cv² = ``plan_prefill_service_cv2`` = 0 on a prefill replica,
+  whose prompts are alike, and ``plan_service_cv2``, fitted against the simulator, on a chunked one).
+- **Prefill pool.** One prompt at a time: s = prefill(p − c after c cached); KV transfer of the p tokens' KV
+  (:func:`model.kv.size.kv_footprint`) over the NICs of the smaller of the two replicas,
+  t_x = bytes / (min(TP_p, TP_d) × NICs per GPU × NIC bandwidth). P95 TTFT = s + t_x + W_q(s, ρ); the pool runs at
+  the highest ρ that meets the target. The transfer is not charged to the prefill GPUs' busy time (it streams
+  while the next prompt is computed).
+- **Decode pool.** A step of B sequences at the mean context p + o/2 lasts t(B) (``Deployment.decode_time``);
+  the batch is Poisson around its mean, so P95 TPOT = t(B + z·√B). B is the largest mean batch meeting the
+  target within ``max_batch`` and the KV capacity (:func:`model.serving.saturation.continuous_batch_limit`). A
+  replica completes B / ((o − 1) · t(B)) requests/s (Little's law); the first token comes from the prefill pool.
+- **Aggregated replica (chunked prefill).** Each step carries the B decoding sequences and prompt chunks, at
+  most ``chunk_tokens`` tokens in all; steps with chunks and without alternate, B = λ (o − 1) t̄ (a fixed point;
+  :func:`aggregated_state` gives the forms). P95 TTFT = the prompt's own chunk steps + the wait; P95 TPOT = the
+  mean step + a term for the requests that decode through a prefill busy period (``plan_chunk_tpot_factor``,
+  fitted against the simulator). The replica runs at the highest λ that meets both targets
+  (:func:`model.rate_search.bisect_boundary`).
+
+The tails were checked against the discrete-event simulator (``python -m model.plan --simulate`` does it for a
+plan): the decode replica's P95 TPOT within about 3%, the aggregated replica's P95 TTFT and TPOT within about 20%,
+the prefill replica's P95 TTFT conservative (the simulator packs waiting prompts into one step).
+
+GPUs of a pool = replicas × TP, replicas = ⌈λ_total / λ_replica⌉; busy GPUs (utilisation) from
+:func:`model.serving.capacity.busy_gpus`. Every TP in 1, 2, 4 … up to the node's GPUs that holds the weights is
+tried and the one needing the fewest GPUs kept.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.checks import ParameterError
+from model.hardware import load_tier
+from model.kv.size import kv_footprint
+from model.parameters import default
+from model.rate_search import bisect_boundary
+from model.serving.capacity import busy_gpus
+from model.serving.saturation import continuous_batch_limit
+from model.serving.step_time import Deployment
+
+#: The NIC of ``data/hardware.csv`` the KV transfer between pools crosses (ConnectX-7, 400 Gb/s).
+NIC_TIER = "rdma-nic-400g"
+#: Relative precision of the rate searches (the tiering chapter's bisection tolerance, data/parameters).
+_REL_TOL_PARAMETER = "tiering_slo_rel_tol"
+#: Quantile at which ``plan_chunk_tpot_factor`` was fitted.
+_FITTED_QUANTILE = 0.95
+#: Fixed-point iterations of the aggregated step time (it converges geometrically well before this).
+_FIXED_POINT_STEPS = 60
+
+
+def wait_quantile(service_s: float, rho: float, q: float, cv2: float) -> float:
+    """Waiting time at quantile ``q`` of a FIFO queue of utilisation ``rho``, mean service ``service_s`` and
+    squared coefficient of variation of service ``cv2``, from the exponential tail of the M/G/1 wait
+    P(W > t) = ρ·exp(−t / m) with m = s·(1 + cv2) / (2 (1 − ρ)) (Kingman's heavy-traffic mean over ρ; exact for
+    M/M/1, cv2 = 1): m·ln(ρ / (1 − q)) when ρ > 1 − q, else 0; inf when ρ ≥ 1."""
+    if rho >= 1.0:
+        return math.inf
+    if rho <= 1.0 - q:
+        return 0.0
+    return service_s * (1.0 + cv2) / (2.0 * (1.0 - rho)) * math.log(rho / (1.0 - q))
+
+
+def normal_quantile(q: float) -> float:
+    """z with Φ(z) = q (standard normal)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(q)
+
+
+def tp_options(max_tp: int) -> list[int]:
+    """Tensor-parallel degrees tried: powers of two up to ``max_tp``."""
+    out, n = [], 1
+    while n <= max_tp:
+        out.append(n)
+        n *= 2
+    return out
+
+
+def deployments(arch, gpu, max_tp: int, weight_dtype: str, kv_dtype: str) -> list[Deployment]:
+    """A :class:`Deployment` for every TP of :func:`tp_options` whose GPUs hold the weights (empty if none)."""
+    out = []
+    for n in tp_options(max_tp):
+        try:
+            out.append(Deployment(arch=arch, gpu=gpu, n_gpus=n, weight_dtype=weight_dtype, kv_dtype=kv_dtype))
+        except ParameterError:
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One pool of identical replicas sized for a demand at the latency targets."""
+
+    role: str                      # "aggregated", "prefill" or "decode"
+    tp: int
+    replica_requests_per_s: float  # highest rate one replica carries within the targets
+    replicas: int
+    gpus: int
+    busy_gpus: float               # GPUs' worth of work (fractional): demand ÷ replica rate × TP
+    ttft_p95_s: float              # at the replica's rate (NaN for the decode pool)
+    tpot_p95_s: float              # at the replica's rate (NaN for the prefill pool)
+    batch: float                   # running decode batch at that rate (0 for the prefill pool)
+    busy_at_rate: float = 1.0      # share of time a replica computes at its rate (prefill: the queue's ρ)
+
+    @property
+    def load_share(self) -> float:
+        """Share of the pool's capacity at the targets the demand uses (below 1 by the rounding to replicas)."""
+        return self.busy_gpus / self.gpus if self.gpus else 0.0
+
+    @property
+    def utilisation(self) -> float:
+        """Share of time the pool's GPUs compute: :attr:`load_share` × the replica's busy share at its rate
+        (a decode or aggregated replica steps without pause; a prefill replica idles 1 − ρ of the time)."""
+        return self.load_share * self.busy_at_rate
+
+    def as_dict(self) -> dict:
+        return {"role": self.role, "tp": self.tp, "replica_requests_per_s": self.replica_requests_per_s,
+                "replicas": self.replicas, "gpus": self.gpus, "busy_gpus": self.busy_gpus,
+                "load_share": self.load_share, "utilisation": self.utilisation, "ttft_p95_s": self.ttft_p95_s,
+                "tpot_p95_s": self.tpot_p95_s,
+                "batch": self.batch}
+
+
+def _pool(role, dep, demand, rate, ttft, tpot, batch, busy_at_rate=1.0) -> Pool:
+    rate = float(rate)
+    replicas = math.ceil(demand / rate - 1e-9) if demand > 0 else 0
+    busy = busy_gpus(demand, replica_rate_per_s=rate, gpus_per_replica=dep.n_gpus)
+    return Pool(role, dep.n_gpus, rate, replicas, replicas * dep.n_gpus, busy, float(ttft), float(tpot),
+                float(batch), float(busy_at_rate))
+
+
+def kv_transfer_bytes(arch, prompt_tokens: int, kv_dtype: str) -> float:
+    """KV bytes of one request's prompt handed from the prefill to the decode pool (windows, latents and
+    states as :func:`model.kv.size.kv_footprint` counts them)."""
+    return kv_footprint(arch, prompt_tokens, kv_dtype).kv_bytes_per_sequence
+
+
+def kv_transfer_s(transfer_bytes: float, link_gpus: int) -> float:
+    """Seconds to move ``transfer_bytes`` over ``link_gpus`` GPUs' NICs (``plan_nics_per_gpu`` each, the
+    :data:`NIC_TIER` bandwidth per NIC and direction)."""
+    nic = load_tier(NIC_TIER).bandwidth_bytes_per_s
+    return transfer_bytes / (link_gpus * default("plan_nics_per_gpu") * nic)
+
+
+# --- prefill pool -------------------------------------------------------------------------------------------------
+def prefill_service_s(dep: Deployment, prompt_tokens: int, cached_tokens: int) -> float:
+    """Seconds to prefill one prompt of which ``cached_tokens`` are a prefix-cache hit (at least one computed)."""
+    hit = min(cached_tokens, prompt_tokens - 1)
+    return float(dep.prefill_time(prompt_tokens - hit, hit))
+
+
+def prefill_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens, transfer_s, ttft_s, q,
+                 cv2: float) -> Pool | None:
+    """The prefill pool of TP ``dep.n_gpus`` at the TTFT target, or None when even an idle replica misses it."""
+    s = prefill_service_s(dep, prompt_tokens, cached_tokens)
+    if s + transfer_s > ttft_s:
+        return None
+    ttft = lambda rho: s + transfer_s + wait_quantile(s, rho, q, cv2)  # noqa: E731
+    hi = 1.0 - 1e-9
+    rho = hi if ttft(hi) <= ttft_s else bisect_boundary(lambda r: ttft(r) <= ttft_s, 1.0 - q, hi,
+                                                        rel_tol=default(_REL_TOL_PARAMETER) / 10, spacing="linear")
+    return _pool("prefill", dep, demand, rho / s, ttft(rho), math.nan, 0.0, rho)
+
+
+# --- decode pool --------------------------------------------------------------------------------------------------
+def decode_context(prompt_tokens: int, reply_tokens: int) -> float:
+    """Mean context of a decoding sequence over its reply: p + o/2 tokens."""
+    return prompt_tokens + reply_tokens / 2.0
+
+
+def decode_batch_limit(dep: Deployment, prompt_tokens, reply_tokens, max_batch) -> int:
+    """Largest running batch the replica's KV holds (and ``max_batch``)."""
+    return int(math.floor(continuous_batch_limit(dep, [prompt_tokens], [reply_tokens], max_batch)))
+
+
+def decode_pool(dep: Deployment, demand: float, *, prompt_tokens, reply_tokens, tpot_s, max_batch, q) -> Pool | None:
+    """The decode pool of TP ``dep.n_gpus`` at the TPOT target, or None when one sequence alone misses it or the
+    KV holds none.
+
+    A replica at mean batch B holds a Poisson number of sequences (arrivals are Poisson, residence fixed), so
+    its batch at quantile q is about B + z_q·√B (within the KV limit) and P95 TPOT = t(that batch); B is the
+    largest mean batch that keeps it within the target."""
+    limit = decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch)
+    if limit < 1:
+        return None
+    b = np.arange(1, limit + 1, dtype=float)
+    ctx = decode_context(prompt_tokens, reply_tokens)
+    t = np.asarray(dep.decode_time(b, ctx), float)
+    t_q = np.asarray(dep.decode_time(np.minimum(b + normal_quantile(q) * np.sqrt(b), limit), ctx), float)
+    ok = np.flatnonzero(t_q <= tpot_s)
+    if len(ok) == 0:
+        return None
+    i = int(ok[-1])
+    steps = reply_tokens - 1
+    if steps == 0:
+        return Pool("decode", dep.n_gpus, math.inf, 0, 0, 0.0, math.nan, float(t[0]), 0.0)
+    rate = b[i] / (steps * t[i])
+    return _pool("decode", dep, demand, rate, math.nan, float(t_q[i]), float(b[i]))
+
+
+# --- aggregated replica ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AggregatedState:
+    """Steady state of a chunked-prefill replica at one request rate."""
+
+    feasible: bool
+    step_s: float
+    batch: float
+    prefill_tokens_per_step: float
+    ttft_p95_s: float
+    tpot_p95_s: float
+
+
+def aggregated_state(dep: Deployment, rate: float, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens,
+                     max_batch, q, cv2: float) -> AggregatedState:
+    """The replica's steps, batch, TTFT and TPOT at ``rate`` requests/s (module docstring).
+
+    Steps are of two kinds: with prompt chunks (``t_c``: the B decodes and min(room, new) prompt tokens,
+    room = chunk − B) and without (``t_d``). A prompt is m = new / room chunk steps of work (the next prompt fills
+    the rest of its last step), so the prefill server is busy ρ = λ·m·t_c of the time and a share
+    f = (ρ/t_c) / (ρ/t_c + (1 − ρ)/t_d) of the steps carry chunks; the mean step is t̄ = f·t_c + (1 − f)·t_d and
+    B = λ (o − 1) t̄ (a fixed point, iterated). TTFT at quantile q: the prompt's own ⌈m⌉ steps + the M/G/1 wait
+    (:func:`wait_quantile`, service m·t_c of cv² ``cv2``). TPOT of a request is the mean of its o − 1 steps;
+    requests decoding through a prefill busy period see more chunk steps than the mean, so at quantile q it is
+    t̄ + c·ρ/(1 − ρ)·(t_c − t̄), at most t_c, with c = ``plan_chunk_tpot_factor`` (fitted against the simulator
+    at q = 0.95, scaled by z_q / z_0.95).
+    """
+    new = prompt_tokens - min(cached_tokens, prompt_tokens - 1)
+    past = prompt_tokens - new
+    ctx = decode_context(prompt_tokens, reply_tokens)
+    limit = min(max_batch, decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch))
+    steps = reply_tokens - 1
+    z = normal_quantile(q)
+
+    def step(b, k):
+        mean_past = past + k / 2.0
+        pairs = b * (ctx + 1) + k * (mean_past + 0.5)
+        return float(dep.step_time(b + k, pairs, b, b * (ctx + 1) + (past if k > 0 else 0.0), b + k))
+
+    def at(b):
+        room = chunk_tokens - b
+        if room < 1 or b > limit:
+            return None
+        m = new / room                       # chunk steps' worth of work per prompt (the next fills the last)
+        t_c, t_d = step(b, min(room, new)), step(b, 0.0)
+        rho = rate * m * t_c
+        if rho >= 1.0:
+            return None
+        f = (rho / t_c) / (rho / t_c + (1.0 - rho) / t_d)
+        return m, t_c, t_d, rho, f, f * t_c + (1.0 - f) * t_d
+
+    b = 0.0
+    state = at(b)
+    for _ in range(_FIXED_POINT_STEPS):
+        if state is None:
+            return AggregatedState(False, math.nan, b, math.nan, math.inf, math.inf)
+        b_next = rate * steps * state[-1]
+        state = at(b_next)
+        if abs(b_next - b) <= 1e-9 * max(b, 1.0):
+            b = b_next
+            break
+        b = b_next
+    if state is None:
+        return AggregatedState(False, math.nan, b, math.nan, math.inf, math.inf)
+    m, t_c, t_d, rho, f, t_mean = state
+    ttft = math.ceil(m) * t_c + wait_quantile(m * t_c, rho, q, cv2)
+    factor = default("plan_chunk_tpot_factor") * z / normal_quantile(_FITTED_QUANTILE)
+    tpot = min(t_c, t_mean + factor * rho / (1.0 - rho) * (t_c - t_mean))
+    return AggregatedState(True, t_mean, b, rate * new * t_mean, ttft, tpot)
+
+
+def aggregated_floor(dep: Deployment, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens, max_batch, q):
+    """(P95 TTFT, P95 TPOT) of an idle replica: the zero-load floor."""
+    s = aggregated_state(dep, 1e-9, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+                         reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q, cv2=0.0)
+    return s.ttft_p95_s, s.tpot_p95_s
+
+
+def aggregated_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens, reply_tokens, ttft_s, tpot_s,
+                    chunk_tokens, max_batch, q, cv2: float) -> Pool | None:
+    """The aggregated pool of TP ``dep.n_gpus`` at both targets, or None when an idle replica misses one."""
+    kw = dict(prompt_tokens=prompt_tokens, cached_tokens=cached_tokens, reply_tokens=reply_tokens,
+              chunk_tokens=chunk_tokens, max_batch=max_batch, q=q, cv2=cv2)
+
+    def meets(r):
+        s = aggregated_state(dep, r, **kw)
+        return s.feasible and s.ttft_p95_s <= ttft_s and s.tpot_p95_s <= tpot_s
+
+    low = 1e-6
+    if not meets(low):
+        return None
+    high = low
+    while meets(high):
+        high *= 2.0
+    rate = bisect_boundary(meets, high / 2.0, high, rel_tol=default(_REL_TOL_PARAMETER) / 10, spacing="log")
+    s = aggregated_state(dep, rate, **kw)
+    return _pool("aggregated", dep, demand, rate, s.ttft_p95_s, s.tpot_p95_s, s.batch)
+
+
+# --- the comparison ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Serving:
+    """Both ways of serving the demand and the one chosen."""
+
+    aggregated: Pool | None
+    prefill: Pool | None
+    decode: Pool | None
+    transfer_bytes: float
+    transfer_s: float
+    disaggregated: bool
+    floors: dict
+
+    @property
+    def pools(self) -> list[Pool]:
+        return [self.prefill, self.decode] if self.disaggregated else [self.aggregated]
+
+    @property
+    def gpus(self) -> int:
+        return sum(p.gpus for p in self.pools)
+
+    @property
+    def disaggregated_gpus(self) -> float:
+        return self.prefill.gpus + self.decode.gpus if self.prefill and self.decode else math.inf
+
+    @property
+    def aggregated_gpus(self) -> float:
+        return self.aggregated.gpus if self.aggregated else math.inf
+
+
+def _best(pools):
+    pools = [p for p in pools if p is not None]
+    return min(pools, key=lambda p: (p.gpus, p.busy_gpus, p.tp)) if pools else None
+
+
+def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, cached_tokens: int,
+                 reply_tokens: int, ttft_s: float, tpot_s: float, chunk_tokens: int, max_batch: int, q: float,
+                 cv2: float, prefill_cv2: float, mode: str = "auto") -> Serving:
+    """Size both ways of serving ``demand`` requests/s on the TP options ``deps`` and choose one.
+
+    ``cv2`` and ``prefill_cv2``: squared coefficients of variation of prompt service on an aggregated and on a
+    prefill replica (:func:`wait_quantile`). ``mode``: ``"auto"`` (the one with fewer GPUs; ties: aggregated),
+    ``"aggregated"`` or ``"disaggregated"``.
+
+    Raises
+    ------
+    ParameterError
+        naming ``ttft_p95_s`` or ``tpot_p95_s`` when the target is below the zero-load floor of every option
+        (the message gives the floor).
+    """
+    arch = deps[0].arch
+    kv_dtype = deps[0].kv_dtype
+    nbytes = kv_transfer_bytes(arch, prompt_tokens, kv_dtype)
+    agg = _best(aggregated_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+                                reply_tokens=reply_tokens, ttft_s=ttft_s, tpot_s=tpot_s, chunk_tokens=chunk_tokens,
+                                max_batch=max_batch, q=q, cv2=cv2) for d in deps)
+    dec = _best(decode_pool(d, demand, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens, tpot_s=tpot_s,
+                            max_batch=max_batch, q=q) for d in deps)
+    link = lambda tp: min(tp, dec.tp) if dec else tp  # noqa: E731
+    pre = _best(prefill_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+                             transfer_s=kv_transfer_s(nbytes, link(d.n_gpus)), ttft_s=ttft_s, q=q,
+                             cv2=prefill_cv2)
+               for d in deps)
+    floors = zero_load_floors(deps, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+                              reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q,
+                              transfer_bytes=nbytes)
+    disagg_ok = pre is not None and dec is not None
+    if agg is None and not disagg_ok:
+        if floors["ttft_p95_s"] > ttft_s:
+            raise ParameterError("ttft_p95_s", ttft_s, f">= {floors['ttft_p95_s']:.3g} s, the zero-load floor "
+                                                       f"(an idle replica's prefill of the prompt)")
+        if floors["tpot_p95_s"] > tpot_s:
+            raise ParameterError("tpot_p95_s", tpot_s, f">= {floors['tpot_p95_s']:.3g} s, the zero-load floor "
+                                                       f"(one sequence decoding alone)")
+        raise ParameterError("ttft_p95_s", ttft_s, "a target some replica meets together with tpot_p95_s "
+                                                   f"(floors: TTFT {floors['ttft_p95_s']:.3g} s, TPOT "
+                                                   f"{floors['tpot_p95_s']:.3g} s)")
+    if mode == "aggregated" and agg is None:
+        raise ParameterError("disaggregation", mode, "auto or disaggregated: no aggregated replica meets the targets")
+    if mode == "disaggregated" and not disagg_ok:
+        raise ParameterError("disaggregation", mode, "auto or aggregated: no prefill/decode pools meet the targets")
+    if mode == "auto":
+        dis = disagg_ok and (agg is None or pre.gpus + dec.gpus < agg.gpus)
+    else:
+        dis = mode == "disaggregated"
+    t_x = kv_transfer_s(nbytes, min(pre.tp, dec.tp)) if disagg_ok else math.nan
+    return Serving(agg, pre, dec, nbytes, t_x, dis, floors)
+
+
+def zero_load_floors(deps, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens, max_batch, q,
+                     transfer_bytes) -> dict:
+    """Lowest P95 TTFT and TPOT any option reaches with no load: the idle replica's prefill (the aggregated
+    one's chunks, or the prefill pool's whole prompt plus the KV transfer) and one sequence's decode step."""
+    ttft, tpot = math.inf, math.inf
+    ctx = decode_context(prompt_tokens, reply_tokens)
+    for d in deps:
+        a_ttft, _ = aggregated_floor(d, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+                                     reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q)
+        p_ttft = prefill_service_s(d, prompt_tokens, cached_tokens) + kv_transfer_s(transfer_bytes, d.n_gpus)
+        ttft = min(ttft, a_ttft, p_ttft)
+        if decode_batch_limit(d, prompt_tokens, reply_tokens, max_batch) >= 1:
+            tpot = min(tpot, float(d.decode_time(1, ctx)))
+    return {"ttft_p95_s": ttft, "tpot_p95_s": tpot}
