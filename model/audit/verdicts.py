@@ -50,7 +50,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from model.audit import readings as R
+import model.audit.readings as R
 from model.audit.claims import (CLAIM_COLUMNS, CLAIMS_DIR, Derived, Stated, claim, claim_ids_of,  # noqa: F401
                                 is_read_back, load_claims, stated_value)
 from model.audit.rules import rule
