@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from model.architectures import Architecture
 from model.formats import weight_bytes
 from model.hardware import Accelerator, usable_bytes_per_gpu
-from model.kv.size import kv_bytes_per_session
+from model.kv.size import kv_bytes_per_session, kv_footprint
 from model.checks import ParameterError, check_int, check_nonnegative
 
 
@@ -48,15 +48,28 @@ def memory_budget(arch: Architecture, gpu: Accelerator, *, context_tokens: float
 
     ``memory_utilization`` is the share of each GPU weights + KV may use (default: vLLM's
     ``gpu_memory_utilization`` = 0.9, see ``data/parameters``); the rest is the activation reserve.
+
+    ``kv_bytes_per_session`` is what the whole group holds for one session: for an architecture read from a
+    ``config.json`` on several GPUs, the per-GPU bytes under tensor parallelism times ``n_gpus``
+    (:func:`model.kv.size.kv_footprint`: an MLA latent is whole on every GPU, fewer KV heads than GPUs are
+    replicated), so such a cache counts as many times as it is held; a curated Llama-family model splits its heads
+    evenly, as it always has.
     """
     n = check_int("n_gpus", n_gpus, low=1)
+    if check_nonnegative("context_tokens", context_tokens) > 0 and arch.layers and n > 1:
+        # A published architecture on a tensor-parallel group: what the group holds per session, per layer kind
+        # (an MLA latent whole on every GPU, fewer KV heads than GPUs replicated; model.kv.size.tp_share).
+        per_session = kv_footprint(arch, context_tokens, kv_dtype, tp=n).tp_group_bytes_per_sequence
+    elif context_tokens > 0:
+        per_session = kv_bytes_per_session(arch, context_tokens, kv_dtype)
+    else:
+        per_session = 0.0
     return MemoryBudget(
         n_gpus=n,
         total_bytes=n * gpu.memory_bytes,
         usable_bytes=n * usable_bytes_per_gpu(gpu, memory_utilization),
         weight_bytes=weight_bytes(arch, weight_dtype),
-        kv_bytes_per_session=(kv_bytes_per_session(arch, context_tokens, kv_dtype)
-                              if check_nonnegative("context_tokens", context_tokens) > 0 else 0.0),
+        kv_bytes_per_session=per_session,
     )
 
 

@@ -47,8 +47,13 @@ def kv_bytes_per_token(arch: Architecture, kv_dtype: str = "fp16") -> float:
     return sum(a.elements_per_token for a in arch.attention_layers()) * b
 
 
-def _grows_with_context(arch: Architecture) -> bool:
+def kv_grows_with_context(arch: Architecture) -> bool:
+    """Whether every layer of ``arch`` holds every token (full attention or MLA): then a sequence of n tokens holds
+    n × :func:`kv_bytes_per_token`; otherwise windows, chunks or fixed states make it :func:`kv_bytes_per_session`."""
     return all(a.kind in ("full", "mla") for a in arch.attention_layers())
+
+
+_grows_with_context = kv_grows_with_context
 
 
 def kv_bytes_per_session(arch: Architecture, context_tokens: float, kv_dtype: str = "fp16") -> float:
