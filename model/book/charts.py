@@ -313,7 +313,9 @@ def speedup_chart(lines, points, ticks: Sequence[int], title: str) -> alt.LayerC
     """
     import pandas as pd
 
-    colour = alt.Color("weights:N", title="weights", scale=alt.Scale(domain=["8-bit (INT8, FP8)", "4-bit (INT4)"]))
+    domain = ["8-bit (INT8, FP8)", "4-bit (INT4)"]
+    domain += [w for w in dict.fromkeys(lines["weights"]) if w not in domain]  # e.g. FP4 when the chapter asks for it
+    colour = alt.Color("weights:N", title="weights", scale=alt.Scale(domain=domain))
     x = alt.X("batch:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=ticks, format="~g"),
               title="sequences per decode step (batch, log scale)")
     y = alt.Y("speedup_bound:Q", title="decode speed-up over FP16 (×)")
