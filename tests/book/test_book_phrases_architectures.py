@@ -46,3 +46,36 @@ def test_quantization_offers_fp4():
     assert "fp4" in QUANTIZED_DTYPES and "fp4" in DTYPE_LABEL
     assert with_format(("int8", "fp8", "int4"), "fp4") == ("int8", "fp8", "int4", "fp4")
     assert with_format(("int8", "fp8", "int4"), "int8") == ("int8", "fp8", "int4")
+
+
+import pytest  # noqa: E402
+
+from model.book.sliders import default_mismatches, kv_sessions_chart  # noqa: E402
+from model.hardware import load_gpu  # noqa: E402
+from model.kv import memory_budget, what_if_rows  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["llama-2-70b", "deepseek-v3", "gpt-oss-120b", "gemma-3-27b", "qwen3-next-80b-a3b",
+                                  "llama-4-scout"])
+def test_what_if_chart_computes_the_chapter_sessions_for_every_layer_kind(name):
+    arch, gpu, n_options = load_architecture(name), load_gpu("b200-180gb"), [1, 2, 4, 8]
+    rows = what_if_rows([arch], gpu, n_gpus_options=n_options, weight_dtype="fp8")
+    sessions = [memory_budget(arch, gpu, context_tokens=10_000, n_gpus=n, weight_dtype="fp8", kv_dtype="bf16").sessions
+                for n in n_options]
+    chart = kv_sessions_chart(rows, model=arch.display_name, models=[arch.display_name], context=10_000,
+                              context_max=32_768, context_step=1_000, kv_dtype="bf16", kv_dtypes={"bf16": 2.0, "fp8": 1.0},
+                              expected={"sessions": sessions}, title="t")
+    assert default_mismatches(chart.to_dict()) == []
+    assert any(s > 0 for s in sessions)
+
+
+def test_what_if_rows_hold_each_kind_by_hand():
+    gpu = load_gpu("b200-180gb")
+    ds = what_if_rows([load_architecture("deepseek-v3")], gpu, n_gpus_options=[8], weight_dtype="fp8").iloc[0]
+    assert ds["grow_elements"] == 8 * 61 * 576                    # the latent on each of the 8 GPUs
+    oss = what_if_rows([load_architecture("gpt-oss-120b")], gpu, n_gpus_options=[1], weight_dtype="fp8").iloc[0]
+    assert (oss["grow_elements"], oss["window_elements"], oss["window"]) == (18 * 1024, 18 * 1024, 128)
+    nxt = what_if_rows([load_architecture("qwen3-next-80b-a3b")], gpu, n_gpus_options=[1], weight_dtype="fp8").iloc[0]
+    assert nxt["state_bytes"] == 36 * (3 * (2 * 16 * 128 + 32 * 128) + 32 * 128 * 128) * 2
+    llama = what_if_rows([load_architecture("llama-2-70b")], gpu, n_gpus_options=[1], weight_dtype="fp8").iloc[0]
+    assert llama["grow_elements"] == 2 * 80 * 8 * 128
