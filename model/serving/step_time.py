@@ -199,6 +199,13 @@ class Deployment:
         ctx = float(self.kv_context_tokens)
         return float(kv_group_bytes_held(a, ctx, self.kv_dtype, tp=self._tp)) / ctx
 
+    @property
+    def kv_bytes_per_token_stored(self) -> float:
+        """KV bytes of one token as a cache tier outside the GPUs stores it: one copy of every layer's cache
+        (:func:`model.kv.kv_bytes_per_token`), whatever copies the tensor-parallel GPUs hold. For a curated model
+        equal to :attr:`kv_bytes_per_token`; for windowed or linear layers, the bytes of a token every layer holds."""
+        return kv_bytes_per_token(self.arch, self.kv_dtype)
+
     def kv_tokens_held(self, context_tokens):
         """KV of one sequence at ``context_tokens`` in tokens of :attr:`kv_bytes_per_token`: the context itself
         when every layer holds every token, else the per-layer bytes (windows, chunks, fixed states) ÷ that

@@ -40,7 +40,9 @@ class PrefillEngine:
     s_allreduce : float
         Tensor-parallel all-reduce seconds per new token.
     kv_bytes_per_token : float
-        KV cache of one token, bytes (what a tier stores and a link moves).
+        KV cache of one token, bytes (what a tier stores and a link moves): one copy of the model's cache
+        (:attr:`model.serving.step_time.Deployment.kv_bytes_per_token_stored`; an MLA latent that every GPU of
+        the group holds is stored once).
     gpus_per_instance : int
         GPUs of one replica.
     n_instances : int
@@ -116,7 +118,7 @@ class PrefillEngine:
             s_allreduce=float(dep.allreduce_time(1.0)) - float(dep.allreduce_time(0.0)),
             s_compute_fixed=2.0 * body * dep.mfu_half_tokens / flops, overlap=dep.overlap,
             s_fixed=dep.step_overhead_s + a.num_layers * dep.layer_overhead_s + float(dep.allreduce_time(0.0)),
-            kv_bytes_per_token=dep.kv_bytes_per_token,
+            kv_bytes_per_token=dep.kv_bytes_per_token_stored,
             gpus_per_instance=dep.n_gpus, n_instances=n_instances, gpu_usd_per_hour=price)
 
     @classmethod

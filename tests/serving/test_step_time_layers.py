@@ -98,3 +98,12 @@ def test_quantization_decode_bytes_follow_experts_and_windows():
     got = decode_bytes(a, "fp8", "fp8", 1, 10_000)
     assert got.weights == pytest.approx(a.parameters() - 36 * (128 - 4) * expert)
     assert got.kv_cache == (18 * 10_000 + 18 * 128) * 2 * 8 * 64
+
+
+def test_a_tier_stores_one_copy_of_a_replicated_latent():
+    from model.tiering.engine import PrefillEngine
+
+    d = deployment("deepseek-v3", "h200-141gb", 8, weight_dtype="fp8", kv_dtype="bf16")
+    e = PrefillEngine.from_deployment(d, gpu_usd_per_hour=1.0)
+    assert e.kv_bytes_per_token == 61 * 576 * 2                   # 70,272 bytes: the latent once, not 8 times
+    assert e.m_token == pytest.approx(8 * 61 * 576 * 2 / d.kv_bytes_per_s)  # each GPU reads its own copy
