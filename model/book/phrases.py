@@ -711,6 +711,24 @@ def session_rule_text(arch, lead: str = "", consequence: bool = True) -> str:
     return lead + join_and(parts) + (", so a session does not hold its tokens × that figure" if consequence else "")
 
 
+def kv_copies_text(arch, n_gpus: int, context_tokens: float, kv_dtype: str) -> str:
+    """What a tensor-parallel group of ``n_gpus`` GPUs holds beyond one copy of each session's KV, as a clause
+    to append (``""`` when the heads split evenly): an MLA latent is whole on every GPU, and fewer KV heads than
+    GPUs are each held on several (:func:`model.kv.size.tp_share`)."""
+    from model.kv.size import kv_footprint
+
+    if not arch.layers or n_gpus <= 1:
+        return ""
+    fp = kv_footprint(arch, context_tokens, kv_dtype, tp=n_gpus)
+    ratio = fp.tp_group_bytes_per_sequence / fp.kv_bytes_per_sequence
+    if ratio <= 1 + 1e-9:
+        return ""
+    why = ("an MLA latent is held whole on every GPU" if arch.attention == "MLA"
+           else "its KV heads, fewer than the GPUs, are each held on several")
+    return (f" ({why}, so the group keeps {ratio:,.3g} copies of each session's KV cache, "
+            f"{fp.tp_group_bytes_per_sequence / 1e9:,.2f} GB, and the figures below count them)")
+
+
 def kv_finding(arch, *, kib_per_token: float, kv_dtype: str, context_tokens: int, gb_per_session: float) -> str:
     """The chapter's first finding: KV per token and per session. A model whose every layer holds every token:
     ``"Llama 2 70B keeps 320 KiB of KV cache per token in FP16: a 10,000-token session holds 3.28 GB."``; otherwise
