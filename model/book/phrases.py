@@ -711,6 +711,14 @@ def session_rule_text(arch, lead: str = "", consequence: bool = True) -> str:
     return lead + join_and(parts) + (", so a session does not hold its tokens × that figure" if consequence else "")
 
 
+def fit_rule_text(arch) -> str:
+    """What the sessions-that-fit formula's T × KV bytes per token stands for with ``arch``."""
+    if grows_with_context(arch) and not arch.layers:
+        return "Here T × KV bytes per token is one session's KV cache."
+    return ("Here T × KV bytes per token stands for one session's KV cache on the group: what each layer holds at "
+            "T tokens (windows, chunks, fixed states), with any copies the group keeps of it.")
+
+
 def kv_copies_text(arch, n_gpus: int, context_tokens: float, kv_dtype: str) -> str:
     """What a tensor-parallel group of ``n_gpus`` GPUs holds beyond one copy of each session's KV, as a clause
     to append (``""`` when the heads split evenly): an MLA latent is whole on every GPU, and fewer KV heads than
@@ -725,8 +733,8 @@ def kv_copies_text(arch, n_gpus: int, context_tokens: float, kv_dtype: str) -> s
         return ""
     why = ("an MLA latent is held whole on every GPU" if arch.attention == "MLA"
            else "its KV heads, fewer than the GPUs, are each held on several")
-    return (f" ({why}, so the group keeps {ratio:,.3g} copies of each session's KV cache, "
-            f"{fp.tp_group_bytes_per_sequence / 1e9:,.2f} GB, and the figures below count them)")
+    return (f" ({why}, so the group holds {ratio:,.3g} times each session's KV cache, "
+            f"{fp.tp_group_bytes_per_sequence / 1e9:,.2f} GB, and the figures below count it)")
 
 
 def kv_finding(arch, *, kib_per_token: float, kv_dtype: str, context_tokens: int, gb_per_session: float) -> str:

@@ -79,3 +79,19 @@ def test_what_if_rows_hold_each_kind_by_hand():
     assert nxt["state_bytes"] == 36 * (3 * (2 * 16 * 128 + 32 * 128) + 32 * 128 * 128) * 2
     llama = what_if_rows([load_architecture("llama-2-70b")], gpu, n_gpus_options=[1], weight_dtype="fp8").iloc[0]
     assert llama["grow_elements"] == 2 * 80 * 8 * 128
+
+
+def test_copies_and_fit_rule_follow_the_group():
+    from model.book.phrases import fit_rule_text, kv_copies_text
+
+    ds = load_architecture("deepseek-v3")
+    assert "holds 8 times each session's KV" in kv_copies_text(ds, 8, 10_000, "bf16")
+    assert "5.62 GB" in kv_copies_text(ds, 8, 10_000, "bf16")        # 8 × 61 × 576 × 2 × 10,000 bytes
+    assert kv_copies_text(load_architecture("gpt-oss-120b"), 8, 10_000, "bf16") == ""   # 8 KV heads over 8 GPUs
+    # 2 KV heads on 8 GPUs: the full-attention cache 4 times, the linear states split
+    nxt = load_architecture("qwen3-next-80b-a3b")
+    full, state = 12 * 2 * 2 * 256 * 2 * 10_000, 36 * (3 * (2 * 16 * 128 + 32 * 128) + 32 * 128 * 128) * 2
+    assert f"holds {(4 * full + state) / (full + state):.3g} times" in kv_copies_text(nxt, 8, 10_000, "bf16")
+    assert kv_copies_text(load_architecture("llama-2-70b"), 8, 10_000, "fp16") == ""
+    assert fit_rule_text(load_architecture("llama-2-70b")) == "Here T × KV bytes per token is one session's KV cache."
+    assert "windows, chunks, fixed states" in fit_rule_text(load_architecture("gemma-3-27b"))
