@@ -1162,3 +1162,39 @@ def gpu_price_source_text(price) -> str:
     if price.set_by_user:
         return "as set in the parameters"
     return f"{price.provider} {price.pricing}, {price.date}, data/prices/gpu_prices.csv"
+
+
+# --------------------------------------------------------------------------------------------------------
+# The serving chapters: what the step-time model does with the chosen architecture
+# --------------------------------------------------------------------------------------------------------
+
+def serving_architecture_text(arch) -> str:
+    """How the step-time model treats ``arch`` (a sentence for a chapter's assumptions): a dense model reads all
+    its weights every step; an MoE model holds all of them, computes with those a token uses and reads, per decode
+    step, the dense weights plus the experts its batch touches under uniform routing; layers that do not hold
+    every token read what they hold. Models outside the measurements the step time was fitted on are said to be
+    an extrapolation."""
+    name = arch.display_name
+    if arch.is_moe:
+        ffn = next(layer.feed_forward for layer in arch.layers if layer.feed_forward.is_moe)
+        moe_layers = sum(layer.feed_forward.is_moe for layer in arch.layers)
+        text = (f"{name} is a mixture of experts ({ffn.experts_per_token} of {ffn.routed_experts} routed experts per "
+                f"token in {moe_layers} of its {arch.num_layers} layers): its memory holds all "
+                f"{arch.parameters() / 1e9:,.1f} B parameters, its FLOPs follow the "
+                f"{arch.matmul_parameters() / 1e9:,.1f} B a token multiplies, and a decode step reads the dense "
+                "weights plus the experts its batch touches (E·(1 − (1 − k/E)^B) per layer for a batch of B under "
+                "uniform routing)")
+    else:
+        text = f"{name} is dense: every step reads all its weights"
+    kinds = set(arch.layer_kinds())
+    if arch.attention == "MLA":
+        text += "; its KV cache is one latent per layer and token, held whole on every GPU of the group"
+    elif kinds != {"full"}:
+        text += session_rule_text(arch, lead="; ", consequence=False) + ", and a decode step reads only that"
+    else:
+        text += "; every layer keeps every token's keys and values"
+    measured = {"llama-2-70b", "llama-3-70b", "llama-3.1-70b"}
+    if arch.name not in measured:
+        text += (". The step time was fitted and validated on measurements of Llama 70B models only, so for this "
+                 "model it is an extrapolation")
+    return text + "."

@@ -95,3 +95,14 @@ def test_copies_and_fit_rule_follow_the_group():
     assert kv_copies_text(load_architecture("llama-2-70b"), 8, 10_000, "fp16") == ""
     assert fit_rule_text(load_architecture("llama-2-70b")) == "Here T × KV bytes per token is one session's KV cache."
     assert "windows, chunks, fixed states" in fit_rule_text(load_architecture("gemma-3-27b"))
+
+
+def test_serving_note_says_what_the_step_time_reads():
+    from model.book.phrases import serving_architecture_text
+
+    dense = serving_architecture_text(load_architecture("llama-2-70b"))
+    assert dense == "Llama 2 70B is dense: every step reads all its weights; every layer keeps every token's keys and values."
+    ds = serving_architecture_text(load_architecture("deepseek-v3"))
+    assert "8 of 256 routed experts per token in 58 of its 61 layers" in ds    # first_k_dense_replace = 3
+    assert "latent" in ds and "extrapolation" in ds
+    assert "128 tokens" in serving_architecture_text(load_architecture("gpt-oss-120b"))
