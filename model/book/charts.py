@@ -180,12 +180,14 @@ def sessions_by_context_chart(feasible, *, title: str) -> alt.Chart:
     -------
     altair.Chart, 560 × 300 px.
     """
+    # no GPU count holding a session (weights too large for every group): an empty chart, its axis unticked
+    ticks = (log_ticks(feasible["sessions_per_gpu"].min(), feasible["sessions_per_gpu"].max()) if len(feasible)
+             else alt.Undefined)
     return alt.Chart(feasible).mark_line(point=True).encode(
         x=alt.X("context_tokens:Q", title="tokens per session"),
         y=alt.Y("sessions_per_gpu:Q", title="sessions per GPU (count, log scale)",
                 scale=alt.Scale(type="log"),
-                axis=alt.Axis(values=log_ticks(feasible["sessions_per_gpu"].min(), feasible["sessions_per_gpu"].max()),
-                              format="~g")),
+                axis=alt.Axis(values=ticks, format="~g")),
         color=alt.Color("n_gpus:O", title="GPUs (tensor parallel)"),
         tooltip=[alt.Tooltip("context_tokens:Q", format=",", title="tokens per session"),
                  alt.Tooltip("n_gpus:O", title="GPUs"), alt.Tooltip("sessions:Q", format=",", title="sessions"),

@@ -106,3 +106,15 @@ def test_serving_note_says_what_the_step_time_reads():
     assert "8 of 256 routed experts per token in 58 of its 61 layers" in ds    # first_k_dense_replace = 3
     assert "latent" in ds and "extrapolation" in ds
     assert "128 tokens" in serving_architecture_text(load_architecture("gpt-oss-120b"))
+
+
+def test_sessions_chart_draws_when_no_group_holds_a_session():
+    from model.book.charts import sessions_by_context_chart
+    from model.kv import sessions_by_context
+
+    # DeepSeek-V3 in FP16 (1,342 GB) exceeds 8 × B200 (8 × 162 GB usable): no line, but a chart
+    rows = sessions_by_context(load_architecture("deepseek-v3"), load_gpu("b200-180gb"), [4096, 8192],
+                               n_gpus_options=[1, 8], weight_dtype="fp16", kv_dtype="fp16")
+    assert not rows["feasible"].any()
+    spec = sessions_by_context_chart(rows[rows["feasible"]], title="t").to_dict()
+    assert spec["mark"]["type"] == "line"
