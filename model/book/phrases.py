@@ -977,13 +977,18 @@ def persona_kv_budget_sentence(budget: "MemoryBudget", *, weight_dtype: str, gpu
             f"usable memory of one {gpu_name}: no KV budget is left (feasible = False below).")
 
 
+def _percent_text(pct: float) -> str:
+    """A percentage with 3 significant digits below 1,000% (``"115%"``), whole above (``"1,025%"``)."""
+    return f"{pct:,.3g}%" if pct < 1000 else f"{pct:,.0f}%"
+
+
 def persona_hbm_sentence(weights_fit: bool, *, fleet_gpus: int, fleet_personas: int, popular_characters: int,
                          weight_dtype: str, model_name: str, gpu_name: str) -> str:
     """How many personas the fleet's HBM holds, as a share of the ``popular_characters`` the cache should
     hold, or that the model does not fit on one GPU (no full stop)."""
     if weights_fit:
         return (f"The whole fleet's HBM ({fleet_gpus:,} GPUs), emptied of conversations, holds "
-                f"{fleet_personas:,} personas ({100 * fleet_personas / popular_characters:,.3g}% of the "
+                f"{fleet_personas:,} personas ({_percent_text(100 * fleet_personas / popular_characters)} of the "
                 f"{popular_characters:,} the cache should hold)")
     return (f"With {weight_dtype.upper()} weights, {model_name} does not fit on one {gpu_name}: its HBM "
             "holds no persona at all")

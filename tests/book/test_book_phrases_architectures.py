@@ -118,3 +118,11 @@ def test_sessions_chart_draws_when_no_group_holds_a_session():
     assert not rows["feasible"].any()
     spec = sessions_by_context_chart(rows[rows["feasible"]], title="t").to_dict()
     assert spec["mark"]["type"] == "line"
+
+
+def test_persona_share_is_readable_above_a_thousand_percent():
+    from model.book.phrases import persona_hbm_sentence
+
+    kw = dict(fleet_gpus=900, popular_characters=100_000, weight_dtype="fp16", model_name="m", gpu_name="g")
+    assert "(115% of the" in persona_hbm_sentence(True, fleet_personas=115_052, **kw)
+    assert "(1,025% of the" in persona_hbm_sentence(True, fleet_personas=1_025_481, **kw)   # not "1.03e+03%"
