@@ -107,3 +107,13 @@ def test_a_tier_stores_one_copy_of_a_replicated_latent():
     e = PrefillEngine.from_deployment(d, gpu_usd_per_hour=1.0)
     assert e.kv_bytes_per_token == 61 * 576 * 2                   # 70,272 bytes: the latent once, not 8 times
     assert e.m_token == pytest.approx(8 * 61 * 576 * 2 / d.kv_bytes_per_s)  # each GPU reads its own copy
+
+
+def test_default_prefill_instance_grows_until_the_weights_fit():
+    from model.tiering.engine import PrefillEngine
+
+    assert PrefillEngine.from_names("llama-2-70b", "a100-80gb", gpu_usd_per_hour=1.0).gpus_per_instance == 4
+    # 1,342 GB of FP16 weights: 8 × 141 GB × 0.9 = 1,015 GB is too little, 16 GPUs hold them
+    assert PrefillEngine.from_names("deepseek-v3", "h200-141gb", gpu_usd_per_hour=1.0).gpus_per_instance == 16
+    assert PrefillEngine.from_names("deepseek-v3", "h200-141gb", gpus_per_instance=16,
+                                    gpu_usd_per_hour=1.0).gpus_per_instance == 16
