@@ -115,6 +115,36 @@ def attention_tokens_per_layer(arch: Architecture, context_tokens):
     return sum(_held(a, n) for a in layers) / len(layers)
 
 
+def _pairs_upto(layer: AttentionLayer, m):
+    """Σ over positions j = 1..m of the tokens ``layer`` attends to at position j (numpy arrays)."""
+    import numpy as np
+
+    if layer.kind == "linear":
+        return np.zeros_like(m)
+    if layer.kind == "sliding":
+        w = float(layer.window)
+        return np.where(m <= w, m * (m + 1) / 2, w * (w + 1) / 2 + (m - w) * w)
+    if layer.kind == "chunked":
+        c = float(layer.window)
+        q = np.floor(m / c)
+        r = m - q * c
+        return q * c * (c + 1) / 2 + r * (r + 1) / 2
+    return m * (m + 1) / 2
+
+
+def prefill_pairs_per_layer(arch: Architecture, new_tokens, past_tokens=0):
+    """Mean over the decoder layers of the (query, key) pairs of a prefill of ``new_tokens`` after
+    ``past_tokens`` cached ones, causal: Σ over the new positions j = p+1..p+n of the tokens each layer attends to
+    (j for full attention and MLA, min(j, W) in a sliding window, the current chunk in a chunked layer, none in a
+    linear layer). For full attention n·p + n(n+1)/2. Arrays broadcast."""
+    import numpy as np
+
+    n = np.asarray(new_tokens, float)
+    p = np.asarray(past_tokens, float)
+    layers = arch.attention_layers()
+    return sum(_pairs_upto(a, p + n) - _pairs_upto(a, p) for a in layers) / len(layers)
+
+
 def kv_group_bytes_per_token(arch: Architecture, kv_dtype: str = "bf16", *, tp: int = 1) -> float:
     """Bytes a tensor-parallel group of ``tp`` GPUs holds for one token while every layer holds it: Σ over layers
     of its elements × bytes × the share each GPU holds × ``tp`` (an MLA latent counts ``tp`` times; linear layers

@@ -41,7 +41,7 @@ from model.hardware import Accelerator, load_gpu
 from model.formats import bytes_per_element
 from model.kv import kv_bytes_per_token
 from model.kv.size import (attention_tokens_per_layer, kv_group_bytes_held, kv_group_bytes_per_token,
-                           kv_grows_with_context)
+                           kv_grows_with_context, prefill_pairs_per_layer)
 from model.parameters import default
 from model.quantization.weights import COMPUTE_TYPE, DTYPES, usable_bytes_per_gpu, weight_bytes
 from model.checks import ParameterError, check_choice, check_fraction, check_int, check_nonnegative
@@ -335,12 +335,18 @@ class Deployment:
         (causal attention: token i attends to past + i + 1 positions)."""
         n = np.asarray(prompt_tokens, float)
         p = np.asarray(past_tokens, float)
+        if not self._kv_grows:  # windows, chunks, linear layers: each layer attends to and reads what it holds
+            pairs = prefill_pairs_per_layer(self.arch, n, p)
+            read = np.where(p > 0, self.kv_tokens_held(p), 0.0)
+            return self.step_time(n, pairs, 1.0, read, n)
         pairs = n * p + n * (n + 1) / 2
         return self.step_time(n, pairs, 1.0, p, n)
 
     def batch_prefill_time(self, prompt_tokens):
         """Seconds of one prefill step over several sequences together (weights read once)."""
         n = np.asarray(prompt_tokens, float)
+        if not self._kv_grows:
+            return float(self.step_time(n.sum(), prefill_pairs_per_layer(self.arch, n).sum(), n.size, 0.0, n.sum()))
         return float(self.step_time(n.sum(), (n * (n + 1) / 2).sum(), n.size, 0.0, n.sum()))
 
     def decode_time(self, batch, context_tokens):

@@ -117,3 +117,22 @@ def test_default_prefill_instance_grows_until_the_weights_fit():
     assert PrefillEngine.from_names("deepseek-v3", "h200-141gb", gpu_usd_per_hour=1.0).gpus_per_instance == 16
     assert PrefillEngine.from_names("deepseek-v3", "h200-141gb", gpus_per_instance=16,
                                     gpu_usd_per_hour=1.0).gpus_per_instance == 16
+
+
+def test_prefill_pairs_count_windows_and_chunks():
+    from model.kv.size import prefill_pairs_per_layer
+
+    oss = load_architecture("gpt-oss-120b")                      # 18 full, 18 sliding (128)
+    n = 1000.0
+    full = n * (n + 1) / 2
+    sliding = 128 * 129 / 2 + (n - 128) * 128                    # positions 1..128 see j, later ones 128
+    assert prefill_pairs_per_layer(oss, n) == pytest.approx((18 * full + 18 * sliding) / 36)
+    # after 500 cached tokens: positions 501..1500
+    full_p = n * 500 + n * (n + 1) / 2
+    assert prefill_pairs_per_layer(oss, n, 500) == pytest.approx((18 * full_p + 18 * n * 128) / 36)
+    scout = load_architecture("llama-4-scout")                   # 12 full, 36 chunked (8,192)
+    m = 10_000.0
+    chunked = 8192 * 8193 / 2 + (m - 8192) * (m - 8191) / 2      # the second chunk restarts at 1
+    assert prefill_pairs_per_layer(scout, m) == pytest.approx((12 * m * (m + 1) / 2 + 36 * chunked) / 48)
+    d = deployment("gpt-oss-120b", "b200-180gb", 2, weight_dtype="fp8", kv_dtype="fp8")
+    assert float(d.prefill_time(n)) == pytest.approx(float(d.step_time(n, (18 * full + 18 * sliding) / 36, 1, 0, n)))
