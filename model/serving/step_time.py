@@ -379,6 +379,19 @@ class Deployment:
         return ca + k * ma + fixed, cb + k * mb, ma + k * ca + fixed, mb + k * cb
 
 
+def gpus_to_hold(model: str, gpu: str, start: int, *, weight_dtype: str = "fp16",
+                 memory_utilization: float | None = None) -> int:
+    """``start`` GPUs, doubled until ``model``'s weights in ``weight_dtype`` fit in their usable memory with room
+    for KV cache (a replica size the chapters' fixed defaults grow to for large models: DeepSeek-V3 in FP16 on
+    H200 from 4 to 16). ``start`` itself when the weights fit."""
+    g = check_int("start", start, low=1)
+    need = weight_bytes(load_architecture(model), weight_dtype)
+    per_gpu = usable_bytes_per_gpu(load_gpu(gpu), memory_utilization)
+    while g < 1024 and g * per_gpu <= need:
+        g *= 2
+    return g
+
+
 def deployment(model: str = "llama-2-70b", gpu: str = "a100-80gb", n_gpus: int = 4, **kwargs) -> Deployment:
     """A :class:`Deployment` by names (``data/models``, ``data/hardware.csv``)."""
     return Deployment(arch=load_architecture(model), gpu=load_gpu(gpu), n_gpus=n_gpus, **kwargs)

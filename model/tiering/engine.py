@@ -129,16 +129,12 @@ class PrefillEngine:
         keywords go to :class:`model.serving.step_time.Deployment`. ``gpus_per_instance`` None:
         ``tiering_gpus_per_instance`` (4), doubled until the weights fit (DeepSeek-V3 in FP16 on H200: 16), so that
         the chapters without a GPU-count parameter run every model."""
-        from model.architectures import load_architecture
-        from model.formats import weight_bytes
-        from model.hardware import load_gpu, usable_bytes_per_gpu
-        from model.serving.step_time import deployment
+        from model.serving.step_time import deployment, gpus_to_hold
 
-        g = int(default("tiering_gpus_per_instance")) if gpus_per_instance is None else gpus_per_instance
-        if gpus_per_instance is None:
-            need = weight_bytes(load_architecture(model), deployment_kwargs.get("weight_dtype", "fp16"))
-            while g < 1024 and g * usable_bytes_per_gpu(load_gpu(gpu), deployment_kwargs.get("memory_utilization")) \
-                    <= need:
-                g *= 2
+        g = gpus_per_instance
+        if g is None:
+            g = gpus_to_hold(model, gpu, int(default("tiering_gpus_per_instance")),
+                             weight_dtype=deployment_kwargs.get("weight_dtype", "fp16"),
+                             memory_utilization=deployment_kwargs.get("memory_utilization"))
         return cls.from_deployment(deployment(model, gpu, g, **deployment_kwargs), n_instances=n_instances,
                                    gpu_usd_per_hour=gpu_usd_per_hour)

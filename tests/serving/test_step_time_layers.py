@@ -136,3 +136,12 @@ def test_prefill_pairs_count_windows_and_chunks():
     assert prefill_pairs_per_layer(scout, m) == pytest.approx((12 * m * (m + 1) / 2 + 36 * chunked) / 48)
     d = deployment("gpt-oss-120b", "b200-180gb", 2, weight_dtype="fp8", kv_dtype="fp8")
     assert float(d.prefill_time(n)) == pytest.approx(float(d.step_time(n, (18 * full + 18 * sliding) / 36, 1, 0, n)))
+
+
+def test_gpus_to_hold_doubles_until_the_weights_fit():
+    from model.serving.step_time import gpus_to_hold
+
+    assert gpus_to_hold("llama-2-70b", "a100-80gb", 4) == 4
+    assert gpus_to_hold("llama-2-70b", "a100-80gb", 1) == 2          # 138 GB > 77 GB usable, < 2 × 77
+    assert gpus_to_hold("deepseek-v3", "h200-141gb", 4) == 16
+    assert gpus_to_hold("deepseek-v3", "h200-141gb", 4, weight_dtype="fp8") == 8   # 671 GB < 8 × 127 GB
