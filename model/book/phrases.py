@@ -1195,7 +1195,9 @@ def serving_architecture_text(arch) -> str:
     if arch.attention == "MLA":
         text += "; its KV cache is one latent per layer and token, held whole on every GPU of the group"
     elif kinds != {"full"}:
-        text += session_rule_text(arch, lead="; ", consequence=False) + ", and a decode step reads only that"
+        text += (session_rule_text(arch, lead="; ", consequence=False) + ": a single decode or prefill step reads "
+                 "only that, but the simulation's KV pool and its step-time coefficients count every token in every "
+                 "layer, an upper bound on memory and on the KV read")
     else:
         text += "; every layer keeps every token's keys and values"
     measured = {"llama-2-70b", "llama-3-70b", "llama-3.1-70b"}
