@@ -318,6 +318,21 @@ class Architecture:
             total -= self.vocab_size * self.hidden_size
         return total
 
+    def parameters_read(self, tokens):
+        """Weights a step over ``tokens`` tokens reads once: every weight but the routed experts no token is sent
+        to. With uniform routing each MoE layer's tokens touch on average E·(1 − (1 − k/E)^B) of its E experts
+        (top-k, B tokens): :func:`experts_touched`. A dense model reads all of :meth:`parameters` (an int,
+        unchanged); numpy arrays of ``tokens`` broadcast."""
+        if not self.is_moe:
+            return self.parameters()
+        unread = 0.0
+        for layer in self.layers:
+            ffn = layer.feed_forward
+            if ffn.is_moe:
+                missed = ffn.routed_experts - experts_touched(ffn.routed_experts, ffn.experts_per_token, tokens)
+                unread = unread + missed * ffn.expert_parameters
+        return self.parameters() - unread
+
     def matmul_parameters(self) -> int:
         """Parameters that take part in a matrix multiply per token (all but the input embedding lookup
         and norms; for MoE, the experts a token uses): the figure behind "2 × parameters FLOPs per token"."""
@@ -327,6 +342,18 @@ class Architecture:
             return per_token + self.vocab_size * d
         per_layer = self.parameters_per_layer() - 2 * d
         return self.num_layers * per_layer + self.vocab_size * d
+
+
+def experts_touched(experts: int, top_k: int, tokens):
+    """Distinct experts of one MoE layer a batch of ``tokens`` tokens uses, expected under uniform routing (each
+    token picks ``top_k`` of ``experts`` at random): E·(1 − (1 − k/E)^B). One token touches k; many touch all E.
+    Published routing statistics are not uniform (DeepSeek-V3's auxiliary-loss-free balancing keeps loads close to
+    even over a batch, but popular experts exist), so this is the balanced case. Arrays broadcast."""
+    import numpy as np
+
+    b = np.maximum(np.asarray(tokens, float), 0.0)
+    touched = experts * (1.0 - (1.0 - top_k / experts) ** b)
+    return float(touched) if touched.ndim == 0 else touched
 
 
 # --- names and files -----------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ class Metric:
 
 _METRICS = [
     # --- memory -------------------------------------------------------------------------------------------
-    Metric("kv_bytes_per_token", "bytes", "KV cache of one token: 2 × layers × key/value heads × head width × "
-           "bytes per element."),
+    Metric("kv_bytes_per_token", "bytes", "KV cache of one token while every layer holds it: 2 × layers × "
+           "key/value heads × head width × bytes per element (an MLA layer caches one latent instead, a "
+           "linear-attention layer nothing; windows, chunks and fixed states are counted per session)."),
     Metric("kv_utilization", "fraction", "Share of reserved KV slots holding real token states (vLLM paper "
            "Fig. 2); 1 − kv_utilization is the waste."),
     Metric("kv_occupancy", "fraction", "Share of the KV budget (GPU memory left after weights) in use at a "

@@ -180,12 +180,14 @@ def sessions_by_context_chart(feasible, *, title: str) -> alt.Chart:
     -------
     altair.Chart, 560 × 300 px.
     """
+    # no GPU count holding a session (weights too large for every group): an empty chart, its axis unticked
+    ticks = (log_ticks(feasible["sessions_per_gpu"].min(), feasible["sessions_per_gpu"].max()) if len(feasible)
+             else alt.Undefined)
     return alt.Chart(feasible).mark_line(point=True).encode(
         x=alt.X("context_tokens:Q", title="tokens per session"),
         y=alt.Y("sessions_per_gpu:Q", title="sessions per GPU (count, log scale)",
                 scale=alt.Scale(type="log"),
-                axis=alt.Axis(values=log_ticks(feasible["sessions_per_gpu"].min(), feasible["sessions_per_gpu"].max()),
-                              format="~g")),
+                axis=alt.Axis(values=ticks, format="~g")),
         color=alt.Color("n_gpus:O", title="GPUs (tensor parallel)"),
         tooltip=[alt.Tooltip("context_tokens:Q", format=",", title="tokens per session"),
                  alt.Tooltip("n_gpus:O", title="GPUs"), alt.Tooltip("sessions:Q", format=",", title="sessions"),
@@ -313,7 +315,9 @@ def speedup_chart(lines, points, ticks: Sequence[int], title: str) -> alt.LayerC
     """
     import pandas as pd
 
-    colour = alt.Color("weights:N", title="weights", scale=alt.Scale(domain=["8-bit (INT8, FP8)", "4-bit (INT4)"]))
+    domain = ["8-bit (INT8, FP8)", "4-bit (INT4)"]
+    domain += [w for w in dict.fromkeys(lines["weights"]) if w not in domain]  # e.g. FP4 when the chapter asks for it
+    colour = alt.Color("weights:N", title="weights", scale=alt.Scale(domain=domain))
     x = alt.X("batch:Q", scale=alt.Scale(type="log", base=2), axis=alt.Axis(values=ticks, format="~g"),
               title="sequences per decode step (batch, log scale)")
     y = alt.Y("speedup_bound:Q", title="decode speed-up over FP16 (×)")

@@ -704,7 +704,160 @@ def route_gb_text(gb, route: str) -> str:
 # --------------------------------------------------------------------------------------------------------
 
 #: An architecture's attention kind (``Architecture.attention``) as the chapter writes it.
-ATTENTION_NAMES = {"GQA": "grouped-query attention", "MQA": "multi-query attention", "MHA": "multi-head attention"}
+ATTENTION_NAMES = {"GQA": "grouped-query attention", "MQA": "multi-query attention", "MHA": "multi-head attention",
+                   "MLA": "multi-head latent attention"}
+
+#: A layer kind (``model.architectures.LAYER_KINDS``) as the chapters name its layers.
+LAYER_KIND_NAMES = {"full": "full-attention", "sliding": "sliding-window", "chunked": "chunked-attention",
+                    "mla": "latent-attention (MLA)", "linear": "linear-attention"}
+
+
+def _windows(arch, kind: str) -> list[int]:
+    return sorted({a.window for a in arch.attention_layers() if a.kind == kind and a.window})
+
+
+def _mla_elements(arch) -> int:
+    return next(a.elements_per_token for a in arch.attention_layers() if a.kind == "mla")
+
+
+def grows_with_context(arch) -> bool:
+    """Whether every layer of ``arch`` holds every token (full attention or MLA): then a session of T tokens holds
+    T times the bytes of one token."""
+    return all(a.kind in ("full", "mla") for a in arch.attention_layers())
+
+
+def layer_kinds_text(arch) -> str:
+    """The decoder layers by kind: ``"18 full-attention and 18 sliding-window (128 tokens) layers"``; one kind:
+    ``"80 full-attention layers"``."""
+    parts = []
+    for kind, n in arch.layer_kinds().items():
+        w = _windows(arch, kind)
+        extra = f" ({', '.join(f'{x:,}' for x in w)} tokens)" if w else ""
+        parts.append(f"{n} {LAYER_KIND_NAMES[kind]}{extra}")
+    return join_and(parts) + " layers"
+
+
+def model_layout_text(arch) -> str:
+    """The model's attention as the KV cache sees it, for the chapter's assumptions and its first section. A
+    Llama-family model (every layer full attention): ``"80 layers, 64 query heads and 8 key/value heads of width
+    128 (grouped-query attention)"``; an MLA model names its latent, a mixed one its layer kinds."""
+    heads = (f"{arch.num_attention_heads} query heads and {arch.num_kv_heads} key/value heads of width "
+             f"{arch.head_dim}")
+    if arch.attention == "MLA":
+        return (f"{arch.num_layers} layers, {arch.num_attention_heads} query heads sharing one "
+                f"{_mla_elements(arch)}-element latent per layer and token ({ATTENTION_NAMES['MLA']})")
+    text = f"{arch.num_layers} layers, {heads} ({ATTENTION_NAMES[arch.attention]})"
+    if set(arch.layer_kinds()) != {"full"}:
+        text += f": {layer_kinds_text(arch)}"
+    return text
+
+
+def kv_formula_text(arch, bytes_per_element: float) -> str:
+    """The arithmetic of one token's KV bytes while every layer holds it: ``"2 × 80 × 8 × 128 × 2"`` for a
+    Llama-family model; an MLA model caches one latent per layer (``"61 × 576 × 2"``); a model whose layers
+    differ sums its layer kinds (``"(18 + 18) × 2 × 8 × 64 × 2"``), a linear-attention layer adding no per-token
+    bytes (its fixed state is counted per session)."""
+    b = f"{bytes_per_element:g}"
+    if not arch.layers:
+        return f"2 × {arch.num_layers} × {arch.num_kv_heads} × {arch.head_dim} × {b}"
+    groups: dict[int, int] = {}
+    for a in arch.attention_layers():
+        if a.elements_per_token:
+            groups[a.elements_per_token] = groups.get(a.elements_per_token, 0) + 1
+    if arch.attention == "MLA" and len(groups) == 1:
+        (e, n), = groups.items()
+        return (f"{n} × {e} × {b}, since an MLA layer caches one {e}-element latent in place of its heads' keys "
+                "and values")
+    terms = []
+    for e, n in groups.items():
+        if e % (2 * arch.num_kv_heads) == 0 and e // (2 * arch.num_kv_heads) == arch.head_dim:
+            terms.append(f"2 × {n} × {arch.num_kv_heads} × {arch.head_dim}")
+        else:
+            terms.append(f"{n} × {e}")
+    text = f"({' + '.join(terms)}) × {b}" if len(terms) > 1 else f"{terms[0]} × {b}"
+    linear = arch.layer_kinds().get("linear", 0)
+    if linear:
+        text += (f", counting the {arch.num_layers - linear} attention layers only (the {linear} linear-attention "
+                 "layers keep a fixed state instead)")
+    return text
+
+
+def session_size_text(arch) -> str:
+    """How a session's KV follows from one token's: ``"A session of T tokens holds T times as much."`` when every
+    layer holds every token, else what the windows, chunks and states change."""
+    if grows_with_context(arch):
+        return "A session of T tokens holds T times as much."
+    return "A session of T tokens does not hold T times as much: " + session_rule_text(arch, consequence=False) + "."
+
+
+def kv_structure_text(arch) -> str:
+    """What the attention does to the KV cache: grouped-query attention's division (:func:`gqa_text`), MLA's one
+    latent shared by all query heads, then what windows, chunks and linear layers hold."""
+    if arch.attention == "MLA":
+        text = (f"one {_mla_elements(arch)}-element latent per layer, shared by its {arch.num_attention_heads} "
+                "query heads, replaces their keys and values")
+    else:
+        text = gqa_text(arch.gqa_group_size)
+    return text + session_rule_text(arch, lead="; ")
+
+
+def session_rule_text(arch, lead: str = "", consequence: bool = True) -> str:
+    """What a session's bytes are beyond tokens × bytes per token: nothing for a model whose every layer holds
+    every token (``""``); otherwise what each sliding, chunked or linear kind holds, after ``lead`` (and, with
+    ``consequence``, that a session therefore does not hold its tokens × the per-token figure: less with windows
+    and chunks, more or less with a fixed state)."""
+    kinds = arch.layer_kinds()
+    parts = []
+    if "sliding" in kinds:
+        parts.append(f"its {kinds['sliding']} sliding-window layers hold at most their last "
+                     f"{'/'.join(f'{w:,}' for w in _windows(arch, 'sliding'))} tokens")
+    if "chunked" in kinds:
+        parts.append(f"its {kinds['chunked']} chunked-attention layers hold only the current "
+                     f"{'/'.join(f'{w:,}' for w in _windows(arch, 'chunked'))}-token chunk")
+    if "linear" in kinds:
+        parts.append(f"its {kinds['linear']} linear-attention layers hold no token but a fixed state per session")
+    if not parts:
+        return ""
+    return lead + join_and(parts) + (", so a session does not hold its tokens × that figure" if consequence else "")
+
+
+def fit_rule_text(arch) -> str:
+    """What the sessions-that-fit formula's T × KV bytes per token stands for with ``arch``."""
+    if grows_with_context(arch) and not arch.layers:
+        return "Here T × KV bytes per token is one session's KV cache."
+    return ("Here T × KV bytes per token stands for one session's KV cache on the group: what each layer holds at "
+            "T tokens (windows, chunks, fixed states), with any copies the group keeps of it.")
+
+
+def kv_copies_text(arch, n_gpus: int, context_tokens: float, kv_dtype: str) -> str:
+    """What a tensor-parallel group of ``n_gpus`` GPUs holds beyond one copy of each session's KV, as a clause
+    to append (``""`` when the heads split evenly): an MLA latent is whole on every GPU, and fewer KV heads than
+    GPUs are each held on several (:func:`model.kv.size.tp_share`)."""
+    from model.kv.size import kv_footprint
+
+    if not arch.layers or n_gpus <= 1:
+        return ""
+    fp = kv_footprint(arch, context_tokens, kv_dtype, tp=n_gpus)
+    ratio = fp.tp_group_bytes_per_sequence / fp.kv_bytes_per_sequence
+    if ratio <= 1 + 1e-9:
+        return ""
+    why = ("an MLA latent is held whole on every GPU" if arch.attention == "MLA"
+           else "its KV heads, fewer than the GPUs, are each held on several")
+    return (f" ({why}, so the group holds {ratio:,.3g} times each session's KV cache, "
+            f"{fp.tp_group_bytes_per_sequence / 1e9:,.2f} GB, and the figures below count it)")
+
+
+def kv_finding(arch, *, kib_per_token: float, kv_dtype: str, context_tokens: int, gb_per_session: float) -> str:
+    """The chapter's first finding: KV per token and per session. A model whose every layer holds every token:
+    ``"Llama 2 70B keeps 320 KiB of KV cache per token in FP16: a 10,000-token session holds 3.28 GB."``; otherwise
+    the per-token figure is the one while every layer holds the token, and the session's mean per token follows."""
+    head = f"{arch.display_name} keeps {kib_per_token:,.0f} KiB of KV cache per token in {kv_dtype.upper()}"
+    session = f"a {context_tokens:,}-token session holds {gb_per_session:.2f} GB"
+    if grows_with_context(arch):
+        return f"{head}: {session}."
+    mean = gb_per_session * 1e9 / context_tokens / 1024
+    return (f"{head} while every layer holds it, but{session_rule_text(arch, lead=' ', consequence=False)}: "
+            f"{session}, a mean of {mean:,.1f} KiB per token.")
 
 
 def gqa_text(group_size: int) -> str:
@@ -934,13 +1087,18 @@ def persona_kv_budget_sentence(budget: "MemoryBudget", *, weight_dtype: str, gpu
             f"usable memory of one {gpu_name}: no KV budget is left (feasible = False below).")
 
 
+def _percent_text(pct: float) -> str:
+    """A percentage with 3 significant digits below 1,000% (``"115%"``), whole above (``"1,025%"``)."""
+    return f"{pct:,.3g}%" if pct < 1000 else f"{pct:,.0f}%"
+
+
 def persona_hbm_sentence(weights_fit: bool, *, fleet_gpus: int, fleet_personas: int, popular_characters: int,
                          weight_dtype: str, model_name: str, gpu_name: str) -> str:
     """How many personas the fleet's HBM holds, as a share of the ``popular_characters`` the cache should
     hold, or that the model does not fit on one GPU (no full stop)."""
     if weights_fit:
         return (f"The whole fleet's HBM ({fleet_gpus:,} GPUs), emptied of conversations, holds "
-                f"{fleet_personas:,} personas ({100 * fleet_personas / popular_characters:,.3g}% of the "
+                f"{fleet_personas:,} personas ({_percent_text(100 * fleet_personas / popular_characters)} of the "
                 f"{popular_characters:,} the cache should hold)")
     return (f"With {weight_dtype.upper()} weights, {model_name} does not fit on one {gpu_name}: its HBM "
             "holds no persona at all")
@@ -1119,3 +1277,41 @@ def gpu_price_source_text(price) -> str:
     if price.set_by_user:
         return "as set in the parameters"
     return f"{price.provider} {price.pricing}, {price.date}, data/prices/gpu_prices.csv"
+
+
+# --------------------------------------------------------------------------------------------------------
+# The serving chapters: what the step-time model does with the chosen architecture
+# --------------------------------------------------------------------------------------------------------
+
+def serving_architecture_text(arch) -> str:
+    """How the step-time model treats ``arch`` (a sentence for a chapter's assumptions): a dense model reads all
+    its weights every step; an MoE model holds all of them, computes with those a token uses and reads, per decode
+    step, the dense weights plus the experts its batch touches under uniform routing; layers that do not hold
+    every token read what they hold. Models outside the measurements the step time was fitted on are said to be
+    an extrapolation."""
+    name = arch.display_name
+    if arch.is_moe:
+        ffn = next(layer.feed_forward for layer in arch.layers if layer.feed_forward.is_moe)
+        moe_layers = sum(layer.feed_forward.is_moe for layer in arch.layers)
+        text = (f"{name} is a mixture of experts ({ffn.experts_per_token} of {ffn.routed_experts} routed experts per "
+                f"token in {moe_layers} of its {arch.num_layers} layers): its memory holds all "
+                f"{arch.parameters() / 1e9:,.1f} B parameters, its FLOPs follow the "
+                f"{arch.matmul_parameters() / 1e9:,.1f} B a token multiplies, and a decode step reads the dense "
+                "weights plus the experts its batch touches (E·(1 − (1 − k/E)^B) per layer for a batch of B under "
+                "uniform routing)")
+    else:
+        text = f"{name} is dense: every step reads all its weights"
+    kinds = set(arch.layer_kinds())
+    if arch.attention == "MLA":
+        text += "; its KV cache is one latent per layer and token, held whole on every GPU of the group"
+    elif kinds != {"full"}:
+        text += (session_rule_text(arch, lead="; ", consequence=False) + ": a single decode or prefill step reads "
+                 "only that, but the simulation's KV pool and its step-time coefficients count every token in every "
+                 "layer, an upper bound on memory and on the KV read")
+    else:
+        text += "; every layer keeps every token's keys and values"
+    measured = {"llama-2-70b", "llama-3-70b", "llama-3.1-70b"}
+    if arch.name not in measured:
+        text += (". The step time was fitted and validated on measurements of Llama 70B models only, so for this "
+                 "model it is an extrapolation")
+    return text + "."

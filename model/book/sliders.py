@@ -229,12 +229,17 @@ def rendered_texts(chart) -> list[str]:
 
 # --- the KV-sizing what-if ------------------------------------------------------------------------------------
 #: Vega expressions of the KV-sizing closed form over rows of :func:`model.kv.what_if_rows`
-#: (``kv_bytes_el`` and ``context`` are parameters): KV bytes per token 2·L·H_kv·d·b, per session × tokens,
-#: sessions = max(0, floor((usable − weights) ÷ per session)).
+#: (``kv_bytes_el`` and ``context`` are parameters), per layer kind (:func:`model.kv.budget.kv_layer_terms`): a
+#: session holds (layers holding every token × T + sliding layers × min(T, window) + chunked layers × the current
+#: chunk) × bytes per element + fixed linear states; sessions = max(0, floor((usable − weights) ÷ per session)).
+#: For a Llama-family model this is 2·L·H_kv·d·b × T, as before.
 KV_CALCULATE = {
-    "kv_bytes_per_token": "2 * datum.layers * datum.kv_heads * datum.head_dim * kv_bytes_el",
-    "kv_gb_per_session": "datum.kv_bytes_per_token * context / 1e9",
-    "sessions": "max(0, floor((datum.usable_bytes - datum.weight_bytes) / (datum.kv_bytes_per_token * context)))",
+    "kv_bytes_per_token": "(datum.grow_elements + datum.window_elements + datum.chunk_elements) * kv_bytes_el",
+    "kv_bytes_per_session": "(datum.grow_elements * context + datum.window_elements * min(context, datum.window)"
+                            " + datum.chunk_elements * (context - datum.chunk * floor((context - 1) / datum.chunk)))"
+                            " * kv_bytes_el + datum.state_bytes",
+    "kv_gb_per_session": "datum.kv_bytes_per_session / 1e9",
+    "sessions": "max(0, floor((datum.usable_bytes - datum.weight_bytes) / datum.kv_bytes_per_session))",
     "sessions_per_gpu": "datum.sessions / datum.n_gpus",
     "label": "format(datum.sessions, ',') + ' sessions'",
 }

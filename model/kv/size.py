@@ -47,8 +47,13 @@ def kv_bytes_per_token(arch: Architecture, kv_dtype: str = "fp16") -> float:
     return sum(a.elements_per_token for a in arch.attention_layers()) * b
 
 
-def _grows_with_context(arch: Architecture) -> bool:
+def kv_grows_with_context(arch: Architecture) -> bool:
+    """Whether every layer of ``arch`` holds every token (full attention or MLA): then a sequence of n tokens holds
+    n × :func:`kv_bytes_per_token`; otherwise windows, chunks or fixed states make it :func:`kv_bytes_per_session`."""
     return all(a.kind in ("full", "mla") for a in arch.attention_layers())
+
+
+_grows_with_context = kv_grows_with_context
 
 
 def kv_bytes_per_session(arch: Architecture, context_tokens: float, kv_dtype: str = "fp16") -> float:
@@ -66,6 +71,86 @@ def kv_bytes_per_session(arch: Architecture, context_tokens: float, kv_dtype: st
     if _grows_with_context(arch):
         return context_tokens * kv_bytes_per_token(arch, kv_dtype)
     return kv_footprint(arch, context_tokens, kv_dtype).kv_bytes_per_sequence
+
+
+def _held(layer: AttentionLayer, n):
+    """Tokens ``layer`` holds at contexts ``n`` (numpy array, ≥ 1): :meth:`AttentionLayer.tokens_held`, vectorised."""
+    import numpy as np
+
+    if layer.kind == "linear":
+        return np.zeros_like(n)
+    if layer.kind == "sliding":
+        return np.minimum(n, float(layer.window))
+    if layer.kind == "chunked":
+        return n - layer.window * np.floor((n - 1) / layer.window)
+    return n
+
+
+def kv_group_bytes_held(arch: Architecture, context_tokens, kv_dtype: str = "bf16", *, tp: int = 1,
+                        state_dtype: str = DEFAULT_STATE_DTYPE):
+    """KV bytes a tensor-parallel group of ``tp`` GPUs holds for one sequence at each of ``context_tokens``
+    (numpy arrays broadcast, each ≥ 1): per layer, the tokens it holds × its elements × bytes (and a linear layer's
+    fixed state), × the share each GPU holds (:func:`tp_share`) × ``tp``. Equal to
+    ``kv_footprint(arch, n, kv_dtype, tp=tp).tp_group_bytes_per_sequence`` for each n."""
+    import numpy as np
+
+    n = np.asarray(context_tokens, float)
+    b = bytes_per_element(kv_dtype, name="kv_dtype")
+    sb = bytes_per_element(state_dtype, name="state_dtype")
+    total = np.zeros_like(n)
+    for a in arch.attention_layers():
+        share, _ = tp_share(a, tp, arch.name)
+        total = total + share * tp * (_held(a, n) * a.elements_per_token * b + a.state_elements * sb)
+    return total
+
+
+def attention_tokens_per_layer(arch: Architecture, context_tokens):
+    """Mean over the decoder layers of the tokens each attends to at ``context_tokens`` (arrays broadcast): the
+    context itself when every layer holds every token, less with windows and chunks, none for a linear layer (its
+    fixed-state update is not counted as attention)."""
+    import numpy as np
+
+    n = np.asarray(context_tokens, float)
+    layers = arch.attention_layers()
+    return sum(_held(a, n) for a in layers) / len(layers)
+
+
+def _pairs_upto(layer: AttentionLayer, m):
+    """Σ over positions j = 1..m of the tokens ``layer`` attends to at position j (numpy arrays)."""
+    import numpy as np
+
+    if layer.kind == "linear":
+        return np.zeros_like(m)
+    if layer.kind == "sliding":
+        w = float(layer.window)
+        return np.where(m <= w, m * (m + 1) / 2, w * (w + 1) / 2 + (m - w) * w)
+    if layer.kind == "chunked":
+        c = float(layer.window)
+        q = np.floor(m / c)
+        r = m - q * c
+        return q * c * (c + 1) / 2 + r * (r + 1) / 2
+    return m * (m + 1) / 2
+
+
+def prefill_pairs_per_layer(arch: Architecture, new_tokens, past_tokens=0):
+    """Mean over the decoder layers of the (query, key) pairs of a prefill of ``new_tokens`` after
+    ``past_tokens`` cached ones, causal: Σ over the new positions j = p+1..p+n of the tokens each layer attends to
+    (j for full attention and MLA, min(j, W) in a sliding window, the current chunk in a chunked layer, none in a
+    linear layer). For full attention n·p + n(n+1)/2. Arrays broadcast."""
+    import numpy as np
+
+    n = np.asarray(new_tokens, float)
+    p = np.asarray(past_tokens, float)
+    layers = arch.attention_layers()
+    return sum(_pairs_upto(a, p + n) - _pairs_upto(a, p) for a in layers) / len(layers)
+
+
+def kv_group_bytes_per_token(arch: Architecture, kv_dtype: str = "bf16", *, tp: int = 1) -> float:
+    """Bytes a tensor-parallel group of ``tp`` GPUs holds for one token while every layer holds it: Σ over layers
+    of its elements × bytes × the share each GPU holds × ``tp`` (an MLA latent counts ``tp`` times; linear layers
+    none). For one GPU, :func:`kv_bytes_per_token`."""
+    b = bytes_per_element(kv_dtype, name="kv_dtype")
+    return sum(tp_share(a, tp, arch.name)[0] * tp * a.elements_per_token * b for a in arch.attention_layers())
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from model.hardware import available_gpus
 
 def check_kv_sizing(*, model, gpu, context_tokens, sessions, weight_dtype, kv_dtype, n_gpus_for_comparison,
                     compare_models, context_grid_step, quick_context_grid_step, context_grid_max, n_gpus_options,
-                    what_if_kv_dtypes, what_if_context_step) -> None:
+                    what_if_kv_dtypes, what_if_context_step, what_if_models=()) -> None:
     """Raise :class:`~model.checks.ParameterError` naming the first bad parameter of the KV-sizing study.
 
     Parameters
@@ -38,6 +38,8 @@ def check_kv_sizing(*, model, gpu, context_tokens, sessions, weight_dtype, kv_dt
         KV number formats offered by the in-page what-if.
     what_if_context_step : int
         Tokens between positions of the what-if's context slider, at least 1.
+    what_if_models : list of str
+        Further architectures the what-if offers (names of ``data/models``).
     """
     check_choice("model", model, available_models())
     check_choice("gpu", gpu, available_gpus())
@@ -48,6 +50,8 @@ def check_kv_sizing(*, model, gpu, context_tokens, sessions, weight_dtype, kv_dt
     check_int("n_gpus_for_comparison", n_gpus_for_comparison, low=1)
     for name in compare_models:
         check_choice("compare_models", name, available_models())
+    for name in what_if_models:
+        check_choice("what_if_models", name, available_models())
     check_int("context_grid_step", context_grid_step, low=1)
     check_int("quick_context_grid_step", quick_context_grid_step, low=1)
     check_int("context_grid_max", context_grid_max, low=1)
@@ -83,3 +87,26 @@ def what_if_kv_bytes(kv_dtype: str, offered: Sequence[str]) -> dict[str, float]:
 
 def _minus_bytes(item: tuple[str, float]) -> float:
     return -item[1]
+
+
+def what_if_architectures(models: list[str], extra: list[str], n_gpus_options: list[int]) -> list:
+    """The architectures the what-if chart offers: ``models`` (the chapter's comparison and its model), then those
+    of ``extra`` whose KV heads every GPU count of ``n_gpus_options`` can split (:func:`model.kv.size.tp_share`
+    refuses the others, as the engines do)."""
+    from model.architectures import load_architecture
+    from model.checks import ParameterError
+    from model.kv.size import tp_share
+
+    archs = [load_architecture(m) for m in models]
+    for name in extra:
+        if name in models:
+            continue
+        arch = load_architecture(name)
+        try:
+            for n in n_gpus_options:
+                for layer in arch.attention_layers():
+                    tp_share(layer, n, arch.name)
+        except ParameterError:
+            continue
+        archs.append(arch)
+    return archs

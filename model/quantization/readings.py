@@ -10,10 +10,19 @@ from model.checks import ParameterError, check_choice, check_int
 from model.hardware import available_gpus
 
 #: Weight formats the chapter compares with FP16.
-QUANTIZED_DTYPES = ("int8", "fp8", "int4")
+QUANTIZED_DTYPES = ("int8", "fp8", "int4", "fp4")
 #: The legend group of each weight width (bits) and of each quantized format.
 WIDTH_LABEL = {8: "8-bit (INT8, FP8)", 4: "4-bit (INT4)"}
-DTYPE_LABEL = {"int8": WIDTH_LABEL[8], "fp8": WIDTH_LABEL[8], "int4": WIDTH_LABEL[4]}
+DTYPE_LABEL = {"int8": WIDTH_LABEL[8], "fp8": WIDTH_LABEL[8], "int4": WIDTH_LABEL[4],
+               "fp4": "4.5-bit (NVFP4 with its block scales)"}
+#: Weight formats of the chapter's bound lines and footprint table (the chosen format is added when missing).
+BOUND_FORMATS = ("int8", "fp8", "int4")
+FOOTPRINT_FORMATS = ("fp16", "fp8", "int8", "int4")
+
+
+def with_format(formats: tuple[str, ...], dtype: str) -> tuple[str, ...]:
+    """``formats`` with ``dtype`` appended if it is not among them (FP4 beside the default comparison)."""
+    return formats if dtype in formats else (*formats, dtype)
 
 
 def check_quantization(*, model, gpu, context_tokens, quantized_dtype, decode_batch, price_label, fleet_gpus,

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from model.architectures import Architecture
 from model.formats import BITS_PER_ELEMENT, COMPUTE_TYPE, DTYPES, bytes_per_element, weight_bytes  # noqa: F401
 from model.hardware import Accelerator, usable_bytes_per_gpu  # noqa: F401
-from model.kv import kv_bytes_per_token, memory_budget
+from model.kv import kv_bytes_per_session, kv_bytes_per_token, memory_budget
+from model.kv.size import kv_grows_with_context
 from model.parameters import default
 from model.checks import ParameterError, check_int, check_nonnegative, check_positive
 
@@ -52,11 +53,19 @@ class DecodeBytes:
 def decode_bytes(arch: Architecture, weight_dtype: str, kv_dtype: str, batch: int, context_tokens: float
                  ) -> DecodeBytes:
     """Bytes one decode step must read: all weights plus the KV cache of ``batch`` sequences of
-    ``context_tokens`` each."""
+    ``context_tokens`` each. An MoE model reads its dense weights and only the routed experts the batch's tokens
+    touch (:meth:`model.architectures.Architecture.parameters_read`); a model whose layers do not all hold every
+    token reads what each layer holds (:func:`model.kv.kv_bytes_per_session`: windows, chunks, fixed states)."""
     check_int("batch", batch, low=1)
     check_nonnegative("context_tokens", context_tokens)
-    return DecodeBytes(weights=weight_bytes(arch, weight_dtype),
-                       kv_cache=batch * context_tokens * kv_bytes_per_token(arch, kv_dtype))
+    weights = weight_bytes(arch, weight_dtype)
+    if arch.is_moe:  # the dense weights and the experts the batch's tokens touch (uniform routing)
+        weights = arch.parameters_read(batch) * bytes_per_element(weight_dtype, name="weight_dtype")
+    if context_tokens > 0 and not kv_grows_with_context(arch):  # windows, chunks and fixed states per layer
+        kv = batch * kv_bytes_per_session(arch, context_tokens, kv_dtype)
+    else:
+        kv = batch * context_tokens * kv_bytes_per_token(arch, kv_dtype)
+    return DecodeBytes(weights=weights, kv_cache=kv)
 
 
 def decode_speedup_bound(arch: Architecture, *, baseline_dtype: str = "fp16", quantized_dtype: str = "int8",

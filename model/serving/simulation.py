@@ -303,6 +303,10 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
     flops_rate, bytes_rate = dep.flops_per_s, dep.bytes_per_s
     w_time = dep.weight_bytes / bytes_rate
     arch = dep.arch
+    w_read = None
+    if arch.is_moe:  # a step reads the dense weights and the experts its tokens touch (Deployment.weight_bytes_read)
+        top = min(int(max(budget, B, prompt.max())), 1 << 16)  # beyond, every expert is touched: w_time
+        w_read = dep.weight_bytes_read(np.arange(top + 1, dtype=float)) / bytes_rate
     lm_head = arch.vocab_size * arch.hidden_size
     body2 = 2.0 * (arch.matmul_parameters() - lm_head) / flops_rate
     head2 = 2.0 * lm_head / flops_rate
@@ -317,7 +321,8 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
     def step_time(tokens, pairs, seqs, kv_read):
         # Deployment.step_time with scalars (same terms, see model.serving.step_time)
         c = body2 * (tokens + half) + head2 * seqs + attn * pairs
-        m = w_time + kv_t * (kv_read + tokens)
+        w = w_time if w_read is None or tokens >= len(w_read) else w_read[int(tokens)]
+        m = w + kv_t * (kv_read + tokens)
         return max(c, m) + overlap * min(c, m) + fixed + comm_per_token * tokens
 
     rid = np.full(B, -1, np.int64)

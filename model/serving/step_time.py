@@ -38,7 +38,10 @@ import numpy as np
 
 from model.architectures import Architecture, load_architecture
 from model.hardware import Accelerator, load_gpu
+from model.formats import bytes_per_element
 from model.kv import kv_bytes_per_token
+from model.kv.size import (attention_tokens_per_layer, kv_group_bytes_held, kv_group_bytes_per_token,
+                           kv_grows_with_context, prefill_pairs_per_layer)
 from model.parameters import default
 from model.quantization.weights import COMPUTE_TYPE, DTYPES, usable_bytes_per_gpu, weight_bytes
 from model.checks import ParameterError, check_choice, check_fraction, check_int, check_nonnegative
@@ -106,6 +109,17 @@ class Deployment:
         split across GPUs that run in turn, as Hugging Face ``device_map="auto"`` does).
     memory_utilization : float or None
         Share of GPU memory weights + KV may use (default vLLM's 0.9).
+    kv_context_tokens : float or None
+        Context of the sequences the KV cache holds, tokens, for an architecture whose layers do not all hold
+        every token (windows, chunks, linear states): :attr:`kv_bytes_per_token` is then their mean per token at
+        that context. None: the bytes of a token every layer holds (an upper bound for such models). Ignored by
+        the curated Llama-family models and by models whose every layer holds every token.
+
+    Architectures read from a ``config.json`` (``arch.layers``) follow their layers: KV bytes per token of the
+    whole tensor-parallel group (an MLA latent, or fewer KV heads than GPUs, held on every GPU:
+    :func:`model.kv.size.tp_share`), decode steps that read each layer's window, chunk or fixed state at the
+    sequence's context (:meth:`decode_time`), and MoE weights read as the dense ones plus the experts the step's
+    tokens touch (:meth:`weight_bytes_read`). The curated models keep the formulas above unchanged.
     """
 
     arch: Architecture
@@ -126,6 +140,7 @@ class Deployment:
     allreduce_latency_s: float = _p("step_allreduce_latency_s")
     low_precision_mfu: float = _p("step_low_precision_mfu")
     low_precision_mbu: float = _p("step_low_precision_mbu")
+    kv_context_tokens: float | None = None
 
     def __post_init__(self):
         check_int("n_gpus", self.n_gpus, low=1)
@@ -154,10 +169,52 @@ class Deployment:
         """Bytes of all weights."""
         return weight_bytes(self.arch, self.weight_dtype)
 
+    def weight_bytes_read(self, tokens):
+        """Bytes of weights a step over ``tokens`` tokens reads: all of them for a dense model; for an MoE model
+        the dense weights plus the routed experts the tokens touch under uniform routing
+        (:meth:`model.architectures.Architecture.parameters_read`). Arrays broadcast."""
+        if not self.arch.is_moe:
+            return self.weight_bytes
+        return self.arch.parameters_read(tokens) * bytes_per_element(self.weight_dtype, name="weight_dtype")
+
     @property
+    def _tp(self) -> int:
+        return self.n_gpus if self.sharding == "tensor" else 1
+
+    @cached_property
+    def _kv_grows(self) -> bool:
+        return not self.arch.layers or kv_grows_with_context(self.arch)
+
+    @cached_property
     def kv_bytes_per_token(self) -> float:
-        """KV-cache bytes of one token."""
+        """KV-cache bytes of one token on the whole replica. A curated model: :func:`model.kv.kv_bytes_per_token`.
+        A model read from ``config.json``: what the tensor-parallel group holds (a replicated MLA latent counts
+        once per GPU), while every layer holds the token, or, with :attr:`kv_context_tokens`, the mean per token
+        of a sequence of that context (windows, chunks, fixed states)."""
+        a = self.arch
+        if not a.layers:
+            return kv_bytes_per_token(a, self.kv_dtype)
+        if self._kv_grows or self.kv_context_tokens is None:
+            return kv_group_bytes_per_token(a, self.kv_dtype, tp=self._tp)
+        ctx = float(self.kv_context_tokens)
+        return float(kv_group_bytes_held(a, ctx, self.kv_dtype, tp=self._tp)) / ctx
+
+    @property
+    def kv_bytes_per_token_stored(self) -> float:
+        """KV bytes of one token as a cache tier outside the GPUs stores it: one copy of every layer's cache
+        (:func:`model.kv.kv_bytes_per_token`), whatever copies the tensor-parallel GPUs hold. For a curated model
+        equal to :attr:`kv_bytes_per_token`; for windowed or linear layers, the bytes of a token every layer holds."""
         return kv_bytes_per_token(self.arch, self.kv_dtype)
+
+    def kv_tokens_held(self, context_tokens):
+        """KV of one sequence at ``context_tokens`` in tokens of :attr:`kv_bytes_per_token`: the context itself
+        when every layer holds every token, else the per-layer bytes (windows, chunks, fixed states) ÷ that
+        figure. Arrays broadcast."""
+        n = np.asarray(context_tokens, float)
+        if self._kv_grows:
+            return n
+        return kv_group_bytes_held(self.arch, np.maximum(n, 1.0), self.kv_dtype, tp=self._tp) \
+            / self.kv_bytes_per_token
 
     @cached_property
     def kv_budget_bytes(self) -> float:
@@ -241,10 +298,12 @@ class Deployment:
         dense = 2.0 * body * (t + self.mfu_half_tokens) + 2.0 * lm_head * np.asarray(sequences, float)
         return dense / self.flops_per_s + attn * np.asarray(attention_pairs, float) / self.attention_flops_per_s
 
-    def memory_time(self, kv_tokens_read, kv_tokens_written):
-        """Memory seconds of a step: weights at MBU, KV read and written at attention MBU."""
+    def memory_time(self, kv_tokens_read, kv_tokens_written, tokens=None):
+        """Memory seconds of a step: weights at MBU, KV read and written at attention MBU. With ``tokens`` (the
+        step's new tokens) an MoE model reads only the experts they touch (:meth:`weight_bytes_read`)."""
         kv = self.kv_bytes_per_token * (np.asarray(kv_tokens_read, float) + np.asarray(kv_tokens_written, float))
-        return self.weight_bytes / self.bytes_per_s + kv / self.kv_bytes_per_s
+        weights = self.weight_bytes if tokens is None else self.weight_bytes_read(tokens)
+        return weights / self.bytes_per_s + kv / self.kv_bytes_per_s
 
     def allreduce_time(self, tokens):
         """Tensor-parallel all-reduce time of a step: two all-reduces per layer of tokens × width activations,
@@ -266,7 +325,7 @@ class Deployment:
         """Seconds of one step: max(C, M) + overlap × min(C, M) + fixed overheads + all-reduce (numpy
         broadcasting)."""
         compute = self.compute_time(tokens, attention_pairs, sequences)
-        memory = self.memory_time(kv_tokens_read, kv_tokens_written)
+        memory = self.memory_time(kv_tokens_read, kv_tokens_written, tokens if self.arch.is_moe else None)
         over = self.step_overhead_s + self.arch.num_layers * self.layer_overhead_s
         return np.maximum(compute, memory) + self.overlap * np.minimum(compute, memory) + over \
             + self.allreduce_time(tokens)
@@ -276,12 +335,18 @@ class Deployment:
         (causal attention: token i attends to past + i + 1 positions)."""
         n = np.asarray(prompt_tokens, float)
         p = np.asarray(past_tokens, float)
+        if not self._kv_grows:  # windows, chunks, linear layers: each layer attends to and reads what it holds
+            pairs = prefill_pairs_per_layer(self.arch, n, p)
+            read = np.where(p > 0, self.kv_tokens_held(p), 0.0)
+            return self.step_time(n, pairs, 1.0, read, n)
         pairs = n * p + n * (n + 1) / 2
         return self.step_time(n, pairs, 1.0, p, n)
 
     def batch_prefill_time(self, prompt_tokens):
         """Seconds of one prefill step over several sequences together (weights read once)."""
         n = np.asarray(prompt_tokens, float)
+        if not self._kv_grows:
+            return float(self.step_time(n.sum(), prefill_pairs_per_layer(self.arch, n).sum(), n.size, 0.0, n.sum()))
         return float(self.step_time(n.sum(), (n * (n + 1) / 2).sum(), n.size, 0.0, n.sum()))
 
     def decode_time(self, batch, context_tokens):
@@ -290,22 +355,41 @@ class Deployment:
         b = np.asarray(batch, float)
         ctx = np.asarray(context_tokens, float)
         pairs = b * (ctx + 1)
-        return self.step_time(b, pairs, b, pairs, b)
+        if self._kv_grows:
+            return self.step_time(b, pairs, b, pairs, b)
+        # windows, chunks and fixed states: each layer reads what it holds at the sequence's context
+        attended = b * attention_tokens_per_layer(self.arch, ctx + 1)
+        return self.step_time(b, attended, b, b * self.kv_tokens_held(ctx + 1), b)
 
     def decode_coefficients(self, batch: int) -> tuple[float, float, float, float]:
         """Step time of a decode step of ``batch`` sequences as ``max(c0 + c1·S, m0 + m1·S)`` where S is the
         sum over the batch of (context + 1): returns (c0, c1, m0, m1) in seconds, seconds per token, with the
         overheads and the all-reduce in both intercepts. Exact: with C = cA + cB·S and M = mA + mB·S,
         max(C, M) + overlap·min(C, M) = max(C + overlap·M, M + overlap·C). Used by the simulation to update
-        the step time with scalars."""
+        the step time with scalars. For a model whose layers do not all hold every token the KV terms are those
+        of a token every layer holds (or the mean at :attr:`kv_context_tokens`), as the simulation's token
+        accounting is; :meth:`decode_time` reads each layer's window exactly."""
         a = self.arch
         fixed = float(self.allreduce_time(batch)) + self.step_overhead_s + a.num_layers * self.layer_overhead_s
         ca = float(self.compute_time(batch, 0.0, batch))
         cb = 4 * a.num_layers * a.num_attention_heads * a.head_dim / self.attention_flops_per_s
-        ma = float(self.memory_time(0.0, batch))
+        ma = float(self.memory_time(0.0, batch, batch if self.arch.is_moe else None))
         mb = self.kv_bytes_per_token / self.kv_bytes_per_s
         k = self.overlap
         return ca + k * ma + fixed, cb + k * mb, ma + k * ca + fixed, mb + k * cb
+
+
+def gpus_to_hold(model: str, gpu: str, start: int, *, weight_dtype: str = "fp16",
+                 memory_utilization: float | None = None) -> int:
+    """``start`` GPUs, doubled until ``model``'s weights in ``weight_dtype`` fit in their usable memory with room
+    for KV cache (a replica size the chapters' fixed defaults grow to for large models: DeepSeek-V3 in FP16 on
+    H200 from 4 to 16). ``start`` itself when the weights fit."""
+    g = check_int("start", start, low=1)
+    need = weight_bytes(load_architecture(model), weight_dtype)
+    per_gpu = usable_bytes_per_gpu(load_gpu(gpu), memory_utilization)
+    while g < 1024 and g * per_gpu <= need:
+        g *= 2
+    return g
 
 
 def deployment(model: str = "llama-2-70b", gpu: str = "a100-80gb", n_gpus: int = 4, **kwargs) -> Deployment:

@@ -40,7 +40,9 @@ class PrefillEngine:
     s_allreduce : float
         Tensor-parallel all-reduce seconds per new token.
     kv_bytes_per_token : float
-        KV cache of one token, bytes (what a tier stores and a link moves).
+        KV cache of one token, bytes (what a tier stores and a link moves): one copy of the model's cache
+        (:attr:`model.serving.step_time.Deployment.kv_bytes_per_token_stored`; an MLA latent that every GPU of
+        the group holds is stored once).
     gpus_per_instance : int
         GPUs of one replica.
     n_instances : int
@@ -116,17 +118,23 @@ class PrefillEngine:
             s_allreduce=float(dep.allreduce_time(1.0)) - float(dep.allreduce_time(0.0)),
             s_compute_fixed=2.0 * body * dep.mfu_half_tokens / flops, overlap=dep.overlap,
             s_fixed=dep.step_overhead_s + a.num_layers * dep.layer_overhead_s + float(dep.allreduce_time(0.0)),
-            kv_bytes_per_token=dep.kv_bytes_per_token,
+            kv_bytes_per_token=dep.kv_bytes_per_token_stored,
             gpus_per_instance=dep.n_gpus, n_instances=n_instances, gpu_usd_per_hour=price)
 
     @classmethod
     def from_names(cls, model: str = "llama-2-70b", gpu: str = "a100-80gb", *, gpus_per_instance: int | None = None,
                    n_instances: int = 1, gpu_usd_per_hour: float | None = None, **deployment_kwargs
                    ) -> "PrefillEngine":
-        """Engine of ``model`` on ``gpus_per_instance`` (default ``tiering_gpus_per_instance``) × ``gpu``
-        (``data/models``, ``data/hardware.csv``); other keywords go to :class:`model.serving.step_time.Deployment`."""
-        from model.serving.step_time import deployment
+        """Engine of ``model`` on ``gpus_per_instance`` × ``gpu`` (``data/models``, ``data/hardware.csv``); other
+        keywords go to :class:`model.serving.step_time.Deployment`. ``gpus_per_instance`` None:
+        ``tiering_gpus_per_instance`` (4), doubled until the weights fit (DeepSeek-V3 in FP16 on H200: 16), so that
+        the chapters without a GPU-count parameter run every model."""
+        from model.serving.step_time import deployment, gpus_to_hold
 
-        g = int(default("tiering_gpus_per_instance")) if gpus_per_instance is None else gpus_per_instance
+        g = gpus_per_instance
+        if g is None:
+            g = gpus_to_hold(model, gpu, int(default("tiering_gpus_per_instance")),
+                             weight_dtype=deployment_kwargs.get("weight_dtype", "fp16"),
+                             memory_utilization=deployment_kwargs.get("memory_utilization"))
         return cls.from_deployment(deployment(model, gpu, g, **deployment_kwargs), n_instances=n_instances,
                                    gpu_usd_per_hour=gpu_usd_per_hour)

@@ -106,7 +106,9 @@ def test_kv_chart_vega_engine_agrees():
 
 
 def test_kv_calculate_is_in_the_subset():
-    datum = {"layers": 80, "kv_heads": 8, "head_dim": 128, "usable_bytes": 72e9, "weight_bytes": 0.0, "n_gpus": 1}
+    datum = {"layers": 80, "kv_heads": 8, "head_dim": 128, "usable_bytes": 72e9, "weight_bytes": 0.0, "n_gpus": 1,
+             "grow_elements": 2 * 80 * 8 * 128, "window_elements": 0, "window": 0, "chunk_elements": 0, "chunk": 1,
+             "state_bytes": 0}
     params = {"kv_bytes_el": 2, "context": 1000}
     for field, expr in KV_CALCULATE.items():
         datum[field] = evaluate(expr, datum, params)
