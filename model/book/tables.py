@@ -245,13 +245,20 @@ class InteractiveTable:
         return self.html
 
 
+#: Width of a column of sentences in an interactive table, em (about 70 characters a line: rows of the audit's
+#: reasons then take a few lines, not dozens).
+WIDE_COLUMN_EM = 36
+
+
 def interactive_table(df: pd.DataFrame, columns: dict | None = None, *, static_prefix: str = "../_static",
                       filter_columns: tuple = (), page_length: int = 25, table_id: str = "study_table",
-                      html_columns: tuple = ()) -> InteractiveTable:
+                      html_columns: tuple = (), wide_columns: tuple = ()) -> InteractiveTable:
     """``df`` formatted by :func:`table_frame`, as an interactive table: a search box, sorting on every column,
     a drop-down filter on each column of ``filter_columns`` (by formatted header or source name), paging.
     Cells are HTML-escaped except in ``html_columns`` (source names), which hold trusted markup such as
-    links. Deterministic HTML (a fixed ``table_id``, no random ids)."""
+    links. Columns of ``wide_columns`` (source names: sentences) get :data:`WIDE_COLUMN_EM` em of width, so that
+    a row of long text stays a few lines high (the table scrolls sideways). Deterministic HTML (a fixed
+    ``table_id``, no random ids)."""
     from itables import to_html_datatable
 
     frame = table_frame(df, columns)
@@ -263,6 +270,9 @@ def interactive_table(df: pd.DataFrame, columns: dict | None = None, *, static_p
     wanted = {h for h, s in zip(headers, src_names) if h in filter_columns or s in filter_columns}
     cc = [{"targets": [i for i, h in enumerate(headers) if h in wanted], "columnControl": ["order", ["searchList"]]},
           {"targets": "_all", "columnControl": ["order"]}]
+    wide = [i for i, s in enumerate(src_names) if s in wide_columns]
+    if wide:
+        cc.insert(0, {"targets": wide, "className": "study-wide"})
     text = to_html_datatable(frame, connected=False, showIndex=False, pageLength=page_length, scrollX=True,
                              lengthMenu=[10, 25, 100, len(frame)], classes=["display", "compact"],
                              layout={"topStart": "pageLength", "topEnd": "search", "bottomStart": "info",
@@ -272,4 +282,7 @@ def interactive_table(df: pd.DataFrame, columns: dict | None = None, *, static_p
     text = re.sub(r"Loading ITables v[\d.]+ from the internet\.\.\.", "Loading the interactive table…", text)
     head = (f'<link href="{static_prefix}/dt_bundle.css" rel="stylesheet">'
             f'<script src="{static_prefix}/dt_bundle_loader.js"></script>')
+    if wide:
+        head += (f"<style>#{table_id} td.study-wide, #{table_id} th.study-wide "
+                 f"{{min-width: {WIDE_COLUMN_EM}em; white-space: normal}}</style>")
     return InteractiveTable(head + text)

@@ -32,3 +32,17 @@ def test_headers_units_and_no_index():
     assert t.iloc[0].tolist() == ["3.28", "4.4", "36.6%", "212,125", "llama-2-70b"]
     html = show_table(df)._repr_html_()
     assert "<th>7</th>" not in html and ">7<" not in html and 'class="study-table"' in html
+
+
+def test_wide_columns_get_their_width_and_others_do_not():
+    import pandas as pd
+    from model.book.tables import WIDE_COLUMN_EM, Col, interactive_table
+
+    df = pd.DataFrame({"claim": ["a"], "reason": ["x " * 400]})
+    html = interactive_table(df, {"claim": Col("Claim", kind="text"), "reason": Col("Reason", kind="text")},
+                             table_id="t1", wide_columns=("reason",)).html
+    assert f"#t1 td.study-wide, #t1 th.study-wide {{min-width: {WIDE_COLUMN_EM}em" in html
+    assert '"className": "study-wide"' in html and '"targets": [1]' in html
+    plain = interactive_table(df, {"claim": Col("Claim", kind="text"), "reason": Col("Reason", kind="text")},
+                              table_id="t1").html
+    assert "study-wide" not in plain
