@@ -88,7 +88,7 @@ MODULES: dict[str, list[str]] = {
     "model/serving/capacity.py": ["tests/serving/test_capacity.py"],
     "model/tiering/fleet.py": ["tests/tiering/test_tiering_fleet.py", "tests/tiering/test_tiering_cli_fleet.py"],
     "model/tiering/slo.py": ["tests/tiering/test_tiering_slo.py", "tests/tiering/test_tiering_slo_mutants.py"],
-    "model/workload/chat.py": ["tests/workload/test_chat.py"],
+    "model/workload/chat.py": ["tests/workload/test_chat.py", "tests/workload/test_chat_mutants.py"],
     "model/serving/step_time_fit.py": ["tests/serving/test_step_time_fit.py"],
 }
 
