@@ -90,7 +90,8 @@ MODULES: dict[str, list[str]] = {
                                "tests/tiering/test_tiering_fleet_mutants.py"],
     "model/tiering/slo.py": ["tests/tiering/test_tiering_slo.py", "tests/tiering/test_tiering_slo_mutants.py"],
     "model/workload/chat.py": ["tests/workload/test_chat.py", "tests/workload/test_chat_mutants.py"],
-    "model/serving/step_time_fit.py": ["tests/serving/test_step_time_fit.py"],
+    "model/serving/step_time_fit.py": ["tests/serving/test_step_time_fit.py",
+                                       "tests/serving/test_step_time_fit_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
