@@ -62,12 +62,15 @@ def test_block_owner_is_the_fibonacci_hash():
 def test_routes_by_hand():
     t = _trace(session=np.array([4, 7, 4, 9, 2]))
     rr = route_requests(t, 2, "round-robin")
-    assert_array_equal(rr, [0, 1, 0, 1, 0]) and rr.dtype == np.int32
+    assert_array_equal(rr, [0, 1, 0, 1, 0])
+    assert rr.dtype == np.int32
     shifted = route_requests(t, 3, "round-robin", first_index=4)          # the stream's 4th to 8th requests
-    assert_array_equal(shifted, [1, 2, 0, 1, 2]) and shifted.dtype == np.int32
+    assert_array_equal(shifted, [1, 2, 0, 1, 2])
+    assert shifted.dtype == np.int32
     assert_array_equal(route_requests(t, 3, "global", first_index=2), [2, 0, 1, 2, 0])
     ss = route_requests(t, 3, "session")
-    assert_array_equal(ss, [1, 1, 1, 0, 2]) and ss.dtype == np.int32
+    assert_array_equal(ss, [1, 1, 1, 0, 2])
+    assert ss.dtype == np.int32
     first = [_owner(b, 2) for b in (1, 1, 1, 4, 6)]
     assert_array_equal(route_requests(t, 2, "prefix"), first)
     # the 2nd block; r4 has one block only, so its last (its 1st) routes it
@@ -133,7 +136,8 @@ def test_one_node_by_hand():
     prefilled. TTFT = load (0.01 s per reused token) + 0.5 s + 0.01 s per new token (at least one)."""
     r = simulate_node(_trace(), _config())
     assert r.node == 0 and r.requests == 5 and r.lookups == 9
-    assert_array_equal(r.hits_by_tier, [3, 0]) and r.hits_by_tier.dtype == np.int64
+    assert_array_equal(r.hits_by_tier, [3, 0])
+    assert r.hits_by_tier.dtype == np.int64
     assert_array_equal(r.tokens_by_tier, [12, 0])
     assert r.recomputed_tokens == 33 - 12 and r.input_tokens == 33 and r.output_tokens == 10 and r.remote_tokens == 0
     ttft = [0.58, 0.04 + 0.52, 0.08 + 0.51, 0.57, 0.54]
@@ -163,8 +167,10 @@ def test_empty_node():
         cfg = _config(cost_basis=basis)
         r = simulate_node(_trace(0), cfg, node=4)
         assert r.node == 4 and r.requests == 0 and r.lookups == 0
-        assert_array_equal(r.hits_by_tier, [0, 0]) and r.hits_by_tier.dtype == np.int64
-        assert_array_equal(r.tokens_by_tier, [0, 0]) and r.tokens_by_tier.dtype == np.int64
+        assert_array_equal(r.hits_by_tier, [0, 0])
+        assert r.hits_by_tier.dtype == np.int64
+        assert_array_equal(r.tokens_by_tier, [0, 0])
+        assert r.tokens_by_tier.dtype == np.int64
         assert (r.recomputed_tokens, r.input_tokens, r.output_tokens, r.remote_tokens) == (0, 0, 0, 0)
         assert r.ttft_s.shape == (0,) and r.zero_load_ttft_s.shape == (0,)
         assert r.prefill_busy_s == 0.0 and r.first_arrival_s == math.inf and r.last_done_s == -math.inf
@@ -291,7 +297,8 @@ def test_global_pool_by_hand():
     nodes = simulate_global(_trace(), _config(), 2, nic_bytes_per_s=1e7)
     assert [r.node for r in nodes] == [0, 1] and [r.requests for r in nodes] == [3, 2]
     assert [r.lookups for r in nodes] == [5, 4]
-    assert_array_equal(nodes[0].hits_by_tier, [2, 0]) and nodes[0].hits_by_tier.dtype == np.int64
+    assert_array_equal(nodes[0].hits_by_tier, [2, 0])
+    assert nodes[0].hits_by_tier.dtype == np.int64
     assert_array_equal(nodes[1].hits_by_tier, [1, 0])
     assert_array_equal(nodes[0].tokens_by_tier, [8, 0])
     assert [r.remote_tokens for r in nodes] == [4, 0]
