@@ -295,3 +295,58 @@ def test_trace_is_named():
     p = CharacterChatParams(**SMALL)
     assert character_chat_trace(p, seed=1, max_sessions=2).name == "character-chat"
     assert character_chat_trace(p, seed=1, max_sessions=2, name="chat-2").name == "chat-2"
+
+
+def test_block_ending_exactly_at_the_history_is_history():
+    """Shared persona 9 tokens (2 full blocks: ids 0 and 1), character 6 (persona 15, one character block), turns
+    of 5 tokens (2 reply, 3 user), 5 memory tokens. Turn 1: history ends at 15 + 5 = 20, exactly the end of
+    block 4, which is therefore a history block; blocks 5 and 6 reach into the memory."""
+    p = CharacterChatParams(**{**HAND, "shared_persona_tokens": 9, "character_persona_tokens": 6,
+                               "tokens_per_turn": 5, "memory_tokens": 5})
+    assert p.reply_tokens == 2 and p.user_tokens == 3
+    t = _chat_requests(p, np.array([1]), np.array([1]), np.array([0.0]), np.array([2]))
+    assert_array_equal(t.input_tokens, [28])
+    H = lambda j: _HIST_BASE + (1 << 32) + j                                  # noqa: E731
+    P = lambda j: _PART_BASE + (1 << 32) + (1 << 12) + j                      # noqa: E731
+    assert_array_equal(t.block_ids, [0, 1, _CHAR_BASE + 2, H(3), H(4), P(5), P(6)])
+    assert_array_equal(t.block_group, [SHARED, SHARED, POPULAR, HISTORY, HISTORY, HISTORY, HISTORY])
+    assert t.block_group.dtype == np.int32
+
+
+def test_defaults_of_the_generators():
+    """The default seed is 0, and max_sessions reaches the stream."""
+    p = CharacterChatParams(**SMALL)
+    assert_array_equal(character_chat_trace(p).block_ids, character_chat_trace(p, seed=0).block_ids)
+    assert_array_equal(concat_traces(list(iter_character_chat(p))).arrival_s,
+                       concat_traces(list(iter_character_chat(p, seed=0))).arrival_s)
+    a = concat_traces(list(iter_character_chat_windows(p)))
+    b = concat_traces(list(iter_character_chat_windows(p, seed=0)))
+    assert_array_equal(a.arrival_s, b.arrival_s)
+    assert_array_equal(a.block_ids, b.block_ids)
+    assert len(np.unique(character_chat_trace(p, seed=1, max_sessions=2).session)) == 2
+
+
+def test_windowed_draws_by_type_and_independence():
+    """Characters and sessions are integers (int64) as in the other stream; think times of sessions due in the
+    same window are separate draws (no two of the ~900 gaps coincide)."""
+    p = CharacterChatParams(**SMALL)
+    t = concat_traces(list(iter_character_chat_windows(p, seed=6)))
+    assert t.character.dtype == np.int64 and t.session.dtype == np.int64 and t.block_group.dtype == np.int32
+    gaps = np.sort(np.concatenate([np.diff(a) for a in _per_session(t)]))
+    assert len(gaps) > 500 and np.diff(gaps).min() > 1e-9
+
+
+def test_sessions_start_from_time_zero_and_uniformly_within_windows():
+    """At 25 sessions/s (3000 concurrent over 2 minutes) the first starts within a fraction of a second in either
+    stream; in the windowed one, starts are uniform within their 1.25 s window (mean position 1/2, sd of the
+    mean (1/12 / n)^½)."""
+    fast = CharacterChatParams(**{**SMALL, "concurrent_sessions": 3000, "duration_s": 20})
+    a = concat_traces(list(iter_character_chat(fast, seed=3)))
+    assert a.arrival_s.min() < 0.5
+    w = concat_traces(list(iter_character_chat_windows(fast, seed=3)))
+    assert w.arrival_s.min() < 0.5
+    p = CharacterChatParams(**{**SMALL, "duration_s": 1000})
+    t = concat_traces(list(iter_character_chat_windows(p, seed=3)))
+    starts = np.array([a[0] for a in _per_session(t)])
+    pos = (starts % 1.25) / 1.25
+    assert abs(pos.mean() - 0.5) < 4 * math.sqrt(1 / 12 / len(pos))
