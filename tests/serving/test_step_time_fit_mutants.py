@@ -183,3 +183,95 @@ def test_no_calibration_rows_is_an_error(few_points):
     with pytest.raises(ValueError) as err:
         fit_step_time(few_points[few_points["role"] == "validation"])
     assert str(err.value) == "points: no calibration rows"
+
+
+def test_inside_contraction_by_hand():
+    """(x − 3)² from 0 with step 2: simplex {0: 9, 2: 1}; reflection 4 (1) is no better than the best but better
+    than the worst: inside contraction 2 + (4 − 2)/2 = 3."""
+    f, calls = _recording(lambda x: float((x[0] - 3.0) ** 2))
+    x, fx, evals = nelder_mead(f, np.array([0.0]), step=2.0, max_evals=4)
+    assert calls == [[0.0], [2.0], [4.0], [3.0]] and x.tolist() == [3.0] and fx == 0.0
+
+
+def test_the_last_improvement_is_returned():
+    """Stopped right after the first expansion (1.5: 2.25), the best point is that last one, not the old best."""
+    x, fx, evals = nelder_mead(lambda x: float((x[0] - 3.0) ** 2), np.array([0.0]), max_evals=4)
+    assert evals == 4 and x.tolist() == [1.5] and fx == 2.25
+
+
+def test_shrink_towards_a_best_vertex_away_from_zero():
+    """The shrink test moved by 10: vertices shrink towards 10 (10.5, then 10.25), not towards the origin."""
+    def g(x):
+        v = x[0] - 10.0
+        return 0.0 if v == 0 else (5 * abs(v) if v < 0 else 1 + 2 * (v - 1) ** 2)
+    f, calls = _recording(g)
+    nelder_mead(f, np.array([10.0]), step=1.0, max_evals=8)
+    assert calls == [[10.0], [11.0], [9.0], [10.5], [10.5], [9.5], [10.25], [10.25]]
+
+
+def test_a_contraction_only_as_good_as_the_worst_shrinks():
+    """f = 0 at 0, 5|x| left, 1 right: reflection −1 (5), contraction 0.5 (1) only ties the worst (1): shrink,
+    which evaluates 0.5 again."""
+    f, calls = _recording(lambda x: 0.0 if x[0] == 0 else (5 * abs(x[0]) if x[0] < 0 else 1.0))
+    nelder_mead(f, np.array([0.0]), step=1.0, max_evals=5)
+    assert calls == [[0.0], [1.0], [-1.0], [0.5], [0.5]]
+
+
+def test_two_dimensional_contractions_by_hand():
+    """Values set by hand: (0, 0): 0, (1, 0): 2, (0, 1): 4, (1, −1): 3, (0.75, −0.5): 2.5, anything else 10.
+    Centre (0.5, 0); reflection (1, −1): 3, worse than the second (2), better than the worst (4): inside
+    contraction (0.5, 0) + ((1, −1) − (0.5, 0))/2 = (0.75, −0.5): 2.5, better than min(3, 4): kept. Centre of
+    (0, 0) and (1, 0) again: reflection of (0.75, −0.5) is (0.25, 0.5): 10, worse than the worst: outside
+    contraction (0.5, 0) + ((0.75, −0.5) − (0.5, 0))/2 = (0.625, −0.25): 10, no better: shrink towards (0, 0),
+    (1, 0) → (0.5, 0) and (0.75, −0.5) → (0.375, −0.25)."""
+    table = {(0.0, 0.0): 0.0, (1.0, 0.0): 2.0, (0.0, 1.0): 4.0, (1.0, -1.0): 3.0, (0.75, -0.5): 2.5}
+    f, calls = _recording(lambda p: table.get((float(p[0]), float(p[1])), 10.0))
+    nelder_mead(f, np.array([0.0, 0.0]), step=1.0, max_evals=6)
+    assert calls == [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, -1.0], [0.75, -0.5], [0.25, 0.5], [0.625, -0.25],
+                     [0.5, 0.0], [0.375, -0.25]]
+
+
+def test_convergence_compares_the_best_with_the_worst():
+    """Two equal best vertices (0) and a worst one (1): the spread is 1, not 0, so the search goes on."""
+    f, calls = _recording(lambda p: 1.0 if p[1] > 0 else 0.0)
+    x, fx, evals = nelder_mead(f, np.array([0.0, 0.0]), max_evals=4)
+    assert evals > 3
+    # the spread exactly at the bound stops: x², from 0 with step 0.5: 0.25 ≤ 0.5 × (0 + 0.5)
+    x, fx, evals = nelder_mead(lambda x: float(x[0] ** 2), np.array([0.0]), tol=0.5)
+    assert evals == 2 and x.tolist() == [0.0]
+    # the bound scales with the best value (6.25), not the worst (9): 2.75 > 0.35 × 6.6 = 2.31, go on
+    x, fx, evals = nelder_mead(lambda x: float((x[0] - 3) ** 2), np.array([0.0]), tol=0.35, max_evals=3)
+    assert evals == 4
+
+
+def test_default_budget_and_float_start():
+    """f = −x has no minimum: every step expands (2 evaluations), so the default budget of 600 is met exactly;
+    an integer start comes back as floats."""
+    x, fx, evals = nelder_mead(lambda x: -float(x[0]), np.array([0.0]))
+    assert evals == 600
+    x, fx, evals = nelder_mead(lambda x: 1.0, [2, -1])
+    assert x.dtype == np.float64 and x.tolist() == [2.0, -1.0]
+
+
+def test_fit_defaults(monkeypatch):
+    """Without points the fit reads the measured ones (152 calibration rows of data/measurements); it starts at
+    START with a budget of 600 evaluations."""
+    import model.serving.step_time_fit as fit_module
+    seen = {}
+
+    def stub(f, x0, **kwargs):
+        seen.update(x0=x0, **kwargs)
+        return x0, 0.0, 1
+
+    monkeypatch.setattr(fit_module, "nelder_mead", stub)
+    fit = fit_step_time()
+    assert seen["max_evals"] == 600
+    assert_allclose(seen["x0"], _to_x(START), rtol=1e-15)
+    assert 100 < fit.calibration_rows <= 152
+    assert_allclose([fit.params[k] for k in FITTED], [START[k] for k in FITTED], rtol=1e-12)
+
+
+def test_loss_keeps_rows_with_gaps_elsewhere():
+    """Only a missing prediction excludes a row: a missing note in another column does not."""
+    table = pd.DataFrame({"predicted": [math.e ** 0.1, 1.0], "measured": [1.0, 1.0], "reason": [np.nan, "ok"]})
+    assert_allclose(loss(table), (2 * (math.sqrt(2) - 1) + 0.0) / 2, rtol=1e-12)
