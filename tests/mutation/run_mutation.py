@@ -86,10 +86,12 @@ MODULES: dict[str, list[str]] = {
                               "tests/tiering/test_tiering_slo.py", "tests/tiering/test_tiering_mutants.py"],
     "model/rate_search.py": ["tests/test_rate_search.py", "tests/economics/test_economics_mutants.py"],
     "model/serving/capacity.py": ["tests/serving/test_capacity.py"],
-    "model/tiering/fleet.py": ["tests/tiering/test_tiering_fleet.py", "tests/tiering/test_tiering_cli_fleet.py"],
-    "model/tiering/slo.py": ["tests/tiering/test_tiering_slo.py"],
-    "model/workload/chat.py": ["tests/workload/test_chat.py"],
-    "model/serving/step_time_fit.py": ["tests/serving/test_step_time_fit.py"],
+    "model/tiering/fleet.py": ["tests/tiering/test_tiering_fleet.py", "tests/tiering/test_tiering_cli_fleet.py",
+                               "tests/tiering/test_tiering_fleet_mutants.py"],
+    "model/tiering/slo.py": ["tests/tiering/test_tiering_slo.py", "tests/tiering/test_tiering_slo_mutants.py"],
+    "model/workload/chat.py": ["tests/workload/test_chat.py", "tests/workload/test_chat_mutants.py"],
+    "model/serving/step_time_fit.py": ["tests/serving/test_step_time_fit.py",
+                                       "tests/serving/test_step_time_fit_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
