@@ -102,12 +102,12 @@ class CharacterChatParams:
         check_fraction("reply_share", self.reply_share, allow_zero=False, allow_one=False)
         check_int("history_window_tokens", self.history_window_tokens, low=self.tokens_per_turn)
         check_int("memory_tokens", self.memory_tokens, low=0)
+        check_int("block_tokens", self.block_tokens, low=1)
         if -(-(self.persona_tokens + self.history_window_tokens + self.memory_tokens + self.tokens_per_turn)
              // self.block_tokens) >= 1 << 12:
             raise ParameterError("history_window_tokens", self.history_window_tokens,
                                  f"small enough for a prompt of fewer than 4096 blocks of {self.block_tokens} tokens")
         check_positive("duration_s", self.duration_s)
-        check_int("block_tokens", self.block_tokens, low=1)
 
     @property
     def persona_tokens(self) -> int:

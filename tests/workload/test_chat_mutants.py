@@ -82,10 +82,8 @@ def test_a_prompt_of_4096_blocks_or_more_is_refused(memory):
         "of fewer than 4096 blocks of 4 tokens")
 
 
-@pytest.mark.xfail(reason="block_tokens=0 divides by zero in the prompt-size check before block_tokens itself "
-                          "is checked: a ZeroDivisionError instead of the one-line ParameterError", strict=True,
-                   raises=ZeroDivisionError)
 def test_zero_block_tokens_is_named():
+    # block_tokens is checked before the prompt-size check divides by it (it raised ZeroDivisionError)
     assert _message(block_tokens=0) == "block_tokens=0 is not allowed: block_tokens must be an integer in [1, inf]"
 
 
