@@ -31,7 +31,7 @@ def check_quantization(*, model, gpu, context_tokens, quantized_dtype, decode_ba
     chapter (the GPU price is checked by :func:`model.economics.prices.gpu_price`).
 
     ``context_tokens`` (tokens), ``decode_batch`` (sequences, or None), ``fleet_gpus``, each of ``batches``
-    and ``quick_batches`` must be whole numbers ≥ 1; ``model`` and ``gpu`` known names; ``quantized_dtype``
+    and ``quick_batches`` must be whole numbers ≥ 1 (``batches`` not empty); ``model`` and ``gpu`` known names; ``quantized_dtype``
     one of :data:`QUANTIZED_DTYPES`; ``price_label`` None or a text.
     """
     check_choice("model", model, available_models())
@@ -43,6 +43,8 @@ def check_quantization(*, model, gpu, context_tokens, quantized_dtype, decode_ba
     if price_label is not None and not isinstance(price_label, str):
         raise ParameterError("price_label", price_label, "None or a text")
     check_int("fleet_gpus", fleet_gpus, low=1)
+    if not batches:
+        raise ParameterError("batches", batches, "a non-empty list of batch sizes, each a whole number ≥ 1")
     for b in batches:
         check_int("batches", b, low=1)
     check_int("quick_batches", quick_batches, low=1)

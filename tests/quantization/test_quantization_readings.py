@@ -15,7 +15,7 @@ def test_check_quantization_accepts_the_defaults_and_names_the_bad_parameter():
     r.check_quantization(**GOOD | {"decode_batch": 8, "price_label": "a quote"})
     for name, bad in [("model", "no-such-model"), ("gpu", "no-such-gpu"), ("context_tokens", 0),
                       ("quantized_dtype", "fp16"), ("decode_batch", 0), ("price_label", 3), ("fleet_gpus", 0),
-                      ("batches", [1, 0]), ("quick_batches", 0)]:
+                      ("batches", [1, 0]), ("batches", []), ("quick_batches", 0)]:
         with pytest.raises(ParameterError, match=name):
             r.check_quantization(**GOOD | {name: bad})
 
