@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from model.architectures import available_models
-from model.checks import (check_choice, check_fraction, check_int, check_nonnegative, check_number, check_positive,
-                          check_shares)
+from model.checks import (ParameterError, check_choice, check_fraction, check_int, check_nonnegative, check_number,
+                          check_positive, check_shares)
 from model.economics.availability import OutageClass, achieved_availability
 from model.economics.fleet_sizing import LATENCY_METRICS, highest_rate_meeting
 from model.economics.regions import GROUPS, rtt_table
@@ -25,7 +25,8 @@ def check_fleet(*, fleet_gpus, gpu, spare_share, region_shares, user_shares, hom
                 sessions_per_node, session_minutes, session_context_tokens, session_counts,
                 latency_metrics) -> None:
     """Raise :class:`~model.checks.ParameterError` naming the first bad parameter of the fleet chapter
-    (GPU counts, shares as fractions, availabilities in percent, hours, tokens, minutes, seconds)."""
+    (GPU counts, shares as fractions, availabilities in percent, hours, tokens, minutes, seconds; every list
+    non-empty)."""
     check_positive("fleet_gpus", fleet_gpus)
     check_choice("gpu", gpu, available_gpus())
     check_nonnegative("spare_share", spare_share)
@@ -36,6 +37,11 @@ def check_fleet(*, fleet_gpus, gpu, spare_share, region_shares, user_shares, hom
     for name, v in [("home_region", home_region), ("eu_region", eu_region), ("asia_region", asia_region)]:
         check_choice(name, v, regions)
     check_positive("response_p95_s", response_p95_s)
+    for name, values in [("availability_targets", availability_targets), ("gpu_availabilities", gpu_availabilities),
+                         ("spare_counts", spare_counts), ("session_counts", session_counts),
+                         ("latency_metrics", latency_metrics)]:
+        if not values:
+            raise ParameterError(name, values, "a non-empty list")
     for i, v in enumerate(availability_targets):
         check_number(f"availability_targets[{i}]", v, low=0.0, high=100.0)
     check_number("sla_percent", sla_percent, low=0.0, high=100.0)

@@ -25,7 +25,9 @@ def test_check_fleet_accepts_the_defaults():
 
 @pytest.mark.parametrize("name, value", [("fleet_gpus", 0), ("gpu", "no-such-gpu"), ("user_shares", [0.5, 0.5]),
                                          ("eu_region", "Mars"), ("trough_gpus", 1300), ("replica_gpus", 0),
-                                         ("latency_metrics", ["nope"]), ("spare_counts", [-1])])
+                                         ("latency_metrics", ["nope"]), ("spare_counts", [-1]),
+                                         ("availability_targets", []), ("gpu_availabilities", []),
+                                         ("spare_counts", []), ("session_counts", []), ("latency_metrics", [])])
 def test_check_fleet_names_the_bad_parameter(name, value):
     with pytest.raises(ParameterError, match=name.split("_")[0]):
         check_fleet(**{**GOOD, name: value})
