@@ -49,9 +49,10 @@ def sweep_load(runs: dict, rates: list[float], make_workload, *, progress: bool 
 
 def busy_fraction_at(result: SimResult, rate_per_s: float) -> float:
     """Expected busy fraction of the replica at an offered load of ``rate_per_s``: rate × busy GPU time per
-    request of the run (ρ = λ·E[S]); unlike busy time ÷ elapsed time it carries no noise from the random
-    arrival count of a finite run."""
-    return check_positive("rate_per_s", rate_per_s) * result.busy_s / len(result.requests)
+    request of the run (ρ = λ·E[S]), at most 1 (an offered load past saturation keeps the replica always busy
+    and its queue grows); unlike busy time ÷ elapsed time it carries no noise from the random arrival count of
+    a finite run."""
+    return min(1.0, check_positive("rate_per_s", rate_per_s) * result.busy_s / len(result.requests))
 
 
 def check_load_study(*, model: str, gpu: str, n_gpus: int, weight_dtype: str, kv_dtype: str, max_batch: int,

@@ -75,3 +75,15 @@ def test_check_load_study_names_the_bad_parameter(name, value):
     with pytest.raises(ParameterError) as e:
         check_load_study(**(GOOD | {name: value}))
     assert name in str(e.value)
+
+
+def test_busy_fraction_at_is_the_offered_load_times_busy_time_per_request_at_most_one():
+    from types import SimpleNamespace
+
+    from model.serving.load_sweep import busy_fraction_at
+
+    run = SimpleNamespace(busy_s=40.0, requests=[None] * 100)          # 0.4 s of busy GPU time per request
+    assert busy_fraction_at(run, 2.0) == pytest.approx(0.8)
+    assert busy_fraction_at(run, 10.0) == 1.0                          # past saturation: always busy
+    with pytest.raises(ParameterError, match="rate_per_s"):
+        busy_fraction_at(run, 0.0)
