@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from model.architectures import available_models
-from model.hardware import available_gpus
+from model.hardware import available_gpus, load_gpu
 from model.quantization.weights import COMPUTE_TYPE, DTYPES
 from model.serving.simulation import POLICIES, SimResult, simulate
 from model.serving.step_time import Deployment
@@ -68,9 +68,11 @@ def check_load_study(*, model: str, gpu: str, n_gpus: int, weight_dtype: str, kv
     model, gpu : str
         Names in ``data/models`` and ``data/hardware.csv``.
     n_gpus, max_batch, static_batch, n_requests, prompt_tokens, reply_tokens : int
-        GPUs per replica, sequences per batch, requests per run, tokens per turn; all >= 1.
+        GPUs per replica, sequences per batch, requests per run, tokens per turn; all >= 1, and
+        ``reply_tokens`` >= 2 (the chapter reads a time per output token, which takes two).
     weight_dtype, kv_dtype : str
-        Number formats (:data:`model.quantization.weights.DTYPES`).
+        Number formats (:data:`model.quantization.weights.DTYPES`); ``gpu`` must compute in the weights' format
+        (no FP8 weights on an A100).
     policies : list of str
         Non-empty, each in :data:`model.serving.POLICIES`.
     arrival_rates : list of float
@@ -86,6 +88,11 @@ def check_load_study(*, model: str, gpu: str, n_gpus: int, weight_dtype: str, kv
     check_choice("gpu", gpu, available_gpus())
     check_int("n_gpus", n_gpus, low=1)
     check_choice("weight_dtype", weight_dtype, DTYPES)
+    computed = [d for d in DTYPES if load_gpu(gpu).supports(COMPUTE_TYPE[d])]
+    if weight_dtype not in computed:
+        raise ParameterError("weight_dtype", weight_dtype,
+                             f"a format {gpu} computes in ({COMPUTE_TYPE[weight_dtype]} weights need "
+                             f"{COMPUTE_TYPE[weight_dtype]} tensor cores): one of {', '.join(computed)}")
     check_choice("kv_dtype", kv_dtype, DTYPES)
     check_int("max_batch", max_batch, low=1)
     check_int("static_batch", static_batch, low=1)
@@ -99,7 +106,7 @@ def check_load_study(*, model: str, gpu: str, n_gpus: int, weight_dtype: str, kv
         check_positive("arrival_rates", r)
     check_int("n_requests", n_requests, low=1)
     check_int("prompt_tokens", prompt_tokens, low=1)
-    check_int("reply_tokens", reply_tokens, low=1)
+    check_int("reply_tokens", reply_tokens, low=2)
     check_fraction("t3_load_fraction", t3_load_fraction, allow_zero=False, allow_one=False)
     check_fraction("baseline_busy", baseline_busy, allow_zero=False, allow_one=False)
     check_positive("cb_fleet_shrink", cb_fleet_shrink)

@@ -70,7 +70,7 @@ def test_check_load_study_accepts_the_chapter_defaults():
                                          ("arrival_rates", []), ("arrival_rates", [1, -1]),
                                          ("t3_load_fraction", 1.0), ("baseline_busy", 0.0),
                                          ("cb_fleet_shrink", 0), ("latency_target_s_per_token", -0.1),
-                                         ("seed", -1)])
+                                         ("seed", -1), ("weight_dtype", "fp8"), ("reply_tokens", 1)])
 def test_check_load_study_names_the_bad_parameter(name, value):
     with pytest.raises(ParameterError) as e:
         check_load_study(**(GOOD | {name: value}))
