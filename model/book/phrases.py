@@ -1147,6 +1147,14 @@ def usd_short(x: float) -> str:
     return f"${x / 1e6:,.3g}M" if abs(x) >= 1e6 else f"${x / 1e3:,.3g}K"
 
 
+def price_for_saving(saving_usd: float, gpu_hours_saved: float) -> str:
+    """The GPU-hour price (USD) at which ``gpu_hours_saved`` GPU-hours make ``saving_usd``, as ``"$1.23"``; when
+    no GPU-hour is saved, no price does: ``"an unbounded price (no GPU-hour is saved)"``."""
+    if gpu_hours_saved <= 0:
+        return "an unbounded price (no GPU-hour is saved)"
+    return f"${saving_usd / gpu_hours_saved:.2f}"
+
+
 def sizing_sentence(last, sweep) -> str:
     """The GPUs each latency reading needs (rows of a fleet-sizing table at one session count); an infeasible
     reading quotes the P95 (s) of the lightest simulated load of ``sweep``."""

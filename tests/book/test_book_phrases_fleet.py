@@ -2,9 +2,9 @@
 import pandas as pd
 
 from model.book.phrases import (fleet_verdict, gpus_by_reading, gpus_text, latency_place, latency_places,
-                                outages_alone, prefix_by_reading, prefix_gpus_by_reading, reading_name,
-                                regions_conclusion, regions_count, sizing_sentence, sla_met, stated_enough,
-                                usd_short)
+                                outages_alone, prefix_by_reading, prefix_gpus_by_reading, price_for_saving,
+                                reading_name, regions_conclusion, regions_count, sizing_sentence, sla_met,
+                                stated_enough, usd_short)
 
 
 def _last(feasible=(True, False), gpus=(1200.0, float("nan"))):
@@ -82,3 +82,8 @@ def test_region_and_availability_words():
     assert outages_alone(4.38, 4.38) == "the outages alone stay within it"
     assert [regions_count(k) for k in (0, 1, 2)] == ["no region", "one region", "2 regions"]
     assert regions_count(3, "region loss", "region losses") == "3 region losses"
+
+
+def test_price_for_saving():
+    assert price_for_saving(1_200_000, 400_000) == "$3.00"
+    assert price_for_saving(1_200_000, 0.0) == "an unbounded price (no GPU-hour is saved)"   # a flat day
