@@ -27,7 +27,8 @@ def test_check_fleet_accepts_the_defaults():
                                          ("eu_region", "Mars"), ("trough_gpus", 1300), ("replica_gpus", 0),
                                          ("latency_metrics", ["nope"]), ("spare_counts", [-1]),
                                          ("availability_targets", []), ("gpu_availabilities", []),
-                                         ("spare_counts", []), ("session_counts", []), ("latency_metrics", [])])
+                                         ("spare_counts", []), ("session_counts", []), ("latency_metrics", []),
+                                         ("replica_gpus", 1)])   # 70B FP16 weights need two A100s
 def test_check_fleet_names_the_bad_parameter(name, value):
     with pytest.raises(ParameterError, match=name.split("_")[0]):
         check_fleet(**{**GOOD, name: value})
