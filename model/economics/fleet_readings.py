@@ -134,20 +134,22 @@ def one_answer_table(last: pd.DataFrame, *, sessions: int, replica_gpus: int, se
     ``replica_gpus``-GPU server, ``mem_gpus`` or ``None``), saturation (``b_demand`` requests/s on
     ``b_gpus_per_replica``-GPU replicas of ``b_rate`` requests/s, ``b_gpus``) and one row per latency reading of
     ``last`` (rows of :func:`~model.economics.fleet_sizing.fleet_sizing_table`, demand in requests/s,
-    ``spare_share`` 0–1). ``reading_names`` names the readings (metric name when absent)."""
+    ``spare_share`` 0–1). ``reading_names`` names the readings (metric name when absent). ``feasible`` says
+    whether a count exists (no GPU count, NaN, when a server holds no session or the latency target is out of
+    reach)."""
     demand = float(last["demand_requests_per_s"].iloc[0])
     rows = [{"count": "KV memory", "demand": f"{sessions:,} sessions", "replica_gpus": replica_gpus,
              "per_replica": f"{server_sessions:,} sessions",
-             "spares": 0.0, "gpus": mem_gpus if mem_gpus is not None else np.nan},
+             "spares": 0.0, "feasible": mem_gpus is not None, "gpus": mem_gpus if mem_gpus is not None else np.nan},
             {"count": "saturation (batching)", "demand": f"{b_demand:,.0f} requests/s (T4)",
              "replica_gpus": b_gpus_per_replica, "per_replica": f"{b_rate:.2f} requests/s",
-             "spares": 0.0, "gpus": b_gpus}]
+             "spares": 0.0, "feasible": True, "gpus": b_gpus}]
     for _, r in last.iterrows():
         rows.append({"count": f"P95 target, {reading_names.get(r['latency_metric'], r['latency_metric'])}",
                      "demand": f"{demand:,.0f} requests/s (Little's law)", "replica_gpus": replica_gpus,
                      "per_replica": (f"{r['replica_requests_per_s']:.2f} requests/s"
                                      if r["feasible"] else "target out of reach"),
-                     "spares": spare_share, "gpus": r["gpus"]})
+                     "spares": spare_share, "feasible": bool(r["feasible"]), "gpus": r["gpus"]})
     return pd.DataFrame(rows)
 
 

@@ -71,6 +71,7 @@ def test_one_answer_table():
     assert t["demand"].tolist()[1:3] == ["50 requests/s (T4)", "111 requests/s (Little's law)"]
     assert math.isnan(t["gpus"].iloc[0]) and t["gpus"].iloc[1] == 80.0
     assert t["spares"].tolist() == [0.0, 0.0, 0.1, 0.1]
+    assert t["feasible"].tolist() == [False, True, True, False]     # no count where gpus is NaN
 
 
 def test_outage_record_table():
