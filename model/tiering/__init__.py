@@ -78,7 +78,7 @@ from model.tiering.simulate import TieringResult, simulate
 from model.tiering.slo import SloThroughput, slo_table, throughput_at_slo, zero_load_ttft_s
 from model.tiering.sweeps import (capacity_reaching, knee, knee_table, lru_curves, shortest_ttl_within, sweep_capacity,
                                   ttl_findings, ttl_settings, ttl_table)
-from model.tiering.reuse import ideal_reuse_measures, turns_past_window_share, workload_summary
+from model.tiering.reuse import ideal_reuse_measures, session_node_reuse, turns_past_window_share, workload_summary
 from model.tiering.fleet import ROUTES, FleetResult, NodeResult, route_requests, simulate_fleet
 from model.tiering.cli import cli_config, main, parse_tiers
 from model.tiering.setup import check_capacity_grid, check_setup, describe_setup, renamed
@@ -91,4 +91,4 @@ __all__ = ["COST_BASES", "EVICTION_POLICIES", "INFINITE_DISTANCE", "TIMING_MODEL
            "time_requests", "ttl_findings", "ttl_settings", "ttl_table", "turns_past_window_share", "workload_summary",
            "zero_load_ttft_s", "ideal_reuse_measures", "lindley_done_s", "network_done_s", "request_service_s",
            "usd_per_million_tokens", "dense_ids", "ROUTES", "FleetResult", "NodeResult", "route_requests", "simulate_fleet", "knee_table", "renamed", "lru_curves", "capacity_reaching",
-           "shortest_ttl_within"]
+           "shortest_ttl_within", "session_node_reuse"]

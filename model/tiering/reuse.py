@@ -1,6 +1,6 @@
 """How much of a trace can be reused at all: the ideal (unbounded, never-expiring) hit ratio counted several
 ways, a workload's summary with it, and the share of chat turns whose history prefix a sliding window has
-changed."""
+changed; and what one session-routed node of character chat reuses."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from model.tiering.config import default_config
 from model.tiering.stack_distance import INFINITE_DISTANCE, prefix_distances
+from model.tiering.streamed_fleet import simulate_chat_fleet
 from model.checks import ParameterError, check_int
-from model.workload import Trace
+from model.workload import CharacterChatParams, Trace
 
 
 def workload_summary(trace: Trace) -> dict:
@@ -60,3 +62,26 @@ def turns_past_window_share(trace: Trace, window_turns: int) -> float:
         raise ParameterError("trace", trace.name, "a trace with sessions (a generated chat trace)")
     turn = pd.Series(trace.session).groupby(trace.session).cumcount().to_numpy()
     return float(np.mean(turn > window_turns)) if len(turn) else math.nan
+
+
+def session_node_reuse(sessions_per_node: int, *, model: str, gpu: str, duration_s: float | None = None,
+                       name: str = "sessions_per_node") -> dict:
+    """One session-routed node of character chat (the fleet-cache chapter's node: one prefill instance of
+    ``model`` on ``gpu``, :func:`model.tiering.config.default_config`) holding ``sessions_per_node`` concurrent
+    sessions that start over ``duration_s`` seconds (default: the generator's): the summary of its replay
+    (:meth:`model.tiering.streamed_fleet.ScaleResult.summary`; ``prefill_tokens_saved_share`` is the share of
+    prompt tokens its cache serves).
+
+    Raises
+    ------
+    ParameterError
+        naming ``name`` (the caller's parameter) when no session of the node sends a request in that window:
+        too few sessions for it, and nothing to measure.
+    """
+    n = check_int(name, sessions_per_node, low=1)
+    chat = CharacterChatParams(concurrent_sessions=n, **({} if duration_s is None else {"duration_s": duration_s}))
+    result = simulate_chat_fleet(chat, default_config(model=model, gpu=gpu, n_instances=1), 1, "session")
+    if not any(r["requests"] for r in result.nodes):
+        raise ParameterError(name, sessions_per_node, f"enough sessions for one to send a request within "
+                             f"{chat.duration_s:g} s (none of {n} did)")
+    return result.summary()

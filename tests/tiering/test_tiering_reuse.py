@@ -28,3 +28,25 @@ def test_turns_past_window_share_by_hand():
     assert turns_past_window_share(t, 0) == 1 - len(np.unique(t.session)) / t.n_requests
     with pytest.raises(ParameterError, match="trace"):
         turns_past_window_share(random_trace(1), 3)
+
+
+def test_session_node_reuse_is_the_replay_of_one_session_routed_node():
+    from model.tiering import default_config
+    from model.tiering.reuse import session_node_reuse
+    from model.tiering.streamed_fleet import simulate_chat_fleet
+
+    got = session_node_reuse(50, model="llama-2-70b", gpu="a100-80gb", duration_s=300)
+    node = default_config(model="llama-2-70b", gpu="a100-80gb", n_instances=1)
+    want = simulate_chat_fleet(CharacterChatParams(concurrent_sessions=50, duration_s=300), node, 1, "session").summary()
+    for key in ("requests", "hit_ratio", "prefill_tokens_saved_share", "hit_ratio_dram"):
+        assert got[key] == want[key]
+    assert 0 < got["prefill_tokens_saved_share"] < 1
+
+
+def test_session_node_reuse_refuses_a_node_whose_sessions_send_nothing():
+    from model.tiering.reuse import session_node_reuse
+
+    # one session starting within 300 s sends no request there (it divided by zero in the fleet chapter)
+    with pytest.raises(ParameterError, match="sessions_per_node") as e:
+        session_node_reuse(1, model="llama-2-70b", gpu="a100-80gb", duration_s=300)
+    assert e.value.name == "sessions_per_node" and "\n" not in str(e.value)
