@@ -40,7 +40,11 @@ def fleet_nodes(sessions: int, sessions_per_node: int, pool_nodes: int) -> tuple
 def check_chat_fleet(*, sessions_scales, full_scales, sessions_per_node, sample_nodes, pool_nodes, prefix_blocks,
                      hit_share_target, routes, l8_history_tokens, l8_memory_tokens) -> None:
     """Raise :class:`~model.checks.ParameterError` naming the first bad parameter of
-    :func:`chat_fleet_tables`."""
+    :func:`chat_fleet_tables`: ``routes`` a non-empty list of :data:`~model.tiering.fleet.ROUTES`,
+    ``hit_share_target`` in (0, 1], and §8's layout one the generator can build (``l8_history_tokens`` at least
+    a turn, the prompt under its block limit)."""
+    if not routes:
+        raise ParameterError("routes", routes, "a non-empty list of " + ", ".join(ROUTES))
     for r in routes:
         check_choice("routes", r, ROUTES)
     if not sessions_scales:
@@ -54,9 +58,16 @@ def check_chat_fleet(*, sessions_scales, full_scales, sessions_per_node, sample_
     check_int("sample_nodes", sample_nodes, low=2)
     check_int("pool_nodes", pool_nodes, low=1)
     check_int("prefix_blocks", prefix_blocks, low=1)
-    check_fraction("hit_share_target", hit_share_target)
+    check_fraction("hit_share_target", hit_share_target, allow_zero=False)
     check_int("l8_history_tokens", l8_history_tokens, low=1)
     check_int("l8_memory_tokens", l8_memory_tokens, low=0)
+    names = {"history_window_tokens": "l8_history_tokens", "memory_tokens": "l8_memory_tokens"}
+    try:
+        CharacterChatParams(history_window_tokens=l8_history_tokens, memory_tokens=l8_memory_tokens)
+    except ParameterError as exc:
+        if exc.name not in names:
+            raise
+        raise ParameterError(names[exc.name], exc.value, exc.allowed) from None
 
 
 def chat_fleet_tables(*, sessions_scales: Sequence[int], full_scales: Sequence[int], sessions_per_node: int,

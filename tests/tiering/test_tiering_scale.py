@@ -235,3 +235,22 @@ def test_both_fleets_report_one_schema_with_one_meaning(config, stream, route):
         assert sa["request_imbalance"] == pytest.approx(sb["request_imbalance"], rel=1e-12)
     assert set(FLEET_NODE_COLUMNS) <= set(a.node_table().columns)
     assert set(FLEET_NODE_COLUMNS) <= set(b.node_table().columns)
+
+
+@pytest.mark.parametrize("name, value", [("routes", []), ("routes", ["random"]), ("hit_share_target", 0.0),
+                                         ("hit_share_target", 1.5), ("l8_history_tokens", 1),
+                                         ("l8_history_tokens", 10_000_000), ("l8_memory_tokens", -1)])
+def test_check_chat_fleet_names_the_bad_parameter(name, value):
+    """Each value the fleet-cache chapter's runs cannot take is refused up front under the chapter's name (an
+    empty route list failed on max() of nothing, a zero hit share and a one-token history window were refused
+    deep inside under internal names)."""
+    from model.checks import ParameterError
+    from model.tiering.chat_fleet import check_chat_fleet
+
+    good = dict(sessions_scales=[200], full_scales=[200], sessions_per_node=100, sample_nodes=8, pool_nodes=10,
+                prefix_blocks=3, hit_share_target=0.9, routes=list(ROUTES), l8_history_tokens=1000,
+                l8_memory_tokens=1000)
+    check_chat_fleet(**good)
+    with pytest.raises(ParameterError) as e:
+        check_chat_fleet(**{**good, name: value})
+    assert e.value.name == name
