@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from model.architectures import available_models
-from model.checks import check_choice, check_int, check_nonnegative, check_positive
+from model.checks import ParameterError, check_choice, check_int, check_nonnegative, check_positive
 from model.economics.prices import gpu_price
 from model.hardware import available_gpus
 from model.search import pareto
 from model.search.evaluations import EXECUTORS, Sweep
-from model.search.tier_search import OBJECTIVES
+from model.search.tier_search import OBJECTIVES, QUICK_HBM_SHARES, ServingSetup, search_space
+from model.workload import CharacterChatParams, Trace, character_chat_trace
 
 
 def check_kareto(*, model_name, gpu, n_gpus, slo_ttft_p95_s, gpu_usd_per_hour, chat_concurrent_sessions,
@@ -59,7 +60,37 @@ def check_kareto(*, model_name, gpu, n_gpus, slo_ttft_p95_s, gpu_usd_per_hour, c
         check_int("beam", beam, low=1)
     check_choice("executor", executor, EXECUTORS)
     check_int("workers", workers, low=1)
+    setup = ServingSetup(model=model_name, gpu=gpu, n_gpus=n_gpus, slo_ttft_p95_s=slo_ttft_p95_s, price=price)
+    try:
+        for shares in (None, QUICK_HBM_SHARES):                  # the full and the quick grid of HBM caches
+            search_space(setup, **({} if shares is None else {"hbm_shares": shares}))
+    except ParameterError as exc:
+        if exc.name != "axis hbm_gb":
+            raise
+        raise ParameterError("n_gpus", n_gpus, f"enough {gpu} GPUs for {model_name}'s weights to leave HBM for "
+                             f"a grid of KV caches (they leave {setup.free_hbm_gb():.1f} GB)") from None
     return price
+
+
+def chat_trace(concurrent_sessions: int, seed: int, *, max_sessions: int | None = None) -> Trace:
+    """The chapter's character-chat workload (:func:`model.workload.character_chat_trace` at
+    ``concurrent_sessions`` and ``seed``, at most ``max_sessions`` sessions).
+
+    Raises
+    ------
+    ParameterError
+        naming ``chat_concurrent_sessions`` when no session starts in the generator's window (a handful of
+        concurrent sessions: whether one starts is the seed's draw).
+    """
+    params = CharacterChatParams(concurrent_sessions=concurrent_sessions)
+    try:
+        return character_chat_trace(params, seed=seed, max_sessions=max_sessions)
+    except ParameterError as exc:
+        if exc.name != "duration_s":
+            raise
+        raise ParameterError("chat_concurrent_sessions", concurrent_sessions,
+                             f"enough sessions for one to start within {params.duration_s:g} s "
+                             f"(none did with chat_seed={seed})") from None
 
 
 def run_trace(evaluator, space, baseline: dict, *, name: str, output_dir, executor: str = "serial",

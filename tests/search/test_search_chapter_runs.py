@@ -35,6 +35,24 @@ def test_check_kareto_returns_the_price_and_names_the_bad_parameter():
             check_kareto(**dict(GOOD, **{name: bad}))
 
 
+def test_check_kareto_refuses_gpus_whose_hbm_the_weights_fill():
+    """One H100 cannot hold Llama 3.1 70B's FP16 weights: refused as n_gpus, not as the search's 'axis hbm_gb'."""
+    with pytest.raises(ParameterError) as e:
+        check_kareto(**dict(GOOD, n_gpus=1))
+    assert e.value.name == "n_gpus" and "GB" in str(e.value)
+    check_kareto(**dict(GOOD, n_gpus=2))
+
+
+def test_chat_trace_names_the_sessions_when_none_starts():
+    from model.search.chapter_runs import chat_trace
+    from model.workload import CharacterChatParams, character_chat_trace
+
+    assert chat_trace(1, 0).n_requests == character_chat_trace(CharacterChatParams(concurrent_sessions=1)).n_requests
+    with pytest.raises(ParameterError) as e:          # with seed 1, the one session starts after the window
+        chat_trace(1, 1)
+    assert e.value.name == "chat_concurrent_sessions" and "chat_seed=1" in str(e.value)
+
+
 def test_run_trace_evaluates_the_grid_the_search_and_the_baseline(tmp_path):
     space = SearchSpace((Axis("dram", tuple(range(0, 501, 50))), Axis("ssd", tuple(range(0, 2001, 250)))))
     out = run_trace(Analytic(), space, {"dram": 100, "ssd": 0}, name="toy", output_dir=tmp_path / "tables",
