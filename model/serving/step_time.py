@@ -155,13 +155,6 @@ class Deployment:
         for name in ("mfu_half_tokens", "step_overhead_s", "layer_overhead_s", "allreduce_latency_s"):
             check_nonnegative(name, getattr(self, name))
         self.gpu.flops(COMPUTE_TYPE[self.weight_dtype])  # raises if the GPU lacks that compute type
-        if self.arch.layers and self._tp > 1:
-            try:   # the KV heads of every layer split over the tensor-parallel GPUs as the engines split them
-                kv_group_bytes_per_token(self.arch, self.kv_dtype, tp=self._tp)
-            except ParameterError as exc:
-                if exc.name != "tp":
-                    raise
-                raise ParameterError("n_gpus", self.n_gpus, exc.allowed) from None
         if self.kv_budget_bytes <= 0:
             need = math.ceil(self.weight_bytes / usable_bytes_per_gpu(self.gpu, self.memory_utilization))
             raise ParameterError("n_gpus", self.n_gpus,
