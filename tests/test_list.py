@@ -182,7 +182,7 @@ def test_parameters_of_one_chapter_and_errors(capsys):
 
 
 def test_make_list_runs_the_listing():
-    r = subprocess.run(["make", "-n", "list", "WHAT=parameters kv_sizing"], capture_output=True, text=True, cwd=ROOT,
+    r = subprocess.run(["make", "--no-print-directory", "-n", "list", "WHAT=parameters kv_sizing"], capture_output=True, text=True, cwd=ROOT,
                        check=False)
     assert r.returncode == 0 and r.stdout.strip().endswith("-m model list parameters kv_sizing")
 
