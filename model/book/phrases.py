@@ -666,12 +666,20 @@ def beyond_hbm_text(dram_gb: float, ssd_gb: float, hbm_gb: float) -> str:
 
 
 def percent_range(values) -> str:
-    """Fractions (a pandas.Series) as "40% to 85%" (their least and greatest)."""
+    """Fractions (a pandas.Series) as "40% to 85%" (their least and greatest; NaN, a share of no lookup, left
+    out), or "no measurable share (none was looked up)" when every one is NaN."""
+    values = values.dropna()
+    if values.empty:
+        return "no measurable share (none was looked up)"
     return f"{100 * values.min():.0f}% to {100 * values.max():.0f}%"
 
 
 def side_of(values, stated: float) -> str:
-    """Where simulated values (a pandas.Series) lie against a stated one: ``"above"``, ``"below"`` or ``"on both sides of"``."""
+    """Where simulated values (a pandas.Series) lie against a stated one: ``"above"``, ``"below"`` or ``"on both
+    sides of"`` (NaN left out; ``"not comparable with"`` when every one is NaN)."""
+    values = values.dropna()
+    if values.empty:
+        return "not comparable with"
     if values.min() > stated:
         return "above"
     return "below" if values.max() < stated else "on both sides of"

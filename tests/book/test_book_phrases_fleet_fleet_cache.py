@@ -72,6 +72,14 @@ def test_beyond_hbm_text_within_and_beyond():
 
 def test_percent_range():
     assert percent_range(pd.Series([0.9, 0.404, 0.85])) == "40% to 90%"
+    # a node of one session may look up no block of a kind: its share is NaN, not a "nan%" in the text
+    assert percent_range(pd.Series([0.9, float("nan"), 0.5])) == "50% to 90%"
+    assert percent_range(pd.Series([float("nan")])) == "no measurable share (none was looked up)"
+
+
+def test_side_of_leaves_out_shares_of_no_lookup():
+    assert side_of(pd.Series([0.9, float("nan")]), 0.85) == "above"
+    assert side_of(pd.Series([float("nan")]), 0.85) == "not comparable with"
 
 
 def test_side_of_each_branch():
