@@ -253,7 +253,8 @@ def _static(env, dep, sch, arrival, prompt, output, first, finish, rec, state, l
     while nxt < n:
         if arrival[nxt] > env.now:
             yield env.timeout(arrival[nxt] - env.now)
-        k = int(np.searchsorted(arrival, env.now, side="right"))  # all arrived so far
+        # all arrived so far, the one waited for included (now + (arrival - now) may round a hair short of it)
+        k = max(int(np.searchsorted(arrival, env.now, side="right")), nxt + 1)
         take = np.arange(nxt, min(k, nxt + batch))
         nxt = int(take[-1]) + 1
         b = len(take)

@@ -112,3 +112,20 @@ def test_sweep_shows_no_progress_bar_off_a_terminal(dep, capsys):
     runs = {"continuous": (dep, Scheduler("continuous", max_batch=8))}
     out = sweep_load(runs, [0.5], lambda r: poisson_workload(20, r, prompt_tokens=50, output_tokens=5, seed=1))
     assert len(out) == 1 and capsys.readouterr().err == ""
+
+
+def test_static_batch_takes_the_request_it_waited_for_whatever_the_rounding():
+    """Waiting until a request arrives adds (arrival − now) to now, which in floating point can land a hair
+    before the arrival: the request waited for is in the next batch all the same (it was left out, and the
+    batch of nothing raised IndexError, in the batching chapter at a light load)."""
+    dep = deployment("llama-2-7b", "a100-80gb", 1)
+    sch = Scheduler("static", max_batch=8)
+    one = Workload(np.array([1.0]), np.array([16]), np.array([4]))
+    now = float(simulate(dep, one, sch).requests["finish_s"].iloc[0])   # when the first batch is done
+    rounded_short = [a for a in (now * (2 + i / 97) for i in range(1000)) if now + (a - now) < a]
+    assert rounded_short, "no arrival whose wait rounds short after this batch: pick another first arrival"
+    later = rounded_short[0]
+    two = Workload(np.array([1.0, later]), np.array([16, 16]), np.array([4, 4]))
+    res = simulate(dep, two, sch)
+    assert res.requests["first_token_s"].iloc[1] > later - 1e-9
+    assert res.requests["finish_s"].notna().all()
