@@ -26,7 +26,7 @@ def check_fleet(*, fleet_gpus, gpu, spare_share, region_shares, user_shares, hom
                 latency_metrics) -> None:
     """Raise :class:`~model.checks.ParameterError` naming the first bad parameter of the fleet chapter
     (GPU counts, shares as fractions, availabilities in percent, hours, tokens, minutes, seconds; every list
-    non-empty; ``replica_gpus`` enough GPUs to hold the model's FP16 weights)."""
+    non-empty; ``replica_gpus`` enough GPUs to hold the model's FP16 weights and split its KV heads)."""
     check_positive("fleet_gpus", fleet_gpus)
     check_choice("gpu", gpu, available_gpus())
     check_nonnegative("spare_share", spare_share)
@@ -56,14 +56,9 @@ def check_fleet(*, fleet_gpus, gpu, spare_share, region_shares, user_shares, hom
     check_number("trough_gpus", trough_gpus, low=0.0, high=peak_gpus)
     check_choice("model", model, available_models())
     check_int("replica_gpus", replica_gpus, low=1)
-    from model.serving.step_time import deployment
+    from model.serving.load_sweep import checked_deployment
 
-    try:
-        deployment(model, gpu, replica_gpus)                  # the replicas the chapter simulates
-    except ParameterError as exc:
-        if exc.name != "n_gpus":
-            raise
-        raise ParameterError("replica_gpus", replica_gpus, exc.allowed) from None
+    checked_deployment(model, gpu, replica_gpus, name="replica_gpus")    # the replicas the chapter simulates
     for name, v in [("prompt_tokens", prompt_tokens), ("reply_tokens", reply_tokens),
                     ("turns_per_session", turns_per_session), ("sim_requests", sim_requests),
                     ("sessions_per_node", sessions_per_node)]:

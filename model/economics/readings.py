@@ -28,7 +28,9 @@ def check_economics(*, gpu, model, n_gpus, prompt_tokens, reply_tokens, max_batc
     gpu, model : str
         GPU (``data/hardware.csv``) and architecture (``data/models``) names.
     n_gpus, prompt_tokens, reply_tokens, max_batch, turns_per_session : int
-        GPUs per replica, tokens per prompt and reply, running sequences, turns per session; each at least 1.
+        GPUs per replica, tokens per prompt and reply, running sequences, turns per session; each at least 1,
+        and ``n_gpus`` enough to hold the model's weights and split its KV heads
+        (:func:`model.serving.load_sweep.checked_deployment`).
     utilization : float
         Busy share of paid GPU time, in (0, 1].
     reply_share : float
@@ -61,6 +63,9 @@ def check_economics(*, gpu, model, n_gpus, prompt_tokens, reply_tokens, max_batc
         check_choice("tokens_per_turn_readings", tokens_per_turn_readings, ["a non-empty list of tokens per turn"])
     for i, v in enumerate(tokens_per_turn_readings):
         check_positive(f"tokens_per_turn_readings[{i}]", v)
+    from model.serving.load_sweep import checked_deployment
+
+    checked_deployment(model, gpu, n_gpus)              # the replica whose throughput is modelled
 
 
 def token_volume_table(session_counts: Sequence[float], *, session_minutes: float, turns_per_session: int,

@@ -13,7 +13,7 @@ from model.architectures import available_models
 from model.hardware import available_gpus, load_gpu
 from model.quantization.weights import COMPUTE_TYPE, DTYPES
 from model.serving.simulation import POLICIES, SimResult, simulate
-from model.serving.step_time import Deployment
+from model.serving.step_time import Deployment, deployment
 from model.checks import ParameterError, check_choice, check_fraction, check_int, check_positive
 
 
@@ -55,6 +55,27 @@ def busy_fraction_at(result: SimResult, rate_per_s: float) -> float:
     return min(1.0, check_positive("rate_per_s", rate_per_s) * result.busy_s / len(result.requests))
 
 
+def checked_deployment(model: str, gpu: str, n_gpus: int, *, name: str = "n_gpus", **kwargs) -> Deployment:
+    """:func:`model.serving.step_time.deployment` of ``model`` on ``n_gpus`` × ``gpu`` (``kwargs``: number formats,
+    sharding...), once its weights fit and every layer's KV heads split over its tensor-parallel GPUs as the
+    engines split them (:func:`model.kv.size.tp_share`).
+
+    Raises
+    ------
+    ParameterError
+        naming ``name`` (the caller's GPU count) when either does not hold: the replica itself names it
+        ``n_gpus``, the KV split ``tp``.
+    """
+    try:
+        dep = deployment(model, gpu, n_gpus, **kwargs)
+        dep.kv_bytes_per_token          # the KV heads of every layer split over the tensor-parallel GPUs
+    except ParameterError as exc:
+        if exc.name not in ("n_gpus", "tp"):
+            raise
+        raise ParameterError(name, n_gpus, exc.allowed) from None
+    return dep
+
+
 def check_load_study(*, model: str, gpu: str, n_gpus: int, weight_dtype: str, kv_dtype: str, max_batch: int,
                      static_batch: int, policies, arrival_rates, n_requests: int, prompt_tokens: int,
                      reply_tokens: int, t3_load_fraction: float, baseline_busy: float, cb_fleet_shrink: float,
@@ -72,7 +93,8 @@ def check_load_study(*, model: str, gpu: str, n_gpus: int, weight_dtype: str, kv
         ``reply_tokens`` >= 2 (the chapter reads a time per output token, which takes two).
     weight_dtype, kv_dtype : str
         Number formats (:data:`model.quantization.weights.DTYPES`); ``gpu`` must compute in the weights' format
-        (no FP8 weights on an A100).
+        (no FP8 weights on an A100), and ``n_gpus`` hold the weights and split the KV heads
+        (:func:`checked_deployment`).
     policies : list of str
         Non-empty, each in :data:`model.serving.POLICIES`.
     arrival_rates : list of float
@@ -113,3 +135,4 @@ def check_load_study(*, model: str, gpu: str, n_gpus: int, weight_dtype: str, kv
     check_positive("demand_requests_per_min", demand_requests_per_min)
     check_positive("latency_target_s_per_token", latency_target_s_per_token)
     check_int("seed", seed, low=0)
+    checked_deployment(model, gpu, n_gpus, weight_dtype=weight_dtype, kv_dtype=kv_dtype)

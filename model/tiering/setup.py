@@ -24,8 +24,8 @@ def check_setup(model: str, gpu: str, gpus_per_instance: int, n_instances: int,
     """The GPU-hour price of the setup (:func:`model.economics.prices.gpu_price`: ``gpu_usd_per_hour`` if given, else
     the GPU's AWS on-demand row of ``data/prices/gpu_prices.csv``), once ``model`` and ``gpu`` are known
     (``data/models``, ``data/hardware.csv``), the counts are integers >= 1 and the model's weights fit in
-    one instance; otherwise a :class:`ParameterError` naming the user's parameter (``names`` maps
-    :data:`SETUP_FIELDS` to them)."""
+    one instance, whose tensor-parallel GPUs split its KV heads; otherwise a :class:`ParameterError` naming the
+    user's parameter (``names`` maps :data:`SETUP_FIELDS` to them)."""
     from model.architectures import available_models
     from model.hardware import available_gpus
     from model.serving.step_time import deployment
@@ -36,9 +36,9 @@ def check_setup(model: str, gpu: str, gpus_per_instance: int, n_instances: int,
     check_int(n["gpus_per_instance"], gpus_per_instance, low=1)
     check_int(n["n_instances"], n_instances, low=1)
     try:
-        deployment(model, gpu, gpus_per_instance)
+        deployment(model, gpu, gpus_per_instance).kv_bytes_per_token   # the weights fit, the KV heads split
     except ParameterError as exc:
-        raise renamed(exc, {"n_gpus": n["gpus_per_instance"]}) from None
+        raise renamed(exc, {"n_gpus": n["gpus_per_instance"], "tp": n["gpus_per_instance"]}) from None
     return gpu_price(gpu, usd_per_gpu_hour=gpu_usd_per_hour,
                      names={"gpu": n["gpu"], "usd_per_gpu_hour": n["gpu_usd_per_hour"], "provider": None,
                             "pricing": None})

@@ -79,3 +79,9 @@ def test_outage_record_table():
     assert t["item"].tolist() == ["planned", "unplanned", "both"]
     assert t["downtime_h_per_year"].tolist() == [12.0, 6.0, 18.0]
     assert t["availability_percent"].iloc[-1] < t["availability_percent"].iloc[0] < 100
+
+
+def test_check_fleet_names_replica_gpus_that_cannot_split_the_kv_heads():
+    with pytest.raises(ParameterError) as e:       # Qwen3-Next's 32 linear-attention value heads over 40 GPUs
+        check_fleet(**{**GOOD, "model": "qwen3-next-80b-a3b", "replica_gpus": 40})
+    assert e.value.name == "replica_gpus"

@@ -24,10 +24,12 @@ def test_good_parameters_pass():
     ("utilization", 0.0, "utilization"), ("reply_share", 1.5, "reply_share"), ("fleet_gpus", 0, "fleet_gpus"),
     ("persona_tokens", -1, "persona_tokens"), ("session_counts", [], "session_counts"),
     ("session_counts", [10, -1], "session_counts[1]"), ("tokens_per_turn_readings", [], "tokens_per_turn_readings"),
-    ("tokens_per_turn_readings", [0], "tokens_per_turn_readings[0]")])
+    ("tokens_per_turn_readings", [0], "tokens_per_turn_readings[0]"),
+    ("n_gpus", 1, "n_gpus"),                                       # 70B FP16 weights do not fit one A100
+    ({"model": "qwen3-next-80b-a3b", "n_gpus": 40}, None, "n_gpus")])  # 40 GPUs cannot split 32 value heads
 def test_each_bad_parameter_is_named(name, value, named):
     with pytest.raises(ParameterError) as err:
-        check_economics(**{**GOOD, name: value})
+        check_economics(**{**GOOD, **(name if isinstance(name, dict) else {name: value})})
     assert err.value.name == named
 
 

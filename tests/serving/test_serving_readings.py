@@ -70,7 +70,8 @@ def test_check_load_study_accepts_the_chapter_defaults():
                                          ("arrival_rates", []), ("arrival_rates", [1, -1]),
                                          ("t3_load_fraction", 1.0), ("baseline_busy", 0.0),
                                          ("cb_fleet_shrink", 0), ("latency_target_s_per_token", -0.1),
-                                         ("seed", -1), ("weight_dtype", "fp8"), ("reply_tokens", 1)])
+                                         ("seed", -1), ("weight_dtype", "fp8"), ("reply_tokens", 1),
+                                         ("n_gpus", 1)])
 def test_check_load_study_names_the_bad_parameter(name, value):
     with pytest.raises(ParameterError) as e:
         check_load_study(**(GOOD | {name: value}))
@@ -87,3 +88,17 @@ def test_busy_fraction_at_is_the_offered_load_times_busy_time_per_request_at_mos
     assert busy_fraction_at(run, 10.0) == 1.0                          # past saturation: always busy
     with pytest.raises(ParameterError, match="rate_per_s"):
         busy_fraction_at(run, 0.0)
+
+
+def test_checked_deployment_names_the_callers_gpu_count():
+    from model.serving.load_sweep import checked_deployment
+
+    assert checked_deployment("qwen3-next-80b-a3b", "a100-80gb", 8).n_gpus == 8
+    for n, why in [(40, "32 linear-attention value heads"), (1, "weights")]:
+        model = "qwen3-next-80b-a3b" if n == 40 else "llama-2-70b"
+        with pytest.raises(ParameterError) as e:     # refused as 'tp' by the KV split, 'n_gpus' by the replica
+            checked_deployment(model, "a100-80gb", n, name="replica_gpus")
+        assert e.value.name == "replica_gpus" and why in str(e.value)
+    with pytest.raises(ParameterError) as e:
+        check_load_study(**(GOOD | {"model": "qwen3-next-80b-a3b", "n_gpus": 40}))
+    assert e.value.name == "n_gpus"

@@ -72,3 +72,11 @@ def test_every_public_name_is_reexported():
                   and callable(v)]
         missing = [n for n in public if n not in tiering.__all__]
         assert not missing, (mod, missing)
+
+
+def test_check_setup_names_gpus_that_cannot_split_the_kv_heads():
+    """Qwen3-Next's linear-attention layers have 32 value heads: 40 GPUs per instance cannot split them, and the
+    error names the caller's parameter, not the KV computation's 'tp'."""
+    with pytest.raises(ParameterError) as e:
+        check_setup("qwen3-next-80b-a3b", "a100-80gb", 40, 1, names={"gpus_per_instance": "--n-gpus"})
+    assert e.value.name == "--n-gpus" and "32 linear-attention value heads" in str(e.value)
