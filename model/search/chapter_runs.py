@@ -11,6 +11,7 @@ from model.hardware import available_gpus
 from model.search import pareto
 from model.search.evaluations import EXECUTORS, Sweep
 from model.search.tier_search import OBJECTIVES, QUICK_HBM_SHARES, ServingSetup, search_space
+from model.serving.load_sweep import checked_deployment
 from model.workload import CharacterChatParams, Trace, character_chat_trace
 
 
@@ -60,6 +61,7 @@ def check_kareto(*, model_name, gpu, n_gpus, slo_ttft_p95_s, gpu_usd_per_hour, c
         check_int("beam", beam, low=1)
     check_choice("executor", executor, EXECUTORS)
     check_int("workers", workers, low=1)
+    checked_deployment(model_name, gpu, n_gpus)      # the weights fit and the KV heads split over the GPUs
     setup = ServingSetup(model=model_name, gpu=gpu, n_gpus=n_gpus, slo_ttft_p95_s=slo_ttft_p95_s, price=price)
     try:
         for shares in (None, QUICK_HBM_SHARES):                  # the full and the quick grid of HBM caches

@@ -41,6 +41,9 @@ def test_check_kareto_refuses_gpus_whose_hbm_the_weights_fill():
         check_kareto(**dict(GOOD, n_gpus=1))
     assert e.value.name == "n_gpus" and "GB" in str(e.value)
     check_kareto(**dict(GOOD, n_gpus=2))
+    with pytest.raises(ParameterError) as e:          # 80 GPUs cannot split Qwen3-Next's 32 value heads
+        check_kareto(**dict(GOOD, model_name="qwen3-next-80b-a3b", n_gpus=80))
+    assert e.value.name == "n_gpus"
 
 
 def test_chat_trace_names_the_sessions_when_none_starts():
