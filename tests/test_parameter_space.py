@@ -67,9 +67,11 @@ CHAPTERS = [nb for nb in notebooks() if not is_appendix(nb)]
 #: Chapters whose quick run takes half a minute or more: their corners are packed into combined rows (no
 #: one-at-a-time runs, no pairwise rows).
 HEAVY = {"fleet_cache"}
-#: Chapters the fast test leaves to the slow one and to tests/test_notebooks.py: the heavy ones, and the
-#: Kareto chapter, whose first run in a process takes half a minute (its audit; later runs take seconds).
-NOT_FAST = HEAVY | {"kareto"}
+#: Chapters the fast test leaves to the slow one and to tests/test_notebooks.py: the heavy ones, the
+#: Kareto chapter, whose first run in a process takes half a minute (its audit; later runs take seconds), and
+#: the batching and fleet chapters, whose three fast runs take 20 s each (their simulations) of a test suite
+#: that must finish in five minutes.
+NOT_FAST = HEAVY | {"kareto", "batching", "fleet"}
 
 #: Parameters the grid never varies: the profile, where tables go, and addresses of clusters a test has not.
 FIXED = {"quick", "output_dir", "scheduler", "dask_address"}
@@ -80,31 +82,10 @@ BASE = {"fleet_cache": {"workers": 1}, "kareto": {"executor": "serial", "workers
 
 #: Failures whose fix belongs to a module another change owns, by chapter: (exception type, text in its
 #: message, why). A chapter with only these fails as xfail, naming them.
-KNOWN = {
-    "tiering": [
-        ("KeyError", "capacity_gb_per_instance",
-         "issue 17 item 1: the tiering chapter's DRAM branch reads a column only `sweeps` has "
-         "(KeyError 'capacity_gb_per_instance' at some mooncake_instances), fixed separately"),
-        ("ParameterError", "uniform_prefix",
-         "an empty uniform_ttls_s is refused under the internal name 'uniform_prefix' "
-         "(model.tiering.sweeps.ttl_findings); the tiering chapter's check belongs to its notebook, changed "
-         "separately")],
-    "kv_sizing": [
-        ("KeyError", "'feasible'",
-         "a context grid step above context_grid_max leaves the sessions-by-context grid empty; the bound "
-         "belongs in model.kv.sizing.check_kv_sizing, changed separately"),
-        ("MaxRowsError", "",
-         "a context grid of tens of thousands of points overflows the chart; the bound belongs in "
-         "model.kv.sizing.check_kv_sizing, changed separately"),
-        ("ParameterError", "tp=",
-         "a GPU count of n_gpus_for_comparison or n_gpus_options that cannot split a model's KV heads is refused "
-         "as 'tp' by model.kv's budget; naming the chapter's parameter belongs in "
-         "model.kv.sizing.check_kv_sizing, changed separately")],
-}
+KNOWN: dict[str, list[tuple[str, str, str]]] = {}
 
 #: Values the grid leaves out, by (chapter, parameter): value → why.
-EXCLUDED = {("kv_sizing", "quick_context_grid_step"): {
-    1: "a 32,768-point context grid runs for minutes before failing as KNOWN says"}}
+EXCLUDED: dict[tuple[str, str], dict] = {}
 #: Values the fast test also leaves out (the slow one runs them), by (chapter, parameter): value → why.
 FAST_EXCLUDED = {("persona_memory", "characters"): {
     50_000_000: "ten times the catalogue: the Zipf sums run over every rank, about 20 s a run"}}

@@ -9,6 +9,7 @@ from model.architectures import available_models
 from model.checks import check_choice, check_int
 from model.formats import DTYPES, bytes_per_element
 from model.hardware import available_gpus
+from model.parameters import default
 
 
 def check_kv_sizing(*, model, gpu, context_tokens, sessions, weight_dtype, kv_dtype, n_gpus_for_comparison,
@@ -52,14 +53,41 @@ def check_kv_sizing(*, model, gpu, context_tokens, sessions, weight_dtype, kv_dt
         check_choice("compare_models", name, available_models())
     for name in what_if_models:
         check_choice("what_if_models", name, available_models())
-    check_int("context_grid_step", context_grid_step, low=1)
-    check_int("quick_context_grid_step", quick_context_grid_step, low=1)
     check_int("context_grid_max", context_grid_max, low=1)
     for n_option in n_gpus_options:
         check_int("n_gpus_options", n_option, low=1)
+    n_options = len(set(n_gpus_options) | {n_gpus_for_comparison})
+    # the chart of sessions vs context has one row per grid point and GPU count: at least one point, and no
+    # more rows than a chart takes
+    max_rows = int(default("chart_max_rows"))
+    finest = -(-context_grid_max * n_options // max_rows)
+    for name, step in (("context_grid_step", context_grid_step),
+                       ("quick_context_grid_step", quick_context_grid_step)):
+        check_int(name, step, low=max(1, finest), high=context_grid_max)
+    _check_tp_split(model, compare_models, n_gpus_for_comparison, n_gpus_options)
     for name in what_if_kv_dtypes:
         check_choice("what_if_kv_dtypes", name, DTYPES)
     check_int("what_if_context_step", what_if_context_step, low=1)
+
+
+def _check_tp_split(model: str, compare_models: Sequence[str], n_gpus_for_comparison: int,
+                    n_gpus_options: Sequence[int]) -> None:
+    """Every GPU count of the chapter splits the KV heads of the chapter's model and of the compared models as the
+    engines split them (:func:`model.kv.size.tp_share`), or the count is refused under its parameter's name."""
+    from model.architectures import load_architecture
+    from model.checks import ParameterError
+    from model.kv.size import tp_share
+
+    names = [model] + [m for m in compare_models if m != model]
+    counts = [("n_gpus_for_comparison", n_gpus_for_comparison)] + [("n_gpus_options", n) for n in n_gpus_options]
+    for name in names:
+        arch = load_architecture(name)
+        for parameter, n in counts:
+            try:
+                for layer in arch.attention_layers():
+                    tp_share(layer, n, arch.name)
+            except ParameterError as exc:
+                raise ParameterError(parameter, n, exc.allowed) from None
 
 
 def what_if_kv_bytes(kv_dtype: str, offered: Sequence[str]) -> dict[str, float]:

@@ -151,6 +151,8 @@ def ttl_settings(uniform_ttls_s: Sequence[float], per_group_ttls_s: Sequence[Map
     """The settings :func:`ttl_table` compares: no TTL, each uniform TTL, and each per-group setting (groups
     not named never expire), labelled ``"no TTL"``, ``"uniform 30 s"``, ``"per group: history 60 s,
     persona_tail 60 s; others kept"``."""
+    if len(uniform_ttls_s) == 0:
+        raise ParameterError("uniform_ttls_s", list(uniform_ttls_s), "a non-empty list of TTLs >= 0 s")
     settings = {"no TTL": (math.inf, {})}
     for i, t in enumerate(uniform_ttls_s):
         if not (t == math.inf or t >= 0):

@@ -279,11 +279,17 @@ def iter_character_chat_windows(params: CharacterChatParams | None = None, *, se
 
 
 def character_chat_trace(params: CharacterChatParams | None = None, *, seed: int = 0,
-                         max_sessions: int | None = None, name: str = "character-chat") -> Trace:
-    """The whole character-chat workload in memory (see :func:`iter_character_chat`)."""
+                         max_sessions: int | None = None, name: str = "character-chat",
+                         names: dict[str, str] | None = None) -> Trace:
+    """The whole character-chat workload in memory (see :func:`iter_character_chat`).
+
+    ``names`` maps a field of :class:`CharacterChatParams` to the caller's name for it (a chapter's
+    ``chat_duration_s``), used by the error raised when no session starts within ``duration_s``.
+    """
     chunks = list(iter_character_chat(params, seed=seed, max_sessions=max_sessions))
     if not chunks:
-        raise ParameterError("duration_s", (params or CharacterChatParams()).duration_s,
+        raise ParameterError((names or {}).get("duration_s", "duration_s"),
+                             (params or CharacterChatParams()).duration_s,
                              "long enough for at least one session to start")
     return replace(concat_traces(chunks), name=name)
 

@@ -37,3 +37,37 @@ def test_what_if_chapter_format_names_its_size():
     assert what_if_kv_bytes("int8", ["fp16", "fp8"]) == {"fp16": 2.0, "int8": 1.0}
     assert list(what_if_kv_bytes("int8", ["fp16", "fp8"])) == ["fp16", "int8"]
     assert what_if_kv_bytes("fp8", []) == {"fp8": 1.0}
+
+
+@pytest.mark.parametrize("name, value, allowed", [
+    # one grid point needs a step no longer than the chart's last context
+    ("context_grid_step", 40_000, "[2, 32768]"),
+    ("quick_context_grid_step", 32_769, "[2, 32768]"),
+    # 32,768 tokens x 5 GPU counts (1, 2, 4, 8 and no other) at step 1 is 163,840 rows; Altair's limit of
+    # 5,000 rows needs a step of at least ceil(32,768 x 4 / 5,000) = 27 tokens (8 is among the options already)
+    ("context_grid_step", 26, "[27, 32768]"),
+])
+def test_a_context_grid_with_no_point_or_too_many_rows_is_refused_by_its_step(name, value, allowed):
+    with pytest.raises(ParameterError) as err:
+        check_kv_sizing(**{**GOOD, name: value})
+    assert err.value.name == name
+    if allowed != "[2, 32768]":
+        assert allowed in str(err.value)
+
+
+def test_the_finest_context_grid_that_fits_a_chart_passes():
+    check_kv_sizing(**{**GOOD, "context_grid_step": 27, "quick_context_grid_step": 27})
+
+
+@pytest.mark.parametrize("name, value, heads", [
+    # Llama 2 70B has 8 KV heads (config.json num_key_value_heads): 3 GPUs split neither way
+    ("n_gpus_for_comparison", 3, "8 KV heads of llama-2-70b"),
+    ("n_gpus_options", [1, 2, 6], "8 KV heads of llama-2-70b"),
+    # 16 GPUs replicate Llama 2 70B's 8 heads twice, but Llama 2 7B's 32 heads cannot be spread over 80
+    ("n_gpus_options", [16, 80], "32 KV heads of llama-2-7b"),
+])
+def test_a_gpu_count_that_cannot_split_the_kv_heads_is_refused_by_the_chapter_s_name(name, value, heads):
+    with pytest.raises(ParameterError) as err:
+        check_kv_sizing(**{**GOOD, name: value})
+    assert err.value.name == name
+    assert heads in str(err.value)

@@ -33,7 +33,10 @@ def test_ttl_settings_labels_and_errors():
     with pytest.raises(ParameterError, match=r"uniform_ttls_s\[0\]"):
         ttl_settings([-1], [])
     with pytest.raises(ParameterError, match=r"per_group_ttls_s\[0\]"):
-        ttl_settings([], [{}])
+        ttl_settings([30], [{}])
+    # no uniform TTL leaves the findings nothing to compare the per-group setting with: refused by its name
+    with pytest.raises(ParameterError, match=r"^uniform_ttls_s=\[\] is not allowed"):
+        ttl_settings([], [{"history": 60}])
 
 
 def test_ttl_findings_by_hand():

@@ -4,8 +4,10 @@ Little's law)."""
 import math
 
 import numpy as np
+import pytest
 from numpy.testing import assert_array_equal
 
+from model.checks import ParameterError
 from model.workload import CHAT_GROUPS, CharacterChatParams, character_chat_trace, concat_traces, iter_character_chat
 
 
@@ -89,3 +91,15 @@ def test_memory_tokens_are_new_at_every_turn():
     assert not np.isin(ids_b[reaching], ids_b[~reaching]).any()
     # memory 0 is the default layout, draw for draw
     assert_array_equal(character_chat_trace(CharacterChatParams(**SMALL, memory_tokens=0), seed=2).block_ids, ids_a)
+
+
+def test_no_session_started_is_refused_under_the_caller_s_name():
+    # 2 concurrent sessions start at 2 per mean session length (minutes): in a 1 ms window none starts (seed 0)
+    p = CharacterChatParams(**{**SMALL, "concurrent_sessions": 2, "duration_s": 0.001})
+    with pytest.raises(ParameterError) as err:
+        character_chat_trace(p, seed=0)
+    assert err.value.name == "duration_s"
+    with pytest.raises(ParameterError) as err:
+        character_chat_trace(p, seed=0, names={"duration_s": "chat_duration_s"})
+    assert err.value.name == "chat_duration_s"
+    assert "at least one session to start" in str(err.value)
