@@ -102,10 +102,11 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 # Mutation testing of the model's core (mutmut): score per module and the survivors; fails below 85%.
-# Not in CI (about 65 minutes on 2 cores); `tests/mutation/run_mutation.py --rescore` re-scores after editing
-# tests/mutation/equivalent.md, `--only model/kv/size.py` runs one module.
+# Not in CI; modules run one per CPU at a time (one mutmut worker each), and the run ends with its wall and CPU
+# time. `tests/mutation/run_mutation.py --rescore` re-scores after editing tests/mutation/equivalent.md,
+# `--only model/kv/size.py` runs one module.
 mutation: $(STAMP)
-	$(PY) tests/mutation/run_mutation.py --threshold 85
+	$(PY) tests/mutation/run_mutation.py --threshold 85 --jobs $$(nproc)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done

@@ -24,7 +24,7 @@ and scale tests, which spawn processes and replay whole traces, are left out: mi
 
 Usage::
 
-    python tests/mutation/run_mutation.py [--threshold 85] [--only model/kv/size.py ...] [--max-children N]
+    python tests/mutation/run_mutation.py [--threshold 85] [--only model/kv/size.py ...] [--jobs J] [--max-children N]
     python tests/mutation/run_mutation.py --rescore      # score the last run again (after editing equivalent.md)
 """
 
@@ -35,10 +35,12 @@ import configparser
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,7 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threshold", type=float, default=85.0, help="minimum score per module, percent (85)")
     p.add_argument("--only", nargs="+", metavar="MODULE", help=f"modules to run, among: {', '.join(MODULES)}")
-    p.add_argument("--max-children", type=int, default=None, help="parallel mutmut workers (default: CPUs)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="modules mutated at a time (default 1; make mutation uses the CPUs)")
+    p.add_argument("--max-children", type=int, default=None,
+                   help="mutmut workers per module (default: CPUs, or CPUs / --jobs)")
     p.add_argument("--quiet", action="store_true", help="do not print the survivors' diffs")
     p.add_argument("--rescore", action="store_true",
                    help="do not run mutmut: score the results the last run left in .build/mutation/ again "
@@ -240,24 +245,40 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [m for m in modules if m not in MODULES]
     if unknown:
         p.error(f"--only {' '.join(unknown)}: unknown module; allowed: {', '.join(MODULES)}")
+    jobs = max(1, args.jobs or 1)
+    max_children = args.max_children or (max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None)
     equivalents = load_equivalents()
-    results, t0 = [], time.perf_counter()
-    for module in modules:
-        r = run_module(module, MODULES[module], equivalents, max_children=args.max_children, python=sys.executable,
-                       rescore=args.rescore)
-        results.append(r)
-        print(f"{module}: {r.score:5.1f}% killed ({r.killed} / {r.considered} non-equivalent; "
-              f"{len(r.equivalent)} equivalent) in {r.seconds:.0f} s", flush=True)
-        if not args.quiet:
-            for name, diff in r.survivors.items():
-                print(f"  survived: {name} {diff}\n")
-        for name in r.stale:
-            print(f"  stale entry in equivalent.md (mutated line changed): {name}")
+    t0 = time.perf_counter()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    def one(module: str) -> Result:
+        return run_module(module, MODULES[module], equivalents, max_children=max_children, python=sys.executable,
+                          rescore=args.rescore)
+
+    # modules run `jobs` at a time (each mutmut run has serial phases: the copy, the clean run, the coverage
+    # of each test; two runs of one worker each keep two cores busy through them), reported as they finish
+    results_by_module: dict[str, Result] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(one, m): m for m in modules}
+        for fut in as_completed(futures):
+            r = fut.result()
+            results_by_module[r.module] = r
+            print(f"{r.module}: {r.score:5.1f}% killed ({r.killed} / {r.considered} non-equivalent; "
+                  f"{len(r.equivalent)} equivalent) in {r.seconds:.0f} s", flush=True)
+            if not args.quiet:
+                for name, diff in r.survivors.items():
+                    print(f"  survived: {name} {diff}\n")
+            for name in r.stale:
+                print(f"  stale entry in equivalent.md (mutated line changed): {name}")
+    results = [results_by_module[m] for m in modules]
     print(f"\n{'module':<28} {'score':>7} {'killed':>7} {'non-eq':>7} {'equiv':>6} {'s':>5}")
     for r in results:
         print(f"{r.module:<28} {r.score:6.1f}% {r.killed:7d} {r.considered:7d} {len(r.equivalent):6d} "
               f"{r.seconds:5.0f}")
-    print(f"total time {time.perf_counter() - t0:.0f} s; threshold {args.threshold:g}%")
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    print(f"total time {time.perf_counter() - t0:.0f} s wall, {cpu:.0f} s CPU ({jobs} module(s) at a time, "
+          f"{max_children or 'CPUs'} worker(s) each); threshold {args.threshold:g}%")
     low = [r.module for r in results if r.score < args.threshold]
     if low:
         print("below threshold: " + ", ".join(low))
