@@ -171,7 +171,10 @@ def simulate_disaggregated(pools: Pools, workload: Workload) -> DisaggregatedRes
     link_free = np.zeros(P)
     link_time = np.zeros(P)
     d_wait = [deque() for _ in range(D)]
-    d_run: list[list[list[int]]] = [[] for _ in range(D)]   # per replica: [request, ctx, remaining]
+    d_count = np.zeros(D, np.int64)         # sequences running
+    d_ctx = np.zeros(D, np.int64)           # tokens they hold in KV, summed
+    d_step = np.zeros(D, np.int64)          # decode steps run so far
+    d_ends: list[dict[int, list[int]]] = [{} for _ in range(D)]  # step count at which each running request ends
     d_load = np.zeros(D, np.int64)          # sequences running, waiting or in transit
     d_blocks = np.zeros(D, np.int64)
     d_busy = np.zeros(D, bool)
@@ -209,19 +212,28 @@ def simulate_disaggregated(pools: Pools, workload: Workload) -> DisaggregatedRes
         steps[0] += 1
         push(now + dt, _PREFILL_DONE, i, batch)
 
+    coeffs: dict[int, tuple[float, float, float, float]] = {}
+
     def start_decode(j, now):
-        run, wait = d_run[j], d_wait[j]
-        while wait and len(run) < d_batch and d_blocks[j] + need_blocks[wait[0]] <= total_blocks:
+        # every running sequence advances one token per step, so the batch is its count and summed context,
+        # and a request admitted after step k with o - 1 tokens to go ends at step k + o - 1
+        wait = d_wait[j]
+        while wait and d_count[j] < d_batch and d_blocks[j] + need_blocks[wait[0]] <= total_blocks:
             r = wait.popleft()
             d_start[r] = now
             d_blocks[j] += need_blocks[r]
-            run.append([r, int(prompt[r]), int(output[r]) - 1])
-        if not run:
+            d_count[j] += 1
+            d_ctx[j] += prompt[r]
+            d_ends[j].setdefault(int(d_step[j] + output[r] - 1), []).append(r)
+        b = int(d_count[j])
+        if b == 0:
             d_busy[j] = False
             return
-        b = len(run)
-        kv = sum(s[1] for s in run) + b        # each sequence attends to its context plus its new token
-        dt = float(dd.step_time(float(b), float(kv), float(b), float(kv), float(b)))
+        kv = float(d_ctx[j] + b)            # each sequence attends to its context plus its new token
+        if b not in coeffs:                 # Deployment.step_time of a decode step, exactly, as two lines in kv
+            coeffs[b] = dd.decode_coefficients(b)
+        c0, c1, m0, m1 = coeffs[b]
+        dt = max(c0 + c1 * kv, m0 + m1 * kv)
         d_busy[j] = True
         d_time[j] += dt
         steps[1] += 1
@@ -269,17 +281,14 @@ def simulate_disaggregated(pools: Pools, workload: Workload) -> DisaggregatedRes
                 start_decode(j, now)
         else:
             j = who
-            keep = []
-            for s in d_run[j]:
-                s[1] += 1
-                s[2] -= 1
-                if s[2] == 0:
-                    finish[s[0]] = now
-                    d_blocks[j] -= need_blocks[s[0]]
-                    d_load[j] -= 1
-                else:
-                    keep.append(s)
-            d_run[j] = keep
+            d_step[j] += 1
+            d_ctx[j] += d_count[j]
+            for r in d_ends[j].pop(int(d_step[j]), ()):
+                finish[r] = now
+                d_blocks[j] -= need_blocks[r]
+                d_count[j] -= 1
+                d_ctx[j] -= prompt[r] + output[r] - 1
+                d_load[j] -= 1
             start_decode(j, now)
     requests = pd.DataFrame({"arrival_s": arrival, "prompt_tokens": prompt, "output_tokens": output,
                              "prefill_replica": p_rep, "prefill_end_s": p_end, "transfer_s": xfer,
