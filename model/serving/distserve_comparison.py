@@ -43,7 +43,7 @@ LINK = "nvlink"
 
 
 def published() -> pd.DataFrame:
-    """The published rows (quantity, value, unit, gpus, configuration, setting, source, locator, quote)."""
+    """The published rows (quantity, label, value, unit, gpus, configuration, setting, source, locator, quote)."""
     return pd.read_csv(TABLE)
 
 
@@ -69,7 +69,7 @@ def compare(requests: int | None = None, seed: int | None = None) -> pd.DataFram
     Returns
     -------
     pandas.DataFrame
-        quantity, unit, configuration, published, simulated, simulated_over_published.
+        quantity, label, unit, configuration, published, simulated, simulated_over_published.
     """
     n = int(default("distserve_check_requests")) if requests is None else check_int("requests", requests, low=20)
     seed = int(default("distserve_check_seed")) if seed is None else check_int("seed", seed, low=0)
@@ -105,7 +105,7 @@ def compare(requests: int | None = None, seed: int | None = None) -> pd.DataFram
     both = search(lambda r: simulate_disaggregated(pools, wl(r)).requests, lambda r: ttft_ok(r) and tpot_ok(r))
     sim["disaggregated_goodput_per_gpu"] = both / pools.gpus
     sim["goodput_gain"] = sim["disaggregated_goodput_per_gpu"] / sim["colocated_goodput_per_gpu"]
-    out = table[["quantity", "unit", "configuration", "value"]].rename(columns={"value": "published"})
+    out = table[["quantity", "label", "unit", "configuration", "value"]].rename(columns={"value": "published"})
     out["simulated"] = out["quantity"].map(sim)
     out["simulated_over_published"] = out["simulated"] / out["published"]
     return out.reset_index(drop=True)
