@@ -20,6 +20,8 @@ The KV crosses NVLink (``nvlink`` of :mod:`model.serving.kv_transfer`: the sourc
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -71,8 +73,15 @@ def compare(requests: int | None = None, seed: int | None = None) -> pd.DataFram
     pandas.DataFrame
         quantity, label, unit, configuration, published, simulated, simulated_over_published.
     """
-    n = int(default("distserve_check_requests")) if requests is None else check_int("requests", requests, low=20)
+    n = int(default("distserve_check_requests")) if requests is None else check_int("requests", requests, low=1)
     seed = int(default("distserve_check_seed")) if seed is None else check_int("seed", seed, low=0)
+    return _compare(n, seed).copy()
+
+
+@lru_cache(maxsize=4)
+def _compare(n: int, seed: int) -> pd.DataFrame:
+    """:func:`compare` for ``n`` requests per run and ``seed`` (kept: a chapter rerun with other parameters asks
+    for the same runs)."""
     table = published()
     s = _setting(table)
     dep = deployment(s["model"], s["gpu"], 1)
