@@ -160,7 +160,7 @@ def simulate_disaggregated(pools: Pools, workload: Workload) -> DisaggregatedRes
                                                                       dd.n_gpus)) for p in np.unique(prompt)}
     xfer = np.array([sizes[int(p)] for p in prompt])
     work = (prompt - hit).astype(np.int64)
-    budget = max(pools.prefill_scheduler.token_budget, 1)
+    budget = pools.prefill_scheduler.token_budget
     p_batch, d_batch = pools.prefill_scheduler.max_batch, pools.decode_scheduler.max_batch
 
     P, D = pools.prefill_replicas, pools.decode_replicas

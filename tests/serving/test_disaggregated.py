@@ -81,6 +81,15 @@ def test_one_request_alone_ttft_tpot_and_e2e_worked_by_hand(dep):
     assert_allclose(r["finish_s"] - r["arrival_s"], prefill + transfer + decode, rtol=1e-9)
 
 
+def test_a_cached_prefix_is_not_recomputed_but_still_sent(dep):
+    """A prompt whose first 500 of 512 tokens are cached prefills the last 12 after them; its whole KV is sent."""
+    link = load_link("nic", dep.gpu, latency_s=0.0)
+    w = Workload(np.array([0.0]), np.array([512]), np.array([2]), cached_tokens=np.array([500]))
+    r = simulate_disaggregated(Pools(dep, dep, 1, 1, link), w).requests.iloc[0]
+    assert_allclose(r["prefill_end_s"], float(dep.prefill_time(12, 500)), rtol=1e-9)
+    assert_allclose(r["transfer_s"], 512 * KV_BYTES_PER_TOKEN_13B / NIC_BYTES_PER_S, rtol=1e-12)
+
+
 @pytest.mark.parametrize("replicas", [1, 3])
 def test_pool_utilisation_is_rate_times_service_over_replicas(dep, replicas):
     """Requests far apart: each is served alone, so a pool is busy λ × service ÷ replicas of the span, with
