@@ -48,7 +48,8 @@ def main() -> int:
           f"{N_REQUESTS:,} requests, {res.prefill_steps:,} prefill + {res.decode_steps:,} decode steps in "
           f"{t_dis:.3f} s -> {N_REQUESTS / t_dis:,.0f} simulated requests/s")
     t_agg, agg = best_of_three(lambda: simulate(dep, work, Scheduler("continuous")))
-    print(f"aggregated (continuous, one replica: overloaded at this rate) on the same arrivals: {agg.steps:,} steps in {t_agg:.3f} s -> "
+    print(f"aggregated (continuous, one replica: overloaded at this rate) on the same arrivals: {agg.steps:,} "
+          f"steps in {t_agg:.3f} s -> "
           f"{N_REQUESTS / t_agg:,.0f} simulated requests/s")
     return 0
 

@@ -77,7 +77,8 @@ class Pools:
         check_int("prefill_replicas", self.prefill_replicas, low=1)
         check_int("decode_replicas", self.decode_replicas, low=1)
         if self.prefill.arch.name != self.decode.arch.name:
-            raise ParameterError("decode", self.decode.arch.name, f"the prefill pool's model ({self.prefill.arch.name})")
+            raise ParameterError("decode", self.decode.arch.name,
+                                 f"the prefill pool's model ({self.prefill.arch.name})")
         if self.prefill.kv_dtype != self.decode.kv_dtype:
             raise ParameterError("kv_dtype", self.decode.kv_dtype, f"the prefill pool's ({self.prefill.kv_dtype})")
 
