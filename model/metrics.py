@@ -86,6 +86,20 @@ _METRICS = [
            "turns per session ÷ session length (Little's law)."),
     Metric("replica_requests_per_s", "requests/s", "Highest simulated arrival rate at which one replica keeps a "
            "latency percentile (e.g. e2e_latency_s P95) under its target."),
+    # --- disaggregated serving (model.serving.disaggregated, model.serving.goodput) ------------------------
+    Metric("slo_attainment", "fraction", "Share of a run's requests whose TTFT and TPOT are both within their "
+           "targets (DistServe's SLO attainment)."),
+    Metric("goodput_requests_per_s", "requests/s", "Requests meeting both the TTFT and the TPOT target per "
+           "second of a run, from the first arrival to the last finish."),
+    Metric("goodput_requests_per_s_per_gpu", "requests/s per GPU", "DistServe's goodput of a configuration: the "
+           "highest Poisson arrival rate at which slo_attainment (or each latency percentile named beside it) "
+           "stays within target, ÷ the configuration's GPUs."),
+    Metric("kv_transfer_s", "s", "Time to move one request's prompt KV from its prefill replica to its decode "
+           "replica: link latency + KV bytes per GPU ÷ link bandwidth per GPU (waiting for the link excluded)."),
+    Metric("prefill_gpu_busy_fraction", "fraction", "Share of a run's span the prefill replicas execute a step, "
+           "averaged over the pool: λ × prefill step time ÷ replicas when prompts run one per step."),
+    Metric("decode_gpu_busy_fraction", "fraction", "Share of a run's span the decode replicas execute a step, "
+           "averaged over the pool."),
     Metric("sessions_per_gpu", "count", "Concurrent sessions carried per GPU of a fleet sized for them "
            "(sessions ÷ GPUs, spares included)."),
 ]
@@ -133,6 +147,10 @@ _CONCEPTS = [
     Concept("TTFT and TPOT", "Time to first token (arrival to the first output token, queueing and prefill "
             "included) and time per output token after the first (the decode pace).",
             "Zhong et al. 2024, DistServe, arXiv:2401.09670"),
+    Concept("Disaggregated prefill and decode", "Prompts are prefilled on one pool of GPUs and their KV cache is "
+            "sent to another pool that decodes, so neither phase waits behind the other; goodput counts the "
+            "requests that meet both the TTFT and the TPOT target.",
+            "Zhong et al. 2024, DistServe, OSDI '24 (arXiv:2401.09670)"),
     Concept("Roofline", "A kernel's time is the larger of its FLOPs ÷ peak FLOP rate and its bytes moved ÷ peak "
             "bandwidth; which term wins says whether it is compute- or memory-bound.",
             "Williams, Waterman and Patterson 2009, Roofline, Communications of the ACM 52(4)"),
