@@ -1,0 +1,28 @@
+"""model.book.service_2026: the chapter's sentences say what the numbers say."""
+import math
+
+import pandas as pd
+
+from model.book.service_2026 import cost_chart, gap_text, hit_rate_text, priceless_text, versus_2023_text
+
+
+def test_sentences():
+    assert versus_2023_text(1.0, 5.0) == "5.0 times less than"
+    assert versus_2023_text(3.0, 1.5) == "2.0 times more than"
+    assert versus_2023_text(1.01, 1.0) == "about the same as"
+    assert versus_2023_text(math.nan, 1.0) == "not comparable with"
+    assert hit_rate_text(0.477, 0.95).startswith("does not reach 95% with any memory") and "47.7%" in \
+        hit_rate_text(0.477, 0.95)
+    assert hit_rate_text(0.97, 0.95).startswith("reaches 95%")
+    assert gap_text(1.05, 0.09) == "within" and gap_text(4.6, 0.09) == "beyond"
+    assert gap_text(math.nan, 0.09) == "not planned separately"
+    assert priceless_text([]) == "Every GPU compared has a published price."
+    assert priceless_text(["gb200-186gb"]).startswith("GB200-186GB has no published price")
+
+
+def test_cost_chart_spans_the_bars_and_the_rule():
+    t = pd.DataFrame({"model_name": ["A", "B"], "gpu": ["h200-141gb", "b200-180gb"], "weight_dtype": ["fp8", "fp4"],
+                      "usd_per_million_tokens": [0.05, 0.02], "serve_gpus": [10, 5]})
+    spec = cost_chart(t, baseline_usd_per_million=0.3, baseline_label="2023").to_dict()
+    domain = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]
+    assert domain[0] < 0.02 and domain[1] > 0.3
