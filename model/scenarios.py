@@ -179,10 +179,14 @@ def case_row(case: Case, service: PlanInputs, *, context_tokens: float, rate: Gp
 
 def cases_for(models: list[str], gpus: list[str], *, weight_choice: str, kv_dtype: str) -> list[Case]:
     """Every model on every GPU, weights in :func:`weight_format` of ``weight_choice`` on that GPU."""
-    if not models:
-        raise ParameterError("models", models, "a non-empty list of data/models names")
-    if not gpus:
-        raise ParameterError("gpus", gpus, "a non-empty list of data/hardware.csv GPUs")
+    from model.architectures import available_models
+    from model.hardware import available_gpus
+
+    for name, values, allowed in (("models", models, available_models()), ("gpus", gpus, available_gpus())):
+        if isinstance(values, str) or not isinstance(values, (list, tuple)) or not values:
+            raise ParameterError(name, values, "a non-empty list of " + ", ".join(allowed))
+        for v in values:
+            check_choice(name, v, allowed)
     return [Case(m, g, weight_format(g, weight_choice), kv_dtype) for m in models for g in gpus]
 
 

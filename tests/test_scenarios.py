@@ -88,6 +88,10 @@ def test_empty_lists_are_refused_by_name():
         cases_for([], ["h200-141gb"], weight_choice="auto", kv_dtype="fp8")
     with pytest.raises(ParameterError, match="^gpus="):
         cases_for(["qwen3-32b"], [], weight_choice="auto", kv_dtype="fp8")
+    with pytest.raises(ParameterError, match="^gpus='b200-180gb' "):             # a string, not a list
+        cases_for(["qwen3-32b"], "b200-180gb", weight_choice="auto", kv_dtype="fp8")
+    with pytest.raises(ParameterError, match="^models='qwen3' "):
+        cases_for(["qwen3"], ["b200-180gb"], weight_choice="auto", kv_dtype="fp8")
     assert [c.weight_dtype for c in cases_for(["qwen3-32b"], ["b200-180gb", "h200-141gb"], weight_choice="auto",
                                               kv_dtype="fp8")] == ["fp4", "fp8"]
 

@@ -87,3 +87,37 @@ def gap_text(ratio: float, error: float) -> str:
     if not math.isfinite(ratio):
         return "not planned separately"
     return "within" if abs(ratio - 1) <= error else "beyond"
+
+
+def _mb_or_gb(gb: float) -> str:
+    return f"{1e3 * gb:,.0f} MB" if gb < 1 else f"{gb:.2f} GB"
+
+
+def kv_finding(now: pd.DataFrame, base: pd.Series, *, context_tokens: int, kv_dtype: str) -> str:
+    """The finding on KV per session: the smallest and largest of ``now`` (one model: its figure) against
+    ``base`` (the 2023 row)."""
+    low, high = now.loc[now["kv_gb_per_session"].idxmin()], now.loc[now["kv_gb_per_session"].idxmax()]
+    head = f"A {context_tokens:,}-token session holds {_mb_or_gb(low['kv_gb_per_session'])} of KV cache with " \
+           f"{low['model_name']}"
+    if high["model_name"] != low["model_name"]:
+        head += f" and {_mb_or_gb(high['kv_gb_per_session'])} with {high['model_name']}"
+    return (f"{head} ({kv_dtype.upper()}), against {_mb_or_gb(base['kv_gb_per_session'])} for "
+            f"{base['model_name']} in {base['kv_dtype'].upper()}: the attention layout and the number format, not "
+            f"the parameter count, set the memory a session holds.")
+
+
+def cost_finding(priced: pd.DataFrame, base: pd.Series) -> str:
+    """The finding on cost: the cheapest (and dearest, when several) priced case against the 2023 row."""
+    if priced.empty:
+        return "No GPU compared has a published price: the table sizes GPUs and cache only."
+    best = priced.loc[priced["usd_per_million_tokens"].idxmin()]
+    worst = priced.loc[priced["usd_per_million_tokens"].idxmax()]
+    text = (f"{'The cheapest case, ' if len(priced) > 1 else ''}{cheapest_text(best)}"
+            f"{',' if len(priced) > 1 else ''} serves the service with {best['serve_gpus']:,} GPUs for "
+            f"${best['usd_per_month'] / 1e6:,.1f}M a month (${best['usd_per_million_tokens']:.3f} per million "
+            f"tokens), {versus_2023_text(best['usd_per_million_tokens'], base['usd_per_million_tokens'])} the "
+            f"${base['usd_per_million_tokens']:.3f} the same planner computes for {base['model_name']} on "
+            f"{base['gpu'].upper()}")
+    if len(priced) > 1:
+        text += f"; the dearest, {cheapest_text(worst)}, costs ${worst['usd_per_million_tokens']:.3f}"
+    return text + "."

@@ -26,3 +26,19 @@ def test_cost_chart_spans_the_bars_and_the_rule():
     spec = cost_chart(t, baseline_usd_per_million=0.3, baseline_label="2023").to_dict()
     domain = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]
     assert domain[0] < 0.02 and domain[1] > 0.3
+
+
+def test_findings_with_one_case_and_with_none_priced():
+    from model.book.service_2026 import cost_finding, kv_finding
+
+    base = pd.Series({"model_name": "Llama 2 70B", "gpu": "a100-80gb", "kv_dtype": "fp16", "kv_gb_per_session": 3.2768,
+                      "usd_per_million_tokens": 0.3})
+    one = pd.DataFrame({"model_name": ["Gemma 3 27B"], "gpu": ["b200-180gb"], "weight_dtype": ["fp4"],
+                        "kv_gb_per_session": [0.353], "serve_gpus": [2178], "usd_per_month": [11e6],
+                        "usd_per_million_tokens": [0.018]})
+    text = kv_finding(one, base, context_tokens=10_000, kv_dtype="fp4")
+    assert text.startswith("A 10,000-token session holds 353 MB of KV cache with Gemma 3 27B (FP4), against 3.28 GB")
+    cost = cost_finding(one, base)
+    assert cost.startswith("Gemma 3 27B on B200-180GB (FP4 weights) serves") and "dearest" not in cost
+    assert "16.7 times less than the $0.300" in cost
+    assert cost_finding(one.iloc[:0], base).startswith("No GPU compared has a published price")
