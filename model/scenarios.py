@@ -194,7 +194,17 @@ def service_table(cases: list[Case], service: PlanInputs, *, context_tokens: flo
     """:func:`case_row` for every case, in order."""
     import pandas as pd
 
-    return pd.DataFrame([case_row(c, service, context_tokens=context_tokens) for c in cases])
+    rows = []
+    for c in cases:
+        try:
+            rows.append(case_row(c, service, context_tokens=context_tokens))
+        except ParameterError as exc:
+            if exc.name != "gpu":
+                raise
+            raise ParameterError("weight_dtype", c.weight_dtype,
+                                 f"a format in which {c.model} fits on one {GROUP_SIZES[-1]}-GPU node of {c.gpu} "
+                                 f"(or leave {c.model} or {c.gpu} out of models/gpus)") from None
+    return pd.DataFrame(rows)
 
 
 # --- a published fleet: DeepSeek-V3/R1 on H800, 2025-02-27/28 -------------------------------------------------

@@ -101,3 +101,11 @@ def test_a_gpu_without_price_is_sized_and_left_unpriced():
     row = case_row(Case("qwen3-32b", "gb200-186gb", "fp4", "fp8"), PlanInputs(), context_tokens=10_000)
     assert row["serve_gpus"] > 0 and row["hold_gpus"] > 0
     assert math.isnan(row["usd_per_month"]) and row["price_source"] == "no published price"
+
+
+def test_a_model_that_fits_no_node_is_refused_as_weight_dtype():
+    from model.scenarios import service_table
+
+    with pytest.raises(ParameterError) as e:
+        service_table([Case("deepseek-v3", "h800-80gb", "fp8", "fp8")], PlanInputs(), context_tokens=10_000)
+    assert e.value.name == "weight_dtype" and "deepseek-v3" in str(e.value) and "\n" not in str(e.value)
