@@ -10,7 +10,8 @@ import pandas as pd
 from model.book.charts import SCHEME
 
 
-def cost_chart(table: pd.DataFrame, *, baseline_usd_per_million: float, baseline_label: str) -> alt.LayerChart:
+def cost_chart(table: pd.DataFrame, *, baseline_usd_per_million: float, baseline_label: str,
+               sessions: int) -> alt.LayerChart:
     """$/M tokens of every case, a bar per model and GPU (log x axis), with the 2023 answer as a dashed rule.
 
     Parameters
@@ -22,6 +23,8 @@ def cost_chart(table: pd.DataFrame, *, baseline_usd_per_million: float, baseline
         The 2023 case's USD per million tokens.
     baseline_label : str
         Its label, shown beside the rule.
+    sessions : int
+        Concurrent sessions of the service, named in the title.
 
     Returns
     -------
@@ -32,9 +35,11 @@ def cost_chart(table: pd.DataFrame, *, baseline_usd_per_million: float, baseline
     low = min(data["usd_per_million_tokens"].min(), baseline_usd_per_million)
     high = max(data["usd_per_million_tokens"].max(), baseline_usd_per_million)
     scale = alt.Scale(type="log", domain=[low / 1.5, high * 1.5])
+    # on a log axis a bar starts at the axis' low end, not at zero
     bars = alt.Chart(data).mark_bar().encode(
         x=alt.X("usd_per_million_tokens:Q", scale=scale, title="USD per million tokens (log scale)",
                 axis=alt.Axis(format="$.2~g")),
+        x2=alt.datum(low / 1.5),
         y=alt.Y("case:N", sort="x", title=None, axis=alt.Axis(labelLimit=360)),
         color=alt.Color("gpu:N", title="GPU", scale=alt.Scale(scheme=SCHEME)),
         tooltip=[alt.Tooltip("model_name:N", title="model"), alt.Tooltip("gpu:N", title="GPU"),
@@ -46,7 +51,7 @@ def cost_chart(table: pd.DataFrame, *, baseline_usd_per_million: float, baseline
         x=alt.X("x:Q", scale=scale), y=alt.value(0), text="label:N")
     return alt.layer(bars, rule, text).properties(
         width=600, height=max(120, 28 * len(data)),
-        title="Cost per million tokens of the same 1M-session service")
+        title=f"Cost per million tokens of the same {sessions:,}-session service")
 
 
 def cheapest_text(row: pd.Series) -> str:

@@ -23,9 +23,10 @@ def test_sentences():
 def test_cost_chart_spans_the_bars_and_the_rule():
     t = pd.DataFrame({"model_name": ["A", "B"], "gpu": ["h200-141gb", "b200-180gb"], "weight_dtype": ["fp8", "fp4"],
                       "usd_per_million_tokens": [0.05, 0.02], "serve_gpus": [10, 5]})
-    spec = cost_chart(t, baseline_usd_per_million=0.3, baseline_label="2023").to_dict()
+    spec = cost_chart(t, baseline_usd_per_million=0.3, baseline_label="2023", sessions=1000).to_dict()
     domain = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]
     assert domain[0] < 0.02 and domain[1] > 0.3
+    assert spec["title"] == "Cost per million tokens of the same 1,000-session service"
 
 
 def test_findings_with_one_case_and_with_none_priced():
