@@ -325,3 +325,35 @@ def fleet_comparison(day: PublishedDay, plan: dict) -> "pd.DataFrame":
             ("GPU cost, USD/day", day.usd_per_day, gpu_usd_day)]
     return pd.DataFrame([{"item": a, "published": p, "plan": q, "plan_over_published_x": q / p}
                          for a, p, q in rows])
+
+
+def check_service_2026(*, models, gpus, weight_dtype, kv_dtype, sessions, context_tokens, ttft_p95_s, tpot_p95_s,
+                       baseline_model, baseline_gpu, characterai_model, characterai_gpu, characterai_dtype,
+                       deepseek_gpu, deepseek_fallback_gpu, deepseek_ttft_p95_s, quick_models, quick_gpus,
+                       **_ignored) -> None:
+    """Every parameter of the chapter "The same service in 2026", each refused under its own name.
+
+    Raises
+    ------
+    ParameterError
+        naming the first parameter at fault and what it allows.
+    """
+    from model.architectures import available_models
+    from model.formats import DTYPES
+    from model.hardware import available_gpus
+
+    cases_for(models, gpus, weight_choice=weight_dtype, kv_dtype=kv_dtype)
+    check_choice("kv_dtype", kv_dtype, DTYPES)
+    check_int("sessions", sessions, low=1)
+    check_int("context_tokens", context_tokens, low=1)
+    for name, value in (("ttft_p95_s", ttft_p95_s), ("tpot_p95_s", tpot_p95_s),
+                        ("deepseek_ttft_p95_s", deepseek_ttft_p95_s)):
+        check_positive(name, value)
+    for name, value in (("baseline_model", baseline_model), ("characterai_model", characterai_model)):
+        check_choice(name, value, available_models())
+    for name, value in (("baseline_gpu", baseline_gpu), ("characterai_gpu", characterai_gpu),
+                        ("deepseek_gpu", deepseek_gpu), ("deepseek_fallback_gpu", deepseek_fallback_gpu)):
+        check_choice(name, value, available_gpus())
+    check_choice("characterai_dtype", characterai_dtype, DTYPES)
+    check_int("quick_models", quick_models, low=1)
+    check_int("quick_gpus", quick_gpus, low=1)
