@@ -53,3 +53,13 @@ def test_bad_sharing_is_a_one_line_error(source, bad):
     with pytest.raises(ParameterError) as e:
         read_config(_config(source))
     assert e.value.name == f"hybrid_shared_kv.{bad}" and "\n" not in str(e.value)
+
+
+def test_a_reader_layer_caches_nothing_of_its_own():
+    from model.architectures import AttentionLayer
+
+    assert AttentionLayer("sliding", 1, 0, 1024, reads_kv_of=3).tokens_held(5000) == 1024
+    with pytest.raises(ParameterError, match="^reads_kv_of=0 "):
+        AttentionLayer("full", 1, 256, reads_kv_of=0)
+    with pytest.raises(ParameterError, match="^reads_kv_of=-1 "):
+        AttentionLayer("full", 1, 0, reads_kv_of=-1)
