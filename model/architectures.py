@@ -66,6 +66,11 @@ class AttentionLayer:
     state_elements : int
         Elements of the fixed per-sequence state of a linear layer (recurrent state plus convolution state); 0
         otherwise.
+    reads_kv_of : int or None
+        Cross-layer KV sharing: the index of the earlier layer whose KV cache this layer attends to (Brandon et
+        al., "Reducing Transformer Key-Value Cache Size with Cross-Layer Attention", arXiv 2405.12981). Such a
+        layer caches nothing of its own (``elements_per_token`` 0) but attends to the tokens its kind holds, so its
+        attention FLOPs count and its KV bytes do not. None: the layer holds its own cache.
     """
 
     kind: str
@@ -73,6 +78,7 @@ class AttentionLayer:
     elements_per_token: int
     window: int | None = None
     state_elements: int = 0
+    reads_kv_of: int | None = None
 
     def __post_init__(self):
         if self.kind not in LAYER_KINDS:
@@ -83,6 +89,10 @@ class AttentionLayer:
                 raise ParameterError(name, value, "an integer >= 0")
         if self.kind in ("sliding", "chunked") and (not isinstance(self.window, int) or self.window <= 0):
             raise ParameterError("window", self.window, f"a positive integer for a {self.kind} layer")
+        if self.reads_kv_of is not None and (not isinstance(self.reads_kv_of, int) or self.reads_kv_of < 0
+                                             or self.elements_per_token or self.state_elements):
+            raise ParameterError("reads_kv_of", self.reads_kv_of,
+                                 "a layer index >= 0, on a layer that caches no elements of its own")
 
     def tokens_held(self, context_tokens: float) -> float:
         """Tokens this layer caches for a sequence of ``context_tokens`` tokens: all of them (full, MLA), at most
@@ -746,6 +756,51 @@ def _read_llama4(cfg: dict, family: str) -> dict:
                 tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)), layers=layers)
 
 
+def _read_shared_kv(cfg: dict, family: str) -> dict:
+    """A dense decoder with local (sliding-window) and global attention layers and cross-layer KV sharing: the
+    Llama layout (SwiGLU MLP, two RMSNorms per layer, no biases) with ``layer_types`` (``"sliding_attention"`` or
+    ``"full_attention"`` per layer, as transformers' Gemma 3 and gpt-oss configurations), ``sliding_window`` and
+    ``kv_source_layer``: per layer, the index of the layer whose KV cache it reads (itself when it holds its own;
+    an earlier layer of the same kind otherwise). Not a published model family: the format of configurations the
+    study writes itself (``data/models/<name>/provenance.json`` says which figures are published and which
+    assumed)."""
+    f = _Fields(cfg, family)
+    d, n_layers, vocab = f.req("hidden_size"), f.req("num_hidden_layers"), f.req("vocab_size")
+    heads, kv, h = _gqa(f, d)
+    window = f.req("sliding_window")
+    for key in ("layer_types", "kv_source_layer"):
+        if not isinstance(cfg.get(key), list):
+            raise ConfigFieldError(family, key)
+    types, source = cfg["layer_types"], cfg["kv_source_layer"]
+    unknown = sorted({t for t in types if t not in ("sliding_attention", "full_attention")})
+    if unknown:
+        raise ParameterError(f"{family}.layer_types", unknown[0], "'sliding_attention' or 'full_attention'")
+    for key, values in (("layer_types", types), ("kv_source_layer", source)):
+        if len(values) != n_layers:
+            raise ParameterError(f"{family}.{key}", f"{len(values)} entries",
+                                 f"one entry per layer (num_hidden_layers = {n_layers})")
+    for i, j in enumerate(source):
+        if not isinstance(j, int) or isinstance(j, bool) or not 0 <= j <= i or types[j] != types[i] \
+                or source[j] != j:
+            raise ParameterError(f"{family}.kv_source_layer[{i}]", j,
+                                 f"the index of layer {i} itself or of an earlier layer of the same kind that holds "
+                                 f"its own cache")
+    attn_params = _attn_params(d, heads, kv, h)
+    ffn = FeedForward(_swiglu(d, f.req("intermediate_size")))
+
+    def attn(i, kind):
+        own = _kv_full("sliding" if kind == "sliding_attention" else "full", kv, h, window)
+        if source[i] == i:
+            return own, attn_params
+        return AttentionLayer(own.kind, kv, 0, own.window, reads_kv_of=source[i]), attn_params
+
+    layers = _layers_for(types, attn, lambda i: ffn, 2 * d)
+    return dict(num_layers=n_layers, hidden_size=d, num_attention_heads=heads, num_kv_heads=kv, head_dim=h,
+                intermediate_size=f.req("intermediate_size"), vocab_size=vocab,
+                max_context_tokens=f.req("max_position_embeddings"),
+                tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)), layers=layers)
+
+
 #: ``model_type`` → reader.
 READERS = {
     "llama": _read_llama_like, "mistral": _read_llama_like, "mixtral": _read_llama_like,
@@ -753,7 +808,7 @@ READERS = {
     "qwen3_moe": _read_llama_like, "qwen3_next": _read_qwen3_next,
     "deepseek_v2": _read_deepseek, "deepseek_v3": _read_deepseek, "kimi_k2": _read_deepseek,
     "gpt_oss": _read_gpt_oss, "gemma2": _read_gemma, "gemma3": _read_gemma, "gemma3_text": _read_gemma,
-    "llama4": _read_llama4, "llama4_text": _read_llama4,
+    "llama4": _read_llama4, "llama4_text": _read_llama4, "hybrid_shared_kv": _read_shared_kv,
 }
 
 

@@ -11,7 +11,8 @@ from model.architectures import (ConfigFieldError, available_models, load_archit
 from model.checks import ParameterError
 from model.io import DATA
 
-PUBLISHED = sorted(p.parent.name for p in (DATA / "models").glob("*/config.json"))
+PUBLISHED = sorted(p.parent.name for p in (DATA / "models").glob("*/config.json")
+                   if provenance(p.parent.name).get("copy_kind") != "own configuration")
 
 # Where the card's count and the architecture's differ by more than 1%, and why (measured gap, kept exact so that
 # a change of the arithmetic shows): model -> {"total"/"active": (relative gap, reason)}.

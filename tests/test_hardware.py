@@ -114,3 +114,15 @@ def test_scale_up_per_direction_is_half_the_quoted_total():
         g = load_gpu(name)
         assert g.scaleup_bytes_per_s_per_direction == g.interconnect_bytes_per_s / 2
     assert load_gpu("h100-80gb").tdp_watts == 700 and load_gpu("a100-80gb").tdp_watts == 400
+
+
+def test_h800_is_an_h100_sxm_with_400_gb_s_nvlink():
+    """DeepSeek's ISCA 2025 paper, section 4.1: H800 SXM = Hopper like the H100, NVLink cut from 900 to 400 GB/s
+    (both directions together); H100 SXM datasheet: 3.35 TB/s, 1,979 BF16 and 3,958 FP8 TFLOPS with sparsity."""
+    h800 = load_gpu("h800-80gb")
+    assert_allclose(h800.interconnect_bytes_per_s, 400e9, rtol=1e-9)
+    assert_allclose(h800.scaleup_bytes_per_s_per_direction, 400e9 / 2, rtol=1e-9)
+    assert_allclose(h800.bandwidth_bytes_per_s, 3.35e12, rtol=1e-9)
+    assert_allclose(h800.flops("bf16"), 1979e12 / 2, rtol=0.001)
+    assert_allclose(h800.flops("fp8"), 3958e12 / 2, rtol=0.001)
+    assert h800.memory_bytes == load_gpu("h100-80gb").memory_bytes and not h800.supports("fp4")

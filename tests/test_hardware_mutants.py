@@ -46,7 +46,7 @@ def test_rows_are_read_by_name_and_kind():
                                              r"host-dram-pcie5, nvme-ssd, rdma-nic-400g$"):
         load_tier("a100-80gb")
     with pytest.raises(ParameterError, match=r"^gpu='hbm' is not allowed: gpu must be one of a100-40gb, a100-80gb, "
-                                             r"h100-80gb, h200-141gb, b200-180gb, gb200-186gb, mi300x-192gb, mi325x-256gb$"):
+                                             r"h100-80gb, h200-141gb, b200-180gb, gb200-186gb, mi300x-192gb, mi325x-256gb, h800-80gb$"):
         load_gpu("hbm")
     assert math.isnan(hardware._f(float("nan"))) and hardware._f("2") == 2.0
 

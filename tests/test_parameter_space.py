@@ -68,10 +68,11 @@ CHAPTERS = [nb for nb in notebooks() if not is_appendix(nb)]
 #: one-at-a-time runs, no pairwise rows).
 HEAVY = {"fleet_cache"}
 #: Chapters the fast test leaves to the slow one and to tests/test_notebooks.py: the heavy ones, the
-#: Kareto chapter, whose first run in a process takes half a minute (its audit; later runs take seconds), and
-#: the batching and fleet chapters, whose three fast runs take 20 s each (their simulations) of a test suite
-#: that must finish in five minutes.
-NOT_FAST = HEAVY | {"kareto", "batching", "fleet"}
+#: Kareto chapter, whose first run in a process takes half a minute (its audit; later runs take seconds), the
+#: batching and fleet chapters, whose three fast runs take 20 s each (their simulations) of a test suite that
+#: must finish in five minutes, and the chapter "The same service in 2026", whose first and last combined rows
+#: plan a dozen services each (50 s in all).
+NOT_FAST = HEAVY | {"kareto", "batching", "fleet", "service_2026"}
 
 #: Parameters the grid never varies: the profile, where tables go, and addresses of clusters a test has not.
 FIXED = {"quick", "output_dir", "scheduler", "dask_address"}

@@ -84,6 +84,7 @@ def _human(r: dict) -> str:
         win = f" window {k['window']:,}" if k["kind"] == "sliding" else (
             f" chunk {k['window']:,}" if k["kind"] == "chunked" else "")
         held = (f"fixed state {k['state_bytes'] / 1e6:,.2f} MB" if k["kind"] == "linear"
+                else "no cache of their own (they read an earlier layer's KV)" if not k["elements_per_token"]
                 else f"{k['tokens_held']:,.0f} tokens x {k['elements_per_token']:,} elements/token/layer")
         lines.append(f"    {k['layers']:>3} {k['kind']}{win} layers: {held}: {gb(k['bytes_per_sequence'])}; "
                      f"per GPU {gb(k['per_gpu_bytes_per_sequence'])} ({k['tp_rule']})")

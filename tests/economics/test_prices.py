@@ -107,7 +107,7 @@ def test_a_missing_row_raises_naming_the_users_parameter():
     with pytest.raises(ParameterError) as e:
         gpu_price("b200", names=names)
     assert str(e.value) == ("g='b200' is not allowed: g must be one of a100-40gb, a100-80gb, a100-80gb-pcie, "
-                            "h100-80gb, h200-141gb (priced in data/prices/gpu_prices.csv), or u set")
+                            "b200-180gb, h100-80gb, h200-141gb, mi300x-192gb, mi325x-256gb (priced in data/prices/gpu_prices.csv), or u set")
     # unmapped parameters keep their own names
     with pytest.raises(ParameterError, match=r"^provider='nobody' .* or usd_per_gpu_hour set$"):
         gpu_price("a100-80gb", "nobody")

@@ -1,0 +1,111 @@
+"""model.scenarios: published rates, weight formats, the memory to hold a service, and DeepSeek's published day,
+each against hand arithmetic or the published figures."""
+import math
+
+import pytest
+from numpy.testing import assert_allclose
+
+from model.architectures import load_architecture
+from model.checks import ParameterError
+from model.formats import weight_bytes
+from model.hardware import load_gpu, usable_bytes_per_gpu
+from model.scenarios import (Case, case_row, cases_for, deepseek_day, fleet_comparison, holding, published_rate,
+                             weight_format)
+from model.plan.inputs import PlanInputs
+
+
+def test_published_rate_is_the_median_of_rentable_rows():
+    # data/prices/gpu_prices.csv, B200 on-demand/neocloud: 5.98, 6.79, 6.99, 7.15 -> (6.79 + 6.99) / 2
+    assert_allclose(published_rate("b200-180gb").usd_per_gpu_hour, (6.79 + 6.99) / 2, rtol=1e-12)
+    # MI300X: TensorWave 1.50, Vultr 1.85, Azure 6.00 (Crusoe is spot and left out) -> 1.85
+    r = published_rate("mi300x-192gb")
+    assert_allclose(r.usd_per_gpu_hour, 1.85, rtol=1e-12)
+    assert r.rows == 3
+    gb200 = published_rate("gb200-186gb")
+    assert gb200.usd_per_gpu_hour is None and gb200.rows == 0
+
+
+def test_weight_format_auto_and_refusals():
+    assert weight_format("b200-180gb", "auto") == "fp4" and weight_format("h200-141gb", "auto") == "fp8"
+    assert weight_format("mi300x-192gb", "int8") == "int8"
+    with pytest.raises(ParameterError) as e:
+        weight_format("mi300x-192gb", "fp4")
+    assert e.value.name == "weight_dtype" and "\n" not in str(e.value)
+    with pytest.raises(ParameterError, match="^weight_dtype="):
+        weight_format("h200-141gb", "fp3")
+
+
+def test_holding_by_hand():
+    """Qwen3-32B on one H200 in FP8: 64 layers x 8 KV heads x 128 x (K, V) x 1 byte x 10,000 tokens per session;
+    sessions = floor((0.9 x memory - weights) / that); GPUs = ceil(1M / sessions)."""
+    h = holding("qwen3-32b", "h200-141gb", weight_dtype="fp8", kv_dtype="fp8", sessions=1e6, context_tokens=10_000)
+    kv = 64 * 8 * 128 * 2 * 1 * 10_000
+    assert_allclose(h.kv_bytes_per_session, kv, rtol=1e-12)
+    usable = 0.9 * 150_754_820_096
+    fit = math.floor((usable - weight_bytes(load_architecture("qwen3-32b"), "fp8")) / kv)
+    assert h.group_gpus == 1 and h.sessions_per_gpu == fit
+    assert h.gpus_to_hold == math.ceil(1e6 / fit)
+    assert_allclose(usable, usable_bytes_per_gpu(load_gpu("h200-141gb")), rtol=1e-12)
+    # DeepSeek-V3 in FP8 needs a group: more than one H200 (671 GB of weights)
+    assert holding("deepseek-v3", "h200-141gb", weight_dtype="fp8", kv_dtype="fp8", sessions=1,
+                   context_tokens=10_000).group_gpus == 8
+    with pytest.raises(ParameterError, match="^gpu="):
+        holding("deepseek-v3", "h800-80gb", weight_dtype="fp8", kv_dtype="bf16", sessions=1, context_tokens=10_000)
+
+
+def test_deepseek_day_against_its_own_figures():
+    d = deepseek_day()
+    # the request shape: prompt/reply = 608/168 and a mean decode context of 4,989 tokens
+    r = 608 / 168
+    assert d.reply_tokens == round((4989 - 0.5) / (r + 0.5)) == 1211
+    assert d.prompt_tokens == round(r * 1211)
+    assert_allclose(d.prompt_tokens + (d.reply_tokens + 1) / 2, 4989, rtol=0.001)
+    assert_allclose(d.requests_per_s, 168e9 / 86_400 / 1211, rtol=1e-12)
+    assert_allclose(d.cache_hit_share, 0.563, atol=0.0005)                     # "342B tokens (56.3%)"
+    # the per-node throughputs divided into the day's tokens add up to the stated mean nodes
+    assert_allclose(d.prefill_nodes, 608e9 / 86_400 / 73_700, rtol=1e-12)
+    assert_allclose(d.decode_nodes, 168e9 / 86_400 / 14_800, rtol=1e-12)
+    assert_allclose(d.prefill_nodes + d.decode_nodes, 226.75, rtol=0.002)
+    # and the stated cost is the mean nodes at $2 per GPU-hour
+    assert_allclose(d.mean_nodes * d.node_gpus * 24 * d.usd_per_gpu_hour, d.usd_per_day, rtol=1e-12)
+    assert_allclose(d.tpot_s, 1 / 20, rtol=1e-12)
+
+
+def test_fleet_comparison_by_hand():
+    d = deepseek_day()
+    plan = {"disaggregated": True, "prefill_gpus": 801, "decode_gpus": 1000, "gpus": 1801, "nodes": 227}
+    t = fleet_comparison(d, plan).set_index("item")
+    assert t.loc["prefill nodes", "plan"] == 101 and t.loc["decode nodes", "plan"] == 125
+    assert_allclose(t.loc["decode nodes", "plan_over_published_x"], 125 / (168e9 / 86_400 / 14_800), rtol=1e-12)
+    assert_allclose(t.loc["GPU cost, USD/day", "plan"], 1801 * 2 * 24, rtol=1e-12)
+    assert_allclose(t.loc["nodes", "plan_over_published_x"], 227 / 226.75, rtol=1e-12)
+    agg = fleet_comparison(d, {**plan, "disaggregated": False}).set_index("item")
+    assert math.isnan(agg.loc["prefill nodes", "plan"])
+
+
+def test_empty_lists_are_refused_by_name():
+    with pytest.raises(ParameterError, match="^models="):
+        cases_for([], ["h200-141gb"], weight_choice="auto", kv_dtype="fp8")
+    with pytest.raises(ParameterError, match="^gpus="):
+        cases_for(["qwen3-32b"], [], weight_choice="auto", kv_dtype="fp8")
+    with pytest.raises(ParameterError, match="^gpus='b200-180gb' "):             # a string, not a list
+        cases_for(["qwen3-32b"], "b200-180gb", weight_choice="auto", kv_dtype="fp8")
+    with pytest.raises(ParameterError, match="^models='qwen3' "):
+        cases_for(["qwen3"], ["b200-180gb"], weight_choice="auto", kv_dtype="fp8")
+    assert [c.weight_dtype for c in cases_for(["qwen3-32b"], ["b200-180gb", "h200-141gb"], weight_choice="auto",
+                                              kv_dtype="fp8")] == ["fp4", "fp8"]
+
+
+@pytest.mark.slow
+def test_a_gpu_without_price_is_sized_and_left_unpriced():
+    row = case_row(Case("qwen3-32b", "gb200-186gb", "fp4", "fp8"), PlanInputs(), context_tokens=10_000)
+    assert row["serve_gpus"] > 0 and row["hold_gpus"] > 0
+    assert math.isnan(row["usd_per_month"]) and row["price_source"] == "no published price"
+
+
+def test_a_model_that_fits_no_node_is_refused_as_weight_dtype():
+    from model.scenarios import service_table
+
+    with pytest.raises(ParameterError) as e:
+        service_table([Case("deepseek-v3", "h800-80gb", "fp8", "fp8")], PlanInputs(), context_tokens=10_000)
+    assert e.value.name == "weight_dtype" and "deepseek-v3" in str(e.value) and "\n" not in str(e.value)
