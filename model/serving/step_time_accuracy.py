@@ -49,14 +49,15 @@ from model.parameters import default
 from model.serving.step_time import Deployment, deployment
 
 POINTS_CSV = DATA / "measurements" / "step_time_points.csv"
-#: Architectures of the point's model names (Llama 3.3 70B is Llama 3.1 70B retrained: same shapes).
-ARCHITECTURE_OF = {"llama-2-70b": "llama-2-70b", "llama-3.1-70b": "llama-3.1-70b", "llama-3.3-70b": "llama-3.1-70b"}
+#: Architectures of the point's model names (Llama 3.3 70B is Llama 3.1 70B retrained: same shapes); every other
+#: name is its own ``data/models`` entry.
+ARCHITECTURE_OF = {"llama-3.3-70b": "llama-3.1-70b"}
 METRICS = ("tpot_ms", "ttft_ms", "output_tokens_per_s", "output_tokens_per_s_per_gpu", "total_tokens_per_s",
-           "requests_per_s")
+           "requests_per_s", "batch_latency_ms")
 #: Phase of each metric (decode, prefill, or the whole request).
 PHASE = {"tpot_ms": "decode", "ttft_ms": "prefill", "output_tokens_per_s": "throughput",
          "output_tokens_per_s_per_gpu": "throughput", "total_tokens_per_s": "throughput",
-         "requests_per_s": "throughput"}
+         "requests_per_s": "throughput", "batch_latency_ms": "throughput"}
 
 
 @lru_cache(maxsize=1)
@@ -179,7 +180,7 @@ def predict_setting(dep: Deployment, *, input_tokens: float, output_tokens: floa
 
 @lru_cache(maxsize=None)
 def _base_deployment(model: str, gpu: str, tp: int, weight_dtype: str, kv_dtype: str) -> Deployment:
-    return deployment(ARCHITECTURE_OF[model], gpu, tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+    return deployment(ARCHITECTURE_OF.get(model, model), gpu, tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype)
 
 
 def point_deployment(row, **dep_kwargs) -> Deployment:
@@ -253,7 +254,8 @@ def predict_point(row, overloaded: bool = False, **dep_kwargs) -> tuple[float, s
     metric = row["metric"]
     value = {"tpot_ms": 1e3 * p.tpot_s, "ttft_ms": 1e3 * p.ttft_s, "output_tokens_per_s": system,
              "output_tokens_per_s_per_gpu": system / float(row["n_gpus"]),
-             "total_tokens_per_s": system * (i + o) / o, "requests_per_s": system / o}[metric]
+             "total_tokens_per_s": system * (i + o) / o, "requests_per_s": system / o,
+             "batch_latency_ms": 1e3 * p.batch * o / p.replica_output_tokens_per_s}[metric]
     return float(value), p.regime, "", p.batch
 
 
