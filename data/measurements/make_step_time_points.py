@@ -38,7 +38,8 @@ SRC = HERE / "step_time_sources"
 OUT = HERE / "step_time_points.csv"
 
 COLUMNS = [
-    "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "weight_dtype", "kv_dtype", "engine",
+    "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "expert_parallel", "attention_data_parallel",
+    "weight_dtype", "kv_dtype", "engine",
     "engine_version", "batching", "batch", "batch_kind", "offered_rate_per_s", "input_tokens", "output_tokens",
     "metric", "value", "unit", "scope", "source_url", "repo", "path", "commit", "date", "role", "caveats",
 ]
@@ -64,6 +65,8 @@ GPU_NAMES = {"H200": "h200-141gb", "H100": "h100-80gb", "A100": "a100-80gb", "B2
 MODEL_NAMES = {"Llama 4 Scout": "llama-4-scout", "Qwen3-235B-A22B": "qwen3-235b-a22b", "Qwen3-30B-A3B": "qwen3-30b-a3b",
                "Llama 3.1 405B": "llama-3.1-405b", "Llama 3.1 8B": "llama-3.1-8b", "Llama 3.1 70B": "llama-3.1-70b",
                "Llama 3.3 70B": "llama-3.3-70b"}
+#: MoE models of the perf-overview tables: run with 'enable_attention_dp: true' (the page's llm_options for MoE).
+MOE_MODELS = frozenset({"llama-4-scout", "qwen3-235b-a22b", "qwen3-30b-a3b"})
 #: Sources of the rows added for the MoE, MLA and FP4 families (2026). Their roles are assigned by the same rule
 #: among themselves (:func:`build`), so adding them leaves the split of the earlier rows unchanged.
 NEW_SOURCES = frozenset({"trtllm-v1.0-fp4", "trtllm-v1.0-models", "rocm-vllm-mi300x-tput", "rocm-vllm-mi300x-latency",
@@ -154,7 +157,7 @@ SOURCES = {
         gh(TRT, "docs/source/blogs/Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md",
            "f0c873f5ffdd170c9f5b70c844c02ecca9860b8f"),
         file=None, model="deepseek-r1", engine="tensorrt-llm (pytorch backend)", engine_version="", batching="in-flight",
-        date="",
+        date="", expert_parallel=8, attention_data_parallel="true",
         note=("TensorRT-LLM 'How to get best performance on DeepSeek-R1', max-throughput runs without MTP "
               "(trtllm-bench throughput, synthetic dataset with fixed lengths, ISL 1024 and OSL 2048 from the "
               "prepare_dataset command), '--tp 8 --ep 8' with 'enable_attention_dp: true' (each GPU runs attention "
@@ -311,8 +314,9 @@ def scaled(published: str, unit: str) -> str:
 def point(source: str, **kw) -> dict:
     meta = SOURCES[source]
     row = {c: "" for c in COLUMNS}
-    for key in ("model", "engine", "engine_version", "batching", "date", "repo", "path", "commit", "source_url"):
-        row[key] = meta[key]
+    for key in ("model", "engine", "engine_version", "batching", "date", "repo", "path", "commit", "source_url",
+                "expert_parallel", "attention_data_parallel"):
+        row[key] = str(meta.get(key, ""))
     row.update({k: ("" if v is None else str(v)) for k, v in kw.items() if k not in ("extra", "label")})
     row["unit"] = METRIC_UNITS[row["metric"]]
     row["scope"] = "per_gpu" if row["metric"].endswith("_per_gpu") else "system"
@@ -429,6 +433,7 @@ def trt_v10_tables(file: str, source: str, gpus: tuple[str, ...] | None = None) 
                 continue
             out.append(point(source, model=model, label=model if not SOURCES[source]["model"] else None, gpu=gpu,
                              n_gpus=tp, tensor_parallel=tp, weight_dtype=wd, batch_kind="engine-chosen",
+                             attention_data_parallel="true" if model in MOE_MODELS and tp > 1 else "",
                              offered_rate_per_s="inf", input_tokens=isl, output_tokens=osl,
                              metric="output_tokens_per_s", value=clean(c[col]),
                              extra=f"{TRT10_REQUESTS[(isl, osl)]} requests in the dataset for this ISL/OSL."))

@@ -4,7 +4,8 @@ one prediction per point, its error, and the error summary by metric on the vali
 How a point is predicted
 ------------------------
 One replica is a :class:`model.serving.step_time.Deployment` of the row's model on ``tensor_parallel`` GPUs
-(``n_gpus`` when the TP is not stated); a row measured on ``n_gpus`` runs ``n_gpus ÷ TP`` replicas and its
+(``n_gpus`` when the TP is not stated), with the row's ``expert_parallel`` degree (1 when not stated) and attention
+data parallelism where the row says so; a row measured on ``n_gpus`` runs ``n_gpus ÷ TP`` replicas and its
 system throughputs are that many replicas' (``scope = per_gpu`` divides by ``n_gpus``). Llama 3.3 70B has
 Llama 3.1 70B's architecture; an unstated KV format is the weights' (FP16/BF16/FP8), else FP16.
 
@@ -179,8 +180,18 @@ def predict_setting(dep: Deployment, *, input_tokens: float, output_tokens: floa
 
 
 @lru_cache(maxsize=None)
-def _base_deployment(model: str, gpu: str, tp: int, weight_dtype: str, kv_dtype: str) -> Deployment:
-    return deployment(ARCHITECTURE_OF.get(model, model), gpu, tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+def _base_deployment(model: str, gpu: str, tp: int, weight_dtype: str, kv_dtype: str, ep: int = 1,
+                     attention_dp: bool = False) -> Deployment:
+    return deployment(ARCHITECTURE_OF.get(model, model), gpu, tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                      expert_parallel=ep, attention_data_parallel=attention_dp)
+
+
+def _stated(row, column: str):
+    """The row's value of an optional column (None when the column is absent or the cell empty)."""
+    v = row.get(column, None) if hasattr(row, "get") else None
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
+        return None
+    return v
 
 
 def point_deployment(row, **dep_kwargs) -> Deployment:
@@ -189,7 +200,10 @@ def point_deployment(row, **dep_kwargs) -> Deployment:
     tp = row["tensor_parallel"]
     tp = int(row["n_gpus"]) if not (isinstance(tp, (int, float)) and math.isfinite(tp)) else int(tp)
     wd = str(row["weight_dtype"])
-    base = _base_deployment(str(row["model"]), str(row["gpu"]), tp, wd, _kv_dtype(wd, row["kv_dtype"]))
+    ep = _stated(row, "expert_parallel")
+    adp = _stated(row, "attention_data_parallel")
+    base = _base_deployment(str(row["model"]), str(row["gpu"]), tp, wd, _kv_dtype(wd, row["kv_dtype"]),
+                            1 if ep is None else int(ep), adp is not None and str(adp).lower() == "true")
     return replace(base, **dep_kwargs) if dep_kwargs else base
 
 
@@ -294,6 +308,51 @@ def error_summary(table: pd.DataFrame, role: str = "validation", by: str = "metr
     for key, g in list(sel.groupby(by)) + [("all", sel)]:
         ok = g.dropna(subset=["predicted"])
         out.append({by: key, "points": len(g), "predicted": len(ok),
+                    "median_abs_error": float(ok["abs_error"].median()) if len(ok) else math.nan,
+                    "max_abs_error": float(ok["abs_error"].max()) if len(ok) else math.nan,
+                    "median_error": float(ok["error"].median()) if len(ok) else math.nan})
+    return pd.DataFrame(out)
+
+
+#: Families of the validation by family: a dense model, an MoE model with per-head attention, an MLA model
+#: (DeepSeek-V2/V3/R1, Kimi K2; MoE as well), and FP4 weights (any architecture). A point of an MoE model in FP4
+#: counts in both ``moe`` and ``fp4``.
+FAMILIES = ("dense", "moe", "mla", "fp4")
+
+
+@lru_cache(maxsize=None)
+def _shape(model: str) -> tuple[bool, bool]:
+    from model.architectures import load_architecture
+
+    arch = load_architecture(ARCHITECTURE_OF.get(model, model))
+    return arch.is_moe, arch.attention == "MLA"
+
+
+def family_mask(table: pd.DataFrame, family: str) -> pd.Series:
+    """Rows of ``table`` (columns ``model``, ``weight_dtype``) in ``family`` (:data:`FAMILIES`)."""
+    if family not in FAMILIES:
+        from model.checks import ParameterError
+
+        raise ParameterError("family", family, "one of " + ", ".join(FAMILIES))
+    if family == "fp4":
+        return table["weight_dtype"] == "fp4"
+    shape = table["model"].map(_shape)
+    moe, mla = shape.str[0].astype(bool), shape.str[1].astype(bool)
+    return {"dense": ~moe & ~mla, "moe": moe & ~mla, "mla": mla}[family]
+
+
+def family_summary(table: pd.DataFrame, role: str = "validation") -> pd.DataFrame:
+    """Median and max |error| of the predicted ``role`` rows of ``table`` (:func:`prediction_table`) by family
+    (:data:`FAMILIES`; a row may count in two).
+
+    Columns: family, points, predicted, median_abs_error, max_abs_error, median_error (signed); fractions.
+    """
+    sel = table[table["role"] == role]
+    out = []
+    for fam in FAMILIES:
+        g = sel[family_mask(sel, fam)]
+        ok = g.dropna(subset=["predicted"])
+        out.append({"family": fam, "points": len(g), "predicted": len(ok),
                     "median_abs_error": float(ok["abs_error"].median()) if len(ok) else math.nan,
                     "max_abs_error": float(ok["abs_error"].max()) if len(ok) else math.nan,
                     "median_error": float(ok["error"].median()) if len(ok) else math.nan})

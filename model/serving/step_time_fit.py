@@ -29,6 +29,7 @@ FITTED = {
     "mfu": "fraction", "mbu": "fraction", "attention_mfu": "fraction", "attention_mbu": "fraction",
     "mfu_half_tokens": "positive", "overlap": "fraction", "layer_overhead_s": "positive",
     "allreduce_latency_s": "positive", "low_precision_mfu": "fraction", "low_precision_mbu": "fraction",
+    "fp4_mfu": "fraction", "fp4_mbu": "fraction",
 }
 #: Rows of data/parameters/batching.csv holding each fitted field.
 PARAMETER_NAME = {
@@ -36,14 +37,14 @@ PARAMETER_NAME = {
     "attention_mbu": "step_attention_mbu", "mfu_half_tokens": "step_mfu_half_tokens",
     "overlap": "step_overlap", "layer_overhead_s": "step_layer_overhead_s",
     "allreduce_latency_s": "step_allreduce_latency_s", "low_precision_mfu": "step_low_precision_mfu",
-    "low_precision_mbu": "step_low_precision_mbu",
+    "low_precision_mbu": "step_low_precision_mbu", "fp4_mfu": "step_fp4_mfu", "fp4_mbu": "step_fp4_mbu",
 }
 #: Scale of the soft-L1 loss on log errors (errors well below it count quadratically, above it linearly).
 LOSS_SCALE = 0.1
 #: Start of the search: plain roofline at the old single-point calibration (MFU 0.63, MBU 0.584).
 START = {"mfu": 0.63, "mbu": 0.584, "attention_mfu": 0.5, "attention_mbu": 0.5, "mfu_half_tokens": 64.0,
          "overlap": 0.2, "layer_overhead_s": 20e-6, "allreduce_latency_s": 10e-6, "low_precision_mfu": 0.7,
-         "low_precision_mbu": 0.9}
+         "low_precision_mbu": 0.9, "fp4_mfu": 0.7, "fp4_mbu": 0.9}
 _FLOOR = {"mfu_half_tokens": 1.0, "layer_overhead_s": 1e-7, "allreduce_latency_s": 1e-7}
 
 

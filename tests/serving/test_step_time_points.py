@@ -15,7 +15,8 @@ CSV = MEAS / "step_time_points.csv"
 README = MEAS / "step_time_points.README.md"
 
 COLUMNS = [
-    "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "weight_dtype", "kv_dtype", "engine",
+    "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "expert_parallel", "attention_data_parallel",
+    "weight_dtype", "kv_dtype", "engine",
     "engine_version", "batching", "batch", "batch_kind", "offered_rate_per_s", "input_tokens", "output_tokens",
     "metric", "value", "unit", "scope", "source_url", "repo", "path", "commit", "date", "role", "caveats",
 ]
@@ -62,6 +63,9 @@ def test_allowed_values(df):
     assert (df.loc[df["batch_kind"].isin(["fixed", "max", "concurrency"]), "batch"].str.fullmatch(r"\d+")).all()
     assert set(df["weight_dtype"]) <= DTYPES and set(df["kv_dtype"]) <= DTYPES
     assert set(df["role"]) == {"calibration", "validation"}
+    assert set(df["attention_data_parallel"]) <= {"", "true"} and df["expert_parallel"].str.fullmatch(r"(\d+)?").all()
+    ep = df.loc[df["expert_parallel"] != "", ["expert_parallel", "n_gpus"]].astype(int)
+    assert (ep["n_gpus"] % ep["expert_parallel"] == 0).all()
     assert df["date"].str.fullmatch(r"(\d{4}-\d{2}(-\d{2})?)?").all()
     rate = df["offered_rate_per_s"]
     assert (rate[rate != ""].map(lambda r: r == "inf" or float(r) > 0)).all()
