@@ -65,8 +65,6 @@ GPU_NAMES = {"H200": "h200-141gb", "H100": "h100-80gb", "A100": "a100-80gb", "B2
 MODEL_NAMES = {"Llama 4 Scout": "llama-4-scout", "Qwen3-235B-A22B": "qwen3-235b-a22b", "Qwen3-30B-A3B": "qwen3-30b-a3b",
                "Llama 3.1 405B": "llama-3.1-405b", "Llama 3.1 8B": "llama-3.1-8b", "Llama 3.1 70B": "llama-3.1-70b",
                "Llama 3.3 70B": "llama-3.3-70b"}
-#: MoE models of the perf-overview tables: run with 'enable_attention_dp: true' (the page's llm_options for MoE).
-MOE_MODELS = frozenset({"llama-4-scout", "qwen3-235b-a22b", "qwen3-30b-a3b"})
 #: Sources of the rows added for the MoE, MLA and FP4 families (2026). Their roles are assigned by the same rule
 #: among themselves (:func:`build`), so adding them leaves the split of the earlier rows unchanged.
 NEW_SOURCES = frozenset({"trtllm-v1.0-fp4", "trtllm-v1.0-models", "rocm-vllm-mi300x-tput", "rocm-vllm-mi300x-latency",
@@ -134,8 +132,10 @@ SOURCES = {
         note=("TensorRT-LLM perf overview 'Throughput Measurements' ('Total Output Throughput (tokens/sec)'), "
               "trtllm-bench throughput with the PyTorch backend, infinite request rate, fixed synthetic lengths "
               "(stdev 0), ModelOpt FP4 (NVFP4) or FP8 checkpoints. KV-cache dtype is not stated. MoE models run with "
-              "expert parallelism ('--ep $ep_size', size not printed) and attention data parallelism "
-              "('enable_attention_dp: true').")),
+              "'--ep $ep_size' (size not printed, so expert_parallel is left empty) and an llm_options file whose "
+              "'enable_attention_dp: true' is written inside 'cuda_graph_config', not at the top level where the "
+              "LLM API reads it; whether the runs used attention data parallelism is therefore not stated, and "
+              "attention_data_parallel is left empty.")),
     "rocm-vllm-mi300x-tput": dict(
         gh("ROCm/vllm", "docs/dev-docker/README.md", "b309ea79418c6fc9058a6b2dec312375d3c75753"),
         file="rocm_vllm_mi300x.md", model="", engine="vllm (rocm)", engine_version="0.7.3", batching="in-flight",
@@ -433,7 +433,6 @@ def trt_v10_tables(file: str, source: str, gpus: tuple[str, ...] | None = None) 
                 continue
             out.append(point(source, model=model, label=model if not SOURCES[source]["model"] else None, gpu=gpu,
                              n_gpus=tp, tensor_parallel=tp, weight_dtype=wd, batch_kind="engine-chosen",
-                             attention_data_parallel="true" if model in MOE_MODELS and tp > 1 else "",
                              offered_rate_per_s="inf", input_tokens=isl, output_tokens=osl,
                              metric="output_tokens_per_s", value=clean(c[col]),
                              extra=f"{TRT10_REQUESTS[(isl, osl)]} requests in the dataset for this ISL/OSL."))
