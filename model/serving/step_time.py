@@ -12,8 +12,8 @@ A step processes ``tokens`` new tokens (one per decoding sequence, a whole promp
   + 2 × (vocabulary × width) × sequences that emit a token (logits only for the last position)
   + attention FLOPs per pair × attention pairs: 4 × query heads × head width per layer (QKᵀ and AV, one
   multiply-add each); for an MLA layer (DeepSeek-V2/V3/R1, Kimi K2) in **decode**, with the key and value
-  up-projections absorbed into the query and output projections (DeepSeek-V2 paper, §2.1.3; the form vLLM,
-  SGLang and TensorRT-LLM run in decode), each head scores the cached latent of kv_lora_rank + qk_rope_head_dim
+  up-projections absorbed into the query and output projections (DeepSeek-V2, arXiv:2405.04434, on MLA: the
+  key up-projection "can be absorbed" into the query's and the value's into the output's during inference), each head scores the cached latent of kv_lora_rank + qk_rope_head_dim
   elements and sums kv_lora_rank of it: 2 × heads × (2 × kv_lora_rank + qk_rope_head_dim); in **prefill**
   (keys and values expanded per head) 2 × heads × (qk_nope_head_dim + qk_rope_head_dim + v_head_dim);
   :meth:`Deployment.attention_flops_per_pair`;

@@ -25,6 +25,9 @@ batch's growing context, TTFT is the batch's prefill step, TPOT the mean decode 
 decode step (a new request waits for the running step), TPOT is ``(T(B) − prefill(I)) ÷ (O − 1)`` (other
 requests' prefills stall the decode). Throughput = ``B × O ÷ T(B)`` per replica, never above the offered rate.
 
+Static batch latency (``batch_latency_ms``, AMD's MI300X latency table): the whole life of one static batch,
+``T(B)``, prefill included.
+
 Client concurrency ``C`` (closed loop): ``B = min(C, what the KV memory holds)``; requests beyond ``B`` wait
 ``(C − B)/B`` request lives for a slot (Little's law), added to TTFT.
 
