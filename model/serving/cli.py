@@ -132,7 +132,8 @@ def _check(args) -> Deployment:
     if not gpu.supports(COMPUTE_TYPE[args.weight_dtype]):
         formats = [d for d in DTYPES if gpu.supports(COMPUTE_TYPE[d])]
         raise ParameterError("--weight-dtype", args.weight_dtype,
-                             f"one of {', '.join(formats)} (the formats {args.gpu} has tensor cores for)")
+                             f"one of {', '.join(formats)} ({args.gpu} has no tensor-core peak for "
+                             f"{args.weight_dtype} in data/hardware.csv)")
     name = arch.name
     context = arch.max_context_tokens
     limit = f"{name}'s context is {context:,} tokens (max_position_embeddings)"
@@ -144,17 +145,19 @@ def _check(args) -> Deployment:
                              f"{args.output_tokens}: {limit}")
     degrees = tensor_parallel_degrees(arch, gpu, args.weight_dtype)
     split = "a divisor or a multiple of" if arch.layers else "a divisor of"
+    heads = f"{arch.num_kv_heads} KV heads"
+    if arch.attention == "MLA":
+        split, heads = "a divisor of", f"{arch.num_attention_heads} query heads (its MLA latent is on every GPU)"
     if args.n_gpus not in degrees:
         need = gpus_for_weights(arch, gpu, args.weight_dtype)
         if not degrees:
             raise ParameterError("--n-gpus", args.n_gpus,
-                                 f"a divisor of {name}'s {arch.num_kv_heads} KV heads, but its "
+                                 f"{split} {name}'s {heads}, but its "
                                  f"{args.weight_dtype} weights need >= {need} x {args.gpu}: use a smaller "
                                  "--weight-dtype or a larger --gpu")
         raise ParameterError("--n-gpus", args.n_gpus,
-                             f"one of {', '.join(map(str, degrees))} ({split} {name}'s "
-                             f"{arch.num_kv_heads} KV heads, >= {need} x {args.gpu} for its {args.weight_dtype} "
-                             "weights)")
+                             f"one of {', '.join(map(str, degrees))} ({split} {name}'s {heads}, "
+                             f">= {need} x {args.gpu} for its {args.weight_dtype} weights)")
     try:
         return Deployment(arch=arch, gpu=gpu, n_gpus=args.n_gpus, weight_dtype=args.weight_dtype, kv_dtype=kv)
     except ParameterError as err:
