@@ -16,9 +16,10 @@ a GPU without one (A100, H100, H200, MI300X, MI325X) refuses it with the formats
 
 ``--max-batch`` uses the largest batch whose KV cache fits (at most ``--batch-cap``). Bad input prints one
 line naming the flag as typed and the values it accepts, and exits with status 2. What cannot run is refused,
-not flagged: ``--n-gpus`` must divide the model's KV heads (tensor parallelism splits them evenly; engines that
-replicate KV heads beyond that, as vLLM and TensorRT-LLM do, hold more KV per token than this model counts) and
-leave room for the weights; ``--input-tokens`` + ``--output-tokens`` must fit the model's context
+not flagged: ``--n-gpus`` must divide a curated model's KV heads (tensor parallelism splits them evenly), or, for
+a model read from ``config.json``, divide its query heads and divide or be a multiple of its KV heads (replicated
+KV heads and an MLA latent held on every GPU are counted: :func:`tensor_parallel_degrees`), and leave room for the
+weights; ``--input-tokens`` + ``--output-tokens`` must fit the model's context
 (``max_position_embeddings``); ``--batch`` must be a batch whose KV cache fits beside the weights.
 
 The text output is rounded and says what each figure is for (per request, per replica, per GPU); ``--json``
