@@ -162,7 +162,11 @@ SOURCES = {
               "(trtllm-bench throughput, synthetic dataset with fixed lengths, ISL 1024 and OSL 2048 from the "
               "prepare_dataset command), '--tp 8 --ep 8' with 'enable_attention_dp: true' (each GPU runs attention "
               "for its own requests; experts spread over the 8 GPUs), client concurrency = batch. 'Expected Result "
-              "Format' output copied. The min-latency runs use MTP speculative decoding and are not copied.")),
+              "Format' output copied. The min-latency runs use MTP speculative decoding and are not copied. Weights: "
+              "fp4 for nvidia/DeepSeek-R1-FP4 on B200 (the checkpoint's format; which layers stay at higher "
+              "precision is not stated on the page), fp8 for deepseek-ai/DeepSeek-R1 on H200. KV cache: the B200 "
+              "section is titled 'with FP16 KV cache' (recorded as the 16-bit bf16), the H200 run sets no "
+              "kv_cache_dtype, so the checkpoint's 16-bit default is assumed.")),
     "trtllm-v0.9.0-static": dict(
         repo=TRT, path="docs/source/performance.md", commit="",
         source_url="https://github.com/NVIDIA/TensorRT-LLM/blob/v0.9.0/docs/source/performance.md",
