@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from model.checks import ParameterError
@@ -71,6 +71,10 @@ class AttentionLayer:
         al., "Reducing Transformer Key-Value Cache Size with Cross-Layer Attention", arXiv 2405.12981). Such a
         layer caches nothing of its own (``elements_per_token`` 0) but attends to the tokens its kind holds, so its
         attention FLOPs count and its KV bytes do not. None: the layer holds its own cache.
+    rope_elements, value_head_dim : int
+        MLA only (0 otherwise): the part of the latent that carries the rotary key (``qk_rope_head_dim``; the rest,
+        ``kv_lora_rank``, is the compressed key/value) and the width of one value head (``v_head_dim``), which set
+        the attention FLOPs of a query against one cached token (:mod:`model.serving.step_time`).
     """
 
     kind: str
@@ -79,11 +83,13 @@ class AttentionLayer:
     window: int | None = None
     state_elements: int = 0
     reads_kv_of: int | None = None
+    rope_elements: int = 0
+    value_head_dim: int = 0
 
     def __post_init__(self):
         if self.kind not in LAYER_KINDS:
             raise ParameterError("layer kind", self.kind, "one of " + ", ".join(LAYER_KINDS))
-        for name in ("kv_heads", "elements_per_token", "state_elements"):
+        for name in ("kv_heads", "elements_per_token", "state_elements", "rope_elements", "value_head_dim"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ParameterError(name, value, "an integer >= 0")
@@ -335,13 +341,24 @@ class Architecture:
         unchanged); numpy arrays of ``tokens`` broadcast."""
         if not self.is_moe:
             return self.parameters()
+        total, groups = self._moe_read_groups
         unread = 0.0
+        for (experts, top_k, expert_parameters), layers in groups:
+            missed = experts - experts_touched(experts, top_k, tokens)
+            unread = unread + layers * missed * expert_parameters
+        return total - unread
+
+    @cached_property
+    def _moe_read_groups(self) -> tuple[int, tuple]:
+        """(:meth:`parameters`, ((experts, top-k, parameters of one expert), MoE layers of that shape) ...): the
+        sums :meth:`parameters_read` needs, computed once (it is called per simulated step)."""
+        groups: dict[tuple[int, int, int], int] = {}
         for layer in self.layers:
             ffn = layer.feed_forward
             if ffn.is_moe:
-                missed = ffn.routed_experts - experts_touched(ffn.routed_experts, ffn.experts_per_token, tokens)
-                unread = unread + missed * ffn.expert_parameters
-        return self.parameters() - unread
+                key = (ffn.routed_experts, ffn.experts_per_token, ffn.expert_parameters)
+                groups[key] = groups.get(key, 0) + 1
+        return self.parameters(), tuple(groups.items())
 
     def matmul_parameters(self) -> int:
         """Parameters that take part in a matrix multiply per token (all but the input embedding lookup
@@ -632,7 +649,7 @@ def _read_deepseek(cfg: dict, family: str) -> dict:
     q = (d * q_rank + q_rank + q_rank * heads * qk) if q_rank else d * heads * qk
     attn_params = (q + d * (kv_rank + rope) + kv_rank          # kv_a_proj_with_mqa, kv_a_layernorm
                    + kv_rank * heads * (nope + v) + heads * v * d)  # kv_b_proj, o_proj
-    latent = AttentionLayer("mla", 1, kv_rank + rope)
+    latent = AttentionLayer("mla", 1, kv_rank + rope, rope_elements=rope, value_head_dim=v)
     experts = f.opt("n_routed_experts", 0)
     first_dense, freq = f.opt("first_k_dense_replace", 0), f.opt("moe_layer_freq", 1)
     noaux = cfg.get("topk_method") == "noaux_tc"

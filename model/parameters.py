@@ -31,10 +31,13 @@ def defaults_table() -> pd.DataFrame:
 def default(name: str) -> float:
     """The cited default value of parameter ``name`` (unit in :func:`defaults_table`)."""
     table = defaults_table()
-    rows = table[table["name"] == name]
-    if rows.empty:
+    values = table.attrs.get("values_by_name")
+    if values is None:  # a dict beside the cached table: a lookup per call instead of a DataFrame filter
+        values = dict(zip(table["name"], table["value"]))
+        table.attrs["values_by_name"] = values
+    if name not in values:
         raise ParameterError("name", name, "one of " + ", ".join(table["name"]))
-    return float(rows["value"].iloc[0])
+    return float(values[name])
 
 
 def source_of(name: str) -> str:

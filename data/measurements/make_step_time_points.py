@@ -14,6 +14,8 @@ Role rule (fixed before any comparison with a model; ``assign_roles`` is the imp
   the smallest ``sha256(point_id)`` (hex digest, UTF-8), so the split is deterministic and independent of row order.
 * Hence every ``(metric, gpu)`` group has at least one calibration point, and every group with two or more points
   has at least one validation point.
+* The rows added for the MoE, MLA and FP4 families (``NEW_SOURCES``) are split by the same rule among themselves,
+  so that adding them leaves the role of every earlier row as it was.
 
 Run from the repository root:  ``python data/measurements/make_step_time_points.py`` (writes the CSV and the
 sha256 line of ``step_time_points.README.md``); ``--check`` only verifies that the CSV on disk is what the script
@@ -36,7 +38,8 @@ SRC = HERE / "step_time_sources"
 OUT = HERE / "step_time_points.csv"
 
 COLUMNS = [
-    "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "weight_dtype", "kv_dtype", "engine",
+    "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "expert_parallel", "attention_data_parallel",
+    "weight_dtype", "kv_dtype", "engine",
     "engine_version", "batching", "batch", "batch_kind", "offered_rate_per_s", "input_tokens", "output_tokens",
     "metric", "value", "unit", "scope", "source_url", "repo", "path", "commit", "date", "role", "caveats",
 ]
@@ -47,6 +50,7 @@ METRIC_UNITS = {
     "output_tokens_per_s_per_gpu": "tokens/s/GPU",
     "total_tokens_per_s": "tokens/s",
     "requests_per_s": "requests/s",
+    "batch_latency_ms": "ms",
 }
 CALIBRATION_SHARE = 0.3
 # Already used to calibrate data/parameters/batching.csv (batching_decode_mbu, batching_prefill_mfu).
@@ -55,7 +59,16 @@ PINNED_CALIBRATION = frozenset({
     "trtllm-v0.5-ttft:a100-80gb:tp4:bs1:2048x1:ttft_ms",
 })
 
-GPU_NAMES = {"H200": "h200-141gb", "H100": "h100-80gb", "A100": "a100-80gb"}
+GPU_NAMES = {"H200": "h200-141gb", "H100": "h100-80gb", "A100": "a100-80gb", "B200": "b200-180gb",
+             "GB200": "gb200-186gb"}
+#: Model names of the TensorRT-LLM and ROCm tables -> data/models names.
+MODEL_NAMES = {"Llama 4 Scout": "llama-4-scout", "Qwen3-235B-A22B": "qwen3-235b-a22b", "Qwen3-30B-A3B": "qwen3-30b-a3b",
+               "Llama 3.1 405B": "llama-3.1-405b", "Llama 3.1 8B": "llama-3.1-8b", "Llama 3.1 70B": "llama-3.1-70b",
+               "Llama 3.3 70B": "llama-3.3-70b"}
+#: Sources of the rows added for the MoE, MLA and FP4 families (2026). Their roles are assigned by the same rule
+#: among themselves (:func:`build`), so adding them leaves the split of the earlier rows unchanged.
+NEW_SOURCES = frozenset({"trtllm-v1.0-fp4", "trtllm-v1.0-models", "rocm-vllm-mi300x-tput", "rocm-vllm-mi300x-latency",
+                         "trtllm-dsr1"})
 
 
 def gh(repo: str, path: str, commit: str) -> dict:
@@ -104,6 +117,56 @@ SOURCES = {
               "trtllm-bench throughput with the PyTorch backend, infinite request rate, fixed synthetic lengths, "
               "model nvidia/Llama-3.3-70B-Instruct-FP8; DGX H100 / DGX H200. The page announces '(NEW for v1.0)' "
               "data, so the version is v1.0 or later. KV-cache dtype is not stated. " + LLAMA33_NOTE)),
+    "trtllm-v1.0-fp4": dict(
+        gh(TRT, "docs/source/performance/perf-overview.md", "00f37686aa854010d68bcbd0f4ab000221541ca6"),
+        file="trtllm_perf_overview_v1.0_llama33.md", model="llama-3.3-70b", engine="tensorrt-llm (pytorch backend)",
+        engine_version=">=1.0", batching="in-flight", date="",
+        note=("TensorRT-LLM perf overview 'Throughput Measurements' ('Total Output Throughput (tokens/sec)'), "
+              "trtllm-bench throughput with the PyTorch backend, infinite request rate, fixed synthetic lengths, "
+              "model nvidia/Llama-3.3-70B-Instruct-FP4 on B200 180GB (DGX B200) and GB200 (NVL72); FP4 = NVFP4 "
+              "weights (ModelOpt). KV-cache dtype is not stated. " + LLAMA33_NOTE)),
+    "trtllm-v1.0-models": dict(
+        gh(TRT, "docs/source/performance/perf-overview.md", "00f37686aa854010d68bcbd0f4ab000221541ca6"),
+        file="trtllm_perf_overview_v1.0_models.md", model="", engine="tensorrt-llm (pytorch backend)",
+        engine_version=">=1.0", batching="in-flight", date="",
+        note=("TensorRT-LLM perf overview 'Throughput Measurements' ('Total Output Throughput (tokens/sec)'), "
+              "trtllm-bench throughput with the PyTorch backend, infinite request rate, fixed synthetic lengths "
+              "(stdev 0), ModelOpt FP4 (NVFP4) or FP8 checkpoints. KV-cache dtype is not stated. MoE models run with "
+              "'--ep $ep_size' (size not printed, so expert_parallel is left empty) and an llm_options file whose "
+              "'enable_attention_dp: true' is written inside 'cuda_graph_config', not at the top level where the "
+              "LLM API reads it; whether the runs used attention data parallelism is therefore not stated, and "
+              "attention_data_parallel is left empty.")),
+    "rocm-vllm-mi300x-tput": dict(
+        gh("ROCm/vllm", "docs/dev-docker/README.md", "b309ea79418c6fc9058a6b2dec312375d3c75753"),
+        file="rocm_vllm_mi300x.md", model="", engine="vllm (rocm)", engine_version="0.7.3", batching="in-flight",
+        date="",
+        note=("AMD's ROCm vLLM dev-docker page, 'Throughput Measurements' on MI300X (ROCm 6.3.1, vLLM 0.7.3): "
+              "benchmark_throughput.py, all prompts at once, FP8 weights and FP8 KV cache (amd/*-FP8-KV "
+              "checkpoints, --kv-cache-dtype fp8), --num-scheduler-steps 10, chunked prefill off, --max-num-seqs = "
+              "the prompts. 'Throughput (tokens/s)' is read as vLLM's benchmark_throughput 'tokens_per_second', "
+              "which counts prompt and output tokens (total_num_tokens / elapsed_time), so the metric is "
+              "total_tokens_per_s.")),
+    "rocm-vllm-mi300x-latency": dict(
+        gh("ROCm/vllm", "docs/dev-docker/README.md", "b309ea79418c6fc9058a6b2dec312375d3c75753"),
+        file=None, model="", engine="vllm (rocm)", engine_version="0.7.3", batching="static", date="",
+        note=("AMD's ROCm vLLM dev-docker page, 'Latency Measurements' on MI300X (ROCm 6.3.1, vLLM 0.7.3): "
+              "benchmark_latency.py, 'end-to-end latency for a specified model, input/output length, and batch "
+              "size': one batch of equal requests sent together and run to the full output length (a static batch), "
+              "FP8 weights and FP8 KV cache. batch_latency_ms is the whole batch's time, prefill included.")),
+    "trtllm-dsr1": dict(
+        gh(TRT, "docs/source/blogs/Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md",
+           "f0c873f5ffdd170c9f5b70c844c02ecca9860b8f"),
+        file=None, model="deepseek-r1", engine="tensorrt-llm (pytorch backend)", engine_version="", batching="in-flight",
+        date="", expert_parallel=8, attention_data_parallel="true",
+        note=("TensorRT-LLM 'How to get best performance on DeepSeek-R1', max-throughput runs without MTP "
+              "(trtllm-bench throughput, synthetic dataset with fixed lengths, ISL 1024 and OSL 2048 from the "
+              "prepare_dataset command), '--tp 8 --ep 8' with 'enable_attention_dp: true' (each GPU runs attention "
+              "for its own requests; experts spread over the 8 GPUs), client concurrency = batch. 'Expected Result "
+              "Format' output copied. The min-latency runs use MTP speculative decoding and are not copied. Weights: "
+              "fp4 for nvidia/DeepSeek-R1-FP4 on B200 (the checkpoint's format; which layers stay at higher "
+              "precision is not stated on the page), fp8 for deepseek-ai/DeepSeek-R1 on H200. KV cache: the B200 "
+              "section is titled 'with FP16 KV cache' (recorded as the 16-bit bf16), the H200 run sets no "
+              "kv_cache_dtype, so the checkpoint's 16-bit default is assumed.")),
     "trtllm-v0.9.0-static": dict(
         repo=TRT, path="docs/source/performance.md", commit="",
         source_url="https://github.com/NVIDIA/TensorRT-LLM/blob/v0.9.0/docs/source/performance.md",
@@ -255,8 +318,9 @@ def scaled(published: str, unit: str) -> str:
 def point(source: str, **kw) -> dict:
     meta = SOURCES[source]
     row = {c: "" for c in COLUMNS}
-    for key in ("model", "engine", "engine_version", "batching", "date", "repo", "path", "commit", "source_url"):
-        row[key] = meta[key]
+    for key in ("model", "engine", "engine_version", "batching", "date", "repo", "path", "commit", "source_url",
+                "expert_parallel", "attention_data_parallel"):
+        row[key] = str(meta.get(key, ""))
     row.update({k: ("" if v is None else str(v)) for k, v in kw.items() if k not in ("extra", "label")})
     row["unit"] = METRIC_UNITS[row["metric"]]
     row["scope"] = "per_gpu" if row["metric"].endswith("_per_gpu") else "system"
@@ -343,6 +407,69 @@ def trt_v10() -> list[dict]:
     return out
 
 
+def header_columns(line: str) -> dict[int, tuple[str, int, str]]:
+    """{column: (gpu, tensor parallel, weight dtype)} of a perf-overview header row ('B200<br/>TP1 (FP4)')."""
+    out = {}
+    for i, c in enumerate(cells(line)):
+        m = re.fullmatch(r"(\w+)<br/>TP(\d+) \((FP\d)\)", c)
+        if m and m.group(1) in GPU_NAMES:
+            out[i] = (GPU_NAMES[m.group(1)], int(m.group(2)), m.group(3).lower())
+    return out
+
+
+def trt_v10_tables(file: str, source: str, gpus: tuple[str, ...] | None = None) -> list[dict]:
+    """Rows of the perf-overview tables of ``file`` (one '#### <model>' heading each), every GPU column or those
+    of ``gpus``; the model of a file without headings is its source's."""
+    out, model, cols = [], SOURCES[source]["model"], {}
+    for line in read_lines(file):
+        if line.startswith("#### "):
+            model, cols = MODEL_NAMES[line[5:].strip()], {}
+            continue
+        if line.startswith("| Sequence Length"):
+            cols = header_columns(line)
+            continue
+        c = cells(line)
+        if not cols or len(c) < 2 or "/" not in c[0] or not c[0][0].isdigit():
+            continue
+        isl, osl = (int(x) for x in c[0].split("/"))
+        for col, (gpu, tp, wd) in cols.items():
+            if (gpus is not None and gpu not in gpus) or not clean(c[col]):
+                continue
+            out.append(point(source, model=model, label=model if not SOURCES[source]["model"] else None, gpu=gpu,
+                             n_gpus=tp, tensor_parallel=tp, weight_dtype=wd, batch_kind="engine-chosen",
+                             offered_rate_per_s="inf", input_tokens=isl, output_tokens=osl,
+                             metric="output_tokens_per_s", value=clean(c[col]),
+                             extra=f"{TRT10_REQUESTS[(isl, osl)]} requests in the dataset for this ISL/OSL."))
+    return out
+
+
+def rocm_mi300x() -> list[dict]:
+    """The two tables of the ROCm vLLM MI300X page: throughput (total tokens/s) and static-batch latency."""
+    out, section, model = [], None, None
+    for line in read_lines(SOURCES["rocm-vllm-mi300x-tput"]["file"]):
+        if line.startswith("## "):
+            section = line[3:].strip()
+            continue
+        c = cells(line)
+        if len(c) < 7 or not clean(c[-1]).replace(".", "").isdigit():
+            continue
+        if c[0]:
+            model = MODEL_NAMES[c[0].split(" (")[0]]
+        common = dict(model=model, label=model, gpu="mi300x-192gb", n_gpus=8, tensor_parallel=8, weight_dtype="fp8",
+                      kv_dtype="fp8")
+        if section == "Throughput Measurements":
+            isl, osl, prompts, seqs = (int(x) for x in c[3:7])
+            out.append(point("rocm-vllm-mi300x-tput", batch=seqs, batch_kind="max", offered_rate_per_s="inf",
+                             input_tokens=isl, output_tokens=osl, metric="total_tokens_per_s", value=clean(c[7]),
+                             extra=f"{prompts} requests in the run; max-num-seqs {seqs}.", **common))
+        else:
+            batch, isl, osl = (int(x) for x in c[3:6])
+            out.append(point("rocm-vllm-mi300x-latency", batch=batch, batch_kind="fixed", input_tokens=isl,
+                             output_tokens=osl, metric="batch_latency_ms", value=scaled(clean(c[6]), "s"),
+                             extra=f"Published as {clean(c[6])} s.", **common))
+    return out
+
+
 def trt_static(file: str, tput_source: str, ttft_source: str) -> list[dict]:
     out, gpu = [], None
     for line in read_lines(file):
@@ -406,6 +533,8 @@ def manual() -> list[dict]:
             kw = {k: r[k] for k in ("gpu", "n_gpus", "tensor_parallel", "weight_dtype", "kv_dtype", "batch",
                                     "batch_kind", "offered_rate_per_s", "input_tokens", "output_tokens", "metric")}
             extra = f"Published as '{r['published_as']}' = {r['published_value']} {r['published_unit']}."
+            if r["source_key"] in SOURCES and SOURCES[r["source_key"]]["model"] == "":
+                raise SystemExit(f"manual point {r['label']}: its source names no model")
             row = point(r["source_key"], label=r["label"], scenario=scenario,
                         value=scaled(r["published_value"], r["published_unit"]), extra=extra, **kw)
             if r["source_key"] == "qserve_a100":
@@ -435,7 +564,9 @@ def build() -> list[dict]:
     rows = (trt_v017() + trt_online() + trt_v10()
             + trt_static(SOURCES["trtllm-v0.9.0-static"]["file"], "trtllm-v0.9.0-static", "trtllm-v0.9.0-ttft")
             + trt_static(SOURCES["trtllm-v0.6.1-static"]["file"], "trtllm-v0.6.1-static", "trtllm-v0.5-ttft")
-            + lmdeploy() + manual())
+            + lmdeploy() + manual()
+            + trt_v10_tables(SOURCES["trtllm-v1.0-fp4"]["file"], "trtllm-v1.0-fp4", ("b200-180gb", "gb200-186gb"))
+            + trt_v10_tables(SOURCES["trtllm-v1.0-models"]["file"], "trtllm-v1.0-models") + rocm_mi300x())
     ids = [r["point_id"] for r in rows]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -443,7 +574,8 @@ def build() -> list[dict]:
     missing = PINNED_CALIBRATION - set(ids)
     if missing:
         raise SystemExit(f"pinned calibration points not found: {sorted(missing)}")
-    roles = assign_roles(rows)
+    new = [r for r in rows if r["point_id"].split(":", 1)[0] in NEW_SOURCES]
+    roles = assign_roles([r for r in rows if r["point_id"].split(":", 1)[0] not in NEW_SOURCES]) | assign_roles(new)
     for r in rows:
         r["role"] = roles[r["point_id"]]
     return rows

@@ -1001,6 +1001,7 @@ METRIC_LABELS = {"tpot_ms": "time per output token", "ttft_ms": "time to first t
                  "output_tokens_per_s": "output tokens/s (system)",
                  "output_tokens_per_s_per_gpu": "output tokens/s per GPU",
                  "total_tokens_per_s": "input + output tokens/s", "requests_per_s": "requests/s",
+                 "batch_latency_ms": "static batch latency",
                  "all": "all metrics"}
 
 

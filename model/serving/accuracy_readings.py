@@ -1,17 +1,19 @@
 """Readings of the step-time model's accuracy: the validation points with the errors before the fit, the
-error summary before and after, the fitted parameters stored against a refit, GenZ's prefill times beside
-the points, the errors by group and the misses above a threshold."""
+error summary before and after, the errors by family (dense, MoE, MLA, FP4) and of the earlier points, the
+fitted parameters stored against a refit, the points that pull one parameter, GenZ's prefill times beside the
+points, the errors by group and the misses above a threshold."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from model.checks import check_fraction, check_int
 from model.io import DATA
 from model.parameters import default
-from model.serving.step_time_accuracy import error_summary, prediction_table
+from model.serving.step_time_accuracy import error_summary, family_summary, prediction_table
 from model.serving.step_time_fit import FITTED, PARAMETER_NAME, fit_step_time
 
 #: What each fitted step-time parameter is.
@@ -22,11 +24,20 @@ PARAMETER_MEANING = {
     "overlap": "share of the shorter of compute and memory time not hidden",
     "layer_overhead_s": "fixed time per layer per step", "allreduce_latency_s": "fixed time per all-reduce",
     "low_precision_mfu": "FP8/INT8 matmul efficiency relative to FP16",
-    "low_precision_mbu": "FP8/INT8 weight-read efficiency relative to FP16"}
+    "low_precision_mbu": "FP8/INT8 weight-read efficiency relative to FP16",
+    "fp4_mfu": "FP4 matmul efficiency (against the FP4 peak) relative to FP16",
+    "fp4_mbu": "FP4 weight-read efficiency relative to FP16"}
 #: Unit each parameter is shown in (the others are fractions).
 PARAMETER_UNIT = {"mfu_half_tokens": "tokens", "layer_overhead_s": "µs", "allreduce_latency_s": "µs"}
 #: Factor from a parameter's stored unit to the unit shown (seconds → µs).
 PARAMETER_SCALE = {"layer_overhead_s": 1e6, "allreduce_latency_s": 1e6}
+
+#: How the chapter names each row of :func:`family_table`.
+FAMILY_LABELS = {"dense": "Dense (MHA/GQA)", "moe": "MoE (per-head attention)", "mla": "MLA (and MoE)",
+                 "fp4": "FP4 weights (any architecture)", "earlier": "Earlier points (70B Llama, A100-H200)",
+                 "added": "Added points (all four families)"}
+#: Goals on the added validation points (median and largest |error|, fractions): issue 19, part 3.
+ADDED_GOALS = (0.12, 0.40)
 
 #: The groupings of the validation errors: dimension label → column of the points table.
 ERROR_DIMENSIONS = (("phase", "phase"), ("GPU", "gpu"), ("weight precision", "weight_dtype"), ("engine", "engine"))
@@ -194,3 +205,68 @@ def failure_sources(fails: pd.DataFrame) -> pd.DataFrame:
     """
     return fails.assign(source=fails["point_id"].str.split(":").str[0]).groupby("source")["abs_error"].agg(
         ["size", "max"]).sort_values("size", ascending=False)
+
+
+def family_table(table: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+    """The validation error by family (:func:`model.serving.step_time_accuracy.family_summary`), plus a row
+    ``earlier`` for the points that predate the MoE, MLA and FP4 rows (those ``before`` holds a prediction row for:
+    ``data/measurements/step_time_predictions_before.csv`` was frozen with them) and ``added`` for the others.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``family, points, predicted, median_abs_error, max_abs_error, median_error`` (fractions).
+    """
+    out = [family_summary(table)]
+    earlier = table["point_id"].isin(before["point_id"])
+    for name, sel in (("earlier", earlier), ("added", ~earlier)):
+        s = error_summary(table[sel])
+        out.append(s[s["metric"] == "all"].drop(columns="metric").assign(family=name))
+    return pd.concat(out, ignore_index=True)[["family", "points", "predicted", "median_abs_error", "max_abs_error",
+                                              "median_error"]]
+
+
+def parameter_pull(points: pd.DataFrame, params: dict[str, float], name: str, factor: float) -> pd.DataFrame:
+    """Which calibration points hold parameter ``name`` where it is: each calibration point's |log error| with
+    ``params`` and with ``name`` multiplied by ``factor``, largest increase first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``point_id, metric, input_tokens, output_tokens, weight_dtype, error`` (at ``params``, fraction),
+        ``error_moved`` (with the parameter moved) and ``pull`` (increase of |log(predicted ÷ measured)|).
+    """
+    cal = points[points["role"] == "calibration"]
+    at = prediction_table(cal, **params)
+    moved = prediction_table(cal, **{**params, name: params[name] * factor})
+    out = at[["point_id", "metric", "input_tokens", "output_tokens", "weight_dtype", "error"]].copy()
+    out["error_moved"] = moved["error"].to_numpy()
+    out["pull"] = (np.log1p(out["error_moved"]).abs() - np.log1p(out["error"]).abs())
+    return out.dropna(subset=["pull"]).sort_values("pull", ascending=False, ignore_index=True)
+
+
+def goal_phrase(median: float, largest: float, goals: tuple[float, float] = ADDED_GOALS) -> str:
+    """Whether a median and a largest |error| (fractions) meet ``goals`` (median, largest), in words."""
+    ok_median, ok_max = median <= goals[0], largest <= goals[1]
+    if ok_median and ok_max:
+        return "meets both goals"
+    if ok_median:
+        return "meets the goal on the median but not on the largest miss"
+    if ok_max:
+        return "meets the goal on the largest miss but not on the median"
+    return "misses both goals"
+
+
+def fit_by_set(points: pd.DataFrame, stored: dict[str, float], before: pd.DataFrame, name: str,
+               max_evals: int = 60) -> dict[str, float]:
+    """Parameter ``name`` fitted alone (the others held at ``stored``) on the calibration points of each set:
+    ``earlier`` (those ``before`` holds, the 70B Llama points) and ``added`` (the others).
+
+    Returns
+    -------
+    dict
+        ``{"earlier": value, "added": value}`` in the parameter's stored unit.
+    """
+    earlier = points["point_id"].isin(before["point_id"])
+    return {key: fit_step_time(points, start=stored, only=(name,), rows=mask, max_evals=max_evals).params[name]
+            for key, mask in (("earlier", earlier), ("added", ~earlier))}

@@ -1,7 +1,7 @@
 """``python -m model.serving predict``: one static-batch prediction of the step-time model from the command
 line.
 
-``python -m model.serving predict --model M --gpu G --n-gpus N --weight-dtype D [--kv-dtype D]
+``python -m model.serving predict (--model M | --config PATH/config.json) --gpu G --n-gpus N --weight-dtype D [--kv-dtype D]
 --input-tokens I --output-tokens O (--batch B | --max-batch [--batch-cap K]) [--json]`` prints, for B equal
 requests served as one static batch (:func:`model.serving.step_time.fixed_batch_time`):
 
@@ -10,11 +10,16 @@ requests served as one static batch (:func:`model.serving.step_time.fixed_batch_
 - ``output_tokens_per_s``: B × O ÷ the batch's whole time, prefill included, for the whole replica;
 - the memory check: weights, the KV cache the batch needs (B × (I + O) tokens) and what the GPUs leave for it.
 
+``--config`` reads any published Hugging Face ``config.json`` (:func:`model.architectures.load_config`) in place of
+a model of ``data/models``. ``--weight-dtype fp4`` runs the matmuls at the GPU's FP4 peak (``data/hardware.csv``);
+a GPU without one (A100, H100, H200, MI300X, MI325X) refuses it with the formats it has tensor cores for.
+
 ``--max-batch`` uses the largest batch whose KV cache fits (at most ``--batch-cap``). Bad input prints one
 line naming the flag as typed and the values it accepts, and exits with status 2. What cannot run is refused,
-not flagged: ``--n-gpus`` must divide the model's KV heads (tensor parallelism splits them evenly; engines that
-replicate KV heads beyond that, as vLLM and TensorRT-LLM do, hold more KV per token than this model counts) and
-leave room for the weights; ``--input-tokens`` + ``--output-tokens`` must fit the model's context
+not flagged: ``--n-gpus`` must divide a curated model's KV heads (tensor parallelism splits them evenly), or, for
+a model read from ``config.json``, divide its query heads and divide or be a multiple of its KV heads (replicated
+KV heads and an MLA latent held on every GPU are counted: :func:`tensor_parallel_degrees`), and leave room for the
+weights; ``--input-tokens`` + ``--output-tokens`` must fit the model's context
 (``max_position_embeddings``); ``--batch`` must be a batch whose KV cache fits beside the weights.
 
 The text output is rounded and says what each figure is for (per request, per replica, per GPU); ``--json``
@@ -30,11 +35,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from model.architectures import Architecture, available_models, load_architecture
+from model.architectures import Architecture, available_models, load_architecture, load_config
 from model.cli import ArgumentParser, entry, human, seconds
 from model.formats import COMPUTE_TYPE, DTYPES, weight_bytes
+from model.kv.size import tp_share
 from model.hardware import Accelerator, available_gpus, load_gpu, usable_bytes_per_gpu
-from model.serving.step_time import Deployment, deployment
+from model.serving.step_time import Deployment
 from model.checks import ParameterError
 
 
@@ -42,8 +48,9 @@ def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m model.serving", description="Step-time model predictions for one replica.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="TTFT, TPOT and throughput of one static batch of equal requests")
-    p.add_argument("--model", required=True,
-                   help="architecture in data/models, e.g. llama-2-70b (python -m model list models)")
+    m = p.add_mutually_exclusive_group(required=True)
+    m.add_argument("--model", help="architecture in data/models, e.g. llama-2-70b (python -m model list models)")
+    m.add_argument("--config", help="path to a published Hugging Face config.json (in place of --model)")
     p.add_argument("--gpu", required=True, help="GPU in data/hardware.csv, e.g. a100-80gb (python -m model list gpus)")
     p.add_argument("--n-gpus", type=int, required=True,
                    help="tensor-parallel GPUs of the replica: a divisor of the model's KV heads that holds its weights")
@@ -67,16 +74,42 @@ def gpus_for_weights(arch: Architecture, gpu: Accelerator, weight_dtype: str) ->
 
 
 def tensor_parallel_degrees(arch: Architecture, gpu: Accelerator, weight_dtype: str) -> list[int]:
-    """GPU counts a tensor-parallel replica of ``arch`` on ``gpu`` can have: divisors of its KV heads (each GPU
-    holds whole KV heads; more GPUs than KV heads would replicate them, which the step-time model does not count)
-    whose usable memory holds the weights in ``weight_dtype``."""
+    """GPU counts a tensor-parallel replica of ``arch`` on ``gpu`` can have, among those whose usable memory holds
+    the weights in ``weight_dtype``. A curated model: divisors of its KV heads (each GPU holds whole KV heads).
+    A model read from ``config.json`` (``arch.layers``): divisors of its query heads that every layer's KV cache
+    accepts (:func:`model.kv.size.tp_share`: a divisor or a multiple of the KV heads, which are then replicated,
+    as vLLM and TensorRT-LLM do; an MLA latent on every GPU), counted by the step-time model."""
     need = gpus_for_weights(arch, gpu, weight_dtype)
-    return [n for n in range(1, arch.num_kv_heads + 1) if arch.num_kv_heads % n == 0 and n >= need]
+    if not arch.layers:
+        return [n for n in range(1, arch.num_kv_heads + 1) if arch.num_kv_heads % n == 0 and n >= need]
+    heads = arch.num_attention_heads
+
+    def accepted(n: int) -> bool:
+        try:
+            for layer in arch.attention_layers():
+                tp_share(layer, n)
+        except ParameterError:
+            return False
+        return True
+
+    return [n for n in range(need, heads + 1) if heads % n == 0 and accepted(n)]
+
+
+def _architecture(args) -> Architecture:
+    """The architecture of ``--model`` or ``--config`` (a config file's problem named as ``--config``)."""
+    if args.config is None:
+        return load_architecture(args.model)
+    try:
+        return load_config(args.config)
+    except ParameterError as err:
+        if err.name == "config":
+            raise ParameterError("--config", args.config, err.allowed) from None
+        raise
 
 
 def _check(args) -> Deployment:
     """The deployment the flags describe, or a :class:`ParameterError` naming the first bad flag as typed."""
-    if args.model not in available_models():
+    if args.config is None and args.model not in available_models():
         raise ParameterError("--model", args.model, "one of " + ", ".join(available_models()))
     if args.gpu not in available_gpus():
         raise ParameterError("--gpu", args.gpu, "one of " + ", ".join(available_gpus()))
@@ -96,11 +129,15 @@ def _check(args) -> Deployment:
         if args.batch_cap < 1:
             raise ParameterError("--batch-cap", args.batch_cap, "an integer >= 1")
     kv = args.kv_dtype or (args.weight_dtype if args.weight_dtype in ("fp16", "bf16", "fp8") else "fp16")
-    arch, gpu = load_architecture(args.model), load_gpu(args.gpu)
+    arch, gpu = _architecture(args), load_gpu(args.gpu)
     if not gpu.supports(COMPUTE_TYPE[args.weight_dtype]):
-        raise ParameterError("--weight-dtype", args.weight_dtype, f"a format {args.gpu} has tensor cores for")
+        formats = [d for d in DTYPES if gpu.supports(COMPUTE_TYPE[d])]
+        raise ParameterError("--weight-dtype", args.weight_dtype,
+                             f"one of {', '.join(formats)} ({args.gpu} has no tensor-core peak for "
+                             f"{args.weight_dtype} in data/hardware.csv)")
+    name = arch.name
     context = arch.max_context_tokens
-    limit = f"{args.model}'s context is {context:,} tokens (max_position_embeddings)"
+    limit = f"{name}'s context is {context:,} tokens (max_position_embeddings)"
     if args.output_tokens >= context:
         raise ParameterError("--output-tokens", args.output_tokens, f"an integer in [1, {context - 1}]: {limit}")
     if args.input_tokens + args.output_tokens > context:
@@ -108,19 +145,22 @@ def _check(args) -> Deployment:
                              f"an integer in [1, {context - args.output_tokens}] with --output-tokens "
                              f"{args.output_tokens}: {limit}")
     degrees = tensor_parallel_degrees(arch, gpu, args.weight_dtype)
+    split = "a divisor or a multiple of" if arch.layers else "a divisor of"
+    heads = f"{arch.num_kv_heads} KV heads"
+    if arch.attention == "MLA":
+        split, heads = "a divisor of", f"{arch.num_attention_heads} query heads (its MLA latent is on every GPU)"
     if args.n_gpus not in degrees:
         need = gpus_for_weights(arch, gpu, args.weight_dtype)
         if not degrees:
             raise ParameterError("--n-gpus", args.n_gpus,
-                                 f"a divisor of {args.model}'s {arch.num_kv_heads} KV heads, but its "
+                                 f"{split} {name}'s {heads}, but its "
                                  f"{args.weight_dtype} weights need >= {need} x {args.gpu}: use a smaller "
                                  "--weight-dtype or a larger --gpu")
         raise ParameterError("--n-gpus", args.n_gpus,
-                             f"one of {', '.join(map(str, degrees))} (a divisor of {args.model}'s "
-                             f"{arch.num_kv_heads} KV heads, >= {need} x {args.gpu} for its {args.weight_dtype} "
-                             "weights)")
+                             f"one of {', '.join(map(str, degrees))} ({split} {name}'s {heads}, "
+                             f">= {need} x {args.gpu} for its {args.weight_dtype} weights)")
     try:
-        return deployment(args.model, args.gpu, args.n_gpus, weight_dtype=args.weight_dtype, kv_dtype=kv)
+        return Deployment(arch=arch, gpu=gpu, n_gpus=args.n_gpus, weight_dtype=args.weight_dtype, kv_dtype=kv)
     except ParameterError as err:
         if err.name == "n_gpus":
             raise ParameterError("--n-gpus", args.n_gpus, err.allowed) from None
@@ -197,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParameterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = {"model": args.model, "gpu": args.gpu, "n_gpus": args.n_gpus, "weight_dtype": dep.weight_dtype,
+    out = {"model": dep.arch.name, "gpu": args.gpu, "n_gpus": args.n_gpus, "weight_dtype": dep.weight_dtype,
            "kv_dtype": dep.kv_dtype, "input_tokens": args.input_tokens, "output_tokens": args.output_tokens, **out}
     print(json.dumps(out, indent=2) if args.json else text(out, dep.arch.display_name))
     return 0

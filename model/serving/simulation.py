@@ -311,7 +311,7 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
     lm_head = arch.vocab_size * arch.hidden_size
     body2 = 2.0 * (arch.matmul_parameters() - lm_head) / flops_rate
     head2 = 2.0 * lm_head / flops_rate
-    attn = 4.0 * arch.num_layers * arch.num_attention_heads * arch.head_dim / dep.attention_flops_per_s
+    attn = dep.attention_flops_per_pair(decode=True) / dep.attention_flops_per_s  # decode steps' pairs dominate
     kv_t = kvb / dep.kv_bytes_per_s
     half = dep.mfu_half_tokens
     overlap = dep.overlap

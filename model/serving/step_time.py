@@ -10,17 +10,33 @@ A step processes ``tokens`` new tokens (one per decoding sequence, a whole promp
 
 - FLOPs = 2 × (matmul parameters without the output projection) × tokens
   + 2 × (vocabulary × width) × sequences that emit a token (logits only for the last position)
-  + 4 × layers × query heads × head width × attention pairs (QKᵀ and AV, one multiply-add each);
+  + attention FLOPs per pair × attention pairs: 4 × query heads × head width per layer (QKᵀ and AV, one
+  multiply-add each); for an MLA layer (DeepSeek-V2/V3/R1, Kimi K2) in **decode**, with the key and value
+  up-projections absorbed into the query and output projections (DeepSeek-V2, arXiv:2405.04434, on MLA: the
+  key up-projection "can be absorbed" into the query's and the value's into the output's during inference), each head scores the cached latent of kv_lora_rank + qk_rope_head_dim
+  elements and sums kv_lora_rank of it: 2 × heads × (2 × kv_lora_rank + qk_rope_head_dim); in **prefill**
+  (keys and values expanded per head) 2 × heads × (qk_nope_head_dim + qk_rope_head_dim + v_head_dim);
+  :meth:`Deployment.attention_flops_per_pair`;
 - bytes = all weights once + KV cache read (tokens attended) × bytes per token + KV written;
 - compute C = dense FLOPs / (GPUs × peak × MFU(tokens)) + attention FLOPs / (GPUs × FP16 peak × attention MFU),
   with MFU(tokens) = MFU × tokens / (tokens + half-tokens) (a matmul of few rows runs far below peak);
 - memory M = weight bytes / (GPUs × bandwidth × MBU) + KV bytes / (GPUs × bandwidth × attention MBU);
 - time = max(C, M) + overlap × min(C, M) + step overhead + layers × layer overhead + all-reduce, where
   ``overlap`` is the share of the shorter of the two not hidden behind the longer (0 = the plain roofline);
-- MFU and MBU of 8-bit weights (FP8, INT8) are multiplied by their own kernel efficiencies;
+- MFU and MBU of 8-bit weights (FP8, INT8) are multiplied by their own kernel efficiencies, and those of FP4
+  weights (NVFP4/MXFP4, at the GPU's FP4 tensor peak) by theirs (``fp4_mfu``, ``fp4_mbu``);
 - all-reduce: two per layer, each a fixed latency plus a ring moving 2 (N − 1)/N of the tokens × width
   activations over each GPU's link **per direction** (the datasheet's NVLink figure, 600 GB/s on A100 and
-  900 GB/s on H100, counts both directions together: :data:`LINK_DIRECTIONS`).
+  900 GB/s on H100, counts both directions together: :data:`LINK_DIRECTIONS`);
+- expert parallelism (``expert_parallel`` = EP > 1: each GPU holds 1/EP of the routed experts): the all-reduce of
+  an MoE layer's output is replaced by an all-to-all that sends each token's activations to its top-k experts
+  and back (dispatch and combine): per MoE layer and GPU, 2 × (tokens ÷ EP) × k × width × 2 bytes × (EP − 1)/EP
+  over the GPU's scale-up link per direction (``scaleup_gb_s_per_direction`` of data/hardware.csv), plus one
+  collective latency each way (:meth:`Deployment.all_to_all_time`);
+- attention data parallelism (``attention_data_parallel``, TensorRT-LLM's ``enable_attention_dp``, SGLang's
+  ``--enable-dp-attention``): each GPU runs attention for its own sequences with the whole attention weights,
+  so the KV cache holds one copy of each token (no replicated heads or latent), the attention weights are held
+  and read once per GPU, and the attention all-reduce is gone.
 
 MFU (model FLOPs utilisation), MBU (model bandwidth utilisation) and the other efficiencies and overheads
 are parameters fitted on the calibration rows of ``data/measurements/step_time_points.csv`` by
@@ -61,7 +77,7 @@ LOW_PRECISION = ("fp8", "int8")
 #: no overlap term, every efficiency 1): the form compared with other rooflines (``benchmarks/compare_genz.py``).
 ROOFLINE = {"mfu": 1.0, "mbu": 1.0, "attention_mfu": 1.0, "attention_mbu": 1.0, "mfu_half_tokens": 0.0,
             "overlap": 0.0, "step_overhead_s": 0.0, "layer_overhead_s": 0.0, "allreduce_latency_s": 0.0,
-            "low_precision_mfu": 1.0, "low_precision_mbu": 1.0}
+            "low_precision_mfu": 1.0, "low_precision_mbu": 1.0, "fp4_mfu": 1.0, "fp4_mbu": 1.0}
 
 _DEFAULTS: dict[str, float] = {}
 
@@ -104,6 +120,14 @@ class Deployment:
         Fixed seconds of one tensor-parallel all-reduce (two per layer).
     low_precision_mfu, low_precision_mbu : float
         Efficiency of the 8-bit (FP8/INT8) kernels relative to the FP16 ones, multiplying ``mfu``/``mbu``.
+    fp4_mfu, fp4_mbu : float
+        Efficiency of the FP4 kernels (against the GPU's FP4 peak) relative to the FP16 ones, multiplying
+        ``mfu``/``mbu``.
+    expert_parallel : int
+        GPUs the routed experts are spread over (a divisor of ``n_gpus``); 1 = experts split by tensor parallelism
+        like the dense weights.
+    attention_data_parallel : bool
+        Whether each GPU runs attention for its own sequences (see the module docstring).
     sharding : str
         ``"tensor"`` (Megatron tensor parallelism: all GPUs work on every layer) or ``"pipeline"`` (layers
         split across GPUs that run in turn, as Hugging Face ``device_map="auto"`` does).
@@ -141,6 +165,10 @@ class Deployment:
     low_precision_mfu: float = _p("step_low_precision_mfu")
     low_precision_mbu: float = _p("step_low_precision_mbu")
     kv_context_tokens: float | None = None
+    fp4_mfu: float = _p("step_fp4_mfu")
+    fp4_mbu: float = _p("step_fp4_mbu")
+    expert_parallel: int = 1
+    attention_data_parallel: bool = False
 
     def __post_init__(self):
         check_int("n_gpus", self.n_gpus, low=1)
@@ -149,9 +177,18 @@ class Deployment:
         check_fraction("mfu", self.mfu, allow_zero=False)
         check_fraction("mbu", self.mbu, allow_zero=False)
         check_choice("sharding", self.sharding, SHARDINGS)
-        for name in ("attention_mfu", "attention_mbu", "low_precision_mfu", "low_precision_mbu"):
+        for name in ("attention_mfu", "attention_mbu", "low_precision_mfu", "low_precision_mbu", "fp4_mfu",
+                     "fp4_mbu"):
             check_fraction(name, getattr(self, name), allow_zero=False)
         check_fraction("overlap", self.overlap)
+        check_int("expert_parallel", self.expert_parallel, low=1)
+        if self.n_gpus % self.expert_parallel or (self.expert_parallel > 1 and self.sharding != "tensor"):
+            raise ParameterError("expert_parallel", self.expert_parallel,
+                                 f"a divisor of n_gpus={self.n_gpus} with tensor sharding")
+        if self.attention_data_parallel not in (True, False) or (self.attention_data_parallel
+                                                                 and self.sharding != "tensor"):
+            raise ParameterError("attention_data_parallel", self.attention_data_parallel,
+                                 "True or False (True only with tensor sharding)")
         for name in ("mfu_half_tokens", "step_overhead_s", "layer_overhead_s", "allreduce_latency_s"):
             check_nonnegative(name, getattr(self, name))
         self.gpu.flops(COMPUTE_TYPE[self.weight_dtype])  # raises if the GPU lacks that compute type
@@ -166,20 +203,37 @@ class Deployment:
     # --- memory ---------------------------------------------------------------------------------------
     @property
     def weight_bytes(self) -> float:
-        """Bytes of all weights."""
-        return weight_bytes(self.arch, self.weight_dtype)
+        """Bytes of all weights on the replica (with attention data parallelism, the attention weights once per
+        GPU)."""
+        return weight_bytes(self.arch, self.weight_dtype) + self._replicated_bytes
+
+    @cached_property
+    def _replicated_bytes(self) -> float:
+        """Bytes of the extra copies of the attention weights under attention data parallelism (n_gpus − 1 of
+        them), else 0."""
+        if not self.attention_data_parallel or self.n_gpus == 1:
+            return 0.0
+        a = self.arch
+        if a.layers:
+            attn = sum(layer.attention_parameters for layer in a.layers)
+        else:  # Llama-family layout: Q and O of heads x head width, K and V of KV heads x head width
+            attn = a.num_layers * 2 * a.hidden_size * a.head_dim * (a.num_attention_heads + a.num_kv_heads)
+        return (self.n_gpus - 1) * attn * bytes_per_element(self.weight_dtype, name="weight_dtype")
 
     def weight_bytes_read(self, tokens):
         """Bytes of weights a step over ``tokens`` tokens reads: all of them for a dense model; for an MoE model
         the dense weights plus the routed experts the tokens touch under uniform routing
-        (:meth:`model.architectures.Architecture.parameters_read`). Arrays broadcast."""
+        (:meth:`model.architectures.Architecture.parameters_read`); plus the attention weights' extra copies
+        under attention data parallelism. Arrays broadcast."""
         if not self.arch.is_moe:
             return self.weight_bytes
-        return self.arch.parameters_read(tokens) * bytes_per_element(self.weight_dtype, name="weight_dtype")
+        return self.arch.parameters_read(tokens) * bytes_per_element(self.weight_dtype, name="weight_dtype") \
+            + self._replicated_bytes
 
     @property
     def _tp(self) -> int:
-        return self.n_gpus if self.sharding == "tensor" else 1
+        """GPUs that split one sequence's KV cache (1 under attention data parallelism)."""
+        return self.n_gpus if self.sharding == "tensor" and not self.attention_data_parallel else 1
 
     @cached_property
     def _kv_grows(self) -> bool:
@@ -237,9 +291,10 @@ class Deployment:
 
     @property
     def flops_per_s(self) -> float:
-        """Sustained FLOP/s of the replica's dense matmuls on a large step (GPUs working at once × peak × MFU,
-        × the 8-bit kernels' efficiency for FP8/INT8 weights)."""
-        f = self.low_precision_mfu if self._low else 1.0
+        """Sustained FLOP/s of the replica's dense matmuls on a large step (GPUs working at once × peak of the
+        weights' compute type × MFU, × the 8-bit kernels' efficiency for FP8/INT8 weights or the FP4 kernels' for
+        FP4)."""
+        f = self.low_precision_mfu if self._low else self.fp4_mfu if self.weight_dtype == "fp4" else 1.0
         return self._parallel * self.gpu.flops(COMPUTE_TYPE[self.weight_dtype]) * self.mfu * f
 
     @property
@@ -249,8 +304,8 @@ class Deployment:
 
     @property
     def bytes_per_s(self) -> float:
-        """Sustained HBM bytes/s of the replica reading weights (× MBU, × the 8-bit kernels' efficiency)."""
-        f = self.low_precision_mbu if self._low else 1.0
+        """Sustained HBM bytes/s of the replica reading weights (× MBU, × the 8-bit or FP4 kernels' efficiency)."""
+        f = self.low_precision_mbu if self._low else self.fp4_mbu if self.weight_dtype == "fp4" else 1.0
         return self._parallel * self.gpu.bandwidth_bytes_per_s * self.mbu * f
 
     @property
@@ -264,22 +319,81 @@ class Deployment:
         return self.gpu.interconnect_bytes_per_s / LINK_DIRECTIONS
 
     @property
+    def scaleup_bytes_per_s(self) -> float:
+        """A GPU's scale-up bandwidth in one direction (data/hardware.csv ``scaleup_gb_s_per_direction``; the
+        NVLink figure ÷ :data:`LINK_DIRECTIONS` where that column is empty)."""
+        v = self.gpu.scaleup_bytes_per_s_per_direction
+        return v if math.isfinite(v) and v > 0 else self.link_bytes_per_s
+
+    @property
     def fixed_overhead_s(self) -> float:
-        """Fixed seconds of every step: step overhead + layers × layer overhead + all-reduce latencies."""
-        lat = 2 * self.arch.num_layers * self.allreduce_latency_s if self._tp_comm else 0.0
-        return self.step_overhead_s + self.arch.num_layers * self.layer_overhead_s + lat
+        """Fixed seconds of every step: step overhead + layers × layer overhead + collective latencies."""
+        return self.step_overhead_s + self.arch.num_layers * self.layer_overhead_s + float(self.allreduce_time(0.0))
 
     @property
     def _tp_comm(self) -> bool:
         return self.n_gpus > 1 and self.sharding == "tensor"
 
+    @cached_property
+    def _moe_layers(self) -> tuple[int, int]:
+        """(MoE layers, experts per token) of the architecture; (0, 0) for a dense model."""
+        moe = [layer.feed_forward for layer in self.arch.layers if layer.feed_forward.is_moe]
+        return (len(moe), moe[0].experts_per_token) if moe else (0, 0)
+
+    @cached_property
+    def allreduces_per_step(self) -> int:
+        """Tensor-parallel all-reduces of one step: one after each layer's attention (none under attention data
+        parallelism) and one after its feed-forward block (none after an MoE block whose experts are spread by
+        expert parallelism: :meth:`all_to_all_time`); 0 without tensor-parallel communication."""
+        if not self._tp_comm:
+            return 0
+        a = self.arch
+        moe, _ = self._moe_layers
+        attn = 0 if self.attention_data_parallel else a.num_layers
+        ffn = a.num_layers - (moe if self.expert_parallel > 1 else 0)
+        return attn + ffn
+
+    def attention_flops_per_pair(self, decode: bool = False) -> float:
+        """Attention FLOPs of one query token against one cached token, summed over the layers (module
+        docstring): 4 × heads × head width per layer; an MLA layer in decode 2 × heads × (2 × kv_lora_rank +
+        qk_rope_head_dim) (projections absorbed), in prefill 2 × heads × (qk head width + v_head_dim)."""
+        return self._attention_flops[1 if decode else 0]
+
+    @cached_property
+    def _attention_flops(self) -> tuple[float, float]:
+        return self._attention_flops_of(False), self._attention_flops_of(True)
+
+    @cached_property
+    def _matmul_body(self) -> tuple[float, float]:
+        """(matmul parameters without the output projection, output projection parameters)."""
+        a = self.arch
+        lm_head = a.vocab_size * a.hidden_size
+        return float(a.matmul_parameters() - lm_head), float(lm_head)
+
+    def _attention_flops_of(self, decode: bool) -> float:
+        a = self.arch
+        h = a.num_attention_heads
+        if not a.layers:
+            return 4.0 * a.num_layers * h * a.head_dim
+        total = 0.0
+        for layer in a.layers:
+            at = layer.attention
+            if at.kind != "mla":
+                total += 4.0 * h * a.head_dim
+            elif decode:
+                rank = at.elements_per_token - at.rope_elements
+                total += 2.0 * h * (2 * rank + at.rope_elements)
+            else:
+                total += 2.0 * h * (a.head_dim + at.value_head_dim)
+        return total
+
     # --- work of one step -------------------------------------------------------------------------------
-    def step_flops(self, tokens, attention_pairs, sequences):
+    def step_flops(self, tokens, attention_pairs, sequences, *, decode: bool = False):
         """FLOPs of a step (see module docstring); arguments broadcast as numpy arrays."""
         a = self.arch
         lm_head = a.vocab_size * a.hidden_size
         body = a.matmul_parameters() - lm_head
-        attn = 4 * a.num_layers * a.num_attention_heads * a.head_dim
+        attn = self.attention_flops_per_pair(decode)
         return 2.0 * body * np.asarray(tokens, float) + 2.0 * lm_head * np.asarray(sequences, float) \
             + attn * np.asarray(attention_pairs, float)
 
@@ -288,12 +402,11 @@ class Deployment:
         return self.weight_bytes + self.kv_bytes_per_token * (np.asarray(kv_tokens_read, float)
                                                               + np.asarray(kv_tokens_written, float))
 
-    def compute_time(self, tokens, attention_pairs, sequences):
-        """Compute seconds of a step: dense matmuls at MFU(tokens), logits, attention at attention MFU."""
-        a = self.arch
-        lm_head = a.vocab_size * a.hidden_size
-        body = a.matmul_parameters() - lm_head
-        attn = 4 * a.num_layers * a.num_attention_heads * a.head_dim
+    def compute_time(self, tokens, attention_pairs, sequences, *, decode: bool = False):
+        """Compute seconds of a step: dense matmuls at MFU(tokens), logits, attention at attention MFU
+        (``decode``: the attention FLOPs of a decode step, :meth:`attention_flops_per_pair`)."""
+        body, lm_head = self._matmul_body
+        attn = self.attention_flops_per_pair(decode)
         t = np.asarray(tokens, float)
         dense = 2.0 * body * (t + self.mfu_half_tokens) + 2.0 * lm_head * np.asarray(sequences, float)
         return dense / self.flops_per_s + attn * np.asarray(attention_pairs, float) / self.attention_flops_per_s
@@ -306,25 +419,43 @@ class Deployment:
         return weights / self.bytes_per_s + kv / self.kv_bytes_per_s
 
     def allreduce_time(self, tokens):
-        """Tensor-parallel all-reduce time of a step: two all-reduces per layer of tokens × width activations,
-        each a ring moving 2 (N − 1)/N of the data over each GPU's link per direction
-        (:attr:`link_bytes_per_s`), plus ``allreduce_latency_s`` each (zero for one GPU or pipeline sharding;
-        bandwidth term zero when the interconnect is unknown)."""
+        """Communication time of a step: :attr:`allreduces_per_step` all-reduces (two per layer without expert or
+        attention data parallelism) of tokens × width activations, each a ring moving 2 (N − 1)/N of the data
+        over each GPU's link per direction (:attr:`link_bytes_per_s`), plus ``allreduce_latency_s`` each; plus
+        the all-to-all of expert parallelism (:meth:`all_to_all_time`). Zero for one GPU or pipeline sharding;
+        bandwidth terms zero when the interconnect is unknown."""
         n = self.n_gpus
         t = np.asarray(tokens, float)
         if not self._tp_comm:
             return np.zeros_like(t)
-        lat = 2 * self.arch.num_layers * self.allreduce_latency_s
+        count = self.allreduces_per_step
+        lat = count * self.allreduce_latency_s
         bw = self.link_bytes_per_s
         if not math.isfinite(bw) or bw <= 0:
-            return np.zeros_like(t) + lat
-        data = 2 * self.arch.num_layers * t * self.arch.hidden_size * ACTIVATION_BYTES
-        return data * 2 * (n - 1) / n / bw + lat
+            return np.zeros_like(t) + lat + self.all_to_all_time(t)
+        data = count * t * self.arch.hidden_size * ACTIVATION_BYTES
+        return data * 2 * (n - 1) / n / bw + lat + self.all_to_all_time(t)
 
-    def step_time(self, tokens, attention_pairs, sequences, kv_tokens_read, kv_tokens_written):
-        """Seconds of one step: max(C, M) + overlap × min(C, M) + fixed overheads + all-reduce (numpy
-        broadcasting)."""
-        compute = self.compute_time(tokens, attention_pairs, sequences)
+    def all_to_all_time(self, tokens):
+        """Expert-parallel all-to-all seconds of a step over ``tokens`` tokens (module docstring): per MoE layer a
+        dispatch and a combine, each sending every GPU's tokens ÷ EP × top-k × width × 2 bytes × (EP − 1)/EP over
+        its scale-up link per direction (:attr:`scaleup_bytes_per_s`), plus ``allreduce_latency_s`` each. Zero
+        without expert parallelism. Arrays broadcast."""
+        t = np.asarray(tokens, float)
+        ep = self.expert_parallel
+        moe, k = self._moe_layers
+        if ep == 1 or moe == 0:
+            return np.zeros_like(t)
+        per_gpu = t / ep * k * self.arch.hidden_size * ACTIVATION_BYTES * (ep - 1) / ep
+        bw = self.scaleup_bytes_per_s
+        move = 2 * moe * per_gpu / bw if math.isfinite(bw) and bw > 0 else 0.0 * t
+        return move + 2 * moe * self.allreduce_latency_s
+
+    def step_time(self, tokens, attention_pairs, sequences, kv_tokens_read, kv_tokens_written, *,
+                  decode: bool = False):
+        """Seconds of one step: max(C, M) + overlap × min(C, M) + fixed overheads + communication (numpy
+        broadcasting); ``decode``: a decode step's attention FLOPs (:meth:`attention_flops_per_pair`)."""
+        compute = self.compute_time(tokens, attention_pairs, sequences, decode=decode)
         memory = self.memory_time(kv_tokens_read, kv_tokens_written, tokens if self.arch.is_moe else None)
         over = self.step_overhead_s + self.arch.num_layers * self.layer_overhead_s
         return np.maximum(compute, memory) + self.overlap * np.minimum(compute, memory) + over \
@@ -356,10 +487,10 @@ class Deployment:
         ctx = np.asarray(context_tokens, float)
         pairs = b * (ctx + 1)
         if self._kv_grows:
-            return self.step_time(b, pairs, b, pairs, b)
+            return self.step_time(b, pairs, b, pairs, b, decode=True)
         # windows, chunks and fixed states: each layer reads what it holds at the sequence's context
         attended = b * attention_tokens_per_layer(self.arch, ctx + 1)
-        return self.step_time(b, attended, b, b * self.kv_tokens_held(ctx + 1), b)
+        return self.step_time(b, attended, b, b * self.kv_tokens_held(ctx + 1), b, decode=True)
 
     def decode_coefficients(self, batch: int) -> tuple[float, float, float, float]:
         """Step time of a decode step of ``batch`` sequences as ``max(c0 + c1·S, m0 + m1·S)`` where S is the
@@ -372,7 +503,7 @@ class Deployment:
         a = self.arch
         fixed = float(self.allreduce_time(batch)) + self.step_overhead_s + a.num_layers * self.layer_overhead_s
         ca = float(self.compute_time(batch, 0.0, batch))
-        cb = 4 * a.num_layers * a.num_attention_heads * a.head_dim / self.attention_flops_per_s
+        cb = self.attention_flops_per_pair(decode=True) / self.attention_flops_per_s
         ma = float(self.memory_time(0.0, batch, batch if self.arch.is_moe else None))
         mb = self.kv_bytes_per_token / self.kv_bytes_per_s
         k = self.overlap

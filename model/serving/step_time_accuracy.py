@@ -4,7 +4,8 @@ one prediction per point, its error, and the error summary by metric on the vali
 How a point is predicted
 ------------------------
 One replica is a :class:`model.serving.step_time.Deployment` of the row's model on ``tensor_parallel`` GPUs
-(``n_gpus`` when the TP is not stated); a row measured on ``n_gpus`` runs ``n_gpus ÷ TP`` replicas and its
+(``n_gpus`` when the TP is not stated), with the row's ``expert_parallel`` degree (1 when not stated) and attention
+data parallelism where the row says so; a row measured on ``n_gpus`` runs ``n_gpus ÷ TP`` replicas and its
 system throughputs are that many replicas' (``scope = per_gpu`` divides by ``n_gpus``). Llama 3.3 70B has
 Llama 3.1 70B's architecture; an unstated KV format is the weights' (FP16/BF16/FP8), else FP16.
 
@@ -23,6 +24,9 @@ batch's growing context, TTFT is the batch's prefill step, TPOT the mean decode 
 ``unknown``): the decode steps run at the mean context ``I + O/2``, TTFT is one prompt's prefill plus half a
 decode step (a new request waits for the running step), TPOT is ``(T(B) − prefill(I)) ÷ (O − 1)`` (other
 requests' prefills stall the decode). Throughput = ``B × O ÷ T(B)`` per replica, never above the offered rate.
+
+Static batch latency (``batch_latency_ms``, AMD's MI300X latency table): the whole life of one static batch,
+``T(B)``, prefill included.
 
 Client concurrency ``C`` (closed loop): ``B = min(C, what the KV memory holds)``; requests beyond ``B`` wait
 ``(C − B)/B`` request lives for a slot (Little's law), added to TTFT.
@@ -49,14 +53,15 @@ from model.parameters import default
 from model.serving.step_time import Deployment, deployment
 
 POINTS_CSV = DATA / "measurements" / "step_time_points.csv"
-#: Architectures of the point's model names (Llama 3.3 70B is Llama 3.1 70B retrained: same shapes).
-ARCHITECTURE_OF = {"llama-2-70b": "llama-2-70b", "llama-3.1-70b": "llama-3.1-70b", "llama-3.3-70b": "llama-3.1-70b"}
+#: Architectures of the point's model names (Llama 3.3 70B is Llama 3.1 70B retrained: same shapes); every other
+#: name is its own ``data/models`` entry.
+ARCHITECTURE_OF = {"llama-3.3-70b": "llama-3.1-70b"}
 METRICS = ("tpot_ms", "ttft_ms", "output_tokens_per_s", "output_tokens_per_s_per_gpu", "total_tokens_per_s",
-           "requests_per_s")
+           "requests_per_s", "batch_latency_ms")
 #: Phase of each metric (decode, prefill, or the whole request).
 PHASE = {"tpot_ms": "decode", "ttft_ms": "prefill", "output_tokens_per_s": "throughput",
          "output_tokens_per_s_per_gpu": "throughput", "total_tokens_per_s": "throughput",
-         "requests_per_s": "throughput"}
+         "requests_per_s": "throughput", "batch_latency_ms": "throughput"}
 
 
 @lru_cache(maxsize=1)
@@ -178,8 +183,18 @@ def predict_setting(dep: Deployment, *, input_tokens: float, output_tokens: floa
 
 
 @lru_cache(maxsize=None)
-def _base_deployment(model: str, gpu: str, tp: int, weight_dtype: str, kv_dtype: str) -> Deployment:
-    return deployment(ARCHITECTURE_OF[model], gpu, tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype)
+def _base_deployment(model: str, gpu: str, tp: int, weight_dtype: str, kv_dtype: str, ep: int = 1,
+                     attention_dp: bool = False) -> Deployment:
+    return deployment(ARCHITECTURE_OF.get(model, model), gpu, tp, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                      expert_parallel=ep, attention_data_parallel=attention_dp)
+
+
+def _stated(row, column: str):
+    """The row's value of an optional column (None when the column is absent or the cell empty)."""
+    v = row.get(column, None) if hasattr(row, "get") else None
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
+        return None
+    return v
 
 
 def point_deployment(row, **dep_kwargs) -> Deployment:
@@ -188,7 +203,10 @@ def point_deployment(row, **dep_kwargs) -> Deployment:
     tp = row["tensor_parallel"]
     tp = int(row["n_gpus"]) if not (isinstance(tp, (int, float)) and math.isfinite(tp)) else int(tp)
     wd = str(row["weight_dtype"])
-    base = _base_deployment(str(row["model"]), str(row["gpu"]), tp, wd, _kv_dtype(wd, row["kv_dtype"]))
+    ep = _stated(row, "expert_parallel")
+    adp = _stated(row, "attention_data_parallel")
+    base = _base_deployment(str(row["model"]), str(row["gpu"]), tp, wd, _kv_dtype(wd, row["kv_dtype"]),
+                            1 if ep is None else int(ep), adp is not None and str(adp).lower() == "true")
     return replace(base, **dep_kwargs) if dep_kwargs else base
 
 
@@ -253,7 +271,8 @@ def predict_point(row, overloaded: bool = False, **dep_kwargs) -> tuple[float, s
     metric = row["metric"]
     value = {"tpot_ms": 1e3 * p.tpot_s, "ttft_ms": 1e3 * p.ttft_s, "output_tokens_per_s": system,
              "output_tokens_per_s_per_gpu": system / float(row["n_gpus"]),
-             "total_tokens_per_s": system * (i + o) / o, "requests_per_s": system / o}[metric]
+             "total_tokens_per_s": system * (i + o) / o, "requests_per_s": system / o,
+             "batch_latency_ms": 1e3 * p.batch * o / p.replica_output_tokens_per_s}[metric]
     return float(value), p.regime, "", p.batch
 
 
@@ -292,6 +311,51 @@ def error_summary(table: pd.DataFrame, role: str = "validation", by: str = "metr
     for key, g in list(sel.groupby(by)) + [("all", sel)]:
         ok = g.dropna(subset=["predicted"])
         out.append({by: key, "points": len(g), "predicted": len(ok),
+                    "median_abs_error": float(ok["abs_error"].median()) if len(ok) else math.nan,
+                    "max_abs_error": float(ok["abs_error"].max()) if len(ok) else math.nan,
+                    "median_error": float(ok["error"].median()) if len(ok) else math.nan})
+    return pd.DataFrame(out)
+
+
+#: Families of the validation by family: a dense model, an MoE model with per-head attention, an MLA model
+#: (DeepSeek-V2/V3/R1, Kimi K2; MoE as well), and FP4 weights (any architecture). A point of an MoE model in FP4
+#: counts in both ``moe`` and ``fp4``.
+FAMILIES = ("dense", "moe", "mla", "fp4")
+
+
+@lru_cache(maxsize=None)
+def _shape(model: str) -> tuple[bool, bool]:
+    from model.architectures import load_architecture
+
+    arch = load_architecture(ARCHITECTURE_OF.get(model, model))
+    return arch.is_moe, arch.attention == "MLA"
+
+
+def family_mask(table: pd.DataFrame, family: str) -> pd.Series:
+    """Rows of ``table`` (columns ``model``, ``weight_dtype``) in ``family`` (:data:`FAMILIES`)."""
+    if family not in FAMILIES:
+        from model.checks import ParameterError
+
+        raise ParameterError("family", family, "one of " + ", ".join(FAMILIES))
+    if family == "fp4":
+        return table["weight_dtype"] == "fp4"
+    shape = table["model"].map(_shape)
+    moe, mla = shape.str[0].astype(bool), shape.str[1].astype(bool)
+    return {"dense": ~moe & ~mla, "moe": moe & ~mla, "mla": mla}[family]
+
+
+def family_summary(table: pd.DataFrame, role: str = "validation") -> pd.DataFrame:
+    """Median and max |error| of the predicted ``role`` rows of ``table`` (:func:`prediction_table`) by family
+    (:data:`FAMILIES`; a row may count in two).
+
+    Columns: family, points, predicted, median_abs_error, max_abs_error, median_error (signed); fractions.
+    """
+    sel = table[table["role"] == role]
+    out = []
+    for fam in FAMILIES:
+        g = sel[family_mask(sel, fam)]
+        ok = g.dropna(subset=["predicted"])
+        out.append({"family": fam, "points": len(g), "predicted": len(ok),
                     "median_abs_error": float(ok["abs_error"].median()) if len(ok) else math.nan,
                     "max_abs_error": float(ok["abs_error"].max()) if len(ok) else math.nan,
                     "median_error": float(ok["error"].median()) if len(ok) else math.nan})

@@ -9,9 +9,13 @@ half their MFU, the compute/memory overlap, the fixed overhead per layer, the la
 others; the minimiser is a seeded-free, deterministic Nelder–Mead on transformed parameters (logit for
 fractions, log for non-negative seconds and tokens). Same points, same start → same result.
 
-The values stored in ``data/parameters/batching.csv`` are the output of :func:`fit_step_time` (rounded to
-three significant figures); ``tests/serving/test_step_time_fit.py`` and the validation chapter rerun the fit and
-compare.
+The values stored in ``data/parameters/batching.csv`` are outputs of :func:`fit_step_time` (rounded to three
+significant figures): the parameters every point uses were fitted on the 152 calibration rows of the 70B-class
+Llama points (the CSV at sha256 ``2d907ed9...``); the FP4 kernels' efficiencies (``fp4_mfu``, ``fp4_mbu``), which
+only FP4 points use, were then fitted on the FP4 calibration rows with the others held at their stored values
+(``only=("fp4_mfu", "fp4_mbu")``, ``rows=points["weight_dtype"] == "fp4"``), so adding the MoE, MLA and FP4 points
+left every earlier prediction as it was. ``tests/serving/test_step_time_fit.py`` and the validation chapter rerun
+the fit and compare.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ FITTED = {
     "mfu": "fraction", "mbu": "fraction", "attention_mfu": "fraction", "attention_mbu": "fraction",
     "mfu_half_tokens": "positive", "overlap": "fraction", "layer_overhead_s": "positive",
     "allreduce_latency_s": "positive", "low_precision_mfu": "fraction", "low_precision_mbu": "fraction",
+    "fp4_mfu": "fraction", "fp4_mbu": "fraction",
 }
 #: Rows of data/parameters/batching.csv holding each fitted field.
 PARAMETER_NAME = {
@@ -36,20 +41,21 @@ PARAMETER_NAME = {
     "attention_mbu": "step_attention_mbu", "mfu_half_tokens": "step_mfu_half_tokens",
     "overlap": "step_overlap", "layer_overhead_s": "step_layer_overhead_s",
     "allreduce_latency_s": "step_allreduce_latency_s", "low_precision_mfu": "step_low_precision_mfu",
-    "low_precision_mbu": "step_low_precision_mbu",
+    "low_precision_mbu": "step_low_precision_mbu", "fp4_mfu": "step_fp4_mfu", "fp4_mbu": "step_fp4_mbu",
 }
 #: Scale of the soft-L1 loss on log errors (errors well below it count quadratically, above it linearly).
 LOSS_SCALE = 0.1
 #: Start of the search: plain roofline at the old single-point calibration (MFU 0.63, MBU 0.584).
 START = {"mfu": 0.63, "mbu": 0.584, "attention_mfu": 0.5, "attention_mbu": 0.5, "mfu_half_tokens": 64.0,
          "overlap": 0.2, "layer_overhead_s": 20e-6, "allreduce_latency_s": 10e-6, "low_precision_mfu": 0.7,
-         "low_precision_mbu": 0.9}
+         "low_precision_mbu": 0.9, "fp4_mfu": 0.7, "fp4_mbu": 0.9}
 _FLOOR = {"mfu_half_tokens": 1.0, "layer_overhead_s": 1e-7, "allreduce_latency_s": 1e-7}
 
 
-def _to_x(params: dict) -> np.ndarray:
+def _to_x(params: dict, names=tuple(FITTED)) -> np.ndarray:
     x = []
-    for name, kind in FITTED.items():
+    for name in names:
+        kind = FITTED[name]
         v = float(params[name])
         if kind == "fraction":
             v = min(max(v, 1e-6), 1 - 1e-6)
@@ -59,10 +65,10 @@ def _to_x(params: dict) -> np.ndarray:
     return np.array(x)
 
 
-def _from_x(x: np.ndarray) -> dict:
+def _from_x(x: np.ndarray, names=tuple(FITTED)) -> dict:
     out = {}
-    for (name, kind), v in zip(FITTED.items(), x):
-        out[name] = 1 / (1 + math.exp(-v)) if kind == "fraction" else math.exp(v)
+    for name, v in zip(names, x):
+        out[name] = 1 / (1 + math.exp(-v)) if FITTED[name] == "fraction" else math.exp(v)
     return out
 
 
@@ -139,19 +145,28 @@ class StepTimeFit:
 
 
 def fit_step_time(points: pd.DataFrame | None = None, *, max_evals: int = 600,
-                  start: dict | None = None) -> StepTimeFit:
-    """Fit :data:`FITTED` on the calibration rows of ``points`` (default: the measured points)."""
+                  start: dict | None = None, only: tuple[str, ...] | None = None,
+                  rows: pd.Series | None = None) -> StepTimeFit:
+    """Fit :data:`FITTED` on the calibration rows of ``points`` (default: the measured points).
+
+    ``only`` fits those parameters alone, the others held at ``start``; ``rows`` (a boolean mask over ``points``)
+    restricts the fit to those calibration rows. The result's ``params`` holds every parameter."""
     pts = load_points() if points is None else points
-    cal = pts[pts["role"] == "calibration"]
+    cal = pts[(pts["role"] == "calibration") & (True if rows is None else rows)]
     if len(cal) == 0:
         raise ValueError("points: no calibration rows")
+    names = tuple(FITTED) if only is None else tuple(only)
+    base = dict(start or START)
+
+    def params(x):
+        return {**base, **_from_x(x, names)}
 
     def f(x):
         try:
-            return loss(prediction_table(cal, **_from_x(x)))
+            return loss(prediction_table(cal, **params(x)))
         except Exception:  # a parameter set the model rejects
             return math.inf
 
-    x, fx, evals = nelder_mead(f, _to_x(start or START), max_evals=max_evals)
-    table = prediction_table(cal, **_from_x(x))
-    return StepTimeFit(_from_x(x), fx, evals, int(table["predicted"].notna().sum()))
+    x, fx, evals = nelder_mead(f, _to_x(base, names), max_evals=max_evals)
+    table = prediction_table(cal, **params(x))
+    return StepTimeFit(params(x), fx, evals, int(table["predicted"].notna().sum()))

@@ -111,7 +111,7 @@ class PrefillEngine:
         return cls(
             name=f"{a.name} on {dep.n_gpus} x {dep.gpu.name}",
             s_token=2.0 * body / flops,
-            s_pair=4.0 * a.num_layers * a.num_attention_heads * a.head_dim / dep.attention_flops_per_s,
+            s_pair=dep.attention_flops_per_pair() / dep.attention_flops_per_s,
             s_sequence=2.0 * lm_head / flops,
             m_fixed=dep.weight_bytes / dep.bytes_per_s,
             m_token=dep.kv_bytes_per_token / dep.kv_bytes_per_s,

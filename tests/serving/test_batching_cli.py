@@ -172,3 +172,65 @@ def test_text_output_is_rounded_and_says_what_each_figure_is_for(capsys):
     assert f"throughput: {sig3(tps)} output tokens/s per replica, {sig3(tps / 4)} per GPU" in out
     assert "per request (the batch's prefill step)" in out and "static batch of 16 requests" in out
     assert not re.search(r"\d\.\d{4,}", out), out        # nothing printed to more than 3 decimals
+
+
+# --- any published config.json, the 2026 GPUs and FP4 weights ---------------------------------------------------
+def test_config_path_predicts_as_the_shipped_model_of_that_config(capsys):
+    argv = ["predict", "--gpu", "h200-141gb", "--n-gpus", "8", "--weight-dtype", "fp8", "--input-tokens", "1000",
+            "--output-tokens", "100", "--batch", "8", "--json"]
+    _, by_name, _ = run(argv[:1] + ["--model", "qwen3-235b-a22b"] + argv[1:], capsys)
+    path = ROOT / "data" / "models" / "qwen3-235b-a22b" / "config.json"
+    status, by_path, err = run(argv[:1] + ["--config", str(path)] + argv[1:], capsys)
+    assert status == 0 and err == ""
+    a, b = json.loads(by_name), json.loads(by_path)
+    assert b["model"] == "qwen3-235b-a22b"
+    for key in ("ttft_s", "tpot_s", "output_tokens_per_s"):
+        assert_allclose(b[key], a[key], rtol=1e-12)
+
+
+def test_model_and_config_are_one_or_the_other_and_a_bad_config_names_the_flag(capsys, tmp_path):
+    base = ["predict", "--gpu", "b200-180gb", "--n-gpus", "1", "--weight-dtype", "fp8", "--input-tokens", "10",
+            "--output-tokens", "10", "--batch", "1"]
+    with pytest.raises(SystemExit) as exc:
+        main(base + ["--model", "llama-3-8b", "--config", "x.json"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("error: --config is not allowed with --model")
+    assert refused(base + ["--config", str(tmp_path / "none.json")], capsys).startswith("error: --config=")
+    bad = tmp_path / "config.json"
+    bad.write_text(json.dumps({"model_type": "llama", "hidden_size": 4096}))
+    err = refused(base + ["--config", str(bad)], capsys)
+    assert "llama" in err and "num_hidden_layers" in err
+
+
+def test_a_config_model_may_replicate_kv_heads_over_more_gpus(capsys):
+    # Qwen3-235B-A22B: 64 query heads, 4 KV heads (its config.json); TensorRT-LLM serves it at TP8, each KV head on
+    # two GPUs. Degrees: divisors of 64 that divide or are multiples of 4, holding the FP8 weights (>= 2 x H200).
+    status, _, err = run(["predict", "--model", "qwen3-235b-a22b", "--gpu", "h200-141gb", "--n-gpus", "3",
+                          "--weight-dtype", "fp8", "--input-tokens", "10", "--output-tokens", "10", "--batch", "1"],
+                         capsys)
+    assert status == 2 and "one of 2, 4, 8, 16, 32, 64 (a divisor or a multiple of" in err
+
+
+def test_fp4_runs_at_the_fp4_peak_on_blackwell_and_is_refused_without_one(capsys):
+    # FP4 weights: 4.5 bits per weight (NVFP4, 16-element blocks with an 8-bit scale), half of the FP8 dense peak's
+    # time on the same GPU (B200: 9,000 vs 4,500 TFLOPS dense, data/hardware.csv): a long prefill is compute-bound,
+    # so its FP4 step is shorter than FP8's, while FP4 weights hold 4.5/8 of FP8's bytes.
+    base = ["predict", "--model", "llama-3.1-70b", "--gpu", "b200-180gb", "--n-gpus", "1", "--input-tokens", "8000",
+            "--output-tokens", "2", "--batch", "4", "--json"]
+    got = {d: json.loads(run(base + ["--weight-dtype", d], capsys)[1]) for d in ("fp8", "fp4")}
+    assert_allclose(got["fp4"]["memory"]["weights_gb"] / got["fp8"]["memory"]["weights_gb"], 4.5 / 8, rtol=1e-12)
+    assert got["fp4"]["ttft_s"] < got["fp8"]["ttft_s"]
+    for gpu in ("h100-80gb", "h200-141gb", "mi300x-192gb", "mi325x-256gb"):
+        argv = [gpu if a == "b200-180gb" else a for a in base] + ["--weight-dtype", "fp4"]
+        err = refused(argv, capsys)
+        assert err.startswith("error: --weight-dtype='fp4'") and "fp8" in err and "fp4," not in err
+
+
+@pytest.mark.parametrize("gpu", ["b200-180gb", "gb200-186gb", "mi300x-192gb", "mi325x-256gb"])
+def test_the_2026_gpus_predict(capsys, gpu):
+    status, out, err = run(["predict", "--model", "deepseek-v3", "--gpu", gpu, "--n-gpus", "8", "--weight-dtype",
+                            "fp8", "--input-tokens", "1000", "--output-tokens", "100", "--batch", "16", "--json"],
+                           capsys)
+    assert status == 0, err
+    got = json.loads(out)
+    assert got["gpu"] == gpu and 0 < got["tpot_s"] < got["ttft_s"] * 100 and got["memory"]["fits"]

@@ -98,3 +98,46 @@ def test_failures_and_their_sources():
     src = r.failure_sources(fails)
     assert list(src.index) == ["a"] and src.loc["a", "size"] == 2 and src.loc["a", "max"] == pytest.approx(0.5)
     assert r.failure_sources(r.failures(val, 0.9)).empty
+
+
+def _families():
+    # one point per family and role; errors chosen so the medians can be read off by hand
+    return pd.DataFrame({
+        "point_id": ["d:1", "d:2", "m:1", "m:2", "l:1", "f:1", "c:1"],
+        "model": ["llama-3.1-8b", "llama-3.3-70b", "qwen3-30b-a3b", "llama-4-scout", "deepseek-r1",
+                  "llama-3.1-405b", "qwen3-30b-a3b"],
+        "weight_dtype": ["fp8", "fp4", "fp4", "fp8", "fp4", "fp4", "fp8"],
+        "role": ["validation"] * 6 + ["calibration"],
+        "metric": ["output_tokens_per_s"] * 7,
+        "measured": [100.0] * 7,
+        "predicted": [110.0, 80.0, 150.0, 95.0, 130.0, 104.0, 500.0]}).assign(
+        error=lambda d: d.predicted / d.measured - 1, abs_error=lambda d: (d.predicted / d.measured - 1).abs())
+
+
+def test_family_table_by_hand():
+    t = _families()
+    before = pd.DataFrame({"point_id": ["d:1", "c:1"], "predicted_before": [1.0, 1.0]})
+    f = r.family_table(t, before).set_index("family")
+    # dense: d:1 (+10%), d:2 (-20%), f:1 (+4%; 405B is dense) -> median 10%, max 20%
+    assert f.loc["dense", "predicted"] == 3
+    assert f.loc["dense", "median_abs_error"] == pytest.approx(0.10)
+    assert f.loc["dense", "max_abs_error"] == pytest.approx(0.20)
+    # MoE: m:1 (+50%), m:2 (-5%) -> median 27.5%; the calibration point c:1 never counts
+    assert f.loc["moe", "median_abs_error"] == pytest.approx(0.275)
+    assert f.loc["moe", "max_abs_error"] == pytest.approx(0.50)
+    # MLA: DeepSeek-R1 only (not also MoE)
+    assert f.loc["mla", "predicted"] == 1 and f.loc["mla", "median_abs_error"] == pytest.approx(0.30)
+    # FP4: d:2, m:1, l:1, f:1 -> |errors| 20, 50, 30, 4 -> median 25%, max 50%, signed median (−20, 4, 30, 50) 17%
+    assert f.loc["fp4", "predicted"] == 4
+    assert f.loc["fp4", "median_abs_error"] == pytest.approx(0.25)
+    assert f.loc["fp4", "median_error"] == pytest.approx(0.17)
+    # earlier = the points the frozen 'before' file holds (validation d:1 only); added = the other five
+    assert f.loc["earlier", "predicted"] == 1 and f.loc["earlier", "median_abs_error"] == pytest.approx(0.10)
+    assert f.loc["added", "predicted"] == 5 and f.loc["added", "median_abs_error"] == pytest.approx(0.20)
+
+
+def test_goal_phrase():
+    assert r.goal_phrase(0.10, 0.30) == "meets both goals"
+    assert r.goal_phrase(0.10, 0.50).startswith("meets the goal on the median")
+    assert r.goal_phrase(0.20, 0.30).startswith("meets the goal on the largest")
+    assert r.goal_phrase(0.20, 0.50) == "misses both goals"

@@ -15,16 +15,21 @@ CSV = MEAS / "step_time_points.csv"
 README = MEAS / "step_time_points.README.md"
 
 COLUMNS = [
-    "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "weight_dtype", "kv_dtype", "engine",
+    "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "expert_parallel", "attention_data_parallel",
+    "weight_dtype", "kv_dtype", "engine",
     "engine_version", "batching", "batch", "batch_kind", "offered_rate_per_s", "input_tokens", "output_tokens",
     "metric", "value", "unit", "scope", "source_url", "repo", "path", "commit", "date", "role", "caveats",
 ]
 UNITS = {"tpot_ms": "ms", "ttft_ms": "ms", "output_tokens_per_s": "tokens/s",
          "output_tokens_per_s_per_gpu": "tokens/s/GPU", "total_tokens_per_s": "tokens/s",
-         "requests_per_s": "requests/s"}
-GPUS = {"a100-80gb", "h100-80gb", "h200-141gb"}
-MODELS = {"llama-2-70b", "llama-3-70b", "llama-3.1-70b", "llama-3.3-70b"}
-DTYPES = {"", "fp16", "bf16", "fp8", "int8", "int4"}
+         "requests_per_s": "requests/s", "batch_latency_ms": "ms"}
+GPUS = {"a100-80gb", "h100-80gb", "h200-141gb", "b200-180gb", "gb200-186gb", "mi300x-192gb"}
+MODELS = {"llama-2-70b", "llama-3-70b", "llama-3.1-70b", "llama-3.3-70b", "llama-3.1-8b", "llama-3.1-405b",
+          "llama-4-scout", "qwen3-235b-a22b", "qwen3-30b-a3b", "deepseek-r1"}
+DTYPES = {"", "fp16", "bf16", "fp8", "int8", "int4", "fp4"}
+#: Sources of the MoE/MLA/FP4 rows, split among themselves by the same rule (README, role rule step 5).
+NEW_SOURCES = {"trtllm-v1.0-fp4", "trtllm-v1.0-models", "rocm-vllm-mi300x-tput", "rocm-vllm-mi300x-latency",
+               "trtllm-dsr1"}
 PINNED = {"lmdeploy-a100-static:a100-80gb:tp4:bs1:128x128:tpot_ms",
           "trtllm-v0.5-ttft:a100-80gb:tp4:bs1:2048x1:ttft_ms"}
 
@@ -45,8 +50,8 @@ def test_allowed_values(df):
     assert set(df["gpu"]) <= GPUS
     assert GPUS <= set(df["gpu"])  # at least one row per GPU
     assert set(df["model"]) <= MODELS
-    for model in set(df["model"]) - {"llama-3.3-70b"}:  # 3.3 has 3.1's architecture and no json of its own
-        assert (DATA / "models" / f"{model}.json").exists()
+    for model in set(df["model"]) - {"llama-3.3-70b"}:  # 3.3 has 3.1's architecture and no file of its own
+        assert (DATA / "models" / f"{model}.json").exists() or (DATA / "models" / model / "config.json").exists()
     hardware = pd.read_csv(DATA / "hardware.csv")
     assert set(df["gpu"]) <= set(hardware["name"])
     assert set(df["metric"]) <= set(UNITS)
@@ -58,6 +63,9 @@ def test_allowed_values(df):
     assert (df.loc[df["batch_kind"].isin(["fixed", "max", "concurrency"]), "batch"].str.fullmatch(r"\d+")).all()
     assert set(df["weight_dtype"]) <= DTYPES and set(df["kv_dtype"]) <= DTYPES
     assert set(df["role"]) == {"calibration", "validation"}
+    assert set(df["attention_data_parallel"]) <= {"", "true"} and df["expert_parallel"].str.fullmatch(r"(\d+)?").all()
+    ep = df.loc[df["expert_parallel"] != "", ["expert_parallel", "n_gpus"]].astype(int)
+    assert (ep["n_gpus"] % ep["expert_parallel"] == 0).all()
     assert df["date"].str.fullmatch(r"(\d{4}-\d{2}(-\d{2})?)?").all()
     rate = df["offered_rate_per_s"]
     assert (rate[rate != ""].map(lambda r: r == "inf" or float(r) > 0)).all()
@@ -73,6 +81,7 @@ def test_numbers_are_positive_and_consistent(df):
     for col in ("input_tokens", "output_tokens"):
         assert df[col].str.fullmatch(r"(\d+)?").all()
     assert (df.loc[df["weight_dtype"] == "fp8", "gpu"] != "a100-80gb").all()  # A100 has no FP8
+    assert set(df.loc[df["weight_dtype"] == "fp4", "gpu"]) <= {"b200-180gb", "gb200-186gb"}  # only Blackwell has FP4
 
 
 def test_every_row_is_cited(df):
@@ -93,8 +102,11 @@ def test_readme_sha256_matches_the_file():
 
 
 def test_roles_follow_the_stated_rule(df):
-    # Recomputed here from the README's rule, independently of make_step_time_points.assign_roles.
-    for (_, _), group in df.groupby(["metric", "gpu"]):
+    # Recomputed here from the README's rule, independently of make_step_time_points.assign_roles: the earlier rows
+    # and the MoE/MLA/FP4 rows are each split by it among themselves.
+    new = df["point_id"].str.split(":").str[0].isin(NEW_SOURCES)
+    assert new.sum() == 207
+    for (_, _, _), group in df.assign(new=new).groupby(["new", "metric", "gpu"]):
         ids = list(group["point_id"])
         k = math.ceil(0.3 * len(ids))
         ranked = sorted(ids, key=lambda i: (i not in PINNED, hashlib.sha256(i.encode("utf-8")).hexdigest()))
@@ -173,6 +185,26 @@ def test_online_table_is_internally_consistent(df):
     ratio = (wide["total_tokens_per_s"] / wide["output_tokens_per_s"]) / expected
     assert len(ratio) == 36
     assert ((ratio - 1).abs() < 0.02).all()
+
+
+def test_spot_checks_of_the_moe_mla_fp4_rows(df):
+    # Typed from the sources when re-read, independently of step_time_sources/.
+    # NVIDIA/TensorRT-LLM perf-overview.md @ 00f37686aa854010d68bcbd0f4ab000221541ca6, Qwen3-235B-A22B, 1000/2000,
+    # "B200<br/>TP8 (FP4)": 34,105; Llama 4 Scout 2048/128 "H200<br/>TP4 (FP8)": 3,699; Llama 3.3 70B 20000/2000
+    # "GB200<br/>TP1 (FP4)": 755
+    assert _value(df, "trtllm-v1.0-models:b200-180gb:tp8:qwen3-235b-a22b:qpsinf:1000x2000:output_tokens_per_s") \
+        == 34105
+    assert _value(df, "trtllm-v1.0-models:h200-141gb:tp4:llama-4-scout:qpsinf:2048x128:output_tokens_per_s") == 3699
+    assert _value(df, "trtllm-v1.0-fp4:gb200-186gb:tp1:qpsinf:20000x2000:output_tokens_per_s") == 755
+    # ROCm/vllm docs/dev-docker/README.md @ b309ea79418c6fc9058a6b2dec312375d3c75753: Llama 3.1 405B, batch 128,
+    # 2048 -> 2048: 162.503 s; Llama 3.1 70B 500 -> 2000 throughput 13089.0 tokens/s
+    assert _value(df, "rocm-vllm-mi300x-latency:mi300x-192gb:tp8:llama-3.1-405b:bs128:2048x2048:batch_latency_ms") \
+        == 162503
+    assert _value(df, "rocm-vllm-mi300x-tput:mi300x-192gb:tp8:llama-3.1-70b:bs2000:qpsinf:500x2000:"
+                      "total_tokens_per_s") == 13089.0
+    # Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md @ f0c873f5...: B200 FP16-KV max throughput 36384.0838
+    row = df[df["point_id"].str.startswith("trtllm-dsr1:b200-180gb")]
+    assert list(row["value"].astype(float)) == [36384.0838] and list(row["model"]) == ["deepseek-r1"]
 
 
 def test_readme_states_the_row_count(df):

@@ -91,3 +91,29 @@ def test_every_point_gets_a_prediction_or_a_reason():
     assert (t.loc[missing, "reason"] != "").all() and (t.loc[~missing, "reason"] == "").all()
     assert (t.loc[~missing, "predicted"] > 0).all()
     assert missing.sum() < 0.3 * len(t)
+
+
+def test_static_batch_latency_is_the_batch_s_whole_life_by_hand():
+    # AMD's MI300X latency table: one static batch of 16 requests, 128 -> 2048 tokens, TP8, FP8 weights and KV
+    r = row(model="llama-3.1-70b", gpu="mi300x-192gb", n_gpus=8, tensor_parallel=8.0, weight_dtype="fp8",
+            kv_dtype="fp8", batch=16.0, input_tokens=128.0, output_tokens=2048.0, metric="batch_latency_ms")
+    dep = deployment("llama-3.1-70b", "mi300x-192gb", 8, weight_dtype="fp8", kv_dtype="fp8")
+    pre = float(dep.step_time(16 * 128, 16 * 128 * 129 / 2, 16, 0, 16 * 128))
+    dec = float(np.sum(dep.decode_time(16, 128 + np.arange(2047, dtype=float))))
+    got, regime, reason, b = predict_point(r)
+    assert reason == "" and regime == "static" and b == 16
+    assert_allclose(got, 1e3 * (pre + dec), rtol=1e-12)
+
+
+def test_stated_expert_and_attention_data_parallelism_reach_the_deployment():
+    r = row(model="deepseek-r1", gpu="h200-141gb", n_gpus=8, tensor_parallel=8.0, weight_dtype="fp8",
+            kv_dtype="bf16", expert_parallel=8.0, attention_data_parallel=True)
+    from model.serving.step_time_accuracy import point_deployment
+
+    dep = point_deployment(r)
+    assert dep.expert_parallel == 8 and dep.attention_data_parallel is True
+    # DeepSeek-R1 (config.json: 61 layers, latent 512 + 64): one BF16 latent per token under attention DP
+    assert dep.kv_bytes_per_token == 61 * 576 * 2
+    plain = point_deployment(row(model="deepseek-r1", gpu="h200-141gb", n_gpus=8, tensor_parallel=8.0,
+                                 weight_dtype="fp8", kv_dtype="bf16"))
+    assert plain.expert_parallel == 1 and plain.kv_bytes_per_token == 8 * 61 * 576 * 2

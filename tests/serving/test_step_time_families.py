@@ -1,0 +1,89 @@
+"""Step time of the 2026 families: FP4 matmuls at the FP4 peak with their own efficiency, MLA decode with
+absorbed projections, expert parallelism's all-to-all and attention data parallelism. Every expected figure is
+worked here by hand from the published config.json (data/models/deepseek-v3) and data/hardware.csv, not from
+the code under test."""
+
+import pytest
+from numpy.testing import assert_allclose
+
+from model.serving.step_time import ROOFLINE, deployment
+from model.checks import ParameterError
+
+# DeepSeek-V3 config.json: 61 layers (3 dense, first_k_dense_replace), 128 heads, kv_lora_rank 512,
+# qk_rope_head_dim 64, qk_nope_head_dim 128, v_head_dim 128, hidden 7168, top-8 of 256 routed experts.
+LAYERS, MOE_LAYERS, HEADS, RANK, ROPE, NOPE, V, D, K = 61, 58, 128, 512, 64, 128, 128, 7168, 8
+
+
+def test_mla_decode_attention_flops_use_the_absorbed_latent_and_prefill_the_expanded_heads():
+    d = deployment("deepseek-v3", "h200-141gb", 8, weight_dtype="fp8", kv_dtype="bf16")
+    # decode: QK over the 576-element latent (512 + 64) and AV over its 512 elements, per head: 2·(1088) FLOPs
+    assert d.attention_flops_per_pair(decode=True) == LAYERS * 2 * HEADS * (2 * RANK + ROPE) == 16_990_208
+    # prefill: per head a 192-wide key (128 + 64) and a 128-wide value
+    assert d.attention_flops_per_pair(decode=False) == LAYERS * 2 * HEADS * (NOPE + ROPE + V) == 4_997_120
+    # a Llama-family model keeps 4 × heads × head width per layer (Llama 2 70B: 80 × 64 heads × 128)
+    llama = deployment("llama-2-70b", "a100-80gb", 4)
+    assert llama.attention_flops_per_pair(True) == llama.attention_flops_per_pair(False) == 4 * 80 * 64 * 128
+
+
+def test_a_decode_step_charges_the_absorbed_attention_flops():
+    d = deployment("deepseek-v3", "h200-141gb", 8, weight_dtype="fp8", kv_dtype="bf16", **ROOFLINE)
+    b, ctx = 64, 4095
+    pairs = b * (ctx + 1)
+    extra = (16_990_208 - 4_997_120) * pairs / (8 * 989.4e12)  # 8 H200 at the FP16 dense peak, attention MFU 1
+    assert_allclose(float(d.compute_time(b, pairs, b, decode=True)) - float(d.compute_time(b, pairs, b)),
+                    extra, rtol=1e-9)
+
+
+def test_fp4_runs_at_the_fp4_peak_times_its_own_efficiencies():
+    # B200 (data/hardware.csv): 9,000 TFLOPS FP4 dense, 8,000 GB/s; NVFP4 = 4.5 bits per weight
+    d = deployment("llama-3.1-70b", "b200-180gb", 1, weight_dtype="fp4", kv_dtype="fp8", mfu=0.5, mbu=0.8,
+                   fp4_mfu=0.6, fp4_mbu=0.9, low_precision_mfu=0.1, low_precision_mbu=0.1)
+    assert_allclose(d.flops_per_s, 9000e12 * 0.5 * 0.6, rtol=1e-12)
+    assert_allclose(d.bytes_per_s, 8000e9 * 0.8 * 0.9, rtol=1e-12)
+    assert_allclose(d.weight_bytes, d.arch.parameters() * 4.5 / 8, rtol=1e-12)
+    fp8 = deployment("llama-3.1-70b", "b200-180gb", 1, weight_dtype="fp8", mfu=0.5, fp4_mfu=0.6,
+                     low_precision_mfu=0.1)
+    assert_allclose(fp8.flops_per_s, 4500e12 * 0.5 * 0.1, rtol=1e-12)  # FP8 keeps its own efficiency
+    with pytest.raises(ParameterError, match="compute_dtype"):
+        deployment("llama-3.1-70b", "h200-141gb", 1, weight_dtype="fp4")  # Hopper has no FP4 tensor cores
+
+
+def test_expert_parallel_all_to_all_by_hand():
+    # 8 x B200, EP 8: per MoE layer and GPU, dispatch and combine each send (t/8) tokens x top-8 x 7168 x 2 bytes
+    # x 7/8 over 900 GB/s per direction (NVLink 5, data/hardware.csv scaleup_gb_s_per_direction)
+    lat = 5e-6
+    d = deployment("deepseek-v3", "b200-180gb", 8, weight_dtype="fp4", kv_dtype="fp8", expert_parallel=8,
+                   allreduce_latency_s=lat)
+    t = 1024
+    per_gpu = t / 8 * K * D * 2 * 7 / 8
+    assert per_gpu == 12_845_056
+    expected = 2 * MOE_LAYERS * per_gpu / 900e9 + 2 * MOE_LAYERS * lat
+    assert_allclose(float(d.all_to_all_time(t)), expected, rtol=1e-12)
+    assert_allclose(expected, 1.4900e-3 / 0.9 + 2 * 58 * lat, rtol=1e-3)  # 1.49 GB over 900 GB/s
+    # the MoE layers' all-reduce is gone: 61 after attention + the 3 dense MLPs; without EP, 2 x 61
+    assert d.allreduces_per_step == LAYERS + 3
+    assert deployment("deepseek-v3", "b200-180gb", 8, weight_dtype="fp4").allreduces_per_step == 2 * LAYERS
+    assert float(deployment("deepseek-v3", "b200-180gb", 8, weight_dtype="fp4").all_to_all_time(t)) == 0.0
+
+
+def test_attention_data_parallel_holds_one_latent_per_token_and_the_attention_weights_on_every_gpu():
+    tp = deployment("deepseek-v3", "b200-180gb", 8, weight_dtype="fp4", kv_dtype="bf16")
+    dp = deployment("deepseek-v3", "b200-180gb", 8, weight_dtype="fp4", kv_dtype="bf16", expert_parallel=8,
+                    attention_data_parallel=True)
+    one = LAYERS * (RANK + ROPE) * 2  # 70,272 bytes: one BF16 latent per layer
+    assert one == 70_272
+    assert_allclose(dp.kv_bytes_per_token, one, rtol=1e-12)
+    assert_allclose(tp.kv_bytes_per_token, 8 * one, rtol=1e-12)  # replicated on each of the 8 GPUs
+    # attention weights per layer (DeepSeek-V3: q_lora_rank 1536): q_a, q_a norm, q_b, kv_a, kv_a norm, kv_b, o
+    attn = (D * 1536 + 1536 + 1536 * HEADS * (NOPE + ROPE) + D * (RANK + ROPE) + RANK
+            + RANK * HEADS * (NOPE + V) + HEADS * V * D)
+    assert_allclose(dp.weight_bytes - tp.weight_bytes, 7 * LAYERS * attn * 4.5 / 8, rtol=1e-12)
+    assert dp.allreduces_per_step == 3  # only the dense MLPs of the first 3 layers
+
+
+@pytest.mark.parametrize("kwargs, name", [({"expert_parallel": 3}, "expert_parallel"),
+                                          ({"attention_data_parallel": "yes"}, "attention_data_parallel"),
+                                          ({"fp4_mfu": 0.0}, "fp4_mfu")])
+def test_bad_parallel_settings_are_refused(kwargs, name):
+    with pytest.raises(ParameterError, match=name):
+        deployment("deepseek-v3", "b200-180gb", 8, weight_dtype="fp4", **kwargs)
