@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from model.calendar import hours_per_month
@@ -108,6 +108,36 @@ def compare_gpus(inputs: PlanInputs, gpus: list[str]) -> list[dict]:
     return rows
 
 
+@dataclass(frozen=True)
+class ServingSetup:
+    """What the serving pools of a plan are sized from: the model, the GPU, the tensor-parallel options that hold
+    the weights, the cache analysis (None without a cache) and the prompt tokens it serves from cache."""
+
+    arch: object
+    gpu: object
+    deps: list
+    profile: object
+    cached_tokens: int
+
+
+def serving_setup(i: PlanInputs) -> ServingSetup:
+    """The model, GPU, TP options and cached prefix of ``i`` (see :func:`make_plan` for the errors)."""
+    arch = i.architecture()
+    gpu = load_gpu(i.gpu)
+    if i.prompt_tokens + i.reply_tokens > arch.max_context_tokens:
+        raise ParameterError("prompt_tokens", i.prompt_tokens,
+                             f"<= {arch.max_context_tokens - i.reply_tokens:,} ({arch.name}'s context of "
+                             f"{arch.max_context_tokens:,} tokens less the {i.reply_tokens:,}-token reply)")
+    deps = deployments(arch, gpu, min(i.node_gpus, int(default("plan_tp_options_max"))), i.weight_dtype, i.kv_dtype)
+    if not deps:
+        raise ParameterError("gpu", i.gpu, f"a GPU on which {arch.name} in {i.weight_dtype} fits on at most "
+                                           f"{i.node_gpus} GPUs (try a larger GPU or --weight-dtype fp8)")
+    profile = cache_profile(i.turns_per_session, i.session_minutes, i.cache_hit_share, i.shared_prefix) \
+        if i.cache else None
+    cached = int(round(profile.token_hit_ratio * i.prompt_tokens)) if profile else 0
+    return ServingSetup(arch, gpu, deps, profile, min(cached, i.prompt_tokens - 1))
+
+
 def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> dict:
     """The plan for ``inputs`` (default: the case study's service); with ``simulate`` one replica of each pool is
     also run through the discrete-event simulator at the plan's rate (:func:`model.plan.simulate.simulate_plan`).
@@ -119,24 +149,11 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
         zero-load floor, a missing price row).
     """
     i = inputs or PlanInputs()
-    arch = i.architecture()
-    gpu = load_gpu(i.gpu)
-    if i.prompt_tokens + i.reply_tokens > arch.max_context_tokens:
-        raise ParameterError("prompt_tokens", i.prompt_tokens,
-                             f"<= {arch.max_context_tokens - i.reply_tokens:,} ({arch.name}'s context of "
-                             f"{arch.max_context_tokens:,} tokens less the {i.reply_tokens:,}-token reply)")
-    deps = deployments(arch, gpu, min(i.node_gpus, int(default("plan_tp_options_max"))), i.weight_dtype, i.kv_dtype)
-    if not deps:
-        raise ParameterError("gpu", i.gpu, f"a GPU on which {arch.name} in {i.weight_dtype} fits on at most "
-                                           f"{i.node_gpus} GPUs (try a larger GPU or --weight-dtype fp8)")
+    setup = serving_setup(i)
+    arch, gpu, deps, profile, cached = setup.arch, setup.gpu, setup.deps, setup.profile, setup.cached_tokens
     demand = i.demand_requests_per_s
     q = i.latency_quantile
     kv_per_token = kv_footprint(arch, i.prompt_tokens, i.kv_dtype).kv_bytes_per_token
-
-    profile = cache_profile(i.turns_per_session, i.session_minutes, i.cache_hit_share, i.shared_prefix) \
-        if i.cache else None
-    cached = int(round(profile.token_hit_ratio * i.prompt_tokens)) if profile else 0
-    cached = min(cached, i.prompt_tokens - 1)
     serving = size_serving(deps, demand, prompt_tokens=i.prompt_tokens, cached_tokens=cached,
                            reply_tokens=i.reply_tokens, ttft_s=i.ttft_p95_s, tpot_s=i.tpot_p95_s,
                            chunk_tokens=i.chunk_tokens, max_batch=i.max_batch, q=q, cv2=i.chunked_service_cv2,

@@ -1,0 +1,91 @@
+"""Services of data/services/plan_services.csv and the what-if's closed form (model.plan.services,
+model.plan.what_if)."""
+import math
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from model.checks import ParameterError
+from model.plan.compose import make_plan
+from model.plan.inputs import PlanInputs
+from model.plan.services import (available_services, check_services, plan_services, service_inputs,
+                                 services_table)
+from model.plan.what_if import gpus_at, rate_column, replica_rate_grid
+
+CHOSEN = dict(model="llama-2-70b", gpu="a100-80gb", gpu_provider="aws", gpu_pricing="on-demand",
+              usd_per_gpu_hour=None)
+
+
+def test_the_character_chat_is_the_planners_defaults():
+    """The case study's service, row by row: 1M sessions of 200 turns in 30 minutes, 2,000 + 100 tokens,
+    P95 TTFT 3.2 s and TPOT 0.1 s, personas of 1,000 + 1,000 tokens, 5M characters (case study T1, §1, §7, §8)."""
+    assert service_inputs("character_chat") == PlanInputs()
+    want = {"sessions": 1e6, "turns_per_session": 200, "session_minutes": 30, "prompt_tokens": 2000,
+            "reply_tokens": 100, "ttft_p95_s": 3.2, "tpot_p95_s": 0.1, "shared_persona_tokens": 1000,
+            "character_persona_tokens": 1000, "characters": 5_000_000}
+    i = service_inputs("character_chat")
+    assert {k: getattr(i, k) for k in want} == want
+
+
+def test_every_value_has_a_source_and_a_unit():
+    t = services_table()
+    assert (t["source"].str.len() > 20).all() and (t["unit"].str.len() > 0).all()
+    assert available_services() == ["character_chat", "coding_assistant", "support_bot"]
+    # the coding assistant's turn is Splitwise's published medians of the Azure coding trace
+    code = service_inputs("coding_assistant")
+    assert (code.prompt_tokens, code.reply_tokens) == (1500, 13)
+
+
+@pytest.mark.parametrize("bad", [[], "character_chat", ["character_chat", "character_chat"], ["chat"], None])
+def test_bad_services_are_refused_naming_services(bad):
+    with pytest.raises(ParameterError, match=r"^services=.*services must be"):
+        check_services(bad)
+
+
+def test_a_plan_refusal_names_the_chapter_parameter():
+    """DeepSeek-V3's 671B FP16 weights fit on no 8 x A100 node: refused as gpu; an unknown provider as
+    gpu_provider."""
+    with pytest.raises(ParameterError, match=r"^gpu='a100-80gb'"):
+        plan_services(["coding_assistant"], **{**CHOSEN, "model": "deepseek-v3"})
+    with pytest.raises(ParameterError, match=r"^gpu_provider="):
+        plan_services(["coding_assistant"], **{**CHOSEN, "gpu_provider": "nobody"})
+
+
+def test_gpus_at_is_whole_replicas_by_hand():
+    """λ = 12 requests/s; aggregated: TP 4 at 5/s → ⌈12/5⌉ × 4 = 12, TP 8 at 11/s → ⌈12/11⌉ × 8 = 16 → 12;
+    prefill TP 2 at 2.5/s → 5 × 2 = 10; decode TP 4 at 30/s → 4, TP 2 unreachable (0) → 4: 10 + 4 = 14 > 12,
+    so aggregated, 12 GPUs. At λ = 30: aggregated min(6 × 4, 3 × 8) = 24, disaggregated 12 × 2 + 4 = 28."""
+    rates = pd.Series({rate_column(r, n): 0.0 for r in ("agg", "pre", "dec") for n in (2, 4, 8)})
+    rates[rate_column("agg", 4)], rates[rate_column("agg", 8)] = 5.0, 11.0
+    rates[rate_column("pre", 2)] = 2.5
+    rates[rate_column("dec", 4)] = 30.0
+    g = gpus_at(rates, 12.0, tp_options=(2, 4, 8))
+    assert (g["aggregated"], g["prefill"], g["decode"], g["gpus"], g["disaggregated_chosen"]) == (12, 10, 4, 12, False)
+    g = gpus_at(rates, 30.0, tp_options=(2, 4, 8))
+    assert (g["aggregated"], g["disaggregated"], g["gpus"]) == (24, 28, 24)
+    rates[:] = 0.0
+    assert math.isinf(gpus_at(rates, 1.0, tp_options=(2, 4, 8))["gpus"])
+
+
+@pytest.mark.parametrize("service", ["coding_assistant",
+                                     pytest.param("support_bot", marks=pytest.mark.slow)])
+def test_the_grid_reproduces_the_planner_at_other_loads_and_targets(service):
+    """The page's closed form (replica rates of one grid, whole replicas at any demand) against the planner run
+    afresh at a third and at 2.5 times the sessions, and at half the P95 TTFT target: the same GPUs and the same
+    choice of serving (exact: the rates do not depend on the demand)."""
+    i = service_inputs(service)
+    grid = replica_rate_grid(i, [0.5, 1.0]).set_index("ttft_factor")
+    for k in (1 / 3, 2.5):
+        plan = make_plan(replace(i, sessions=i.sessions * k))
+        g = gpus_at(grid.loc[1.0], i.demand_requests_per_s * k)
+        assert (g["gpus"], g["disaggregated_chosen"]) == (plan["gpus"], plan["disaggregated"])
+    plan = make_plan(replace(i, ttft_p95_s=i.ttft_p95_s / 2))
+    assert gpus_at(grid.loc[0.5], i.demand_requests_per_s)["gpus"] == plan["gpus"]
+
+
+def test_the_grid_refuses_bad_factors():
+    with pytest.raises(ParameterError, match=r"^ttft_factors="):
+        replica_rate_grid(PlanInputs(), [])
+    with pytest.raises(ParameterError, match=r"^ttft_factors="):
+        replica_rate_grid(PlanInputs(), [1.0, 0.0])
