@@ -328,3 +328,31 @@ def error_note(plan: dict) -> str:
             f"the published measurements is {e['ttft']:.1%} on TTFT, {e['tpot']:.1%} on TPOT and "
             f"{e['throughput']:.1%} on throughput (see the validation chapter); the latency tails are closed forms checked "
             f"against the discrete-event simulator (`python -m model.plan --simulate`).")
+
+
+def agreement_fleet(plan_gpus: float, fleet_gpus: float) -> str:
+    """The planner's GPUs against the fleet chapter's simulated count."""
+    from model.book.glue import times
+
+    return (f"{plan_gpus:,.0f} GPUs for the case study's sessions, against {fleet_gpus:,.0f} from the fleet "
+            f"chapter's simulated load sweep ({times(plan_gpus / fleet_gpus)})")
+
+
+def agreement_economics(no_cache: dict, chapter_usd: float, utilization: float, chapter_gpus: int) -> str:
+    """The planner's price per token (no cache) against the economics chapter's."""
+    from model.book.glue import times
+
+    p = no_cache["usd_per_million_tokens"]
+    return (f"without a prefix cache the planner charges ${p:.3g} per million tokens, the economics chapter's "
+            f"arithmetic (GPU-hour price ÷ tokens per second per GPU × utilisation) at the planner's own throughput "
+            f"and load; the economics chapter's saturated {chapter_gpus}-GPU replica at {utilization:.0%} "
+            f"utilisation gives ${chapter_usd:.3g} ({times(p / chapter_usd)}): a replica held to the latency "
+            f"targets carries less than a saturated one")
+
+
+def agreement_tiering(plan_s: float, tiering_s: float, gpus: int, cached: int, prompt: int) -> str:
+    """The planner's prefill time against the tiering chapter's prefill instance."""
+    same = "the same" if math.isclose(plan_s, tiering_s, rel_tol=1e-9) else "not the same"
+    return (f"a {prompt:,}-token prompt with {cached:,} tokens cached takes {plan_s * 1e3:,.0f} ms on the "
+            f"planner's {gpus}-GPU prefill replica and {tiering_s * 1e3:,.0f} ms on the tiering chapter's "
+            f"{gpus}-GPU prefill instance ({same} step-time model), at the same GPU-hour price.")
