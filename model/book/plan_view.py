@@ -193,6 +193,8 @@ def what_if_rows(grids: dict, plans: dict, *, tp_options) -> pd.DataFrame:
     frames = []
     for service, grid in grids.items():
         p = plans[service]
+        if p["fleet"]["regions"] != 1:
+            raise ParameterError("regions", p["fleet"]["regions"], "1: the page's closed form splits no fleet")
         g = grid.copy()
         cols = [rate_column(r, n) for r in ("agg", "pre", "dec") for n in tp_options]
         g[cols] = g[cols].where(g[cols] > 0, UNREACHABLE_RATE)
@@ -201,16 +203,20 @@ def what_if_rows(grids: dict, plans: dict, *, tp_options) -> pd.DataFrame:
         g["tokens_per_request"] = p["inputs"]["prompt_tokens"] + p["inputs"]["reply_tokens"]
         g["usd_per_gpu_month"] = p["cost"]["by_item_usd_per_month"]["gpus"] / p["gpus"]
         g["seconds_per_month"] = hours_per_month() * SECONDS_PER_HOUR
+        g["peak_to_mean"] = p["fleet"]["peak_to_mean"]
+        g["spare_fraction"] = p["fleet"]["spare_fraction"]
         frames.append(g)
     return pd.concat(frames, ignore_index=True)
 
 
 def plan_calculate(tp_options) -> dict:
     """Vega expressions of :mod:`model.plan.what_if`'s closed form over :func:`what_if_rows` (parameters
-    ``sessions_factor`` and ``ttft_factor``)."""
+    ``sessions_factor`` and ``ttft_factor``): each pool's replicas at the peak, its GPUs with the spares of one
+    region."""
     def pool(role):
-        return "min(" + ", ".join(f"ceil(datum.demand / datum.{rate_column(role, n)} - 1e-9) * {n}"
-                                  for n in tp_options) + ")"
+        serving = "min(" + ", ".join(f"ceil(datum.demand * datum.peak_to_mean / datum.{rate_column(role, n)}"
+                                     f" - 1e-9) * {n}" for n in tp_options) + ")"
+        return f"ceil({serving} * (1 + datum.spare_fraction) - 1e-9)"
     return {
         "demand": "sessions_factor * datum.demand_requests_per_s",
         "agg_gpus": pool("agg"), "pre_gpus": pool("pre"), "dec_gpus": pool("dec"),
@@ -231,7 +237,10 @@ def plan_what_if_chart(rows: pd.DataFrame, *, tp_options, ttft_step: float, ttft
     target (× each service's own, on the grid of :func:`what_if_rows`) chosen with two sliders."""
     from model.plan.what_if import gpus_at
 
-    costs = [gpus_at(r, r["demand_requests_per_s"] * k, tp_options=tp_options)["gpus"] * r["usd_per_gpu_month"]
+    from model.plan.fleet import FleetShape
+
+    costs = [gpus_at(r, r["demand_requests_per_s"] * k, tp_options=tp_options,
+                     shape=FleetShape(r["peak_to_mean"], r["spare_fraction"]))["gpus"] * r["usd_per_gpu_month"]
              / (r["demand_requests_per_s"] * k * r["tokens_per_request"] * r["seconds_per_month"]) * 1e6
              for _, r in rows[rows["feasible"]].iterrows() for k in (sessions_step, 1.0)]
     x_max = LABEL_ROOM * max(costs)
@@ -347,7 +356,7 @@ def agreement_economics(no_cache: dict, chapter_usd: float, utilization: float, 
             f"arithmetic (GPU-hour price ÷ tokens per second per GPU × utilisation) at the planner's own throughput "
             f"and load; the economics chapter's saturated {chapter_gpus}-GPU replica at {utilization:.0%} "
             f"utilisation gives ${chapter_usd:.3g} ({times(p / chapter_usd)}): a replica held to the latency "
-            f"targets carries less than a saturated one")
+            f"targets carries less than a saturated one, and the plan pays for its hot spares")
 
 
 def agreement_tiering(plan_s: float, tiering_s: float, gpus: int, cached: int, prompt: int) -> str:

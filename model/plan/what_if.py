@@ -7,7 +7,10 @@ rates of every TP option at a grid of targets let a page recompute the plan's GP
 
 - aggregated: min over TP of ⌈λ / r_agg(n)⌉ × n;
 - disaggregated: min over TP of ⌈λ / r_pre(n)⌉ × n + min over TP of ⌈λ / r_dec(n)⌉ × n;
-- the plan: the smaller of the two (ties: aggregated), as ``disaggregation="auto"``.
+- the plan: the smaller of the two (ties: aggregated), as ``disaggregation="auto"``;
+
+with the fleet's peak, spares and regions (:mod:`model.plan.fleet`): λ is the peak (mean × ``peak_to_mean``) and
+each pool's GPUs are split over the regions, each rounding up its share with its spares.
 
 The one approximation: a prefill replica's KV transfer goes over the NICs of the smaller of its TP and the decode
 pool's, and the decode pool's TP is held at the one the plan chose at the inputs' own load.
@@ -70,7 +73,7 @@ def replica_rate_grid(inputs: PlanInputs, ttft_factors, *, tp_options=(1, 2, 4, 
     i = inputs
     setup = serving_setup(i)
     deps, cached = setup.deps, setup.cached_tokens
-    demand = i.demand_requests_per_s
+    demand = i.demand_requests_per_s * i.peak_to_mean
     q = i.latency_quantile
     by_tp = {d.n_gpus: d for d in deps}
     dec = {d.n_gpus: decode_pool(d, demand, prompt_tokens=i.prompt_tokens, reply_tokens=i.reply_tokens,
@@ -104,14 +107,23 @@ def replica_rate_grid(inputs: PlanInputs, ttft_factors, *, tp_options=(1, 2, 4, 
     return pd.DataFrame(rows)
 
 
-def gpus_at(rates: pd.Series, demand_requests_per_s: float, *, tp_options=(1, 2, 4, 8)) -> dict:
-    """The closed form of the module docstring for one row of :func:`replica_rate_grid` at a demand:
+def gpus_at(rates: pd.Series, demand_requests_per_s: float, *, tp_options=(1, 2, 4, 8), shape=None) -> dict:
+    """The closed form of the module docstring for one row of :func:`replica_rate_grid` at a mean demand and the
+    fleet's ``shape`` (:class:`model.plan.fleet.FleetShape`; default: no peak, no spares, one region):
     ``aggregated``, ``disaggregated``, ``prefill``, ``decode`` and ``gpus`` (the plan's), and ``disaggregated_chosen``;
     ``math.inf`` for a way of serving no TP option carries."""
+    from model.economics.regions import split_fleet
+    from model.plan.fleet import FleetShape
+
+    shape = shape or FleetShape()
+    peak = demand_requests_per_s * shape.peak_to_mean
+
     def pool(role):
-        options = [math.ceil(demand_requests_per_s / rates[rate_column(role, n)] - 1e-9) * n
+        options = [math.ceil(peak / rates[rate_column(role, n)] - 1e-9) * n
                    for n in tp_options if rates[rate_column(role, n)] > 0]
-        return min(options) if options else math.inf
+        if not options:
+            return math.inf
+        return int(split_fleet(min(options), list(shape.region_shares), spare_share=shape.spare_fraction).sum())
 
     agg, pre, dec = pool("agg"), pool("pre"), pool("dec")
     dis = pre + dec

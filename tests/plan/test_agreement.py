@@ -4,9 +4,9 @@ the tolerance each test states with its reason. The chapter "Plan your own servi
 
 | chapter | question | how close |
 |---|---|---|
-| fleet | GPUs for 1M sessions at P95 TTFT 3.2 s, every prompt prefilled whole | −10% / +20% |
+| fleet | GPUs for 1M sessions at P95 TTFT 3.2 s, every prompt prefilled whole, 10% spares | −10% / +20% |
 | economics | USD per million tokens = GPU-hour price ÷ (tokens/s per GPU × utilisation) | the same arithmetic (1e-9) |
-| economics | that price at the SLO against a saturated replica | between 1 and 1.35 × |
+| economics | that price at the SLO, with spares, against a saturated replica | between 1 and 1.35 × |
 | tiering | seconds to prefill a prompt on a 4-GPU instance, the GPU-hour price, USD per million tokens | 1e-9 |
 | tiering | ideal prefix hit ratio of the character chat | within 10%, the plan's not above |
 | fleet cache | ideal hit ratio and cache per 100 sessions of a session-routed node | 15% and 20% |
@@ -44,15 +44,16 @@ def test_fleet_agrees_with_the_fleet_chapter():
     from model.serving.capacity import busy_gpus
 
     plan = make_plan(PlanInputs(cache=False, tpot_p95_s=10.0, disaggregation="disaggregated"))
+    assert plan["fleet"]["spare_fraction"] == 0.1          # the fleet chapter's spare_share, on both sides
     sat, sweep = replica_load_sweep("llama-2-70b", "a100-80gb", 8, prompt_tokens=2000, reply_tokens=100,
                                     n_requests=300)
     chapter = fleet_sizing_table(sweep, sat, latency_metrics=["ttft_s_p95"], latency_target_s=3.2,
                                  session_counts=[1_000_000], replica_gpus=8, turns_per_session=200,
-                                 session_minutes=30, spare_share=0.0)
+                                 session_minutes=30, spare_share=0.1)
     ratio = plan["gpus"] / float(chapter["gpus"].iloc[0])
     assert 0.9 <= ratio <= 1.2, ratio
     rate = replica_saturation_rate_per_s("llama-2-70b", "a100-80gb", 8, prompt_tokens=2000, reply_tokens=100)
-    assert plan["gpus"] >= busy_gpus(plan["inputs"]["demand_requests_per_s"], replica_rate_per_s=rate,
+    assert plan["fleet"]["serving_gpus"] >= busy_gpus(plan["inputs"]["demand_requests_per_s"], replica_rate_per_s=rate,
                                      gpus_per_replica=8)
 
 
@@ -64,7 +65,8 @@ def test_price_per_token_agrees_with_the_economics_chapter(no_cache):
     The plan, with no DRAM or SSD to pay, must price its tokens exactly that way at its own throughput and load
     (relative 1e-9: the same arithmetic); and since a replica held to the SLO carries less than a saturated
     one, its price per token lies between the chapter's at full utilisation and 1.35 × the chapter's figure
-    (the SLO's cost in throughput, see :func:`test_fleet_agrees_with_the_fleet_chapter`)."""
+    (the SLO's cost in throughput, see :func:`test_fleet_agrees_with_the_fleet_chapter`, and the 10% hot spares the
+    plan pays for beside the chapter's 92% utilisation: +24% when written)."""
     from model.economics.prices import gpu_price
     from model.economics.token_cost import modelled_tokens_per_s_per_gpu, self_hosted_usd_per_million_tokens
 

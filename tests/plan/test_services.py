@@ -64,6 +64,12 @@ def test_gpus_at_is_whole_replicas_by_hand():
     assert (g["aggregated"], g["prefill"], g["decode"], g["gpus"], g["disaggregated_chosen"]) == (12, 10, 4, 12, False)
     g = gpus_at(rates, 30.0, tp_options=(2, 4, 8))
     assert (g["aggregated"], g["disaggregated"], g["gpus"]) == (24, 28, 24)
+    # 10% spares on one region: ⌈24 × 1.1⌉ = 27; a peak of 1.5 (λ = 45): aggregated min(9 × 4, 5 × 8) = 36,
+    # over two equal regions with 10% spares ⌈18 × 1.1⌉ × 2 = 40
+    from model.plan.fleet import FleetShape
+
+    assert gpus_at(rates, 30.0, tp_options=(2, 4, 8), shape=FleetShape(1.0, 0.1))["aggregated"] == 27
+    assert gpus_at(rates, 30.0, tp_options=(2, 4, 8), shape=FleetShape(1.5, 0.1, (0.5, 0.5)))["aggregated"] == 40
     rates[:] = 0.0
     assert math.isinf(gpus_at(rates, 1.0, tp_options=(2, 4, 8))["gpus"])
 
@@ -78,10 +84,14 @@ def test_the_grid_reproduces_the_planner_at_other_loads_and_targets(service):
     grid = replica_rate_grid(i, [0.5, 1.0]).set_index("ttft_factor")
     for k in (1 / 3, 2.5):
         plan = make_plan(replace(i, sessions=i.sessions * k))
-        g = gpus_at(grid.loc[1.0], i.demand_requests_per_s * k)
+        g = gpus_at(grid.loc[1.0], i.demand_requests_per_s * k, shape=i.fleet_shape)
         assert (g["gpus"], g["disaggregated_chosen"]) == (plan["gpus"], plan["disaggregated"])
     plan = make_plan(replace(i, ttft_p95_s=i.ttft_p95_s / 2))
-    assert gpus_at(grid.loc[0.5], i.demand_requests_per_s)["gpus"] == plan["gpus"]
+    assert gpus_at(grid.loc[0.5], i.demand_requests_per_s, shape=i.fleet_shape)["gpus"] == plan["gpus"]
+    # a diurnal peak and three regions: the grid made at the peak, each region rounding up its share and spares
+    j = replace(i, peak_to_mean=1.5, regions=3)
+    grid = replica_rate_grid(j, [1.0]).set_index("ttft_factor")
+    assert gpus_at(grid.loc[1.0], j.demand_requests_per_s, shape=j.fleet_shape)["gpus"] == make_plan(j)["gpus"]
 
 
 def test_the_grid_refuses_bad_factors():
