@@ -94,16 +94,18 @@ def gpus_text(n: float) -> str:
 
 def serving_phrase(plan: dict) -> str:
     """How the plan serves, against the other way: "… as disaggregated pools (P prefill + D decode), against A
-    aggregated"."""
+    aggregated" (GPU counts with the fleet's hot spares)."""
     s = plan["serving"]
+    spares = plan["fleet"]["spare_gpus"]
+    total = gpus_text(plan["gpus"]) + (f" ({spares:,} of them hot spares)" if spares else "")
     agg, dis = s["aggregated_gpus"], s["disaggregated_gpus"]
     if plan["disaggregated"]:
         other = f"against {gpus_text(agg)} aggregated" if agg is not None else "no aggregated replica meets the targets"
-        return (f"{gpus_text(plan['gpus'])} as disaggregated pools ({plan['prefill_gpus']:,} prefill at TP "
+        return (f"{total} as disaggregated pools ({plan['prefill_gpus']:,} prefill at TP "
                 f"{plan['tp']['prefill']} + {plan['decode_gpus']:,} decode at TP {plan['tp']['decode']}), {other}")
     other = f"against {gpus_text(dis)} disaggregated" if dis is not None else \
         "no prefill/decode split meets the targets"
-    return f"{gpus_text(plan['gpus'])} as aggregated replicas at TP {plan['tp']['aggregated']} (chunked prefill), {other}"
+    return f"{total} as aggregated replicas at TP {plan['tp']['aggregated']} (chunked prefill), {other}"
 
 
 def _gb(x: float) -> str:

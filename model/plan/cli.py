@@ -4,12 +4,17 @@ cache per node, routing, TTL, cost and energy — from the service's shape, mode
     python -m model.plan --sessions 1000000 --json
     python -m model.plan --sessions 50000 --model deepseek-v3 --gpu h200-141gb --weight-dtype fp8 --kv-dtype fp8
     python -m model.plan --input service.yaml          # the same names as the flags (sessions, gpu, ttft_p95_s ...)
+    python -m model.plan --sessions 100000 --e2e-p95-s 12 --peak-to-mean 1.33 --regions 3 --html plan.html
 
 Every input has a cited default (``data/parameters``; the case study's service). ``--json`` prints one JSON
 object whose top level holds :data:`model.plan.compose.CONTRACT`; without it a Markdown report, rounded, with
-units and scopes. Errors are one line naming the flag and what it accepts (exit status 2); a latency target below
+units and scopes; ``--html FILE`` also writes that report with its charts (one page, inline SVG, written
+atomically). ``--e2e-p95-s`` replaces the TTFT and TPOT targets by one for the whole reply; ``--peak-to-mean``,
+``--spare-fraction`` and ``--regions``/``--region-shares`` lay the fleet out around the pools
+(:mod:`model.plan.fleet`). Errors are one line naming the flag and what it accepts (exit status 2); a latency target below
 the zero-load floor says so and gives the floor. Closed forms; ``--simulate`` also runs one replica of each pool
-through the discrete-event simulator at the plan's rate (not the fleet, the router or the cache replay).
+through the discrete-event simulator at the plan's rate and replays the cache's sample trace with the TTLs (not
+the fleet or the router).
 """
 
 from __future__ import annotations

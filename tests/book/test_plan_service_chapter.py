@@ -67,8 +67,8 @@ def test_glued_figures_are_the_planners(default_run, capsys):
     glued, space = default_run
     assert main(CODING_FLAGS + ["--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert f"Coding assistant (100,000 sessions): {plan['gpus']:,} GPUs as " \
-           f"{'disaggregated' if plan['disaggregated'] else 'aggregated'}" in glued["findings"]
+    assert f"Coding assistant (100,000 sessions): {plan['gpus']:,} GPUs ({plan['fleet']['spare_gpus']:,} of them " \
+           f"hot spares) as {'disaggregated' if plan['disaggregated'] else 'aggregated'}" in glued["findings"]
     assert f"${plan['usd_per_million_tokens']:.3g} per million tokens" in glued["findings"]
     chose = {s for s, p in space["plans"].items() if p["disaggregated"]}
     assert glued["dis_services"] == space["plan_view"].names_list(sorted(chose, key=list(space["plans"]).index))
@@ -104,3 +104,28 @@ def test_bad_parameters_stop_with_one_line_naming_them(parameters, name, tmp_pat
     with pytest.raises(ParameterError) as exc:
         run_chapter(tmp_path, monkeypatch, **parameters)
     assert exc.value.name == name and "\n" not in str(exc.value)
+
+
+def test_the_page_formula_is_the_planners_away_from_the_start():
+    """The chart's Vega expressions, evaluated at other slider positions, give the planner's own plan run afresh:
+    the coding assistant at 2.5 times its sessions and at its own target, and at twice its target (GPUs with the
+    default 10% spares, and the choice of serving)."""
+    from dataclasses import replace
+
+    from model.book import plan_view
+    from model.book.sliders import default_rows
+    from model.plan.compose import make_plan
+    from model.plan.services import service_inputs
+    from model.plan.what_if import replica_rate_grid
+
+    i = service_inputs("coding_assistant")
+    plans = {"coding_assistant": make_plan(i)}
+    grids = {"coding_assistant": replica_rate_grid(i, [1.0, 2.0], tp_options=plan_view.TP_OPTIONS)}
+    rows = plan_view.what_if_rows(grids, plans, tp_options=plan_view.TP_OPTIONS)
+    chart = plan_view.plan_what_if_chart(rows, tp_options=plan_view.TP_OPTIONS, ttft_step=1.0, ttft_max=2.0,
+                                         sessions_step=0.5, sessions_max=3.0, expected={})
+    for k, f in ((2.5, 1.0), (1.0, 2.0), (0.5, 2.0)):
+        [row] = default_rows(chart, {"sessions_factor": k, "ttft_factor": f})
+        plan = make_plan(replace(i, sessions=i.sessions * k, ttft_p95_s=i.ttft_p95_s * f))
+        assert (row["gpus"], row["disaggregated"]) == (plan["gpus"], plan["disaggregated"])
+        assert row["usd_per_month"] == pytest.approx(plan["cost"]["by_item_usd_per_month"]["gpus"], rel=1e-12)

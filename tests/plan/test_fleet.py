@@ -96,6 +96,7 @@ def test_e2e_splits_by_hand():
         e2e_splits(2.2, ttft_floor_s=0.2, tpot_floor_s=0.02, reply_tokens=101, points=2)
 
 
+@pytest.mark.slow
 def test_e2e_target_takes_the_cheapest_split(capsys):
     """--e2e-p95-s 12: the plan's TTFT and TPOT targets add up to 12 s over the reply, and no split of the nine
     planned afresh with --ttft-p95-s/--tpot-p95-s needs fewer GPUs."""
