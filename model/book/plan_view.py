@@ -260,7 +260,8 @@ def plan_what_if_chart(rows: pd.DataFrame, *, tp_options, ttft_step: float, ttft
                  alt.Tooltip("usd_per_month:Q", format="$,.0f", title="GPUs, USD a month")])
     bars = base.mark_bar().encode(color=alt.Color(
         "disaggregated:N", scale=alt.Scale(domain=[False, True], scheme="tableau10"),
-        legend=alt.Legend(title="serving", orient="bottom", labelExpr="datum.label == 'true' ? 'disaggregated' : 'aggregated'")))
+        legend=alt.Legend(title="serving", orient="bottom",
+                          labelExpr="datum.label == 'true' ? 'disaggregated' : 'aggregated'")))
     text = base.mark_text(align="left", dx=4).encode(text="label:N")
     chart = alt.layer(bars, text).properties(
         width=width, height=height,
@@ -337,8 +338,8 @@ def error_note(plan: dict) -> str:
     e = plan["validated_error"]
     return (f"The step times behind every GPU count are the study's fitted model, whose median absolute error on "
             f"the published measurements is {e['ttft']:.1%} on TTFT, {e['tpot']:.1%} on TPOT and "
-            f"{e['throughput']:.1%} on throughput (see the validation chapter); the latency tails are closed forms checked "
-            f"against the discrete-event simulator (`python -m model.plan --simulate`).")
+            f"{e['throughput']:.1%} on throughput (see the validation chapter); the latency tails are closed forms "
+            f"checked against the discrete-event simulator (`python -m model.plan --simulate`).")
 
 
 def agreement_fleet(plan_gpus: float, fleet_gpus: float) -> str:

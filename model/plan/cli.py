@@ -11,8 +11,8 @@ object whose top level holds :data:`model.plan.compose.CONTRACT`; without it a M
 units and scopes; ``--html FILE`` also writes that report with its charts (one page, inline SVG, written
 atomically). ``--e2e-p95-s`` replaces the TTFT and TPOT targets by one for the whole reply; ``--peak-to-mean``,
 ``--spare-fraction`` and ``--regions``/``--region-shares`` lay the fleet out around the pools
-(:mod:`model.plan.fleet`). Errors are one line naming the flag and what it accepts (exit status 2); a latency target below
-the zero-load floor says so and gives the floor. Closed forms; ``--simulate`` also runs one replica of each pool
+(:mod:`model.plan.fleet`). Errors are one line naming the flag and what it accepts (exit status 2); a latency
+target below the zero-load floor says so and gives the floor. Closed forms; ``--simulate`` also runs one replica of each pool
 through the discrete-event simulator at the plan's rate and replays the cache's sample trace with the TTLs (not
 the fleet or the router).
 """

@@ -56,7 +56,8 @@ class Cost:
 
     def break_even_usd_per_gpu_hour(self, gpus: int) -> float:
         """GPU-hour price at which the plan costs what the API charges for the same tokens."""
-        rest = self.dram_usd_per_month + self.ssd_usd_per_month + self.network_usd_per_month + self.regions_usd_per_month
+        rest = (self.dram_usd_per_month + self.ssd_usd_per_month + self.network_usd_per_month
+                + self.regions_usd_per_month)
         return (self.api_usd_per_month - rest) / (gpus * hours_per_month()) if gpus else float("nan")
 
     def as_dict(self, gpus: int) -> dict:

@@ -338,7 +338,8 @@ class Serving:
         return self.aggregated.gpus if self.aggregated else math.inf
 
 
-def _best(pools):
+def best_pool(pools):
+    """The pool of fewest GPUs among ``pools`` (None skipped; ties: fewer busy GPUs, then the smaller TP), or None."""
     pools = [p for p in pools if p is not None]
     return min(pools, key=lambda p: (p.gpus, p.busy_gpus, p.tp)) if pools else None
 
@@ -361,13 +362,13 @@ def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, c
     arch = deps[0].arch
     kv_dtype = deps[0].kv_dtype
     nbytes = kv_transfer_bytes(arch, prompt_tokens, kv_dtype)
-    agg = _best(aggregated_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+    agg = best_pool(aggregated_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                                 reply_tokens=reply_tokens, ttft_s=ttft_s, tpot_s=tpot_s, chunk_tokens=chunk_tokens,
                                 max_batch=max_batch, q=q, cv2=cv2) for d in deps)
-    dec = _best(decode_pool(d, demand, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens, tpot_s=tpot_s,
+    dec = best_pool(decode_pool(d, demand, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens, tpot_s=tpot_s,
                             max_batch=max_batch, q=q) for d in deps)
     link = lambda tp: min(tp, dec.tp) if dec else tp  # noqa: E731
-    pre = _best(prefill_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+    pre = best_pool(prefill_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                              transfer_s=kv_transfer_s(nbytes, link(d.n_gpus)), ttft_s=ttft_s, q=q,
                              cv2=prefill_cv2)
                for d in deps)

@@ -26,7 +26,7 @@ import pandas as pd
 from model.checks import ParameterError, check_positive
 from model.plan.compose import serving_setup
 from model.plan.inputs import PlanInputs
-from model.plan.serving import (_best, aggregated_pool, decode_pool, kv_transfer_bytes, kv_transfer_s,
+from model.plan.serving import (aggregated_pool, best_pool, decode_pool, kv_transfer_bytes, kv_transfer_s,
                                 prefill_pool)
 
 #: Roles of the per-replica rates, as column prefixes of :func:`replica_rate_grid`.
@@ -78,7 +78,7 @@ def replica_rate_grid(inputs: PlanInputs, ttft_factors, *, tp_options=(1, 2, 4, 
     by_tp = {d.n_gpus: d for d in deps}
     dec = {d.n_gpus: decode_pool(d, demand, prompt_tokens=i.prompt_tokens, reply_tokens=i.reply_tokens,
                                  tpot_s=i.tpot_p95_s, max_batch=i.max_batch, q=q) for d in deps}
-    best_dec = _best(dec.values())
+    best_dec = best_pool(dec.values())
     nbytes = kv_transfer_bytes(setup.arch, i.prompt_tokens, i.kv_dtype)
     rows = []
     for f in factors:

@@ -5,7 +5,7 @@ the tolerance each test states with its reason. The chapter "Plan your own servi
 | chapter | question | how close |
 |---|---|---|
 | fleet | GPUs for 1M sessions at P95 TTFT 3.2 s, every prompt prefilled whole, 10% spares | −10% / +20% |
-| economics | USD per million tokens = GPU-hour price ÷ (tokens/s per GPU × utilisation) | the same arithmetic (1e-9) |
+| economics | USD per 1M tokens = GPU-hour price ÷ (tokens/s per GPU × utilisation) | same arithmetic (1e-9) |
 | economics | that price at the SLO, with spares, against a saturated replica | between 1 and 1.35 × |
 | tiering | seconds to prefill a prompt on a 4-GPU instance, the GPU-hour price, USD per million tokens | 1e-9 |
 | tiering | ideal prefix hit ratio of the character chat | within 10%, the plan's not above |

@@ -53,7 +53,8 @@ def test_a_plan_refusal_names_the_chapter_parameter():
 
 
 def test_gpus_at_is_whole_replicas_by_hand():
-    """λ = 12 requests/s; aggregated: TP 4 at 5/s → ⌈12/5⌉ × 4 = 12, TP 8 at 11/s → ⌈12/11⌉ × 8 = 16 → 12;
+    """λ = 12 requests/s; aggregated: TP 4 at 5/s → ⌈12/5⌉ × 4 = 12, TP 8 at 11/s → ⌈12/11⌉ × 8 = 16
+    → 12;
     prefill TP 2 at 2.5/s → 5 × 2 = 10; decode TP 4 at 30/s → 4, TP 2 unreachable (0) → 4: 10 + 4 = 14 > 12,
     so aggregated, 12 GPUs. At λ = 30: aggregated min(6 × 4, 3 × 8) = 24, disaggregated 12 × 2 + 4 = 28."""
     rates = pd.Series({rate_column(r, n): 0.0 for r in ("agg", "pre", "dec") for n in (2, 4, 8)})
