@@ -299,10 +299,12 @@ def table_meaning(plans: dict) -> str:
             only = "disaggregated pools" if agg is None else "aggregated replicas"
             parts.append(f"only {only} meet the targets of the {service_name(s)}")
             continue
-        share = 1.0 - dis / agg
-        word = "save" if share > 0 else "cost"
-        parts.append(f"separate pools {word} {abs(share):.0%} of the GPUs of the {service_name(s)} "
-                     f"({dis:,} against {agg:,})")
+        if dis < agg:
+            parts.append(f"separate pools save {1 - dis / agg:.0%} of the GPUs of the {service_name(s)} "
+                         f"({dis:,} against {agg:,})")
+        else:
+            parts.append(f"separate pools would need {dis / agg - 1:.0%} more GPUs than aggregated replicas for the "
+                         f"{service_name(s)} ({dis:,} against {agg:,})")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
 
