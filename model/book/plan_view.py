@@ -370,3 +370,15 @@ def agreement_tiering(plan_s: float, tiering_s: float, gpus: int, cached: int, p
     return (f"a {prompt:,}-token prompt with {cached:,} tokens cached takes {plan_s * 1e3:,.0f} ms on the "
             f"planner's {gpus}-GPU prefill replica and {tiering_s * 1e3:,.0f} ms on the tiering chapter's "
             f"{gpus}-GPU prefill instance ({same} step-time model), at the same GPU-hour price.")
+
+
+def cost_rank(plans: dict) -> str:
+    """Which service is cheapest and dearest per million tokens (or the one service's price)."""
+    by_cost = sorted(plans, key=lambda s: plans[s]["usd_per_million_tokens"])
+    price = {s: f"${plans[s]['usd_per_million_tokens']:.3g}" for s in plans}
+    if len(by_cost) == 1:
+        s = by_cost[0]
+        return f"The {service_name(s)} costs {price[s]} per million tokens."
+    lo, hi = by_cost[0], by_cost[-1]
+    return (f"Per million tokens the cheapest to serve is the {service_name(lo)} at {price[lo]}; the dearest the "
+            f"{service_name(hi)} at {price[hi]}.")
