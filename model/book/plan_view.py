@@ -142,9 +142,9 @@ def finding(service: str, plan: dict) -> str:
             f"{serving_phrase(plan)}; {cache_phrase(plan)}; {cost_phrase(plan)}.")
 
 
-def names_list(names: list[str], none: str = "none of them") -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    names = [service_name(n) for n in names]
+def names_list(names: list[str], none: str = "none of them", article: str = "") -> str:
+    """``a``, ``a and b``, ``a, b and c`` (each after ``article``, e.g. "the ")."""
+    names = [article + service_name(n) for n in names]
     if not names:
         return none
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

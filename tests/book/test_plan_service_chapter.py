@@ -71,7 +71,8 @@ def test_glued_figures_are_the_planners(default_run, capsys):
            f"hot spares) as {'disaggregated' if plan['disaggregated'] else 'aggregated'}" in glued["findings"]
     assert f"${plan['usd_per_million_tokens']:.3g} per million tokens" in glued["findings"]
     chose = {s for s, p in space["plans"].items() if p["disaggregated"]}
-    assert glued["dis_services"] == space["plan_view"].names_list(sorted(chose, key=list(space["plans"]).index))
+    assert glued["dis_services"] == space["plan_view"].names_list(sorted(chose, key=list(space["plans"]).index),
+                                                                  article="the ")
     assert glued["n_services"] == "three"
     table = space["table"]
     assert (table["gpus"] == table["prefill_gpus"] + table["decode_gpus"]).where(
