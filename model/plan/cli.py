@@ -171,9 +171,6 @@ def inputs_from_args(args):
     unknown = sorted(set(given) - names)
     if unknown:
         raise ParameterError("input", unknown[0], "one of " + ", ".join(sorted(names)))
-    if args.e2e_p95_s is not None and (args.ttft_p95_s is not None or args.tpot_p95_s is not None):
-        raise ParameterError("--e2e-p95-s", args.e2e_p95_s, "given without --ttft-p95-s and --tpot-p95-s (it "
-                                                            "replaces both)")
     if args.region_shares is not None:
         try:
             args.region_shares = tuple(float(x) for x in args.region_shares.split(","))
@@ -184,6 +181,9 @@ def inputs_from_args(args):
         value = getattr(args, name, None)
         if value is not None:
             given[name] = value
+    if given.get("e2e_p95_s") is not None and ({"ttft_p95_s", "tpot_p95_s"} & set(given)):
+        raise ParameterError("--e2e-p95-s", given["e2e_p95_s"], "given without --ttft-p95-s and --tpot-p95-s (it "
+                                                                "replaces both; in an --input file as well)")
     if args.no_cache:
         given["cache"] = False
     if args.model:                               # a flag wins over the file

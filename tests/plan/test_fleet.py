@@ -133,6 +133,13 @@ def test_bad_fleet_flags_give_one_line_naming_the_flag(argv, flag, capsys):
     assert err.startswith(f"error: {flag}=") and err.count("\n") == 1, err
 
 
+def test_an_e2e_target_with_a_ttft_target_in_a_file_is_refused(tmp_path, capsys):
+    path = tmp_path / "service.yaml"
+    path.write_text("sessions: 20000\ne2e_p95_s: 12\nttft_p95_s: 3\n")
+    rc, out, err = run(["--input", str(path)], capsys)
+    assert rc == 2 and err.startswith("error: --e2e-p95-s=12") and err.count("\n") == 1
+
+
 def test_an_e2e_target_below_the_floor_gives_the_floor(capsys):
     rc, out, err = run(["--sessions", "20000", "--e2e-p95-s", "1"], capsys)
     assert rc == 2 and "zero-load floor" in err and err.count("\n") == 1
