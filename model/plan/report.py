@@ -173,6 +173,9 @@ def markdown(plan: dict) -> str:
 
 
 # --- HTML with charts -----------------------------------------------------------------------------------------
+#: Pixels around each chart: the static SVG is laid out with the renderer's font, a browser may draw wider text.
+PADDING = {"left": 40, "right": 40, "top": 5, "bottom": 5}
+
 def charts(plan: dict) -> list:
     """Altair charts of a plan: the GPUs of each way of serving (the chosen one marked) and the cost by item."""
     import altair as alt
@@ -183,19 +186,20 @@ def charts(plan: dict) -> list:
     for way, pools in (("aggregated", ["aggregated"]), ("disaggregated", ["prefill", "decode"])):
         for role in pools:
             if s.get(role):
-                rows.append({"way": way + (" (chosen)" if s["chosen"] == way else ""), "pool": role,
-                             "gpus": s[role]["gpus"]})
+                rows.append({"way": way, "pool": role, "gpus": s[role]["gpus"]})
     gpus = alt.Chart(pd.DataFrame(rows)).mark_bar().encode(
         x=alt.X("gpus:Q", title="GPUs, with spares (count)", stack="zero"),
-        y=alt.Y("way:N", title=None, axis=alt.Axis(labelLimit=220)),
-        color=alt.Color("pool:N", title="pool", scale=alt.Scale(scheme="tableau10")),
+        y=alt.Y("way:N", title=None, axis=alt.Axis(labelLimit=300)),
+        color=alt.Color("pool:N", title="pool", scale=alt.Scale(scheme="tableau10"),
+                        legend=alt.Legend(labelLimit=300)),
         tooltip=["way", "pool", alt.Tooltip("gpus:Q", format=",")],
-    ).properties(width=560, height=90, title="GPUs of each way of serving at the latency targets")
+    ).properties(width=560, height=90, padding=PADDING,
+                 title=f"GPUs of each way of serving at the latency targets (the plan takes {s['chosen']})")
     items = plan["cost"]["by_item_usd_per_month"]
     cost = alt.Chart(pd.DataFrame({"item": list(items), "usd": list(items.values())})).mark_bar().encode(
         x=alt.X("usd:Q", title="USD per month"), y=alt.Y("item:N", title=None, sort=None),
         tooltip=["item", alt.Tooltip("usd:Q", format="$,.0f")],
-    ).properties(width=560, height=120, title="Cost by item")
+    ).properties(width=560, height=120, padding=PADDING, title="Cost by item")
     return [gpus, cost]
 
 
@@ -210,12 +214,12 @@ def html(plan: dict) -> str:
     body = MarkdownIt("commonmark").enable("table").render(markdown(plan))
     svgs = "\n".join(f'<figure class="chart">{vlc.vegalite_to_svg(c.to_dict())}</figure>' for c in charts(plan))
     title = html_lib.escape(markdown(plan).splitlines()[0].lstrip("# "))
-    head, _, rest = body.partition("</h1>")
+    head, mark, rest = body.partition("<h2>Serving")       # the charts after the answer, before its detail
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + title + "</title>"
             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}"
             "td:first-child,th:first-child{text-align:left}</style></head><body>\n"
-            + head + "</h1>\n" + svgs + rest + "</body></html>\n")
+            + head + svgs + "\n" + mark + rest + "</body></html>\n")
 
 
 def write_html(plan: dict, path) -> None:
