@@ -75,15 +75,15 @@ def service_inputs(service: str, base: PlanInputs | None = None) -> PlanInputs:
     return replace(base or PlanInputs(), **service_values(service))
 
 
-#: Inputs of :func:`service_inputs` a chapter sets for every service, and the names a refusal of each is reported
-#: under (a plan's own names and flags → the chapter's parameters).
-CHAPTER_NAMES = {"gpu": "gpu", "--gpu": "gpu", "model": "model", "name": "model", "--gpu-provider": "gpu_provider",
+#: A plan's own names and flags for the model, GPU and price, and the keyword of :func:`plan_services` a refusal
+#: of each is reported under.
+CHOSEN_NAMES = {"gpu": "gpu", "--gpu": "gpu", "model": "model", "name": "model", "--gpu-provider": "gpu_provider",
                  "provider": "gpu_provider", "--gpu-pricing": "gpu_pricing", "pricing": "gpu_pricing",
                  "--gpu-usd-per-hour": "usd_per_gpu_hour", "usd_per_gpu_hour": "usd_per_gpu_hour",
                  "gpu_usd_per_hour": "usd_per_gpu_hour"}
 
 
-def chapter_inputs(service: str, *, model: str, gpu: str, gpu_provider: str, gpu_pricing: str,
+def hardware_inputs(service: str, *, model: str, gpu: str, gpu_provider: str, gpu_pricing: str,
                    usd_per_gpu_hour: float | None) -> PlanInputs:
     """``service``'s inputs on ``model`` and ``gpu`` at the chosen price (the planner's defaults otherwise)."""
     return service_inputs(service, PlanInputs(model=model, gpu=gpu, gpu_provider=gpu_provider,
@@ -92,7 +92,7 @@ def chapter_inputs(service: str, *, model: str, gpu: str, gpu_provider: str, gpu
 
 def plan_services(services, **chosen) -> dict:
     """The plan (:func:`model.plan.compose.make_plan`) of each of ``services`` with ``chosen``
-    (:func:`chapter_inputs`'s keywords), in order.
+    (:func:`hardware_inputs`'s keywords), in order.
 
     Raises
     ------
@@ -107,9 +107,9 @@ def plan_services(services, **chosen) -> dict:
     plans = {}
     for s in check_services(services):
         try:
-            plans[s] = make_plan(chapter_inputs(s, **chosen))
+            plans[s] = make_plan(hardware_inputs(s, **chosen))
         except ParameterError as exc:
-            name = CHAPTER_NAMES.get(str(exc.name), "model")
+            name = CHOSEN_NAMES.get(str(exc.name), "model")
             if name in chosen and name != "model":
                 raise ParameterError(name, chosen[name], exc.allowed) from None
             raise ParameterError("model", chosen["model"],
