@@ -382,3 +382,13 @@ def cost_rank(plans: dict) -> str:
     lo, hi = by_cost[0], by_cost[-1]
     return (f"Per million tokens the cheapest to serve is the {service_name(lo)} at {price[lo]}; the dearest the "
             f"{service_name(hi)} at {price[hi]}.")
+
+
+def fleet_note(plan: dict) -> str:
+    """The fleet the plans are laid out in: regions, peak and spares."""
+    f = plan["fleet"]
+    where = "one region" if f["regions"] == 1 else f"{f['regions']} regions"
+    peak = ("the pools sized for the sessions' demand as given" if f["peak_to_mean"] == 1 else
+            f"the pools sized for {f['peak_to_mean']:g} times the sessions' mean demand")
+    spares = (f"{f['spare_fraction']:.0%} hot spares per region" if f["spare_fraction"] else "no hot spares")
+    return f"{where}, {peak}, with {spares} (the planner's defaults; the fleet chapter's spares)."
