@@ -4,12 +4,17 @@ cache per node, routing, TTL, cost and energy — from the service's shape, mode
     python -m model.plan --sessions 1000000 --json
     python -m model.plan --sessions 50000 --model deepseek-v3 --gpu h200-141gb --weight-dtype fp8 --kv-dtype fp8
     python -m model.plan --input service.yaml          # the same names as the flags (sessions, gpu, ttft_p95_s ...)
+    python -m model.plan --sessions 100000 --e2e-p95-s 12 --peak-to-mean 1.33 --regions 3 --html plan.html
 
 Every input has a cited default (``data/parameters``; the case study's service). ``--json`` prints one JSON
 object whose top level holds :data:`model.plan.compose.CONTRACT`; without it a Markdown report, rounded, with
-units and scopes. Errors are one line naming the flag and what it accepts (exit status 2); a latency target below
-the zero-load floor says so and gives the floor. Closed forms; ``--simulate`` also runs one replica of each pool
-through the discrete-event simulator at the plan's rate (not the fleet, the router or the cache replay).
+units and scopes; ``--html FILE`` also writes that report with its charts (one page, inline SVG, written
+atomically). ``--e2e-p95-s`` replaces the TTFT and TPOT targets by one for the whole reply; ``--peak-to-mean``,
+``--spare-fraction`` and ``--regions``/``--region-shares`` lay the fleet out around the pools
+(:mod:`model.plan.fleet`). Errors are one line naming the flag and what it accepts (exit status 2); a latency
+target below the zero-load floor says so and gives the floor. Closed forms; ``--simulate`` also runs one replica of each pool
+through the discrete-event simulator at the plan's rate and replays the cache's sample trace with the TTLs (not
+the fleet or the router).
 """
 
 from __future__ import annotations
@@ -38,7 +43,10 @@ FLAGS = {"sessions": "--sessions", "turns_per_session": "--turns-per-session",
          "characters": "--characters", "zipf_exponent": "--zipf-exponent",
          "dram_usd_per_gb_month": "--dram-usd-per-gb-month", "ssd_usd_per_gb_month": "--ssd-usd-per-gb-month",
          "requests_per_s": "--requests-per-s", "input": "--input", "n_characters": "--characters",
-         "popular_characters": "--characters", "history_window_tokens": "--shared-persona-tokens"}
+         "popular_characters": "--characters", "history_window_tokens": "--shared-persona-tokens",
+         "e2e_p95_s": "--e2e-p95-s", "peak_to_mean": "--peak-to-mean", "spare_fraction": "--spare-fraction",
+         "spare_share": "--spare-fraction", "regions": "--regions", "region_shares": "--region-shares",
+         "html": "--html"}
 
 
 def _parser() -> ArgumentParser:
@@ -75,6 +83,9 @@ def _parser() -> ArgumentParser:
     p.add_argument("--tpot-p95-s", type=float,
                    help=f"P95 time per output token, s (> 0 and above the zero-load floor; default "
                         f"{dflt['tpot_p95_s']:g})")
+    p.add_argument("--e2e-p95-s", type=float,
+                   help="P95 time of the whole reply, s, instead of --ttft-p95-s and --tpot-p95-s (> the zero-load "
+                        "floor; the plan splits it between the first token and the rest and keeps the cheapest)")
     p.add_argument("--latency-quantile", type=float,
                    help=f"quantile of the two targets, in (0, 1) (default {dflt['latency_quantile']:g})")
     p.add_argument("--gpu-provider", help=f"data/prices/gpu_prices.csv provider (default {dflt['gpu_provider']})")
@@ -111,6 +122,17 @@ def _parser() -> ArgumentParser:
     p.add_argument("--node-other-w-per-gpu", type=float,
                    help=f"power of a node's CPUs, memory, NICs, fans per GPU, W (>= 0; default "
                         f"{dflt['node_other_w_per_gpu']:g})")
+    p.add_argument("--peak-to-mean", type=float,
+                   help=f"demand the pools are sized for, x the sessions' mean (>= 1; default "
+                        f"{dflt['peak_to_mean']:g})")
+    p.add_argument("--spare-fraction", type=float,
+                   help=f"hot spares per region, as a share of its serving GPUs (>= 0; default "
+                        f"{dflt['spare_fraction']:g})")
+    p.add_argument("--regions", type=int,
+                   help=f"regions the fleet is split over, equal shares unless --region-shares (>= 1; default "
+                        f"{dflt['regions']})")
+    p.add_argument("--region-shares",
+                   help="comma-separated share of the demand per region, summing to 1 (e.g. 0.45,0.25,0.3)")
     p.add_argument("--compare-gpus",
                    help="comma-separated GPUs of data/hardware.csv to plan the same service on, side by side "
                         "(each at its own price row)")
@@ -118,6 +140,8 @@ def _parser() -> ArgumentParser:
                    help="also run one replica of each pool through the discrete-event simulator at the plan's "
                         "rate and show how far its P95 TTFT and TPOT are from the plan's (about a second more)")
     p.add_argument("--json", action="store_true", help="print the plan exactly, as one JSON object")
+    p.add_argument("--html", metavar="FILE",
+                   help="also write the report with its charts to FILE (one HTML page that needs no network)")
     return p
 
 
@@ -147,10 +171,19 @@ def inputs_from_args(args):
     unknown = sorted(set(given) - names)
     if unknown:
         raise ParameterError("input", unknown[0], "one of " + ", ".join(sorted(names)))
+    if args.region_shares is not None:
+        try:
+            args.region_shares = tuple(float(x) for x in args.region_shares.split(","))
+        except ValueError:
+            raise ParameterError("--region-shares", args.region_shares,
+                                 "comma-separated numbers summing to 1 (e.g. 0.45,0.25,0.3)") from None
     for name in names:
         value = getattr(args, name, None)
         if value is not None:
             given[name] = value
+    if given.get("e2e_p95_s") is not None and ({"ttft_p95_s", "tpot_p95_s"} & set(given)):
+        raise ParameterError("--e2e-p95-s", given["e2e_p95_s"], "given without --ttft-p95-s and --tpot-p95-s (it "
+                                                                "replaces both; in an --input file as well)")
     if args.no_cache:
         given["cache"] = False
     if args.model:                               # a flag wins over the file
@@ -161,6 +194,10 @@ def inputs_from_args(args):
 
 
 def _flag_message(exc: ParameterError) -> str:
+    base = str(exc.name).split("[")[0]
+    if base != exc.name and base in FLAGS:       # region_shares[1] → --region-shares
+        return str(exc).replace(f"{exc.name}=", f"{FLAGS[base]}=", 1).replace(f"{exc.name} must",
+                                                                              f"{FLAGS[base]} must", 1)
     flag = FLAGS.get(exc.name, exc.name if str(exc.name).startswith("-") else None)
     message = str(exc)
     if flag and not str(exc.name).startswith("-"):
@@ -193,5 +230,14 @@ def main(argv: list[str] | None = None) -> int:
             f"--config={args.config!r} is not allowed: --config must be a readable config.json ({exc.strerror})"
         print(f"error: {text}", file=sys.stderr)
         return 2
+    if args.html:
+        from model.plan.report import write_html
+
+        try:
+            write_html(plan, args.html)
+        except OSError as exc:
+            print(f"error: --html={args.html!r} is not allowed: --html must be a file that can be written "
+                  f"({exc.strerror})", file=sys.stderr)
+            return 2
     print(json.dumps(plan, indent=2) if args.json else markdown(plan))
     return 0

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from model.calendar import hours_per_month
@@ -17,7 +17,9 @@ from model.plan.cache import cache_profile, node_cache, plan_ttl, storage_usd_pe
 from model.plan.cost import SECONDS_PER_HOUR, plan_cost, tier_prices
 from model.plan.energy import plan_energy
 from model.plan.inputs import PlanInputs
-from model.plan.serving import deployments, prefill_service_s, size_serving
+from model.plan.fleet import fleet_serving, gpus_by_region, nodes_of
+from model.plan.serving import (deployments, e2e_splits, kv_transfer_bytes, prefill_service_s, size_serving,
+                                zero_load_floors)
 from model.checks import ParameterError
 from model.parameters import default
 
@@ -45,7 +47,10 @@ ASSUMPTIONS = (
     "capacity limit): a group whose TTL comes out shorter than its reuse intervals is not worth keeping at that "
     "price, and the capacity then is an upper bound (--simulate replays the trace with the TTLs and shows the hits "
     "they keep).",
-    "No spare GPUs, no diurnal peak: the fleet carries the mean demand of the concurrent sessions.",
+    "The pools are sized for peak_to_mean x the mean demand of the concurrent sessions, split over the regions by "
+    "their shares, each region with spare_fraction hot spares rounded up apart (the fleet chapter's split_fleet); "
+    "cost and energy per token are at the mean demand. Under --e2e-p95-s the reply's P95 is taken as the P95 TTFT "
+    "plus (reply - 1) x the P95 TPOT (exact when a busy replica delays both alike, above it otherwise).",
     "Energy is IT power (GPUs at TDP x utilisation, the node's other parts at their maximum); no PUE.",
 )
 
@@ -108,6 +113,73 @@ def compare_gpus(inputs: PlanInputs, gpus: list[str]) -> list[dict]:
     return rows
 
 
+@dataclass(frozen=True)
+class ServingSetup:
+    """What the serving pools of a plan are sized from: the model, the GPU, the tensor-parallel options that hold
+    the weights, the cache analysis (None without a cache) and the prompt tokens it serves from cache."""
+
+    arch: object
+    gpu: object
+    deps: list
+    profile: object
+    cached_tokens: int
+
+
+def serving_setup(i: PlanInputs) -> ServingSetup:
+    """The model, GPU, TP options and cached prefix of ``i`` (see :func:`make_plan` for the errors)."""
+    arch = i.architecture()
+    gpu = load_gpu(i.gpu)
+    if i.prompt_tokens + i.reply_tokens > arch.max_context_tokens:
+        raise ParameterError("prompt_tokens", i.prompt_tokens,
+                             f"<= {arch.max_context_tokens - i.reply_tokens:,} ({arch.name}'s context of "
+                             f"{arch.max_context_tokens:,} tokens less the {i.reply_tokens:,}-token reply)")
+    deps = deployments(arch, gpu, min(i.node_gpus, int(default("plan_tp_options_max"))), i.weight_dtype, i.kv_dtype)
+    if not deps:
+        raise ParameterError("gpu", i.gpu, f"a GPU on which {arch.name} in {i.weight_dtype} fits on at most "
+                                           f"{i.node_gpus} GPUs (try a larger GPU or --weight-dtype fp8)")
+    profile = cache_profile(i.turns_per_session, i.session_minutes, i.cache_hit_share, i.shared_prefix) \
+        if i.cache else None
+    cached = int(round(profile.token_hit_ratio * i.prompt_tokens)) if profile else 0
+    return ServingSetup(arch, gpu, deps, profile, min(cached, i.prompt_tokens - 1))
+
+
+def _sized(i: PlanInputs, setup: ServingSetup, demand: float, shape):
+    """The serving pools at the targets (or, under ``e2e_p95_s``, at the cheapest split of it), resized for the
+    fleet's peak, spares and regions; and the split chosen (None without ``e2e_p95_s``)."""
+    kw = dict(prompt_tokens=i.prompt_tokens, cached_tokens=setup.cached_tokens, reply_tokens=i.reply_tokens,
+              chunk_tokens=i.chunk_tokens, max_batch=i.max_batch, q=i.latency_quantile,
+              cv2=i.chunked_service_cv2, prefill_cv2=i.prefill_service_cv2, mode=i.disaggregation)
+
+    def sized(ttft, tpot):                   # TP options compared at the peak the pools are sized for
+        return fleet_serving(size_serving(setup.deps, demand * shape.peak_to_mean, ttft_s=ttft, tpot_s=tpot, **kw),
+                             demand, shape, mode=i.disaggregation)
+
+    if i.e2e_p95_s is None:
+        return sized(i.ttft_p95_s, i.tpot_p95_s), None
+    floors = zero_load_floors(setup.deps, prompt_tokens=i.prompt_tokens, cached_tokens=setup.cached_tokens,
+                              reply_tokens=i.reply_tokens, chunk_tokens=i.chunk_tokens, max_batch=i.max_batch,
+                              q=i.latency_quantile,
+                              transfer_bytes=kv_transfer_bytes(setup.arch, i.prompt_tokens, i.kv_dtype))
+    splits = e2e_splits(i.e2e_p95_s, ttft_floor_s=floors["ttft_p95_s"], tpot_floor_s=floors["tpot_p95_s"],
+                        reply_tokens=i.reply_tokens, points=int(default("plan_e2e_split_points")))
+    best = None
+    for ttft, tpot in splits:
+        try:
+            s = sized(ttft, tpot)
+        except ParameterError:
+            continue
+        if best is None or s.gpus < best[0].gpus:
+            best = (s, ttft, tpot)
+    if best is None:
+        raise ParameterError("e2e_p95_s", i.e2e_p95_s,
+                             f"a target some split between the first token and the rest meets (floors: TTFT "
+                             f"{floors['ttft_p95_s']:.3g} s, TPOT {floors['tpot_p95_s']:.3g} s)")
+    s, ttft, tpot = best
+    return s, {"e2e_p95_s": i.e2e_p95_s, "ttft_p95_s": ttft, "tpot_p95_s": tpot,
+               "splits_tried": len(splits), "zero_load_floor_s": floors["ttft_p95_s"]
+               + (i.reply_tokens - 1) * floors["tpot_p95_s"]}
+
+
 def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> dict:
     """The plan for ``inputs`` (default: the case study's service); with ``simulate`` one replica of each pool is
     also run through the discrete-event simulator at the plan's rate (:func:`model.plan.simulate.simulate_plan`).
@@ -119,34 +191,18 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
         zero-load floor, a missing price row).
     """
     i = inputs or PlanInputs()
-    arch = i.architecture()
-    gpu = load_gpu(i.gpu)
-    if i.prompt_tokens + i.reply_tokens > arch.max_context_tokens:
-        raise ParameterError("prompt_tokens", i.prompt_tokens,
-                             f"<= {arch.max_context_tokens - i.reply_tokens:,} ({arch.name}'s context of "
-                             f"{arch.max_context_tokens:,} tokens less the {i.reply_tokens:,}-token reply)")
-    deps = deployments(arch, gpu, min(i.node_gpus, int(default("plan_tp_options_max"))), i.weight_dtype, i.kv_dtype)
-    if not deps:
-        raise ParameterError("gpu", i.gpu, f"a GPU on which {arch.name} in {i.weight_dtype} fits on at most "
-                                           f"{i.node_gpus} GPUs (try a larger GPU or --weight-dtype fp8)")
+    setup = serving_setup(i)
+    arch, gpu, deps, profile, cached = setup.arch, setup.gpu, setup.deps, setup.profile, setup.cached_tokens
     demand = i.demand_requests_per_s
     q = i.latency_quantile
     kv_per_token = kv_footprint(arch, i.prompt_tokens, i.kv_dtype).kv_bytes_per_token
-
-    profile = cache_profile(i.turns_per_session, i.session_minutes, i.cache_hit_share, i.shared_prefix) \
-        if i.cache else None
-    cached = int(round(profile.token_hit_ratio * i.prompt_tokens)) if profile else 0
-    cached = min(cached, i.prompt_tokens - 1)
-    serving = size_serving(deps, demand, prompt_tokens=i.prompt_tokens, cached_tokens=cached,
-                           reply_tokens=i.reply_tokens, ttft_s=i.ttft_p95_s, tpot_s=i.tpot_p95_s,
-                           chunk_tokens=i.chunk_tokens, max_batch=i.max_batch, q=q, cv2=i.chunked_service_cv2,
-                           prefill_cv2=i.prefill_service_cv2,
-                           mode=i.disaggregation)
+    shape = i.fleet_shape
+    serving, split = _sized(i, setup, demand, shape)
     cache_pool = serving.prefill if serving.disaggregated else serving.aggregated
     dep = next(d for d in deps if d.n_gpus == cache_pool.tp)
-    node = lambda g: math.ceil(g / i.node_gpus - 1e-9)  # noqa: E731  (8-GPU servers)
-    nodes = sum(node(p.gpus) for p in serving.pools)
-    cache_nodes = node(cache_pool.gpus)
+    by_region = {p.role: gpus_by_region(p, demand, shape) for p in serving.pools}
+    nodes = sum(nodes_of(g, i.node_gpus) for g in by_region.values())
+    cache_nodes = nodes_of(by_region[cache_pool.role], i.node_gpus)
 
     price_probe = plan_cost(i, gpus=serving.gpus, dram_gb=0.0, ssd_gb=0.0)
     if profile:
@@ -162,7 +218,7 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
     else:
         nc, ttl, routing = None, None, "round-robin"
     cost = plan_cost(i, gpus=serving.gpus, dram_gb=(nc.dram_gb * cache_nodes if nc else 0.0),
-                     ssd_gb=(nc.ssd_gb * cache_nodes if nc else 0.0))
+                     ssd_gb=(nc.ssd_gb * cache_nodes if nc else 0.0), regions=shape.regions)
     energy = plan_energy(serving.pools, tdp_watts=gpu.tdp_watts, other_w_per_gpu=i.node_other_w_per_gpu,
                          tokens_per_hour=cost.tokens_per_month / hours_per_month(),
                          grid_g_co2_per_kwh=i.grid_g_co2_per_kwh)
@@ -190,14 +246,25 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
                    "model_display_name": arch.display_name, "config": i.config, "gpu": i.gpu,
                    "weight_dtype": i.weight_dtype, "kv_dtype": i.kv_dtype, "turns_per_session": i.turns_per_session,
                    "session_minutes": i.session_minutes, "prompt_tokens": i.prompt_tokens,
-                   "reply_tokens": i.reply_tokens, "ttft_p95_s": i.ttft_p95_s, "tpot_p95_s": i.tpot_p95_s,
+                   "reply_tokens": i.reply_tokens,
+                   "ttft_p95_s": split["ttft_p95_s"] if split else i.ttft_p95_s,
+                   "tpot_p95_s": split["tpot_p95_s"] if split else i.tpot_p95_s,
                    "latency_quantile": q, "max_batch": i.max_batch, "chunk_tokens": i.chunk_tokens,
                    "node_gpus": i.node_gpus, "cache": i.cache, "cache_hit_share": i.cache_hit_share,
                    "disaggregation": i.disaggregation, "grid_g_co2_per_kwh": i.grid_g_co2_per_kwh,
                    "shared_persona_tokens": i.shared_persona_tokens,
                    "character_persona_tokens": i.character_persona_tokens, "characters": i.characters,
                    "zipf_exponent": i.zipf_exponent, "chunked_service_cv2": i.chunked_service_cv2,
-                   "prefill_service_cv2": i.prefill_service_cv2},
+                   "prefill_service_cv2": i.prefill_service_cv2, "e2e_p95_s": i.e2e_p95_s,
+                   "peak_to_mean": i.peak_to_mean, "spare_fraction": i.spare_fraction, "regions": shape.regions,
+                   "region_shares": list(shape.region_shares)},
+        "fleet": {"peak_to_mean": shape.peak_to_mean, "spare_fraction": shape.spare_fraction,
+                  "regions": shape.regions, "region_shares": list(shape.region_shares),
+                  "serving_gpus": sum(p.replicas * p.tp for p in serving.pools),
+                  "spare_gpus": serving.gpus - sum(p.replicas * p.tp for p in serving.pools),
+                  "gpus_by_region": {role: g for role, g in by_region.items()},
+                  "scope": "serving GPUs sized at peak_to_mean x the mean demand, split over the regions, each "
+                           "with spare_fraction hot spares rounded up apart (model.economics.regions.split_fleet)"},
         "serving": {
             "chosen": "disaggregated" if dis else "aggregated",
             "aggregated": serving.aggregated.as_dict() if serving.aggregated else None,
@@ -211,6 +278,7 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
             "kv_transfer_gb_per_s": serving.transfer_bytes * demand / 1e9 if dis else 0.0,
             "zero_load_floor": serving.floors,
             "cached_prompt_tokens": cached,
+            "e2e_split": split,
         },
         "cache": {
             "scope": "per node of the pool holding the prefix cache (prefill when disaggregated)",

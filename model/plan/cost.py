@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from model.calendar import hours_per_month
 from model.economics.prices import api_price, gpu_price
 from model.hardware import load_tier
+from model.parameters import default
 from model.plan.cache import DRAM_TIER, SSD_TIER
 
 MILLION = 1e6
@@ -38,10 +39,12 @@ class Cost:
     tokens_per_month: float
     api_model: str
     api_usd_per_month: float
+    regions_usd_per_month: float = 0.0
 
     @property
     def usd_per_month(self) -> float:
-        return self.gpus_usd_per_month + self.dram_usd_per_month + self.ssd_usd_per_month + self.network_usd_per_month
+        return (self.gpus_usd_per_month + self.dram_usd_per_month + self.ssd_usd_per_month
+                + self.network_usd_per_month + self.regions_usd_per_month)
 
     @property
     def usd_per_million_tokens(self) -> float:
@@ -53,13 +56,15 @@ class Cost:
 
     def break_even_usd_per_gpu_hour(self, gpus: int) -> float:
         """GPU-hour price at which the plan costs what the API charges for the same tokens."""
-        rest = self.dram_usd_per_month + self.ssd_usd_per_month + self.network_usd_per_month
+        rest = (self.dram_usd_per_month + self.ssd_usd_per_month + self.network_usd_per_month
+                + self.regions_usd_per_month)
         return (self.api_usd_per_month - rest) / (gpus * hours_per_month()) if gpus else float("nan")
 
     def as_dict(self, gpus: int) -> dict:
         return {"usd_per_gpu_hour": self.usd_per_gpu_hour, "gpu_price": self.price_label,
                 "by_item_usd_per_month": {"gpus": self.gpus_usd_per_month, "dram": self.dram_usd_per_month,
-                                          "ssd": self.ssd_usd_per_month, "network": self.network_usd_per_month},
+                                          "ssd": self.ssd_usd_per_month, "network": self.network_usd_per_month,
+                                          "regions": self.regions_usd_per_month},
                 "tokens_per_month": self.tokens_per_month, "api_model": self.api_model,
                 "api_usd_per_month": self.api_usd_per_month,
                 "api_usd_per_million_tokens": self.api_usd_per_million_tokens,
@@ -74,8 +79,9 @@ def tier_prices(inputs) -> tuple[float, float]:
     return dram, ssd
 
 
-def plan_cost(inputs, *, gpus: int, dram_gb: float, ssd_gb: float) -> Cost:
-    """Monthly cost of ``gpus`` GPUs and ``dram_gb``/``ssd_gb`` of cache (whole fleet) for ``inputs``."""
+def plan_cost(inputs, *, gpus: int, dram_gb: float, ssd_gb: float, regions: int = 1) -> Cost:
+    """Monthly cost of ``gpus`` GPUs and ``dram_gb``/``ssd_gb`` of cache (whole fleet) for ``inputs``, and of
+    ``regions`` − 1 regions beyond the first at ``econ_region_fixed_usd_per_month`` each."""
     price = gpu_price(inputs.gpu, inputs.gpu_provider, inputs.gpu_pricing, inputs.gpu_usd_per_hour,
                       names=PRICE_FLAGS)
     tokens = tokens_per_month(inputs.demand_requests_per_s, inputs.prompt_tokens, inputs.reply_tokens)
@@ -84,4 +90,4 @@ def plan_cost(inputs, *, gpus: int, dram_gb: float, ssd_gb: float) -> Cost:
     api_month = inputs.demand_requests_per_s * hours_per_month() * SECONDS_PER_HOUR * per_request / MILLION
     dram, ssd = tier_prices(inputs)
     return Cost(price.usd_per_gpu_hour, price.label, gpus * price.usd_per_gpu_month(), dram_gb * dram, ssd_gb * ssd,
-                0.0, tokens, api.model, api_month)
+                0.0, tokens, api.model, api_month, (regions - 1) * default("econ_region_fixed_usd_per_month"))

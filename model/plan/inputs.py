@@ -72,6 +72,18 @@ class PlanInputs:
     chunked_service_cv2, prefill_service_cv2 : float
         Squared coefficient of variation of prompt service in the waiting-time tail of an aggregated
         (chunked-prefill) replica's queue and of a prefill replica's.
+    e2e_p95_s : float or None
+        A target of the latency quantile of the whole reply (first token + the rest), s, instead of
+        ``ttft_p95_s`` and ``tpot_p95_s``: the plan splits it between the two (:func:`model.plan.serving.e2e_splits`)
+        and keeps the cheapest split.
+    peak_to_mean : float
+        Demand the pools are sized for, as a multiple of the sessions' mean (>= 1).
+    spare_fraction : float
+        Hot spares per region, as a share of its serving GPUs (>= 0).
+    regions : int
+        Regions the fleet is split over.
+    region_shares : tuple of float or None
+        Share of the demand each region serves (sums to 1; one per region); None: equal shares.
     """
 
     sessions: float = _d("case_study_sessions_target")
@@ -108,6 +120,11 @@ class PlanInputs:
     requests_per_s: float | None = None
     chunked_service_cv2: float = _d("plan_service_cv2")
     prefill_service_cv2: float = _d("plan_prefill_service_cv2")
+    e2e_p95_s: float | None = None
+    peak_to_mean: float = _d("plan_peak_to_mean")
+    spare_fraction: float = _d("plan_spare_fraction")
+    regions: int = _d("plan_regions", int)
+    region_shares: tuple | None = None
 
     def __post_init__(self):
         check_positive("sessions", self.sessions)
@@ -140,6 +157,16 @@ class PlanInputs:
             check_positive("requests_per_s", self.requests_per_s)
         check_nonnegative("chunked_service_cv2", self.chunked_service_cv2)
         check_nonnegative("prefill_service_cv2", self.prefill_service_cv2)
+        if self.e2e_p95_s is not None:
+            check_positive("e2e_p95_s", self.e2e_p95_s)
+        from model.plan.fleet import FleetShape, region_shares_from
+
+        check_int("regions", self.regions, low=1)
+        if self.region_shares is not None:
+            if isinstance(self.region_shares, (str, bytes)) or not hasattr(self.region_shares, "__len__"):
+                raise ParameterError("region_shares", self.region_shares, "a list of shares summing to 1")
+            object.__setattr__(self, "region_shares", tuple(self.region_shares))
+        FleetShape(self.peak_to_mean, self.spare_fraction, region_shares_from(self.regions, self.region_shares))
         if self.chunk_tokens <= self.max_batch:
             raise ParameterError("chunk_tokens", self.chunk_tokens,
                                  f"> max_batch ({self.max_batch}): a step must hold a full decode batch and a "
@@ -170,6 +197,13 @@ class PlanInputs:
 
         return SharedPrefix(self.shared_persona_tokens, self.character_persona_tokens, self.characters,
                             self.zipf_exponent)
+
+    @property
+    def fleet_shape(self):
+        """The peak, spares and regions (:class:`model.plan.fleet.FleetShape`)."""
+        from model.plan.fleet import FleetShape, region_shares_from
+
+        return FleetShape(self.peak_to_mean, self.spare_fraction, region_shares_from(self.regions, self.region_shares))
 
     def architecture(self):
         """The model's :class:`~model.architectures.Architecture` (by name, or read from ``config``)."""

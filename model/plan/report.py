@@ -20,6 +20,21 @@ def _pool_row(name: str, p: dict | None) -> str:
             f"{human(p['gpus'])} | {ttft} | {tpot} |")
 
 
+def _fleet_line(plan: dict) -> str:
+    f = plan["fleet"]
+    regions = ("one region" if f["regions"] == 1 else
+               f"{f['regions']} regions (shares " + ", ".join(human(x, kind="percent") for x in f["region_shares"])
+               + "; GPUs " + ", ".join(human(sum(g[k] for g in f["gpus_by_region"].values()))
+                                       for k in range(f["regions"])) + ")")
+    split = plan["serving"].get("e2e_split")
+    e2e = (f" The P95 reply target of {seconds(split['e2e_p95_s'])} is split as TTFT ≤ {seconds(split['ttft_p95_s'])}"
+           f" and TPOT ≤ {seconds(split['tpot_p95_s'])}, the cheapest of {split['splits_tried']} splits (zero-load "
+           f"floor {seconds(split['zero_load_floor_s'])})." if split else "")
+    return (f"- Fleet: {human(f['serving_gpus'])} serving GPUs sized for {human(f['peak_to_mean'])} × the mean "
+            f"demand + {human(f['spare_gpus'])} hot spares ({human(f['spare_fraction'], kind='percent')} per "
+            f"region), in {regions}.{e2e}")
+
+
 def markdown(plan: dict) -> str:
     """The report of a plan made by :func:`model.plan.compose.make_plan`."""
     i, s, c, cost, e = plan["inputs"], plan["serving"], plan["cache"], plan["cost"], plan["energy"]
@@ -39,6 +54,7 @@ def markdown(plan: dict) -> str:
         f"- **{human(plan['gpus'])} GPUs** on {human(plan['nodes'])} {i['node_gpus']}-GPU nodes, as {chosen}"
         + (f": {human(plan['prefill_gpus'])} prefill + {human(plan['decode_gpus'])} decode GPUs"
            if plan["disaggregated"] else "") + ".",
+        _fleet_line(plan),
         f"- KV cache per node (scope: {c['scope']}): HBM {_gb(plan['hbm_gb_per_node'])}, DRAM "
         f"{_gb(plan['dram_gb_per_node'])}, SSD {_gb(plan['ssd_gb_per_node'])}.",
         f"- Routing: **{plan['routing']}**; TTL: "
@@ -154,3 +170,60 @@ def markdown(plan: dict) -> str:
                   ""]
     lines += ["## Assumptions", ""] + [f"- {a}" for a in plan["assumptions"]]
     return "\n".join(lines)
+
+
+# --- HTML with charts -----------------------------------------------------------------------------------------
+#: Pixels around each chart: the static SVG is laid out with the renderer's font, a browser may draw wider text.
+PADDING = {"left": 40, "right": 40, "top": 5, "bottom": 5}
+
+def charts(plan: dict) -> list:
+    """Altair charts of a plan: the GPUs of each way of serving (the chosen one marked) and the cost by item."""
+    import altair as alt
+    import pandas as pd
+
+    s = plan["serving"]
+    rows = []
+    for way, pools in (("aggregated", ["aggregated"]), ("disaggregated", ["prefill", "decode"])):
+        for role in pools:
+            if s.get(role):
+                rows.append({"way": way, "pool": role, "gpus": s[role]["gpus"]})
+    gpus = alt.Chart(pd.DataFrame(rows)).mark_bar().encode(
+        x=alt.X("gpus:Q", title="GPUs, with spares (count)", stack="zero"),
+        y=alt.Y("way:N", title=None, axis=alt.Axis(labelLimit=300)),
+        color=alt.Color("pool:N", title="pool", scale=alt.Scale(scheme="tableau10"),
+                        legend=alt.Legend(labelLimit=300)),
+        tooltip=["way", "pool", alt.Tooltip("gpus:Q", format=",")],
+    ).properties(width=560, height=90, padding=PADDING,
+                 title=f"GPUs of each way of serving at the latency targets (the plan takes {s['chosen']})")
+    items = plan["cost"]["by_item_usd_per_month"]
+    cost = alt.Chart(pd.DataFrame({"item": list(items), "usd": list(items.values())})).mark_bar().encode(
+        x=alt.X("usd:Q", title="USD per month"), y=alt.Y("item:N", title=None, sort=None),
+        tooltip=["item", alt.Tooltip("usd:Q", format="$,.0f")],
+    ).properties(width=560, height=120, padding=PADDING, title="Cost by item")
+    return [gpus, cost]
+
+
+def html(plan: dict) -> str:
+    """The report (:func:`markdown`) as one HTML page with its charts as inline SVG (rendered here by vl-convert:
+    the page loads nothing)."""
+    import html as html_lib
+
+    import vl_convert as vlc
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown(plan))
+    svgs = "\n".join(f'<figure class="chart">{vlc.vegalite_to_svg(c.to_dict())}</figure>' for c in charts(plan))
+    title = html_lib.escape(markdown(plan).splitlines()[0].lstrip("# "))
+    head, mark, rest = body.partition("<h2>Serving")       # the charts after the answer, before its detail
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + title + "</title>"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}"
+            "td:first-child,th:first-child{text-align:left}</style></head><body>\n"
+            + head + svgs + "\n" + mark + rest + "</body></html>\n")
+
+
+def write_html(plan: dict, path) -> None:
+    """Write :func:`html` to ``path`` atomically (a reader never sees half a page)."""
+    from model.io import atomic_write_text
+
+    atomic_write_text(path, html(plan))

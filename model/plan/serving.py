@@ -338,7 +338,8 @@ class Serving:
         return self.aggregated.gpus if self.aggregated else math.inf
 
 
-def _best(pools):
+def best_pool(pools):
+    """The pool of fewest GPUs among ``pools`` (None skipped; ties: fewer busy GPUs, then the smaller TP), or None."""
     pools = [p for p in pools if p is not None]
     return min(pools, key=lambda p: (p.gpus, p.busy_gpus, p.tp)) if pools else None
 
@@ -361,13 +362,13 @@ def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, c
     arch = deps[0].arch
     kv_dtype = deps[0].kv_dtype
     nbytes = kv_transfer_bytes(arch, prompt_tokens, kv_dtype)
-    agg = _best(aggregated_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+    agg = best_pool(aggregated_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                                 reply_tokens=reply_tokens, ttft_s=ttft_s, tpot_s=tpot_s, chunk_tokens=chunk_tokens,
                                 max_batch=max_batch, q=q, cv2=cv2) for d in deps)
-    dec = _best(decode_pool(d, demand, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens, tpot_s=tpot_s,
+    dec = best_pool(decode_pool(d, demand, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens, tpot_s=tpot_s,
                             max_batch=max_batch, q=q) for d in deps)
     link = lambda tp: min(tp, dec.tp) if dec else tp  # noqa: E731
-    pre = _best(prefill_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+    pre = best_pool(prefill_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                              transfer_s=kv_transfer_s(nbytes, link(d.n_gpus)), ttft_s=ttft_s, q=q,
                              cv2=prefill_cv2)
                for d in deps)
@@ -411,3 +412,34 @@ def zero_load_floors(deps, *, prompt_tokens, cached_tokens, reply_tokens, chunk_
         if decode_batch_limit(d, prompt_tokens, reply_tokens, max_batch) >= 1:
             tpot = min(tpot, float(d.decode_time(1, ctx)))
     return {"ttft_p95_s": ttft, "tpot_p95_s": tpot}
+
+
+def e2e_splits(e2e_s: float, *, ttft_floor_s: float, tpot_floor_s: float, reply_tokens: int, points: int
+               ) -> list[tuple[float, float]]:
+    """(TTFT, TPOT) targets that together make an end-to-end target: TTFT + (o − 1) × TPOT = ``e2e_s``, the slack
+    above the zero-load floor (TTFT floor + (o − 1) × TPOT floor) shared between the two at ``points`` evenly spaced
+    splits (the ends, where one target sits on its floor, left out). A one-token reply has no TPOT: one split,
+    the whole target for the first token.
+
+    The reply's P95 is taken as the sum of the two P95s: exact when a busy replica delays both alike, above it
+    when they vary apart.
+
+    Raises
+    ------
+    ParameterError
+        naming ``e2e_p95_s`` when the target is not above the floor (the message gives it).
+    """
+    steps = reply_tokens - 1
+    floor = ttft_floor_s + steps * tpot_floor_s
+    if not e2e_s > floor:
+        raise ParameterError("e2e_p95_s", e2e_s, f"> {floor:.3g} s, the zero-load floor (an idle replica's first "
+                                                 f"token {ttft_floor_s:.3g} s + {steps:,} × one sequence's decode "
+                                                 f"step {tpot_floor_s:.3g} s)")
+    if steps == 0:
+        return [(e2e_s, e2e_s)]
+    slack = e2e_s - floor
+    out = []
+    for k in range(1, points + 1):
+        share = k / (points + 1)
+        out.append((ttft_floor_s + share * slack, tpot_floor_s + (1.0 - share) * slack / steps))
+    return out

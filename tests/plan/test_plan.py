@@ -1,5 +1,5 @@
-"""python -m model.plan: the JSON contract, the case study's plan against the fleet and economics chapters' own
-functions, the closed forms of the pools, bad flags, and an MoE/MLA model."""
+"""python -m model.plan: the JSON contract, the closed forms of the pools, bad flags, and an MoE/MLA model (the
+case study's plan against the other chapters' model calls: test_agreement.py)."""
 import json
 import math
 
@@ -56,60 +56,6 @@ def test_demand_is_the_fleet_chapters(case_study):
 
     assert case_study["inputs"]["demand_requests_per_s"] == turn_rate_per_s(1_000_000, turns_per_session=200,
                                                                             session_minutes=30)
-
-
-def test_fleet_agrees_with_the_fleet_chapter():
-    """The fleet chapter sizes its 1M-session fleet from a simulated load sweep of one 8-GPU replica under vLLM's
-    default scheduler (:func:`replica_load_sweep`, :func:`fleet_sizing_table`; P95 TTFT ≤ 3.2 s, every prompt
-    prefilled whole, no TPOT target). That scheduler runs prompts in steps of their own ahead of the decodes, so
-    its TTFT is a prompt queue's and the decodes fill the time left: the plan's closed form of that split is its
-    disaggregated pools with only the TTFT target binding (no cache, TPOT target out of the way).
-
-    Tolerance −10% / +20%: the step-time model's validated TTFT error is about 9% (either way), and the plan's
-    prompt queue is conservative at the high utilisation a loose TTFT target allows (the simulator packs waiting
-    prompts into one step; :data:`plan_prefill_service_cv2`'s check: 3.1 s against 2.1 s at 0.88). And no plan
-    carries the demand on fewer GPUs than saturated replicas would (the chapter's Little's-law count,
-    :func:`busy_gpus` at :func:`replica_saturation_rate_per_s`, TP 8)."""
-    from model.economics.fleet_sizing import fleet_sizing_table, replica_load_sweep, replica_saturation_rate_per_s
-    from model.serving.capacity import busy_gpus
-
-    plan = make_plan(PlanInputs(cache=False, tpot_p95_s=10.0, disaggregation="disaggregated"))
-    sat, sweep = replica_load_sweep("llama-2-70b", "a100-80gb", 8, prompt_tokens=2000, reply_tokens=100,
-                                    n_requests=300)
-    chapter = fleet_sizing_table(sweep, sat, latency_metrics=["ttft_s_p95"], latency_target_s=3.2,
-                                 session_counts=[1_000_000], replica_gpus=8, turns_per_session=200,
-                                 session_minutes=30, spare_share=0.0)
-    ratio = plan["gpus"] / float(chapter["gpus"].iloc[0])
-    assert 0.9 <= ratio <= 1.2, ratio
-    rate = replica_saturation_rate_per_s("llama-2-70b", "a100-80gb", 8, prompt_tokens=2000, reply_tokens=100)
-    assert plan["gpus"] >= busy_gpus(plan["inputs"]["demand_requests_per_s"], replica_rate_per_s=rate,
-                                     gpus_per_replica=8)
-
-
-def test_price_per_token_agrees_with_the_economics_chapter(no_cache):
-    """The economics chapter prices a token as GPU-hour price ÷ (tokens/s per GPU × utilisation)
-    (:func:`self_hosted_usd_per_million_tokens`) at the saturation throughput of a TP-4 replica
-    (:func:`modelled_tokens_per_s_per_gpu`) and the case study's 92% utilisation.
-
-    The plan, with no DRAM or SSD to pay, must price its tokens exactly that way at its own throughput and load
-    (relative 1e-9: the same arithmetic); and since a replica held to the SLO carries less than a saturated
-    one, its price per token lies between the chapter's at full utilisation and 1.35 × the chapter's figure
-    (the SLO's cost in throughput, see :func:`test_fleet_agrees_with_the_fleet_chapter`)."""
-    from model.economics.prices import gpu_price
-    from model.economics.token_cost import modelled_tokens_per_s_per_gpu, self_hosted_usd_per_million_tokens
-
-    price = gpu_price("a100-80gb", "aws", "on-demand").usd_per_gpu_hour
-    assert no_cache["cost"]["usd_per_gpu_hour"] == price
-    pools = [no_cache["serving"][r] for r in ("prefill", "decode")] if no_cache["disaggregated"] else \
-        [no_cache["serving"]["aggregated"]]
-    tokens_per_s = no_cache["inputs"]["demand_requests_per_s"] * 2100
-    per_gpu = tokens_per_s / sum(p["busy_gpus"] for p in pools)
-    load = sum(p["busy_gpus"] for p in pools) / no_cache["gpus"]
-    assert no_cache["usd_per_million_tokens"] == pytest.approx(
-        self_hosted_usd_per_million_tokens(price, per_gpu, load), rel=1e-9)
-    tps = modelled_tokens_per_s_per_gpu("llama-2-70b", "a100-80gb", 4, prompt_tokens=2000, reply_tokens=100)
-    chapter = self_hosted_usd_per_million_tokens(price, tps, 0.92)
-    assert self_hosted_usd_per_million_tokens(price, tps, 1.0) <= no_cache["usd_per_million_tokens"] <= 1.35 * chapter
 
 
 def test_the_cache_saves_gpus(case_study, no_cache):
@@ -297,28 +243,6 @@ def test_simulate_checks_each_pool(capsys):
     assert -0.5 <= sim["prefill"]["relative_difference"]["ttft_p95_s"] <= 0.0, sim["prefill"]
     rc, out, err = run(["--simulate", "--sessions", "10000"], capsys)
     assert rc == 0 and "## Simulated check" in out
-
-
-def test_cache_agrees_with_the_fleet_cache_chapter(case_study):
-    """The fleet-cache chapter's record (data/records/chat_fleet, need.csv: session routing, 100 sessions per node,
-    cache sized for 90% of the ideal hit ratio) against the plan's own analysis of its generated 100-session trace,
-    before the plan scales it to its nodes and prompt: the ideal hit ratio within 15% and the cache per 100
-    sessions within 20%, and neither needs DRAM or SSD. Why that wide: the record samples nodes of replayed fleets
-    (its ideal ranges 0.51-0.58 and its need 117-140 GB across its 10K, 100K and 1M-session fleets), the plan
-    analyses one generated node."""
-    import pandas as pd
-
-    from model.io import DATA
-
-    need = pd.read_csv(DATA / "records" / "chat_fleet" / "need.csv")
-    row = need[(need["sessions"] == 1_000_000) & (need["route"] == "session")].iloc[0]
-    c = case_study["cache"]
-    assert c["trace"]["sessions"] == 100
-    assert c["ideal_hit_ratio"] == pytest.approx(row["ideal"], rel=0.15)
-    gb = c["capacity_blocks_in_trace"] * 512 * c["kv_bytes_per_token"] / 1e9
-    assert gb == pytest.approx(row["need_gb"], rel=0.20)
-    assert row["dram_gb"] == row["ssd_gb"] == 0 and case_study["dram_gb_per_node"] == case_study["ssd_gb_per_node"] == 0
-    assert case_study["routing"] == "session"
 
 
 def test_a_request_rate_and_a_shared_prefix_of_ones_own(capsys):
