@@ -3,6 +3,7 @@
 transforms (logit, log, their clips and floors), rounding to significant figures, and a short fit on a few
 calibration rows."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -113,9 +114,10 @@ def test_transforms_by_hand():
     x = _to_x(START)
     logit = lambda p: math.log(p / (1 - p))                  # noqa: E731
     assert list(FITTED) == ["mfu", "mbu", "attention_mfu", "attention_mbu", "mfu_half_tokens", "overlap",
-                            "layer_overhead_s", "allreduce_latency_s", "low_precision_mfu", "low_precision_mbu"]
+                            "layer_overhead_s", "allreduce_latency_s", "low_precision_mfu", "low_precision_mbu",
+                            "fp4_mfu", "fp4_mbu"]
     assert_allclose(x, [logit(0.63), logit(0.584), 0.0, 0.0, math.log(64.0), logit(0.2), math.log(20e-6),
-                        math.log(10e-6), logit(0.7), logit(0.9)], rtol=1e-12, atol=1e-15)
+                        math.log(10e-6), logit(0.7), logit(0.9), logit(0.7), logit(0.9)], rtol=1e-12, atol=1e-15)
     back = _from_x(x)
     assert list(back) == list(FITTED)
     assert_allclose([back[k] for k in FITTED], [START[k] for k in FITTED], rtol=1e-12)
@@ -127,7 +129,7 @@ def test_transforms_by_hand():
                                             math.log(1e-7)], rtol=1e-9)
     assert_allclose(_to_x({**START, "mfu_half_tokens": 1.0, "layer_overhead_s": 1e-7})[[4, 6]],
                     [0.0, math.log(1e-7)], rtol=1e-12, atol=1e-15)
-    z = _from_x(np.array([0.0, math.log(3.0), 0, 0, math.log(5.0), 0, 0, 0, 0, 0]))
+    z = _from_x(np.array([0.0, math.log(3.0), 0, 0, math.log(5.0), 0, 0, 0, 0, 0, 0, 0]))
     assert_allclose([z["mfu"], z["mbu"], z["mfu_half_tokens"], z["layer_overhead_s"]], [0.5, 0.75, 5.0, 1.0],
                     rtol=1e-12)
 
@@ -254,8 +256,9 @@ def test_default_budget_and_float_start():
 
 
 def test_fit_defaults(monkeypatch):
-    """Without points the fit reads the measured ones (152 calibration rows of data/measurements); it starts at
-    START with a budget of 600 evaluations."""
+    """Without points the fit reads the measured ones (the calibration rows of data/measurements that the accuracy
+    rules predict: more than the 152 Llama rows, at most every calibration row); it starts at START with a budget
+    of 600 evaluations."""
     import model.serving.step_time_fit as fit_module
     seen = {}
 
@@ -267,7 +270,8 @@ def test_fit_defaults(monkeypatch):
     fit = fit_step_time()
     assert seen["max_evals"] == 600
     assert_allclose(seen["x0"], _to_x(START), rtol=1e-15)
-    assert 100 < fit.calibration_rows <= 152
+    table = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "measurements" / "step_time_points.csv")
+    assert 152 < fit.calibration_rows <= int((table["role"] == "calibration").sum())
     assert_allclose([fit.params[k] for k in FITTED], [START[k] for k in FITTED], rtol=1e-12)
 
 
