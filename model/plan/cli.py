@@ -36,7 +36,8 @@ FLAGS = {"sessions": "--sessions", "turns_per_session": "--turns-per-session",
          "tpot_p95_s": "--tpot-p95-s", "latency_quantile": "--latency-quantile",
          "gpu_provider": "--gpu-provider", "gpu_pricing": "--gpu-pricing",
          "gpu_usd_per_hour": "--gpu-usd-per-hour", "api_model": "--api-model", "max_batch": "--max-batch",
-         "chunk_tokens": "--chunk-tokens", "node_gpus": "--node-gpus", "cache_hit_share": "--cache-hit-share",
+         "chunk_tokens": "--chunk-tokens", "node_gpus": "--node-gpus",
+         "max_nodes_per_replica": "--max-nodes-per-replica", "cache_hit_share": "--cache-hit-share",
          "disaggregation": "--disaggregation", "grid_g_co2_per_kwh": "--grid-g-co2-per-kwh",
          "node_other_w_per_gpu": "--node-other-w-per-gpu", "name": "--model", "cache": "--no-cache",
          "shared_persona_tokens": "--shared-persona-tokens", "character_persona_tokens": "--character-persona-tokens",
@@ -98,6 +99,9 @@ def _parser() -> ArgumentParser:
     p.add_argument("--chunk-tokens", type=int,
                    help=f"tokens per step of chunked prefill (> --max-batch; default {dflt['chunk_tokens']})")
     p.add_argument("--node-gpus", type=int, help=f"GPUs per server (>= 1; default {dflt['node_gpus']})")
+    p.add_argument("--max-nodes-per-replica", type=int,
+                   help="most nodes one expert-parallel prefill or decode replica of an MoE model spans (>= 1; "
+                        f"default {dflt['max_nodes_per_replica']}, DeepSeek's decode unit)")
     p.add_argument("--cache-hit-share", type=float,
                    help=f"share of the ideal prefix hit ratio the cache is sized for, in (0, 1] "
                         f"(default {dflt['cache_hit_share']:g})")

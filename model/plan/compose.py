@@ -18,8 +18,8 @@ from model.plan.cost import SECONDS_PER_HOUR, plan_cost, tier_prices
 from model.plan.energy import plan_energy
 from model.plan.inputs import PlanInputs
 from model.plan.fleet import fleet_serving, gpus_by_region, nodes_of
-from model.plan.serving import (deployments, e2e_splits, kv_transfer_bytes, prefill_service_s, size_serving,
-                                zero_load_floors)
+from model.plan.serving import (deployments, e2e_splits, expert_parallel_deployments, pool_deployment,
+                                prefill_service_s, size_serving, zero_load_floors)
 from model.checks import ParameterError
 from model.parameters import default
 
@@ -116,13 +116,20 @@ def compare_gpus(inputs: PlanInputs, gpus: list[str]) -> list[dict]:
 @dataclass(frozen=True)
 class ServingSetup:
     """What the serving pools of a plan are sized from: the model, the GPU, the tensor-parallel options that hold
-    the weights, the cache analysis (None without a cache) and the prompt tokens it serves from cache."""
+    the weights (``deps``, inside a node), the expert-parallel replicas of whole nodes of an MoE model
+    (``ep_deps``), the cache analysis (None without a cache) and the prompt tokens it serves from cache."""
 
     arch: object
     gpu: object
     deps: list
     profile: object
     cached_tokens: int
+    ep_deps: tuple = ()
+
+    @property
+    def all_deps(self) -> list:
+        """Every replica option: the tensor-parallel ones, then the expert-parallel ones."""
+        return list(self.deps) + list(self.ep_deps)
 
 
 def serving_setup(i: PlanInputs) -> ServingSetup:
@@ -134,13 +141,18 @@ def serving_setup(i: PlanInputs) -> ServingSetup:
                              f"<= {arch.max_context_tokens - i.reply_tokens:,} ({arch.name}'s context of "
                              f"{arch.max_context_tokens:,} tokens less the {i.reply_tokens:,}-token reply)")
     deps = deployments(arch, gpu, min(i.node_gpus, int(default("plan_tp_options_max"))), i.weight_dtype, i.kv_dtype)
-    if not deps:
-        raise ParameterError("gpu", i.gpu, f"a GPU on which {arch.name} in {i.weight_dtype} fits on at most "
-                                           f"{i.node_gpus} GPUs (try a larger GPU or --weight-dtype fp8)")
+    ep_deps = tuple(expert_parallel_deployments(arch, gpu, i.node_gpus, i.max_nodes_per_replica, i.weight_dtype,
+                                                i.kv_dtype))
+    if not deps and not ep_deps:
+        where = (f"on at most {i.max_nodes_per_replica} nodes of {i.node_gpus} GPUs with expert parallelism"
+                 if arch.is_moe else f"on at most {i.node_gpus} GPUs")
+        raise ParameterError("gpu", i.gpu, f"a GPU on which {arch.name} in {i.weight_dtype} fits {where} (try a "
+                                           f"larger GPU or --weight-dtype fp8"
+                                           + (", or a larger --max-nodes-per-replica)" if arch.is_moe else ")"))
     profile = cache_profile(i.turns_per_session, i.session_minutes, i.cache_hit_share, i.shared_prefix) \
         if i.cache else None
     cached = int(round(profile.token_hit_ratio * i.prompt_tokens)) if profile else 0
-    return ServingSetup(arch, gpu, deps, profile, min(cached, i.prompt_tokens - 1))
+    return ServingSetup(arch, gpu, deps, profile, min(cached, i.prompt_tokens - 1), ep_deps)
 
 
 def _sized(i: PlanInputs, setup: ServingSetup, demand: float, shape):
@@ -151,15 +163,14 @@ def _sized(i: PlanInputs, setup: ServingSetup, demand: float, shape):
               cv2=i.chunked_service_cv2, prefill_cv2=i.prefill_service_cv2, mode=i.disaggregation)
 
     def sized(ttft, tpot):                   # TP options compared at the peak the pools are sized for
-        return fleet_serving(size_serving(setup.deps, demand * shape.peak_to_mean, ttft_s=ttft, tpot_s=tpot, **kw),
+        return fleet_serving(size_serving(setup.all_deps, demand * shape.peak_to_mean, ttft_s=ttft, tpot_s=tpot, **kw),
                              demand, shape, mode=i.disaggregation)
 
     if i.e2e_p95_s is None:
         return sized(i.ttft_p95_s, i.tpot_p95_s), None
-    floors = zero_load_floors(setup.deps, prompt_tokens=i.prompt_tokens, cached_tokens=setup.cached_tokens,
+    floors = zero_load_floors(setup.all_deps, prompt_tokens=i.prompt_tokens, cached_tokens=setup.cached_tokens,
                               reply_tokens=i.reply_tokens, chunk_tokens=i.chunk_tokens, max_batch=i.max_batch,
-                              q=i.latency_quantile,
-                              transfer_bytes=kv_transfer_bytes(setup.arch, i.prompt_tokens, i.kv_dtype))
+                              q=i.latency_quantile, kv_dtype=i.kv_dtype)
     splits = e2e_splits(i.e2e_p95_s, ttft_floor_s=floors["ttft_p95_s"], tpot_floor_s=floors["tpot_p95_s"],
                         reply_tokens=i.reply_tokens, points=int(default("plan_e2e_split_points")))
     best = None
@@ -192,14 +203,14 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
     """
     i = inputs or PlanInputs()
     setup = serving_setup(i)
-    arch, gpu, deps, profile, cached = setup.arch, setup.gpu, setup.deps, setup.profile, setup.cached_tokens
+    arch, gpu, deps, profile, cached = setup.arch, setup.gpu, setup.all_deps, setup.profile, setup.cached_tokens
     demand = i.demand_requests_per_s
     q = i.latency_quantile
     kv_per_token = kv_footprint(arch, i.prompt_tokens, i.kv_dtype).kv_bytes_per_token
     shape = i.fleet_shape
     serving, split = _sized(i, setup, demand, shape)
     cache_pool = serving.prefill if serving.disaggregated else serving.aggregated
-    dep = next(d for d in deps if d.n_gpus == cache_pool.tp)
+    dep = pool_deployment(cache_pool, deps)
     by_region = {p.role: gpus_by_region(p, demand, shape) for p in serving.pools}
     nodes = sum(nodes_of(g, i.node_gpus) for g in by_region.values())
     cache_nodes = nodes_of(by_region[cache_pool.role], i.node_gpus)
@@ -211,7 +222,7 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
                         batch=cache_pool.batch, prompt_tokens=i.prompt_tokens, reply_tokens=i.reply_tokens,
                         cached_tokens=cached, kv_bytes_per_token=kv_per_token)
         recompute = (price_probe.usd_per_gpu_hour / SECONDS_PER_HOUR * dep.n_gpus
-                     * prefill_service_s(dep, i.prompt_tokens, 0) / i.prompt_tokens)
+                     * prefill_service_s(dep, i.prompt_tokens, 0) / (dep.attention_ranks * i.prompt_tokens))
         ttl = plan_ttl(profile, recompute_usd_per_token=recompute, kv_bytes_per_token=kv_per_token,
                        storage_usd_per_gb_month=storage_usd_per_gb_month(nc, *tier_prices(i)))
         routing = profile.routing
@@ -242,6 +253,8 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
         "nodes": nodes,
         "aggregated_gpus": serving.aggregated.gpus if serving.aggregated else None,
         "tp": {p.role: p.tp for p in serving.pools},
+        "replica_nodes": {p.role: p.nodes for p in serving.pools},
+        "expert_parallel": {p.role: p.ep for p in serving.pools},
         "inputs": {"sessions": i.sessions_in_progress, "demand_requests_per_s": demand, "model": arch.name,
                    "model_display_name": arch.display_name, "config": i.config, "gpu": i.gpu,
                    "weight_dtype": i.weight_dtype, "kv_dtype": i.kv_dtype, "turns_per_session": i.turns_per_session,
@@ -250,7 +263,7 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
                    "ttft_p95_s": split["ttft_p95_s"] if split else i.ttft_p95_s,
                    "tpot_p95_s": split["tpot_p95_s"] if split else i.tpot_p95_s,
                    "latency_quantile": q, "max_batch": i.max_batch, "chunk_tokens": i.chunk_tokens,
-                   "node_gpus": i.node_gpus, "cache": i.cache, "cache_hit_share": i.cache_hit_share,
+                   "node_gpus": i.node_gpus, "max_nodes_per_replica": i.max_nodes_per_replica, "cache": i.cache, "cache_hit_share": i.cache_hit_share,
                    "disaggregation": i.disaggregation, "grid_g_co2_per_kwh": i.grid_g_co2_per_kwh,
                    "shared_persona_tokens": i.shared_persona_tokens,
                    "character_persona_tokens": i.character_persona_tokens, "characters": i.characters,

@@ -51,7 +51,12 @@ class PlanInputs:
         A GPU-hour price of one's own; None: the GPU's ``gpu_provider``/``gpu_pricing`` row of
         ``data/prices/gpu_prices.csv``.
     max_batch, chunk_tokens : int
-        Most sequences in a step (vLLM ``--max-num-seqs``) and tokens per step of chunked prefill.
+        Most sequences in a step (vLLM ``--max-num-seqs``; per attention group of an expert-parallel replica) and
+        tokens per step of chunked prefill.
+    node_gpus : int
+        GPUs per node (one NVLink domain).
+    max_nodes_per_replica : int
+        Most whole nodes an expert-parallel prefill or decode replica of an MoE model spans.
     cache_hit_share : float
         Share of the ideal prefix hit ratio the cache of a node is sized for.
     cache : bool
@@ -106,6 +111,7 @@ class PlanInputs:
     max_batch: int = _d("batching_max_num_seqs", int)
     chunk_tokens: int = _d("batching_chunk_tokens", int)
     node_gpus: int = _d("plan_node_gpus", int)
+    max_nodes_per_replica: int = _d("plan_max_nodes_per_replica", int)
     cache_hit_share: float = _d("plan_cache_hit_share")
     cache: bool = True
     disaggregation: str = "auto"
@@ -142,6 +148,7 @@ class PlanInputs:
         check_int("max_batch", self.max_batch, low=1)
         check_int("chunk_tokens", self.chunk_tokens, low=2)
         check_int("node_gpus", self.node_gpus, low=1)
+        check_int("max_nodes_per_replica", self.max_nodes_per_replica, low=1)
         check_fraction("cache_hit_share", self.cache_hit_share, allow_zero=False)
         check_choice("disaggregation", self.disaggregation, ("auto", "aggregated", "disaggregated"))
         check_nonnegative("grid_g_co2_per_kwh", self.grid_g_co2_per_kwh)

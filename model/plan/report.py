@@ -16,7 +16,9 @@ def _pool_row(name: str, p: dict | None) -> str:
         return f"| {name} | no TP meets the targets | | | | | |"
     ttft = seconds(p["ttft_p95_s"]) if p.get("ttft_p95_s") is not None else "—"
     tpot = seconds(p["tpot_p95_s"]) if p.get("tpot_p95_s") is not None else "—"
-    return (f"| {name} | {p['tp']} | {human(p['replica_requests_per_s'])} | {human(p['replicas'])} | "
+    shape = f"TP {p['tp']}" if p.get("ep", 1) == 1 else \
+        f"EP {p['ep']} over {p['nodes']} node{'s' if p['nodes'] > 1 else ''}, attention data-parallel"
+    return (f"| {name} | {shape} | {human(p['replica_requests_per_s'])} | {human(p['replicas'])} | "
             f"{human(p['gpus'])} | {ttft} | {tpot} |")
 
 
@@ -78,7 +80,7 @@ def markdown(plan: dict) -> str:
         "",
         "## Serving: aggregated vs disaggregated at the SLO",
         "",
-        "| pool | TP | requests/s per replica | replicas | GPUs | P95 TTFT | P95 TPOT |",
+        "| pool | GPUs per replica | requests/s per replica | replicas | GPUs | P95 TTFT | P95 TPOT |",
         "|---|---|---|---|---|---|---|",
         _pool_row("aggregated (chunked prefill)", s["aggregated"]),
         _pool_row("disaggregated: prefill", s["prefill"]),

@@ -8,14 +8,20 @@ Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ
   time at quantile q is taken from the exponential tail of the M/G/1 wait, P(W > t) = ρ·exp(−t / m) with
   m = s (1 + cv²) / (2 (1 − ρ)) (:func:`wait_quantile`; cv² = ``plan_prefill_service_cv2`` = 0 on a prefill replica,
   whose prompts are alike, and ``plan_service_cv2``, fitted against the simulator, on a chunked one).
-- **Prefill pool.** One prompt at a time: s = prefill(p − c after c cached); KV transfer of the p tokens' KV
-  (:func:`model.kv.size.kv_footprint`) over the NICs of the smaller of the two replicas,
-  t_x = bytes / (min(TP_p, TP_d) × NICs per GPU × NIC bandwidth). P95 TTFT = s + t_x + W_q(s, ρ); the pool runs at
-  the highest ρ that meets the target. The transfer is not charged to the prefill GPUs' busy time (it streams
-  while the next prompt is computed).
+- **Prefill pool.** One prompt at a time per attention group (a tensor-parallel replica has one; an expert-parallel
+  replica with attention data parallelism one per GPU, r = ``Deployment.attention_ranks``): a step of r prompts
+  lasts s = prefill of r × (p − c after c cached) tokens, and the replica carries λ = ρ·r / s. The KV transfer
+  (:mod:`model.serving.kv_transfer`, one formula with the simulator): each GPU pair moves its share of the p
+  tokens' KV (the per-GPU bytes of a tensor-parallel group of min(TP_p, TP_d), TP = 1 under attention data
+  parallelism) over its NICs, t_x = latency + bytes per GPU / (NICs per GPU × NIC bandwidth). P95 TTFT =
+  s + t_x + W_q(s, ρ) (the wait of one server whose service is the whole step: conservative for r > 1, where a
+  prompt waits at most for the step in progress and the full ones queued before it); the pool runs at the
+  highest ρ that meets the target. The transfer is not charged to the prefill GPUs' busy time (it streams while
+  the next prompt is computed).
 - **Decode pool.** A step of B sequences at the mean context p + o/2 lasts t(B) (``Deployment.decode_time``);
   the batch is Poisson around its mean, so P95 TPOT = t(B + z·√B). B is the largest mean batch meeting the
-  target within ``max_batch`` and the KV capacity (:func:`model.serving.saturation.continuous_batch_limit`). A
+  target within ``max_batch`` per attention group and the KV capacity
+  (:func:`model.serving.saturation.continuous_batch_limit`). A
   replica completes B / ((o − 1) · t(B)) requests/s (Little's law); the first token comes from the prefill pool.
 - **Aggregated replica (chunked prefill).** Each step carries the B decoding sequences and prompt chunks, at
   most ``chunk_tokens`` tokens in all; steps with chunks and without alternate, B = λ (o − 1) t̄ (a fixed point;
@@ -28,9 +34,14 @@ The tails were checked against the discrete-event simulator (``python -m model.p
 plan): the decode replica's P95 TPOT within about 3%, the aggregated replica's P95 TTFT and TPOT within about 20%,
 the prefill replica's P95 TTFT conservative (the simulator packs waiting prompts into one step).
 
-GPUs of a pool = replicas × TP, replicas = ⌈λ_total / λ_replica⌉; busy GPUs (utilisation) from
+GPUs of a pool = replicas × GPUs per replica, replicas = ⌈λ_total / λ_replica⌉; busy GPUs (utilisation) from
 :func:`model.serving.capacity.busy_gpus`. Every TP in 1, 2, 4 … up to the node's GPUs that holds the weights is
-tried and the one needing the fewest GPUs kept.
+tried and the one needing the fewest GPUs kept. For an MoE model the prefill and decode pools also try replicas of
+1, 2, … ``max_nodes_per_replica`` whole nodes with expert parallelism over all their GPUs and attention data
+parallelism (:func:`expert_parallel_deployments`; DeepSeek-V3/R1's prefill units are 4 nodes with EP32, its decode
+units 18 nodes with EP144), whose all-to-all crosses the NICs once the replica spans nodes
+(:meth:`model.serving.step_time.Deployment.all_to_all_time`): they are kept where they need fewer GPUs, and they are
+the only options when the weights do not fit one node. Aggregated replicas stay tensor-parallel inside a node.
 """
 
 from __future__ import annotations
@@ -41,16 +52,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.checks import ParameterError
-from model.hardware import load_tier
 from model.kv.size import kv_footprint
 from model.parameters import default
 from model.rate_search import bisect_boundary
 from model.serving.capacity import busy_gpus
+from model.serving.kv_transfer import kv_transfer_bytes_per_gpu, load_link
 from model.serving.saturation import continuous_batch_limit
 from model.serving.step_time import Deployment
 
-#: The NIC of ``data/hardware.csv`` the KV transfer between pools crosses (ConnectX-7, 400 Gb/s).
-NIC_TIER = "rdma-nic-400g"
+#: The link of :mod:`model.serving.kv_transfer` the KV transfer between pools crosses (the NICs).
+KV_LINK = "nic"
 #: Relative precision of the rate searches (the tiering chapter's bisection tolerance, data/parameters).
 _REL_TOL_PARAMETER = "tiering_slo_rel_tol"
 #: Quantile at which ``plan_chunk_tpot_factor`` was fitted.
@@ -98,12 +109,35 @@ def deployments(arch, gpu, max_tp: int, weight_dtype: str, kv_dtype: str) -> lis
     return out
 
 
+def expert_parallel_deployments(arch, gpu, node_gpus: int, max_nodes: int, weight_dtype: str,
+                                kv_dtype: str) -> list[Deployment]:
+    """For an MoE model, a :class:`Deployment` of n whole nodes (n = 1 … ``max_nodes``, ``node_gpus`` GPUs each)
+    with expert parallelism over all n × ``node_gpus`` GPUs and attention data parallelism, for every n whose GPUs
+    hold the weights; empty for a dense model."""
+    if not arch.is_moe:
+        return []
+    out = []
+    for n in range(1, max_nodes + 1):
+        g = n * node_gpus
+        try:
+            out.append(Deployment(arch=arch, gpu=gpu, n_gpus=g, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+                                  expert_parallel=g, attention_data_parallel=True, node_gpus=node_gpus))
+        except ParameterError:
+            continue
+    return out
+
+
+def pool_deployment(pool, deps: list[Deployment]) -> Deployment:
+    """The deployment of ``deps`` a pool was sized on (its GPUs per replica and expert-parallel degree)."""
+    return next(d for d in deps if d.n_gpus == pool.tp and d.expert_parallel == pool.ep)
+
+
 @dataclass(frozen=True)
 class Pool:
     """One pool of identical replicas sized for a demand at the latency targets."""
 
     role: str                      # "aggregated", "prefill" or "decode"
-    tp: int
+    tp: int                        # GPUs per replica (the tensor-parallel degree unless ep > 1)
     replica_requests_per_s: float  # highest rate one replica carries within the targets
     replicas: int
     gpus: int
@@ -112,6 +146,8 @@ class Pool:
     tpot_p95_s: float              # at the replica's rate (NaN for the prefill pool)
     batch: float                   # running decode batch at that rate (0 for the prefill pool)
     busy_at_rate: float = 1.0      # share of time a replica computes at its rate (prefill: the queue's ρ)
+    ep: int = 1                    # expert-parallel degree (GPUs the routed experts are spread over)
+    nodes: int = 1                 # nodes one replica spans
 
     @property
     def load_share(self) -> float:
@@ -129,7 +165,7 @@ class Pool:
                 "replicas": self.replicas, "gpus": self.gpus, "busy_gpus": self.busy_gpus,
                 "load_share": self.load_share, "utilisation": self.utilisation, "ttft_p95_s": self.ttft_p95_s,
                 "tpot_p95_s": self.tpot_p95_s,
-                "batch": self.batch}
+                "batch": self.batch, "ep": self.ep, "nodes": self.nodes}
 
 
 def _pool(role, dep, demand, rate, ttft, tpot, batch, busy_at_rate=1.0) -> Pool:
@@ -137,7 +173,7 @@ def _pool(role, dep, demand, rate, ttft, tpot, batch, busy_at_rate=1.0) -> Pool:
     replicas = math.ceil(demand / rate - 1e-9) if demand > 0 else 0
     busy = busy_gpus(demand, replica_rate_per_s=rate, gpus_per_replica=dep.n_gpus)
     return Pool(role, dep.n_gpus, rate, replicas, replicas * dep.n_gpus, busy, float(ttft), float(tpot),
-                float(batch), float(busy_at_rate))
+                float(batch), float(busy_at_rate), dep.expert_parallel, dep.nodes)
 
 
 def kv_transfer_bytes(arch, prompt_tokens: int, kv_dtype: str) -> float:
@@ -146,18 +182,33 @@ def kv_transfer_bytes(arch, prompt_tokens: int, kv_dtype: str) -> float:
     return kv_footprint(arch, prompt_tokens, kv_dtype).kv_bytes_per_sequence
 
 
-def kv_transfer_s(transfer_bytes: float, link_gpus: int) -> float:
-    """Seconds to move ``transfer_bytes`` over ``link_gpus`` GPUs' NICs (``plan_nics_per_gpu`` each, the
-    :data:`NIC_TIER` bandwidth per NIC and direction)."""
-    nic = load_tier(NIC_TIER).bandwidth_bytes_per_s
-    return transfer_bytes / (link_gpus * default("plan_nics_per_gpu") * nic)
+def kv_transfer_s(arch, prompt_tokens: int, kv_dtype: str, prefill: Deployment, decode: Deployment) -> float:
+    """Seconds of one prompt's KV transfer from a ``prefill`` replica to a ``decode`` replica over the NICs: the
+    simulator's formula (:func:`model.serving.kv_transfer.load_link` ``nic`` and
+    :func:`~model.serving.kv_transfer.kv_transfer_bytes_per_gpu` for the two replicas' KV tensor-parallel groups,
+    ``Deployment.kv_tensor_parallel``)."""
+    nbytes = kv_transfer_bytes_per_gpu(arch, prompt_tokens, kv_dtype, prefill.kv_tensor_parallel,
+                                       decode.kv_tensor_parallel)
+    return load_link(KV_LINK, prefill.gpu).transfer_s(nbytes)
 
 
 # --- prefill pool -------------------------------------------------------------------------------------------------
-def prefill_service_s(dep: Deployment, prompt_tokens: int, cached_tokens: int) -> float:
-    """Seconds to prefill one prompt of which ``cached_tokens`` are a prefix-cache hit (at least one computed)."""
+def prefill_service_s(dep: Deployment, prompt_tokens: int, cached_tokens: int, prompts: int | None = None) -> float:
+    """Seconds of a prefill step of ``prompts`` prompts (default one per attention group,
+    ``dep.attention_ranks``) of which ``cached_tokens`` each are a prefix-cache hit (at least one computed)."""
     hit = min(cached_tokens, prompt_tokens - 1)
-    return float(dep.prefill_time(prompt_tokens - hit, hit))
+    r = dep.attention_ranks if prompts is None else prompts
+    if r == 1:
+        return float(dep.prefill_time(prompt_tokens - hit, hit))
+    new = prompt_tokens - hit
+    if not dep._kv_grows:
+        from model.kv.size import prefill_pairs_per_layer
+
+        pairs = float(prefill_pairs_per_layer(dep.arch, new, hit)) * r
+        read = float(dep.kv_tokens_held(hit)) * r if hit > 0 else 0.0
+    else:
+        pairs, read = r * (new * hit + new * (new + 1) / 2.0), float(r * hit)
+    return float(dep.step_time(float(r * new), pairs, float(r), read, float(r * new)))
 
 
 def prefill_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens, transfer_s, ttft_s, q,
@@ -170,7 +221,7 @@ def prefill_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens
     hi = 1.0 - 1e-9
     rho = hi if ttft(hi) <= ttft_s else bisect_boundary(lambda r: ttft(r) <= ttft_s, 1.0 - q, hi,
                                                         rel_tol=default(_REL_TOL_PARAMETER) / 10, spacing="linear")
-    return _pool("prefill", dep, demand, rho / s, ttft(rho), math.nan, 0.0, rho)
+    return _pool("prefill", dep, demand, rho * dep.attention_ranks / s, ttft(rho), math.nan, 0.0, rho)
 
 
 # --- decode pool --------------------------------------------------------------------------------------------------
@@ -180,8 +231,9 @@ def decode_context(prompt_tokens: int, reply_tokens: int) -> float:
 
 
 def decode_batch_limit(dep: Deployment, prompt_tokens, reply_tokens, max_batch) -> int:
-    """Largest running batch the replica's KV holds (and ``max_batch``)."""
-    return int(math.floor(continuous_batch_limit(dep, [prompt_tokens], [reply_tokens], max_batch)))
+    """Largest running batch the replica's KV holds (and ``max_batch`` per attention group)."""
+    return int(math.floor(continuous_batch_limit(dep, [prompt_tokens], [reply_tokens],
+                                                 max_batch * dep.attention_ranks)))
 
 
 def decode_pool(dep: Deployment, demand: float, *, prompt_tokens, reply_tokens, tpot_s, max_batch, q) -> Pool | None:
@@ -204,7 +256,8 @@ def decode_pool(dep: Deployment, demand: float, *, prompt_tokens, reply_tokens, 
     i = int(ok[-1])
     steps = reply_tokens - 1
     if steps == 0:
-        return Pool("decode", dep.n_gpus, math.inf, 0, 0, 0.0, math.nan, float(t[0]), 0.0)
+        return Pool("decode", dep.n_gpus, math.inf, 0, 0, 0.0, math.nan, float(t[0]), 0.0, 1.0, dep.expert_parallel,
+                    dep.nodes)
     rate = b[i] / (steps * t[i])
     return _pool("decode", dep, demand, rate, math.nan, float(t_q[i]), float(b[i]))
 
@@ -350,7 +403,8 @@ def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, c
     """Size both ways of serving ``demand`` requests/s on the TP options ``deps`` and choose one.
 
     ``cv2`` and ``prefill_cv2``: squared coefficients of variation of prompt service on an aggregated and on a
-    prefill replica (:func:`wait_quantile`). ``mode``: ``"auto"`` (the one with fewer GPUs; ties: aggregated),
+    prefill replica (:func:`wait_quantile`). Aggregated replicas are sized on the options without attention data
+    parallelism; the prefill and decode pools on all of them. ``mode``: ``"auto"`` (the one with fewer GPUs; ties: aggregated),
     ``"aggregated"`` or ``"disaggregated"``.
 
     Raises
@@ -364,17 +418,17 @@ def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, c
     nbytes = kv_transfer_bytes(arch, prompt_tokens, kv_dtype)
     agg = best_pool(aggregated_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                                 reply_tokens=reply_tokens, ttft_s=ttft_s, tpot_s=tpot_s, chunk_tokens=chunk_tokens,
-                                max_batch=max_batch, q=q, cv2=cv2) for d in deps)
+                                max_batch=max_batch, q=q, cv2=cv2) for d in deps if d.attention_ranks == 1)
     dec = best_pool(decode_pool(d, demand, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens, tpot_s=tpot_s,
                             max_batch=max_batch, q=q) for d in deps)
-    link = lambda tp: min(tp, dec.tp) if dec else tp  # noqa: E731
+    dec_dep = pool_deployment(dec, deps) if dec else None
+    xfer = lambda d: kv_transfer_s(arch, prompt_tokens, kv_dtype, d, dec_dep or d)  # noqa: E731
     pre = best_pool(prefill_pool(d, demand, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
-                             transfer_s=kv_transfer_s(nbytes, link(d.n_gpus)), ttft_s=ttft_s, q=q,
-                             cv2=prefill_cv2)
+                             transfer_s=xfer(d), ttft_s=ttft_s, q=q, cv2=prefill_cv2)
                for d in deps)
     floors = zero_load_floors(deps, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                               reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q,
-                              transfer_bytes=nbytes)
+                              kv_dtype=kv_dtype)
     disagg_ok = pre is not None and dec is not None
     if agg is None and not disagg_ok:
         if floors["ttft_p95_s"] > ttft_s:
@@ -394,20 +448,23 @@ def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, c
         dis = disagg_ok and (agg is None or pre.gpus + dec.gpus < agg.gpus)
     else:
         dis = mode == "disaggregated"
-    t_x = kv_transfer_s(nbytes, min(pre.tp, dec.tp)) if disagg_ok else math.nan
+    t_x = xfer(pool_deployment(pre, deps)) if disagg_ok else math.nan
     return Serving(agg, pre, dec, nbytes, t_x, dis, floors)
 
 
 def zero_load_floors(deps, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens, max_batch, q,
-                     transfer_bytes) -> dict:
+                     kv_dtype) -> dict:
     """Lowest P95 TTFT and TPOT any option reaches with no load: the idle replica's prefill (the aggregated
-    one's chunks, or the prefill pool's whole prompt plus the KV transfer) and one sequence's decode step."""
+    one's chunks, or the prefill pool's whole prompt plus the KV transfer to a replica like it) and one sequence's
+    decode step."""
     ttft, tpot = math.inf, math.inf
     ctx = decode_context(prompt_tokens, reply_tokens)
     for d in deps:
-        a_ttft, _ = aggregated_floor(d, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
-                                     reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q)
-        p_ttft = prefill_service_s(d, prompt_tokens, cached_tokens) + kv_transfer_s(transfer_bytes, d.n_gpus)
+        a_ttft = aggregated_floor(d, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+                                  reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch,
+                                  q=q)[0] if d.attention_ranks == 1 else math.inf
+        p_ttft = prefill_service_s(d, prompt_tokens, cached_tokens, prompts=1) \
+            + kv_transfer_s(d.arch, prompt_tokens, kv_dtype, d, d)
         ttft = min(ttft, a_ttft, p_ttft)
         if decode_batch_limit(d, prompt_tokens, reply_tokens, max_batch) >= 1:
             tpot = min(tpot, float(d.decode_time(1, ctx)))

@@ -72,14 +72,13 @@ def replica_rate_grid(inputs: PlanInputs, ttft_factors, *, tp_options=(1, 2, 4, 
         check_positive("ttft_factors", f)
     i = inputs
     setup = serving_setup(i)
-    deps, cached = setup.deps, setup.cached_tokens
+    deps, cached = setup.deps, setup.cached_tokens        # the tensor-parallel options (one node)
     demand = i.demand_requests_per_s * i.peak_to_mean
     q = i.latency_quantile
     by_tp = {d.n_gpus: d for d in deps}
     dec = {d.n_gpus: decode_pool(d, demand, prompt_tokens=i.prompt_tokens, reply_tokens=i.reply_tokens,
                                  tpot_s=i.tpot_p95_s, max_batch=i.max_batch, q=q) for d in deps}
     best_dec = best_pool(dec.values())
-    nbytes = kv_transfer_bytes(setup.arch, i.prompt_tokens, i.kv_dtype)
     rows = []
     for f in factors:
         ttft = i.ttft_p95_s * f
@@ -92,9 +91,10 @@ def replica_rate_grid(inputs: PlanInputs, ttft_factors, *, tp_options=(1, 2, 4, 
                                       reply_tokens=i.reply_tokens, ttft_s=ttft, tpot_s=i.tpot_p95_s,
                                       chunk_tokens=i.chunk_tokens, max_batch=i.max_batch, q=q,
                                       cv2=i.chunked_service_cv2)
-                link = min(n, best_dec.tp) if best_dec else n
+                link = by_tp[best_dec.tp] if best_dec else d
                 pre = prefill_pool(d, demand, prompt_tokens=i.prompt_tokens, cached_tokens=cached,
-                                   transfer_s=kv_transfer_s(nbytes, link), ttft_s=ttft, q=q,
+                                   transfer_s=kv_transfer_s(setup.arch, i.prompt_tokens, i.kv_dtype, d, link),
+                                   ttft_s=ttft, q=q,
                                    cv2=i.prefill_service_cv2)
             for role, pool in (("agg", agg), ("pre", pre), ("dec", dec.get(n))):
                 rate = pool.replica_requests_per_s if pool is not None else math.nan

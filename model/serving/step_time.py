@@ -32,7 +32,12 @@ A step processes ``tokens`` new tokens (one per decoding sequence, a whole promp
   an MoE layer's output is replaced by an all-to-all that sends each token's activations to its top-k experts
   and back (dispatch and combine): per MoE layer and GPU, 2 × (tokens ÷ EP) × k × width × 2 bytes × (EP − 1)/EP
   over the GPU's scale-up link per direction (``scaleup_gb_s_per_direction`` of data/hardware.csv), plus one
-  collective latency each way (:meth:`Deployment.all_to_all_time`);
+  collective latency each way (:meth:`Deployment.all_to_all_time`); a replica that spans nodes (``node_gpus``
+  GPUs each, fewer than ``n_gpus``: DeepSeek's prefill units of 4 nodes with EP32 and decode units of 18 nodes
+  with EP144) sends the share of those bytes bound for other nodes, (EP − G)/EP of a token's experts with G of
+  the EP group's GPUs in a node, over its NIC (data/hardware.csv ``rdma-nic-400g`` × ``plan_nics_per_gpu``,
+  :func:`model.serving.kv_transfer.load_link`) while the share for its own node, (G − 1)/EP, crosses the
+  scale-up link at the same time: each way takes the longer of the two;
 - attention data parallelism (``attention_data_parallel``, TensorRT-LLM's ``enable_attention_dp``, SGLang's
   ``--enable-dp-attention``): each GPU runs attention for its own sequences with the whole attention weights,
   so the KV cache holds one copy of each token (no replicated heads or latent), the attention weights are held
@@ -128,6 +133,9 @@ class Deployment:
         like the dense weights.
     attention_data_parallel : bool
         Whether each GPU runs attention for its own sequences (see the module docstring).
+    node_gpus : int
+        GPUs per node (per scale-up domain) when the replica spans nodes; 0 (default) = the replica sits in one
+        scale-up domain whatever its size. Only the expert-parallel all-to-all uses it.
     sharding : str
         ``"tensor"`` (Megatron tensor parallelism: all GPUs work on every layer) or ``"pipeline"`` (layers
         split across GPUs that run in turn, as Hugging Face ``device_map="auto"`` does).
@@ -169,6 +177,7 @@ class Deployment:
     fp4_mbu: float = _p("step_fp4_mbu")
     expert_parallel: int = 1
     attention_data_parallel: bool = False
+    node_gpus: int = 0
 
     def __post_init__(self):
         check_int("n_gpus", self.n_gpus, low=1)
@@ -189,6 +198,10 @@ class Deployment:
                                                                  and self.sharding != "tensor"):
             raise ParameterError("attention_data_parallel", self.attention_data_parallel,
                                  "True or False (True only with tensor sharding)")
+        check_int("node_gpus", self.node_gpus, low=0)
+        if self.node_gpus and self.n_gpus > self.node_gpus and self.n_gpus % self.node_gpus:
+            raise ParameterError("n_gpus", self.n_gpus, f"at most node_gpus={self.node_gpus} or a multiple of it "
+                                                        f"(whole nodes)")
         for name in ("mfu_half_tokens", "step_overhead_s", "layer_overhead_s", "allreduce_latency_s"):
             check_nonnegative(name, getattr(self, name))
         self.gpu.flops(COMPUTE_TYPE[self.weight_dtype])  # raises if the GPU lacks that compute type
@@ -326,6 +339,36 @@ class Deployment:
         return v if math.isfinite(v) and v > 0 else self.link_bytes_per_s
 
     @property
+    def nodes(self) -> int:
+        """Nodes the replica spans (1 when ``node_gpus`` is 0 or at least ``n_gpus``)."""
+        return -(-self.n_gpus // self.node_gpus) if self.node_gpus else 1
+
+    @property
+    def attention_ranks(self) -> int:
+        """Attention groups running apart: ``n_gpus`` under attention data parallelism, else 1."""
+        return self.n_gpus if self.attention_data_parallel else 1
+
+    @property
+    def kv_tensor_parallel(self) -> int:
+        """GPUs that split one sequence's KV cache (1 under attention data parallelism or pipeline sharding)."""
+        return self._tp
+
+    @property
+    def weight_bytes_per_gpu(self) -> float:
+        """Bytes of weights one GPU holds: :attr:`weight_bytes` ÷ ``n_gpus`` (under expert parallelism each GPU
+        holds 1/EP of the routed experts and its share of the rest; with attention data parallelism a whole copy
+        of the attention weights)."""
+        return self.weight_bytes / self.n_gpus
+
+    @cached_property
+    def scaleout_bytes_per_s(self) -> float:
+        """A GPU's bandwidth to other nodes in one direction: its NICs (:func:`model.serving.kv_transfer.load_link`
+        ``nic``)."""
+        from model.serving.kv_transfer import load_link
+
+        return load_link("nic", self.gpu).bandwidth_bytes_per_s
+
+    @property
     def fixed_overhead_s(self) -> float:
         """Fixed seconds of every step: step overhead + layers × layer overhead + collective latencies."""
         return self.step_overhead_s + self.arch.num_layers * self.layer_overhead_s + float(self.allreduce_time(0.0))
@@ -439,17 +482,21 @@ class Deployment:
     def all_to_all_time(self, tokens):
         """Expert-parallel all-to-all seconds of a step over ``tokens`` tokens (module docstring): per MoE layer a
         dispatch and a combine, each sending every GPU's tokens ÷ EP × top-k × width × 2 bytes × (EP − 1)/EP over
-        its scale-up link per direction (:attr:`scaleup_bytes_per_s`), plus ``allreduce_latency_s`` each. Zero
-        without expert parallelism. Arrays broadcast."""
+        its scale-up link per direction (:attr:`scaleup_bytes_per_s`), plus ``allreduce_latency_s`` each. When the
+        EP group spans nodes (:attr:`node_gpus` G < EP), (EP − G)/EP of a token's experts sit on other nodes and
+        go over the NIC (:attr:`scaleout_bytes_per_s`) while (G − 1)/EP go over the scale-up link at the same
+        time: each way lasts the longer. Zero without expert parallelism. Arrays broadcast."""
         t = np.asarray(tokens, float)
         ep = self.expert_parallel
         moe, k = self._moe_layers
         if ep == 1 or moe == 0:
             return np.zeros_like(t)
-        per_gpu = t / ep * k * self.arch.hidden_size * ACTIVATION_BYTES * (ep - 1) / ep
+        per_token = t / ep * k * self.arch.hidden_size * ACTIVATION_BYTES
+        g = min(self.node_gpus, ep) if self.node_gpus else ep
         bw = self.scaleup_bytes_per_s
-        move = 2 * moe * per_gpu / bw if math.isfinite(bw) and bw > 0 else 0.0 * t
-        return move + 2 * moe * self.allreduce_latency_s
+        local = per_token * (g - 1) / ep / bw if math.isfinite(bw) and bw > 0 else 0.0 * t
+        remote = per_token * (ep - g) / ep / self.scaleout_bytes_per_s if ep > g else 0.0 * t
+        return 2 * moe * np.maximum(local, remote) + 2 * moe * self.allreduce_latency_s
 
     def step_time(self, tokens, attention_pairs, sequences, kv_tokens_read, kv_tokens_written, *,
                   decode: bool = False):

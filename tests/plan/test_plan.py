@@ -94,14 +94,18 @@ def test_kv_transfer_is_bytes_over_bandwidth(deps):
     arch = deps[0].arch
     nbytes = kv_transfer_bytes(arch, 2000, "fp16")
     assert nbytes == kv_footprint(arch, 2000, "fp16").kv_bytes_per_sequence == 2000 * 80 * 8 * 128 * 2 * 2
-    assert kv_transfer_s(nbytes, 4) == pytest.approx(nbytes / (4 * 50e9))     # 4 GPUs x one 400 Gb/s NIC
+    tp4 = next(d for d in deps if d.n_gpus == 4)
+    # each of 4 GPU pairs moves its 2 of the 8 KV heads over one 400 Gb/s NIC (50 GB/s a way); no fixed latency
+    per_gpu = 2000 * 80 * 2 * 128 * 2 * 2
+    assert kv_transfer_s(arch, 2000, "fp16", tp4, tp4) == pytest.approx(per_gpu / 50e9, rel=1e-12)
+    assert per_gpu * 4 == nbytes
 
 
 def test_prefill_pool_utilisation_and_ttft(deps):
-    from model.plan.serving import kv_transfer_s, prefill_pool, prefill_service_s, wait_quantile
+    from model.plan.serving import prefill_pool, prefill_service_s, wait_quantile
 
     dep, demand = deps[1], 1000.0
-    t_x = kv_transfer_s(6.5e8, 4)
+    t_x = 6.5e8 / (4 * 50e9)
     pool = prefill_pool(dep, demand, prompt_tokens=2000, cached_tokens=500, transfer_s=t_x, ttft_s=3.2, q=0.95,
                         cv2=0.5)
     s = prefill_service_s(dep, 2000, 500)
@@ -187,8 +191,9 @@ def test_an_slo_below_the_floor_gives_the_floor(capsys):
 
 # --- other models, files, the report -----------------------------------------------------------------------------
 def test_moe_mla_plan_runs(capsys):
-    """DeepSeek-V3 (MoE, MLA) in FP8 on H200s: the plan runs and keeps its contract; in FP16 its 671B weights fit
-    no 8-GPU node and the error says so."""
+    """DeepSeek-V3 (MoE, MLA) in FP8 on H200s: the plan runs and keeps its contract; in FP16 its 671B weights
+    (1,342 GB) fit no 8-GPU node (8 x 127 GB usable), so its replicas span nodes, and bounded to one node the error
+    says so."""
     rc, out, err = run(["--model", "deepseek-v3", "--gpu", "h200-141gb", "--weight-dtype", "fp8", "--kv-dtype",
                         "fp8", "--sessions", "50000", "--json"], capsys)
     assert rc == 0, err
@@ -196,8 +201,12 @@ def test_moe_mla_plan_runs(capsys):
     assert set(CONTRACT) <= set(plan) and plan["gpus"] >= 8
     assert plan["inputs"]["model"] == "deepseek-v3"
     assert min(plan["tp"].values()) == 8                       # 671 GB of FP8 weights need the whole node
-    rc, out, err = run(["--model", "deepseek-v3", "--gpu", "h200-141gb", "--sessions", "50000"], capsys)
-    assert rc == 2 and "--gpu" in err and "fp8" in err
+    rc, out, err = run(["--model", "deepseek-v3", "--gpu", "h200-141gb", "--sessions", "50000", "--json"], capsys)
+    assert rc == 0, err
+    assert min(json.loads(out)["replica_nodes"].values()) >= 2
+    rc, out, err = run(["--model", "deepseek-v3", "--gpu", "h200-141gb", "--sessions", "50000",
+                        "--max-nodes-per-replica", "1"], capsys)
+    assert rc == 2 and "--gpu" in err and "fp8" in err and "--max-nodes-per-replica" in err
 
 
 def test_config_file_and_input_file(tmp_path, capsys):

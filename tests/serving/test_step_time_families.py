@@ -87,3 +87,42 @@ def test_attention_data_parallel_holds_one_latent_per_token_and_the_attention_we
 def test_bad_parallel_settings_are_refused(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         deployment("deepseek-v3", "b200-180gb", 8, weight_dtype="fp4", **kwargs)
+
+
+def test_all_to_all_across_nodes_sends_the_other_nodes_share_over_the_nic_by_hand():
+    # DeepSeek's prefill unit: 4 nodes x 8 H800, EP32. Per MoE layer and GPU each way: (t/32) tokens x top-8 x 7168
+    # x 2 bytes; 24 of the 32 expert GPUs sit on other nodes (over one 400 Gb/s NIC = 50 GB/s a way, data/hardware.csv
+    # rdma-nic-400g) and 7 on its own node (NVLink 200 GB/s a way on H800): the NIC's share takes longer.
+    lat = 5e-6
+    d = deployment("deepseek-v3", "h800-80gb", 32, weight_dtype="fp8", kv_dtype="bf16", expert_parallel=32,
+                   attention_data_parallel=True, node_gpus=8, allreduce_latency_s=lat)
+    t = 4096
+    per_token_bytes = t / 32 * K * D * 2
+    nic = per_token_bytes * 24 / 32 / 50e9
+    nvlink = per_token_bytes * 7 / 32 / 200e9
+    assert nic > nvlink
+    assert_allclose(float(d.all_to_all_time(t)), 2 * MOE_LAYERS * nic + 2 * MOE_LAYERS * lat, rtol=1e-12)
+    assert d.nodes == 4 and d.attention_ranks == 32 and d.kv_tensor_parallel == 1
+    # the same group inside one scale-up domain (node_gpus 0) sends 31/32 over NVLink
+    one = deployment("deepseek-v3", "h800-80gb", 32, weight_dtype="fp8", kv_dtype="bf16", expert_parallel=32,
+                     attention_data_parallel=True, allreduce_latency_s=lat)
+    assert_allclose(float(one.all_to_all_time(t)), 2 * MOE_LAYERS * (per_token_bytes * 31 / 32 / 200e9 + lat),
+                    rtol=1e-12)
+    # a group of one node is unchanged by node_gpus
+    eight = dict(weight_dtype="fp4", kv_dtype="fp8", expert_parallel=8)
+    assert float(deployment("deepseek-v3", "b200-180gb", 8, node_gpus=8, **eight).all_to_all_time(t)) == \
+        float(deployment("deepseek-v3", "b200-180gb", 8, **eight).all_to_all_time(t))
+
+
+def test_weights_per_gpu_under_expert_parallelism_by_hand():
+    # EP32 with attention data parallelism: every GPU holds the MLA weights whole, the rest 1/32 of it.
+    # MLA per layer (config.json): q_a 7168x1536, q_b 1536x128x(128+64), kv_a 7168x(512+64), kv_b 512x128x(128+128),
+    # o 128x128x7168 (the two small norms left out: 2,048 weights a layer)
+    mla = D * 1536 + 1536 * HEADS * (NOPE + ROPE) + D * (RANK + ROPE) + RANK * HEADS * (NOPE + V) + HEADS * V * D
+    total = 671e9            # DeepSeek-V3 README_WEIGHTS.md: 'Total parameters: 671B' (data/models/deepseek-v3)
+    d = deployment("deepseek-v3", "h800-80gb", 32, weight_dtype="fp8", kv_dtype="bf16", expert_parallel=32,
+                   attention_data_parallel=True, node_gpus=8)
+    assert_allclose(d.weight_bytes_per_gpu, (total + 31 * LAYERS * mla) / 32, rtol=2e-3)   # FP8: 1 byte a weight
+    assert d.weight_bytes_per_gpu < 80e9 * 0.9 / 2                                         # room for KV on 80 GB
+    with pytest.raises(ParameterError, match="n_gpus"):
+        deployment("deepseek-v3", "h800-80gb", 12, weight_dtype="fp8", expert_parallel=12, node_gpus=8)
