@@ -227,6 +227,8 @@ class PublishedDay:
         The fleet's stated per-node throughputs.
     mean_nodes, node_gpus, usd_per_gpu_hour, usd_per_day : float
         The fleet's mean nodes, GPUs per node, assumed GPU-hour price and stated daily cost.
+    peak_nodes : float
+        The fleet's peak nodes over the day.
     """
 
     input_tokens_per_s: float
@@ -240,6 +242,17 @@ class PublishedDay:
     node_gpus: int
     usd_per_gpu_hour: float
     usd_per_day: float
+    peak_nodes: float = float("nan")
+
+    @property
+    def peak_to_mean(self) -> float:
+        """Peak nodes over mean nodes: the demand a fleet sized for the peak carries, × the mean."""
+        return self.peak_nodes / self.mean_nodes
+
+    @property
+    def computed_prefill_tokens_per_s_per_node(self) -> float:
+        """Prompt tokens a prefill node computes per second: the stated rate less its cache hits."""
+        return self.prefill_tokens_per_s_per_node * (1.0 - self.cache_hit_share)
 
     @property
     def prompt_to_reply(self) -> float:
@@ -289,7 +302,8 @@ def deepseek_day() -> PublishedDay:
         prefill_tokens_per_s_per_node=d("deepseek_prefill_tokens_per_s_per_node"),
         decode_tokens_per_s_per_node=d("deepseek_decode_tokens_per_s_per_node"),
         mean_nodes=d("deepseek_mean_nodes"), node_gpus=int(d("deepseek_node_gpus")),
-        usd_per_gpu_hour=d("deepseek_usd_per_gpu_hour"), usd_per_day=d("deepseek_usd_per_day"))
+        usd_per_gpu_hour=d("deepseek_usd_per_gpu_hour"), usd_per_day=d("deepseek_usd_per_day"),
+        peak_nodes=d("deepseek_peak_nodes"))
 
 
 def published_day_inputs(day: PublishedDay, *, model: str, gpu: str, weight_dtype: str, kv_dtype: str,
@@ -307,9 +321,10 @@ def published_day_inputs(day: PublishedDay, *, model: str, gpu: str, weight_dtyp
                       shared_persona_tokens=shared, character_persona_tokens=0, characters=1)
 
 
-def fleet_comparison(day: PublishedDay, plan: dict) -> "pd.DataFrame":
-    """The published fleet beside the plan: prefill, decode and total nodes, GPU cost per day, and the plan over
-    the published (×).
+def fleet_comparison(day: PublishedDay, plan: dict, peak_plan: dict | None = None) -> "pd.DataFrame":
+    """The published fleet beside the plan: prefill, decode and total nodes, GPU cost per day, the share of prompt
+    tokens served from cache, and (with ``peak_plan``, the plan sized for the day's peak) the peak nodes; and the
+    plan over the published (×).
 
     Columns: item, published, plan, plan_over_published_x.
     """
@@ -322,15 +337,76 @@ def fleet_comparison(day: PublishedDay, plan: dict) -> "pd.DataFrame":
     rows = [("prefill nodes", day.prefill_nodes, plan_prefill),
             ("decode nodes", day.decode_nodes, plan_decode),
             ("nodes", day.mean_nodes, plan["nodes"]),
-            ("GPU cost, USD/day", day.usd_per_day, gpu_usd_day)]
+            ("GPU cost, USD/day", day.usd_per_day, gpu_usd_day),
+            ("prompt tokens from cache, share", day.cache_hit_share,
+             plan["serving"]["cached_prompt_tokens"] / day.prompt_tokens if "serving" in plan else float("nan"))]
+    if peak_plan is not None:
+        rows.insert(3, ("nodes at the peak", day.peak_nodes, peak_plan["nodes"]))
     return pd.DataFrame([{"item": a, "published": p, "plan": q, "plan_over_published_x": q / p}
                          for a, p, q in rows])
 
 
+def deepseek_gaps(day: PublishedDay, plan: dict) -> dict:
+    """What stands between a disaggregated plan's nodes and the published fleet's, figure by figure.
+
+    Returns
+    -------
+    dict
+        ``spares_x``: the plan's GPUs over its serving GPUs (hot spares; the published nodes are the ones in use);
+        ``prefill_busy``: share of time a prefill replica computes at the plan's rate (the queue's ρ at the TTFT
+        target); ``prefill_node_tokens_per_s``: prompt tokens a plan's prefill node
+        computes per second while busy (cache hits excluded) and ``published_prefill_node_tokens_per_s`` the
+        published one (:attr:`PublishedDay.computed_prefill_tokens_per_s_per_node`); ``work_x``: prompt tokens
+        the plan computes per request over the published fleet's (their caches); ``decode_node_tokens_per_s``:
+        reply tokens a plan's decode node emits per second at the replica's rate and
+        ``published_decode_node_tokens_per_s`` the stated one; ``decode_batch_per_gpu`` and
+        ``published_batch_per_gpu``: sequences each GPU decodes (the published one = stated node rate × the
+        stated TPOT ÷ GPUs per node); ``decode_mean_step_s``: the plan's mean decode step, s (batch ÷ (replica
+        rate × (reply − 1)), Little's law) beside its P95 TPOT ``decode_tpot_p95_s``;
+        ``decode_communication_share``: share of the plan's decode step its collectives take (the expert-parallel
+        all-to-all and any all-reduce, :meth:`model.serving.step_time.Deployment.allreduce_time`), which the
+        step-time model adds to the computation, and ``decode_node_tokens_per_s_hidden`` a decode node's rate at
+        the same batch were they hidden behind it.
+    """
+    from model.architectures import load_architecture
+    from model.hardware import load_gpu
+    from model.plan.serving import decode_context
+    from model.serving.step_time import Deployment
+
+    s = plan["serving"]
+    pre, dec = s["prefill"], s["decode"]
+    n = day.node_gpus
+    serving = plan["fleet"]["serving_gpus"]
+    computed = day.prompt_tokens - s["cached_prompt_tokens"]
+    rho = pre["utilisation"] / pre["load_share"]            # the prefill queue's ρ at the replica's rate
+    i = plan["inputs"]
+    ep = dec.get("ep", 1)
+    d = Deployment(arch=load_architecture(i["model"]), gpu=load_gpu(i["gpu"]), n_gpus=dec["tp"],
+                   weight_dtype=i["weight_dtype"], kv_dtype=i["kv_dtype"], expert_parallel=ep,
+                   attention_data_parallel=ep > 1, node_gpus=i["node_gpus"] if ep > 1 else 0)
+    step = float(d.decode_time(dec["batch"], decode_context(i["prompt_tokens"], i["reply_tokens"])))
+    comm = float(d.allreduce_time(dec["batch"])) / step
+    decode_rate = dec["replica_requests_per_s"] * day.reply_tokens / (dec["tp"] / n)
+    return {
+        "spares_x": plan["gpus"] / serving,
+        "prefill_busy": rho,
+        "prefill_node_tokens_per_s": pre["replica_requests_per_s"] * computed / rho / (pre["tp"] / n),
+        "published_prefill_node_tokens_per_s": day.computed_prefill_tokens_per_s_per_node,
+        "work_x": computed / (day.prompt_tokens * (1.0 - day.cache_hit_share)),
+        "decode_node_tokens_per_s": decode_rate,
+        "decode_mean_step_s": dec["batch"] / (dec["replica_requests_per_s"] * (day.reply_tokens - 1)),
+        "decode_tpot_p95_s": dec["tpot_p95_s"],
+        "decode_communication_share": comm,
+        "decode_node_tokens_per_s_hidden": decode_rate / (1.0 - comm),
+        "published_decode_node_tokens_per_s": day.decode_tokens_per_s_per_node,
+        "decode_batch_per_gpu": dec["batch"] / dec["tp"],
+        "published_batch_per_gpu": day.decode_tokens_per_s_per_node * day.tpot_s / n,
+    }
+
+
 def check_service_2026(*, models, gpus, weight_dtype, kv_dtype, sessions, context_tokens, ttft_p95_s, tpot_p95_s,
                        baseline_model, baseline_gpu, characterai_model, characterai_gpu, characterai_dtype,
-                       deepseek_gpu, deepseek_fallback_gpu, deepseek_ttft_p95_s, quick_models, quick_gpus,
-                       **_ignored) -> None:
+                       deepseek_gpu, deepseek_ttft_p95_s, quick_models, quick_gpus, **_ignored) -> None:
     """Every parameter of the chapter "The same service in 2026", each refused under its own name.
 
     Raises
@@ -352,7 +428,7 @@ def check_service_2026(*, models, gpus, weight_dtype, kv_dtype, sessions, contex
     for name, value in (("baseline_model", baseline_model), ("characterai_model", characterai_model)):
         check_choice(name, value, available_models())
     for name, value in (("baseline_gpu", baseline_gpu), ("characterai_gpu", characterai_gpu),
-                        ("deepseek_gpu", deepseek_gpu), ("deepseek_fallback_gpu", deepseek_fallback_gpu)):
+                        ("deepseek_gpu", deepseek_gpu)):
         check_choice(name, value, available_gpus())
     check_choice("characterai_dtype", characterai_dtype, DTYPES)
     check_int("quick_models", quick_models, low=1)

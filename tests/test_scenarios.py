@@ -69,6 +69,8 @@ def test_deepseek_day_against_its_own_figures():
     # and the stated cost is the mean nodes at $2 per GPU-hour
     assert_allclose(d.mean_nodes * d.node_gpus * 24 * d.usd_per_gpu_hour, d.usd_per_day, rtol=1e-12)
     assert_allclose(d.tpot_s, 1 / 20, rtol=1e-12)
+    assert_allclose(d.peak_to_mean, 278 / 226.75, rtol=1e-12)                 # "peak ... reached 278"
+    assert_allclose(d.computed_prefill_tokens_per_s_per_node, 73_700 * (1 - 342 / 608), rtol=1e-12)
 
 
 def test_fleet_comparison_by_hand():
@@ -81,6 +83,45 @@ def test_fleet_comparison_by_hand():
     assert_allclose(t.loc["nodes", "plan_over_published_x"], 227 / 226.75, rtol=1e-12)
     agg = fleet_comparison(d, {**plan, "disaggregated": False}).set_index("item")
     assert math.isnan(agg.loc["prefill nodes", "plan"])
+    peak = fleet_comparison(d, {**plan, "serving": {"cached_prompt_tokens": 2000}}, {"nodes": 290}).set_index("item")
+    assert peak.loc["nodes at the peak", "published"] == 278 and peak.loc["nodes at the peak", "plan"] == 290
+    assert_allclose(peak.loc["prompt tokens from cache, share", "plan"], 2000 / d.prompt_tokens, rtol=1e-12)
+    assert_allclose(peak.loc["prompt tokens from cache, share", "published"], 342 / 608, rtol=1e-12)
+
+
+def test_deepseek_gaps_by_hand():
+    from model.scenarios import deepseek_gaps
+
+    d = deepseek_day()
+    # prefill replicas of 2 nodes (16 GPUs) at 20 requests/s, busy 0.72 of the time at that rate, load share 0.9;
+    # decode replicas of 7 nodes (56 GPUs) at 50 requests/s with 3,360 sequences
+    plan = {"gpus": 1100, "fleet": {"serving_gpus": 1000},
+            "inputs": {"model": "deepseek-v3", "gpu": "h800-80gb", "weight_dtype": "fp8", "kv_dtype": "bf16",
+                       "node_gpus": 8, "prompt_tokens": d.prompt_tokens, "reply_tokens": d.reply_tokens},
+            "serving": {"cached_prompt_tokens": 2000,
+                        "prefill": {"tp": 16, "replica_requests_per_s": 20.0, "utilisation": 0.72 * 0.9,
+                                    "load_share": 0.9},
+                        "decode": {"tp": 56, "ep": 56, "replica_requests_per_s": 50.0, "batch": 3360.0,
+                                   "tpot_p95_s": 0.05}}}
+    g = deepseek_gaps(d, plan)
+    computed = d.prompt_tokens - 2000
+    assert_allclose(g["spares_x"], 1.1, rtol=1e-12)
+    assert_allclose(g["prefill_busy"], 0.72, rtol=1e-12)
+    assert_allclose(g["prefill_node_tokens_per_s"], 20 * computed / 0.72 / 2, rtol=1e-12)
+    assert_allclose(g["published_prefill_node_tokens_per_s"], 73_700 * (1 - 342 / 608), rtol=1e-12)
+    assert_allclose(g["work_x"], computed / (d.prompt_tokens * 266 / 608), rtol=1e-12)
+    assert_allclose(g["decode_node_tokens_per_s"], 50 * 1211 / 7, rtol=1e-12)
+    assert_allclose(g["decode_batch_per_gpu"], 60, rtol=1e-12)
+    assert_allclose(g["published_batch_per_gpu"], 14_800 / 20 / 8, rtol=1e-12)     # 92.5 sequences a GPU
+    assert_allclose(g["decode_mean_step_s"], 3360 / (50 * 1210), rtol=1e-12)         # Little's law
+    # 7 nodes' all-to-all of 3,360 tokens: per MoE layer and GPU each way 60 tokens x top-8 x 7168 x 2 bytes, 48/56
+    # of it over a 50 GB/s NIC; the share is of a step the test does not recompute, so it is bounded, and the
+    # hidden rate follows from it
+    a2a = 2 * 58 * 60 * 8 * 7168 * 2 * 48 / 56 / 50e9
+    assert 0 < g["decode_communication_share"] < 1
+    assert g["decode_communication_share"] * 0.06 > a2a * 0.5          # a step under 60 ms carries at least this
+    assert_allclose(g["decode_node_tokens_per_s_hidden"] * (1 - g["decode_communication_share"]),
+                    g["decode_node_tokens_per_s"], rtol=1e-12)
 
 
 def test_empty_lists_are_refused_by_name():

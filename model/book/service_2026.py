@@ -126,14 +126,3 @@ def cost_finding(priced: pd.DataFrame, base: pd.Series) -> str:
     if len(priced) > 1:
         text += f"; the dearest, {cheapest_text(worst)}, costs ${worst['usd_per_million_tokens']:.3f}"
     return text + "."
-
-
-def prefill_gap_text(prefill_x: float, work_x: float, error: float) -> str:
-    """How much of a prefill pool's gap (plan / published, ``prefill_x``) the extra prompt tokens the plan computes
-    (``work_x`` times the published fleet's) explain, within the validated ``error``."""
-    if not (math.isfinite(prefill_x) and math.isfinite(work_x)):
-        return "the plan has no separate prefill pool to compare"
-    rest = prefill_x / work_x
-    if abs(rest - 1) <= error:
-        return "the cache explains it, within that error"
-    return f"the cache explains a factor {work_x:.2f} of it and leaves {rest:.2f}× unexplained"

@@ -22,6 +22,7 @@ from model.plan.serving import (deployments, e2e_splits, expert_parallel_deploym
                                 prefill_service_s, size_serving, zero_load_floors)
 from model.checks import ParameterError
 from model.parameters import default
+from model.quantization.weights import COMPUTE_TYPE
 
 #: Keys the top level of every plan holds (issue 20's contract for scripts).
 CONTRACT = ("gpus", "prefill_gpus", "decode_gpus", "disaggregated", "hbm_gb_per_node", "dram_gb_per_node",
@@ -140,6 +141,11 @@ def serving_setup(i: PlanInputs) -> ServingSetup:
         raise ParameterError("prompt_tokens", i.prompt_tokens,
                              f"<= {arch.max_context_tokens - i.reply_tokens:,} ({arch.name}'s context of "
                              f"{arch.max_context_tokens:,} tokens less the {i.reply_tokens:,}-token reply)")
+    try:
+        gpu.flops(COMPUTE_TYPE[i.weight_dtype])
+    except ParameterError:
+        raise ParameterError("gpu", i.gpu, f"a GPU with tensor cores for {i.weight_dtype} weights (or another "
+                                           f"--weight-dtype)") from None
     deps = deployments(arch, gpu, min(i.node_gpus, int(default("plan_tp_options_max"))), i.weight_dtype, i.kv_dtype)
     ep_deps = tuple(expert_parallel_deployments(arch, gpu, i.node_gpus, i.max_nodes_per_replica, i.weight_dtype,
                                                 i.kv_dtype))

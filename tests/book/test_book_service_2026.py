@@ -43,11 +43,3 @@ def test_findings_with_one_case_and_with_none_priced():
     assert cost.startswith("Gemma 3 27B on B200-180GB (FP4 weights) serves") and "dearest" not in cost
     assert "16.7 times less than the $0.300" in cost
     assert cost_finding(one.iloc[:0], base).startswith("No GPU compared has a published price")
-
-
-def test_prefill_gap_text():
-    from model.book.service_2026 import prefill_gap_text
-
-    assert prefill_gap_text(1.16, 1.21, 0.09) == "the cache explains it, within that error"      # 1.16/1.21 = 0.96
-    assert prefill_gap_text(1.6, 1.21, 0.09) == "the cache explains a factor 1.21 of it and leaves 1.32× unexplained"
-    assert prefill_gap_text(math.nan, 1.2, 0.09).startswith("the plan has no separate prefill pool")
