@@ -35,8 +35,8 @@ ASSUMPTIONS = (
     "the validation chapter gives its error.",
     "Latency quantiles come from closed forms: a FIFO prompt queue with the M/G/1 waiting-time tail (deterministic "
     "service on a prefill replica, cv2 plan_service_cv2 on a chunked one, fitted against the discrete-event "
-    "simulator) and the decode steps' mean and spread; --simulate runs one replica of each pool through the "
-    "simulator at the plan's rate.",
+    "simulator) and the decode steps' mean and spread; --simulate runs an aggregated replica, and the prefill "
+    "and decode replicas together with their KV transfer, through the simulators at the plan's rate.",
     "Aggregated replicas run chunked prefill (chunk_tokens per step shared by the decode batch and one prompt's "
     "chunk); disaggregated prefill replicas run one prompt at a time and hand its KV to a decode replica over "
     "the NICs (data/hardware.csv rdma-nic-400g, plan_nics_per_gpu per GPU).",
@@ -323,7 +323,7 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
 
         plan["simulation"] = simulate_plan(serving, deps, prompt_tokens=i.prompt_tokens, cached_tokens=cached,
                                            reply_tokens=i.reply_tokens, chunk_tokens=i.chunk_tokens,
-                                           max_batch=i.max_batch)
+                                           max_batch=i.max_batch, q=q, prefill_cv2=i.prefill_service_cv2)
         if profile:
             from model.plan.simulate import replay_cache
 

@@ -147,16 +147,20 @@ def markdown(plan: dict) -> str:
     if sim:
         lines += ["## Simulated check",
                   "",
-                  "One replica of each pool through the discrete-event simulator at the plan's rate (P95 of the "
-                  "steady state; the fleet, router and cache are not simulated):",
+                  "The plan's pools through the discrete-event simulators (P95 of the steady state; the fleet, "
+                  "router and cache are not simulated): an aggregated replica at its rate; the disaggregated "
+                  "prefill and decode replicas together, in the plan's proportion, joined by the KV transfer, the "
+                  "closed forms taken at the rate each replica sees:",
                   "",
-                  "| replica | requests/s | P95 TTFT plan | simulated | P95 TPOT plan | simulated |",
+                  "| simulated | requests/s | P95 TTFT closed form | simulated | P95 TPOT closed form | simulated |",
                   "|---|---|---|---|---|---|"]
         for role, r in sim.items():
-            p, s_ = r["plan"], r["simulated"]
-            ttft = (seconds(p["ttft_p95_s"]), seconds(s_["ttft_p95_s"])) if p["ttft_p95_s"] is not None else ("—", "—")
-            tpot = (seconds(p["tpot_p95_s"]), seconds(s_["tpot_p95_s"])) if p["tpot_p95_s"] is not None else ("—", "—")
-            lines.append(f"| {role} | {human(r['rate_per_s'])} | {ttft[0]} | {ttft[1]} | {tpot[0]} | {tpot[1]} |")
+            c, s_ = r.get("closed_form", r["plan"]), r["simulated"]
+            name = role if role == "aggregated" else \
+                f"{human(r['prefill_replicas'])} prefill + {human(r['decode_replicas'])} decode replicas"
+            ttft = (seconds(c["ttft_p95_s"]), seconds(s_["ttft_p95_s"])) if c["ttft_p95_s"] is not None else ("—", "—")
+            tpot = (seconds(c["tpot_p95_s"]), seconds(s_["tpot_p95_s"])) if c["tpot_p95_s"] is not None else ("—", "—")
+            lines.append(f"| {name} | {human(r['rate_per_s'])} | {ttft[0]} | {ttft[1]} | {tpot[0]} | {tpot[1]} |")
         lines.append("")
         rep = plan.get("cache_replay")
         if rep:

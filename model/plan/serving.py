@@ -30,9 +30,11 @@ Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ
   fitted against the simulator). The replica runs at the highest λ that meets both targets
   (:func:`model.rate_search.bisect_boundary`).
 
-The tails were checked against the discrete-event simulator (``python -m model.plan --simulate`` does it for a
-plan): the decode replica's P95 TPOT within about 3%, the aggregated replica's P95 TTFT and TPOT within about 20%,
-the prefill replica's P95 TTFT conservative (the simulator packs waiting prompts into one step).
+The tails were checked against the discrete-event simulators (``python -m model.plan --simulate`` does it for a
+plan, the disaggregated pools together with their KV transfer): the decode replica's P95 TPOT within about 3%,
+the aggregated replica's P95 TTFT and TPOT within about 20%, the prefill replicas' P95 TTFT equal at a light load
+and conservative above it (each replica is queued apart, where the simulator sends a prompt to the least-loaded
+replica and packs waiting prompts into one step).
 
 GPUs of a pool = replicas × GPUs per replica, replicas = ⌈λ_total / λ_replica⌉; busy GPUs (utilisation) from
 :func:`model.serving.capacity.busy_gpus`. Every TP in 1, 2, 4 … up to the node's GPUs that holds the weights is
@@ -260,6 +262,33 @@ def decode_pool(dep: Deployment, demand: float, *, prompt_tokens, reply_tokens, 
                     dep.nodes)
     rate = b[i] / (steps * t[i])
     return _pool("decode", dep, demand, rate, math.nan, float(t_q[i]), float(b[i]))
+
+
+def decode_tpot_at(dep: Deployment, rate: float, *, prompt_tokens, reply_tokens, max_batch, q) -> tuple[float, float]:
+    """(mean batch, P95 TPOT) of a decode replica offered ``rate`` requests/s: B = rate × (o − 1) × t(B) (Little's
+    law, a fixed point iterated from 0) and TPOT at quantile q = t(B + z_q·√B) within the KV limit, as
+    :func:`decode_pool`; (inf, inf) when the batch outgrows the limit."""
+    limit = decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch)
+    ctx = decode_context(prompt_tokens, reply_tokens)
+    b = 0.0
+    for _ in range(_FIXED_POINT_STEPS):
+        b_next = rate * (reply_tokens - 1) * float(dep.decode_time(max(b, 1.0), ctx))
+        if b_next > limit:
+            return math.inf, math.inf
+        done = abs(b_next - b) <= 1e-9 * max(b, 1.0)
+        b = b_next
+        if done:
+            break
+    top = min(b + normal_quantile(q) * math.sqrt(b), limit)
+    return b, float(dep.decode_time(max(top, 1.0), ctx))
+
+
+def prefill_ttft_at(dep: Deployment, rate: float, *, prompt_tokens, cached_tokens, transfer_s, q, cv2) -> float:
+    """P95 TTFT of a prefill replica offered ``rate`` requests/s, as :func:`prefill_pool` has it: s + t_x +
+    W_q(s, ρ) with ρ = rate × s ÷ the prompts a step carries (inf when ρ ≥ 1)."""
+    s = prefill_service_s(dep, prompt_tokens, cached_tokens)
+    rho = rate * s / dep.attention_ranks
+    return s + transfer_s + wait_quantile(s, rho, q, cv2)
 
 
 # --- aggregated replica ------------------------------------------------------------------------------------------

@@ -1,16 +1,20 @@
-"""``--simulate``: one replica of each pool of a plan, run through the discrete-event simulator
-(:func:`model.serving.simulate`) at the plan's per-replica rate (Poisson arrivals, ``plan_simulate_requests``
-requests), its P95 TTFT and TPOT set beside the closed forms'.
+"""``--simulate``: a plan's pools run through the discrete-event simulators at the plan's per-replica rate
+(Poisson arrivals, ``plan_simulate_requests`` requests), their P95 TTFT and TPOT set beside the closed forms'.
 
-- aggregated replica: the simulator's ``chunked_prefill`` scheduler with the plan's chunk and batch;
-- prefill replica: the ``continuous`` scheduler on requests of one output token (it only prefills); the KV
-  transfer (closed form) is added to its TTFT;
-- decode replica: requests whose prompt's KV arrives with them (all but one token cached), decoding the reply
-  under ``chunked_prefill`` so that the one computed token rides in a decode step, as a handed-off request
-  joins the running batch.
+- aggregated replica: the simulator's ``chunked_prefill`` scheduler (:func:`model.serving.simulate`) with the
+  plan's chunk and batch, at the replica's rate;
+- disaggregated pools: the disaggregated simulator (:func:`model.serving.disaggregated.simulate_disaggregated`),
+  prefill and decode replicas joined by the KV transfer over the NICs
+  (:func:`model.serving.kv_transfer.load_link`, the formula the plan uses), each prefill step carrying one prompt
+  per attention group as the closed form has it. The replicas come in the plan's proportion, reduced to one of
+  the smaller side and the rounded ratio of the other (:func:`replica_counts`), and the offered rate is the
+  lower of the two pools' plan rates, so neither runs above its own; the closed forms are evaluated at the rate
+  each pool's replicas then see (:func:`model.plan.serving.prefill_ttft_at`,
+  :func:`model.plan.serving.decode_tpot_at`), and at the plan's own rate beside them.
 
-The simulator models one replica: the fleet (many replicas behind a router) is not simulated, and the
-disaggregated pools run separately (their handoff is the closed-form transfer).
+The fleet (many replicas behind a router) is not simulated. A decode replica whose running batch holds more
+sequences than the run has requests (large expert-parallel replicas) never reaches its steady state: the output
+says how many requests the run offered against the plan's batch.
 
 The cache: :func:`replay_cache` replays the plan's sample trace through its HBM → DRAM → SSD hierarchy (the
 node's capacity in the sample's units, split as the node's) with the plan's TTL per group
@@ -42,43 +46,85 @@ def _rel(sim, plan):
     return (sim - plan) / plan if plan and math.isfinite(plan) and math.isfinite(sim) else None
 
 
+def replica_counts(prefill_rate: float, decode_rate: float) -> tuple[int, int]:
+    """(prefill, decode) replicas of a simulated disaggregated group: one of the pool whose replica carries more,
+    and the rounded ratio (at least one) of the other."""
+    if prefill_rate >= decode_rate:
+        return 1, max(1, round(prefill_rate / decode_rate))
+    return max(1, round(decode_rate / prefill_rate)), 1
+
+
+def simulate_disaggregated_plan(serving, deps, *, prompt_tokens: int, cached_tokens: int, reply_tokens: int,
+                                max_batch: int, q: float, prefill_cv2: float, seed: int = 0,
+                                rate_share: float = 1.0) -> dict:
+    """The disaggregated pools of ``serving`` through the disaggregated simulator (module docstring) at
+    ``rate_share`` × the group's plan rate: simulated P95 TTFT and TPOT, the closed forms at the rate each replica
+    sees, and the relative differences (simulated ÷ closed form − 1)."""
+    from model.serving import Scheduler
+    from model.serving.disaggregated import Pools, simulate_disaggregated
+    from model.serving.kv_transfer import load_link
+    from model.workload.requests import poisson_workload
+    from model.plan.serving import decode_tpot_at, kv_transfer_s, pool_deployment, prefill_ttft_at
+
+    pre, dec = serving.prefill, serving.decode
+    dp, dd = pool_deployment(pre, deps), pool_deployment(dec, deps)
+    n_p, n_d = replica_counts(pre.replica_requests_per_s, dec.replica_requests_per_s)
+    rate = rate_share * min(n_p * pre.replica_requests_per_s, n_d * dec.replica_requests_per_s)
+    hit = min(cached_tokens, prompt_tokens - 1)
+    ranks = dp.attention_ranks
+    pools = Pools(dp, dd, n_p, n_d, load_link("nic", dp.gpu),
+                  prefill_scheduler=Scheduler("continuous", max_batch=ranks,
+                                              max_batched_tokens=ranks * (prompt_tokens - hit)),
+                  decode_scheduler=Scheduler("continuous", max_batch=max_batch * dd.attention_ranks))
+    n = int(default("plan_simulate_requests"))
+    work = poisson_workload(n, rate, seed=seed, prompt_tokens=prompt_tokens, output_tokens=reply_tokens,
+                            cached_tokens=hit)
+    res = simulate_disaggregated(pools, work)
+    sim = _p95_window(res, default("plan_simulate_warmup_share"))
+    t_x = kv_transfer_s(dp.arch, prompt_tokens, dp.kv_dtype, dp, dd)
+    closed = {"ttft_p95_s": prefill_ttft_at(dp, rate / n_p, prompt_tokens=prompt_tokens, cached_tokens=hit,
+                                            transfer_s=t_x, q=q, cv2=prefill_cv2),
+              "tpot_p95_s": decode_tpot_at(dd, rate / n_d, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens,
+                                           max_batch=max_batch, q=q)[1]}
+    return {"rate_per_s": rate, "prefill_replicas": n_p, "decode_replicas": n_d, "simulated": sim,
+            "closed_form": closed,
+            "plan": {"ttft_p95_s": pre.ttft_p95_s, "tpot_p95_s": dec.tpot_p95_s,
+                     "prefill_rate_per_s": pre.replica_requests_per_s,
+                     "decode_rate_per_s": dec.replica_requests_per_s, "decode_batch": dec.batch},
+            "relative_difference": {k: _rel(sim[k], closed[k]) for k in ("ttft_p95_s", "tpot_p95_s")},
+            "kv_transfer_s": t_x, "prefill_busy": res.utilisation("prefill"), "decode_busy": res.utilisation("decode")}
+
+
 def simulate_plan(serving, deps, *, prompt_tokens: int, cached_tokens: int, reply_tokens: int, chunk_tokens: int,
-                  max_batch: int, seed: int = 0) -> dict:
-    """Simulated P95 TTFT/TPOT of one replica of each pool of ``serving`` beside the plan's (relative difference
-    = simulated ÷ plan − 1)."""
+                  max_batch: int, q: float, prefill_cv2: float, seed: int = 0) -> dict:
+    """Simulated P95 TTFT/TPOT of the plan's pools beside the closed forms' (module docstring): ``aggregated``
+    (one replica at its rate; relative difference = simulated ÷ plan − 1) and ``disaggregated``
+    (:func:`simulate_disaggregated_plan`)."""
     from model.serving import Scheduler, simulate
     from model.workload.requests import poisson_workload
+    from model.plan.serving import pool_deployment
 
     n = int(default("plan_simulate_requests"))
     warm = default("plan_simulate_warmup_share")
-    by_tp = {d.n_gpus: d for d in deps}
     out = {}
     hit = min(cached_tokens, prompt_tokens - 1)
-    runs = []
-    if serving.aggregated:
-        runs.append(("aggregated", serving.aggregated, Scheduler("chunked_prefill", max_batch=max_batch,
-                                                                 max_batched_tokens=chunk_tokens),
-                     dict(prompt_tokens=prompt_tokens, output_tokens=reply_tokens, cached_tokens=hit), 0.0))
-    if serving.prefill and serving.decode:
-        runs.append(("prefill", serving.prefill, Scheduler("continuous", max_batch=max_batch),
-                     dict(prompt_tokens=prompt_tokens, output_tokens=1, cached_tokens=hit),
-                     serving.transfer_s))
-        runs.append(("decode", serving.decode, Scheduler("chunked_prefill", max_batch=max_batch,
-                                                         max_batched_tokens=chunk_tokens),
-                     dict(prompt_tokens=prompt_tokens, output_tokens=reply_tokens, cached_tokens=prompt_tokens - 1),
-                     0.0))
-    for role, pool, scheduler, shape, extra in runs:
-        rate = pool.replica_requests_per_s
-        if not math.isfinite(rate) or rate <= 0:
-            continue
-        res = simulate(by_tp[pool.tp], poisson_workload(n, rate, seed=seed, **shape), scheduler)
+    agg = serving.aggregated
+    if agg and math.isfinite(agg.replica_requests_per_s) and agg.replica_requests_per_s > 0:
+        rate = agg.replica_requests_per_s
+        res = simulate(pool_deployment(agg, deps),
+                       poisson_workload(n, rate, seed=seed, prompt_tokens=prompt_tokens, output_tokens=reply_tokens,
+                                        cached_tokens=hit),
+                       Scheduler("chunked_prefill", max_batch=max_batch, max_batched_tokens=chunk_tokens))
         sim = _p95_window(res, warm)
-        sim["ttft_p95_s"] += extra
-        row = {"rate_per_s": rate, "simulated": sim,
-               "plan": {"ttft_p95_s": pool.ttft_p95_s, "tpot_p95_s": pool.tpot_p95_s}}
-        row["relative_difference"] = {k: _rel(sim[k], pool.ttft_p95_s if k == "ttft_p95_s" else pool.tpot_p95_s)
-                                      for k in ("ttft_p95_s", "tpot_p95_s")}
-        out[role] = row
+        out["aggregated"] = {"rate_per_s": rate, "simulated": sim,
+                             "plan": {"ttft_p95_s": agg.ttft_p95_s, "tpot_p95_s": agg.tpot_p95_s},
+                             "relative_difference": {"ttft_p95_s": _rel(sim["ttft_p95_s"], agg.ttft_p95_s),
+                                                     "tpot_p95_s": _rel(sim["tpot_p95_s"], agg.tpot_p95_s)}}
+    if serving.prefill and serving.decode and math.isfinite(serving.decode.replica_requests_per_s):
+        out["disaggregated"] = simulate_disaggregated_plan(serving, deps, prompt_tokens=prompt_tokens,
+                                                           cached_tokens=cached_tokens, reply_tokens=reply_tokens,
+                                                           max_batch=max_batch, q=q, prefill_cv2=prefill_cv2,
+                                                           seed=seed)
     return out
 
 

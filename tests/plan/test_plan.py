@@ -236,20 +236,24 @@ def test_markdown_report(capsys):
 
 
 def test_simulate_checks_each_pool(capsys):
-    """--simulate runs one replica of each pool through the discrete-event simulator at the plan's rate. At the
-    case study's setting the closed forms are within 25% of it on the aggregated replica (the fitted tails' residuals
-    reach about 20%) and 10% on the decode replica (its batch tail is exact up to the step-time model); the
-    prefill replica's queue is conservative (the simulator packs waiting prompts into one step), never optimistic."""
+    """--simulate runs an aggregated replica through the discrete-event simulator at the plan's rate, and the
+    disaggregated pools together through the disaggregated simulator. At the case study's setting the closed forms
+    are within 25% of it on the aggregated replica (the fitted tails' residuals reach about 20%) and 10% on the
+    decode replicas (the batch tail is exact up to the step-time model); the prefill replicas' TTFT is conservative
+    (the closed form queues each replica apart, the simulator sends each prompt to the least-loaded one), never
+    optimistic."""
     rc, out, err = run(["--simulate", "--json"], capsys)
     assert rc == 0, err
     plan = json.loads(out)
     assert plan["simulated"] is True
     sim = plan["simulation"]
-    assert set(sim) == {"aggregated", "prefill", "decode"}
+    assert set(sim) == {"aggregated", "disaggregated"}
     for key in ("ttft_p95_s", "tpot_p95_s"):
         assert abs(sim["aggregated"]["relative_difference"][key]) <= 0.25, sim["aggregated"]
-    assert abs(sim["decode"]["relative_difference"]["tpot_p95_s"]) <= 0.10, sim["decode"]
-    assert -0.5 <= sim["prefill"]["relative_difference"]["ttft_p95_s"] <= 0.0, sim["prefill"]
+    dis = sim["disaggregated"]
+    assert abs(dis["relative_difference"]["tpot_p95_s"]) <= 0.10, dis
+    assert -1.0 < dis["relative_difference"]["ttft_p95_s"] <= 0.0, dis
+    assert dis["kv_transfer_s"] == pytest.approx(plan["serving"]["kv_transfer_s"], rel=1e-12)
     rc, out, err = run(["--simulate", "--sessions", "10000"], capsys)
     assert rc == 0 and "## Simulated check" in out
 
