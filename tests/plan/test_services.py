@@ -37,9 +37,9 @@ def test_bad_services_are_refused_naming_services(bad):
 
 
 def test_a_plan_refusal_names_the_chapter_parameter():
-    """DeepSeek-V3's 671B FP16 weights fit on no 8 x A100 node: refused as gpu; an unknown provider as
-    gpu_provider."""
+    """Llama 3.1 405B's FP16 weights (810 GB) fit on no 8 x A100 80GB node (8 x 72 GB usable), and a dense model's
+    replicas stay in one node: refused as gpu; an unknown provider as gpu_provider."""
     with pytest.raises(ParameterError, match=r"^gpu='a100-80gb'"):
-        plan_services(["coding_assistant"], **{**CHOSEN, "model": "deepseek-v3"})
+        plan_services(["coding_assistant"], **{**CHOSEN, "model": "llama-3.1-405b"})
     with pytest.raises(ParameterError, match=r"^gpu_provider="):
         plan_services(["coding_assistant"], **{**CHOSEN, "gpu_provider": "nobody"})
