@@ -100,8 +100,9 @@ def _parser() -> ArgumentParser:
                    help=f"tokens per step of chunked prefill (> --max-batch; default {dflt['chunk_tokens']})")
     p.add_argument("--node-gpus", type=int, help=f"GPUs per server (>= 1; default {dflt['node_gpus']})")
     p.add_argument("--max-nodes-per-replica", type=int,
-                   help="most nodes one expert-parallel prefill or decode replica of an MoE model spans (>= 1; "
-                        f"default {dflt['max_nodes_per_replica']}, DeepSeek's decode unit)")
+                   help="most nodes one expert-parallel prefill or decode replica of an MoE model spans (>= 0, 0 = "
+                        f"tensor-parallel replicas in a node only; default {dflt['max_nodes_per_replica']}, "
+                        "DeepSeek's decode unit)")
     p.add_argument("--cache-hit-share", type=float,
                    help=f"share of the ideal prefix hit ratio the cache is sized for, in (0, 1] "
                         f"(default {dflt['cache_hit_share']:g})")

@@ -151,7 +151,7 @@ def serving_setup(i: PlanInputs) -> ServingSetup:
                                                 i.kv_dtype))
     if not deps and not ep_deps:
         where = (f"on at most {i.max_nodes_per_replica} nodes of {i.node_gpus} GPUs with expert parallelism"
-                 if arch.is_moe else f"on at most {i.node_gpus} GPUs")
+                 if arch.is_moe and i.max_nodes_per_replica else f"on at most {i.node_gpus} GPUs")
         raise ParameterError("gpu", i.gpu, f"a GPU on which {arch.name} in {i.weight_dtype} fits {where} (try a "
                                            f"larger GPU or --weight-dtype fp8"
                                            + (", or a larger --max-nodes-per-replica)" if arch.is_moe else ")"))

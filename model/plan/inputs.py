@@ -56,7 +56,8 @@ class PlanInputs:
     node_gpus : int
         GPUs per node (one NVLink domain).
     max_nodes_per_replica : int
-        Most whole nodes an expert-parallel prefill or decode replica of an MoE model spans.
+        Most whole nodes an expert-parallel prefill or decode replica of an MoE model spans; 0: tensor-parallel
+        replicas inside a node only.
     cache_hit_share : float
         Share of the ideal prefix hit ratio the cache of a node is sized for.
     cache : bool
@@ -148,7 +149,7 @@ class PlanInputs:
         check_int("max_batch", self.max_batch, low=1)
         check_int("chunk_tokens", self.chunk_tokens, low=2)
         check_int("node_gpus", self.node_gpus, low=1)
-        check_int("max_nodes_per_replica", self.max_nodes_per_replica, low=1)
+        check_int("max_nodes_per_replica", self.max_nodes_per_replica, low=0)
         check_fraction("cache_hit_share", self.cache_hit_share, allow_zero=False)
         check_choice("disaggregation", self.disaggregation, ("auto", "aggregated", "disaggregated"))
         check_nonnegative("grid_g_co2_per_kwh", self.grid_g_co2_per_kwh)

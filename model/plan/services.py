@@ -85,9 +85,12 @@ CHOSEN_NAMES = {"gpu": "gpu", "--gpu": "gpu", "model": "model", "name": "model",
 
 def hardware_inputs(service: str, *, model: str, gpu: str, gpu_provider: str, gpu_pricing: str,
                    usd_per_gpu_hour: float | None) -> PlanInputs:
-    """``service``'s inputs on ``model`` and ``gpu`` at the chosen price (the planner's defaults otherwise)."""
+    """``service``'s inputs on ``model`` and ``gpu`` at the chosen price (the planner's defaults otherwise), with
+    tensor-parallel replicas inside a node only (``max_nodes_per_replica`` 0): the chapter's what-if recomputes the
+    plan from the tensor-parallel options' rates, so the plan it starts from must use the same options."""
     return service_inputs(service, PlanInputs(model=model, gpu=gpu, gpu_provider=gpu_provider,
-                                              gpu_pricing=gpu_pricing, gpu_usd_per_hour=usd_per_gpu_hour))
+                                              gpu_pricing=gpu_pricing, gpu_usd_per_hour=usd_per_gpu_hour,
+                                              max_nodes_per_replica=0))
 
 
 def plan_services(services, **chosen) -> dict:

@@ -67,13 +67,15 @@ def test_the_planner_spans_h800_nodes_for_deepseek_v3_and_the_bound_is_a_flag():
     assert plan["serving"]["decode"]["tpot_p95_s"] <= 0.05 and plan["serving"]["prefill"]["ttft_p95_s"] <= 3.0
     with pytest.raises(ParameterError, match="max-nodes-per-replica"):
         make_plan(PlanInputs(**{**i.__dict__, "max_nodes_per_replica": 1}))
+    with pytest.raises(ParameterError, match=r"^gpu=.*fits on at most 8 GPUs"):   # 0: tensor-parallel replicas only
+        make_plan(PlanInputs(**{**i.__dict__, "max_nodes_per_replica": 0}))
     with pytest.raises(ParameterError, match="max_nodes_per_replica"):
-        PlanInputs(max_nodes_per_replica=0)
+        PlanInputs(max_nodes_per_replica=-1)
 
 
 def test_the_cli_flag_bounds_the_replica(capsys):
     from model.plan.cli import main
 
     code = main(["--model", "deepseek-v3", "--gpu", "h800-80gb", "--weight-dtype", "fp8", "--kv-dtype", "bf16",
-                 "--max-nodes-per-replica", "0", "--json"])
+                 "--max-nodes-per-replica", "-1", "--json"])
     assert code == 2 and "--max-nodes-per-replica" in capsys.readouterr().err
