@@ -162,6 +162,9 @@ def markdown(plan: dict) -> str:
             tpot = (seconds(c["tpot_p95_s"]), seconds(s_["tpot_p95_s"])) if c["tpot_p95_s"] is not None else ("—", "—")
             lines.append(f"| {name} | {human(r['rate_per_s'])} | {ttft[0]} | {ttft[1]} | {tpot[0]} | {tpot[1]} |")
         lines.append("")
+        if sim.get("disaggregated", {}).get("steady_state") is False:
+            lines += ["The decode replicas hold more sequences at the plan's batch than the run counts requests: the "
+                      "simulated P95s are those of a replica still filling, not its steady state.", ""]
         rep = plan.get("cache_replay")
         if rep:
             lines += [f"Cache replay of the sample trace through the node's tiers with the TTLs per group: "

@@ -13,8 +13,9 @@
   :func:`model.plan.serving.decode_tpot_at`), and at the plan's own rate beside them.
 
 The fleet (many replicas behind a router) is not simulated. A decode replica whose running batch holds more
-sequences than the run has requests (large expert-parallel replicas) never reaches its steady state: the output
-says how many requests the run offered against the plan's batch.
+sequences than the run has requests (large expert-parallel replicas) never reaches its steady state: the output's
+``steady_state`` is False when the requests counted are fewer than :data:`STEADY_STATE_BATCHES` × the sequences the
+decode replicas hold at the closed form's batch, and its P95s are then those of a filling replica.
 
 The cache: :func:`replay_cache` replays the plan's sample trace through its HBM → DRAM → SSD hierarchy (the
 node's capacity in the sample's units, split as the node's) with the plan's TTL per group
@@ -44,6 +45,11 @@ def _p95_window(result, warmup: float) -> dict:
 
 def _rel(sim, plan):
     return (sim - plan) / plan if plan and math.isfinite(plan) and math.isfinite(sim) else None
+
+
+#: Requests counted per sequence the decode replicas hold at the closed form's batch for a run to reach their steady
+#: state (implementation choice: the batch fills and drains at least twice over the counted window).
+STEADY_STATE_BATCHES = 2
 
 
 def replica_counts(prefill_rate: float, decode_rate: float) -> tuple[int, int]:
@@ -82,17 +88,19 @@ def simulate_disaggregated_plan(serving, deps, *, prompt_tokens: int, cached_tok
     res = simulate_disaggregated(pools, work)
     sim = _p95_window(res, default("plan_simulate_warmup_share"))
     t_x = kv_transfer_s(dp.arch, prompt_tokens, dp.kv_dtype, dp, dd)
+    batch, tpot = decode_tpot_at(dd, rate / n_d, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens,
+                                 max_batch=max_batch, q=q)
     closed = {"ttft_p95_s": prefill_ttft_at(dp, rate / n_p, prompt_tokens=prompt_tokens, cached_tokens=hit,
                                             transfer_s=t_x, q=q, cv2=prefill_cv2),
-              "tpot_p95_s": decode_tpot_at(dd, rate / n_d, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens,
-                                           max_batch=max_batch, q=q)[1]}
+              "tpot_p95_s": tpot}
     return {"rate_per_s": rate, "prefill_replicas": n_p, "decode_replicas": n_d, "simulated": sim,
             "closed_form": closed,
             "plan": {"ttft_p95_s": pre.ttft_p95_s, "tpot_p95_s": dec.tpot_p95_s,
                      "prefill_rate_per_s": pre.replica_requests_per_s,
                      "decode_rate_per_s": dec.replica_requests_per_s, "decode_batch": dec.batch},
             "relative_difference": {k: _rel(sim[k], closed[k]) for k in ("ttft_p95_s", "tpot_p95_s")},
-            "kv_transfer_s": t_x, "prefill_busy": res.utilisation("prefill"), "decode_busy": res.utilisation("decode")}
+            "kv_transfer_s": t_x, "prefill_busy": res.utilisation("prefill"), "decode_busy": res.utilisation("decode"),
+            "steady_state": bool(sim["requests"] >= STEADY_STATE_BATCHES * n_d * batch)}
 
 
 def simulate_plan(serving, deps, *, prompt_tokens: int, cached_tokens: int, reply_tokens: int, chunk_tokens: int,

@@ -40,6 +40,7 @@ def test_closed_form_and_simulator_agree_at_a_light_load(serving):
     assert out["rate_per_s"] == pytest.approx(0.05 * min(out["prefill_replicas"] * s.prefill.replica_requests_per_s,
                                                          out["decode_replicas"] * s.decode.replica_requests_per_s))
     assert abs(out["relative_difference"]["ttft_p95_s"]) <= 0.01, out
+    assert out["steady_state"] is True                # 1,600 requests counted against a batch of a few sequences
     assert abs(out["relative_difference"]["tpot_p95_s"]) <= LIGHT_LOAD_TOLERANCE, out
     # the transfer the simulator charges is the plan's: 2,000 tokens x 80 layers x 8 KV heads x 128 x 2 x 2 bytes,
     # each GPU pair moving its share over one 50 GB/s NIC
