@@ -26,7 +26,7 @@ import pandas as pd
 from model.checks import ParameterError, check_positive
 from model.plan.compose import serving_setup
 from model.plan.inputs import PlanInputs
-from model.plan.serving import (aggregated_pool, best_pool, decode_pool, kv_transfer_bytes, kv_transfer_s,
+from model.plan.serving import (aggregated_pool, best_pool, decode_pool, kv_transfer_s,
                                 prefill_pool)
 
 #: Roles of the per-replica rates, as column prefixes of :func:`replica_rate_grid`.
