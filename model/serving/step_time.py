@@ -19,7 +19,11 @@ A step processes ``tokens`` new tokens (one per decoding sequence, a whole promp
   :meth:`Deployment.attention_flops_per_pair`;
 - bytes = all weights once + KV cache read (tokens attended) × bytes per token + KV written;
 - compute C = dense FLOPs / (GPUs × peak × MFU(tokens)) + attention FLOPs / (GPUs × FP16 peak × attention MFU),
-  with MFU(tokens) = MFU × tokens / (tokens + half-tokens) (a matmul of few rows runs far below peak);
+  with MFU(tokens) = MFU × tokens / (tokens + half-tokens) (a matmul of few rows runs far below peak); where the
+  vendor publishes a maximum achievable matmul rate (AMD's "max-achievable FLOPs" of the MI300X and MI325X: about
+  half the datasheet peak, because the chip's clock falls under dense matmul load) that rate stands in for the
+  peak (``achievable_*_tflops`` of data/hardware.csv); NVIDIA publishes none, so its parts keep the datasheet peak
+  and the fitted MFU absorbs their gap;
 - memory M = weight bytes / (GPUs × bandwidth × MBU) + KV bytes / (GPUs × bandwidth × attention MBU);
 - time = max(C, M) + overlap × min(C, M) + step overhead + layers × layer overhead + all-reduce, where
   ``overlap`` is the share of the shorter of the two not hidden behind the longer (0 = the plain roofline);
@@ -291,16 +295,18 @@ class Deployment:
 
     @property
     def flops_per_s(self) -> float:
-        """Sustained FLOP/s of the replica's dense matmuls on a large step (GPUs working at once × peak of the
-        weights' compute type × MFU, × the 8-bit kernels' efficiency for FP8/INT8 weights or the FP4 kernels' for
+        """Sustained FLOP/s of the replica's dense matmuls on a large step (GPUs working at once × rate of the
+        weights' compute type — the datasheet peak, or the vendor's published achievable rate where there is one
+        (:meth:`model.hardware.Accelerator.sustained_flops`) — × MFU, × the 8-bit kernels' efficiency for FP8/INT8 weights or the FP4 kernels' for
         FP4)."""
         f = self.low_precision_mfu if self._low else self.fp4_mfu if self.weight_dtype == "fp4" else 1.0
-        return self._parallel * self.gpu.flops(COMPUTE_TYPE[self.weight_dtype]) * self.mfu * f
+        return self._parallel * self.gpu.sustained_flops(COMPUTE_TYPE[self.weight_dtype]) * self.mfu * f
 
     @property
     def attention_flops_per_s(self) -> float:
-        """Sustained FLOP/s of the attention kernels (FP16 tensor peak × attention MFU)."""
-        return self._parallel * self.gpu.flops("fp16") * self.attention_mfu
+        """Sustained FLOP/s of the attention kernels (FP16 tensor rate × attention MFU; the rate is the vendor's
+        published achievable one where there is one, :meth:`model.hardware.Accelerator.sustained_flops`)."""
+        return self._parallel * self.gpu.sustained_flops("fp16") * self.attention_mfu
 
     @property
     def bytes_per_s(self) -> float:

@@ -87,3 +87,15 @@ def test_attention_data_parallel_holds_one_latent_per_token_and_the_attention_we
 def test_bad_parallel_settings_are_refused(kwargs, name):
     with pytest.raises(ParameterError, match=name):
         deployment("deepseek-v3", "b200-180gb", 8, weight_dtype="fp4", **kwargs)
+
+
+def test_mi300x_matmuls_and_attention_run_at_amds_max_achievable_flops():
+    # AMD's published MAF (ROCm blogs, Measuring Max-Achievable FLOPs Part 2, Table 1): MI300X FP8 1,273 TFLOPs,
+    # FP16 654 TFLOPs, against datasheet peaks of 2,614.9 and 1,307.4: the efficiencies apply to the MAF.
+    d = deployment("llama-3.1-70b", "mi300x-192gb", 8, weight_dtype="fp8", kv_dtype="fp8", mfu=0.5,
+                   low_precision_mfu=0.8, attention_mfu=0.4)
+    assert_allclose(d.flops_per_s, 8 * 1273e12 * 0.5 * 0.8, rtol=1e-12)
+    assert_allclose(d.attention_flops_per_s, 8 * 654e12 * 0.4, rtol=1e-12)
+    # an H100 keeps its datasheet peak (NVIDIA publishes no achievable figure): 1,978.9 TFLOPS FP8
+    h = deployment("llama-3.1-70b", "h100-80gb", 8, weight_dtype="fp8", mfu=0.5, low_precision_mfu=0.8)
+    assert_allclose(h.flops_per_s, 8 * 1978.9e12 * 0.5 * 0.8, rtol=1e-12)
