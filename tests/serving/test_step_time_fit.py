@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import pandas as pd
 from numpy.testing import assert_allclose
 
@@ -39,15 +40,33 @@ def test_validation_error_meets_the_stated_figures():
     assert s.loc["all", "predicted"] >= 200
 
 
-def test_fp4_efficiencies_are_the_fit_on_the_fp4_rows_with_the_others_held():
+NEW_SOURCES = ("trtllm-v1.0-fp4", "trtllm-v1.0-models", "rocm-vllm-mi300x", "trtllm-dsr1")
+JOINT = ("expert_mfu", "sequence_overhead_s", "fp4_mfu", "fp4_mbu")
+
+
+def test_fp4_efficiencies_are_near_the_fit_on_the_fp4_rows_with_the_others_held():
+    # the stored FP4 efficiencies come from the joint fit below; refitted alone on the FP4 rows they barely move
     pts = load_points()
     stored = {k: default(PARAMETER_NAME[k]) for k in FITTED}
     fit = fit_step_time(pts, start=stored, only=("fp4_mfu", "fp4_mbu"), rows=pts["weight_dtype"] == "fp4",
                         max_evals=200)
     assert fit.calibration_rows == 28
     got = fit.rounded()
-    assert_allclose([got["fp4_mfu"], got["fp4_mbu"]], [stored["fp4_mfu"], stored["fp4_mbu"]], atol=0.01)
+    assert_allclose([got["fp4_mfu"], got["fp4_mbu"]], [stored["fp4_mfu"], stored["fp4_mbu"]], atol=0.02)
     assert all(fit.params[k] == stored[k] for k in FITTED if not k.startswith("fp4_"))
+
+
+@pytest.mark.slow
+def test_new_family_parameters_are_the_joint_fit_on_the_new_sources_rows():
+    pts = load_points()
+    stored = {k: default(PARAMETER_NAME[k]) for k in FITTED}
+    start = {**stored, **{k: START[k] for k in JOINT}}
+    fit = fit_step_time(pts, start=start, only=JOINT, rows=pts["point_id"].str.startswith(NEW_SOURCES),
+                        max_evals=400)
+    assert fit.calibration_rows == 65
+    got = fit.rounded()
+    assert_allclose([got[k] for k in JOINT], [stored[k] for k in JOINT], rtol=0.02)
+    assert all(fit.params[k] == stored[k] for k in FITTED if k not in JOINT)
 
 
 def test_only_and_rows_restrict_the_fit():
