@@ -13,10 +13,10 @@ The values stored in ``data/parameters/batching.csv`` are outputs of :func:`fit_
 significant figures): the parameters every point uses were fitted on the 152 calibration rows of the 70B-class
 Llama points (the CSV at sha256 ``2d907ed9...``); the FP4 kernels' efficiencies (``fp4_mfu``, ``fp4_mbu``), which
 only FP4 points use, the routed experts' efficiency (``expert_mfu``), which only MoE points use, and the host
-overhead per running sequence (``sequence_overhead_s``) were then fitted together on the 65 calibration rows of the
-MoE, MLA and FP4 sources with the others held at their stored values (``only=("expert_mfu",
-"sequence_overhead_s", "fp4_mfu", "fp4_mbu")``, ``rows`` = those sources' rows). The earlier 70B Llama points use
-none of these but the sequence overhead, which moved their validation median from 7.70% to 7.59%. ``tests/serving/test_step_time_fit.py`` and the validation chapter rerun
+overhead per running sequence (``sequence_overhead_s``) were then fitted together on all the calibration rows with
+the others held at their stored values (``only=("expert_mfu", "sequence_overhead_s", "fp4_mfu", "fp4_mbu")``).
+The earlier 70B Llama points use none of these but the sequence overhead, which moved their validation median
+from 7.70% to 7.35%. ``tests/serving/test_step_time_fit.py`` and the validation chapter rerun
 the fit and compare.
 """
 
