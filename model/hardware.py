@@ -4,7 +4,7 @@ share of a GPU's memory weights and KV cache may use. A GPU's hourly price: :fun
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import pandas as pd
@@ -43,6 +43,10 @@ class Accelerator:
         Scale-up bandwidth of one GPU in one direction (half of ``interconnect_bytes_per_s``), bytes/s.
     tdp_watts : float
         Thermal design power (board power) of one GPU, watts.
+    achievable_flops : dict
+        Dense matmul rate the vendor publishes as achievable (AMD's "max-achievable FLOPs": a tuned GEMM at the
+        clock the chip holds under that load) by compute type, operations/s; NaN where the vendor publishes none
+        (every NVIDIA part here).
     """
 
     name: str
@@ -54,6 +58,7 @@ class Accelerator:
     source: str
     scaleup_bytes_per_s_per_direction: float = math.nan
     tdp_watts: float = math.nan
+    achievable_flops: dict = field(default_factory=dict)
 
     def supports(self, compute_dtype: str) -> bool:
         """Whether this GPU has a tensor-core path for ``compute_dtype`` (a positive dense peak)."""
@@ -74,6 +79,14 @@ class Accelerator:
             raise ParameterError("compute_dtype", compute_dtype,
                                  f"one supported by {self.name}: {', '.join(supported)}")
         return value
+
+    def sustained_flops(self, compute_dtype: str) -> float:
+        """Dense matmul rate a step's efficiencies apply to, operations/s: the vendor's published achievable rate
+        for ``compute_dtype`` where there is one (:attr:`achievable_flops`), else the datasheet peak
+        (:meth:`flops`, which raises for a type the GPU lacks). Never above the peak."""
+        peak = self.flops(compute_dtype)
+        value = self.achievable_flops.get(compute_dtype, math.nan)
+        return min(value, peak) if math.isfinite(value) and value > 0 else peak
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,7 @@ def load_gpu(name: str) -> Accelerator:
         source=str(r["source"]),
         scaleup_bytes_per_s_per_direction=_f(r["scaleup_gb_s_per_direction"]) * GB,
         tdp_watts=_f(r["tdp_w"]),
+        achievable_flops={k: _f(r.get(f"achievable_{k}_tflops")) * tera for k in ("fp16", "bf16", "fp8")},
     )
 
 

@@ -126,3 +126,24 @@ def test_h800_is_an_h100_sxm_with_400_gb_s_nvlink():
     assert_allclose(h800.flops("bf16"), 1979e12 / 2, rtol=0.001)
     assert_allclose(h800.flops("fp8"), 3958e12 / 2, rtol=0.001)
     assert h800.memory_bytes == load_gpu("h100-80gb").memory_bytes and not h800.supports("fp4")
+
+
+# AMD's published Max-Achievable FLOPs (ROCm blogs, "Measuring Max-Achievable FLOPs - Part 2", Table 1), typed here
+# independently of data/hardware.csv: TFLOPs FP16, BF16, FP8.
+AMD_MAF = {"mi300x-192gb": (654, 708, 1273), "mi325x-256gb": (794, 843, 1519)}
+
+
+@pytest.mark.parametrize("name", sorted(AMD_MAF))
+def test_amd_achievable_flops_are_the_published_maf(name):
+    gpu = load_gpu(name)
+    for dtype, tflops in zip(("fp16", "bf16", "fp8"), AMD_MAF[name]):
+        assert_allclose(gpu.sustained_flops(dtype), tflops * 1e12, rtol=1e-12)
+        assert gpu.sustained_flops(dtype) < gpu.flops(dtype)  # below the datasheet peak: the clock falls under load
+    assert_allclose(gpu.sustained_flops("int8"), gpu.flops("int8"), rtol=0)  # no MAF published for INT8
+
+
+@pytest.mark.parametrize("name", ["a100-80gb", "h100-80gb", "h200-141gb", "b200-180gb", "gb200-186gb"])
+def test_nvidia_parts_keep_the_datasheet_peak(name):
+    gpu = load_gpu(name)
+    for dtype in ("fp16", "bf16"):
+        assert_allclose(gpu.sustained_flops(dtype), gpu.flops(dtype), rtol=0)

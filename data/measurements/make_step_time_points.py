@@ -40,8 +40,9 @@ OUT = HERE / "step_time_points.csv"
 COLUMNS = [
     "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "expert_parallel", "attention_data_parallel",
     "weight_dtype", "kv_dtype", "engine",
-    "engine_version", "batching", "batch", "batch_kind", "offered_rate_per_s", "input_tokens", "output_tokens",
-    "metric", "value", "unit", "scope", "source_url", "repo", "path", "commit", "date", "role", "caveats",
+    "engine_version", "batching", "batch", "batch_kind", "engine_max_batch", "offered_rate_per_s", "input_tokens",
+    "output_tokens", "metric", "value", "unit", "scope", "source_url", "repo", "path", "commit", "date", "role",
+    "caveats",
 ]
 METRIC_UNITS = {
     "tpot_ms": "ms",
@@ -166,7 +167,9 @@ SOURCES = {
               "fp4 for nvidia/DeepSeek-R1-FP4 on B200 (the checkpoint's format; which layers stay at higher "
               "precision is not stated on the page), fp8 for deepseek-ai/DeepSeek-R1 on H200. KV cache: the B200 "
               "section is titled 'with FP16 KV cache' (recorded as the 16-bit bf16), the H200 run sets no "
-              "kv_cache_dtype, so the checkpoint's 16-bit default is assumed.")),
+              "kv_cache_dtype, so the checkpoint's 16-bit default is assumed. engine_max_batch = trtllm-bench's "
+              "--max_batch_size, which with attention data parallelism is per rank, times the 8 ranks (= the "
+              "client concurrency in every run).")),
     "trtllm-v0.9.0-static": dict(
         repo=TRT, path="docs/source/performance.md", commit="",
         source_url="https://github.com/NVIDIA/TensorRT-LLM/blob/v0.9.0/docs/source/performance.md",
@@ -525,14 +528,37 @@ def lmdeploy() -> list[dict]:
     return out
 
 
+#: What each DeepSeek-R1 max-throughput run of the TensorRT-LLM blog states beyond the source note.
+DSR1_RUNS = {
+    "b200-fp16kv": ("Section 'B200 max-throughput for R1 with FP16 KV cache': nvidia/DeepSeek-R1-FP4, 'Batch = 3072, "
+                    "ISL = 1K, OSL = 2K, num_requests = 49152 from synthetic dataset', --max_batch_size 384 (per "
+                    "rank: 8 x 384 = 3072), --max_num_tokens 1536, --kv_cache_free_gpu_mem_fraction 0.85."),
+    "h200": ("Section 'H200 max-throughput': deepseek-ai/DeepSeek-R1 (FP8), 'Batch = 1024, ISL = 1K, OSL = 2K', "
+             "synthetic dataset of 5120 requests (prepare_dataset, stdev 0), --max_batch_size 128 (per rank: 8 x 128 = "
+             "1024), --max_num_tokens 1151, --kv_cache_free_gpu_mem_fraction 0.8."),
+    "b200-0528-fp8kv": ("Section 'B200 max-throughput for R1-0528 with FP8 KV cache': nvidia/DeepSeek-R1-0528-FP4 (the "
+                        "DeepSeek-R1 architecture; 'had enabled FP8 KV cache by-default', and the options set "
+                        "kv_cache_dtype: fp8), --tp 8 --ep 8, enable_attention_dp: true, --max_batch_size 896 (per rank: "
+                        "8 x 896 = 7168), --max_num_tokens 2048, --kv_cache_free_gpu_mem_fraction 0.93, --concurrency "
+                        "7168, --num_requests 114688. The section does not print its dataset: the lengths are read "
+                        "from its own figures, output = Total Output Throughput / Request Throughput = 43146.2042 / "
+                        "21.0675 = 2048.0 tokens per request, input = (Total Token Throughput - Total Output "
+                        "Throughput) / Request Throughput = (65100.6376 - 43146.2042) / 21.0675 = 1042.1, recorded as "
+                        "1042 (the other two runs give exactly 1024 by the same arithmetic)."),
+}
+
+
 def manual() -> list[dict]:
     out = []
     with open(SRC / "manual_points.csv", newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             scenario = "Server" if r["label"].endswith("server") else "Offline"
             kw = {k: r[k] for k in ("gpu", "n_gpus", "tensor_parallel", "weight_dtype", "kv_dtype", "batch",
-                                    "batch_kind", "offered_rate_per_s", "input_tokens", "output_tokens", "metric")}
+                                    "batch_kind", "engine_max_batch", "offered_rate_per_s", "input_tokens",
+                                    "output_tokens", "metric")}
             extra = f"Published as '{r['published_as']}' = {r['published_value']} {r['published_unit']}."
+            if r["source_key"] == "trtllm-dsr1":
+                extra += " " + DSR1_RUNS[r["label"]]
             if r["source_key"] in SOURCES and SOURCES[r["source_key"]]["model"] == "":
                 raise SystemExit(f"manual point {r['label']}: its source names no model")
             row = point(r["source_key"], label=r["label"], scenario=scenario,

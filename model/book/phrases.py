@@ -1029,6 +1029,16 @@ def fail_where_text(sources) -> str:
                      sources[["size", "max"]].iterrows())
 
 
+def refit_move_text(params, threshold: float = 0.01) -> str:
+    """What a refit of every step-time parameter at once did (``params``: the validation chapter's parameter table,
+    ``meaning`` and ``change`` = refit ÷ stored − 1): ``"leaves every parameter within 1% of its stored value"``, or
+    ``"moves them, most of all the <meaning> (+66%)"``."""
+    top = params.loc[params["change"].abs().idxmax()]
+    if abs(top["change"]) < threshold:
+        return f"leaves every parameter within {100 * threshold:.0f}% of its stored value"
+    return f"moves them, most of all the {top['meaning']} ({100 * top['change']:+.0f}%)"
+
+
 # ======================================================================================================
 # Quantization chapter (notebooks/quantization.ipynb): weights beside the KV cache, the decode batch.
 # ======================================================================================================

@@ -26,11 +26,14 @@ PARAMETER_MEANING = {
     "low_precision_mfu": "FP8/INT8 matmul efficiency relative to FP16",
     "low_precision_mbu": "FP8/INT8 weight-read efficiency relative to FP16",
     "fp4_mfu": "FP4 matmul efficiency (against the FP4 peak) relative to FP16",
-    "fp4_mbu": "FP4 weight-read efficiency relative to FP16"}
+    "fp4_mbu": "FP4 weight-read efficiency relative to FP16",
+    "expert_mfu": "routed-expert matmul efficiency relative to the dense matmuls",
+    "sequence_overhead_s": "host time per running sequence per step"}
 #: Unit each parameter is shown in (the others are fractions).
-PARAMETER_UNIT = {"mfu_half_tokens": "tokens", "layer_overhead_s": "µs", "allreduce_latency_s": "µs"}
+PARAMETER_UNIT = {"mfu_half_tokens": "tokens", "layer_overhead_s": "µs", "allreduce_latency_s": "µs",
+                  "sequence_overhead_s": "µs"}
 #: Factor from a parameter's stored unit to the unit shown (seconds → µs).
-PARAMETER_SCALE = {"layer_overhead_s": 1e6, "allreduce_latency_s": 1e6}
+PARAMETER_SCALE = {"layer_overhead_s": 1e6, "allreduce_latency_s": 1e6, "sequence_overhead_s": 1e6}
 
 #: How the chapter names each row of :func:`family_table`.
 FAMILY_LABELS = {"dense": "Dense (MHA/GQA)", "moe": "MoE (per-head attention)", "mla": "MLA (and MoE)",

@@ -309,7 +309,9 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
         top = min(int(max(budget, B, prompt.max())), 1 << 16)  # beyond, every expert is touched: w_time
         w_read = dep.weight_bytes_read(np.arange(top + 1, dtype=float)) / bytes_rate
     lm_head = arch.vocab_size * arch.hidden_size
-    body2 = 2.0 * (arch.matmul_parameters() - lm_head) / flops_rate
+    routed, per_expert = dep.routed_matmul  # routed experts: their own efficiency, ramp at each expert's rows
+    body2 = 2.0 * (arch.matmul_parameters() - lm_head - routed) / flops_rate
+    expert2 = 2.0 * routed / (flops_rate * dep.expert_mfu)
     head2 = 2.0 * lm_head / flops_rate
     attn = dep.attention_flops_per_pair(decode=True) / dep.attention_flops_per_s  # decode steps' pairs dominate
     kv_t = kvb / dep.kv_bytes_per_s
@@ -318,13 +320,14 @@ def _continuous(env, dep, sch, arrival, prompt, output, first, finish, preempt, 
     comm_fixed = float(dep.allreduce_time(0.0))
     comm_per_token = float(dep.allreduce_time(1.0)) - comm_fixed
     fixed = comm_fixed + dep.step_overhead_s + arch.num_layers * dep.layer_overhead_s
+    per_seq = dep.sequence_overhead_s
 
     def step_time(tokens, pairs, seqs, kv_read):
         # Deployment.step_time with scalars (same terms, see model.serving.step_time)
-        c = body2 * (tokens + half) + head2 * seqs + attn * pairs
+        c = body2 * (tokens + half) + expert2 * (tokens + half * per_expert) + head2 * seqs + attn * pairs
         w = w_time if w_read is None or tokens >= len(w_read) else w_read[int(tokens)]
         m = w + kv_t * (kv_read + tokens)
-        return max(c, m) + overlap * min(c, m) + fixed + comm_per_token * tokens
+        return max(c, m) + overlap * min(c, m) + fixed + per_seq * seqs + comm_per_token * tokens
 
     rid = np.full(B, -1, np.int64)
     ctx = np.zeros(B, np.int64)       # tokens whose KV is stored

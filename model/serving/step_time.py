@@ -19,9 +19,18 @@ A step processes ``tokens`` new tokens (one per decoding sequence, a whole promp
   :meth:`Deployment.attention_flops_per_pair`;
 - bytes = all weights once + KV cache read (tokens attended) × bytes per token + KV written;
 - compute C = dense FLOPs / (GPUs × peak × MFU(tokens)) + attention FLOPs / (GPUs × FP16 peak × attention MFU),
-  with MFU(tokens) = MFU × tokens / (tokens + half-tokens) (a matmul of few rows runs far below peak);
+  where the routed experts of an MoE layer run at ``expert_mfu`` × MFU(tokens × k ÷ E) (grouped matmuls over E
+  small experts, each seeing only tokens × k ÷ E of the step's rows, run well below one dense matmul of the same
+  FLOPs; the ramp MFU × r ÷ (r + half-tokens) is taken at each expert's r rows, i.e. half-tokens × E ÷ k in step
+  tokens);
+  with MFU(tokens) = MFU × tokens / (tokens + half-tokens) (a matmul of few rows runs far below peak); where the
+  vendor publishes a maximum achievable matmul rate (AMD's "max-achievable FLOPs" of the MI300X and MI325X: about
+  half the datasheet peak, because the chip's clock falls under dense matmul load) that rate stands in for the
+  peak (``achievable_*_tflops`` of data/hardware.csv); NVIDIA publishes none, so its parts keep the datasheet peak
+  and the fitted MFU absorbs their gap;
 - memory M = weight bytes / (GPUs × bandwidth × MBU) + KV bytes / (GPUs × bandwidth × attention MBU);
-- time = max(C, M) + overlap × min(C, M) + step overhead + layers × layer overhead + all-reduce, where
+- time = max(C, M) + overlap × min(C, M) + step overhead + layers × layer overhead + sequences × sequence
+  overhead (host work per running request per step: scheduling, sampling) + all-reduce, where
   ``overlap`` is the share of the shorter of the two not hidden behind the longer (0 = the plain roofline);
 - MFU and MBU of 8-bit weights (FP8, INT8) are multiplied by their own kernel efficiencies, and those of FP4
   weights (NVFP4/MXFP4, at the GPU's FP4 tensor peak) by theirs (``fp4_mfu``, ``fp4_mbu``);
@@ -82,7 +91,8 @@ LOW_PRECISION = ("fp8", "int8")
 #: no overlap term, every efficiency 1): the form compared with other rooflines (``benchmarks/compare_genz.py``).
 ROOFLINE = {"mfu": 1.0, "mbu": 1.0, "attention_mfu": 1.0, "attention_mbu": 1.0, "mfu_half_tokens": 0.0,
             "overlap": 0.0, "step_overhead_s": 0.0, "layer_overhead_s": 0.0, "allreduce_latency_s": 0.0,
-            "low_precision_mfu": 1.0, "low_precision_mbu": 1.0, "fp4_mfu": 1.0, "fp4_mbu": 1.0}
+            "low_precision_mfu": 1.0, "low_precision_mbu": 1.0, "fp4_mfu": 1.0, "fp4_mbu": 1.0, "expert_mfu": 1.0,
+            "sequence_overhead_s": 0.0}
 
 _DEFAULTS: dict[str, float] = {}
 
@@ -136,6 +146,11 @@ class Deployment:
     node_gpus : int
         GPUs per node (per scale-up domain) when the replica spans nodes; 0 (default) = the replica sits in one
         scale-up domain whatever its size. Only the expert-parallel all-to-all uses it.
+    expert_mfu : float
+        Efficiency of the routed-expert matmuls relative to the dense ones (multiplies ``mfu``), in (0, 1]; their
+        MFU ramp is taken at each expert's rows, tokens × k ÷ E. Unused by a dense model.
+    sequence_overhead_s : float
+        Seconds of host work per running sequence per step (scheduling, sampling), added to every step.
     sharding : str
         ``"tensor"`` (Megatron tensor parallelism: all GPUs work on every layer) or ``"pipeline"`` (layers
         split across GPUs that run in turn, as Hugging Face ``device_map="auto"`` does).
@@ -178,6 +193,8 @@ class Deployment:
     expert_parallel: int = 1
     attention_data_parallel: bool = False
     node_gpus: int = 0
+    expert_mfu: float = _p("step_expert_mfu")
+    sequence_overhead_s: float = _p("step_sequence_overhead_s")
 
     def __post_init__(self):
         check_int("n_gpus", self.n_gpus, low=1)
@@ -187,7 +204,7 @@ class Deployment:
         check_fraction("mbu", self.mbu, allow_zero=False)
         check_choice("sharding", self.sharding, SHARDINGS)
         for name in ("attention_mfu", "attention_mbu", "low_precision_mfu", "low_precision_mbu", "fp4_mfu",
-                     "fp4_mbu"):
+                     "fp4_mbu", "expert_mfu"):
             check_fraction(name, getattr(self, name), allow_zero=False)
         check_fraction("overlap", self.overlap)
         check_int("expert_parallel", self.expert_parallel, low=1)
@@ -202,7 +219,8 @@ class Deployment:
         if self.node_gpus and self.n_gpus > self.node_gpus and self.n_gpus % self.node_gpus:
             raise ParameterError("n_gpus", self.n_gpus, f"at most node_gpus={self.node_gpus} or a multiple of it "
                                                         f"(whole nodes)")
-        for name in ("mfu_half_tokens", "step_overhead_s", "layer_overhead_s", "allreduce_latency_s"):
+        for name in ("mfu_half_tokens", "step_overhead_s", "layer_overhead_s", "allreduce_latency_s",
+                     "sequence_overhead_s"):
             check_nonnegative(name, getattr(self, name))
         self.gpu.flops(COMPUTE_TYPE[self.weight_dtype])  # raises if the GPU lacks that compute type
         if self.kv_budget_bytes <= 0:
@@ -304,16 +322,18 @@ class Deployment:
 
     @property
     def flops_per_s(self) -> float:
-        """Sustained FLOP/s of the replica's dense matmuls on a large step (GPUs working at once × peak of the
-        weights' compute type × MFU, × the 8-bit kernels' efficiency for FP8/INT8 weights or the FP4 kernels' for
+        """Sustained FLOP/s of the replica's dense matmuls on a large step (GPUs working at once × rate of the
+        weights' compute type — the datasheet peak, or the vendor's published achievable rate where there is one
+        (:meth:`model.hardware.Accelerator.sustained_flops`) — × MFU, × the 8-bit kernels' efficiency for FP8/INT8 weights or the FP4 kernels' for
         FP4)."""
         f = self.low_precision_mfu if self._low else self.fp4_mfu if self.weight_dtype == "fp4" else 1.0
-        return self._parallel * self.gpu.flops(COMPUTE_TYPE[self.weight_dtype]) * self.mfu * f
+        return self._parallel * self.gpu.sustained_flops(COMPUTE_TYPE[self.weight_dtype]) * self.mfu * f
 
     @property
     def attention_flops_per_s(self) -> float:
-        """Sustained FLOP/s of the attention kernels (FP16 tensor peak × attention MFU)."""
-        return self._parallel * self.gpu.flops("fp16") * self.attention_mfu
+        """Sustained FLOP/s of the attention kernels (FP16 tensor rate × attention MFU; the rate is the vendor's
+        published achievable one where there is one, :meth:`model.hardware.Accelerator.sustained_flops`)."""
+        return self._parallel * self.gpu.sustained_flops("fp16") * self.attention_mfu
 
     @property
     def bytes_per_s(self) -> float:
@@ -413,6 +433,18 @@ class Deployment:
         lm_head = a.vocab_size * a.hidden_size
         return float(a.matmul_parameters() - lm_head), float(lm_head)
 
+    @cached_property
+    def routed_matmul(self) -> tuple[float, float]:
+        """(routed-expert parameters one token uses, summed over the MoE layers; tokens ÷ rows each expert's matmul
+        gets, E ÷ k). (0, 1) for a dense model."""
+        routed, ratio = 0.0, 1.0
+        for layer in self.arch.layers:
+            ffn = layer.feed_forward
+            if ffn.is_moe:
+                routed += ffn.experts_per_token * ffn.expert_parameters
+                ratio = ffn.routed_experts / ffn.experts_per_token
+        return routed, ratio
+
     def _attention_flops_of(self, decode: bool) -> float:
         a = self.arch
         h = a.num_attention_heads
@@ -446,13 +478,17 @@ class Deployment:
                                                               + np.asarray(kv_tokens_written, float))
 
     def compute_time(self, tokens, attention_pairs, sequences, *, decode: bool = False):
-        """Compute seconds of a step: dense matmuls at MFU(tokens), logits, attention at attention MFU
-        (``decode``: the attention FLOPs of a decode step, :meth:`attention_flops_per_pair`)."""
+        """Compute seconds of a step: dense matmuls at MFU(tokens), routed experts at ``expert_mfu`` × MFU at each
+        expert's rows (tokens × k ÷ E), logits, attention at attention MFU (``decode``: the attention FLOPs of a
+        decode step, :meth:`attention_flops_per_pair`)."""
         body, lm_head = self._matmul_body
+        routed, per_expert = self.routed_matmul
         attn = self.attention_flops_per_pair(decode)
         t = np.asarray(tokens, float)
-        dense = 2.0 * body * (t + self.mfu_half_tokens) + 2.0 * lm_head * np.asarray(sequences, float)
-        return dense / self.flops_per_s + attn * np.asarray(attention_pairs, float) / self.attention_flops_per_s
+        dense = 2.0 * (body - routed) * (t + self.mfu_half_tokens) + 2.0 * lm_head * np.asarray(sequences, float)
+        experts = 2.0 * routed * (t + self.mfu_half_tokens * per_expert) / self.expert_mfu if routed else 0.0
+        return (dense + experts) / self.flops_per_s \
+            + attn * np.asarray(attention_pairs, float) / self.attention_flops_per_s
 
     def memory_time(self, kv_tokens_read, kv_tokens_written, tokens=None):
         """Memory seconds of a step: weights at MBU, KV read and written at attention MBU. With ``tokens`` (the
@@ -500,11 +536,12 @@ class Deployment:
 
     def step_time(self, tokens, attention_pairs, sequences, kv_tokens_read, kv_tokens_written, *,
                   decode: bool = False):
-        """Seconds of one step: max(C, M) + overlap × min(C, M) + fixed overheads + communication (numpy
-        broadcasting); ``decode``: a decode step's attention FLOPs (:meth:`attention_flops_per_pair`)."""
+        """Seconds of one step: max(C, M) + overlap × min(C, M) + fixed overheads + ``sequence_overhead_s`` ×
+        sequences + communication (numpy broadcasting); ``decode``: a decode step's attention FLOPs (:meth:`attention_flops_per_pair`)."""
         compute = self.compute_time(tokens, attention_pairs, sequences, decode=decode)
         memory = self.memory_time(kv_tokens_read, kv_tokens_written, tokens if self.arch.is_moe else None)
-        over = self.step_overhead_s + self.arch.num_layers * self.layer_overhead_s
+        over = self.step_overhead_s + self.arch.num_layers * self.layer_overhead_s \
+            + self.sequence_overhead_s * np.asarray(sequences, float)
         return np.maximum(compute, memory) + self.overlap * np.minimum(compute, memory) + over \
             + self.allreduce_time(tokens)
 
@@ -548,7 +585,8 @@ class Deployment:
         of a token every layer holds (or the mean at :attr:`kv_context_tokens`), as the simulation's token
         accounting is; :meth:`decode_time` reads each layer's window exactly."""
         a = self.arch
-        fixed = float(self.allreduce_time(batch)) + self.step_overhead_s + a.num_layers * self.layer_overhead_s
+        fixed = float(self.allreduce_time(batch)) + self.step_overhead_s + a.num_layers * self.layer_overhead_s \
+            + self.sequence_overhead_s * batch
         ca = float(self.compute_time(batch, 0.0, batch))
         cb = self.attention_flops_per_pair(decode=True) / self.attention_flops_per_s
         ma = float(self.memory_time(0.0, batch, batch if self.arch.is_moe else None))

@@ -15,6 +15,9 @@ Running batch ``B``:
   memory holds);
 - ``engine-chosen`` at an infinite rate: the largest batch the KV memory holds at the mean footprint of a
   running sequence (input + output/2 tokens), capped at ``batching_engine_batch_cap``;
+- every running batch is capped by the engine's maximum batch where the row states it (``engine_max_batch``, e.g.
+  TensorRT-LLM's ``--max_batch_size`` per attention-DP rank times the ranks), else by
+  ``batching_engine_batch_cap``, and by the requests of the run;
 - ``engine-chosen`` at a finite rate ``λ``: Little's law, ``B = λ ÷ replicas × request life(B)``, solved by
   fixed-point iteration; above capacity the batch is the cap above and throughput is capacity.
 
@@ -262,7 +265,9 @@ def predict_point(row, overloaded: bool = False, **dep_kwargs) -> tuple[float, s
     if batch is not None and row["batch_kind"] == "concurrency":
         conc, batch = batch / replicas, None
     per_replica_rate = None if rate is None else rate / replicas
-    cap = min(_engine_cap(), requests_in_run(row["caveats"]) / replicas)
+    stated_cap = _stated(row, "engine_max_batch")
+    engine_cap = _engine_cap() if stated_cap is None else float(stated_cap) / replicas
+    cap = min(engine_cap, requests_in_run(row["caveats"]) / replicas)
     p = predict_setting(dep, input_tokens=i, output_tokens=o, batching=batching, batch=batch,
                         rate_per_s=per_replica_rate, concurrency=conc, batch_cap=cap)
     if latency and overloaded:

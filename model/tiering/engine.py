@@ -54,7 +54,8 @@ class PrefillEngine:
     overlap : float
         Share of the shorter of compute and memory time not hidden behind the longer.
     s_fixed : float
-        Fixed seconds per step (per-layer overheads and all-reduce latencies).
+        Fixed seconds per step (per-layer overheads, all-reduce latencies and the host overhead of its one
+        sequence).
     """
 
     name: str
@@ -105,19 +106,22 @@ class PrefillEngine:
         charged ``gpu_usd_per_hour`` per GPU-hour (``None``: the GPU's price row, :func:`model.economics.prices.gpu_price`)."""
         a = dep.arch
         lm_head = a.vocab_size * a.hidden_size
-        body = a.matmul_parameters() - lm_head
+        routed, per_expert = dep.routed_matmul  # routed experts at their own efficiency (Deployment.compute_time)
+        body = a.matmul_parameters() - lm_head - routed
         flops = dep.flops_per_s
         price = gpu_price(dep.gpu.name, usd_per_gpu_hour=gpu_usd_per_hour, names=PRICE_NAMES).usd_per_gpu_hour
         return cls(
             name=f"{a.name} on {dep.n_gpus} x {dep.gpu.name}",
-            s_token=2.0 * body / flops,
+            s_token=2.0 * (body + routed / dep.expert_mfu) / flops,
             s_pair=dep.attention_flops_per_pair() / dep.attention_flops_per_s,
             s_sequence=2.0 * lm_head / flops,
             m_fixed=dep.weight_bytes / dep.bytes_per_s,
             m_token=dep.kv_bytes_per_token / dep.kv_bytes_per_s,
             s_allreduce=float(dep.allreduce_time(1.0)) - float(dep.allreduce_time(0.0)),
-            s_compute_fixed=2.0 * body * dep.mfu_half_tokens / flops, overlap=dep.overlap,
-            s_fixed=dep.step_overhead_s + a.num_layers * dep.layer_overhead_s + float(dep.allreduce_time(0.0)),
+            s_compute_fixed=2.0 * (body + routed * per_expert / dep.expert_mfu) * dep.mfu_half_tokens / flops,
+            overlap=dep.overlap,
+            s_fixed=dep.step_overhead_s + a.num_layers * dep.layer_overhead_s + float(dep.allreduce_time(0.0))
+            + dep.sequence_overhead_s,
             kv_bytes_per_token=dep.kv_bytes_per_token_stored,
             gpus_per_instance=dep.n_gpus, n_instances=n_instances, gpu_usd_per_hour=price)
 

@@ -2,7 +2,7 @@
 hand-written text for each branch."""
 import pandas as pd
 
-from model.book.phrases import fail_where_text, metric_errors_text, not_predicted_text
+from model.book.phrases import fail_where_text, metric_errors_text, not_predicted_text, refit_move_text
 
 
 def test_not_predicted_text_counts_each_reason_in_order():
@@ -67,3 +67,11 @@ def test_compute_note_text_and_price_label_text():
         "aws on-demand a100-80gb, 2026-11-09")
     assert price_label_text(True, "a quote", "row") == "a quote"
     assert price_label_text(True, None, "row") == "a price set by hand"
+
+
+def test_refit_move_text_names_the_parameter_that_moved_most():
+    params = pd.DataFrame({"meaning": ["dense matmuls", "host time per running sequence per step"],
+                           "change": [-0.04, 0.655]})
+    assert refit_move_text(params) == "moves them, most of all the host time per running sequence per step (+66%)"
+    still = params.assign(change=[0.0, -0.004])
+    assert refit_move_text(still) == "leaves every parameter within 1% of its stored value"

@@ -38,7 +38,7 @@ def prefill_by_hand(dep, new, past):
     ring = 2 * a.num_layers * new * a.hidden_size * 2 * 2 * (n - 1) / n / (dep.gpu.interconnect_bytes_per_s / 2)
     allreduce = ring + 2 * a.num_layers * dep.allreduce_latency_s
     return max(compute, memory) + dep.overlap * min(compute, memory) + dep.step_overhead_s \
-        + a.num_layers * dep.layer_overhead_s + allreduce
+        + a.num_layers * dep.layer_overhead_s + allreduce + dep.sequence_overhead_s * 1  # one sequence
 
 
 def test_hand_prefill_is_the_step_time_models(dep):

@@ -120,12 +120,15 @@ def test_static_batch_takes_the_request_it_waited_for_whatever_the_rounding():
     batch of nothing raised IndexError, in the batching chapter at a light load)."""
     dep = deployment("llama-2-7b", "a100-80gb", 1)
     sch = Scheduler("static", max_batch=8)
-    one = Workload(np.array([1.0]), np.array([16]), np.array([4]))
-    now = float(simulate(dep, one, sch).requests["finish_s"].iloc[0])   # when the first batch is done
-    rounded_short = [a for a in (now * (2 + i / 97) for i in range(1000)) if now + (a - now) < a]
+    for first in np.linspace(0.5, 20.0, 400):  # a first arrival whose batch end admits a rounding-short wait
+        one = Workload(np.array([first]), np.array([16]), np.array([4]))
+        now = float(simulate(dep, one, sch).requests["finish_s"].iloc[0])   # when the first batch is done
+        rounded_short = [a for a in (now * (2 + i / 97) for i in range(1000)) if now + (a - now) < a]
+        if rounded_short:
+            break
     assert rounded_short, "no arrival whose wait rounds short after this batch: pick another first arrival"
     later = rounded_short[0]
-    two = Workload(np.array([1.0, later]), np.array([16, 16]), np.array([4, 4]))
+    two = Workload(np.array([first, later]), np.array([16, 16]), np.array([4, 4]))
     res = simulate(dep, two, sch)
     assert res.requests["first_token_s"].iloc[1] > later - 1e-9
     assert res.requests["finish_s"].notna().all()

@@ -126,3 +126,59 @@ def test_weights_per_gpu_under_expert_parallelism_by_hand():
     assert d.weight_bytes_per_gpu < 80e9 * 0.9 / 2                                         # room for KV on 80 GB
     with pytest.raises(ParameterError, match="n_gpus"):
         deployment("deepseek-v3", "h800-80gb", 12, weight_dtype="fp8", expert_parallel=12, node_gpus=8)
+
+
+def test_mi300x_matmuls_and_attention_run_at_amds_max_achievable_flops():
+    # AMD's published MAF (ROCm blogs, Measuring Max-Achievable FLOPs Part 2, Table 1): MI300X FP8 1,273 TFLOPs,
+    # FP16 654 TFLOPs, against datasheet peaks of 2,614.9 and 1,307.4: the efficiencies apply to the MAF.
+    d = deployment("llama-3.1-70b", "mi300x-192gb", 8, weight_dtype="fp8", kv_dtype="fp8", mfu=0.5,
+                   low_precision_mfu=0.8, attention_mfu=0.4)
+    assert_allclose(d.flops_per_s, 8 * 1273e12 * 0.5 * 0.8, rtol=1e-12)
+    assert_allclose(d.attention_flops_per_s, 8 * 654e12 * 0.4, rtol=1e-12)
+    # an H100 keeps its datasheet peak (NVIDIA publishes no achievable figure): 1,978.9 TFLOPS FP8
+    h = deployment("llama-3.1-70b", "h100-80gb", 8, weight_dtype="fp8", mfu=0.5, low_precision_mfu=0.8)
+    assert_allclose(h.flops_per_s, 8 * 1978.9e12 * 0.5 * 0.8, rtol=1e-12)
+
+
+# Qwen3-30B-A3B config.json: 48 layers, all MoE (decoder_sparse_step 1, no mlp_only_layers), 128 routed experts,
+# top-8, moe_intermediate_size 768, hidden 2048: one expert = 3 x 2048 x 768 weights (gate, up, down).
+Q_LAYERS, Q_E, Q_K, Q_FFN, Q_D = 48, 128, 8, 768, 2048
+Q_ROUTED_PER_TOKEN = Q_LAYERS * Q_K * 3 * Q_D * Q_FFN  # 1,811,939,328 routed-expert weights a token uses
+
+
+def test_routed_experts_run_at_their_own_efficiency_and_ramp_at_each_experts_rows():
+    assert Q_ROUTED_PER_TOKEN == 1_811_939_328
+    base = dict(ROOFLINE, mfu_half_tokens=0.0)
+    one = deployment("qwen3-30b-a3b", "h100-80gb", 1, **base)
+    half = deployment("qwen3-30b-a3b", "h100-80gb", 1, **dict(base, expert_mfu=0.5))
+    t = 1000.0
+    # at expert_mfu 0.5 the routed FLOPs take twice as long: one extra 2 x routed x t at the FP16 dense peak
+    extra = 2 * Q_ROUTED_PER_TOKEN * t / 989.4e12
+    assert_allclose(float(half.compute_time(t, 0.0, 0.0)) - float(one.compute_time(t, 0.0, 0.0)), extra, rtol=1e-9)
+    # the ramp: with half-tokens h, each expert sees t·k/E rows, so its matmuls cost as if t + h·E/k tokens ran;
+    # the dense rest as if t + h
+    h = 10.0
+    ramp = deployment("qwen3-30b-a3b", "h100-80gb", 1, **dict(base, mfu_half_tokens=h))
+    added = 2 * Q_ROUTED_PER_TOKEN * h * Q_E / Q_K + 2 * (ramp._matmul_body[0] - Q_ROUTED_PER_TOKEN) * h
+    assert_allclose(float(ramp.compute_time(t, 0.0, 0.0)) - float(one.compute_time(t, 0.0, 0.0)),
+                    added / 989.4e12, rtol=1e-9)
+    # a dense model has no routed experts: expert_mfu changes nothing
+    a = deployment("llama-3.1-8b", "h100-80gb", 1, **base)
+    b = deployment("llama-3.1-8b", "h100-80gb", 1, **dict(base, expert_mfu=0.1))
+    assert float(a.compute_time(t, 0.0, 1.0)) == float(b.compute_time(t, 0.0, 1.0))
+
+
+def test_sequence_overhead_adds_per_running_sequence_to_every_step():
+    base = dict(ROOFLINE)
+    plain = deployment("llama-3.1-8b", "h100-80gb", 1, **base)
+    busy = deployment("llama-3.1-8b", "h100-80gb", 1, **dict(base, sequence_overhead_s=5e-6))
+    for batch in (1, 64, 2048):
+        assert_allclose(float(busy.decode_time(batch, 1000)) - float(plain.decode_time(batch, 1000)), batch * 5e-6,
+                        rtol=1e-9)
+    # the simulation's coefficients carry it in both intercepts (c0 and m0), not in the per-token slopes
+    c, p = busy.decode_coefficients(256), plain.decode_coefficients(256)
+    assert_allclose([c[0] - p[0], c[2] - p[2], c[1] - p[1], c[3] - p[3]], [256 * 5e-6, 256 * 5e-6, 0, 0], atol=1e-15)
+    with pytest.raises(ParameterError, match="sequence_overhead_s"):
+        deployment("llama-3.1-8b", "h100-80gb", 1, sequence_overhead_s=-1e-6)
+    with pytest.raises(ParameterError, match="expert_mfu"):
+        deployment("qwen3-30b-a3b", "h100-80gb", 1, expert_mfu=0.0)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import pandas as pd
 from numpy.testing import assert_allclose
 
@@ -39,15 +40,31 @@ def test_validation_error_meets_the_stated_figures():
     assert s.loc["all", "predicted"] >= 200
 
 
-def test_fp4_efficiencies_are_the_fit_on_the_fp4_rows_with_the_others_held():
+JOINT = ("expert_mfu", "sequence_overhead_s", "fp4_mfu", "fp4_mbu")
+
+
+def test_fp4_efficiencies_are_near_the_fit_on_the_fp4_rows_with_the_others_held():
+    # the stored FP4 efficiencies come from the joint fit below; refitted alone on the FP4 rows they barely move
     pts = load_points()
     stored = {k: default(PARAMETER_NAME[k]) for k in FITTED}
     fit = fit_step_time(pts, start=stored, only=("fp4_mfu", "fp4_mbu"), rows=pts["weight_dtype"] == "fp4",
                         max_evals=200)
     assert fit.calibration_rows == 28
     got = fit.rounded()
-    assert_allclose([got["fp4_mfu"], got["fp4_mbu"]], [stored["fp4_mfu"], stored["fp4_mbu"]], atol=0.01)
+    assert_allclose([got["fp4_mfu"], got["fp4_mbu"]], [stored["fp4_mfu"], stored["fp4_mbu"]], atol=0.02)
     assert all(fit.params[k] == stored[k] for k in FITTED if not k.startswith("fp4_"))
+
+
+@pytest.mark.slow
+def test_new_family_parameters_are_the_joint_fit_on_the_calibration_rows():
+    pts = load_points()
+    stored = {k: default(PARAMETER_NAME[k]) for k in FITTED}
+    start = {**stored, **{k: START[k] for k in JOINT}}
+    fit = fit_step_time(pts, start=start, only=JOINT, max_evals=400)
+    assert fit.calibration_rows == int(prediction_table(pts[pts["role"] == "calibration"])["predicted"].notna().sum())
+    got = fit.rounded()
+    assert_allclose([got[k] for k in JOINT], [stored[k] for k in JOINT], rtol=0.02)
+    assert all(fit.params[k] == stored[k] for k in FITTED if k not in JOINT)
 
 
 def test_only_and_rows_restrict_the_fit():
@@ -55,4 +72,5 @@ def test_only_and_rows_restrict_the_fit():
     pts = load_points()
     stored = {k: default(PARAMETER_NAME[k]) for k in FITTED}
     fit = fit_step_time(pts, start=stored, only=("fp4_mfu",), rows=pts["weight_dtype"] == "fp16", max_evals=20)
-    assert fit.params == stored
+    assert fit.params.keys() == stored.keys()
+    assert_allclose([fit.params[k] for k in stored], list(stored.values()), rtol=1e-12)  # logit round trip

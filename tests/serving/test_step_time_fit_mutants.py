@@ -115,9 +115,10 @@ def test_transforms_by_hand():
     logit = lambda p: math.log(p / (1 - p))                  # noqa: E731
     assert list(FITTED) == ["mfu", "mbu", "attention_mfu", "attention_mbu", "mfu_half_tokens", "overlap",
                             "layer_overhead_s", "allreduce_latency_s", "low_precision_mfu", "low_precision_mbu",
-                            "fp4_mfu", "fp4_mbu"]
+                            "fp4_mfu", "fp4_mbu", "expert_mfu", "sequence_overhead_s"]
     assert_allclose(x, [logit(0.63), logit(0.584), 0.0, 0.0, math.log(64.0), logit(0.2), math.log(20e-6),
-                        math.log(10e-6), logit(0.7), logit(0.9), logit(0.7), logit(0.9)], rtol=1e-12, atol=1e-15)
+                        math.log(10e-6), logit(0.7), logit(0.9), logit(0.7), logit(0.9), 0.0, math.log(5e-6)],
+                    rtol=1e-12, atol=1e-15)
     back = _from_x(x)
     assert list(back) == list(FITTED)
     assert_allclose([back[k] for k in FITTED], [START[k] for k in FITTED], rtol=1e-12)
@@ -129,7 +130,7 @@ def test_transforms_by_hand():
                                             math.log(1e-7)], rtol=1e-9)
     assert_allclose(_to_x({**START, "mfu_half_tokens": 1.0, "layer_overhead_s": 1e-7})[[4, 6]],
                     [0.0, math.log(1e-7)], rtol=1e-12, atol=1e-15)
-    z = _from_x(np.array([0.0, math.log(3.0), 0, 0, math.log(5.0), 0, 0, 0, 0, 0, 0, 0]))
+    z = _from_x(np.array([0.0, math.log(3.0), 0, 0, math.log(5.0), 0, 0, 0, 0, 0, 0, 0, 0, 0]))
     assert_allclose([z["mfu"], z["mbu"], z["mfu_half_tokens"], z["layer_overhead_s"]], [0.5, 0.75, 5.0, 1.0],
                     rtol=1e-12)
 

@@ -17,8 +17,9 @@ README = MEAS / "step_time_points.README.md"
 COLUMNS = [
     "point_id", "model", "gpu", "n_gpus", "tensor_parallel", "expert_parallel", "attention_data_parallel",
     "weight_dtype", "kv_dtype", "engine",
-    "engine_version", "batching", "batch", "batch_kind", "offered_rate_per_s", "input_tokens", "output_tokens",
-    "metric", "value", "unit", "scope", "source_url", "repo", "path", "commit", "date", "role", "caveats",
+    "engine_version", "batching", "batch", "batch_kind", "engine_max_batch", "offered_rate_per_s", "input_tokens",
+    "output_tokens", "metric", "value", "unit", "scope", "source_url", "repo", "path", "commit", "date", "role",
+    "caveats",
 ]
 UNITS = {"tpot_ms": "ms", "ttft_ms": "ms", "output_tokens_per_s": "tokens/s",
          "output_tokens_per_s_per_gpu": "tokens/s/GPU", "total_tokens_per_s": "tokens/s",
@@ -105,7 +106,7 @@ def test_roles_follow_the_stated_rule(df):
     # Recomputed here from the README's rule, independently of make_step_time_points.assign_roles: the earlier rows
     # and the MoE/MLA/FP4 rows are each split by it among themselves.
     new = df["point_id"].str.split(":").str[0].isin(NEW_SOURCES)
-    assert new.sum() == 207
+    assert new.sum() == 208
     for (_, _, _), group in df.assign(new=new).groupby(["new", "metric", "gpu"]):
         ids = list(group["point_id"])
         k = math.ceil(0.3 * len(ids))
@@ -203,8 +204,17 @@ def test_spot_checks_of_the_moe_mla_fp4_rows(df):
     assert _value(df, "rocm-vllm-mi300x-tput:mi300x-192gb:tp8:llama-3.1-70b:bs2000:qpsinf:500x2000:"
                       "total_tokens_per_s") == 13089.0
     # Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md @ f0c873f5...: B200 FP16-KV max throughput 36384.0838
-    row = df[df["point_id"].str.startswith("trtllm-dsr1:b200-180gb")]
+    # (--max_batch_size 384 per rank, 8 ranks); R1-0528 with FP8 KV 43146.2042 (--max_batch_size 896, 8 ranks)
+    row = df[df["point_id"].str.startswith("trtllm-dsr1:b200-180gb:tp8:b200-fp16kv")]
     assert list(row["value"].astype(float)) == [36384.0838] and list(row["model"]) == ["deepseek-r1"]
+    assert list(row["engine_max_batch"]) == [str(8 * 384)]
+    row = df[df["point_id"].str.startswith("trtllm-dsr1:b200-180gb:tp8:b200-0528-fp8kv")]
+    assert list(row["value"].astype(float)) == [43146.2042] and list(row["kv_dtype"]) == ["fp8"]
+    assert list(row["engine_max_batch"]) == [str(8 * 896)]
+    # lengths read from the run's own figures: 43146.2042 / 21.0675 output and (65100.6376 - 43146.2042) / 21.0675
+    # input tokens per request
+    assert round(43146.2042 / 21.0675) == int(row["output_tokens"].iloc[0]) == 2048
+    assert round((65100.6376 - 43146.2042) / 21.0675) == int(row["input_tokens"].iloc[0]) == 1042
 
 
 def test_readme_states_the_row_count(df):
