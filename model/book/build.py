@@ -70,6 +70,8 @@ APPENDIX_PREFIX = "appendix_"
 FAILED_DIR = ROOT / ".build" / "failed"
 #: Where ``make chapter`` writes the HTML build's log.
 LOG_DIR = ROOT / ".build" / "logs"
+#: Where the chapters' kernels keep the audit of the sources between them (model.audit.whole.CACHE_ENV).
+AUDIT_CACHE = ROOT / ".build" / "audit-cache"
 
 
 def is_appendix(notebook: Path) -> bool:
@@ -439,6 +441,9 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
     from papermill.exceptions import PapermillExecutionError
 
     check_parameters(notebook, parameters)
+    # the chapters each judge the same audit of the sources: the first kernel keeps it for the others
+    from model.audit.whole import CACHE_ENV
+    os.environ.setdefault(CACHE_ENV, str(AUDIT_CACHE))
     source_nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
     t0 = time.perf_counter()
     out_dir = Path(out_dir).resolve()  # the staging folder and papermill's cwd must agree on every path

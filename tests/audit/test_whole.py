@@ -120,3 +120,58 @@ def test_every_figure_not_left_open_has_a_computed_value(case):
     table, _ = case
     empty = table[table["computed_value"].isna() & (table["verdict"] != "not reproducible") & (table["unit"] != "text")]
     assert empty.empty, list(empty.index)
+
+
+# --- the audit kept between processes --------------------------------------------------------------------
+
+def test_the_audit_is_kept_in_the_cache_folder_and_read_back(tmp_path, monkeypatch):
+    from model.audit import whole
+
+    calls = []
+
+    def fake_group_audit(group):
+        calls.append(group)
+        return pd.DataFrame({"claim_id": ["x"], "verdict": ["consistent"]}), {"m": ["x"]}
+
+    monkeypatch.setattr(whole, "_group_audit", fake_group_audit)
+    monkeypatch.setattr(whole, "code_and_data_fingerprint", lambda: "a" * 64)
+    monkeypatch.setenv(whole.CACHE_ENV, str(tmp_path))
+    whole.group_audit.cache_clear()
+    try:
+        first = whole.group_audit("kareto")
+        assert calls == ["kareto"] and [p.name for p in tmp_path.iterdir()] == ["kareto-" + "a" * 20 + ".pkl"]
+        whole.group_audit.cache_clear()                  # a new process: read from the folder, not computed
+        second = whole.group_audit("kareto")
+        assert calls == ["kareto"]
+        assert second[0].equals(first[0]) and second[1] == first[1]
+        # other code or data: computed anew, and the file of the old fingerprint removed
+        monkeypatch.setattr(whole, "code_and_data_fingerprint", lambda: "b" * 64)
+        whole.group_audit.cache_clear()
+        whole.group_audit("kareto")
+        assert calls == ["kareto", "kareto"]
+        assert [p.name for p in tmp_path.iterdir()] == ["kareto-" + "b" * 20 + ".pkl"]
+        # no folder named: nothing kept
+        monkeypatch.delenv(whole.CACHE_ENV)
+        whole.group_audit.cache_clear()
+        whole.group_audit("kareto")
+        assert calls == ["kareto"] * 3
+    finally:
+        whole.group_audit.cache_clear()
+
+
+def test_the_fingerprint_follows_every_model_and_data_file(tmp_path, monkeypatch):
+    from model.audit import whole
+
+    (tmp_path / "model" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "data" / "sub").mkdir(parents=True)
+    (tmp_path / "model" / "a.py").write_text("x = 1\n")
+    (tmp_path / "data" / "sub" / "t.csv").write_text("a,b\n1,2\n")
+    monkeypatch.setattr(whole, "_ROOT", tmp_path)
+    base = whole.code_and_data_fingerprint()
+    (tmp_path / "model" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\x00")
+    assert whole.code_and_data_fingerprint() == base            # compiled files are not the code
+    (tmp_path / "data" / "sub" / "t.csv").write_text("a,b\n1,3\n")
+    changed = whole.code_and_data_fingerprint()
+    assert changed != base
+    (tmp_path / "model" / "a.py").rename(tmp_path / "model" / "b.py")
+    assert whole.code_and_data_fingerprint() not in (base, changed)   # a renamed module moves it too
