@@ -92,6 +92,7 @@ MODULES: dict[str, list[str]] = {
     "model/workload/chat.py": ["tests/workload/test_chat.py", "tests/workload/test_chat_mutants.py"],
     "model/serving/step_time_fit.py": ["tests/serving/test_step_time_fit.py",
                                        "tests/serving/test_step_time_fit_mutants.py"],
+    "model/tiering/streamed_fleet.py": ["tests/tiering/test_streamed_fleet_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
