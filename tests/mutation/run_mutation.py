@@ -93,6 +93,8 @@ MODULES: dict[str, list[str]] = {
     "model/serving/step_time_fit.py": ["tests/serving/test_step_time_fit.py",
                                        "tests/serving/test_step_time_fit_mutants.py"],
     "model/tiering/streamed_fleet.py": ["tests/tiering/test_streamed_fleet_mutants.py"],
+    "model/audit/verdicts.py": ["tests/audit/test_verdicts.py", "tests/audit/test_audit_rules.py",
+                                "tests/audit/test_verdicts_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
