@@ -36,6 +36,7 @@ def test_estimate_at_and_beside_the_tolerance():
     # a stated 0: the computed figure itself must be within the tolerance of 0
     assert verdict_for(0, 0.05, 0.05) == "consistent" and verdict_for(0, -0.05, 0.05) == "consistent"
     assert verdict_for(0, 0.06, 0.05) == "inconsistent"
+    assert verdict_for(1, 1.04, 0.05) == "consistent" and verdict_for(1, 0.5, 0.05) == "inconsistent"
     for missing in (math.nan, math.inf, None):
         assert verdict_for(100, missing) == "not reproducible"
         assert verdict_for(missing, 100) == "not reproducible"
@@ -96,15 +97,18 @@ def test_range_ratio_by_hand():
     assert range_ratio(2.0, 3.0) == 1.5 and range_ratio(3.0, 2.0) == 1.5
     assert range_ratio(-3.0, -2.0) == 1.5 and range_ratio(-2.0, -3.0) == 1.5
     assert range_ratio(4.0, 4.0) == 1.0
+    assert range_ratio(1.0, 2.0) == 2.0 and range_ratio(0.5, 1.0) == 2.0          # ends at 1 are not 0
+    assert range_ratio(0.5, 2.0) == 4.0 and range_ratio(2.0, 0.5) == 4.0
     for lo, hi in ((0.0, 2.0), (-2.0, 0.0), (0.0, 0.0), (-1.0, 2.0), (1.0, -2.0)):
         assert range_ratio(lo, hi) == math.inf, (lo, hi)
-    for lo, hi in ((math.nan, 2.0), (1.0, None), (None, None), (1.0, math.inf)):
+    for lo, hi in ((math.nan, 2.0), (None, 2.0), (1.0, None), (None, None), (1.0, math.inf), (math.inf, 1.0)):
         assert math.isnan(range_ratio(lo, hi)), (lo, hi)
 
 
 def test_relative_difference_by_hand():
     assert relative_difference(100, 105) == 0.05 and relative_difference(-100, -105) == -0.05
     assert relative_difference(-100, -95) == 0.05 and relative_difference(4, 3) == -0.25
+    assert relative_difference(1, 2) == 1.0 and relative_difference(1, 1) == 0.0
     for s, c in ((0, 1), (None, 1), (1, None), (math.nan, 1), (1, math.inf), (math.inf, 1)):
         assert math.isnan(relative_difference(s, c)), (s, c)
 
@@ -187,6 +191,7 @@ CID = "t3.vllm.p95_latency"            # stated 2.2 s
     (dict(kind="lower_bound"),
      "holds_under='' is not allowed: holds_under must be why the bound holds under every mechanism the source describes"),
     (dict(readings=("nonsense",)), None),
+    (dict(under={"ab": Alt(1.0)}), "under='ab' is not allowed: under must be (quantity, alternative) keys"),
     (dict(under={"tokens_per_turn": Alt(1.0)}),
      "under='tokens_per_turn' is not allowed: under must be (quantity, alternative) keys"),
     (dict(under={("tokens_per_turn", "s1_50", "x"): Alt(1.0)}),
@@ -225,6 +230,10 @@ def test_a_row_whose_alt_is_tagged_with_another_alternative():
     assert _message(lambda: Computed(CID, 2.0, "s", "x", under={("tokens_per_turn", "s1_50"): wrong})) == (
         "under=('tokens_per_turn', 's1_50') is not allowed: under must be a figure computed under s1_50, not "
         "[('tokens_per_turn', 's2_500')]")
+    for low, high in ((wrong.value, 1e9), (1.0, wrong.value)):     # the ends of a range are checked too
+        alt = Alt(math.nan, low=low, high=high, kind="range")
+        assert "computed under s1_50, not [('tokens_per_turn', 's2_500')]" in _message(
+            lambda: Computed(CID, 2.0, "s", "x", under={("tokens_per_turn", "s1_50"): alt}))
     # tagged with its own alternative (or another quantity's): accepted
     ok = Computed(CID, 2.0, "s", "x", under={("tokens_per_turn", "s1_50"): Alt(2 * R.tokens_per_turn("s1_50"))})
     assert ok.under_map[("tokens_per_turn", "s1_50")].value == 2 * R.tokens_per_turn("s1_50")
@@ -276,6 +285,8 @@ def test_a_valid_row_keeps_its_fields():
      "range -1 to 1 ± 5%"),
     (dict(tolerance=0.05, kind="estimate", verdict=GIVEN, role="computed"), ""),
     (dict(tolerance=0.05, kind="estimate", verdict=GIVEN, role="input"), ""),
+    (dict(tolerance=0.05, kind="estimate", verdict="not reproducible", role="measurement"), ""),
+    (dict(tolerance=0.05, kind="estimate", verdict="consistent", role="computed"), "± 5%"),
     (dict(tolerance=math.nan, kind="estimate", verdict="consistent"), ""),
     (dict(kind="estimate", verdict="consistent"), ""),
 ])
