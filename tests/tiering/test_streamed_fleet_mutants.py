@@ -10,6 +10,7 @@ The trace (session ids in brackets):
     r4 at 40 s: block  [6],    4 tokens [2]
 """
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -27,9 +28,9 @@ GB = 4 * 1e6 / 1e9                     # one block: 4 tokens × 1 MB of KV per t
 TTFT = [0.58, 0.04 + 0.52, 0.08 + 0.51, 0.57, 0.54]    # every request on one node (r1 reuses 1 block, r2 two)
 
 
-def _engine(*, instances=1, gpus=1):
+def _engine(*, instances=1, gpus=1, s_fixed=0.5):
     return PrefillEngine("hand", 0.01, 0.0, 0.0, 0.0, 0.0, 0.0, kv_bytes_per_token=1e6, gpus_per_instance=gpus,
-                         n_instances=instances, gpu_usd_per_hour=2.0, s_fixed=0.5)
+                         n_instances=instances, gpu_usd_per_hour=2.0, s_fixed=s_fixed)
 
 
 def _config(engine=None):
@@ -48,8 +49,8 @@ def _batches_of(*parts):
     return [_trace(p) for p in parts]
 
 
-def _fleet(route, n_nodes, nodes, batches, **spec):
-    f = sf._Fleet(sf.FleetSpec(route, n_nodes, tuple(nodes), **spec), _config())
+def _fleet(route, n_nodes, nodes, batches, config=None, **spec):
+    f = sf._Fleet(sf.FleetSpec(route, n_nodes, tuple(nodes), **spec), config or _config())
     for b in batches:
         f.step(b)
     return f
@@ -69,6 +70,12 @@ def test_batches_join_windows_until_they_hold_enough_lookups():
     assert [b.n_requests for b in sf._batches(iter(chunks), 2)] == [1, 1, 2, 1]
     assert [b.n_requests for b in sf._batches(iter(chunks), 5)] == [4, 1]
     assert list(sf._batches(iter([_trace([])]), 1)) == []
+    # after a batch the count starts again from 0: windows of 2, 2, 2, 1 to at least 3 make (2 + 2), (2 + 1)
+    four = [_trace([0]), _trace([1]), _trace([2]), _trace([4])]
+    assert [b.n_requests for b in sf._batches(iter(four), 3)] == [2, 2]
+    # the windows left at the end are joined too
+    (rest,) = sf._batches(iter(four), 100)
+    assert rest.n_requests == 4 and list(rest.arrival_s) == [0.0, 10.0, 20.0, 40.0]
 
 
 # --- routing across the batches of the stream --------------------------------------------------------------------
@@ -77,6 +84,7 @@ def test_round_robin_continues_from_batch_to_batch():
     node 0 in every batch would send all five to node 0)."""
     f = _fleet("round-robin", 2, [0, 1], _batches_of([0], [1], [2], [3], [4]))
     assert_array_equal(f.load, [3, 2])
+    assert f.load.dtype == np.int64 and f.rows()[0]["ttft_hist"].dtype == np.int64
     assert f.seen == 5
     rows = f.rows()
     assert [r["requests"] for r in rows] == [3, 2]
@@ -86,6 +94,23 @@ def test_round_robin_continues_from_batch_to_batch():
     g = _fleet("round-robin", 2, [0, 1], _batches_of([0, 1, 2], [3, 4]))
     assert_array_equal(g.load, [3, 2])
     assert [r["lookups"] for r in g.rows()] == [5, 4]
+
+
+def test_pools_are_for_the_global_route_only():
+    """pool_nodes is ignored by the other routes: each node is its own unit with its own cache."""
+    f = _fleet("round-robin", 2, [0, 1], _batches_of([0, 1, 2, 3, 4]), pool_nodes=2)
+    rows = f.rows()
+    assert [r["unit"] for r in rows] == [0, 1] and [r["lookups"] for r in rows] == [5, 4]
+    assert_allclose(rows[0]["gb_used"], [2 * GB, 0.0], rtol=1e-12)      # blocks 1, 2 over its 40 s, not halved
+
+
+def test_each_node_keeps_its_requests_in_arrival_order():
+    """Twenty requests of new blocks, 1 s apart, round-robin on 2 nodes: node 0 keeps 0, 2, …, 18 s in order."""
+    t = _from_lists("twenty", np.arange(20.0), [4] * 20, [1] * 20, [[100 + i] for i in range(20)], 4)
+    f = sf._Fleet(sf.FleetSpec("round-robin", 2, (0, 1), keep=(0, 1)), _config())
+    f.step(t)
+    assert list(f.traces()[0].arrival_s) == list(np.arange(0.0, 20.0, 2.0))
+    assert list(f.traces()[1].arrival_s) == list(np.arange(1.0, 20.0, 2.0))
 
 
 def test_session_and_prefix_routes_in_batches():
@@ -104,6 +129,7 @@ def test_sparse_and_dense_node_sets_agree():
     one = _fleet("round-robin", 9, [0], batches)
     every = _fleet("round-robin", 9, range(9), batches)
     assert one.rows()[0]["requests"] == every.rows()[0]["requests"] == 1
+    assert_allclose(one.rows()[0]["ttft_mean_s"], 0.58, rtol=1e-12)       # r0 alone: its own TTFT
     assert_array_equal(one.load, [1, 1, 1, 1, 1, 0, 0, 0, 0])
     assert_array_equal(every.load, one.load)
     assert [r["requests"] for r in every.rows()] == [1, 1, 1, 1, 1, 0, 0, 0, 0]
@@ -150,16 +176,28 @@ def test_link_queue_carries_over_between_batches():
     """Ten copies of one 8-token prompt at 0 s, in two batches: the first computes, the other nine load 8 tokens
     (0.08 s each) over one HBM link, back to back, then queue for prefill (0.51 s each)."""
     t = _from_lists("copies", np.zeros(10), [8] * 10, [1] * 10, [[1, 2]] * 10, 4)
+    for s_fixed, first, each in ((0.5, 0.58, 0.51), (0.0, 0.08, 0.01)):   # GPU-bound, then link-bound
+        f = sf._Fleet(sf.FleetSpec("round-robin", 1, (0,)), _config(_engine(s_fixed=s_fixed)))
+        f.step(_take(t, np.arange(5)))
+        f.step(_take(t, np.arange(5, 10)))
+        (row,) = f.rows()
+        done = [first]
+        for i in range(1, 10):      # ready after the i-th load on the link; prefill when the GPU frees
+            done.append(max(0.08 * i, done[-1]) + each)
+        assert_allclose(row["ttft_mean_s"], np.mean(done), rtol=1e-12)
+        assert_allclose(row["last_done_s"], done[-1], rtol=1e-12)
+        assert_allclose(row["prefill_busy_s"], first + 9 * each, rtol=1e-12)
+
+
+def test_a_request_with_nothing_to_load_skips_the_link_queue():
+    """r_a computes blocks 1, 2 at 0 s; r_b reuses them at 0 s (0.08 s on the link); r_c brings a new block at
+    0.01 s and, with nothing to load, is ready then: it is prefilled (0.54 s) before r_b (0.51 s)."""
+    t = _from_lists("skip", [0.0, 0.0, 0.01], [8, 8, 4], [1, 1, 1], [[1, 2], [1, 2], [7]], 4)
     f = sf._Fleet(sf.FleetSpec("round-robin", 1, (0,)), _config())
-    f.step(_take(t, np.arange(5)))
-    f.step(_take(t, np.arange(5, 10)))
+    f.step(t)
     (row,) = f.rows()
-    done = [0.58]
-    for i in range(1, 10):      # ready after the i-th load on the link; prefill when the GPU frees
-        done.append(max(0.08 * i, done[-1]) + 0.51)
-    assert_allclose(row["ttft_mean_s"], np.mean(done), rtol=1e-12)
-    assert_allclose(row["last_done_s"], done[-1], rtol=1e-12)
-    assert_allclose(row["prefill_busy_s"], 0.58 + 9 * 0.51, rtol=1e-12)
+    assert_allclose(row["ttft_mean_s"], (0.58 + (0.58 + 0.54 - 0.01) + (0.58 + 0.54 + 0.51)) / 3, rtol=1e-12)
+    assert_allclose(row["last_done_s"], 0.58 + 0.54 + 0.51, rtol=1e-12)
 
 
 # --- the global pool ---------------------------------------------------------------------------------------------
@@ -185,16 +223,33 @@ def test_global_pool_shares_and_nic_time_by_hand():
     assert r0["recomputed_tokens"] == 20 - 8 and r1["recomputed_tokens"] == 13 - 4
     # the pool holds 3.25 blocks over the 40 s, half of it per node
     assert_allclose(r0["gb_used"], [3.25 * GB / 2, 0.0], rtol=1e-12)
+    one = sf._Fleet(sf.FleetSpec("global", 2, (0, 1), pool_nodes=2), _config())
+    one.nic_bytes_per_s = 1e7
+    one.step(_trace())                 # one batch: r2's NIC time is its own, not the batch's
+    assert_allclose([r["ttft_mean_s"] for r in one.rows()], [r0["ttft_mean_s"], r1["ttft_mean_s"]], rtol=1e-12)
     s = sf.ScaleResult("global", 2, 1.0, _config(), tuple(f.rows()), n_units=1, requests_per_node=f.load).summary()
     assert_allclose([s["hit_ratio"], s["hit_ratio_low"], s["hit_ratio_high"]], [3 / 9] * 3, rtol=1e-12)
     assert s["requests"] == 5 and s["lookups"] == 9.0 and s["simulated_units"] == 1
     assert_allclose(s["request_imbalance"], 3 / 2.5, rtol=1e-12)
 
 
+def test_a_pool_of_four_nodes_by_hand():
+    """One pool of 4 nodes, one request per batch: r0..r3 on nodes 0..3, r4 on node 0 again. Three quarters of a
+    hit cross the 1e7 B/s NIC: r1's 4 tokens take 0.3 s (TTFT 0.3 + 0.52), r2's 8 take 0.6 s (TTFT 0.6 + 0.51)."""
+    f = sf._Fleet(sf.FleetSpec("global", 4, (0, 1, 2, 3), pool_nodes=4), _config())
+    f.nic_bytes_per_s = 1e7
+    for b in _batches_of([0], [1], [2], [3], [4]):
+        f.step(b)
+    assert_array_equal(f.load, [2, 1, 1, 1])
+    rows = f.rows()
+    assert_allclose([r["ttft_mean_s"] for r in rows], [(0.58 + 0.54) / 2, 0.82, 1.11, 0.57], rtol=1e-12)
+    assert [r["lookups"] for r in rows] == [2.25] * 4
+
+
 def test_global_pools_by_session_and_round_robin_within_each():
     """4 nodes in 2 pools of 2: sessions 4, 7, 4, 9, 2 go to pools 0, 1, 0, 1, 0; pool 0 places r0, r2, r4 on
     nodes 0, 1, 0 and pool 1 places r1, r3 on nodes 2, 3, the count carried from batch to batch."""
-    f = _fleet("global", 4, [0, 1, 2, 3], _batches_of([0, 1], [2], [3, 4]), pool_nodes=2)
+    f = _fleet("global", 4, [0, 1, 2, 3], _batches_of([0], [1], [2, 3, 4]), pool_nodes=2)   # (r1): pool 1 only
     assert f.n_pools == 2 and f.pools == [0, 1]
     assert_array_equal(f.load, [2, 1, 1, 1])
     rows = f.rows()
@@ -208,16 +263,21 @@ def test_global_pools_by_session_and_round_robin_within_each():
 
 
 def test_an_idle_node_has_a_row_of_zeros():
+    zeros = {"node": 2, "unit": 2, "requests": 0, "lookups": 0, "hits": 0, "input_tokens": 0,
+             "recomputed_tokens": 0, "prefill_busy_s": 0.0, "prefill_full_s": 0.0}
     f = _fleet("round-robin", 3, [0, 1, 2], _batches_of([0, 1]))
-    idle = f.rows()[2]
-    assert idle == {**idle, "node": 2, "unit": 2, "requests": 0, "lookups": 0, "hits": 0, "input_tokens": 0,
-                    "recomputed_tokens": 0, "prefill_busy_s": 0.0, "prefill_full_s": 0.0}
-    assert_array_equal(idle["hits_by_tier"], [0.0, 0.0])
+    unfed = _fleet("round-robin", 3, [0, 1, 2], [])                # an empty stream: no batch at all
+    pools = _fleet("global", 6, [4, 5], _batches_of([0, 1]), pool_nodes=2)      # its pool receives nothing
+    for idle, node in ((f.rows()[2], 2), (unfed.rows()[2], 2), (pools.rows()[0], 4)):
+        assert set(idle) == set(zeros) | {"hits_by_tier"}
+        assert idle == {**zeros, "node": node, "unit": node // (2 if node == 4 else 1), "hits_by_tier": idle["hits_by_tier"]}
+        assert type(idle["unit"]) is int
+        assert_array_equal(idle["hits_by_tier"], [0.0, 0.0])
 
 
 # --- requests kept for the capacity analysis ------------------------------------------------------------------------
 @pytest.mark.parametrize("cap, kept, truncated", [(100, [0, 2, 4], False), (5, [0, 2, 4], False),
-                                                  (4, [0, 2], True), (3, [0], True), (1, [], True)])
+                                                  (4, [0, 2], True), (3, [0], True), (2, [0], True), (1, [], True)])
 def test_kept_requests_stop_at_the_cap(monkeypatch, cap, kept, truncated):
     """Node 0 of 2 (round-robin) receives r0, r2, r4 (2, 2, 1 lookups), in batches (r0, r1, r2) and (r3, r4):
     whole requests are kept while they fit under the cap; the unit is marked cut once one does not."""
@@ -230,6 +290,14 @@ def test_kept_requests_stop_at_the_cap(monkeypatch, cap, kept, truncated):
         assert_array_equal(traces[0].arrival_s, [10.0 * i for i in kept])
     assert f.truncated == ({0} if truncated else set())
     assert 1 not in traces
+
+
+def test_kept_lookups_add_up_over_batches(monkeypatch):
+    """One request per batch: node 0 keeps r0 (2 lookups) and r2 (2 more, 4 in all); r4 no longer fits under 4."""
+    real = sf.default
+    monkeypatch.setattr(sf, "default", lambda name: 4 if name == "fleet_keep_max_lookups" else real(name))
+    f = _fleet("round-robin", 2, [0, 1], _batches_of([0], [1], [2], [3], [4]), keep=(0,))
+    assert list(f.traces()[0].arrival_s) == [0.0, 20.0] and f.truncated == {0}
 
 
 def test_global_keeps_pools():
@@ -296,6 +364,9 @@ def test_ttft_bins_and_histogram_percentile():
     assert sf.hist_percentile(hist, 75) == bins[10]           # 3 of 4 reached exactly: still the first bin
     assert sf.hist_percentile(hist, 76) == bins[20]
     assert sf.hist_percentile(hist, 95) == bins[20]
+    tail = np.zeros(len(bins) + 1, np.int64)
+    tail[10], tail[20] = 100, 1                                # the 100th percentile is the last request's bin
+    assert sf.hist_percentile(tail, 100) == bins[20]
     over = np.zeros(len(bins) + 1, np.int64)
     over[-1] = 2                                               # beyond the last edge: reported at it
     assert sf.hist_percentile(over, 50) == bins[-1]
@@ -315,10 +386,9 @@ def _row(node, unit, requests, lookups, hits, busy, full, inp, rec, gb, hist_bin
 def test_summary_and_node_table_by_hand():
     """Three sampled nodes of 6 (one idle): the hit ratio is Σ hits ÷ Σ lookups of the live units with the
     interval of ratio_interval; every other figure a sum or a mean over the rows written out here."""
-    rows = (_row(0, 0, 4, 10, 2.0, 2.0, 3.0, 100, 60, [1.0, 2.0], 100, state=2_000_000),
-            _row(2, 2, 2, 30, 9.0, 1.0, 2.0, 50, 20, [3.0, 6.0], 200, state=5_000_000),
-            {"node": 4, "unit": 4, "requests": 0, "lookups": 0, "hits": 0, "input_tokens": 0,
-             "recomputed_tokens": 0, "prefill_busy_s": 0.0, "prefill_full_s": 0.0, "hits_by_tier": np.zeros(2)})
+    rows = (_row(0, 0, 4, 10, 2.0, 3.0, 4.0, 100, 60, [1.0, 2.0], 100, state=2_000_000),
+            _row(2, 2, 2, 30, 9.0, 1.5, 2.0, 50, 20, [3.0, 6.0], 200, state=5_000_000),
+            {"node": 4, "unit": 4, "requests": 0})             # an idle node: no counters at all
     load = np.array([4, 1, 2, 3, 0, 2])
     cfg = _config(_engine(gpus=4))
     res = sf.ScaleResult("session", 6, 50.0, cfg, rows, n_units=6, requests_per_node=load)
@@ -330,13 +400,13 @@ def test_summary_and_node_table_by_hand():
     assert s["simulated_nodes"] == 3 and s["simulated_units"] == 3 and math.isnan(s["pools"])
     assert s["requests"] == 6 and s["lookups"] == 40.0
     assert_allclose(s["prefill_tokens_saved_share"], 1 - 80 / 150, rtol=1e-12)
-    assert_allclose(s["prefill_saved_s_per_request"], (1.0 + 1.0) / 6, rtol=1e-12)
-    assert_allclose(s["prefill_s_per_request"], 3.0 / 6, rtol=1e-12)
+    assert_allclose(s["prefill_saved_s_per_request"], (1.0 + 0.5) / 6, rtol=1e-12)
+    assert_allclose(s["prefill_s_per_request"], 4.5 / 6, rtol=1e-12)
     assert_allclose(s["input_tokens_per_request"], 150 / 6, rtol=1e-12)
     assert_allclose(s["recomputed_tokens_per_request"], 80 / 6, rtol=1e-12)
     # 4 requests in bin 100, 2 in bin 200: the median in bin 100, the P95 in bin 200
     assert s["ttft_p50_s"] == sf.TTFT_BINS_S[100] and s["ttft_p95_s"] == sf.TTFT_BINS_S[200]
-    assert_allclose(s["load_imbalance"], 2.0 / (3.0 / 3), rtol=1e-12)       # the idle node counts as 0
+    assert_allclose(s["load_imbalance"], 3.0 / (4.5 / 3), rtol=1e-12)       # the idle node counts as 0
     assert_allclose(s["request_imbalance"], 4 / (12 / 6), rtol=1e-12)       # every node of the fleet
     assert s["state_mb_per_node"] == 5.0
     assert_allclose([s["hit_ratio_hbm"], s["hit_ratio_dram"]], [(1.0 + 8.0) / 40, 2 / 40], rtol=1e-12)
@@ -346,7 +416,24 @@ def test_summary_and_node_table_by_hand():
     assert list(t["node"]) == [0, 2, 4] and list(t["requests"]) == [4, 2, 0] and list(t["lookups"]) == [10, 30, 0]
     assert_allclose(t["hit_ratio"][:2], [0.2, 0.3], rtol=1e-12) and math.isnan(t["hit_ratio"][2])
     assert t["ttft_p95_s"][0] == sf.TTFT_BINS_S[100] and math.isnan(t["ttft_p95_s"][2])
-    assert list(t["prefill_busy_s"]) == [2.0, 1.0, 0.0]
+    assert list(t["prefill_busy_s"]) == [3.0, 1.5, 0.0]
+
+
+def test_percentiles_of_the_fleet_and_of_a_node():
+    """100 requests: 50 in bin 10, 45 in bin 20, 5 in bin 30. Median in bin 10 (the 51st percentile in bin 20),
+    P95 in bin 20 (the 96th in bin 30); one request: the means divide by 1."""
+    hist = np.zeros(len(sf.TTFT_BINS_S) + 1, np.int64)
+    hist[[10, 20, 30]] = [50, 45, 5]
+    row = {**_row(0, 0, 100, 10, 2.0, 3.0, 4.0, 100, 60, [1.0, 2.0], 10), "ttft_hist": hist}
+    res = sf.ScaleResult("session", 1, 1.0, _config(), (row,), n_units=1, requests_per_node=np.array([100]))
+    s = res.summary()
+    bins = sf.TTFT_BINS_S
+    assert (s["ttft_p50_s"], s["ttft_p95_s"]) == (bins[10], bins[20])
+    assert res.node_table()["ttft_p95_s"][0] == bins[20]
+    one = sf.ScaleResult("session", 1, 1.0, _config(), (_row(0, 0, 1, 2, 1.0, 0.5, 0.75, 8, 6, [1.0, 1.0], 5),),
+                         n_units=1).summary()
+    assert one["requests"] == 1 and one["prefill_s_per_request"] == 0.5 and one["input_tokens_per_request"] == 8
+    assert one["prefill_saved_s_per_request"] == 0.25 and one["recomputed_tokens_per_request"] == 6
 
 
 def test_summary_counts_units_and_pools():
@@ -364,12 +451,16 @@ def test_summary_counts_units_and_pools():
     assert_allclose(s["request_imbalance"], 3 / 2, rtol=1e-12)
     assert math.isnan(sf.ScaleResult("session", 8, 1.0, _config(), rows, n_units=8)._request_imbalance())
     idle = sf.ScaleResult("session", 2, 1.0, _config(), rows, n_units=2, requests_per_node=np.zeros(2))
-    assert math.isnan(idle._request_imbalance())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                         # no 0 / 0 behind the NaN
+        assert math.isnan(idle._request_imbalance())
     # no n_units: the nodes are the units (3 sampled units of 8 nodes: an interval)
     bare = sf.ScaleResult("session", 8, 1.0, _config(), rows, requests_per_node=np.ones(8)).summary()
     assert bare["hit_ratio_low"] == sf.ratio_interval([6.0, 4.0], [20.0, 20.0], 8)[1]
     zero = tuple({**r, "prefill_busy_s": 0.0} for r in rows)
-    assert math.isnan(sf.ScaleResult("session", 3, 1.0, _config(), zero, n_units=3).summary()["load_imbalance"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(sf.ScaleResult("session", 3, 1.0, _config(), zero, n_units=3).summary()["load_imbalance"])
 
 
 # --- the plan of units and the whole pass -------------------------------------------------------------------------------
@@ -440,6 +531,7 @@ def test_whole_pass_on_the_hand_stream(hand_stream):
     assert hand_stream["gen"] == [(P, 7, 5.0, 9)] and hand_stream["map"] == [(1, 1, None)]
     rr = out["round-robin"]
     assert rr.route == "round-robin" and rr.n_nodes == 2 and rr.n_units == 2 and rr.sessions == 100.0
+    assert type(rr.n_units) is int
     assert [r["requests"] for r in rr.nodes] == [3, 2] and [r["lookups"] for r in rr.nodes] == [5, 4]
     assert_array_equal(rr.requests_per_node, [3, 2])
     assert sorted(rr.traces) == [0] and list(rr.traces[0].arrival_s) == [0.0, 20.0, 40.0]
@@ -454,6 +546,12 @@ def test_whole_pass_on_the_hand_stream(hand_stream):
     assert_allclose(sf.prefill_gpus_saved(s, P, _config(_engine(gpus=4))), 4 * 2 * 0.07 / 5, rtol=1e-12)
     one = sf.simulate_chat_fleet(P, _config(), 2, "round-robin", seed=7)
     assert [r["requests"] for r in one.nodes] == [3, 2]
+    assert one.traces == {} and one.traces_truncated == frozenset()          # nothing kept by default
+    # prefix routing by default on the first block: ids 1, 1, 1, 4, 6 (Fibonacci hash mod 2)
+    owner = lambda b: (((b * 0x9E3779B97F4A7C15) % 2 ** 64) >> 32) % 2
+    pre = sf.simulate_chat_fleet(P, _config(), 2, "prefix")
+    assert_array_equal(pre.requests_per_node, np.bincount([owner(b) for b in (1, 1, 1, 4, 6)], minlength=2))
+    assert hand_stream["gen"][-1][1:] == (0, None, None)                      # seed 0 by default
 
 
 def test_workers_split_the_nodes_and_give_the_same_rows(hand_stream):
@@ -473,9 +571,39 @@ def test_workers_split_the_nodes_and_give_the_same_rows(hand_stream):
     # global: one pool of 3 nodes (a single unit), so one job
     assert two["global"].n_units == 1
     assert_array_equal(two["global"].requests_per_node, [2, 2, 1])
+    # global pools of one node split over two workers: each counts its pools' requests, added up
+    g1 = sf.simulate_chat_fleets(P, _config(), 3, ["global"], pool_nodes=1)["global"]
+    g2 = sf.simulate_chat_fleets(P, _config(), 3, ["global"], pool_nodes=1, workers=2)["global"]
+    assert_array_equal(g1.requests_per_node, [1, 3, 1])          # sessions 4, 7, 4, 9, 2 mod 3: 1, 1, 1, 0, 2
+    assert_array_equal(g2.requests_per_node, g1.requests_per_node)
     # a Dask scheduler gets one submission of every job
     sf.simulate_chat_fleets(P, _config(), 3, ["session"], workers=5, scheduler="tcp://10.0.0.1:8786")
     assert hand_stream["map"][-1] == (3, 1, "tcp://10.0.0.1:8786")
+
+
+def test_kept_requests_cut_in_the_whole_pass(hand_stream, monkeypatch):
+    real = sf.default
+    monkeypatch.setattr(sf, "default", lambda name: {"fleet_keep_max_lookups": 3, "fleet_batch_lookups": 3}.get(
+        name, real(name)) if name in ("fleet_keep_max_lookups", "fleet_batch_lookups") else real(name))
+    out = sf.simulate_chat_fleet(P, _config(), 2, "round-robin", keep_units=2)
+    assert out.traces_truncated == frozenset({0, 1})
+    assert list(out.traces[0].arrival_s) == [0.0] and list(out.traces[1].arrival_s) == [10.0]
+
+
+def test_checks_before_any_pass(hand_stream):
+    """A bad fleet size or prefix position is refused up front, whatever the routes (global routes no request by
+    its blocks, and a fleet of 0 nodes has no pool)."""
+    assert _msg(lambda: sf.simulate_chat_fleets(P, _config(), 2, ["global"], prefix_blocks=0)) == (
+        "prefix_blocks=0 is not allowed: prefix_blocks must be an integer in [1, inf]")
+    assert _msg(lambda: sf.simulate_chat_fleets(P, _config(), 0, ["global"])) == (
+        "nodes=0 is not allowed: nodes must be an integer in [1, inf]")
+    assert hand_stream["gen"] == []
+
+
+def _msg(call):
+    with pytest.raises(ParameterError) as e:
+        call()
+    return str(e.value)
 
 
 def test_sampled_fleet_and_pools(hand_stream):
