@@ -216,7 +216,9 @@ CID = "t3.vllm.p95_latency"            # stated 2.2 s
      "range"),
 ])
 def test_a_row_is_checked_with_one_line_naming_the_field(kwargs, message):
-    got = _message(lambda: Computed(CID, 2.0, "s", kwargs.pop("how", "x"), **kwargs))
+    kw = dict(kwargs)                 # the parameters are shared by every run of the test: not popped in place
+    how = kw.pop("how", "x")
+    got = _message(lambda: Computed(CID, 2.0, "s", how, **kw))
     if message is None:       # an unknown quantity: the register's quantities listed
         name = "readings" if "readings" in kwargs else "under quantity"
         assert got.startswith(f"{name}='nonsense' is not allowed: {name} must be one of ")
