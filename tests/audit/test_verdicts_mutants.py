@@ -579,3 +579,47 @@ def test_two_consistent_figures_of_one_quantity_that_differ(fake_claims):
     both = audit([Computed("y.a", 100.0, "count", "x"), Computed("y.b", 105.0, "count", "x")])
     assert list(both["verdict"]) == ["consistent", "consistent"]
     assert list(audit(rows[1:])["verdict"]) == ["consistent", "consistent"]
+
+
+def test_missing_figures_under_readings():
+    """A range open at one end (NaN) decides nothing and shows no ends; a row with no figure of its own is not
+    reproducible and shows no number under the audit's reading."""
+    half = {("tokens_per_turn", "s1_50"): Alt(math.nan, low=1e4, high=math.nan, kind="range"),
+            ("tokens_per_turn", "s2_500"): Alt(math.nan, low=math.nan, high=2e4, kind="range")}
+    t = audit([Computed("l8.naive.context_tokens", 200 * R.tokens_per_turn(), "tokens", "x", under=half),
+               Computed("l8.effect.tokens_before", math.nan, "tokens", "y", readings=("tokens_per_turn",),
+                        under=half)]).set_index("claim_id")
+    a, b = t.loc["l8.naive.context_tokens"], t.loc["l8.effect.tokens_before"]
+    assert a["verdict_by_reading"] == ("tokens_per_turn — s8_100 (the audit's): consistent, 20,000; s1_50: not "
+                                       "reproducible; s2_500: not reproducible")
+    assert a["reason"] == ("x. Readings: consistent under tokens_per_turn=s8_100 (§8's 100 tokens a turn; the "
+                           "audit's), not reproducible under s1_50 (§1's 10K tokens over 200 turns), not reproducible "
+                           "under s2_500 (§2's 500 tokens a turn).")
+    assert b["verdict"] == "not reproducible" and b["reason"] == "y."
+    assert b["verdict_by_reading"] == ("tokens_per_turn — s8_100 (the audit's): not reproducible; s1_50: not "
+                                       "reproducible; s2_500: not reproducible")
+
+
+def test_a_bound_reason_keeps_its_last_word():
+    row = audit([Computed("t4.cb.throughput", 2000, "requests/min", "bound on GPU X.", kind="upper_bound",
+                          holds_under="every GPU X.")]).iloc[0]
+    assert row["reason"] == "bound on GPU X. The bound holds under every GPU X."
+
+
+def test_failure_carried_down_a_chain_of_three_restatements():
+    """t4.cb.gpus_for_1m fails; three figures restate it in turn; a fifth row reads the last: five rows, a chain
+    three deep, within the walk's limit (one step per row known)."""
+    rows = [Computed("t4.cb.gpus_for_1m", 2e5, "count", "the model's fleet"),
+            Computed("t5.effect.gpus_before", stated_value("t4.cb.gpus_for_1m"), "count", "r",
+                     role="restatement", restates="t4.cb.gpus_for_1m"),
+            Computed("t4.problem.wasted_share", stated_value("t5.effect.gpus_before"), "%", "r",
+                     role="restatement", restates="t5.effect.gpus_before"),
+            Computed("t6.north_america.user_share", stated_value("t4.problem.wasted_share"), "%", "r",
+                     role="restatement", restates="t4.problem.wasted_share"),
+            Computed("t5.effect.gpu_change", stated_value("t5.effect.gpu_change") * 1.0, "%", "x",
+                     reads=("t6.north_america.user_share",))]
+    t = audit(rows).set_index("claim_id")
+    assert t.loc["t5.effect.gpu_change", "verdict"] == INCONSISTENT_INPUTS
+    assert t.loc["t5.effect.gpu_change", "reason"] == (
+        "x. The arithmetic holds but rests on t6.north_america.user_share (restating t4.problem.wasted_share "
+        "(restating t5.effect.gpus_before (restating t4.cb.gpus_for_1m (inconsistent)))).")
