@@ -131,7 +131,16 @@ def test_qwen_moe_by_hand():
     every = read_config(_cfg("qwen3_moe", num_experts=4, num_experts_per_tok=2, moe_intermediate_size=4))
     assert [x.feed_forward.is_moe for x in every.layers] == [True, True]
     none = read_config(_cfg("qwen3_moe", num_experts=0, num_experts_per_tok=2, moe_intermediate_size=4))
-    assert not none.is_moe
+    assert not none.is_moe and none.layers[1].feed_forward == FeedForward(384)
+    one = read_config(_cfg("qwen3_moe", num_experts=1, num_experts_per_tok=1, moe_intermediate_size=4))
+    assert one.layers[0].feed_forward == FeedForward(8, 1, 1, 96)             # a single routed expert still routes
+    third = read_config(_cfg("qwen3_moe", num_hidden_layers=3, num_experts=4, num_experts_per_tok=2,
+                             moe_intermediate_size=4, decoder_sparse_step=3))
+    assert [x.feed_forward.is_moe for x in third.layers] == [False, False, True]     # (i + 1) % 3 == 0
+    assert q3.layers[0].attention_parameters == 192 + 4                          # qwen3_moe has q/k norms too
+    # qwen2_moe without a shared expert width: none
+    bare = read_config(_cfg("qwen2_moe", num_experts=4, num_experts_per_tok=2, moe_intermediate_size=4))
+    assert bare.layers[0].feed_forward == FeedForward(32, 4, 2, 96)
     # without a dense width the architecture's MLP width is one expert's
     only = read_config({k: v for k, v in _cfg("qwen3_moe", num_experts=4, num_experts_per_tok=2,
                                                  moe_intermediate_size=4).items() if k != "intermediate_size"})
@@ -162,8 +171,16 @@ def test_qwen3_next_by_hand():
                           "intermediate_size": 16, "shared_expert_intermediate_size": 0})
     assert listed.layer_kinds() == {"full": 4} and listed.layers[1].feed_forward == FeedForward(384)
     assert listed.layers[0].feed_forward == FeedForward(32, 4, 2, 96) and listed.intermediate_size == 16
-    step = read_config({**cfg, "decoder_sparse_step": 2, "intermediate_size": 16})
-    assert [x.feed_forward.is_moe for x in step.layers] == [False, True, False, True]
+    step = read_config({**cfg, "decoder_sparse_step": 3, "intermediate_size": 16})
+    assert [x.feed_forward.is_moe for x in step.layers] == [False, False, True, False]
+    assert read_config({**cfg, "num_experts": 0, "intermediate_size": 16}).layers[0].feed_forward == FeedForward(384)
+    assert read_config({**cfg, "num_experts": 1}).layers[0].feed_forward == FeedForward(8 + 192 + 8, 1, 2, 96)
+    no_shared = read_config({k: v for k, v in cfg.items() if k != "shared_expert_intermediate_size"})
+    assert no_shared.layers[0].feed_forward == FeedForward(32, 4, 2, 96)
+    implied = read_config({k: v for k, v in cfg.items() if k != "head_dim"})        # 8 / 4 heads
+    assert implied.head_dim == 2 and implied.parameters() == a.parameters()
+    tied = read_config({**cfg, "tie_word_embeddings": True})
+    assert tied.embedding_parameters() == 80 and tied.tie_word_embeddings is True
     assert _message(lambda: read_config({**cfg, "layer_types": ["sliding_attention"] * 4})) == (
         "qwen3_next.layer_types[0]='sliding_attention' is not allowed: qwen3_next.layer_types[0] must be "
         "'linear_attention' or 'full_attention'")
@@ -195,6 +212,10 @@ def test_deepseek_by_hand():
     assert plain.layers[2].feed_forward == FeedForward(32, 4, 2, 48) and plain.num_kv_heads == 1
     dense = read_config({**DEEPSEEK, "n_routed_experts": None})
     assert not dense.is_moe
+    every = read_config({k: v for k, v in DEEPSEEK.items() if k != "first_k_dense_replace"})
+    assert [x.feed_forward.is_moe for x in every.layers] == [True, True, True]
+    tied = read_config({**DEEPSEEK, "tie_word_embeddings": True})
+    assert tied.tie_word_embeddings is True and tied.embedding_parameters() == 80
 
 
 def test_gpt_oss_by_hand():
@@ -207,8 +228,12 @@ def test_gpt_oss_by_hand():
     assert a.layers[0].feed_forward == FeedForward(36, 4, 2, 86)
     assert a.attention_layers() == (AttentionLayer("sliding", 2, 8, 6), AttentionLayer("full", 2, 8))
     assert a.parameters() == 2 * (220 + 36 + 4 * 86 + 16) + 168
-    unbiased = read_config({**cfg, "attention_bias": False, "num_experts_per_tok": None, "experts_per_token": 1})
-    assert unbiased.layers[0].attention_parameters == 196 and unbiased.layers[0].feed_forward.experts_per_token == 1
+    unbiased = read_config({**cfg, "attention_bias": False, "num_experts_per_tok": None, "experts_per_token": 3})
+    assert unbiased.layers[0].attention_parameters == 196 and unbiased.layers[0].feed_forward.experts_per_token == 3
+    chunked = read_config({**cfg, "layer_types": ["chunked_attention", "full_attention"]})
+    assert chunked.attention_layers()[0] == AttentionLayer("chunked", 2, 8, 6)
+    tied = read_config({**cfg, "tie_word_embeddings": True})
+    assert tied.tie_word_embeddings is True and tied.embedding_parameters() == 80
     listed = read_config({**cfg, "layer_types": ["full_attention", "sliding_attention"]})
     assert [x.kind for x in listed.attention_layers()] == ["full", "sliding"]
     assert _message(lambda: read_config({**cfg, "layer_types": ["global", "full_attention"]})) == (
@@ -236,6 +261,13 @@ def test_gemma_by_hand():
     assert biased.layers[0].attention_parameters == 192 + 16 + 8
     pat = read_config({"model_type": "gemma3", "text_config": {**text, "sliding_window_pattern": 3}})
     assert [x.kind for x in pat.attention_layers()] == ["sliding", "sliding", "full"] * 2
+    unset = read_config({"model_type": "gemma3", "text_config": {**text, "sliding_window_pattern": None}})
+    assert [x.kind for x in unset.attention_layers()] == ["sliding"] * 5 + ["full"]      # 6 when left empty
+    listed = read_config(_cfg("gemma2", sliding_window=6, layer_types=["full_attention", "sliding_attention"]))
+    assert [x.kind for x in listed.attention_layers()] == ["full", "sliding"]
+    assert _message(lambda: read_config(_cfg("gemma2", sliding_window=6, layer_types=["x", "full_attention"]))) == (
+        "gemma2.layer_types[0]='x' is not allowed: gemma2.layer_types[0] must be one of full_attention, "
+        "sliding_attention, chunked_attention")
     for bad in ({"model_type": "gemma3"}, {"model_type": "gemma3", "text_config": [1]}):
         assert _message(lambda: read_config(bad), ConfigFieldError) == (
             "config.json of family 'gemma3' has no field 'text_config'")
@@ -266,11 +298,23 @@ def test_llama4_by_hand():
     assert [x.kind for x in dflt.attention_layers()] == ["chunked", "chunked", "chunked", "full"]
     dense = read_config({"model_type": "llama4_text", **text, "interleave_moe_layer_step": 0})
     assert not dense.is_moe
+    each = read_config({"model_type": "llama4_text", **{k: v for k, v in text.items()
+                                                        if k != "interleave_moe_layer_step"}})
+    assert all(x.feed_forward.is_moe for x in each.layers)                     # every layer by default
+    tied = read_config({"model_type": "llama4", "text_config": {**text, "tie_word_embeddings": True}})
+    assert tied.tie_word_embeddings is True and tied.embedding_parameters() == 80
+    assert _message(lambda: read_config({"model_type": "llama4", "text_config": {
+        k: v for k, v in text.items() if k != "num_local_experts"}}), ConfigFieldError) == (
+        "config.json of family 'llama4_text' has no field 'num_local_experts'")
     assert _message(lambda: read_config({"model_type": "llama4"}), ConfigFieldError) == (
         "config.json of family 'llama4' has no field 'text_config'")
 
 
 # --- the KV view of a layer, and experts touched -----------------------------------------------------------------------
+def test_a_window_of_one_token():
+    assert AttentionLayer("sliding", 2, 8, 1).tokens_held(5) == 1.0
+
+
 def test_tokens_held_by_kind():
     full, mla = AttentionLayer("full", 2, 8), AttentionLayer("mla", 1, 6)
     sliding, chunked = AttentionLayer("sliding", 2, 8, 4), AttentionLayer("chunked", 2, 8, 4)
@@ -290,6 +334,49 @@ def test_experts_touched_by_hand():
     assert_allclose(experts_touched(4, 2, np.array([0, 1, 2, 1000])), [0.0, 2.0, 3.0, 4.0], rtol=1e-12)
 
 
+# --- fields read as whole numbers ---------------------------------------------------------------------------------
+QWEN_NEXT = {"model_type": "qwen3_next", **{k: v for k, v in BASE.items() if k != "intermediate_size"},
+             "num_hidden_layers": 4, "head_dim": 2, "linear_num_key_heads": 1, "linear_num_value_heads": 2,
+             "linear_key_head_dim": 2, "linear_value_head_dim": 3, "linear_conv_kernel_dim": 4, "num_experts": 4,
+             "num_experts_per_tok": 2, "moe_intermediate_size": 4, "shared_expert_intermediate_size": 8}
+GPT_OSS = _cfg("gpt_oss", num_local_experts=4, intermediate_size=3, num_experts_per_tok=2, sliding_window=6)
+LLAMA4 = {"model_type": "llama4_text", **BASE, "num_hidden_layers": 4, "intermediate_size": 4,
+          "intermediate_size_mlp": 16, "attention_chunk_size": 6, "num_local_experts": 4, "num_experts_per_tok": 1,
+          "interleave_moe_layer_step": 2}
+QWEN_MOE = _cfg("qwen2_moe", num_experts=4, num_experts_per_tok=2, moe_intermediate_size=4,
+                shared_expert_intermediate_size=8)
+
+
+@pytest.mark.parametrize("cfg, field", [
+    (_cfg("llama"), "head_dim"), (DEEPSEEK, "q_lora_rank"), (DEEPSEEK, "n_routed_experts"),
+    (DEEPSEEK, "first_k_dense_replace"), (_cfg("gemma3_text", sliding_window=6), "sliding_window_pattern"),
+    (GPT_OSS, "num_experts_per_tok"), (LLAMA4, "interleave_moe_layer_step"), (LLAMA4, "attention_chunk_size"),
+    (QWEN_MOE, "shared_expert_intermediate_size"), (QWEN_MOE, "intermediate_size"), (_cfg("mistral"), "sliding_window"),
+    (_cfg("mixtral", num_local_experts=4, num_experts_per_tok=2), "sliding_window"),
+    (QWEN_NEXT, "shared_expert_intermediate_size"), (QWEN_NEXT, "intermediate_size"),
+])
+def test_optional_fields_are_whole_numbers(cfg, field):
+    """An optional field given as 2.0 reads as the integer 2; as 2.5 it is refused, naming family and field."""
+    family = cfg["model_type"]
+    read_config({**cfg, field: 2.0})
+    assert _message(lambda: read_config({**cfg, field: 2.5})) == (
+        f"{family}.{field}=2.5 is not allowed: {family}.{field} must be a non-negative integer")
+
+
+def test_missing_fields_name_the_family():
+    for cfg, field in ((GPT_OSS, "sliding_window"), (QWEN_NEXT, "linear_num_key_heads"), (LLAMA4, "num_local_experts")):
+        assert _message(lambda: read_config({k: v for k, v in cfg.items() if k != field}), ConfigFieldError) == (
+            f"config.json of family '{cfg['model_type']}' has no field '{field}'")
+
+
+def test_the_field_reader():
+    f = A._Fields({"a": None, "b": 0, "c": "text", "d": False, "e": 3.0}, "fam")
+    assert not f.has("a") and f.has("b") and not f.has("zz")
+    assert f.opt("c", "default") == "text" and f.opt("d", True) is False and f.opt("a", "dflt") == "dflt"
+    assert f.opt("e", 0) == 3 and isinstance(f.opt("e", 0), int) and f.req("e") == 3
+    assert f.opt("e", None) == 3.0
+
+
 # --- checks, each message in full ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("call, message", [
     (lambda: AttentionLayer("global", 2, 8), "layer kind='global' is not allowed: layer kind must be one of full, "
@@ -305,6 +392,8 @@ def test_experts_touched_by_hand():
                                                  "chunked layer"),
     (lambda: AttentionLayer("sliding", 2, 8, 4.0), "window=4.0 is not allowed: window must be a positive integer "
                                                    "for a sliding layer"),
+    (lambda: AttentionLayer("sliding", 2, 8, -1), "window=-1 is not allowed: window must be a positive integer "
+                                                  "for a sliding layer"),
     (lambda: read_config({"hidden_size": 8}), "model_type=None is not allowed: model_type must be one of "
      "deepseek_v2, deepseek_v3, gemma2, gemma3, gemma3_text, gpt_oss, kimi_k2, llama, llama4, llama4_text, mistral, "
      "mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, qwen3_next"),
@@ -334,6 +423,7 @@ def test_bad_configurations_are_one_line_errors(call, message):
 
 def test_config_field_error_names_family_and_field():
     e = ConfigFieldError("llama", "hidden_size", " (of the text model)")
+    assert e.allowed == "present in config.json"
     assert str(e) == "config.json of family 'llama' has no field 'hidden_size' (of the text model)"
     assert (e.family, e.field, e.name) == ("llama", "hidden_size", "llama.hidden_size") and e.value is None
     assert isinstance(e, ParameterError)
@@ -361,8 +451,8 @@ def test_architecture_checks_and_the_llama_formula():
     layer = Layer(AttentionLayer("full", 2, 8), 192, FeedForward(384), 16)
     assert _message(lambda: _arch(layers=(layer,))) == (
         "m.layers=1 is not allowed: m.layers must be one layer per decoder layer (2)")
-    mixed = _arch(layers=(layer, Layer(AttentionLayer("full", 2, 8), 190, FeedForward(384), 16)))
-    assert mixed.parameters_per_layer() == (592 + 590) // 2          # the mean, rounded down
+    mixed = _arch(layers=(layer, Layer(AttentionLayer("full", 2, 8), 191, FeedForward(384), 16)))
+    assert mixed.parameters_per_layer() == 591 and isinstance(mixed.parameters_per_layer(), int)   # 1183 / 2 down
 
 
 # --- names and files -------------------------------------------------------------------------------------------------
@@ -408,6 +498,7 @@ def test_curated_file_defaults(tmp_path, monkeypatch):
                                                      "tie_word_embeddings": True}), encoding="utf-8")
     monkeypatch.setattr(A, "MODELS_DIR", tmp_path)
     a = A._load_curated("mini", tmp_path / "mini.json")
+    assert a.name == "mini"
     assert (a.num_kv_heads, a.head_dim, a.display_name, a.tie_word_embeddings) == (4, 2, "mini", False)
     assert a.published_parameters is None and a.source == "hand" and a.max_context_tokens == 32
     b = A._load_curated("mini2", tmp_path / "mini2.json")
@@ -428,6 +519,9 @@ def test_describe_one_line():
     total = 1000 * per_layer + 2 * 128256 * 4096 + 4096
     assert text == (f"m: M [llama] GQA, 1000 layers: 1000 full; parameters {total / 1e9:.2f} B total, "
                     f"{total / 1e9:.2f} B active per token; native context 131,072")
+    two = _arch(layers=(Layer(AttentionLayer("sliding", 2, 8, 4), 192, FeedForward(384), 16),
+                        Layer(AttentionLayer("chunked", 2, 8, 6), 192, FeedForward(384), 16)))
+    assert "2 layers: 1 sliding, 1 chunked (window/chunk 4, 6 tokens);" in A._describe(two)
     g = read_config(_cfg("gpt_oss", num_local_experts=4, intermediate_size=3, num_experts_per_tok=2,
                          sliding_window=6, num_hidden_layers=3))
     assert "3 layers: 1 full, 2 sliding (window/chunk 6 tokens)" in A._describe(g)     # kinds in LAYER_KINDS order
@@ -446,4 +540,13 @@ def test_command_line(capsys, tmp_path):
     err = capsys.readouterr()
     assert err.out == "" and err.err.startswith("error: model='gpt-5' is not allowed")
     assert A.main([]) == 0
-    assert "usage: python -m model.architectures" in capsys.readouterr().out
+    usage = capsys.readouterr().out
+    assert "usage: python -m model.architectures" in usage
+    for text in ("Model architectures read from data/models (curated files and published config.json files). "
+                 "KV-cache sizes: python -m model.kv size --help.", "one line per model: attention kind, layer "
+                 "kinds, parameters", "one model's layers and parameters", "read any Hugging Face config.json"):
+        assert text in " ".join(usage.split()), text
+    for command, text in (("show", "model name (see 'list')"), ("read", "path to a config.json")):
+        with pytest.raises(SystemExit):
+            A.main([command, "--help"])
+        assert text in capsys.readouterr().out
