@@ -7,7 +7,6 @@ q/k/v biases 4·2 + 2·2·2 = 16, o bias 8; per-head q/k norms 2·2 = 4; SwiGLU 
 two RMSNorms 16; untied embeddings 2·10·8 = 160 (tied 80); final norm 8.
 """
 import json
-import math
 
 import numpy as np
 import pytest

@@ -5,7 +5,6 @@ carried inputs on rows built from the stated figures of data/claims."""
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
