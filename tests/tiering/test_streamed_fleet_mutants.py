@@ -434,6 +434,7 @@ def test_percentiles_of_the_fleet_and_of_a_node():
                          n_units=1).summary()
     assert one["requests"] == 1 and one["prefill_s_per_request"] == 0.5 and one["input_tokens_per_request"] == 8
     assert one["prefill_saved_s_per_request"] == 0.25 and one["recomputed_tokens_per_request"] == 6
+    assert one["load_imbalance"] == 1.0                        # a single node, busy 0.5 s: its own mean
 
 
 def test_summary_counts_units_and_pools():
