@@ -493,7 +493,7 @@ def test_curated_file_defaults(tmp_path, monkeypatch):
     cfg = {k: v for k, v in BASE.items() if k != "num_key_value_heads"}
     (tmp_path / "mini.json").write_text(json.dumps({**cfg, "source": "hand"}), encoding="utf-8")
     (tmp_path / "mini2.json").write_text(json.dumps({**cfg, "source": "hand", "published_parameters": 1352.0,
-                                                     "display_name": "Mini", "head_dim": 3,
+                                                     "display_name": "Mini", "head_dim": 3, "num_key_value_heads": 2,
                                                      "tie_word_embeddings": True}), encoding="utf-8")
     monkeypatch.setattr(A, "MODELS_DIR", tmp_path)
     a = A._load_curated("mini", tmp_path / "mini.json")
@@ -502,6 +502,7 @@ def test_curated_file_defaults(tmp_path, monkeypatch):
     assert a.published_parameters is None and a.source == "hand" and a.max_context_tokens == 32
     b = A._load_curated("mini2", tmp_path / "mini2.json")
     assert (b.head_dim, b.display_name, b.tie_word_embeddings, b.published_parameters) == (3, "Mini", True, 1352)
+    assert b.num_kv_heads == 2 and b.attention == "GQA"
     assert A.available_models() == ["mini", "mini2"]
 
 
@@ -544,8 +545,8 @@ def test_command_line(capsys, tmp_path):
     for text in ("Model architectures read from data/models (curated files and published config.json files). "
                  "KV-cache sizes: python -m model.kv size --help.", "one line per model: attention kind, layer "
                  "kinds, parameters", "one model's layers and parameters", "read any Hugging Face config.json"):
-        assert text in " ".join(usage.split()), text
+        assert f" {text} " in f" {' '.join(usage.split())} ", text          # the whole phrase, as a phrase
     for command, text in (("show", "model name (see 'list')"), ("read", "path to a config.json")):
         with pytest.raises(SystemExit):
             A.main([command, "--help"])
-        assert text in capsys.readouterr().out
+        assert f" {text} " in f" {' '.join(capsys.readouterr().out.split())} "
