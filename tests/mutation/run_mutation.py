@@ -94,6 +94,11 @@ MODULES: dict[str, list[str]] = {
     "model/workload/chat.py": ["tests/workload/test_chat.py", "tests/workload/test_chat_mutants.py"],
     "model/serving/step_time_fit.py": ["tests/serving/test_step_time_fit.py",
                                        "tests/serving/test_step_time_fit_mutants.py"],
+    "model/tiering/streamed_fleet.py": ["tests/tiering/test_streamed_fleet_mutants.py"],
+    "model/audit/verdicts.py": ["tests/audit/test_verdicts.py", "tests/audit/test_audit_rules.py",
+                                "tests/audit/test_verdicts_mutants.py"],
+    "model/architectures.py": ["tests/test_architectures.py", "tests/test_architecture_configs.py",
+                               "tests/kv/test_kv_layers.py", "tests/test_architectures_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
