@@ -5,15 +5,21 @@ joined by a KV transfer (DistServe, Splitwise, Mooncake), step by step with the 
 
 A request's path
 ----------------
-1. **Dispatch.** On arrival it joins the prefill replica with the fewest prompt tokens queued or running
-   (ties: the lowest index); requests arriving at the same instant are all queued before an idle replica starts.
+1. **Dispatch** (``dispatch``). ``least_loaded``: on arrival it joins the prefill replica with the fewest prompt
+   tokens queued or running (ties: the lowest index), which pools the replicas' queues (join the shortest queue).
+   ``random``: its prefill replica and its decode replica are drawn uniformly and independently of the load
+   (``seed``), so each replica sees its own Poisson share of Poisson arrivals and queues it alone, as behind a
+   router that hashes many sessions. ``sticky``: both are fixed by the request's session id (``sessions``): prefill
+   replica = session mod the prefill replicas, decode replica = session mod the decode replicas, as a
+   session-affine router keeps a session's turns on its replica. Requests arriving at the same instant are all
+   queued before an idle replica starts.
 2. **Prefill.** An idle prefill replica takes waiting prompts first come, first served into one step, as the
    aggregated simulator's ``continuous`` policy does: the first always, the next ones while their tokens fit the
    step's token budget (``Scheduler.token_budget``) and the batch its ``max_batch``. A prompt of ``cached_tokens``
    prefix tokens computes only the rest (at least one token).
 3. **Transfer.** At the end of the step each prompt's KV (:func:`model.serving.kv_transfer.kv_transfer_bytes_per_gpu`)
-   is sent to the decode replica holding the fewest sequences (running, waiting or in transit; ties: the lowest
-   index) over the prefill replica's link, one transfer after another (FIFO): latency + bytes ÷ bandwidth. The
+   is sent to its decode replica (``least_loaded``: the one holding the fewest sequences, running, waiting or in
+   transit, ties: the lowest index; ``random`` and ``sticky``: the one drawn or fixed at dispatch) over the prefill replica's link, one transfer after another (FIFO): latency + bytes ÷ bandwidth. The
    first token reaches the user with the KV, at the end of the transfer: TTFT includes the transfer.
 4. **Decode.** At each step boundary a decode replica admits arrived requests first come, first served while a
    batch slot (``max_batch``) and KV blocks for the whole sequence (prompt + reply, so nothing is ever preempted)
@@ -27,7 +33,8 @@ replicas on a shared fabric, and layer-kind attention terms (every layer attends
 aggregated simulator's paged schedulers assume).
 
 The loop is a heap of timed events (arrival, prefill step end, transfer end, decode step end), in the spirit of
-Vidur's simulator core; same workload and pools, same result (no randomness inside).
+Vidur's simulator core; same workload, pools, dispatch and seed, same result (the ``random`` dispatch's draws are
+the only randomness inside).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.checks import ParameterError, check_int
+from model.checks import ParameterError, check_choice, check_int
 from model.serving.goodput import goodput_requests_per_s, latencies, slo_attainment
 from model.serving.kv_transfer import Link, kv_transfer_bytes_per_gpu
 from model.serving.simulation import Scheduler
@@ -47,6 +54,9 @@ from model.serving.step_time import Deployment
 from model.workload.requests import Workload
 
 _ARRIVE, _PREFILL_DONE, _TRANSFER_DONE, _DECODE_DONE = 0, 1, 2, 3
+
+#: Dispatch policies of :func:`simulate_disaggregated` (module docstring).
+DISPATCH = ("least_loaded", "random", "sticky")
 
 
 @dataclass(frozen=True)
@@ -133,16 +143,69 @@ class DisaggregatedResult:
         return out
 
 
-def simulate_disaggregated(pools: Pools, workload: Workload) -> DisaggregatedResult:
-    """Run ``workload`` through ``pools`` (module docstring); deterministic.
+def dispatch_replicas(dispatch: str, n_requests: int, prefill_replicas: int, decode_replicas: int, *,
+                      sessions=None, seed: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each request's (prefill, decode) replica fixed at dispatch (module docstring), or None for
+    ``least_loaded``, which chooses on the load as requests arrive.
+
+    Parameters
+    ----------
+    dispatch : str
+        ``least_loaded``, ``random`` or ``sticky``.
+    n_requests, prefill_replicas, decode_replicas : int
+        Requests and replicas of each pool.
+    sessions : array of int, optional
+        Session id (≥ 0) of each request; required by ``sticky``.
+    seed : int
+        Seed of the ``random`` draws.
+
+    Raises
+    ------
+    ParameterError
+        for an unknown ``dispatch``, or ``sticky`` without one session id ≥ 0 per request.
+    """
+    check_choice("dispatch", dispatch, DISPATCH)
+    if dispatch == "least_loaded":
+        return None
+    if dispatch == "random":
+        rng = np.random.default_rng(seed)
+        return (rng.integers(0, prefill_replicas, size=n_requests),
+                rng.integers(0, decode_replicas, size=n_requests))
+    if sessions is None:
+        raise ParameterError("sessions", None, f"one session id >= 0 per request ({n_requests}) for dispatch=sticky")
+    s = np.asarray(sessions)
+    if s.shape != (n_requests,) or not np.issubdtype(s.dtype, np.integer) or (s.size and int(s.min()) < 0):
+        raise ParameterError("sessions", f"shape {s.shape}, dtype {s.dtype}",
+                             f"one integer session id >= 0 per request ({n_requests}) for dispatch=sticky")
+    return s % prefill_replicas, s % decode_replicas
+
+
+def simulate_disaggregated(pools: Pools, workload: Workload, *, dispatch: str = "least_loaded", sessions=None,
+                           seed: int = 0) -> DisaggregatedResult:
+    """Run ``workload`` through ``pools`` (module docstring); same inputs, same result.
+
+    Parameters
+    ----------
+    pools : Pools
+        The two pools and the link between them.
+    workload : Workload
+        Arrivals (s), prompt and reply lengths (tokens), cached prefix tokens.
+    dispatch : str
+        ``least_loaded`` (default), ``random`` or ``sticky`` (:func:`dispatch_replicas`).
+    sessions : array of int, optional
+        Session id of each request, for ``sticky``.
+    seed : int
+        Seed of the ``random`` dispatch.
 
     Raises
     ------
     ParameterError
         if a request's prompt and reply cannot fit a decode replica's KV budget, or a prompt a prefill
-        replica's.
+        replica's; for a bad ``dispatch`` or ``sessions``.
     """
     n = len(workload)
+    fixed = dispatch_replicas(dispatch, n, pools.prefill_replicas, pools.decode_replicas, sessions=sessions,
+                              seed=seed)
     arrival = np.asarray(workload.arrival_s, float)
     prompt = np.asarray(workload.prompt_tokens, np.int64)
     output = np.asarray(workload.output_tokens, np.int64)
@@ -245,7 +308,7 @@ def simulate_disaggregated(pools: Pools, workload: Workload) -> DisaggregatedRes
         now, _, kind, who, payload = heapq.heappop(heap)
         if kind == _ARRIVE:
             r = who
-            i = int(np.argmin(p_load))
+            i = int(np.argmin(p_load)) if fixed is None else int(fixed[0][r])
             p_rep[r] = i
             p_queue[i].append(r)
             p_load[i] += work[r]
@@ -259,7 +322,7 @@ def simulate_disaggregated(pools: Pools, workload: Workload) -> DisaggregatedRes
             for r in payload:
                 p_load[i] -= work[r]
                 p_end[r] = now
-                j = int(np.argmin(d_load))
+                j = int(np.argmin(d_load)) if fixed is None else int(fixed[1][r])
                 d_rep[r] = j
                 d_load[j] += 1
                 start = max(now, link_free[i])
