@@ -323,7 +323,8 @@ def make_plan(inputs: PlanInputs | None = None, *, simulate: bool = False) -> di
 
         plan["simulation"] = simulate_plan(serving, deps, prompt_tokens=i.prompt_tokens, cached_tokens=cached,
                                            reply_tokens=i.reply_tokens, chunk_tokens=i.chunk_tokens,
-                                           max_batch=i.max_batch, q=q, prefill_cv2=i.prefill_service_cv2)
+                                           max_batch=i.max_batch, q=q, prefill_cv2=i.prefill_service_cv2,
+                                           routing=routing, validated_error=plan["validated_error"])
         if profile:
             from model.plan.simulate import replay_cache
 

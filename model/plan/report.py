@@ -162,6 +162,25 @@ def markdown(plan: dict) -> str:
             tpot = (seconds(c["tpot_p95_s"]), seconds(s_["tpot_p95_s"])) if c["tpot_p95_s"] is not None else ("—", "—")
             lines.append(f"| {name} | {human(r['rate_per_s'])} | {ttft[0]} | {ttft[1]} | {tpot[0]} | {tpot[1]} |")
         lines.append("")
+        rows = [(name, a) for r in sim.values() for name, a in r.get("agreement", {}).items()
+                if a["relative_difference"] is not None]
+        if rows:
+            dispatch = sim.get("disaggregated", {}).get("dispatch")
+            lines += ["Each pool's P95 against the step-time model's validated error"
+                      + (f" (the simulator dispatches as the plan's {plan['routing']} routing: "
+                         + ("each request to a replica fixed whatever the load, each replica queueing its own share)"
+                            if dispatch == "random" else "each request to the least-loaded replica)")
+                         if dispatch else "") + ":", "",
+                      "| pool and metric | closed form | simulated | difference | validated error | within |",
+                      "|---|---|---|---|---|---|"]
+            for name, a in rows:
+                v_err = human(a["validated_error"], kind="percent") if a["validated_error"] is not None else "—"
+                ok = {True: "yes", False: "no", None: "—"}[a["within"]]
+                pool, metric = name.rsplit("_", 1)
+                lines.append(f"| {pool} P95 {metric.upper()} | "
+                             f"{seconds(a['closed_form_s'])} | {seconds(a['simulated_s'])} | "
+                             f"{human(a['relative_difference'], kind='percent')} | {v_err} | {ok} |")
+            lines.append("")
         if sim.get("disaggregated", {}).get("steady_state") is False:
             lines += ["The decode replicas hold more sequences at the plan's batch than the run counts requests: the "
                       "simulated P95s are those of a replica still filling, not its steady state.", ""]

@@ -51,6 +51,12 @@ def _rel(sim, plan):
 #: state (implementation choice: the batch fills and drains at least twice over the counted window).
 STEADY_STATE_BATCHES = 2
 
+#: The simulator's dispatch for each routing a plan can choose (:func:`dispatch_for`): a session- or prefix-routed
+#: request's replica does not depend on the load, and with many sessions hashed over the replicas each replica sees
+#: its own Poisson share (drawn per request here); round-robin and least-loaded routing spread the load, pooled.
+ROUTING_DISPATCH = {"session": "random", "prefix": "random", "round-robin": "least_loaded",
+                    "least-loaded": "least_loaded"}
+
 
 def replica_counts(prefill_rate: float, decode_rate: float) -> tuple[int, int]:
     """(prefill, decode) replicas of a simulated disaggregated group: one of the pool whose replica carries more,
@@ -62,10 +68,16 @@ def replica_counts(prefill_rate: float, decode_rate: float) -> tuple[int, int]:
 
 def simulate_disaggregated_plan(serving, deps, *, prompt_tokens: int, cached_tokens: int, reply_tokens: int,
                                 max_batch: int, q: float, prefill_cv2: float, seed: int = 0,
-                                rate_share: float = 1.0) -> dict:
+                                rate_share: float = 1.0, routing: str = "round-robin",
+                                requests: int | None = None, validated_error: dict | None = None) -> dict:
     """The disaggregated pools of ``serving`` through the disaggregated simulator (module docstring) at
     ``rate_share`` × the group's plan rate: simulated P95 TTFT and TPOT, the closed forms at the rate each replica
-    sees, and the relative differences (simulated ÷ closed form − 1)."""
+    sees, and the relative differences (simulated ÷ closed form − 1).
+
+    ``routing`` is the plan's (:data:`ROUTING_DISPATCH` gives the simulator's dispatch); ``requests`` (default:
+    ``plan_simulate_requests`` per replica of the group) the Poisson requests offered, ``seed`` their draw and the
+    dispatch's. ``validated_error`` (relative, by metric ``ttft`` and ``tpot``) adds ``agreement``: per pool, the
+    metric it sets (:func:`agreement`)."""
     from model.serving import Scheduler
     from model.serving.disaggregated import Pools, simulate_disaggregated
     from model.serving.kv_transfer import load_link
@@ -82,10 +94,10 @@ def simulate_disaggregated_plan(serving, deps, *, prompt_tokens: int, cached_tok
                   prefill_scheduler=Scheduler("continuous", max_batch=ranks,
                                               max_batched_tokens=ranks * (prompt_tokens - hit)),
                   decode_scheduler=Scheduler("continuous", max_batch=max_batch * dd.attention_ranks))
-    n = int(default("plan_simulate_requests"))
+    n = int(default("plan_simulate_requests")) * (n_p + n_d) if requests is None else requests
     work = poisson_workload(n, rate, seed=seed, prompt_tokens=prompt_tokens, output_tokens=reply_tokens,
                             cached_tokens=hit)
-    res = simulate_disaggregated(pools, work)
+    res = simulate_disaggregated(pools, work, dispatch=dispatch_for(routing), seed=seed)
     sim = _p95_window(res, default("plan_simulate_warmup_share"))
     t_x = kv_transfer_s(dp.arch, prompt_tokens, dp.kv_dtype, dp, dd)
     batch, tpot = decode_tpot_at(dd, rate / n_d, prompt_tokens=prompt_tokens, reply_tokens=reply_tokens,
@@ -100,14 +112,18 @@ def simulate_disaggregated_plan(serving, deps, *, prompt_tokens: int, cached_tok
                      "decode_rate_per_s": dec.replica_requests_per_s, "decode_batch": dec.batch},
             "relative_difference": {k: _rel(sim[k], closed[k]) for k in ("ttft_p95_s", "tpot_p95_s")},
             "kv_transfer_s": t_x, "prefill_busy": res.utilisation("prefill"), "decode_busy": res.utilisation("decode"),
-            "steady_state": bool(sim["requests"] >= STEADY_STATE_BATCHES * n_d * batch)}
+            "steady_state": bool(sim["requests"] >= STEADY_STATE_BATCHES * n_d * batch),
+            "dispatch": dispatch_for(routing),
+            "agreement": agreement(sim, closed, validated_error or {})}
 
 
 def simulate_plan(serving, deps, *, prompt_tokens: int, cached_tokens: int, reply_tokens: int, chunk_tokens: int,
-                  max_batch: int, q: float, prefill_cv2: float, seed: int = 0) -> dict:
+                  max_batch: int, q: float, prefill_cv2: float, seed: int = 0, routing: str = "round-robin",
+                  validated_error: dict | None = None) -> dict:
     """Simulated P95 TTFT/TPOT of the plan's pools beside the closed forms' (module docstring): ``aggregated``
     (one replica at its rate; relative difference = simulated ÷ plan − 1) and ``disaggregated``
-    (:func:`simulate_disaggregated_plan`)."""
+    (:func:`simulate_disaggregated_plan`, dispatched as the plan's ``routing``); each with ``agreement``, its
+    pools' differences set against ``validated_error``."""
     from model.serving import Scheduler, simulate
     from model.workload.requests import poisson_workload
     from model.plan.serving import pool_deployment
@@ -127,12 +143,15 @@ def simulate_plan(serving, deps, *, prompt_tokens: int, cached_tokens: int, repl
         out["aggregated"] = {"rate_per_s": rate, "simulated": sim,
                              "plan": {"ttft_p95_s": agg.ttft_p95_s, "tpot_p95_s": agg.tpot_p95_s},
                              "relative_difference": {"ttft_p95_s": _rel(sim["ttft_p95_s"], agg.ttft_p95_s),
-                                                     "tpot_p95_s": _rel(sim["tpot_p95_s"], agg.tpot_p95_s)}}
+                                                     "tpot_p95_s": _rel(sim["tpot_p95_s"], agg.tpot_p95_s)},
+                             "agreement": agreement(sim, {"ttft_p95_s": agg.ttft_p95_s, "tpot_p95_s": agg.tpot_p95_s},
+                                                    validated_error or {}, pools={"aggregated": ("ttft", "tpot")})}
     if serving.prefill and serving.decode and math.isfinite(serving.decode.replica_requests_per_s):
         out["disaggregated"] = simulate_disaggregated_plan(serving, deps, prompt_tokens=prompt_tokens,
                                                            cached_tokens=cached_tokens, reply_tokens=reply_tokens,
                                                            max_batch=max_batch, q=q, prefill_cv2=prefill_cv2,
-                                                           seed=seed)
+                                                           seed=seed, routing=routing,
+                                                           validated_error=validated_error)
     return out
 
 
@@ -158,3 +177,33 @@ def replay_cache(profile, node, ttl_by_group: dict, dep, *, usd_per_gpu_hour: fl
             "token_hit_ratio_replayed": replayed, "token_hit_ratio_plan": profile.token_hit_ratio,
             "relative_difference": replayed / profile.token_hit_ratio - 1 if profile.token_hit_ratio else None,
             "expirations": int(result.expirations)}
+
+
+#: The metric each pool of a disaggregated plan sets: the prefill pool its P95 TTFT, the decode pool its P95 TPOT.
+POOL_METRICS = {"prefill": ("ttft",), "decode": ("tpot",)}
+
+
+def agreement(simulated: dict, closed_form: dict, validated_error: dict, pools: dict = POOL_METRICS) -> dict:
+    """Per pool and metric (``ttft``, ``tpot``): the closed form's and the simulated P95 (s), the relative
+    difference (simulated ÷ closed form − 1), the step-time model's validated error for that metric (relative) and
+    whether the difference is within it (None without a validated error or a finite closed form)."""
+    out = {}
+    for pool, metrics in pools.items():
+        for m in metrics:
+            key = f"{m}_p95_s"
+            rel = _rel(simulated[key], closed_form[key])
+            err = validated_error.get(m)
+            out[f"{pool}_{m}"] = {"closed_form_s": closed_form[key], "simulated_s": simulated[key],
+                                  "relative_difference": rel, "validated_error": err,
+                                  "within": None if rel is None or err is None else bool(abs(rel) <= err)}
+    return out
+
+
+def dispatch_for(routing: str) -> str:
+    """The simulator's dispatch (:func:`model.serving.disaggregated.simulate_disaggregated`) that matches a plan's
+    routing: ``session`` or ``prefix`` (a request's replica fixed by its session or prefix, whatever the load) →
+    ``random``; ``round-robin`` or ``least-loaded`` → ``least_loaded``."""
+    from model.checks import check_choice
+
+    check_choice("routing", routing, ROUTING_DISPATCH)
+    return ROUTING_DISPATCH[routing]
