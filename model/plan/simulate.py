@@ -10,7 +10,13 @@
   the smaller side and the rounded ratio of the other (:func:`replica_counts`), and the offered rate is the
   lower of the two pools' plan rates, so neither runs above its own; the closed forms are evaluated at the rate
   each pool's replicas then see (:func:`model.plan.serving.prefill_ttft_at`,
-  :func:`model.plan.serving.decode_tpot_at`), and at the plan's own rate beside them.
+  :func:`model.plan.serving.decode_tpot_at`), and at the plan's own rate beside them. Requests are dispatched as
+  the plan routes them (:data:`ROUTING_DISPATCH`): under session or prefix routing a request's replica does not
+  depend on the load, so each prefill replica queues its own Poisson share, the M/D/1 queue the closed form
+  takes; under round-robin routing, to the least-loaded replica, which pools the queues and waits less.
+  ``agreement`` sets each pool's metric (prefill: P95 TTFT; decode: P95 TPOT) against the step-time model's
+  validated error. At a pool about 80% busy the simulated P95 TTFT is itself a noisy estimate: the queue relaxes
+  over ~100 services, so a run of a few thousand requests per replica moves it by several percent between seeds.
 
 The fleet (many replicas behind a router) is not simulated. A decode replica whose running batch holds more
 sequences than the run has requests (large expert-parallel replicas) never reaches its steady state: the output's

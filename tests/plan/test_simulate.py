@@ -13,6 +13,9 @@ from model.plan.simulate import replica_counts, simulate_disaggregated_plan
 #: prefill queue's are then small corrections, so 10% leaves room only for the simulator's discreteness
 #: (whole steps, Poisson batches of a few sequences).
 LIGHT_LOAD_TOLERANCE = 0.10
+#: Requests of the light-load runs: queues there are short, so a few thousand settle the P95s (and a run of 5% load
+#: decodes each reply nearly alone, step by step, which makes many requests slow to simulate).
+LIGHT_LOAD_REQUESTS = 2000
 
 def test_replica_counts_keep_the_plans_proportion():
     assert replica_counts(3.7, 22.0) == (6, 1)          # 22.0 / 3.7 = 5.9: six prefill replicas feed one decode
@@ -36,7 +39,8 @@ def test_closed_form_and_simulator_agree_at_a_light_load(serving):
     decode replica's P95 TPOT is the step at its Poisson batch's 95th percentile."""
     s, deps = serving
     out = simulate_disaggregated_plan(s, deps, prompt_tokens=2000, cached_tokens=885, reply_tokens=100,
-                                      max_batch=256, q=0.95, prefill_cv2=0.0, rate_share=0.05)
+                                      max_batch=256, q=0.95, prefill_cv2=0.0, rate_share=0.05,
+                                      requests=LIGHT_LOAD_REQUESTS)
     assert out["rate_per_s"] == pytest.approx(0.05 * min(out["prefill_replicas"] * s.prefill.replica_requests_per_s,
                                                          out["decode_replicas"] * s.decode.replica_requests_per_s))
     assert abs(out["relative_difference"]["ttft_p95_s"]) <= 0.01, out
@@ -54,7 +58,8 @@ def test_the_prefill_queue_is_conservative_beyond_a_light_load(serving):
     simulated one, never below, and the decode tail still agrees."""
     s, deps = serving
     out = simulate_disaggregated_plan(s, deps, prompt_tokens=2000, cached_tokens=885, reply_tokens=100,
-                                      max_batch=256, q=0.95, prefill_cv2=0.0, rate_share=0.3)
+                                      max_batch=256, q=0.95, prefill_cv2=0.0, rate_share=0.3,
+                                      requests=LIGHT_LOAD_REQUESTS)
     assert out["prefill_replicas"] > 1
     assert out["relative_difference"]["ttft_p95_s"] < 0, out
     assert abs(out["relative_difference"]["tpot_p95_s"]) <= LIGHT_LOAD_TOLERANCE, out
@@ -63,15 +68,15 @@ def test_the_prefill_queue_is_conservative_beyond_a_light_load(serving):
 def test_session_routing_agrees_within_the_validated_error_at_the_plans_load(serving):
     """At the plan's own rate (prefill replicas about 80% busy), with prompts dispatched as session routing sends
     them (each replica its own Poisson share), the simulated P95 TTFT of the prefill pool and P95 TPOT of the decode
-    pool agree with the closed forms within the step-time model's validated error. 40,000 requests: at this load a
-    replica's queue relaxes over ~100 services, and with fewer the simulated P95 TTFT spreads by ±20% between
-    seeds."""
+    pool agree with the closed forms within the step-time model's validated error. The run's default
+    ``plan_simulate_requests`` per replica (42,000 requests here): at this load a replica's queue relaxes over ~100
+    services, and with a third of them the simulated P95 TTFT spread by ±20% between seeds."""
     from model.plan.compose import validated_errors
 
     s, deps = serving
     err = validated_errors()
     out = simulate_disaggregated_plan(s, deps, prompt_tokens=2000, cached_tokens=885, reply_tokens=100,
-                                      max_batch=256, q=0.95, prefill_cv2=0.0, routing="session", requests=40_000,
+                                      max_batch=256, q=0.95, prefill_cv2=0.0, routing="session",
                                       validated_error=err)
     assert out["dispatch"] == "random"
     assert (out["prefill_replicas"], out["decode_replicas"]) == (6, 1)
