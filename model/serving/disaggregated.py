@@ -19,8 +19,9 @@ A request's path
    prefix tokens computes only the rest (at least one token).
 3. **Transfer.** At the end of the step each prompt's KV (:func:`model.serving.kv_transfer.kv_transfer_bytes_per_gpu`)
    is sent to its decode replica (``least_loaded``: the one holding the fewest sequences, running, waiting or in
-   transit, ties: the lowest index; ``random`` and ``sticky``: the one drawn or fixed at dispatch) over the prefill replica's link, one transfer after another (FIFO): latency + bytes ÷ bandwidth. The
-   first token reaches the user with the KV, at the end of the transfer: TTFT includes the transfer.
+   transit, ties: the lowest index; ``random`` and ``sticky``: the one drawn or fixed at dispatch) over the
+   prefill replica's link, one transfer after another (FIFO): latency + bytes ÷ bandwidth. The first token
+   reaches the user with the KV, at the end of the transfer: TTFT includes the transfer.
 4. **Decode.** At each step boundary a decode replica admits arrived requests first come, first served while a
    batch slot (``max_batch``) and KV blocks for the whole sequence (prompt + reply, so nothing is ever preempted)
    are free; each step every running sequence computes one token (attending to its context plus itself, as in

@@ -48,7 +48,8 @@ def md1_wait_quantile(q: float, rho: float, service_s: float) -> float:
 
 
 def test_erlang_md1_distribution_matches_its_known_moments():
-    """The helper is right: P(W = 0) = 1 − ρ, and its mean (∫ P(W > t) dt) is Pollaczek–Khinchine's ρS / (2(1 − ρ))."""
+    """The helper is right: P(W = 0) = 1 − ρ, and its mean (∫ P(W > t) dt) is Pollaczek–Khinchine's
+    ρS / (2(1 − ρ))."""
     assert_allclose(md1_wait_cdf(0.0, 0.8, 1.0), 0.2, rtol=1e-12)
     t = np.linspace(0, 30, 30001)
     tail = 1 - np.array([md1_wait_cdf(x, 0.5, 1.0) for x in t])
