@@ -94,6 +94,8 @@ MODULES: dict[str, list[str]] = {
     "model/workload/chat.py": ["tests/workload/test_chat.py", "tests/workload/test_chat_mutants.py"],
     "model/serving/step_time_fit.py": ["tests/serving/test_step_time_fit.py",
                                        "tests/serving/test_step_time_fit_mutants.py"],
+    "model/serving/step_time_accuracy.py": ["tests/serving/test_step_time_validation.py",
+                                            "tests/serving/test_step_time_accuracy_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
