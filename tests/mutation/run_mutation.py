@@ -96,6 +96,8 @@ MODULES: dict[str, list[str]] = {
                                        "tests/serving/test_step_time_fit_mutants.py"],
     "model/serving/step_time_accuracy.py": ["tests/serving/test_step_time_validation.py",
                                             "tests/serving/test_step_time_accuracy_mutants.py"],
+    "model/serving/kv_transfer.py": ["tests/serving/test_kv_transfer_mutants.py"],
+    "model/serving/goodput.py": ["tests/serving/test_goodput.py", "tests/serving/test_goodput_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
