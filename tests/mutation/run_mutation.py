@@ -98,6 +98,7 @@ MODULES: dict[str, list[str]] = {
                                             "tests/serving/test_step_time_accuracy_mutants.py"],
     "model/serving/kv_transfer.py": ["tests/serving/test_kv_transfer_mutants.py"],
     "model/serving/goodput.py": ["tests/serving/test_goodput.py", "tests/serving/test_goodput_mutants.py"],
+    "model/serving/disaggregated.py": ["tests/serving/test_disaggregated_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
