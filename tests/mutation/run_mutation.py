@@ -99,6 +99,8 @@ MODULES: dict[str, list[str]] = {
     "model/serving/kv_transfer.py": ["tests/serving/test_kv_transfer_mutants.py"],
     "model/serving/goodput.py": ["tests/serving/test_goodput.py", "tests/serving/test_goodput_mutants.py"],
     "model/serving/disaggregated.py": ["tests/serving/test_disaggregated_mutants.py"],
+    "model/plan/cost.py": ["tests/plan/test_cost_mutants.py"],
+    "model/plan/energy.py": ["tests/plan/test_energy_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
