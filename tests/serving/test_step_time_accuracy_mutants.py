@@ -64,6 +64,9 @@ def test_max_batch_static_sequences_hold_their_whole_kv_in_flight_the_mean():
     assert max_batch(dep, 10, 5, static=False) == 8
     assert max_batch(dep, 10, 5, static=False, cap=7.9) == 7
     assert max_batch(dep, 10, 5, static=True, cap=7) == 6
+    # 10 → 10 tokens: 20 (static, 5 fit) or 15 (in-flight, 6 fit)
+    assert max_batch(dep, 10, 10, static=True) == 5
+    assert max_batch(dep, 10, 10, static=False) == 6
     # a footprint below one token counts as one; no KV memory holds no sequence
     assert max_batch(dep, 0.5, 0.0, static=True) == 100
     assert max_batch(Linear(-30), 10, 5, static=True) == 0
@@ -90,6 +93,11 @@ def test_static_setting_by_hand():
     assert_allclose(p.replica_output_tokens_per_s, 7 * 5 / (pre(7) + dec_static(7)), rtol=1e-12)
     one = predict_setting(Linear(), input_tokens=10, output_tokens=1, batching="static", batch=3)
     assert math.isnan(one.tpot_s) and one.ttft_s == pytest.approx(pre(3), rel=1e-12)
+    # two output tokens: one decode step at the prompt's 10 tokens
+    two = predict_setting(Linear(), input_tokens=10, output_tokens=2, batching="static", batch=3)
+    assert_allclose(two.tpot_s, 0.01 + 0.003 + 30e-6, rtol=1e-12)
+    # an engine-chosen static batch: the 6 whole sequences the memory holds
+    assert predict_setting(Linear(), input_tokens=10, output_tokens=5, batching="static").batch == 6
 
 
 def test_in_flight_setting_by_hand():
@@ -105,6 +113,13 @@ def test_in_flight_setting_by_hand():
     assert below.batch == 3
     one = predict_setting(Linear(), input_tokens=10, output_tokens=1, batching="in-flight", batch=3)
     assert math.isnan(one.tpot_s)
+    # two output tokens: TPOT = the batch's prefill and its one decode step (at 10 + 1 tokens) less one prompt's
+    two = predict_setting(Linear(), input_tokens=10, output_tokens=2, batching="in-flight", batch=3)
+    assert_allclose(two.tpot_s, 0.0201055 * 3 + 0.013 + 33e-6 - 0.006, rtol=1e-12)
+    # a stated batch at a finite rate is taken as full: above its throughput the rate overloads it
+    full = predict_setting(Linear(), input_tokens=10, output_tokens=5, batching="in-flight", batch=8,
+                           rate_per_s=1000.0)
+    assert full.regime == "overloaded" and full.batch == 8
 
 
 def test_engine_chosen_batch_and_its_cap():
@@ -154,6 +169,27 @@ def test_overloaded_setting_by_hand():
     assert_allclose(p.replica_output_tokens_per_s, 40 / (pre(8) + dec_inflight(8)), rtol=1e-12)
 
 
+class SlowPrefill(Linear):
+    """:class:`Linear` whose lone prompt takes 1 s to prefill (so Little's law fills the batch at a low rate)
+    while a batch's prefill step stays cheap."""
+
+    def prefill_time(self, prompt_tokens):
+        return 1.0
+
+
+def test_a_full_batch_within_its_throughput_is_rate_limited():
+    """A full batch of 8 delivers 40 ÷ (pre + dec) = 171.5 tokens/s. At 20 requests/s (100 tokens/s), and at
+    exactly its throughput, the batch is full yet rate-limited; at 50/s (250 tokens/s) it is overloaded."""
+    tput = 40 / (pre(8) + dec_inflight(8))
+    for lam in (20.0, tput / 5):
+        p = predict_setting(SlowPrefill(), input_tokens=10, output_tokens=5, batching="in-flight", rate_per_s=lam)
+        assert p.batch == 8 and p.regime == "rate-limited"
+        assert_allclose(p.replica_output_tokens_per_s, 5 * lam, rtol=1e-12)
+    p = predict_setting(SlowPrefill(), input_tokens=10, output_tokens=5, batching="in-flight", rate_per_s=50.0)
+    assert p.batch == 8 and p.regime == "overloaded"
+    assert_allclose(p.replica_output_tokens_per_s, tput, rtol=1e-12)
+
+
 def test_closed_loop_concurrency_waits_for_a_slot():
     """20 clients on 8 slots: 12 wait 12/8 request lives (pre + dec of the full batch) before their prefill."""
     p = predict_setting(Linear(), input_tokens=10, output_tokens=5, batching="in-flight", concurrency=20)
@@ -178,8 +214,15 @@ def _row(**kw):
 
 @pytest.fixture
 def linear(monkeypatch):
-    """Every point runs on :class:`Linear` replicas of 2 GPUs (a row of 4 GPUs: 2 replicas)."""
-    monkeypatch.setattr(sta, "point_deployment", lambda row, **kw: Linear())
+    """Every point runs on :class:`Linear` replicas of 2 GPUs (a row of 4 GPUs: 2 replicas); the keyword
+    arguments each deployment was asked for are recorded."""
+    asked = []
+
+    def dep(row, **kw):
+        asked.append(kw)
+        return Linear()
+    monkeypatch.setattr(sta, "point_deployment", dep)
+    return asked
 
 
 def test_point_units_and_replicas(linear):
@@ -193,6 +236,20 @@ def test_point_units_and_replicas(linear):
         got, regime, reason, b = predict_point(_row(metric=metric))
         assert (regime, reason, b) == ("in-flight", "", 8), metric
         assert_allclose(got, value, rtol=1e-12, err_msg=metric)
+
+
+def test_replicas_are_whole_and_at_least_one(linear):
+    """3 GPUs of TP 2 are 1 replica (3 // 2); 2 GPUs too."""
+    one = 40 / (pre(8) + dec_inflight(8))
+    assert_allclose(predict_point(_row(n_gpus=3))[0], one, rtol=1e-12)
+    assert_allclose(predict_point(_row(n_gpus=2))[0], one, rtol=1e-12)
+    assert_allclose(predict_point(_row(n_gpus=1))[0], one, rtol=1e-12)
+
+
+def test_deployment_keywords_reach_every_point(linear):
+    predict_point(_row(), mbu=0.5)
+    prediction_table(pd.DataFrame([_row()]), mfu=0.25)
+    assert linear == [{"mbu": 0.5}, {"mfu": 0.25}]
 
 
 def test_point_static_rows_and_engine_chosen(linear):
@@ -221,11 +278,18 @@ def test_point_concurrency_and_rate_are_per_replica(linear):
     assert_allclose(got, 2 * 10 * 5, rtol=1e-12)
 
 
+def _same(got, want):
+    assert math.isnan(got[0]) and math.isnan(got[3]) and got[1:3] == want
+
+
 def test_points_not_predicted_say_why(linear):
-    assert predict_point(_row(output_tokens=np.nan))[2] == "lengths not stated"
-    assert predict_point(_row(weight_dtype=np.nan))[2] == "precision not stated"
+    _same(predict_point(_row(output_tokens=np.nan)), ("", "lengths not stated"))
+    _same(predict_point(_row(input_tokens=np.nan)), ("", "lengths not stated"))
+    _same(predict_point(_row(weight_dtype=np.nan)), ("", "precision not stated"))
     inf = _row(batch_kind="engine-chosen", offered_rate_per_s=math.inf, metric="tpot_ms")
-    assert predict_point(inf)[2] == "all requests sent at once: queue time"
+    _same(predict_point(inf), ("", "all requests sent at once: queue time"))
+    # a rate that is not a number is no rate
+    assert predict_point(_row(offered_rate_per_s=None))[1:] == ("in-flight", "", 8)
     # a static batch sent at once is predicted; so is a throughput
     assert predict_point(_row(batching="static", batch=3.0, offered_rate_per_s=math.inf,
                               metric="tpot_ms"))[2] == ""
@@ -240,8 +304,7 @@ def test_a_deployment_that_cannot_be_built_is_a_reason(monkeypatch):
     def fail(row, **kw):
         raise ValueError("too big")
     monkeypatch.setattr(sta, "point_deployment", fail)
-    got = predict_point(_row())
-    assert math.isnan(got[0]) and got[2] == "no deployment: too big" and math.isnan(got[3])
+    _same(predict_point(_row()), ("", "no deployment: too big"))
 
 
 def test_point_deployment_reads_the_row():
@@ -264,6 +327,20 @@ def test_point_deployment_reads_the_row():
     assert point_deployment(adp).attention_data_parallel is True
     no = _row(model="llama-3.1-70b", gpu="h100-80gb", tensor_parallel=4.0, attention_data_parallel="")
     assert point_deployment(no).attention_data_parallel is False
+    false = _row(model="llama-3.1-70b", gpu="h100-80gb", tensor_parallel=4.0, attention_data_parallel="False")
+    assert point_deployment(false).attention_data_parallel is False
+    # an empty expert-parallel cell is no expert parallelism
+    empty = _row(model="llama-3.1-70b", gpu="h100-80gb", tensor_parallel=4.0, expert_parallel="")
+    assert point_deployment(empty).expert_parallel == 1
+
+
+def test_an_optional_column_of_a_row_without_get():
+    class Bare:
+        def __getitem__(self, key):
+            return 1.0
+    assert sta._stated(Bare(), "expert_parallel") is None
+    assert sta._stated(pd.Series({"a": 2.0}), "a") == 2.0
+    assert sta._stated(pd.Series({"a": np.nan}), "a") is None
 
 
 def test_requests_in_run_reads_thousands():
@@ -282,6 +359,13 @@ def test_overload_groups_by_run_not_by_prefix():
                                    "output_tokens_per_s"],
                         "value": [8.0, 500.0, 9.5, 40.0, 0.5], "output_tokens": [10.0] * 5})
     assert measured_overload(pts).tolist() == [True, True, False, False, False]
+    # 5 tokens/s of 10-token outputs at 1 request/s: 0.5 requests/s, an overload
+    slow = pts.assign(value=[8.0, 500.0, 5.0, 40.0, 0.5])
+    assert measured_overload(slow).tolist() == [True, True, True, True, False]
+    # a run of latencies alone (nothing achieved on record) is not an overload
+    lone = pd.DataFrame({"point_id": ["z:1:ttft_ms"], "offered_rate_per_s": [1.0], "metric": ["ttft_ms"],
+                         "value": [5.0], "output_tokens": [10.0]}, index=[7])
+    assert measured_overload(lone).tolist() == [False]
     # exactly 90% is not an overload
     at = pts.assign(value=[9.0, 500.0, 9.0, 40.0, 0.5])
     assert measured_overload(at).tolist() == [False, False, False, False, False]
@@ -323,6 +407,7 @@ def _errors(metric, role, predicted):
 
 def test_error_summary_all_row_and_signed_median():
     t = _errors(["a", "a", "b", "b", "b"], ["validation"] * 4 + ["calibration"], [1.1, 0.7, 1.2, np.nan, 9.0])
+    t["reason"] = [np.nan, "", "", "x", ""]   # an empty cell elsewhere does not drop a predicted row
     s = error_summary(t).set_index("metric")
     assert s.index.tolist() == ["a", "b", "all"]
     assert s["points"].tolist() == [2, 2, 4] and s["predicted"].tolist() == [2, 1, 3]
@@ -349,7 +434,9 @@ def test_families_of_published_configs():
     assert family_mask(t, "moe").tolist() == [False, True, False, False]
     assert family_mask(t, "mla").tolist() == [False, False, True, False]
     assert family_mask(t, "fp4").tolist() == [False, False, False, True]
-    with pytest.raises(ParameterError, match="family.*one of dense, moe, mla, fp4"):
+    t["reason"] = [np.nan, "", "", ""]
+    with pytest.raises(ParameterError, match="^family='ssm' is not allowed: family must be one of dense, moe, mla, "
+                                             "fp4$"):
         family_mask(t, "ssm")
     s = family_summary(t).set_index("family")
     assert s.index.tolist() == ["dense", "moe", "mla", "fp4"]
