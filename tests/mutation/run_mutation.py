@@ -101,6 +101,7 @@ MODULES: dict[str, list[str]] = {
     "model/serving/disaggregated.py": ["tests/serving/test_disaggregated_mutants.py"],
     "model/plan/cost.py": ["tests/plan/test_cost_mutants.py"],
     "model/plan/energy.py": ["tests/plan/test_energy_mutants.py"],
+    "model/plan/cache.py": ["tests/plan/test_cache_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
