@@ -102,6 +102,7 @@ MODULES: dict[str, list[str]] = {
     "model/plan/cost.py": ["tests/plan/test_cost_mutants.py"],
     "model/plan/energy.py": ["tests/plan/test_energy_mutants.py"],
     "model/plan/cache.py": ["tests/plan/test_cache_mutants.py"],
+    "model/plan/fleet.py": ["tests/plan/test_fleet_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
