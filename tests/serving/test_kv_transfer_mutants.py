@@ -30,8 +30,10 @@ def test_a_bad_link_names_its_parameter():
                                              r"'free'$"):
         Link("pcie", 1e9)
     for bw in (0.0, -1.0, math.nan):
-        with pytest.raises(ParameterError, match=r"^bandwidth_bytes_per_s=.* a bandwidth > 0 bytes/s$"):
+        with pytest.raises(ParameterError, match=rf"^bandwidth_bytes_per_s={bw!r} is not allowed: "
+                                                 r"bandwidth_bytes_per_s must be a bandwidth > 0 bytes/s$"):
             Link("nic", bw)
+    assert Link("nic", 0.5).transfer_s(1.0) == 2.0   # any bandwidth above 0, however small
     with pytest.raises(ParameterError, match="^latency_s=-1"):
         Link("nic", 1e9, -1.0)
     Link("nic", 1e9, 0.0)  # no latency is allowed
@@ -76,6 +78,8 @@ def test_a_gpu_without_nvlink_is_refused():
     with pytest.raises(ParameterError, match="no-link has no NVLink"):
         load_link("nvlink", replace(gpu, scaleup_bytes_per_s_per_direction=0.0))
     assert load_link("nic", gpu).name == "nic"
+    slow = load_link("nvlink", replace(gpu, scaleup_bytes_per_s_per_direction=0.5), latency_s=0.0)
+    assert slow.bandwidth_bytes_per_s == 0.5
 
 
 def test_bytes_per_gpu_pair_by_hand():
