@@ -103,6 +103,7 @@ MODULES: dict[str, list[str]] = {
     "model/plan/energy.py": ["tests/plan/test_energy_mutants.py"],
     "model/plan/cache.py": ["tests/plan/test_cache_mutants.py"],
     "model/plan/fleet.py": ["tests/plan/test_fleet_mutants.py"],
+    "model/plan/what_if.py": ["tests/plan/test_what_if.py", "tests/plan/test_what_if_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}

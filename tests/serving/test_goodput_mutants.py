@@ -26,6 +26,9 @@ def test_latencies_of_two_and_one_token_replies():
     assert list(lat.columns) == ["ttft_s", "tpot_s", "e2e_latency_s"]
     assert_allclose(lat.to_numpy(), [[1.0, 0.5, 1.5], [0.25, 0.25, 0.5]], rtol=1e-12)
     assert list(lat.index) == [0, 1]
+    # an empty cell of another column (a one-token reply's decode start) does not drop a finished request
+    lat = latencies(t.assign(decode_start_s=[0.5, np.nan, np.nan]))
+    assert len(lat) == 2
 
 
 def test_attainment_exactly_at_the_targets():
@@ -53,6 +56,8 @@ def test_goodput_over_the_run_span():
     assert_allclose(goodput_requests_per_s(t, 0.5, 0.5), 2 / 4 * 4 / 4, rtol=1e-12)
     assert_allclose(goodput_requests_per_s(t.iloc[:3], 0.5, 0.5), 2 / 4, rtol=1e-12)
     assert goodput_requests_per_s(_table([(1.0, 1.0, 1.0, 1)]), 0.5, 0.5) == 0.0
+    # a run shorter than a second: 1 request in 0.5 s
+    assert goodput_requests_per_s(_table([(1.0, 1.25, 1.5, 2)]), 0.5, 0.5) == 2.0
 
 
 def _recording(threshold):
