@@ -104,6 +104,8 @@ MODULES: dict[str, list[str]] = {
     "model/plan/cache.py": ["tests/plan/test_cache_mutants.py"],
     "model/plan/fleet.py": ["tests/plan/test_fleet_mutants.py"],
     "model/plan/what_if.py": ["tests/plan/test_what_if.py", "tests/plan/test_what_if_mutants.py"],
+    "model/serving/calibration.py": ["tests/serving/test_calibration.py",
+                                     "tests/serving/test_calibration_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
