@@ -106,6 +106,7 @@ MODULES: dict[str, list[str]] = {
     "model/plan/what_if.py": ["tests/plan/test_what_if.py", "tests/plan/test_what_if_mutants.py"],
     "model/serving/calibration.py": ["tests/serving/test_calibration.py",
                                      "tests/serving/test_calibration_mutants.py"],
+    "model/plan/compose.py": ["tests/plan/test_compose_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
