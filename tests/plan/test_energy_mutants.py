@@ -26,6 +26,9 @@ def test_energy_by_hand():
 def test_no_tdp_on_record_or_no_tokens():
     e = plan_energy(POOLS, tdp_watts=math.nan, other_w_per_gpu=412.5, tokens_per_hour=3.6e6, grid_g_co2_per_kwh=1.0)
     assert math.isnan(e.gpu_kw) and math.isnan(e.kw) and e.other_kw == 2.475
+    # no TDP on record is NaN even with no pools to sum over
+    assert math.isnan(plan_energy([], tdp_watts=math.nan, other_w_per_gpu=1.0, tokens_per_hour=1.0,
+                                  grid_g_co2_per_kwh=1.0).gpu_kw)
     z = plan_energy(POOLS, tdp_watts=700.0, other_w_per_gpu=0.0, tokens_per_hour=0.0, grid_g_co2_per_kwh=1.0)
     assert z.kw == 2.8 and math.isnan(z.kwh_per_million_tokens) and math.isnan(z.g_co2_per_million_tokens)
     assert isinstance(z, Energy)

@@ -163,6 +163,8 @@ def test_decode_batch_of_two_by_hand():
     assert_allclose(r["finish_s"], [s2, s2 + decode(1, 12)], rtol=1e-12)
     assert res.decode_steps == 3
     assert_allclose(res.prefill_busy_s, [prefill([10])] * 2, rtol=1e-12)
+    # each prefill replica busy prefill(10) of the span
+    assert_allclose(res.utilisation("prefill"), prefill([10]) / res.span_s, rtol=1e-12)
 
 
 def test_decode_dispatch_to_the_fewest_sequences_and_batch_limit():
@@ -178,6 +180,61 @@ def test_decode_dispatch_to_the_fewest_sequences_and_batch_limit():
     assert_allclose(r["finish_s"].iloc[0], f0, rtol=1e-12)
     assert_allclose(r["decode_start_s"].iloc[1], f0, rtol=1e-12)
     assert_allclose(r["finish_s"].iloc[1], f0 + decode(1, 11) + decode(1, 12), rtol=1e-12)
+
+
+def test_decode_dispatch_counts_sequences_until_they_leave():
+    """Four KVs at once on two decode replicas: 0, 1, 0, 1. A one-token reply leaves its replica's count at once,
+    a decoded one when it finishes: later requests find both replicas empty again (0, then 1)."""
+    res = simulate_disaggregated(pools(D=2), wl([0.0] * 4, [10] * 4, [2] * 4))
+    assert res.requests["decode_replica"].tolist() == [0, 1, 0, 1]
+    for first_output in (1, 2):
+        res = simulate_disaggregated(pools(D=2), wl([0.0, 1.0, 1.0], [10] * 3, [first_output, 5, 5]))
+        assert res.requests["decode_replica"].tolist() == [0, 0, 1]
+
+
+def test_transfers_ending_together_are_handled_in_order():
+    """Two prefill replicas end together: the first's KV goes to decode replica 0, the second's to replica 1."""
+    res = simulate_disaggregated(pools(P=2, D=2), wl([0.0, 0.0], [10, 10], [3, 3]))
+    assert res.requests["decode_replica"].tolist() == [0, 1]
+
+
+def test_an_arrival_at_a_prefill_end_sees_the_replica_still_loaded():
+    """Prefill replica 0 ends its prompt of 10 at T; prompt 5 (arrived at 0.01 s) is still on replica 1. A third
+    request arriving at exactly T is queued before the step end is handled: replica 0 still counts 10 tokens, so
+    it goes to replica 1 (5 tokens)."""
+    t = Replica().step_time(10.0, 55.0, 1.0, 0.0, 10.0)
+    res = simulate_disaggregated(pools(P=2), wl([0.0, 0.01, t], [10, 5, 10], [1, 1, 1]))
+    assert res.requests["prefill_replica"].tolist() == [0, 1, 1]
+
+
+def test_a_busy_prefill_replica_finishes_its_step_first():
+    """A prompt arriving during a prefill step waits for the step's end (one replica)."""
+    res = simulate_disaggregated(pools(), wl([0.0, 0.005], [10, 5], [1, 1]))
+    assert_allclose(res.requests["prefill_end_s"], [prefill([10]), prefill([10]) + prefill([5])], rtol=1e-12)
+
+
+def test_decode_blocks_add_up_over_the_batch():
+    """Decode KV of 32 tokens = 2 blocks of 16; three requests of 10 + 3 tokens (1 block each) arrive together:
+    the first runs, the second joins after one step (2 blocks), the third waits for the first to finish (after its
+    two steps)."""
+    res = simulate_disaggregated(pools(P=3, d=Replica(32)), wl([0.0] * 3, [10] * 3, [3] * 3))
+    r = res.requests
+    first = prefill([10]) + xfer(10)
+    s1 = first + decode(1, 11)
+    s2 = s1 + decode(2, 12 + 11)
+    assert_allclose(r["decode_start_s"], [first, s1, s2], rtol=1e-12)
+    assert_allclose(r["finish_s"].iloc[0], s2, rtol=1e-12)
+
+
+def test_column_types():
+    """Whole numbers stay whole (prompt and reply tokens, replicas), times are floats, whatever the workload's
+    arrays hold."""
+    w = Workload(np.array([0, 1]), np.array([10.0, 10.0]), np.array([2.0, 1.0]))
+    r = simulate_disaggregated(pools(), w).requests
+    for col in ("prompt_tokens", "output_tokens", "prefill_replica", "decode_replica"):
+        assert r[col].dtype == np.int64, col
+    for col in ("arrival_s", "prefill_end_s", "transfer_s", "first_token_s", "decode_start_s", "finish_s"):
+        assert r[col].dtype == np.float64, col
 
 
 def test_decode_admission_waits_for_kv_blocks():
