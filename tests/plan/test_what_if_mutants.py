@@ -11,6 +11,9 @@ from model.plan.fleet import FleetShape
 from model.plan.inputs import PlanInputs
 from model.plan.what_if import ROLES, gpus_at, rate_column, replica_rate_grid
 
+# a small service: 2,000 sessions of 2 turns in 5 minutes (a short sample trace for the cache)
+SMALL = PlanInputs(sessions=2000, session_minutes=5, turns_per_session=2)
+
 
 def _rates(**kw):
     r = pd.Series({rate_column(role, n): 0.0 for role in ROLES for n in (1, 2)})
@@ -54,11 +57,11 @@ def test_a_way_of_serving_no_option_carries():
 
 @pytest.fixture(scope="module")
 def grid():
-    return replica_rate_grid(PlanInputs(), [0.5, 1.0], tp_options=(3, 4, 8), unreachable_rate=-1.0)
+    return replica_rate_grid(SMALL, [0.5, 1.0], tp_options=(3, 4, 8), unreachable_rate=-1.0)
 
 
 def test_grid_columns_targets_and_unreachable_options(grid):
-    i = PlanInputs()
+    i = SMALL
     assert list(grid.columns) == ["ttft_factor", "ttft_p95_s"] + [rate_column(r, n) for n in (3, 4, 8)
                                                                   for r in ROLES] + ["feasible"]
     assert grid["ttft_factor"].tolist() == [0.5, 1.0]
@@ -74,13 +77,13 @@ def test_grid_columns_targets_and_unreachable_options(grid):
 
 
 def test_an_unreachable_target_is_not_feasible():
-    g = replica_rate_grid(PlanInputs(), [1e-9], tp_options=(3,))
+    g = replica_rate_grid(SMALL, [1e-9], tp_options=(3,))
     assert g[rate_column("agg", 3)].tolist() == [0.0] and g["feasible"].tolist() == [False]
 
 
 def test_bad_factors_name_the_parameter():
     with pytest.raises(ParameterError, match=r"^ttft_factors=\[\] is not allowed: ttft_factors must be a non-empty "
                                              r"list of numbers > 0$"):
-        replica_rate_grid(PlanInputs(), [])
+        replica_rate_grid(SMALL, [])
     with pytest.raises(ParameterError, match=r"^ttft_factors=-1\.0 is not allowed"):
-        replica_rate_grid(PlanInputs(), [1.0, -1.0])
+        replica_rate_grid(SMALL, [1.0, -1.0])
