@@ -107,3 +107,44 @@ def test_hf_vs_vllm_by_hand():
     first = t[(t["batch"] == 32) & (t["input_tokens"] == 1)].iloc[0]
     assert_allclose(first["measured_ratio"], 948.26 / 133.70, rtol=1e-12)
     assert np.isfinite(t["model_ratio"]).all()
+
+
+def test_a_one_token_prompt_calibrates():
+    """1 prompt token: 5 + 1 + 7 = 13 FLOP, 0.013 s; measured 0.1 s less 0.01 s all-reduce."""
+    assert_allclose(calibrated_mfu(_replica(), 1, 0.1), 0.013 / 0.09, rtol=1e-12)
+
+
+def test_crosscheck_rows_left_out_and_kept(tmp_path, monkeypatch):
+    """A table of our own: a GPU the cross-check does not know and an INT8 row are left out, the rows after them
+    kept; a decode step on 2 GPUs is modelled on 2."""
+    import model.serving.calibration as cal
+
+    (tmp_path / "measurements").mkdir()
+    head = "model,hardware,num_gpus,tensor_parallel,dtype,batch_size,input_tokens,output_tokens,metric,value\n"
+    rows = ["llama-2-70b,h200,4,4,fp8,1,128,128,ms_first_token,20",
+            "llama-2-70b,a100,4,4,int8,1,128,128,ms_per_decode_step,20",
+            "llama-2-70b,a100,4,4,fp16,1,128,128,output_tokens_per_s,30",
+            "llama-2-70b,a100-80gb,2,2,fp16,1,128,128,ms_per_decode_step,40"]
+    (tmp_path / "measurements" / "decode_throughput.csv").write_text(head + "\n".join(rows) + "\n")
+    monkeypatch.setattr(cal, "DATA", tmp_path)
+    t = measured_crosscheck()
+    assert t["source_row"].tolist() == [5] and t["n_gpus"].tolist() == [2]
+    want = deployment("llama-2-70b", "a100-80gb", 2).decode_time(1, 128 + 64)
+    assert_allclose(t["model_ms"], [1e3 * float(want)], rtol=1e-12)
+
+
+def test_hf_vs_vllm_formats_reach_the_deployment(tmp_path, monkeypatch):
+    """FP8 rows of our own on H100: weights and KV in FP8 on both engines."""
+    import model.serving.calibration as cal
+
+    (tmp_path / "measurements").mkdir()
+    head = "model,hardware,num_gpus,tensor_parallel,dtype,engine,batch_size,input_tokens,output_tokens,metric,value\n"
+    rows = ["llama-2-70b,h100-80gb,4,4,fp8,huggingface-transformers,8,512,256,wall_time_s,40",
+            "llama-2-70b,h100-80gb,4,4,fp8,vllm,8,512,256,wall_time_s,10"]
+    (tmp_path / "measurements" / "hf_vs_vllm.csv").write_text(head + "\n".join(rows) + "\n")
+    monkeypatch.setattr(cal, "DATA", tmp_path)
+    t = hf_vs_vllm_check()
+    for sharding, (_, m) in zip(("pipeline", "tensor"), t.iterrows()):
+        dep = deployment("llama-2-70b", "h100-80gb", 4, weight_dtype="fp8", kv_dtype="fp8", sharding=sharding)
+        assert_allclose(m["model_s"], fixed_batch_time(dep, 8, 512, 256), rtol=1e-12)
+    assert_allclose(t["measured_ratio"], [4.0, 4.0], rtol=1e-12)
