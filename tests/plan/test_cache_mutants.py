@@ -85,6 +85,20 @@ def test_no_hbm_left_and_no_cache_nodes():
     assert_allclose(wide.load_s, 1e9 / (DRAM_BYTES_PER_S * 2), rtol=1e-12)
     ssd = _node(30e9, sessions=250_000.0, node_gpus=1)
     assert_allclose(ssd.load_s, 1e9 / (SSD_BYTES_PER_S * SSD_DRIVES), rtol=1e-12)
+    # a node of 3 GPUs holds one whole replica of 2
+    three = _node(30e9, node_gpus=3)
+    assert_allclose(three.hbm_free_gb, 3.0, rtol=1e-12)
+
+
+def test_less_than_a_gb_below_hbm_still_sets_the_tier():
+    """0.5 GB beyond HBM goes to DRAM (12.5 GB needed: 312.5 sessions over 4 nodes); 0.5 GB beyond DRAM to SSD
+    (2,060.5 GB needed): each is read from its own tier."""
+    d = _node(30e9, sessions=312.5)
+    assert_allclose([d.hbm_gb, d.dram_gb, d.ssd_gb], [12.0, 0.5, 0.0], rtol=1e-9, atol=1e-12)
+    assert_allclose(d.load_s, 1e9 / (DRAM_BYTES_PER_S * 2), rtol=1e-12)
+    s = _node(30e9, sessions=51_512.5)
+    assert_allclose([s.hbm_gb, s.dram_gb, s.ssd_gb], [12.0, DRAM_MAX_GB, 0.5], rtol=1e-9)
+    assert_allclose(s.load_s, 1e9 / (SSD_BYTES_PER_S * SSD_DRIVES / 4), rtol=1e-12)
 
 
 def test_storage_price_weighted_by_gb():
@@ -92,15 +106,17 @@ def test_storage_price_weighted_by_gb():
     assert_allclose(storage_usd_per_gb_month(n, 3.0, 0.1), (10 * 3.0 + 30 * 0.1) / 40, rtol=1e-12)
     hbm_only = NodeCache(1, 5.0, 10.0, 5.0, 0.0, 0.0, 0.0)
     assert storage_usd_per_gb_month(hbm_only, 3.0, 0.1) == 3.0
+    small = NodeCache(1, 0.5, 0.0, 0.0, 0.25, 0.25, 0.0)
+    assert_allclose(storage_usd_per_gb_month(small, 3.0, 0.1), 1.55, rtol=1e-12)
     ssd_only = NodeCache(1, 5.0, 0.0, 0.0, 0.0, 5.0, 0.0)
     assert_allclose(storage_usd_per_gb_month(ssd_only, 3.0, 0.1), 0.1, rtol=1e-12)
 
 
 def test_trace_params_of_the_plan():
     prefix = SharedPrefix(500, 200, 50, 1.1)
-    p = trace_params(4.0, 30.0, prefix)
+    p = trace_params(4.0, 12.0, prefix)
     assert (p.concurrent_sessions, p.mean_turns, p.session_minutes, p.duration_s) == (
-        default("plan_cache_trace_sessions"), 4.0, 30.0, 1800.0)
+        default("plan_cache_trace_sessions"), 4.0, 12.0, 720.0)
     assert (p.n_characters, p.zipf_exponent, p.shared_persona_tokens, p.character_persona_tokens) == (50, 1.1, 500,
                                                                                                      200)
     # popular characters: the generator's 100,000, or all of them when there are fewer

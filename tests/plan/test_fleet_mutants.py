@@ -57,6 +57,9 @@ def test_a_pool_at_the_peak_with_spares_in_each_region():
     assert gpus_by_region(pool(), 12.0, FleetShape()) == [8]
     assert fleet_pool(pool(), 12.1, FleetShape()).replicas == 5
     assert gpus_by_region(pool(), 12.1, FleetShape()) == [10]
+    # under one request/s still takes a replica
+    assert fleet_pool(pool(), 0.5, FleetShape()).replicas == 1
+    assert gpus_by_region(pool(), 0.5, FleetShape()) == [2]
 
 
 def test_no_demand_no_pool_and_empty_pools():
@@ -78,7 +81,7 @@ def test_the_choice_is_made_again_on_the_resized_pools():
     """At 6 requests/s: aggregated 2 replicas × 2 GPUs = 4; prefill (1 GPU, 6/s) 1 + decode (1 GPU, 2/s) 3 = 4 GPUs,
     not fewer: aggregated. With decode replicas of 3/s: 1 + 2 = 3 < 4 GPUs: disaggregated."""
     agg = pool(tp=2, rate=3.0)
-    pre = pool(role="prefill", tp=1, rate=6.0, gpus=1)
+    pre = pool(role="prefill", tp=1, rate=6.0, gpus=5)    # sized before: resized to 1
     dec = pool(role="decode", tp=1, rate=2.0, gpus=1)
     s = fleet_serving(_serving(agg, pre, dec), 6.0, FleetShape())
     assert (s.aggregated.gpus, s.prefill.gpus, s.decode.gpus, s.disaggregated) == (4, 1, 3, False)
