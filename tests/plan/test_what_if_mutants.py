@@ -74,6 +74,9 @@ def test_grid_columns_targets_and_unreachable_options(grid):
         for r in ("agg", "pre"):
             assert grid[rate_column(r, n)].iloc[1] >= grid[rate_column(r, n)].iloc[0]
     assert grid["feasible"].tolist() == [True, True]
+    # at the plan's own target every role carries some rate at TP 4 and 8 (the weights fit both)
+    for r in ROLES:
+        assert (grid[[rate_column(r, n) for n in (4, 8)]].iloc[1] > 0).all(), r
 
 
 def test_an_unreachable_target_is_not_feasible():
