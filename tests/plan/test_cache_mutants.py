@@ -125,8 +125,9 @@ def test_trace_params_of_the_plan():
         int(default("chat_popular_characters"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sample():
+    """The profile of a sample without a shared prefix (remembered by cache_profile between tests)."""
     prefix = SharedPrefix(0, 0, 1, 1.0)
     return cache_profile(4.0, 10.0, 0.9, prefix)
 
