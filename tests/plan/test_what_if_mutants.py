@@ -90,3 +90,15 @@ def test_bad_factors_name_the_parameter():
         replica_rate_grid(SMALL, [])
     with pytest.raises(ParameterError, match=r"^ttft_factors=-1\.0 is not allowed"):
         replica_rate_grid(SMALL, [1.0, -1.0])
+
+
+def test_a_one_token_reply_near_the_floor():
+    """One-token replies need no decode pool (its rate is infinite: unreachable in the grid), so only the
+    aggregated way is feasible; at 8% of the TTFT target (0.256 s, just above an idle TP-4 replica's floor) a
+    replica carries less than one request/s, which still counts."""
+    from dataclasses import replace
+
+    g = replica_rate_grid(replace(SMALL, reply_tokens=1), [0.08], tp_options=(4,)).iloc[0]
+    assert g[rate_column("dec", 4)] == 0.0
+    assert 0 < g[rate_column("agg", 4)] < 1 and 0 < g[rate_column("pre", 4)] < 1
+    assert bool(g["feasible"])
