@@ -241,3 +241,11 @@ def test_compare_gpus_side_by_side():
     assert rows[1]["gpu"] == "h100-80gb" and all(rows[1][k] == own[k] for k in COMPARED)
     assert rows[1]["tp"] == own["tp"] and rows[1]["usd_per_gpu_hour"] == own["cost"]["usd_per_gpu_hour"] != 1.0
     assert set(rows[0]) == {"gpu", "error"} and rows[0]["error"].startswith("gpu='no-such-gpu' is not allowed")
+
+
+def test_a_one_token_reply_needs_no_decode_gpus():
+    """One-token replies: the decode pool holds no replica, so no GPUs and no prefill-to-decode ratio."""
+    p = make_plan(replace(SMALL, cache=False, reply_tokens=1, disaggregation="disaggregated"))
+    assert p["decode_gpus"] == 0 and p["serving"]["decode"]["replicas"] == 0
+    assert p["serving"]["prefill_to_decode_gpus"] is None
+    assert p["gpus"] == p["prefill_gpus"] > 0
