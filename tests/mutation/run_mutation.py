@@ -99,6 +99,19 @@ MODULES: dict[str, list[str]] = {
                                 "tests/audit/test_verdicts_mutants.py"],
     "model/architectures.py": ["tests/test_architectures.py", "tests/test_architecture_configs.py",
                                "tests/kv/test_kv_layers.py", "tests/test_architectures_mutants.py"],
+    "model/serving/step_time_accuracy.py": ["tests/serving/test_step_time_validation.py",
+                                            "tests/serving/test_step_time_accuracy_mutants.py"],
+    "model/serving/kv_transfer.py": ["tests/serving/test_kv_transfer_mutants.py"],
+    "model/serving/goodput.py": ["tests/serving/test_goodput.py", "tests/serving/test_goodput_mutants.py"],
+    "model/serving/disaggregated.py": ["tests/serving/test_disaggregated_mutants.py"],
+    "model/plan/cost.py": ["tests/plan/test_cost_mutants.py"],
+    "model/plan/energy.py": ["tests/plan/test_energy_mutants.py"],
+    "model/plan/cache.py": ["tests/plan/test_cache_mutants.py"],
+    "model/plan/fleet.py": ["tests/plan/test_fleet_mutants.py"],
+    "model/plan/what_if.py": ["tests/plan/test_what_if.py", "tests/plan/test_what_if_mutants.py"],
+    "model/serving/calibration.py": ["tests/serving/test_calibration.py",
+                                     "tests/serving/test_calibration_mutants.py"],
+    "model/plan/compose.py": ["tests/plan/test_compose_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
