@@ -197,7 +197,9 @@ def test_deepseek_by_hand():
     → 243. Layer 0 dense (384); layers 1, 2: router 4·8 + bias 4 + shared 3·8·2 = 48 always, experts of 48."""
     a = read_config(DEEPSEEK)
     assert [x.attention_parameters for x in a.layers] == [243] * 3
-    assert a.attention_layers() == (AttentionLayer("mla", 1, 6),) * 3 and a.attention == "MLA"
+    # the latent: kv_lora_rank 4 + qk_rope_head_dim 2 = 6 elements, of them 2 rotary; value heads of v_head_dim 3
+    assert a.attention_layers() == (AttentionLayer("mla", 1, 6, rope_elements=2, value_head_dim=3),) * 3
+    assert a.attention == "MLA"
     assert a.head_dim == 5 and a.num_kv_heads == 2 and a.layer_kinds() == {"mla": 3}
     assert a.layers[0].feed_forward == FeedForward(384)
     assert a.layers[1].feed_forward == FeedForward(32 + 4 + 48, 4, 2, 48)
@@ -394,8 +396,8 @@ def test_the_field_reader():
     (lambda: AttentionLayer("sliding", 2, 8, -1), "window=-1 is not allowed: window must be a positive integer "
                                                   "for a sliding layer"),
     (lambda: read_config({"hidden_size": 8}), "model_type=None is not allowed: model_type must be one of "
-     "deepseek_v2, deepseek_v3, gemma2, gemma3, gemma3_text, gpt_oss, kimi_k2, llama, llama4, llama4_text, mistral, "
-     "mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, qwen3_next"),
+     "deepseek_v2, deepseek_v3, gemma2, gemma3, gemma3_text, gpt_oss, hybrid_shared_kv, kimi_k2, llama, llama4, "
+     "llama4_text, mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, qwen3_next"),
     (lambda: read_config(_cfg("bert")), None),
     (lambda: read_config({k: v for k, v in _cfg("llama").items() if k != "hidden_size"}),
      "config.json of family 'llama' has no field 'hidden_size'"),

@@ -121,7 +121,8 @@ def test_a_plan_adds_up(plans, which):
             "prompt_tokens", "reply_tokens", "ttft_p95_s", "tpot_p95_s", "latency_quantile", "max_batch",
             "chunk_tokens", "node_gpus", "cache", "cache_hit_share", "disaggregation", "grid_g_co2_per_kwh",
             "shared_persona_tokens", "character_persona_tokens", "characters", "zipf_exponent",
-            "chunked_service_cv2", "prefill_service_cv2", "e2e_p95_s", "peak_to_mean", "spare_fraction")
+            "chunked_service_cv2", "prefill_service_cv2", "e2e_p95_s", "peak_to_mean", "spare_fraction",
+            "max_nodes_per_replica")
     assert set(inp) == set(same) | {"demand_requests_per_s", "model", "model_display_name", "regions",
                                     "region_shares"}
     assert {k: inp[k] for k in same} == {k: getattr(i, k) for k in same}
