@@ -8,19 +8,15 @@ The sources are judged apart: no figure of one reads a figure of the other (chec
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
-import tempfile
 from functools import lru_cache
 from importlib import import_module
-from pathlib import Path
 
 import pandas as pd
 
 from model.audit.claims import claim
 from model.audit.verdicts import audit
 from model.checks import check_choice
+from model.result_cache import cached
 
 #: The audit's modules, by source document, in the order their rows are judged.
 GROUPS = {
@@ -33,48 +29,6 @@ GROUPS = {
 MODULES = {m: g for g, ms in GROUPS.items() for m in ms}
 
 
-#: Environment variable naming a folder where :func:`group_audit` keeps each group's audit between processes
-#: (the book's chapters each judge the same audit; ``model.book.build`` sets it to ``.build/audit-cache``).
-#: Unset (the default), nothing is read or written.
-CACHE_ENV = "STUDY_AUDIT_CACHE"
-_ROOT = Path(__file__).resolve().parents[2]
-
-
-def code_and_data_fingerprint() -> str:
-    """SHA-256 of every Python file of ``model/`` and every file of ``data/`` (paths and bytes): what an audit
-    may read, so that a cached audit is used only by the code and data that made it."""
-    h = hashlib.sha256()
-    files = sorted(p for d, pattern in (("model", "*.py"), ("data", "*")) for p in (_ROOT / d).rglob(pattern)
-                   if p.is_file() and "__pycache__" not in p.parts)
-    for path in files:
-        h.update(str(path.relative_to(_ROOT)).encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _cached(group: str, compute):
-    """``compute()``, kept in ``$STUDY_AUDIT_CACHE/<group>-<fingerprint>.pkl`` when that variable is set."""
-    folder = os.environ.get(CACHE_ENV)
-    if not folder:
-        return compute()
-    path = Path(folder) / f"{group}-{code_and_data_fingerprint()[:20]}.pkl"
-    if path.exists():
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        pickle.dump(result, fh)
-    os.replace(tmp, path)          # whole or not at all: a parallel chapter reads a finished file
-    for old in path.parent.glob(f"{group}-*.pkl"):
-        if old != path:
-            old.unlink(missing_ok=True)          # made by code or data that have since changed
-    return result
-
-
 def _short(module: str) -> str:
     return module.rsplit(".", 1)[-1]
 
@@ -82,9 +36,9 @@ def _short(module: str) -> str:
 @lru_cache(maxsize=None)
 def group_audit(group: str) -> tuple:
     """``(table, {module: claim ids in its order})``: the audit of every row of ``group``'s modules (kept
-    between processes in the folder :data:`CACHE_ENV` names, when it names one)."""
+    between processes by :func:`model.result_cache.cached` when its folder is set)."""
     check_choice("group", group, list(GROUPS))
-    return _cached(group, lambda: _group_audit(group))
+    return cached(group, lambda: _group_audit(group))
 
 
 def _group_audit(group: str) -> tuple:

@@ -70,7 +70,7 @@ APPENDIX_PREFIX = "appendix_"
 FAILED_DIR = ROOT / ".build" / "failed"
 #: Where ``make chapter`` writes the HTML build's log.
 LOG_DIR = ROOT / ".build" / "logs"
-#: Where the chapters' kernels keep the audit of the sources between them (model.audit.whole.CACHE_ENV).
+#: Where the chapters' kernels keep the audit of the sources between them (model.result_cache.CACHE_ENV).
 AUDIT_CACHE = ROOT / ".build" / "audit-cache"
 
 
@@ -442,7 +442,7 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
 
     check_parameters(notebook, parameters)
     # the chapters each judge the same audit of the sources: the first kernel keeps it for the others
-    from model.audit.whole import CACHE_ENV
+    from model.result_cache import CACHE_ENV
     os.environ.setdefault(CACHE_ENV, str(AUDIT_CACHE))
     source_nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
     t0 = time.perf_counter()
