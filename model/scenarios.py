@@ -111,8 +111,9 @@ class Holding:
 def holding(model: str, gpu: str, *, weight_dtype: str, kv_dtype: str, sessions: float,
             context_tokens: float) -> Holding:
     """Memory needed to hold ``sessions`` concurrent sessions of ``context_tokens`` tokens of ``model`` on ``gpu``
-    (:func:`model.kv.budget.memory_budget`, in the smallest group of :data:`GROUP_SIZES` that holds the weights
-    and one session).
+    (:func:`model.kv.budget.memory_budget`, in the group of :data:`GROUP_SIZES` that holds them on the fewest
+    GPUs; the smaller group on a tie). The smallest group that holds the weights may leave room for only a few
+    sessions beside them (DeepSeek-V3 in FP8 on 4 x MI300X), where a larger one holds many more per GPU.
 
     Raises
     ------
@@ -123,12 +124,16 @@ def holding(model: str, gpu: str, *, weight_dtype: str, kv_dtype: str, sessions:
     arch, accel = load_architecture(model), load_gpu(gpu)
     one = memory_budget(arch, accel, context_tokens=context_tokens, n_gpus=1, weight_dtype=weight_dtype,
                         kv_dtype=kv_dtype).kv_bytes_per_session
+    best = None
     for n in GROUP_SIZES:
         b = memory_budget(arch, accel, context_tokens=context_tokens, n_gpus=n, weight_dtype=weight_dtype,
                           kv_dtype=kv_dtype)
         if b.sessions >= 1:
-            groups = math.ceil(sessions / b.sessions)
-            return Holding(one, n, b.sessions / n, groups * n)
+            candidate = Holding(one, n, b.sessions / n, math.ceil(sessions / b.sessions) * n)
+            if best is None or candidate.gpus_to_hold < best.gpus_to_hold:
+                best = candidate
+    if best is not None:
+        return best
     raise ParameterError("gpu", gpu, f"a GPU on which {model} in {weight_dtype} and one {context_tokens:,.0f}-token "
                                      f"session fit on at most {GROUP_SIZES[-1]} GPUs")
 

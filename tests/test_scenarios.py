@@ -36,16 +36,31 @@ def test_weight_format_auto_and_refusals():
 
 
 def test_holding_by_hand():
-    """Qwen3-32B on one H200 in FP8: 64 layers x 8 KV heads x 128 x (K, V) x 1 byte x 10,000 tokens per session;
-    sessions = floor((0.9 x memory - weights) / that); GPUs = ceil(1M / sessions)."""
+    """Qwen3-32B on H200s in FP8: 64 layers x 8 KV heads x 128 x (K, V) x 1 byte x 10,000 tokens per session; a
+    group of n GPUs holds floor((n x 0.9 x memory - weights) / that) sessions (the weights once, split over the
+    group); the GPUs to hold 1M sessions are the fewest over n = 1, 2, 4, 8 of ceil(1M / sessions) x n."""
     h = holding("qwen3-32b", "h200-141gb", weight_dtype="fp8", kv_dtype="fp8", sessions=1e6, context_tokens=10_000)
     kv = 64 * 8 * 128 * 2 * 1 * 10_000
     assert_allclose(h.kv_bytes_per_session, kv, rtol=1e-12)
     usable = 0.9 * 150_754_820_096
-    fit = math.floor((usable - weight_bytes(load_architecture("qwen3-32b"), "fp8")) / kv)
-    assert h.group_gpus == 1 and h.sessions_per_gpu == fit
-    assert h.gpus_to_hold == math.ceil(1e6 / fit)
+    weights = weight_bytes(load_architecture("qwen3-32b"), "fp8")
+    fits = {n: math.floor((n * usable - weights) / kv) for n in (1, 2, 4, 8)}
+    gpus = {n: math.ceil(1e6 / fits[n]) * n for n in fits}
+    best = min(gpus, key=lambda n: (gpus[n], n))
+    assert h.group_gpus == best and h.sessions_per_gpu == fits[best] / best
+    assert h.gpus_to_hold == gpus[best] < gpus[1]          # a group shares its weights: fewer GPUs than one each
     assert_allclose(usable, usable_bytes_per_gpu(load_gpu("h200-141gb")), rtol=1e-12)
+    # DeepSeek-V3 in FP8 on MI300X: 4 GPUs hold the 671 GB of weights with room for a few sessions only; 8 hold
+    # many more per GPU, and the count is the fewest GPUs, not the smallest group that fits
+    ds = holding("deepseek-v3", "mi300x-192gb", weight_dtype="fp8", kv_dtype="fp8", sessions=1e6,
+                 context_tokens=10_000)
+    dsw = weight_bytes(load_architecture("deepseek-v3"), "fp8")
+    dkv = 61 * (512 + 64) * 1 * 10_000                    # MLA latent of config.json, 1 byte, per session
+    mi = usable_bytes_per_gpu(load_gpu("mi300x-192gb"))
+    # the latent is one head: every GPU of a tensor-parallel group keeps a copy of it
+    four, eight = math.floor((4 * mi - dsw) / (4 * dkv)), math.floor((8 * mi - dsw) / (8 * dkv))
+    assert four >= 1 and eight / 8 > 5 * four / 4
+    assert ds.group_gpus == 8 and ds.gpus_to_hold == math.ceil(1e6 / eight) * 8
     # DeepSeek-V3 in FP8 needs a group: more than one H200 (671 GB of weights)
     assert holding("deepseek-v3", "h200-141gb", weight_dtype="fp8", kv_dtype="fp8", sessions=1,
                    context_tokens=10_000).group_gpus == 8

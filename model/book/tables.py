@@ -189,10 +189,27 @@ class Table:
         return self.frame.to_string(index=False)
 
 
-def show_table(df: pd.DataFrame, columns: dict | None = None, *, caption: str | None = None) -> Table:
+def show_table(df: pd.DataFrame, columns: dict | None = None, *, caption: str | None = None,
+               transpose: bool = False) -> Table:
     """Display ``df`` through the book's one formatter (see the module docstring); ``columns`` maps a column
-    name to a :class:`Col` or to a title."""
-    return Table(table_frame(df, columns), caption)
+    name to a :class:`Col` or to a title. ``transpose``: one column per row of ``df`` (headed by its first
+    column's value) and one row per other column (labelled by its header, units included), for a few wide
+    rows that would otherwise scroll."""
+    frame = table_frame(df, columns)
+    if transpose:
+        frame = transposed(frame)
+    return Table(frame, caption)
+
+
+def transposed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A formatted table turned on its side: its first column's values head the columns, its other headers
+    label the rows (the first header heads the labels)."""
+    first = frame.columns[0]
+    body = {label: list(frame[label]) for label in frame.columns[1:]}
+    out = pd.DataFrame({first: list(body)})
+    for j, name in enumerate(frame[first]):
+        out[name] = [values[j] for values in body.values()]
+    return out
 
 
 # --- interactive tables (the audit appendix) ------------------------------------------------------------------

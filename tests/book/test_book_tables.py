@@ -46,3 +46,14 @@ def test_wide_columns_get_their_width_and_others_do_not():
     plain = interactive_table(df, {"claim": Col("Claim", kind="text"), "reason": Col("Reason", kind="text")},
                               table_id="t1").html
     assert "study-wide" not in plain
+
+
+def test_a_transposed_table_has_one_column_per_row_and_its_units_on_the_row_labels():
+    df = pd.DataFrame({"service": ["chat", "code"], "gpus": [153319, 1021], "usd": [0.626, 0.19]})
+    t = show_table(df, {"service": Col("Service", kind="text"), "gpus": Col("GPUs", kind="integer"),
+                        "usd": Col("Cost", "USD/M tokens", "usd")}, transpose=True)
+    assert list(t.frame.columns) == ["Service", "chat", "code"]
+    assert list(t.frame["Service"]) == ["GPUs", "Cost (USD/M tokens)"]
+    assert list(t.frame["chat"])[0] == "153,319" and list(t.frame["code"])[0] == "1,021"
+    html = t._repr_html_()
+    assert "<th>chat</th>" in html and "<td>Cost (USD/M tokens)</td>" in html
