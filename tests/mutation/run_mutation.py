@@ -50,8 +50,11 @@ SCRATCH = ROOT / ".build" / "mutation"
 
 #: Module mutated -> the test files that are its own (the unit tests mirroring it, its property tests).
 MODULES: dict[str, list[str]] = {
-    "model/kv/size.py": ["tests/kv/test_kv.py", "tests/kv/test_kv_mutants.py", "tests/test_properties_scaling.py"],
-    "model/kv/budget.py": ["tests/kv/test_kv.py", "tests/kv/test_kv_mutants.py", "tests/test_properties_scaling.py"],
+    "model/kv/size.py": ["tests/kv/test_kv.py", "tests/kv/test_kv_mutants.py", "tests/test_properties_scaling.py",
+                         "tests/kv/test_kv_layers.py", "tests/kv/test_kv_shared_layers.py",
+                         "tests/kv/test_kv_size_mutants.py"],
+    "model/kv/budget.py": ["tests/kv/test_kv.py", "tests/kv/test_kv_mutants.py", "tests/test_properties_scaling.py",
+                           "tests/kv/test_kv_layers.py"],
     "model/kv/paging.py": ["tests/kv/test_kv.py", "tests/kv/test_kv_mutants.py"],
     "model/formats.py": ["tests/test_formats.py", "tests/test_properties_scaling.py"],
     "model/quantization/weights.py": ["tests/quantization/test_quantization.py", "tests/quantization/test_quantization_mutants.py"],
