@@ -138,3 +138,50 @@ def test_kv_grows_with_context_only_when_every_layer_holds_every_token():
     assert kv_grows_with_context(Tiny((FULL, MLA)))
     for other in (SLIDING, CHUNKED, LINEAR):
         assert not kv_grows_with_context(Tiny((FULL, other)))
+
+
+# --- the closed form a page computes (model.kv.budget.kv_layer_terms) ----------------------------------------
+
+@dataclass(frozen=True)
+class Curated:
+    """A curated Llama-family model: no per-layer list, every layer full attention."""
+
+    num_layers: int = 2
+    num_kv_heads: int = 3
+    head_dim: int = 5
+    layers: tuple = ()
+    name: str = "curated"
+
+
+@pytest.mark.parametrize("tp", [1, 2])
+def test_layer_terms_by_hand_and_equal_to_the_bytes_held(tp):
+    from model.kv.budget import kv_layer_terms
+
+    arch = Tiny((FULL, SLIDING, CHUNKED, MLA, LINEAR, FULL))
+    t = kv_layer_terms(arch, tp)
+    # full 4 + 4 (split over the group: counted once), MLA 6 on each GPU; the chunked layer's one head on each GPU;
+    # the linear state's 10 elements in bf16 (2 bytes), its 2 heads split
+    assert t == {"grow_elements": 8 + 6 * tp, "window_elements": 4, "window": 3, "chunk_elements": 2 * tp,
+                 "chunk": 3, "state_bytes": 20}
+    for n in (1, 2, 3, 4, 7, 10):
+        closed = (t["grow_elements"] * n + t["window_elements"] * min(n, t["window"])
+                  + t["chunk_elements"] * (n - t["chunk"] * ((n - 1) // t["chunk"]))) * 2 + t["state_bytes"]
+        assert_allclose(closed, kv_group_bytes_held(arch, n, "fp16", tp=tp), rtol=1e-12)
+
+
+def test_layer_terms_defaults_curated_models_and_errors():
+    from model.kv.budget import kv_layer_terms
+
+    assert kv_layer_terms(Tiny((FULL,))) == {"grow_elements": 4, "window_elements": 0.0, "window": 0,
+                                             "chunk_elements": 0.0, "chunk": 1, "state_bytes": 0.0}
+    assert kv_layer_terms(Curated())["grow_elements"] == 2 * 2 * 3 * 5
+    assert kv_layer_terms(Curated(), 4)["grow_elements"] == 2 * 2 * 3 * 5      # heads split evenly: once per group
+    # two sliding layers of one window add up; a second window has no place in the closed form
+    assert kv_layer_terms(Tiny((SLIDING, SLIDING)))["window_elements"] == 8
+    with pytest.raises(ParameterError, match=r"^window=5 is not allowed: window must be the one window of tiny's "
+                                             r"sliding layers$"):
+        kv_layer_terms(Tiny((SLIDING, AttentionLayer("sliding", 2, 4, window=5))))
+    with pytest.raises(ParameterError, match="^window=4 .*tiny's chunked layers$"):
+        kv_layer_terms(Tiny((CHUNKED, AttentionLayer("chunked", 1, 2, window=4))))
+    with pytest.raises(ParameterError, match="^n_gpus=0"):
+        kv_layer_terms(Tiny((FULL,)), 0)

@@ -54,7 +54,7 @@ MODULES: dict[str, list[str]] = {
                          "tests/kv/test_kv_layers.py", "tests/kv/test_kv_shared_layers.py",
                          "tests/kv/test_kv_size_mutants.py"],
     "model/kv/budget.py": ["tests/kv/test_kv.py", "tests/kv/test_kv_mutants.py", "tests/test_properties_scaling.py",
-                           "tests/kv/test_kv_layers.py"],
+                           "tests/kv/test_kv_layers.py", "tests/kv/test_kv_size_mutants.py"],
     "model/kv/paging.py": ["tests/kv/test_kv.py", "tests/kv/test_kv_mutants.py"],
     "model/formats.py": ["tests/test_formats.py", "tests/test_properties_scaling.py"],
     "model/quantization/weights.py": ["tests/quantization/test_quantization.py", "tests/quantization/test_quantization_mutants.py"],
