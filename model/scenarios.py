@@ -326,6 +326,20 @@ def published_day_inputs(day: PublishedDay, *, model: str, gpu: str, weight_dtyp
                       shared_persona_tokens=shared, character_persona_tokens=0, characters=1)
 
 
+def plan_published_day(inputs: PlanInputs, *, names: dict[str, tuple[str, object]] | None = None,
+                       **changes) -> dict:
+    """The planner's disaggregated plan of a published day (:func:`published_day_inputs`), with ``changes``
+    (``peak_to_mean=...``). ``names`` maps a planner parameter to the caller's ``(name, value)``: a refusal of
+    ``ttft_p95_s`` or ``gpu`` is raised under the chapter's name, with the planner's allowed range."""
+    try:
+        return make_plan(replace(inputs, disaggregation="disaggregated", **changes))
+    except ParameterError as e:
+        if names and e.name in names:
+            name, value = names[e.name]
+            raise ParameterError(name, value, e.allowed) from None
+        raise
+
+
 def fleet_comparison(day: PublishedDay, plan: dict, peak_plan: dict | None = None) -> "pd.DataFrame":
     """The published fleet beside the plan: prefill, decode and total nodes, GPU cost per day, the share of prompt
     tokens served from cache, and (with ``peak_plan``, the plan sized for the day's peak) the peak nodes; and the

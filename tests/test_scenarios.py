@@ -165,3 +165,18 @@ def test_a_model_that_fits_no_node_is_refused_as_weight_dtype():
     with pytest.raises(ParameterError) as e:
         service_table([Case("deepseek-v3", "h800-80gb", "fp8", "fp8")], PlanInputs(), context_tokens=10_000)
     assert e.value.name == "weight_dtype" and "deepseek-v3" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_published_day_refused_under_the_caller_s_name():
+    from model.scenarios import plan_published_day, published_day_inputs
+
+    inputs = published_day_inputs(deepseek_day(), model="deepseek-v3", gpu="h800-80gb", weight_dtype="fp8",
+                                  kv_dtype="bf16", ttft_s=0.001)
+    names = {"ttft_p95_s": ("deepseek_ttft_p95_s", 0.001)}
+    with pytest.raises(ParameterError) as err:
+        plan_published_day(inputs, names=names)
+    assert err.value.name == "deepseek_ttft_p95_s" and err.value.value == 0.001
+    assert "zero-load floor" in str(err.value)
+    with pytest.raises(ParameterError) as err:
+        plan_published_day(inputs)                 # no name given: the planner's own
+    assert err.value.name == "ttft_p95_s"

@@ -98,6 +98,14 @@ def _mb_or_gb(gb: float) -> str:
     return f"{1e3 * gb:,.0f} MB" if gb < 1 else f"{gb:.2f} GB"
 
 
+def replica_shape(pool: dict) -> str:
+    """How a plan's pool builds a replica: ``"2 nodes (EP 16)"`` when experts are spread, else
+    ``"tensor-parallel groups of 8 GPUs"``."""
+    if pool["ep"] > 1:
+        return f"{pool['nodes']} node{'s' if pool['nodes'] > 1 else ''} (EP {pool['ep']})"
+    return f"tensor-parallel groups of {pool['tp']} GPUs"
+
+
 def kv_finding(now: pd.DataFrame, base: pd.Series, *, context_tokens: int, kv_dtype: str) -> str:
     """The finding on KV per session: the smallest and largest of ``now`` (one model: its figure) against
     ``base`` (the 2023 row)."""

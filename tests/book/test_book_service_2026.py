@@ -43,3 +43,11 @@ def test_findings_with_one_case_and_with_none_priced():
     assert cost.startswith("Gemma 3 27B on B200-180GB (FP4 weights) serves") and "dearest" not in cost
     assert "16.7 times less than the $0.300" in cost
     assert cost_finding(one.iloc[:0], base).startswith("No GPU compared has a published price")
+
+
+def test_replica_shape_says_nodes_and_expert_parallelism_or_the_tensor_parallel_group():
+    from model.book.service_2026 import replica_shape
+
+    assert replica_shape({"ep": 16, "nodes": 2, "tp": 1}) == "2 nodes (EP 16)"
+    assert replica_shape({"ep": 8, "nodes": 1, "tp": 1}) == "1 node (EP 8)"
+    assert replica_shape({"ep": 1, "nodes": 1, "tp": 4}) == "tensor-parallel groups of 4 GPUs"
