@@ -193,6 +193,7 @@ def _write_config(work: Path, module: str, tests: list[str], max_children: int |
     base.read(ROOT / "setup.cfg")
     section = dict(base["mutmut"]) if base.has_section("mutmut") else {}
     section["only_mutate"] = module
+    section["pytest_add_cli_args"] = section.get("pytest_add_cli_args", "") + "\n-p\nno:unraisableexception"
     section["pytest_add_cli_args_test_selection"] = "\n" + "\n".join(t for t in tests if (ROOT / t).exists())
     cfg = configparser.ConfigParser()
     cfg["mutmut"] = section
@@ -214,6 +215,10 @@ def run_module(module: str, tests: list[str], equivalents: dict[str, Equivalent]
     # no PYTHONPATH: mutmut puts mutants/ first on sys.path itself; a PYTHONPATH naming a checkout (or
     # mutants/ before it exists) would let the tests import the unmutated package
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # pytest starts once per mutant (in a fork of a warmed-up server): without the scan of installed plugins'
+    # entry points (none is needed here: the tests use Hypothesis as a library) and without the unraisable-
+    # exception plugin's forced garbage collections, a start takes about 0.06 s instead of 0.3 s
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     cmd = [python, "-m", "mutmut", "run"] + (["--max-children", str(max_children)] if max_children else [])
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
