@@ -1342,3 +1342,48 @@ def serving_architecture_text(arch) -> str:
         text += (". The step time was fitted and validated on measurements of Llama 70B models only, so for this "
                  "model it is an extrapolation")
     return text + "."
+
+
+def distserve_texts(comparison, *, prefill_s: float, decode_s: float) -> dict[str, str]:
+    """The glued figures and sentences of the batching chapter's DistServe section, by glue name.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        :func:`model.serving.distserve_comparison.compare`: a row per ``quantity`` with ``published`` and
+        ``simulated`` values and ``simulated_over_published``.
+    prefill_s, decode_s : float
+        The step-time model's prefill of one prompt and decode step of one sequence in the published setting, s.
+    """
+    by = comparison.set_index("quantity")
+    sim, pub = by["simulated"], by["published"]
+    single = by.loc[["prefill_only_rate", "decode_only_rate"], "simulated_over_published"]
+    share_sim = sim["colocated_tpot_rate"] / sim["decode_only_rate"]
+    share_pub = pub["colocated_tpot_rate"] / pub["decode_only_rate"]
+    decode_bound = 2 * sim["prefill_only_rate"] >= sim["decode_only_rate"]
+    gain_close = compare(sim["goodput_gain"], pub["goodput_gain"]) == "about the same as"
+    spread = single.max() / single.min()
+    factor = ("The two single-phase factors lie within {}% of each other, less than the colocated shares differ, "
+              "so the step times do not explain that: it lies in".format(f"{100 * (spread - 1):.0f}")
+              if abs(math.log(share_sim / share_pub)) > math.log(spread) else
+              "The two single-phase factors differ as much as the colocated shares, so the step times may explain "
+              "that; so may")
+    return {
+        "ds_coloc": f"{sim['colocated_goodput_per_gpu']:.1f}",
+        "ds_disagg": f"{sim['disaggregated_goodput_per_gpu']:.1f}",
+        "ds_gain": times(sim["goodput_gain"]),
+        "ds_gain_cmp": compare(sim["goodput_gain"], pub["goodput_gain"], same="close to"),
+        "ds_single_lo": times(single.min()),
+        "ds_single_hi": times(single.max()),
+        "ds_prefill_ms": f"{1e3 * prefill_s:.0f}",
+        "ds_decode_ms": f"{1e3 * decode_s:.0f}",
+        "ds_share_sim": f"{100 * share_sim:.0f}",
+        "ds_share_pub": f"{100 * share_pub:.0f}",
+        "ds_bound": "by its decode GPU, as in the source, so the gain is about a decode GPU's rate over three "
+                    "colocated ones" if decode_bound else "by its two prefill GPUs (the source's by its decode "
+                    "GPU), so the gain is about two prefill GPUs' rate over three colocated ones",
+        "ds_gain_lead": "The gains agree; what sets them is the colocated GPU" if gain_close else
+                        "The gain differs because of the colocated GPU",
+        "ds_factor": factor,
+        "ds_share_cmp": compare(share_sim, share_pub, more="less", less="more", same="as much"),
+    }
