@@ -273,3 +273,33 @@ def fit_by_set(points: pd.DataFrame, stored: dict[str, float], before: pd.DataFr
     earlier = points["point_id"].isin(before["point_id"])
     return {key: fit_step_time(points, start=stored, only=(name,), rows=mask, max_evals=max_evals).params[name]
             for key, mask in (("earlier", earlier), ("added", ~earlier))}
+
+
+def unstated_kv_what_if(points: pd.DataFrame, *, weight_dtype: str, kv_dtype: str, params: dict | None = None,
+                        role: str = "validation") -> dict[str, float]:
+    """How much the unstated KV-cache format of the ``weight_dtype`` points moves their error: the points in
+    ``weight_dtype`` whose ``kv_dtype`` column is empty, predicted as the model takes them (an unstated KV cache in
+    the weights' format, 16-bit for FP4) and again with ``kv_dtype``, the fitted parameters ``params`` left as they
+    are (no refit).
+
+    Returns
+    -------
+    dict
+        ``points`` (the ``role`` points concerned), ``median_abs_error``, ``median_error`` (signed) as taken and
+        ``median_abs_error_if``, ``median_error_if`` with ``kv_dtype``; fractions.
+    """
+    from model.checks import check_choice
+    from model.formats import DTYPES
+
+    check_choice("weight_dtype", weight_dtype, DTYPES)
+    check_choice("kv_dtype", kv_dtype, DTYPES)
+    unstated = (points["weight_dtype"] == weight_dtype) & points["kv_dtype"].isna()
+    sel = points[unstated]
+    kw = params or {}
+    taken = prediction_table(sel, **kw)
+    changed = prediction_table(sel.assign(kv_dtype=kv_dtype), **kw)
+    a = error_summary(taken, role=role).set_index("metric").loc["all"]
+    b = error_summary(changed, role=role).set_index("metric").loc["all"]
+    return {"points": int(a["predicted"]), "median_abs_error": float(a["median_abs_error"]),
+            "median_error": float(a["median_error"]), "median_abs_error_if": float(b["median_abs_error"]),
+            "median_error_if": float(b["median_error"])}

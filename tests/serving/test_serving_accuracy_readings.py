@@ -141,3 +141,27 @@ def test_goal_phrase():
     assert r.goal_phrase(0.10, 0.50).startswith("meets the goal on the median")
     assert r.goal_phrase(0.20, 0.30).startswith("meets the goal on the largest")
     assert r.goal_phrase(0.20, 0.50) == "misses both goals"
+
+
+def test_unstated_kv_what_if_moves_only_the_unstated_points():
+    import pytest as _pytest
+
+    from model.checks import ParameterError
+    from model.serving.accuracy_readings import unstated_kv_what_if
+    from model.serving.step_time_accuracy import load_points
+
+    pts = load_points()
+    fp4 = pts[pts["weight_dtype"] == "fp4"]
+    # the validation points it speaks of: FP4 weights, KV format empty, validation role (a stated one is untouched)
+    n = int(((fp4["kv_dtype"].isna()) & (fp4["role"] == "validation")).sum())
+    same = unstated_kv_what_if(pts, weight_dtype="fp4", kv_dtype="fp16")
+    assert same["points"] == n > 0
+    # the format the model already takes for an unstated FP4 KV cache (16-bit): nothing moves
+    assert same["median_error_if"] == same["median_error"]
+    assert same["median_abs_error_if"] == same["median_abs_error"]
+    # FP8 holds twice the tokens in the same memory and reads half the bytes a token: predictions rise
+    fp8 = unstated_kv_what_if(pts, weight_dtype="fp4", kv_dtype="fp8")
+    assert fp8["median_error"] == same["median_error"]
+    assert fp8["median_error_if"] > fp8["median_error"]
+    with _pytest.raises(ParameterError, match="kv_dtype"):
+        unstated_kv_what_if(pts, weight_dtype="fp4", kv_dtype="fp3")
