@@ -52,8 +52,8 @@ def _few_requests(monkeypatch, n):
 
 # --- the counted window -------------------------------------------------------------------------------------------
 def test_p95_window_counts_the_middle_of_the_arrivals():
-    """20 finished requests (arrivals 0 … 19 s) and one unfinished (no finish): warm-up 0.1 leaves out int(2) at each end, so
-    arrivals 2 … 17 are counted (16). Their TTFTs are 0.03 … 0.18 s (0.01 s steps) and TPOTs 0.001 … 0.016 s: the
+    """20 finished requests (arrivals 0 … 19 s) and one unfinished (no finish): warm-up 0.1 leaves out int(2) at
+    each end, so arrivals 2 … 17 are counted (16). Their TTFTs are 0.03 … 0.18 s (0.01 s steps) and TPOTs 0.001 … 0.016 s: the
     95th percentile of 16 sorted values sits at 0.95 × 15 = 14.25, v14 + 0.25 (v15 − v14): TTFT 0.17 + 0.0025,
     TPOT 0.015 + 0.00025. The last counted request has a one-token reply: its whole 0.016 s after the first token
     is its TPOT (divisor at least 1); the others 3 tokens (2 gaps). The ends are 100 s slow: counted, they would
