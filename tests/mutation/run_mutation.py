@@ -116,6 +116,9 @@ MODULES: dict[str, list[str]] = {
     "model/serving/calibration.py": ["tests/serving/test_calibration.py",
                                      "tests/serving/test_calibration_mutants.py"],
     "model/plan/compose.py": ["tests/plan/test_compose_mutants.py"],
+    "model/plan/simulate.py": ["tests/plan/test_simulate_mutants.py"],
+    "model/plan/inputs.py": ["tests/plan/test_inputs_mutants.py"],
+    "model/plan/services.py": ["tests/plan/test_services_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
