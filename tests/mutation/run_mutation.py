@@ -47,6 +47,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EQUIVALENT_MD = Path(__file__).resolve().parent / "equivalent.md"
 SCRATCH = ROOT / ".build" / "mutation"
+#: The last whole run (every module): per module its score, mutants and wall seconds, with the run's date, wall and
+#: CPU time. Written at the end of a run of every module; its seconds order the next run (longest first, so that
+#: the last module to start is a short one and the CPUs finish together).
+LAST_RUN = Path(__file__).resolve().parent / "last_run.json"
 
 #: Module mutated -> the test files that are its own (the unit tests mirroring it, its property tests).
 MODULES: dict[str, list[str]] = {
@@ -279,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     jobs = max(1, args.jobs or 1)
     max_children = args.max_children or (max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None)
     equivalents = load_equivalents()
+    previous = json.loads(LAST_RUN.read_text(encoding="utf-8"))["modules"] if LAST_RUN.exists() else {}
+    # longest first (unknown modules, e.g. new ones, first of all); the report keeps MODULES' order
+    order = sorted(modules, key=lambda m: -previous.get(m, {}).get("seconds", float("inf")))
     t0 = time.perf_counter()
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 
@@ -290,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     # of each test; two runs of one worker each keep two cores busy through them), reported as they finish
     results_by_module: dict[str, Result] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(one, m): m for m in modules}
+        futures = {pool.submit(one, m): m for m in order}
         for fut in as_completed(futures):
             r = fut.result()
             results_by_module[r.module] = r
@@ -308,8 +315,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{r.seconds:5.0f}")
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    print(f"total time {time.perf_counter() - t0:.0f} s wall, {cpu:.0f} s CPU ({jobs} module(s) at a time, "
+    wall = time.perf_counter() - t0
+    print(f"total time {wall:.0f} s wall, {cpu:.0f} s CPU ({jobs} module(s) at a time, "
           f"{max_children or 'CPUs'} worker(s) each); threshold {args.threshold:g}%")
+    if not args.only and not args.rescore:
+        record = {"date": time.strftime("%Y-%m-%d"), "wall_s": round(wall), "cpu_s": round(cpu), "jobs": jobs,
+                  "workers_per_module": max_children or os.cpu_count(), "cpus": os.cpu_count(),
+                  "modules": {r.module: {"score": round(r.score, 1), "killed": r.killed,
+                                         "non_equivalent": r.considered, "equivalent": len(r.equivalent),
+                                         "seconds": round(r.seconds)} for r in results}}
+        tmp = LAST_RUN.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, LAST_RUN)
     low = [r.module for r in results if r.score < args.threshold]
     if low:
         print("below threshold: " + ", ".join(low))
