@@ -119,6 +119,7 @@ MODULES: dict[str, list[str]] = {
     "model/plan/simulate.py": ["tests/plan/test_simulate_mutants.py"],
     "model/plan/inputs.py": ["tests/plan/test_inputs_mutants.py"],
     "model/plan/services.py": ["tests/plan/test_services_mutants.py"],
+    "model/checks.py": ["tests/test_validation.py", "tests/test_checks_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
