@@ -122,6 +122,7 @@ MODULES: dict[str, list[str]] = {
     "model/checks.py": ["tests/test_validation.py", "tests/test_checks_mutants.py"],
     "model/metrics.py": ["tests/test_metrics.py", "tests/test_metrics_mutants.py"],
     "model/workload/trace.py": ["tests/workload/test_trace_mutants.py"],
+    "model/tiering/config.py": ["tests/tiering/test_tiering_config_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
