@@ -123,6 +123,7 @@ MODULES: dict[str, list[str]] = {
     "model/metrics.py": ["tests/test_metrics.py", "tests/test_metrics_mutants.py"],
     "model/workload/trace.py": ["tests/workload/test_trace_mutants.py"],
     "model/tiering/config.py": ["tests/tiering/test_tiering_config_mutants.py"],
+    "model/serving/distserve_comparison.py": ["tests/serving/test_distserve_comparison_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
