@@ -124,6 +124,7 @@ MODULES: dict[str, list[str]] = {
     "model/workload/trace.py": ["tests/workload/test_trace_mutants.py"],
     "model/tiering/config.py": ["tests/tiering/test_tiering_config_mutants.py"],
     "model/serving/distserve_comparison.py": ["tests/serving/test_distserve_comparison_mutants.py"],
+    "model/workload/persona.py": ["tests/workload/test_persona_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
