@@ -125,6 +125,7 @@ MODULES: dict[str, list[str]] = {
     "model/tiering/config.py": ["tests/tiering/test_tiering_config_mutants.py"],
     "model/serving/distserve_comparison.py": ["tests/serving/test_distserve_comparison_mutants.py"],
     "model/workload/persona.py": ["tests/workload/test_persona_mutants.py"],
+    "model/tiering/sweeps.py": ["tests/tiering/test_tiering_sweeps.py", "tests/tiering/test_tiering_sweeps_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
