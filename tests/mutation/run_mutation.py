@@ -126,6 +126,7 @@ MODULES: dict[str, list[str]] = {
     "model/serving/distserve_comparison.py": ["tests/serving/test_distserve_comparison_mutants.py"],
     "model/workload/persona.py": ["tests/workload/test_persona_mutants.py"],
     "model/tiering/sweeps.py": ["tests/tiering/test_tiering_sweeps.py", "tests/tiering/test_tiering_sweeps_mutants.py"],
+    "model/search/tier_search.py": ["tests/search/test_tier_search_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
