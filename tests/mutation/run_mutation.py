@@ -124,6 +124,14 @@ MODULES: dict[str, list[str]] = {
     "model/plan/simulate.py": ["tests/plan/test_simulate_mutants.py"],
     "model/plan/inputs.py": ["tests/plan/test_inputs_mutants.py"],
     "model/plan/services.py": ["tests/plan/test_services_mutants.py"],
+    "model/checks.py": ["tests/test_validation.py", "tests/test_checks_mutants.py"],
+    "model/metrics.py": ["tests/test_metrics.py", "tests/test_metrics_mutants.py"],
+    "model/workload/trace.py": ["tests/workload/test_trace_mutants.py"],
+    "model/tiering/config.py": ["tests/tiering/test_tiering_config_mutants.py"],
+    "model/serving/distserve_comparison.py": ["tests/serving/test_distserve_comparison_mutants.py"],
+    "model/workload/persona.py": ["tests/workload/test_persona_mutants.py"],
+    "model/tiering/sweeps.py": ["tests/tiering/test_tiering_sweeps.py", "tests/tiering/test_tiering_sweeps_mutants.py"],
+    "model/search/tier_search.py": ["tests/search/test_tier_search_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
