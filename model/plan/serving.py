@@ -193,13 +193,15 @@ def random_priority_sf(t_s: float, *, service_s: float, own_s: float, rho: float
 
 
 def random_priority_quantile(service_s: float, own_s: float, rho: float, q: float, cv2: float = 0.0) -> float:
-    """Time at quantile ``q`` of :func:`random_priority_sf`'s T, s: ``own_s`` when ρ = 0, inf when ρ ≥ 1, else
-    the t with P(T > t) = 1 − q, by bisection (to :data:`QUANTILE_REL_TOL` of t)."""
+    """Time at quantile ``q`` of :func:`random_priority_sf`'s T, s: ``own_s`` when ρ = 0 or P(T > own) ≤ 1 − q,
+    inf when ρ ≥ 1, else the t with P(T > t) = 1 − q, by bisection (to :data:`QUANTILE_REL_TOL` of t, from above)."""
     if rho >= 1.0:
         return math.inf
     if rho <= 0.0:
         return float(own_s)
     sf = lambda t: random_priority_sf(t, service_s=service_s, own_s=own_s, rho=rho, cv2=cv2)  # noqa: E731
+    if sf(own_s) <= 1.0 - q:
+        return float(own_s)
     lo, hi = float(own_s), float(own_s) + service_s
     while sf(hi) > 1.0 - q:
         lo, hi = hi, hi + 2.0 * (hi - own_s)

@@ -116,6 +116,8 @@ MODULES: dict[str, list[str]] = {
     "model/serving/calibration.py": ["tests/serving/test_calibration.py",
                                      "tests/serving/test_calibration_mutants.py"],
     "model/plan/compose.py": ["tests/plan/test_compose_mutants.py"],
+    # model/plan/serving.py: its hand-worked cases and the fast tests of its TTFT tail (the simulator's check is slow)
+    "model/plan/serving.py": ["tests/plan/test_serving_mutants.py", "tests/plan/test_serving_tail.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
