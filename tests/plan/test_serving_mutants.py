@@ -390,3 +390,42 @@ def test_size_serving_refusals_and_one_way_only():
         size_serving(deps, 10.0, ttft_s=0.05, tpot_s=0.05, **SIZE)
     with pytest.raises(ParameterError, match=r"tpot_p95_s.*>= 0\.0111 s, the zero-load floor"):
         size_serving(deps, 10.0, ttft_s=5.0, tpot_s=0.005, **SIZE)
+
+
+# --- the slot-order tail, written out ---------------------------------------------------------------------------
+def sf_written_out(t, s, own, rho, cv2):
+    """P(T > t) of random_priority_sf's formula with its 16 Gauss–Legendre nodes over u ∈ [0, 1] and 16
+    Gauss–Laguerre nodes over V/m_σ, each busy period summed term by term (Takács)."""
+    u, wu = np.polynomial.legendre.leggauss(16)
+    y, wy = np.polynomial.laguerre.laggauss(16)
+    total = 0.0
+    for ui, wi in zip((u + 1) / 2, wu / 2):
+        sig = rho * ui
+        lam = sig / s
+        m = s * (1 + cv2) / (2 * (1 - sig))
+
+        def done(x):
+            p, k = 0.0, 0
+            while x + k * s <= t:
+                e = x + k * s
+                p += x / e * math.exp(-lam * e + (k * math.log(lam * e) if k else 0.0) - math.lgamma(k + 1))
+                k += 1
+            return p
+
+        queued = sum(wj * (1 - done(own + m * yj)) for yj, wj in zip(y, wy))
+        total += wi * ((1 - sig) * (1 - done(own)) + sig * queued)
+    return total
+
+
+@pytest.mark.parametrize("t, rho, cv2", [(0.9, 0.5, 0.0), (2.0, 0.8, 0.0), (1.3, 0.6, 1.0), (0.35, 0.3, 0.0)])
+def test_random_priority_sf_is_its_quadrature_written_out(t, rho, cv2):
+    assert_allclose(random_priority_sf(t, service_s=0.3, own_s=0.32, rho=rho, cv2=cv2),
+                    sf_written_out(t, 0.3, 0.32, rho, cv2), rtol=1e-9)
+
+
+def test_random_priority_quantile_brackets_by_doubling():
+    """At ρ = 0.9 the P95 lies far beyond own + S: the bracket doubles until it holds it; the answer is where the tail
+    crosses 5%, to 1e-4 of itself, from above."""
+    t = random_priority_quantile(0.3, 0.32, 0.9, 0.95)
+    assert t > 0.32 + 4 * 0.3
+    assert sf_written_out(t, 0.3, 0.32, 0.9, 0.0) <= 0.05 < sf_written_out(t * (1 - 1e-4), 0.3, 0.32, 0.9, 0.0)
