@@ -558,8 +558,8 @@ def aggregated_capacity(dep: Deployment, *, prompt_tokens, cached_tokens, reply_
 
 
 def aggregated_floor(dep: Deployment, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens, max_batch, q):
-    """(P95 TTFT, P95 TPOT) of an idle replica: the zero-load floor."""
-    s = aggregated_state(dep, 1e-9, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+    """(P95 TTFT, P95 TPOT) of an idle replica (no request but the one measured): the zero-load floor."""
+    s = aggregated_state(dep, 0.0, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                          reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q, cv2=0.0)
     return s.ttft_p95_s, s.tpot_p95_s
 

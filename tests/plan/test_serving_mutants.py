@@ -429,3 +429,169 @@ def test_random_priority_quantile_brackets_by_doubling():
     t = random_priority_quantile(0.3, 0.32, 0.9, 0.95)
     assert t > 0.32 + 4 * 0.3
     assert sf_written_out(t, 0.3, 0.32, 0.9, 0.0) <= 0.05 < sf_written_out(t * (1 - 1e-4), 0.3, 0.32, 0.9, 0.0)
+
+
+# --- edges the cases above do not reach -----------------------------------------------------------------------------
+def test_aggregated_floor_with_two_full_steps_a_whole_last_one_and_a_cache():
+    """1,200 tokens: 512 after 0, 512 after 512, 176 after 1,024 (reads 512 and 1,024 stored tokens). 1,024 tokens:
+    two full steps and no partial one. 513 tokens: a last step of one token after 512. 1,000 tokens with 300 cached:
+    512 after 300, 188 after 812."""
+    def floor(p, c=0):
+        return aggregated_floor(Toy(), prompt_tokens=p, cached_tokens=c, reply_tokens=100, chunk_tokens=512,
+                                max_batch=256, q=0.95)[0]
+    full0 = 0.01 + 512e-4 + 1e-9 * 512 * 256.5
+    full1 = 0.01 + 512e-4 + 1e-9 * 512 * (512 + 256.5) + 1e-8 * 512
+    assert_allclose(floor(1200), full0 + full1 + (0.01 + 176e-4 + 1e-9 * 176 * (1024 + 88.5) + 1e-8 * 1024),
+                    rtol=1e-6)
+    assert_allclose(floor(1024), full0 + full1, rtol=1e-6)
+    assert_allclose(floor(513), full0 + (0.01 + 1e-4 + 1e-9 * 1 * (512 + 1.0) + 1e-8 * 512), rtol=1e-6)
+    assert_allclose(floor(1000, 300), (0.01 + 512e-4 + 1e-9 * 512 * (300 + 256.5) + 1e-8 * 300)
+                    + (0.01 + 188e-4 + 1e-9 * 188 * (812 + 94.5) + 1e-8 * 812), rtol=1e-6)
+    # all cached: one token computed after 999
+    assert_allclose(floor(1000, 5000), 0.01 + 1e-4 + 1e-9 * 1000.0 + 1e-8 * 999, rtol=1e-6)
+
+
+def test_aggregated_floor_on_a_real_deployment_charges_the_written_kv():
+    """The step's arguments as the step-time model takes them (written = the step's tokens): an idle Llama 2 7B
+    replica on one A100, 1,000 tokens in steps of 512 and 488."""
+    from model.serving.step_time import deployment
+
+    dep = deployment("llama-2-7b", "a100-80gb", 1)
+    own = float(dep.step_time(512.0, 512 * 256.5, 0.0, 0.0, 512.0)) \
+        + float(dep.step_time(488.0, 488 * 756.5, 0.0, 512.0, 488.0))
+    assert_allclose(aggregated_floor(dep, **KW, q=0.95)[0], own, rtol=1e-6)
+
+
+def test_prefill_service_on_sliding_window_layers():
+    """Gemma 3 27B (sliding layers hold at most their window): two prompts a step of 1,000 tokens after 600 cached
+    attend the pairs and read the stored tokens model.kv.size counts, twice."""
+    from model.kv.size import prefill_pairs_per_layer
+    from model.serving.step_time import deployment
+
+    dep = deployment("gemma-3-27b", "h100-80gb", 1)
+    pairs = float(prefill_pairs_per_layer(dep.arch, 400, 600)) * 2
+    read = float(dep.kv_tokens_held(600)) * 2
+    assert_allclose(prefill_service_s(dep, 1000, 600, prompts=2), float(dep.step_time(800.0, pairs, 2.0, read, 800.0)),
+                    rtol=1e-12)
+    # nothing cached: nothing read
+    pairs0 = float(prefill_pairs_per_layer(dep.arch, 1000, 0)) * 2
+    assert_allclose(prefill_service_s(dep, 1000, 0, prompts=2), float(dep.step_time(2000.0, pairs0, 2.0, 0.0, 2000.0)),
+                    rtol=1e-12)
+
+
+def test_pool_fields_and_rounding():
+    """A decode pool of a toy with expert parallelism 2 over 3 nodes: the pool keeps them; 3 × its rate of demand is
+    exactly 3 replicas; half a request/s still needs one, none needs none; busy GPUs = demand ÷ rate × GPUs."""
+    toy = Toy(n_gpus=2, expert_parallel=2, nodes=3)
+    base = decode_pool(toy, 1.0, prompt_tokens=1000, reply_tokens=100, tpot_s=0.05, max_batch=256, q=0.95)
+    r = base.replica_requests_per_s
+    three = decode_pool(toy, 3 * r, prompt_tokens=1000, reply_tokens=100, tpot_s=0.05, max_batch=256, q=0.95)
+    assert (three.replicas, three.gpus, three.ep, three.nodes, three.busy_at_rate) == (3, 6, 2, 3, 1.0)
+    assert_allclose(three.busy_gpus, 6.0, rtol=1e-12)
+    half = decode_pool(toy, 0.5, prompt_tokens=1000, reply_tokens=100, tpot_s=0.05, max_batch=256, q=0.95)
+    assert half.replicas == 1 and half.gpus == 2
+    assert_allclose(half.busy_gpus, 0.5 / r * 2, rtol=1e-12)
+    none = decode_pool(toy, 0.0, prompt_tokens=1000, reply_tokens=100, tpot_s=0.05, max_batch=256, q=0.95)
+    assert (none.replicas, none.gpus, none.busy_gpus) == (0, 0, 0.0)
+    one = decode_pool(toy, 1.0, prompt_tokens=1000, reply_tokens=1, tpot_s=0.05, max_batch=256, q=0.95)
+    assert one == Pool("decode", 2, math.inf, 0, 0, 0.0, one.ttft_p95_s, one.tpot_p95_s, 0.0, 1.0, 2, 3)
+    assert math.isnan(one.ttft_p95_s)
+    # a KV of exactly one sequence still decodes, one at a time
+    single = decode_pool(Toy(kv_capacity_tokens=1050.0), 1.0, prompt_tokens=1000, reply_tokens=100, tpot_s=0.05,
+                         max_batch=256, q=0.95)
+    assert single.batch == 1.0
+    # prefill with two prompts a step: a replica carries ρ × 2 / s
+    pre = prefill_pool(Toy(attention_ranks=2), 10.0, prompt_tokens=1000, cached_tokens=400, transfer_s=0.0,
+                       ttft_s=0.5, q=0.95, cv2=0.0)
+    assert_allclose(pre.replica_requests_per_s, pre.busy_at_rate * 2 / 0.1328486, rtol=1e-6)
+
+
+def test_pool_as_dict_keys():
+    p = Pool("prefill", 4, 2.0, 3, 12, 9.0, 1.5, 0.1, 7.0, busy_at_rate=0.5, ep=2, nodes=3)
+    assert p.as_dict() == {"role": "prefill", "tp": 4, "replica_requests_per_s": 2.0, "replicas": 3, "gpus": 12,
+                           "busy_gpus": 9.0, "load_share": 0.75, "utilisation": 0.375, "ttft_p95_s": 1.5,
+                           "tpot_p95_s": 0.1, "batch": 7.0, "ep": 2, "nodes": 3}
+    deps = [Toy(n_gpus=8), Toy(n_gpus=8, expert_parallel=8)]
+    assert pool_deployment(p.__class__("decode", 8, 1.0, 1, 8, 1.0, 1.0, 1.0, 1.0, ep=8), deps) is deps[1]
+
+
+def test_decode_tpot_at_a_light_load():
+    """0.5 requests/s: B = 0.5 × 99 × t(1) = 49.5 × 0.011105 = 0.549698 (the step of at least one sequence), and the
+    P95 TPOT is t(B + 1.645√B) = t(1.769261)."""
+    b, tpot = decode_tpot_at(Toy(), 0.5, prompt_tokens=1000, reply_tokens=100, max_batch=256, q=0.95)
+    assert_allclose(b, 49.5 * 0.011105, rtol=1e-9)
+    top = 49.5 * 0.011105 + Z95 * math.sqrt(49.5 * 0.011105)
+    assert_allclose(tpot, 0.01 + 1.105e-3 * top, rtol=1e-9)
+    # at 0.01 requests/s even the tail's batch is below one sequence: one sequence's step
+    assert_allclose(decode_tpot_at(Toy(), 0.01, prompt_tokens=1000, reply_tokens=100, max_batch=256, q=0.95)[1],
+                    0.011105, rtol=1e-9)
+
+
+def test_aggregated_state_infeasible_fields_and_cv2():
+    st = aggregated_state(Toy(kv_capacity_tokens=5 * 1050.0), 4.0, **KW, q=0.95, cv2=0.0)
+    assert st.feasible is False and math.isnan(st.batch) and math.isnan(st.prefill_tokens_per_step)
+    assert math.isnan(st.busy) and math.isnan(st.service_s) and math.isnan(st.own_s)
+    narrow = aggregated_state(Toy(), 4.0, **KW, q=0.95, cv2=0.0)
+    wide = aggregated_state(Toy(), 4.0, **KW, q=0.95, cv2=1.0)
+    assert wide.ttft_p95_s > narrow.ttft_p95_s * 1.05 and wide.busy == narrow.busy
+    cap = aggregated_capacity(Toy(), **KW)
+    for over in (1.05, 1.5):
+        assert aggregated_state(Toy(), cap * over, **KW, q=0.95, cv2=0.0).feasible is False
+
+
+def test_deployments_keep_the_weight_format_and_skip_what_does_not_fit():
+    """Llama 2 70B: 138 GB of FP16 weights fit no single 80 GB A100, but TP 8 holds them; in INT4 (35 GB) one GPU
+    does. DeepSeek-V3's 671 GB of FP8 weights fit no node of 8 × H800 80GB (640 GB), but two nodes."""
+    big = load_architecture("llama-2-70b")
+    fp16 = deployments(big, GPU, 8, "fp16", "fp16")
+    assert 1 not in [d.n_gpus for d in fp16] and 8 in [d.n_gpus for d in fp16]
+    assert {d.weight_dtype for d in fp16} == {"fp16"}
+    assert [d.n_gpus for d in deployments(big, GPU, 8, "int4", "fp16")][0] == 1
+    ds = expert_parallel_deployments(load_architecture("deepseek-v3"), load_gpu("h800-80gb"), 8, 2, "fp8", "bf16")
+    assert [(d.n_gpus, d.expert_parallel, d.weight_dtype, d.nodes) for d in ds] == [(16, 16, "fp8", 2)]
+    assert ds[0].attention_ranks == 16
+
+
+def test_kv_transfer_in_the_kv_format():
+    """FP8 KV: 1 byte an element, half of FP16's 524,288 B a token."""
+    assert_allclose(kv_transfer_bytes(ARCH, 1000, "fp8"), 1000 * 262_144, rtol=1e-12)
+
+
+def test_size_serving_messages_and_the_transfer_to_the_decode_replica():
+    """Toys of TP 1 and 2 (the same steps): the decode pool is TP 1, so a TP-2 prefill replica hands its KV over at TP
+    min(2, 1) = 1, 10.49 ms, though its own floor (to a replica like it) moves half, 5.24 ms: floor 0.1115005 + 0.0052429
+    = 0.116743 s. At 0.119 s no pool meets it (aggregated: 0.1205 s of own steps; prefill: 0.1115 + 0.0104858)."""
+    deps = [Toy(n_gpus=2), Toy()]
+    with pytest.raises(ParameterError) as e:
+        size_serving(deps, 10.0, ttft_s=0.119, tpot_s=0.05, **SIZE)
+    assert str(e.value) == ("ttft_p95_s=0.119 is not allowed: ttft_p95_s must be a target some replica meets "
+                            "together with tpot_p95_s (floors: TTFT 0.117 s, TPOT 0.0111 s)")
+    with pytest.raises(ParameterError) as e:
+        size_serving([Toy()], 10.0, ttft_s=0.05, tpot_s=0.05, **SIZE)
+    assert str(e.value) == ("ttft_p95_s=0.05 is not allowed: ttft_p95_s must be >= 0.121 s, the zero-load floor "
+                            "(an idle replica's prefill of the prompt)")
+    with pytest.raises(ParameterError) as e:
+        size_serving([Toy()], 10.0, ttft_s=5.0, tpot_s=0.005, **SIZE)
+    assert str(e.value) == ("tpot_p95_s=0.005 is not allowed: tpot_p95_s must be >= 0.0111 s, the zero-load floor "
+                            "(one sequence decoding alone)")
+    with pytest.raises(ParameterError) as e:
+        size_serving([Toy()], 10.0, ttft_s=1.0, tpot_s=0.05, **{**SIZE, "chunk_tokens": 1}, mode="aggregated")
+    assert str(e.value) == ("disaggregation='aggregated' is not allowed: disaggregation must be auto or disaggregated: "
+                            "no aggregated replica meets the targets")
+    with pytest.raises(ParameterError) as e:
+        size_serving([Toy()], 0.5, ttft_s=1.0, tpot_s=0.0105, **SIZE, mode="disaggregated")
+    assert str(e.value) == ("disaggregation='disaggregated' is not allowed: disaggregation must be auto or aggregated: "
+                            "no prefill/decode pools meet the targets")
+    with pytest.raises(ParameterError) as e:
+        e2e_splits(2.5, ttft_floor_s=0.5, tpot_floor_s=0.02, reply_tokens=101, points=3)
+    assert str(e.value).startswith("e2e_p95_s=2.5 is not allowed: e2e_p95_s must be > 2.5 s, the zero-load floor")
+
+
+def test_zero_load_floors_take_the_lowest_over_every_option():
+    """In either order the TP-2 prefill replica's 0.116743 s is the lowest floor; a KV of exactly one sequence still
+    has a TPOT floor."""
+    for deps in ([Toy(n_gpus=2), Toy()], [Toy(), Toy(n_gpus=2)]):
+        f = zero_load_floors(deps, **KW, q=0.95, kv_dtype="fp16")
+        assert_allclose(f["ttft_p95_s"], 0.1115005 + 1000 * 524_288 / 2 / NIC_BYTES_PER_S, rtol=1e-6)
+    f = zero_load_floors([Toy(kv_capacity_tokens=1050.0)], **KW, q=0.95, kv_dtype="fp16")
+    assert_allclose(f["tpot_p95_s"], 0.011105, rtol=1e-9)
