@@ -546,10 +546,11 @@ def test_deployments_keep_the_weight_format_and_skip_what_does_not_fit():
     fp16 = deployments(big, GPU, 8, "fp16", "fp16")
     assert 1 not in [d.n_gpus for d in fp16] and 8 in [d.n_gpus for d in fp16]
     assert {d.weight_dtype for d in fp16} == {"fp16"}
+    assert {d.kv_dtype for d in deployments(big, GPU, 8, "fp16", "fp8")} == {"fp8"}
     assert [d.n_gpus for d in deployments(big, GPU, 8, "int4", "fp16")][0] == 1
     ds = expert_parallel_deployments(load_architecture("deepseek-v3"), load_gpu("h800-80gb"), 8, 2, "fp8", "bf16")
     assert [(d.n_gpus, d.expert_parallel, d.weight_dtype, d.nodes) for d in ds] == [(16, 16, "fp8", 2)]
-    assert ds[0].attention_ranks == 16
+    assert ds[0].attention_ranks == 16 and ds[0].kv_dtype == "bf16"
 
 
 def test_kv_transfer_in_the_kv_format():
