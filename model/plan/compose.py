@@ -33,9 +33,10 @@ CONTRACT = ("gpus", "prefill_gpus", "decode_gpus", "disaggregated", "hbm_gb_per_
 ASSUMPTIONS = (
     "Step times are the study's roofline fitted on measured vLLM/TensorRT-LLM steps (model.serving.step_time); "
     "the validation chapter gives its error.",
-    "Latency quantiles come from closed forms: a FIFO prompt queue with the M/G/1 waiting-time tail (deterministic "
-    "service on a prefill replica, cv2 plan_service_cv2 on a chunked one, fitted against the discrete-event "
-    "simulator) and the decode steps' mean and spread; --simulate runs an aggregated replica, and the prefill "
+    "Latency quantiles come from closed forms: on a prefill replica a FIFO prompt queue with the M/D/1 "
+    "waiting-time tail; on a chunked-prefill replica a queue that serves its waiting prompts in slot order (an "
+    "order drawn at admission, preemptive at each step: a prompt waits out the busy period of the prompts that "
+    "overtake it); and the decode steps' mean and spread; --simulate runs an aggregated replica, and the prefill "
     "and decode replicas together with their KV transfer, through the simulators at the plan's rate.",
     "Aggregated replicas run chunked prefill (chunk_tokens per step shared by the decode batch and one prompt's "
     "chunk); disaggregated prefill replicas run one prompt at a time and hand its KV to a decode replica over "

@@ -4,10 +4,12 @@ Mooncake), each sized at the latency targets with the fitted step time (:class:`
 
 Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ requests/s to the replica):
 
-- **Queueing.** A replica's prefill server is a single FIFO queue of utilisation ρ and service s; its waiting
-  time at quantile q is taken from the exponential tail of the M/G/1 wait, P(W > t) = ρ·exp(−t / m) with
-  m = s (1 + cv²) / (2 (1 − ρ)) (:func:`wait_quantile`; cv² = ``plan_prefill_service_cv2`` = 0 on a prefill replica,
-  whose prompts are alike, and ``plan_service_cv2``, fitted against the simulator, on a chunked one).
+- **Queueing.** A prefill replica's prompt server is a single FIFO queue of utilisation ρ and service s; its
+  waiting time at quantile q is taken from the exponential tail of the M/G/1 wait, P(W > t) = ρ·exp(−t / m) with
+  m = s (1 + cv²) / (2 (1 − ρ)) (:func:`wait_quantile`; cv² = ``plan_prefill_service_cv2`` = 0, the prompts being
+  alike). A chunked-prefill replica serves its waiting prompts in slot order, an order drawn at admission and
+  preemptive at each step: its TTFT is a prompt's busy period behind the prompts that overtake it
+  (:func:`random_priority_sf`, :func:`busy_period_cdf`).
 - **Prefill pool.** One prompt at a time per attention group (a tensor-parallel replica has one; an expert-parallel
   replica with attention data parallelism one per GPU, r = ``Deployment.attention_ranks``): a step of r prompts
   lasts s = prefill of r × (p − c after c cached) tokens, and the replica carries λ = ρ·r / s. The KV transfer
@@ -25,16 +27,19 @@ Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ
   replica completes B / ((o − 1) · t(B)) requests/s (Little's law); the first token comes from the prefill pool.
 - **Aggregated replica (chunked prefill).** Each step carries the B decoding sequences and prompt chunks, at
   most ``chunk_tokens`` tokens in all; steps with chunks and without alternate, B = λ (o − 1) t̄ (a fixed point;
-  :func:`aggregated_state` gives the forms). P95 TTFT = the prompt's own chunk steps + the wait; P95 TPOT = the
-  mean step + a term for the requests that decode through a prefill busy period (``plan_chunk_tpot_factor``,
-  fitted against the simulator). The replica runs at the highest λ that meets both targets
-  (:func:`model.rate_search.bisect_boundary`).
+  :func:`aggregated_state` gives the forms). A prompt costs its own chunk steps, the last one partial unless the next
+  prompt fills it (:func:`shared_service_s`). P95 TTFT = the quantile of the prompt's time in a queue served in an
+  order drawn at admission (:func:`random_priority_quantile`); P95 TPOT = the mean step + a term for the requests
+  that decode through a prefill busy period (``plan_chunk_tpot_factor``, fitted against the simulator). The
+  replica runs at the highest λ that meets both targets (:func:`model.rate_search.bisect_boundary`).
 
 The tails were checked against the discrete-event simulators (``python -m model.plan --simulate`` does it for a
-plan, the disaggregated pools together with their KV transfer): the decode replica's P95 TPOT within about 3%,
-the aggregated replica's P95 TTFT and TPOT within about 20%, the prefill replicas' P95 TTFT equal at a light load
-and conservative above it (each replica is queued apart, where the simulator sends a prompt to the least-loaded
-replica and packs waiting prompts into one step).
+plan, the disaggregated pools together with their KV transfer): the decode replica's P95 TPOT within about 3%, the
+aggregated replica's P95 TTFT within 7% from 25% to 90% of its capacity on Llama 2 70B (A100 80GB, TP 4 and 8,
+2,000 + 100 tokens; ``benchmarks/check_aggregated_ttft.py`` writes the comparison, other models and prompts
+included, to ``data/plan/aggregated_ttft_check.csv``) and its P95 TPOT within about 20%, the prefill replicas' P95
+TTFT equal at a light load and conservative above it (each replica is queued apart, where the simulator sends a
+prompt to the least-loaded replica and packs waiting prompts into one step).
 
 GPUs of a pool = replicas × GPUs per replica, replicas = ⌈λ_total / λ_replica⌉; busy GPUs (utilisation) from
 :func:`model.serving.capacity.busy_gpus`. Every TP in 1, 2, 4 … up to the node's GPUs that holds the weights is
@@ -50,6 +55,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -70,6 +76,15 @@ _REL_TOL_PARAMETER = "tiering_slo_rel_tol"
 _FITTED_QUANTILE = 0.95
 #: Fixed-point iterations of the aggregated step time (it converges geometrically well before this).
 _FIXED_POINT_STEPS = 60
+#: Gauss–Legendre nodes over the priority share and Gauss–Laguerre nodes over the queued work in
+#: :func:`random_priority_sf` (implementation choice, measured 2026-12-07 on P95s at ρ = 0.2-0.95, S = 0.05-0.29 s:
+#: doubling both moves the P95 by at most 0.4% above ρ = 0.7 and by up to 3% below it, where the P95 sits near one
+#: of the atoms own + k·S of an idle queue's busy periods; halving them by up to 2%).
+PRIORITY_NODES = 16
+WORK_NODES = 16
+#: Relative precision of :func:`random_priority_quantile`'s bisection (implementation choice: a twentieth of the
+#: rate searches' precision, ``tiering_slo_rel_tol`` ÷ 10 = 0.002, which it must not blur).
+QUANTILE_REL_TOL = 1e-4
 
 
 def wait_quantile(service_s: float, rho: float, q: float, cv2: float) -> float:
@@ -82,6 +97,118 @@ def wait_quantile(service_s: float, rho: float, q: float, cv2: float) -> float:
     if rho <= 1.0 - q:
         return 0.0
     return service_s * (1.0 + cv2) / (2.0 * (1.0 - rho)) * math.log(rho / (1.0 - q))
+
+
+def busy_period_cdf(work_s, t_s: float, rate: float, service_s: float):
+    """P(a busy period that starts with ``work_s`` seconds of work is over by ``t_s``) in a queue of Poisson
+    arrivals at ``rate`` per second, each bringing ``service_s`` seconds of work (M/D/1).
+
+    The period ends after k arrivals, at x + k·S, with probability (Takács's formula; Tanner's Borel–Tanner
+    distribution when x is a whole number of services, Q·S)::
+
+        P(B = x + k·S) = x / (x + k·S) · e^{−λ(x + k·S)} · (λ(x + k·S))^k / k!
+
+    so P(B ≤ t) sums it over the k with x + k·S ≤ t (0 when x > t; 1 when x ≤ t and λ = 0).
+
+    Parameters
+    ----------
+    work_s : float or numpy.ndarray
+        Work the period starts with, s (> 0).
+    t_s : float
+        Time, s.
+    rate : float or numpy.ndarray
+        Arrivals per second (broadcast with ``work_s``).
+    service_s : float
+        Work each arrival brings, s (> 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        The probability, shaped as ``work_s`` and ``rate`` broadcast.
+    """
+    x = np.asarray(work_s, float)
+    lam = np.asarray(rate, float)
+    x, lam = np.broadcast_arrays(x, lam)
+    terms = max(int(math.floor((t_s - float(x.min())) / service_s)) + 1, 1) if x.size else 1
+    k = np.arange(terms, dtype=float)
+    end = x[..., None] + k * service_s                    # when the period ends after k arrivals
+    mean = lam[..., None] * end                           # arrivals expected over it
+    log_fact = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1.0, terms)))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p = np.log(x[..., None] / end) - mean + np.where(k > 0, k * np.log(mean), 0.0) - log_fact
+    p = np.where(end <= t_s, np.exp(log_p), 0.0)
+    return np.sum(np.nan_to_num(p), axis=-1)
+
+
+@lru_cache(maxsize=4)
+def _quadrature_nodes(priority_nodes: int, work_nodes: int):
+    """Gauss–Legendre nodes and weights on [0, 1] and Gauss–Laguerre ones (weight e^(−y) on [0, ∞))."""
+    u, wu = np.polynomial.legendre.leggauss(priority_nodes)
+    y, wy = np.polynomial.laguerre.laggauss(work_nodes)
+    return (u + 1.0) / 2.0, wu / 2.0, y, wy
+
+
+def random_priority_sf(t_s: float, *, service_s: float, own_s: float, rho: float, cv2: float = 0.0) -> float:
+    """P(T > ``t_s``): a prompt's time from arrival to its first token in a queue of Poisson prompts of
+    ``service_s`` seconds each at utilisation ``rho``, whose prompts are served in an order drawn at admission
+    (a prompt ahead of a share u of the others, u uniform on [0, 1]) with preemption at step boundaries, as a
+    chunked-prefill replica serves its prefilling prompts in slot order.
+
+    A prompt that the prompts of the share u overtake sees them as a queue of utilisation σ = ρ·u alone
+    (preemptive priority): its time is the busy period, of arrivals at σ / S, that starts with their work queued
+    when it arrives, V_σ, plus its own ``own_s`` (:func:`busy_period_cdf`)::
+
+        P(T > t) = ∫₀¹ E[1 − P(B_σ(V_σ + own) ≤ t)] du
+
+    with V_σ from the exponential tail of the M/G/1 work (:func:`wait_quantile`'s): 0 with probability 1 − σ,
+    else exponential of mean m_σ = S·(1 + cv²) / (2 (1 − σ)) (Pollaczek–Khinchine's mean). The integrals are taken
+    with :data:`PRIORITY_NODES` Gauss–Legendre nodes over u and :data:`WORK_NODES` Gauss–Laguerre nodes over V.
+
+    Parameters
+    ----------
+    t_s : float
+        Time from arrival, s.
+    service_s : float
+        Mean work of a prompt in the queue, s (> 0).
+    own_s : float
+        The prompt's own service from its first chunk to its first token, s (> 0).
+    rho : float
+        Utilisation of the queue (0 ≤ ρ < 1).
+    cv2 : float
+        Squared coefficient of variation of the work, in V_σ's mean only (the busy periods take each prompt's
+        work as ``service_s``: exact at 0, the plan's identical prompts).
+
+    Returns
+    -------
+    float
+        The probability.
+    """
+    u, wu, y, wy = _quadrature_nodes(PRIORITY_NODES, WORK_NODES)
+    sigma = rho * u
+    scale = service_s * (1.0 + cv2) / (2.0 * (1.0 - sigma))
+    work = own_s + np.concatenate((np.zeros((len(u), 1)), scale[:, None] * y[None, :]), axis=1)
+    weight = np.concatenate(((1.0 - sigma)[:, None], sigma[:, None] * wy[None, :]), axis=1)
+    done = busy_period_cdf(work, t_s, (sigma / service_s)[:, None], service_s)
+    return float(np.sum(wu[:, None] * weight * (1.0 - done)))
+
+
+def random_priority_quantile(service_s: float, own_s: float, rho: float, q: float, cv2: float = 0.0) -> float:
+    """Time at quantile ``q`` of :func:`random_priority_sf`'s T, s: ``own_s`` when ρ = 0 or P(T > own) ≤ 1 − q,
+    inf when ρ ≥ 1, else the t with P(T > t) = 1 − q, by bisection (to :data:`QUANTILE_REL_TOL` of t, from above)."""
+    if rho >= 1.0:
+        return math.inf
+    if rho <= 0.0:
+        return float(own_s)
+    sf = lambda t: random_priority_sf(t, service_s=service_s, own_s=own_s, rho=rho, cv2=cv2)  # noqa: E731
+    if sf(own_s) <= 1.0 - q:
+        return float(own_s)
+    lo, hi = float(own_s), float(own_s) + service_s
+    while sf(hi) > 1.0 - q:
+        lo, hi = hi, hi + 2.0 * (hi - own_s)
+    while hi - lo > QUANTILE_REL_TOL * hi:
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if sf(mid) > 1.0 - q else (lo, mid)
+    return hi
 
 
 def normal_quantile(q: float) -> float:
@@ -294,90 +421,165 @@ def prefill_ttft_at(dep: Deployment, rate: float, *, prompt_tokens, cached_token
 # --- aggregated replica ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AggregatedState:
-    """Steady state of a chunked-prefill replica at one request rate."""
+    """Steady state of a chunked-prefill replica at one request rate (times in s)."""
 
     feasible: bool
-    step_s: float
-    batch: float
+    step_s: float                  # mean step
+    batch: float                   # mean decoding sequences
     prefill_tokens_per_step: float
-    ttft_p95_s: float
+    ttft_p95_s: float              # at the quantile asked (the name keeps the plan's 0.95)
     tpot_p95_s: float
+    busy: float = math.nan         # ρ: share of time the steps carry prompt chunks
+    service_s: float = math.nan    # S: mean chunk-step time a prompt costs the queue
+    own_s: float = math.nan        # a prompt's own chunk steps when it is served alone
+
+
+def prompt_chunks(new_tokens: float, room: float) -> tuple[int, float]:
+    """(full chunk steps, tokens of the last, partial one) of a prompt of ``new_tokens`` computed tokens in steps
+    of ``room`` prompt tokens: ⌊new / room⌋ and new − ⌊new / room⌋·room (0 when room divides it)."""
+    full = int(math.floor(new_tokens / room))
+    return full, float(new_tokens - full * room)
+
+
+def shared_service_s(own_s: float, packed_s: float, rate: float) -> float:
+    """Mean chunk-step time S a prompt costs the queue at ``rate`` prompts/s: its own steps ``own_s`` when the
+    queue is empty behind it, ``packed_s`` (its last, partial step's tokens at a full step's rate) when the next
+    prompt fills that step. A prompt leaves a prompt behind with probability ρ = rate·S (M/G/1: departures see
+    the arrivals' view, which is the time average), so S = (1 − ρ)·own + ρ·packed, solved for S:
+    own / (1 + rate·(own − packed))."""
+    return own_s / (1.0 + rate * (own_s - packed_s))
+
+
+def _aggregated_core(dep: Deployment, rate: float, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens,
+                     max_batch):
+    """The fixed point of :func:`aggregated_state` (its docstring): (batch, ρ, S, own, packed chunk step, mean
+    step, computed tokens) or None when infeasible (the batch outgrows the KV or the chunk, or ρ ≥ 1)."""
+    new = prompt_tokens - min(cached_tokens, prompt_tokens - 1)
+    past = prompt_tokens - new
+    ctx = decode_context(prompt_tokens, reply_tokens)
+    limit = min(max_batch, decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch))
+    steps = reply_tokens - 1
+
+    def step(b, k, before):
+        """A step of b decodes at the mean context and k prompt tokens after ``before`` of the prompt's."""
+        k = np.asarray(k, float)
+        before = np.asarray(before, float)
+        pairs = b * (ctx + 1) + k * (before + k / 2.0 + 0.5)
+        read = b * (ctx + 1) + np.where(k > 0, before, 0.0)
+        return np.asarray(dep.step_time(b + k, pairs, b, read, b + k), float)
+
+    def at(b):
+        room = chunk_tokens - b
+        if room < 1 or b > limit:
+            return None
+        full, rest = prompt_chunks(new, room)
+        t_full = step(b, room, past + room * np.arange(full))
+        t_last = float(step(b, rest, past + full * room)) if rest > 0 else 0.0
+        t_room = float(step(b, room, past + full * room)) if rest > 0 else 0.0
+        own = float(t_full.sum()) + t_last
+        packed = float(t_full.sum()) + rest / room * t_room
+        s = shared_service_s(own, packed, rate)
+        rho = rate * s
+        if rho >= 1.0:
+            return None
+        t_d = float(step(b, 0.0, 0.0))
+        chunk_steps = (1.0 - rho) * (full + (rest > 0)) + rho * new / room   # steps a prompt's chunks take
+        t_mean = 1.0 / (rate * chunk_steps + (1.0 - rho) / t_d)
+        t_c = packed / (new / room)                                            # a full chunk step, on average
+        return rho, s, own, t_c, t_mean
+
+    b = 0.0
+    state = at(b)
+    for _ in range(_FIXED_POINT_STEPS):
+        if state is None:
+            return None
+        b_next = rate * steps * state[-1]
+        state = at(b_next)
+        done = abs(b_next - b) <= 1e-9 * max(b, 1.0)
+        b = b_next
+        if done:
+            break
+    if state is None:
+        return None
+    return (b, *state, new)
 
 
 def aggregated_state(dep: Deployment, rate: float, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens,
                      max_batch, q, cv2: float) -> AggregatedState:
     """The replica's steps, batch, TTFT and TPOT at ``rate`` requests/s (module docstring).
 
-    Steps are of two kinds: with prompt chunks (``t_c``: the B decodes and min(room, new) prompt tokens,
-    room = chunk − B) and without (``t_d``). A prompt is m = new / room chunk steps of work (the next prompt fills
-    the rest of its last step), so the prefill server is busy ρ = λ·m·t_c of the time and a share
-    f = (ρ/t_c) / (ρ/t_c + (1 − ρ)/t_d) of the steps carry chunks; the mean step is t̄ = f·t_c + (1 − f)·t_d and
-    B = λ (o − 1) t̄ (a fixed point, iterated). TTFT at quantile q: the prompt's own ⌈m⌉ steps + the M/G/1 wait
-    (:func:`wait_quantile`, service m·t_c of cv² ``cv2``). TPOT of a request is the mean of its o − 1 steps;
-    requests decoding through a prefill busy period see more chunk steps than the mean, so at quantile q it is
-    t̄ + c·ρ/(1 − ρ)·(t_c − t̄), at most t_c, with c = ``plan_chunk_tpot_factor`` (fitted against the simulator
-    at q = 0.95, scaled by z_q / z_0.95).
+    Steps carry the B decoding sequences and, while prompts wait, up to room = chunk − B prompt tokens. A prompt
+    of ``new`` computed tokens takes ⌊new/room⌋ full chunk steps and a partial one (:func:`prompt_chunks`):
+    ``own`` seconds of steps when served alone (the floor), or its tokens at the full steps' rate when the next
+    prompt fills its last step; the queue's mean service S is the mix of the two
+    (:func:`shared_service_s`), and the steps carry chunks ρ = λ·S of the time. A prompt's chunk steps number
+    (1 − ρ)·⌈new/room⌉ + ρ·new/room, the decode-only ones (of ``t_d``) fill the rest: the mean step is
+    t̄ = 1 / (λ·chunk steps + (1 − ρ)/t_d) and B = λ (o − 1) t̄ (a fixed point, iterated). The j-th chunk's
+    attention runs over the cached tokens and the j − 1 chunks before it.
+
+    TTFT at quantile q: the replica serves its prefilling prompts in slot order (a freed slot goes to the next
+    prompt admitted), which is an order drawn at admission, preemptive at each step: :func:`random_priority_quantile`
+    (service S, own time ``own``, ρ; ``cv2`` widens only the queued work). TPOT of a request is the mean of its
+    o − 1 steps; requests decoding through a prefill busy period see more chunk steps than the mean, so at
+    quantile q it is t̄ + c·ρ/(1 − ρ)·(t_c − t̄), at most t_c (t_c: a full chunk step), with
+    c = ``plan_chunk_tpot_factor`` (fitted against the simulator at q = 0.95, scaled by z_q / z_0.95).
     """
-    new = prompt_tokens - min(cached_tokens, prompt_tokens - 1)
-    past = prompt_tokens - new
-    ctx = decode_context(prompt_tokens, reply_tokens)
-    limit = min(max_batch, decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch))
-    steps = reply_tokens - 1
-    z = normal_quantile(q)
+    core = _aggregated_core(dep, rate, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+                            reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch)
+    if core is None:
+        return AggregatedState(False, math.nan, math.nan, math.nan, math.inf, math.inf)
+    b, rho, s, own, t_c, t_mean, new = core
+    ttft = random_priority_quantile(s, own, rho, q, cv2)
+    return AggregatedState(True, t_mean, b, rate * new * t_mean, ttft, _aggregated_tpot(t_mean, t_c, rho, q),
+                           rho, s, own)
 
-    def step(b, k):
-        mean_past = past + k / 2.0
-        pairs = b * (ctx + 1) + k * (mean_past + 0.5)
-        return float(dep.step_time(b + k, pairs, b, b * (ctx + 1) + (past if k > 0 else 0.0), b + k))
 
-    def at(b):
-        room = chunk_tokens - b
-        if room < 1 or b > limit:
-            return None
-        m = new / room                       # chunk steps' worth of work per prompt (the next fills the last)
-        t_c, t_d = step(b, min(room, new)), step(b, 0.0)
-        rho = rate * m * t_c
-        if rho >= 1.0:
-            return None
-        f = (rho / t_c) / (rho / t_c + (1.0 - rho) / t_d)
-        return m, t_c, t_d, rho, f, f * t_c + (1.0 - f) * t_d
+def _aggregated_tpot(t_mean: float, t_c: float, rho: float, q: float) -> float:
+    """P95 TPOT of :func:`aggregated_state` from its mean step, full chunk step and ρ."""
+    factor = default("plan_chunk_tpot_factor") * normal_quantile(q) / normal_quantile(_FITTED_QUANTILE)
+    return min(t_c, t_mean + factor * rho / (1.0 - rho) * (t_c - t_mean))
 
-    b = 0.0
-    state = at(b)
-    for _ in range(_FIXED_POINT_STEPS):
-        if state is None:
-            return AggregatedState(False, math.nan, b, math.nan, math.inf, math.inf)
-        b_next = rate * steps * state[-1]
-        state = at(b_next)
-        if abs(b_next - b) <= 1e-9 * max(b, 1.0):
-            b = b_next
-            break
-        b = b_next
-    if state is None:
-        return AggregatedState(False, math.nan, b, math.nan, math.inf, math.inf)
-    m, t_c, t_d, rho, f, t_mean = state
-    ttft = math.ceil(m) * t_c + wait_quantile(m * t_c, rho, q, cv2)
-    factor = default("plan_chunk_tpot_factor") * z / normal_quantile(_FITTED_QUANTILE)
-    tpot = min(t_c, t_mean + factor * rho / (1.0 - rho) * (t_c - t_mean))
-    return AggregatedState(True, t_mean, b, rate * new * t_mean, ttft, tpot)
+
+def aggregated_capacity(dep: Deployment, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens,
+                        max_batch) -> float:
+    """Highest request rate (per s) at which a chunked-prefill replica's steady state exists: its prompt queue
+    saturates (ρ → 1) or its batch outgrows the KV or the chunk just above it (:func:`aggregated_state`; to the rate
+    searches' precision, ``tiering_slo_rel_tol`` ÷ 10); 0 when no rate has one (the idle replica's batch does not fit)."""
+    kw = dict(prompt_tokens=prompt_tokens, cached_tokens=cached_tokens, reply_tokens=reply_tokens,
+              chunk_tokens=chunk_tokens, max_batch=max_batch)
+    ok = lambda r: _aggregated_core(dep, r, **kw) is not None  # noqa: E731
+    low = 1e-6
+    if not ok(low):
+        return 0.0
+    high = low
+    while ok(high):
+        high *= 2.0
+    return bisect_boundary(ok, high / 2.0, high, rel_tol=default(_REL_TOL_PARAMETER) / 10, spacing="log")
 
 
 def aggregated_floor(dep: Deployment, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens, max_batch, q):
-    """(P95 TTFT, P95 TPOT) of an idle replica: the zero-load floor."""
-    s = aggregated_state(dep, 1e-9, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
+    """(P95 TTFT, P95 TPOT) of an idle replica (no request but the one measured): the zero-load floor."""
+    s = aggregated_state(dep, 0.0, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                          reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch, q=q, cv2=0.0)
     return s.ttft_p95_s, s.tpot_p95_s
 
 
 def aggregated_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens, reply_tokens, ttft_s, tpot_s,
                     chunk_tokens, max_batch, q, cv2: float) -> Pool | None:
-    """The aggregated pool of TP ``dep.n_gpus`` at both targets, or None when an idle replica misses one."""
+    """The aggregated pool of TP ``dep.n_gpus`` at both targets, or None when an idle replica misses one. A rate
+    meets the TTFT target when P(TTFT > target) ≤ 1 − q (:func:`random_priority_sf`; one evaluation, where the
+    quantile takes a bisection)."""
     kw = dict(prompt_tokens=prompt_tokens, cached_tokens=cached_tokens, reply_tokens=reply_tokens,
-              chunk_tokens=chunk_tokens, max_batch=max_batch, q=q, cv2=cv2)
+              chunk_tokens=chunk_tokens, max_batch=max_batch)
 
     def meets(r):
-        s = aggregated_state(dep, r, **kw)
-        return s.feasible and s.ttft_p95_s <= ttft_s and s.tpot_p95_s <= tpot_s
+        core = _aggregated_core(dep, r, **kw)
+        if core is None:
+            return False
+        b, rho, s, own, t_c, t_mean, new = core
+        if own > ttft_s or _aggregated_tpot(t_mean, t_c, rho, q) > tpot_s:
+            return False
+        return random_priority_sf(ttft_s, service_s=s, own_s=own, rho=rho, cv2=cv2) <= 1.0 - q
 
     low = 1e-6
     if not meets(low):
@@ -386,7 +588,7 @@ def aggregated_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tok
     while meets(high):
         high *= 2.0
     rate = bisect_boundary(meets, high / 2.0, high, rel_tol=default(_REL_TOL_PARAMETER) / 10, spacing="log")
-    s = aggregated_state(dep, rate, **kw)
+    s = aggregated_state(dep, rate, **kw, q=q, cv2=cv2)
     return _pool("aggregated", dep, demand, rate, s.ttft_p95_s, s.tpot_p95_s, s.batch)
 
 
@@ -431,8 +633,8 @@ def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, c
                  cv2: float, prefill_cv2: float, mode: str = "auto") -> Serving:
     """Size both ways of serving ``demand`` requests/s on the TP options ``deps`` and choose one.
 
-    ``cv2`` and ``prefill_cv2``: squared coefficients of variation of prompt service on an aggregated and on a
-    prefill replica (:func:`wait_quantile`). Aggregated replicas are sized on the options without attention data
+    ``cv2`` and ``prefill_cv2``: squared coefficients of variation of a prompt's work on an aggregated replica
+    (:func:`random_priority_sf`) and on a prefill one (:func:`wait_quantile`). Aggregated replicas are sized on the options without attention data
     parallelism; the prefill and decode pools on all of them. ``mode``: ``"auto"`` (the one with fewer GPUs; ties: aggregated),
     ``"aggregated"`` or ``"disaggregated"``.
 

@@ -132,6 +132,8 @@ MODULES: dict[str, list[str]] = {
     "model/workload/persona.py": ["tests/workload/test_persona_mutants.py"],
     "model/tiering/sweeps.py": ["tests/tiering/test_tiering_sweeps.py", "tests/tiering/test_tiering_sweeps_mutants.py"],
     "model/search/tier_search.py": ["tests/search/test_tier_search_mutants.py"],
+    # model/plan/serving.py: its hand-worked cases and the fast tests of its TTFT tail (the simulator's check is slow)
+    "model/plan/serving.py": ["tests/plan/test_serving_mutants.py", "tests/plan/test_serving_tail.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
