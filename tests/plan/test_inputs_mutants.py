@@ -33,7 +33,7 @@ DEFAULTS = {
     "character_persona_tokens": 1000,      # workload.csv chat_character_persona_tokens (case study §7)
     "characters": 5_000_000,               # workload.csv chat_characters (case study §1)
     "zipf_exponent": 1.0723,               # workload.csv chat_zipf_exponent (solved from case study §7)
-    "chunked_service_cv2": 0.5,            # plan.csv plan_service_cv2
+    "chunked_service_cv2": 0.0,            # plan.csv plan_service_cv2 (identical prompts: deterministic work)
     "prefill_service_cv2": 0.0,            # plan.csv plan_prefill_service_cv2
     "peak_to_mean": 1.0,                   # plan.csv plan_peak_to_mean
     "spare_fraction": 0.1,                 # plan.csv plan_spare_fraction (case study §10)
