@@ -116,6 +116,7 @@ MODULES: dict[str, list[str]] = {
     "model/serving/calibration.py": ["tests/serving/test_calibration.py",
                                      "tests/serving/test_calibration_mutants.py"],
     "model/plan/compose.py": ["tests/plan/test_compose_mutants.py"],
+    "model/kv/sizing.py": ["tests/kv/test_kv_sizing.py", "tests/kv/test_kv_sizing_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
