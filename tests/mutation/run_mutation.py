@@ -118,6 +118,7 @@ MODULES: dict[str, list[str]] = {
     "model/plan/compose.py": ["tests/plan/test_compose_mutants.py"],
     "model/kv/sizing.py": ["tests/kv/test_kv_sizing.py", "tests/kv/test_kv_sizing_mutants.py"],
     "model/workload/popularity.py": ["tests/workload/test_popularity_mutants.py"],
+    "model/workload/grouping.py": ["tests/workload/test_grouping.py", "tests/workload/test_grouping_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
