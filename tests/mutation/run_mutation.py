@@ -119,6 +119,7 @@ MODULES: dict[str, list[str]] = {
     "model/kv/sizing.py": ["tests/kv/test_kv_sizing.py", "tests/kv/test_kv_sizing_mutants.py"],
     "model/workload/popularity.py": ["tests/workload/test_popularity_mutants.py"],
     "model/workload/grouping.py": ["tests/workload/test_grouping.py", "tests/workload/test_grouping_mutants.py"],
+    "model/tiering/reuse.py": ["tests/tiering/test_tiering_reuse.py", "tests/tiering/test_reuse_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
