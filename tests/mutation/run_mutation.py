@@ -120,6 +120,7 @@ MODULES: dict[str, list[str]] = {
     "model/workload/popularity.py": ["tests/workload/test_popularity_mutants.py"],
     "model/workload/grouping.py": ["tests/workload/test_grouping.py", "tests/workload/test_grouping_mutants.py"],
     "model/tiering/reuse.py": ["tests/tiering/test_tiering_reuse.py", "tests/tiering/test_reuse_mutants.py"],
+    "model/serving/rate_bounds.py": ["tests/serving/test_rate_bounds.py", "tests/serving/test_rate_bounds_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
