@@ -121,6 +121,8 @@ MODULES: dict[str, list[str]] = {
     "model/workload/grouping.py": ["tests/workload/test_grouping.py", "tests/workload/test_grouping_mutants.py"],
     "model/tiering/reuse.py": ["tests/tiering/test_tiering_reuse.py", "tests/tiering/test_reuse_mutants.py"],
     "model/serving/rate_bounds.py": ["tests/serving/test_rate_bounds.py", "tests/serving/test_rate_bounds_mutants.py"],
+    "model/serving/load_sweep.py": ["tests/serving/test_serving_readings.py",
+                                    "tests/serving/test_load_sweep_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
