@@ -134,6 +134,14 @@ MODULES: dict[str, list[str]] = {
     "model/search/tier_search.py": ["tests/search/test_tier_search_mutants.py"],
     # model/plan/serving.py: its hand-worked cases and the fast tests of its TTFT tail (the simulator's check is slow)
     "model/plan/serving.py": ["tests/plan/test_serving_mutants.py", "tests/plan/test_serving_tail.py"],
+    "model/kv/sizing.py": ["tests/kv/test_kv_sizing.py", "tests/kv/test_kv_sizing_mutants.py"],
+    "model/workload/popularity.py": ["tests/workload/test_popularity_mutants.py"],
+    "model/workload/grouping.py": ["tests/workload/test_grouping.py", "tests/workload/test_grouping_mutants.py"],
+    "model/tiering/reuse.py": ["tests/tiering/test_tiering_reuse.py", "tests/tiering/test_reuse_mutants.py"],
+    "model/serving/rate_bounds.py": ["tests/serving/test_rate_bounds.py", "tests/serving/test_rate_bounds_mutants.py"],
+    "model/serving/load_sweep.py": ["tests/serving/test_serving_readings.py",
+                                    "tests/serving/test_load_sweep_mutants.py"],
+    "model/workload/requests.py": ["tests/workload/test_requests_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
