@@ -123,6 +123,7 @@ MODULES: dict[str, list[str]] = {
     "model/serving/rate_bounds.py": ["tests/serving/test_rate_bounds.py", "tests/serving/test_rate_bounds_mutants.py"],
     "model/serving/load_sweep.py": ["tests/serving/test_serving_readings.py",
                                     "tests/serving/test_load_sweep_mutants.py"],
+    "model/parallel.py": ["tests/test_parallel_mutants.py"],
     "model/workload/requests.py": ["tests/workload/test_requests_mutants.py"],
 }
 
