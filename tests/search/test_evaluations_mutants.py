@@ -300,3 +300,22 @@ def test_progress_bar_shown_only_when_asked(monkeypatch):
     assert seen[-1] == {"total": 2, "desc": "grid", "disable": True, "leave": False}
     Sweep(Bare(), executor="serial", progress=True).run([{"x": 1}])
     assert seen[-1] == {"total": 1, "desc": "configurations", "disable": False, "leave": False}
+
+
+def test_partial_writes_are_completed(tmp_path, monkeypatch):
+    """os.write may write fewer bytes than asked: the rest of the line follows."""
+    real = os.write
+    monkeypatch.setattr(ev.os, "write", lambda fd, data: real(fd, bytes(data[:5])))
+    path = tmp_path / "r.jsonl"
+    ResultsFile(path).append([{"key": "abcdefghij", "result": {"v": 12345}}])
+    assert path.read_text() == '{"key":"abcdefghij","result":{"v":12345}}\n'
+
+
+def test_dask_address_and_default_progress(monkeypatch):
+    s = Sweep(Bare(), executor="dask", address="tcp://127.0.0.1:1")    # nothing connects before a run
+    assert s.address == "tcp://127.0.0.1:1" and s._runner.address == "tcp://127.0.0.1:1"
+    monkeypatch.setattr(ev, "interactive", lambda: True)
+    assert Sweep(Bare(), executor="serial").progress is True
+    assert Sweep(Bare(), executor="serial", progress=False).progress is False
+    monkeypatch.setattr(ev, "interactive", lambda: False)
+    assert Sweep(Bare(), executor="serial").progress is False
