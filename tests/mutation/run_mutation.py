@@ -149,6 +149,7 @@ MODULES: dict[str, list[str]] = {
                                     "tests/serving/test_load_sweep_mutants.py"],
     "model/workload/requests.py": ["tests/workload/test_requests_mutants.py"],
     "model/search/evaluations.py": ["tests/search/test_evaluations_mutants.py"],
+    "model/tiering/simulate.py": ["tests/tiering/test_tiering_simulate_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
