@@ -150,6 +150,7 @@ MODULES: dict[str, list[str]] = {
     "model/workload/requests.py": ["tests/workload/test_requests_mutants.py"],
     "model/search/evaluations.py": ["tests/search/test_evaluations_mutants.py"],
     "model/tiering/simulate.py": ["tests/tiering/test_tiering_simulate_mutants.py"],
+    "model/workload/public_traces.py": ["tests/workload/test_public_traces_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}

@@ -16,6 +16,7 @@ token; 50 prompt + 12 output tokens; cost 6 × 1.5 + 10 blocks × 1e-4 GB × $1 
 import dataclasses
 import importlib
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -159,8 +160,19 @@ def test_zero_span():
     """No prefill time and nothing to load: the one request is done when it arrives."""
     t = Trace(name="one", arrival_s=np.array([5.0]), input_tokens=np.array([10]), output_tokens=np.array([3]),
               block_offsets=np.array([0, 1]), block_ids=np.array([7], dtype=np.int64), block_tokens=10)
-    r = sim.simulate(t, config(s_token=0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                         # no 0 / 0 is ever computed
+        r = sim.simulate(t, config(s_token=0.0))
     assert r.throughput_requests_per_s == math.inf and r.throughput_tokens_per_s == math.inf
     assert math.isnan(r.gpu_busy_fraction)
     assert r.usd_per_million_tokens == 0.0
     assert r.ttft_p50_s == 0.0 and r.ttft_mean_s == 0.0
+
+
+def test_span_under_a_second():
+    """One request of 10 tokens prefilled at 50 ms a token: done 0.5 s after it arrives."""
+    t = Trace(name="one", arrival_s=np.array([5.0]), input_tokens=np.array([10]), output_tokens=np.array([3]),
+              block_offsets=np.array([0, 1]), block_ids=np.array([7], dtype=np.int64), block_tokens=10)
+    r = sim.simulate(t, config(s_token=0.05))
+    assert_allclose([r.throughput_requests_per_s, r.throughput_tokens_per_s, r.gpu_busy_fraction],
+                    [1 / 0.5, 13 / 0.5, 0.5 / (3 * 0.5)], rtol=1e-12)
