@@ -151,6 +151,7 @@ MODULES: dict[str, list[str]] = {
     "model/search/evaluations.py": ["tests/search/test_evaluations_mutants.py"],
     "model/tiering/simulate.py": ["tests/tiering/test_tiering_simulate_mutants.py"],
     "model/workload/public_traces.py": ["tests/workload/test_public_traces_mutants.py"],
+    "model/search/chapter_runs.py": ["tests/search/test_chapter_runs_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
