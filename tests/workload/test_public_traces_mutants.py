@@ -2,9 +2,11 @@
 s, block counts at 512 and at a chosen block size, sessions), every refusal naming the file, the line and the field;
 the default traces' paths and checksums (on a stand-in file); the Azure CSV's arrivals, lengths and one id per
 block; the JSONL writer, whole or not at all."""
+import builtins
+import codecs
 import hashlib
 import json
-import math
+import warnings
 
 import numpy as np
 import pytest
@@ -161,9 +163,10 @@ def test_load_azure_by_hand(tmp_path, monkeypatch):
     assert_array_equal(t.block_ids, np.arange(6))
     small = load_azure_trace(path, block_tokens=1000)
     assert_array_equal(small.block_offsets, [0, 1, 2, 4])
-    with pytest.raises(ParameterError) as err:
+    with warnings.catch_warnings(), pytest.raises(ParameterError) as err:
+        warnings.simplefilter("error")                  # refused before any division by 0 blocks
         load_azure_trace(path, block_tokens=0)
-    assert "block_tokens" in str(err.value) and "[1, inf]" in str(err.value)
+    assert str(err.value) == "block_tokens=0 is not allowed: block_tokens must be an integer in [1, inf]"
     monkeypatch.setattr(pt, "AZURE_CONVERSATION", path)
     monkeypatch.setattr(pt, "AZURE_CONVERSATION_SHA256", digest)
     assert load_azure_trace().name == "azure-conversation"
@@ -183,6 +186,7 @@ def test_azure_missing_column(tmp_path, col):
 
 
 @pytest.mark.parametrize("row", ["not a time,5,1", "2023-11-16 18:15:48,x,1", "2023-11-16 18:15:48,5,",
+                                 "2023-11-16 18:15:48,5,x",
                                  "2023-11-16 18:15:48,0,1", "2023-11-16 18:15:48,5,-1"])
 def test_azure_malformed_record_names_its_line(tmp_path, row):
     path = tmp_path / "az.csv"
@@ -203,6 +207,21 @@ def test_azure_accepts_equal_times_and_refuses_a_step_back(tmp_path):
     with pytest.raises(TraceFormatError) as err:
         load_azure_trace(path)
     assert str(err.value) == f"{path}:5: TIMESTAMP earlier than the previous record's"
+    # a tie first, then the step back: the line named is the step back's (line 6), not the tie's
+    _write(path, AZURE + "2023-11-16 18:15:50.6805900,1,1\n" + "2023-11-16 18:15:49,1,1\n")
+    with pytest.raises(TraceFormatError) as err:
+        load_azure_trace(path)
+    assert str(err.value) == f"{path}:6: TIMESTAMP earlier than the previous record's"
+
+
+def test_azure_lengths_written_as_decimals_are_integers(tmp_path):
+    path = tmp_path / "az.csv"
+    _write(path, "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,600.0,7.0\n")
+    t = load_azure_trace(path)
+    assert t.input_tokens.dtype == np.int64 and t.output_tokens.dtype == np.int64
+    assert t.block_offsets.dtype == np.int64 and t.block_ids.dtype == np.int64
+    assert_array_equal(t.block_offsets, [0, 2])
+    assert (int(t.input_tokens[0]), int(t.output_tokens[0])) == (600, 7)
 
 
 def hand_trace(session=None):
@@ -256,3 +275,25 @@ def test_write_jsonl_failure_leaves_the_old_file(tmp_path):
         write_jsonl(interrupted(), path)
     assert path.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def _spy_open(monkeypatch):
+    seen = []
+
+    def spy(file, mode="r", **kw):
+        seen.append((mode, kw))
+        return builtins.open(file, mode, **kw)
+
+    monkeypatch.setattr(pt, "open", spy, raising=False)
+    return seen
+
+
+def test_files_are_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    """Read and written as UTF-8 with "\n" line ends, not in the locale's encoding and line ends."""
+    seen = _spy_open(monkeypatch)
+    path = tmp_path / "t.jsonl"
+    write_jsonl(hand_trace(), path)
+    load_mooncake_trace(path, block_tokens=4)
+    (w_mode, w_kw), (r_mode, r_kw) = seen
+    assert w_mode == "w" and codecs.lookup(w_kw["encoding"]).name == "utf-8" and w_kw["newline"] == "\n"
+    assert r_mode == "r" and codecs.lookup(r_kw["encoding"]).name == "utf-8"
