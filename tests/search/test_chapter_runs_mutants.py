@@ -72,6 +72,27 @@ def test_unpriced_gpu_names_the_chapters_price_parameter():
     cr.check_kareto(**dict(GOOD, gpu="mi300x-192gb", model_name="llama-3.1-8b", n_gpus=1, gpu_usd_per_hour=2.0))
 
 
+def test_no_on_demand_row_names_the_chapters_price_parameter(monkeypatch):
+    """H100 rows on AWS, none on demand: the chapter's user cannot pick a pricing, so gpu_usd_per_hour is named."""
+    import model.economics.prices as prices
+    table = prices.gpu_prices().copy()
+    table.loc[(table["gpu"] == "h100-80gb") & (table["provider"] == "aws"), "pricing"] = "spot"
+    monkeypatch.setattr(prices, "gpu_prices", lambda: table)
+    err = refusal()
+    assert str(err) == ("gpu_usd_per_hour=None is not allowed: gpu_usd_per_hour must be set: "
+                        "data/prices/gpu_prices.csv has no aws/on-demand row of h100-80gb")
+
+
+def test_setup_of_the_grids_is_the_chapters(monkeypatch):
+    """Llama 3.1 8B on 2 × A100 80GB at a 3 s target: not ServingSetup's defaults."""
+    seen = []
+    monkeypatch.setattr(cr, "search_space", lambda setup, **kw: seen.append(setup))
+    cr.check_kareto(**dict(GOOD, model_name="llama-3.1-8b", gpu="a100-80gb", n_gpus=2, slo_ttft_p95_s=3.0))
+    setup = seen[0]
+    assert (setup.model, setup.gpu, setup.n_gpus, setup.slo_ttft_p95_s) == ("llama-3.1-8b", "a100-80gb", 2, 3.0)
+    assert setup.price.gpu == "a100-80gb" and setup.price.provider == "aws"
+
+
 def test_first_bad_parameter_in_the_chapters_order():
     order = [("model_name", "x"), ("gpu", "x"), ("n_gpus", 0), ("slo_ttft_p95_s", 0.0), ("gpu_usd_per_hour", -1.0),
              ("chat_concurrent_sessions", 0), ("chat_seed", -1), ("threshold", -1.0), ("beam", 0),
@@ -206,9 +227,10 @@ def test_run_trace(tmp_path, monkeypatch):
     assert len(lines) == 6
     # a second run on the same folder reads the grid back (the folder exists already)
     g = Linear()
-    again = cr.run_trace(g, space, {"d": 0, "s": 0}, name="toy", output_dir=str(out_dir), objectives=OBJ)
+    again = cr.run_trace(g, space, {"d": 0, "s": 0}, name="toy", output_dir=str(out_dir), objectives=OBJ,
+                         address="tcp://127.0.0.1:1")           # kept for a Dask grid; unused by a serial one
     assert again["exhaustive"].equals(ex)
-    assert sweeps[2] == dict(executor="serial", workers=1, address=None,
+    assert sweeps[2] == dict(executor="serial", workers=1, address="tcp://127.0.0.1:1",
                              results=out_dir / "kareto_sweep_linear-v1.jsonl")
     assert searches[1][2] == {"threshold": None, "beam": None}
     assert again["baseline"] == {"cost": 1.0, "rps": 10.0}
