@@ -148,6 +148,7 @@ MODULES: dict[str, list[str]] = {
     "model/serving/load_sweep.py": ["tests/serving/test_serving_readings.py",
                                     "tests/serving/test_load_sweep_mutants.py"],
     "model/workload/requests.py": ["tests/workload/test_requests_mutants.py"],
+    "model/scenarios.py": ["tests/test_scenarios.py", "tests/test_scenarios_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
