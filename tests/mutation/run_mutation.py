@@ -149,6 +149,7 @@ MODULES: dict[str, list[str]] = {
                                     "tests/serving/test_load_sweep_mutants.py"],
     "model/workload/requests.py": ["tests/workload/test_requests_mutants.py"],
     "model/scenarios.py": ["tests/test_scenarios.py", "tests/test_scenarios_mutants.py"],
+    "model/tiering/chat_fleet.py": ["tests/tiering/test_chat_fleet_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
