@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose
 import model.tiering.chat_fleet as cf
 from model.checks import ParameterError
 from model.tiering.chat_fleet import chat_fleet_tables, check_chat_fleet, fleet_nodes, scale_check_table
+from model.workload.chat import CharacterChatParams
 
 ROUTES = "round-robin, session, prefix, global"
 GROUPS = ["shared_persona", "persona_popular", "persona_tail", "history"]
@@ -58,6 +59,11 @@ CFG = SimpleNamespace(capacities=(100.0, 400.0, 1000.0), block_bytes=2e6,
                       engine=SimpleNamespace(gpu_usd_per_hour=2.0))
 
 
+def _gpus(summary, params, cfg, key):
+    assert isinstance(params, CharacterChatParams) and cfg is CFG
+    return summary[key]
+
+
 class Stand:
     """Records every call of the stand-ins."""
 
@@ -67,13 +73,14 @@ class Stand:
         CFG.with_capacities = lambda **caps: caps
         monkeypatch.setattr(cf, "default_config", lambda **kw: self.configs.append(kw) or CFG)
         monkeypatch.setattr(cf, "simulate_chat_fleets", self.simulate)
-        monkeypatch.setattr(cf, "prefill_gpus_saved", lambda s, params, cfg: (cfg is CFG) * s["gpus_saved"])
-        monkeypatch.setattr(cf, "prefill_gpus", lambda s, params, cfg: (cfg is CFG) * s["gpus"])
+        monkeypatch.setattr(cf, "prefill_gpus_saved", lambda s, params, cfg: _gpus(s, params, cfg, "gpus_saved"))
+        monkeypatch.setattr(cf, "prefill_gpus", lambda s, params, cfg: _gpus(s, params, cfg, "gpus"))
         monkeypatch.setattr(cf, "capacity_for_hit_share", lambda t, share: self.sized.append(share) or t.need)
         monkeypatch.setattr(cf, "ideal_hit_ratio", lambda t: t.ideal)
         monkeypatch.setattr(cf, "replay", lambda t, cfg: self.replayed.append(cfg) or SimpleNamespace(
             served_tier=t.served))
-        monkeypatch.setattr(cf, "storage_cost_per_hour", lambda cfg: {"hbm": 0.0, "dram": 1.5, "ssd": 0.5})
+        monkeypatch.setattr(cf, "storage_cost_per_hour", lambda cfg: {"hbm": 0.0, "dram": 1.5, "ssd": 0.5}
+                            if cfg is CFG else None)
         monkeypatch.setattr(cf, "hours_per_month", lambda: 700.0)
 
     def simulate(self, params, cfg, n_nodes, routes, **kw):
@@ -204,25 +211,30 @@ def test_the_l8_and_check_tables(tables):
     assert c["covered"].tolist() == [True, True]
 
 
-@pytest.mark.parametrize("low, high, covered", [(0.1 + 5e-13, 0.3, True), (0.0, 0.1 - 5e-13, True),
-                                                (0.1 + 2e-12, 0.3, False), (0.0, 0.1 - 2e-12, False)])
-def test_a_full_value_on_the_interval_s_edge_is_covered(monkeypatch, low, high, covered):
-    """Within 1e-12 of an end of the sampled interval, the full fleet's 0.1 counts as covered."""
-    full = Result({"hit_ratio": 0.1})
+@pytest.mark.parametrize("full, low, high, covered", [
+    (0.1, 0.1 + 5e-13, 0.3, True), (0.1, 0.0, 0.1 - 5e-13, True), (0.1, 0.1 + 2e-12, 0.3, False),
+    (0.1, 0.0, 0.1 - 2e-12, False), (1.0 - 1e-12, 1.0, 1.0, True), (1e-12, 0.0, 0.0, True)])
+def test_a_full_value_on_the_interval_s_edge_is_covered(monkeypatch, full, low, high, covered):
+    """Within 1e-12 of an end of the sampled interval (the ends included), the full fleet's value counts as
+    covered."""
+    full = Result({"hit_ratio": full})
     sampled = Result({"hit_ratio": 0.2, "hit_ratio_low": low, "hit_ratio_high": high, "simulated_nodes": 2})
     t = cf._check_table({5: (None, 3, 1, {"session": sampled}, {"session": full}),
                          6: (None, 3, 1, {"session": sampled}, None)}, ["session"])
     assert t["covered"].tolist() == [covered] and t["sessions"].tolist() == [5]
-    assert cf._check_table({6: (None, 3, 1, {}, None)}, ["session"]).empty
+    empty = cf._check_table({6: (None, 3, 1, {}, None)}, ["session"])
+    assert empty.empty and list(empty.columns) == ["sessions", "route", "units", "full", "sampled", "low", "high",
+                                                   "diff_points", "covered"]
 
 
 def test_scale_check_table(monkeypatch):
     """Each route simulated alone, in full and sampled (pools only under global); covered without slack."""
     calls, configs = [], []
-    summaries = {True: {"hit_ratio": 0.5, "hit_ratio_low": 0.4, "hit_ratio_high": 0.5, "simulated_units": 3},
+    summaries = {True: {"hit_ratio": 0.5, "hit_ratio_low": 0.5, "hit_ratio_high": 0.5, "simulated_units": 3},
                  False: {"hit_ratio": 0.5, "simulated_units": 9}}
 
     def simulate(params, cfg, n, routes, **kw):
+        assert cfg is CFG
         calls.append((params.concurrent_sessions, n, list(routes), kw))
         s = dict(summaries["sample_nodes" in kw])
         if routes == ["session"] and "sample_nodes" in kw:
@@ -232,17 +244,17 @@ def test_scale_check_table(monkeypatch):
     monkeypatch.setattr(cf, "default_config", lambda **kw: configs.append(kw) or CFG)
     monkeypatch.setattr(cf, "simulate_chat_fleets", simulate)
     out = scale_check_table(sessions=12, sessions_per_node=2, sample_nodes=2, pool_nodes=3, prefix_blocks=2,
-                            routes=["global", "session"], model="m", gpu="g", seed=5, workers=1, scheduler=None)
+                            routes=["global", "session"], model="m", gpu="g", seed=5, scheduler="tcp://x")
     assert configs == [{"model": "m", "gpu": "g", "n_instances": 1}]
-    common = {"seed": 5, "workers": 1, "scheduler": None, "prefix_blocks": 2}
+    common = {"seed": 5, "workers": 1, "scheduler": "tcp://x", "prefix_blocks": 2}
     assert calls == [(12, 6, ["global"], common), (12, 6, ["global"], {"sample_nodes": 2, "pool_nodes": 3, **common}),
                      (12, 6, ["session"], common),
                      (12, 6, ["session"], {"sample_nodes": 2, "pool_nodes": None, **common})]
     assert out["check"].to_dict("records") == [
         {"sessions": 12, "nodes": 6, "route": "global", "full_hit_ratio": 0.5, "sampled_hit_ratio": 0.5,
-         "sampled_low": 0.4, "sampled_high": 0.5, "covered": True, "sampled_units": 3},
+         "sampled_low": 0.5, "sampled_high": 0.5, "covered": True, "sampled_units": 3},
         {"sessions": 12, "nodes": 6, "route": "session", "full_hit_ratio": 0.5, "sampled_hit_ratio": 0.5,
-         "sampled_low": 0.4, "sampled_high": 0.5 - 1e-13, "covered": False, "sampled_units": 3}]
+         "sampled_low": 0.5, "sampled_high": 0.5 - 1e-13, "covered": False, "sampled_units": 3}]
     with pytest.raises(ParameterError) as e:
         scale_check_table(sessions=12, sessions_per_node=2, sample_nodes=2, pool_nodes=3, prefix_blocks=2,
                           routes=["session", "random"], model="m", gpu="g", seed=5)
@@ -281,12 +293,37 @@ def test_good_parameters_pass():
     ("l8_history_tokens", 3_000_000, 3_000_000,
      "small enough for a prompt of fewer than 4096 blocks of 512 tokens"),
     ("l8_memory_tokens", -1, -1, "an integer in [0, inf]"),
+    # 2,000 persona + 2,000,000 history + 200,000 memory + 50 tokens: 4,301 blocks of 512 (4,096 or more); the
+    # history alone 3,911
+    ("l8_history_tokens", 2_000_000, 2_000_000, "small enough for a prompt of fewer than 4096 blocks of 512 tokens"),
 ])
 def test_each_parameter_refused_under_its_name(name, value, shown, allowed):
+    args = {**GOOD, name: value}
+    if value == 2_000_000:
+        assert check_chat_fleet(**args) is None
+        args["l8_memory_tokens"] = 200_000
     with pytest.raises(ParameterError) as e:
-        check_chat_fleet(**{**GOOD, name: value})
+        check_chat_fleet(**args)
     assert e.value.name == name and "\n" not in str(e.value)
     assert str(e.value).startswith(f"{name}={shown!r} is not allowed: {name} must be ")
     if allowed is not None:
         assert str(e.value).endswith(f"must be {allowed}")
     assert e.value.__cause__ is None
+
+
+def test_no_trace_kept_and_the_default_workers(monkeypatch):
+    """Routes that kept no trace leave the need, persona and analysed tables empty (the analysed one with its
+    columns); without workers or scheduler, one local process."""
+    stand = Stand(monkeypatch, {})
+    args = {k: v for k, v in ARGS.items() if k not in ("workers", "scheduler")}
+    t = chat_fleet_tables(**{**args, "sessions_scales": [10], "full_scales": []})
+    assert t["need"].empty and t["persona"].empty and t["analysed"].empty
+    assert list(t["analysed"].columns) == ["sessions", "route", "truncated"]
+    assert {(c[5]["workers"], c[5]["scheduler"]) for c in stand.calls} == {(1, None)}
+
+
+def test_both_layout_figures_bad_names_the_memory_first():
+    """A history under a turn (10 < 50 tokens) and a negative memory: the memory is checked first."""
+    with pytest.raises(ParameterError, match=r"^l8_memory_tokens=-1 is not allowed: l8_memory_tokens must be an "
+                                             r"integer in \[0, inf\]$"):
+        check_chat_fleet(**{**GOOD, "l8_history_tokens": 10, "l8_memory_tokens": -1})
