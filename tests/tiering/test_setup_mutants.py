@@ -135,3 +135,19 @@ def test_a_capacity_grid():
     with pytest.raises(ParameterError) as e:
         check_capacity_grid("dram_gb", [0, 1, -1])
     assert str(e.value) == "dram_gb[2]=-1 is not allowed: dram_gb[2] must be a finite number in [0, inf]"
+
+
+def test_an_aws_row_of_another_pricing_asks_for_a_price(monkeypatch):
+    """H100 priced by AWS only as spot: the pricing is not the user's to choose either, so the refusal asks for a
+    price of one's own under the caller's name."""
+    import pandas as pd
+
+    import model.economics.prices as prices
+
+    monkeypatch.setattr(prices, "gpu_prices", lambda: pd.DataFrame(
+        [("h100-80gb", "aws", "spot", 2.0, "2026-01-01", "s")],
+        columns=["gpu", "provider", "pricing", "usd_per_gpu_hour", "date", "source"]))
+    with pytest.raises(ParameterError) as e:
+        check_setup("llama-3.1-8b", "h100-80gb", 1, 1, names=NAMES)
+    assert str(e.value) == ("--gpu-usd-per-hour=None is not allowed: --gpu-usd-per-hour must be set: "
+                            "data/prices/gpu_prices.csv has no aws/on-demand row of h100-80gb")
