@@ -35,9 +35,10 @@ Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ
 
 The tails were checked against the discrete-event simulators (``python -m model.plan --simulate`` does it for a
 plan, the disaggregated pools together with their KV transfer): the decode replica's P95 TPOT within about 3%, the
-aggregated replica's P95 TTFT within 7% from 25% to 90% of its capacity on Llama 2 70B (A100 80GB, TP 4 and 8,
-2,000 + 100 tokens; ``benchmarks/check_aggregated_ttft.py`` writes the comparison, other models and prompts
-included, to ``data/plan/aggregated_ttft_check.csv``) and its P95 TPOT within about 20%, the prefill replicas' P95
+aggregated replica's P95 TTFT within 5.1% at 25% and 50% of its capacity on Llama 2 70B (A100 80GB, TP 4 and 8,
+2,000 + 100 tokens) but below the simulated one by 8–18% at 75% and 16–28% at 90%
+(``benchmarks/check_aggregated_ttft.py`` writes the comparison, other models and prompts included, to
+``data/plan/aggregated_ttft_check.csv``) and its P95 TPOT within about 20%, the prefill replicas' P95
 TTFT equal at a light load and conservative above it (each replica is queued apart, where the simulator sends a
 prompt to the least-loaded replica and packs waiting prompts into one step).
 
