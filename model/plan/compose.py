@@ -34,9 +34,9 @@ ASSUMPTIONS = (
     "Step times are the study's roofline fitted on measured vLLM/TensorRT-LLM steps (model.serving.step_time); "
     "the validation chapter gives its error.",
     "Latency quantiles come from closed forms: on a prefill replica a FIFO prompt queue with the M/D/1 "
-    "waiting-time tail; on a chunked-prefill replica a queue that serves its waiting prompts in slot order (an "
-    "order drawn at admission, preemptive at each step: a prompt waits out the busy period of the prompts that "
-    "overtake it); and the decode steps' mean and spread; --simulate runs an aggregated replica, and the prefill "
+    "waiting-time tail; on a chunked-prefill replica a queue that serves its prompts first come, first served (a "
+    "prompt waits for the work ahead of it, Erlang's exact M/D/1 waiting time, then takes its own chunk steps); "
+    "and the decode steps' mean and spread; --simulate runs an aggregated replica, and the prefill "
     "and decode replicas together with their KV transfer, through the simulators at the plan's rate.",
     "Aggregated replicas run chunked prefill (chunk_tokens per step shared by the decode batch and one prompt's "
     "chunk); disaggregated prefill replicas run one prompt at a time and hand its KV to a decode replica over "

@@ -7,9 +7,9 @@ Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ
 - **Queueing.** A prefill replica's prompt server is a single FIFO queue of utilisation ρ and service s; its
   waiting time at quantile q is taken from the exponential tail of the M/G/1 wait, P(W > t) = ρ·exp(−t / m) with
   m = s (1 + cv²) / (2 (1 − ρ)) (:func:`wait_quantile`; cv² = ``plan_prefill_service_cv2`` = 0, the prompts being
-  alike). A chunked-prefill replica serves its waiting prompts in slot order, an order drawn at admission and
-  preemptive at each step: its TTFT is a prompt's busy period behind the prompts that overtake it
-  (:func:`random_priority_sf`, :func:`busy_period_cdf`).
+  alike). A chunked-prefill replica serves its prefilling prompts first come, first served (a FIFO queue): a
+  prompt waits for the work ahead of it, the exact M/D/1 waiting time at cv² = 0 (Erlang's distribution, evaluated
+  as a sum of positive terms: :func:`md1_wait_cdf`, :func:`md1_wait_quantile`), then takes its own chunk steps.
 - **Prefill pool.** One prompt at a time per attention group (a tensor-parallel replica has one; an expert-parallel
   replica with attention data parallelism one per GPU, r = ``Deployment.attention_ranks``): a step of r prompts
   lasts s = prefill of r × (p − c after c cached) tokens, and the replica carries λ = ρ·r / s. The KV transfer
@@ -28,16 +28,17 @@ Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ
 - **Aggregated replica (chunked prefill).** Each step carries the B decoding sequences and prompt chunks, at
   most ``chunk_tokens`` tokens in all; steps with chunks and without alternate, B = λ (o − 1) t̄ (a fixed point;
   :func:`aggregated_state` gives the forms). A prompt costs its own chunk steps, the last one partial unless the next
-  prompt fills it (:func:`shared_service_s`). P95 TTFT = the quantile of the prompt's time in a queue served in an
-  order drawn at admission (:func:`random_priority_quantile`); P95 TPOT = the mean step + a term for the requests
+  prompt fills it (:func:`shared_service_s`). P95 TTFT = the prompt's own chunk steps + the P95 wait of an M/D/1
+  FIFO queue of service S (:func:`aggregated_wait_quantile`); P95 TPOT = the mean step + a term for the requests
   that decode through a prefill busy period (``plan_chunk_tpot_factor``, fitted against the simulator). The
   replica runs at the highest λ that meets both targets (:func:`model.rate_search.bisect_boundary`).
 
 The tails were checked against the discrete-event simulators (``python -m model.plan --simulate`` does it for a
 plan, the disaggregated pools together with their KV transfer): the decode replica's P95 TPOT within about 3%, the
-aggregated replica's P95 TTFT within 7% from 25% to 90% of its capacity on Llama 2 70B (A100 80GB, TP 4 and 8,
-2,000 + 100 tokens; ``benchmarks/check_aggregated_ttft.py`` writes the comparison, other models and prompts
-included, to ``data/plan/aggregated_ttft_check.csv``) and its P95 TPOT within about 20%, the prefill replicas' P95
+aggregated replica's P95 TTFT within 5.1% at 25% and 50% of its capacity on Llama 2 70B (A100 80GB, TP 4 and 8,
+2,000 + 100 tokens) but below the simulated one by 8–18% at 75% and 16–28% at 90%
+(``benchmarks/check_aggregated_ttft.py`` writes the comparison, other models and prompts included, to
+``data/plan/aggregated_ttft_check.csv``) and its P95 TPOT within about 20%, the prefill replicas' P95
 TTFT equal at a light load and conservative above it (each replica is queued apart, where the simulator sends a
 prompt to the least-loaded replica and packs waiting prompts into one step).
 
@@ -55,7 +56,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -76,14 +76,8 @@ _REL_TOL_PARAMETER = "tiering_slo_rel_tol"
 _FITTED_QUANTILE = 0.95
 #: Fixed-point iterations of the aggregated step time (it converges geometrically well before this).
 _FIXED_POINT_STEPS = 60
-#: Gauss–Legendre nodes over the priority share and Gauss–Laguerre nodes over the queued work in
-#: :func:`random_priority_sf` (implementation choice, measured 2026-12-07 on P95s at ρ = 0.2-0.95, S = 0.05-0.29 s:
-#: doubling both moves the P95 by at most 0.4% above ρ = 0.7 and by up to 3% below it, where the P95 sits near one
-#: of the atoms own + k·S of an idle queue's busy periods; halving them by up to 2%).
-PRIORITY_NODES = 16
-WORK_NODES = 16
-#: Relative precision of :func:`random_priority_quantile`'s bisection (implementation choice: a twentieth of the
-#: rate searches' precision, ``tiering_slo_rel_tol`` ÷ 10 = 0.002, which it must not blur).
+#: Relative precision of :func:`md1_wait_quantile`'s bisection (implementation choice: a twentieth of the rate
+#: searches' precision, ``tiering_slo_rel_tol`` ÷ 10 = 0.002, which it must not blur).
 QUANTILE_REL_TOL = 1e-4
 
 
@@ -99,116 +93,94 @@ def wait_quantile(service_s: float, rho: float, q: float, cv2: float) -> float:
     return service_s * (1.0 + cv2) / (2.0 * (1.0 - rho)) * math.log(rho / (1.0 - q))
 
 
-def busy_period_cdf(work_s, t_s: float, rate: float, service_s: float):
-    """P(a busy period that starts with ``work_s`` seconds of work is over by ``t_s``) in a queue of Poisson
-    arrivals at ``rate`` per second, each bringing ``service_s`` seconds of work (M/D/1).
+def _md1_queue_cdf(rho: float, n: int) -> np.ndarray:
+    """P(N ≤ m + 1) for m = 0 … n − 1, N the number in an M/D/1 system of utilisation ``rho`` (0 < ρ < 1) at a
+    random time (the queue behind the prompt in service at most m).
 
-    The period ends after k arrivals, at x + k·S, with probability (Takács's formula; Tanner's Borel–Tanner
-    distribution when x is a whole number of services, Q·S)::
+    N is the stationary law of the chain N' = max(N − 1, 0) + A sampled one service apart, A Poisson of mean ρ
+    (a_j = e^{−ρ} ρ^j / j!, tails ā_j = Σ_{i≥j} a_i), from p_0 = 1 − ρ by the level-crossing balance across
+    the cut between j − 1 and j (one step down needs A = 0)::
 
-        P(B = x + k·S) = x / (x + k·S) · e^{−λ(x + k·S)} · (λ(x + k·S))^k / k!
+        p_j·a_0 = p_0·ā_j + Σ_{i=1}^{j−1} p_i·ā_{j−i+1}
 
-    so P(B ≤ t) sums it over the k with x + k·S ≤ t (0 when x > t; 1 when x ≤ t and λ = 0).
-
-    Parameters
-    ----------
-    work_s : float or numpy.ndarray
-        Work the period starts with, s (> 0).
-    t_s : float
-        Time, s.
-    rate : float or numpy.ndarray
-        Arrivals per second (broadcast with ``work_s``).
-    service_s : float
-        Work each arrival brings, s (> 0).
-
-    Returns
-    -------
-    numpy.ndarray
-        The probability, shaped as ``work_s`` and ``rate`` broadcast.
-    """
-    x = np.asarray(work_s, float)
-    lam = np.asarray(rate, float)
-    x, lam = np.broadcast_arrays(x, lam)
-    terms = max(int(math.floor((t_s - float(x.min())) / service_s)) + 1, 1) if x.size else 1
-    k = np.arange(terms, dtype=float)
-    end = x[..., None] + k * service_s                    # when the period ends after k arrivals
-    mean = lam[..., None] * end                           # arrivals expected over it
-    log_fact = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1.0, terms)))))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_p = np.log(x[..., None] / end) - mean + np.where(k > 0, k * np.log(mean), 0.0) - log_fact
-    p = np.where(end <= t_s, np.exp(log_p), 0.0)
-    return np.sum(np.nan_to_num(p), axis=-1)
+    a sum of positive terms (no cancellation, unlike the usual recursion on p_{j+1})."""
+    top = n + 2 + 60                       # a_j beyond j = n + 60 is below 1/60! ≈ 1e-82 of a_0: left out
+    j = np.arange(top, dtype=float)
+    a = np.exp(-rho + j * math.log(rho) - np.array([math.lgamma(x + 1.0) for x in j]))
+    tail = np.cumsum(a[::-1])[::-1]        # ā_j, summed from the smallest terms up
+    p = np.zeros(n + 2)
+    p[0] = 1.0 - rho
+    for m in range(1, n + 2):
+        # Σ_{i=1}^{m−1} p_i·ā_{m−i+1}: ā indices m … 2 against p_1 … p_{m−1}
+        p[m] = (p[0] * tail[m] + float(np.dot(p[1:m], tail[m:1:-1]))) / a[0]
+    return np.minimum(np.cumsum(p)[1:], 1.0)
 
 
-@lru_cache(maxsize=4)
-def _quadrature_nodes(priority_nodes: int, work_nodes: int):
-    """Gauss–Legendre nodes and weights on [0, 1] and Gauss–Laguerre ones (weight e^(−y) on [0, ∞))."""
-    u, wu = np.polynomial.legendre.leggauss(priority_nodes)
-    y, wy = np.polynomial.laguerre.laggauss(work_nodes)
-    return (u + 1.0) / 2.0, wu / 2.0, y, wy
+def _poisson_pmf(mean: float, n: int) -> np.ndarray:
+    """e^{−x} x^j / j! for j = 0 … n − 1 (x = ``mean`` ≥ 0), in log space."""
+    if mean <= 0.0:
+        out = np.zeros(n)
+        out[0] = 1.0
+        return out
+    j = np.arange(n, dtype=float)
+    return np.exp(-mean + j * math.log(mean) - np.array([math.lgamma(x + 1.0) for x in j]))
 
 
-def random_priority_sf(t_s: float, *, service_s: float, own_s: float, rho: float, cv2: float = 0.0) -> float:
-    """P(T > ``t_s``): a prompt's time from arrival to its first token in a queue of Poisson prompts of
-    ``service_s`` seconds each at utilisation ``rho``, whose prompts are served in an order drawn at admission
-    (a prompt ahead of a share u of the others, u uniform on [0, 1]) with preemption at step boundaries, as a
-    chunked-prefill replica serves its prefilling prompts in slot order.
+def md1_wait_cdf(t_s: float, *, service_s: float, rho: float, _queue=None) -> float:
+    """P(W ≤ ``t_s``): the waiting time W of a FIFO M/D/1 queue of utilisation ``rho`` and service ``service_s``
+    (Erlang's distribution, P(W ≤ t) = (1 − ρ) Σ_{k=0}^{⌊t/S⌋} (λ(kS − t))^k / k! · e^{λ(t − kS)}, whose terms
+    alternate in sign and cancel for t of many services), evaluated as a sum of positive terms (Crommelin's
+    argument, Franx 2001): with t = kS + u, 0 ≤ u < S, a prompt arriving at τ waits at most t exactly when the
+    prompts queued behind the one in service at τ − (S − u), plus those arriving in (τ − (S − u), τ), number at
+    most k, so::
 
-    A prompt that the prompts of the share u overtake sees them as a queue of utilisation σ = ρ·u alone
-    (preemptive priority): its time is the busy period, of arrivals at σ / S, that starts with their work queued
-    when it arrives, V_σ, plus its own ``own_s`` (:func:`busy_period_cdf`)::
+        P(W ≤ kS + u) = Σ_{j=0}^{k} P(N ≤ k − j + 1) · e^{−λ(S − u)} (λ(S − u))^j / j!
 
-        P(T > t) = ∫₀¹ E[1 − P(B_σ(V_σ + own) ≤ t)] du
-
-    with V_σ from the exponential tail of the M/G/1 work (:func:`wait_quantile`'s): 0 with probability 1 − σ,
-    else exponential of mean m_σ = S·(1 + cv²) / (2 (1 − σ)) (Pollaczek–Khinchine's mean). The integrals are taken
-    with :data:`PRIORITY_NODES` Gauss–Legendre nodes over u and :data:`WORK_NODES` Gauss–Laguerre nodes over V.
-
-    Parameters
-    ----------
-    t_s : float
-        Time from arrival, s.
-    service_s : float
-        Mean work of a prompt in the queue, s (> 0).
-    own_s : float
-        The prompt's own service from its first chunk to its first token, s (> 0).
-    rho : float
-        Utilisation of the queue (0 ≤ ρ < 1).
-    cv2 : float
-        Squared coefficient of variation of the work, in V_σ's mean only (the busy periods take each prompt's
-        work as ``service_s``: exact at 0, the plan's identical prompts).
-
-    Returns
-    -------
-    float
-        The probability.
-    """
-    u, wu, y, wy = _quadrature_nodes(PRIORITY_NODES, WORK_NODES)
-    sigma = rho * u
-    scale = service_s * (1.0 + cv2) / (2.0 * (1.0 - sigma))
-    work = own_s + np.concatenate((np.zeros((len(u), 1)), scale[:, None] * y[None, :]), axis=1)
-    weight = np.concatenate(((1.0 - sigma)[:, None], sigma[:, None] * wy[None, :]), axis=1)
-    done = busy_period_cdf(work, t_s, (sigma / service_s)[:, None], service_s)
-    return float(np.sum(wu[:, None] * weight * (1.0 - done)))
+    with N the number in the system at a random time (:func:`_md1_queue_cdf`). 0 for t < 0, 1 when ρ = 0, 0 when
+    ρ ≥ 1."""
+    if t_s < 0.0:
+        return 0.0
+    if rho <= 0.0:
+        return 1.0
+    if rho >= 1.0:
+        return 0.0
+    k = int(math.floor(t_s / service_s))
+    u = min(max(t_s - k * service_s, 0.0), service_s)
+    queue = _md1_queue_cdf(rho, k + 1) if _queue is None or len(_queue) < k + 1 else _queue
+    arrivals = _poisson_pmf(rho * (1.0 - u / service_s), k + 1)
+    return float(min(np.dot(queue[k::-1], arrivals), 1.0))
 
 
-def random_priority_quantile(service_s: float, own_s: float, rho: float, q: float, cv2: float = 0.0) -> float:
-    """Time at quantile ``q`` of :func:`random_priority_sf`'s T, s: ``own_s`` when ρ = 0 or P(T > own) ≤ 1 − q,
-    inf when ρ ≥ 1, else the t with P(T > t) = 1 − q, by bisection (to :data:`QUANTILE_REL_TOL` of t, from above)."""
+def md1_wait_quantile(service_s: float, rho: float, q: float) -> float:
+    """Waiting time at quantile ``q`` of the FIFO M/D/1 queue of :func:`md1_wait_cdf`, s: 0 when 1 − ρ ≥ q (the
+    prompts that find the queue empty), inf when ρ ≥ 1, else the t with P(W ≤ t) = q: the service interval
+    (kS, (k + 1)S] that holds it from P(W ≤ kS) (a convolution, over k doubled until it passes q), then
+    bisection inside it to :data:`QUANTILE_REL_TOL` of t, from above."""
     if rho >= 1.0:
         return math.inf
-    if rho <= 0.0:
-        return float(own_s)
-    sf = lambda t: random_priority_sf(t, service_s=service_s, own_s=own_s, rho=rho, cv2=cv2)  # noqa: E731
-    if sf(own_s) <= 1.0 - q:
-        return float(own_s)
-    lo, hi = float(own_s), float(own_s) + service_s
-    while sf(hi) > 1.0 - q:
-        lo, hi = hi, hi + 2.0 * (hi - own_s)
+    if 1.0 - rho >= q:
+        return 0.0
+    n = 16
+    while True:
+        queue = _md1_queue_cdf(rho, n)
+        at_k = np.convolve(queue, _poisson_pmf(rho, n))[:n]     # P(W ≤ kS), k = 0 … n − 1
+        over = np.flatnonzero(at_k >= q)
+        if over.size:
+            break
+        n *= 2
+    k = int(over[0])                                             # P(W ≤ (k − 1)S) < q ≤ P(W ≤ kS), k ≥ 1
+    lo, hi = (k - 1) * service_s, k * service_s
     while hi - lo > QUANTILE_REL_TOL * hi:
         mid = (lo + hi) / 2.0
-        lo, hi = (mid, hi) if sf(mid) > 1.0 - q else (lo, mid)
+        lo, hi = (mid, hi) if md1_wait_cdf(mid, service_s=service_s, rho=rho, _queue=queue) < q else (lo, mid)
     return hi
+
+
+def aggregated_wait_quantile(service_s: float, rho: float, q: float, cv2: float) -> float:
+    """A prompt's wait at quantile ``q`` in a chunked-prefill replica's FIFO prompt queue: the exact M/D/1 wait
+    (:func:`md1_wait_quantile`) at ``cv2`` = 0, the plan's identical prompts; for prompts of varying work
+    (``cv2`` > 0) the exponential tail of the M/G/1 wait (:func:`wait_quantile`)."""
+    return md1_wait_quantile(service_s, rho, q) if cv2 == 0.0 else wait_quantile(service_s, rho, q, cv2)
 
 
 def normal_quantile(q: float) -> float:
@@ -517,9 +489,9 @@ def aggregated_state(dep: Deployment, rate: float, *, prompt_tokens, cached_toke
     t̄ = 1 / (λ·chunk steps + (1 − ρ)/t_d) and B = λ (o − 1) t̄ (a fixed point, iterated). The j-th chunk's
     attention runs over the cached tokens and the j − 1 chunks before it.
 
-    TTFT at quantile q: the replica serves its prefilling prompts in slot order (a freed slot goes to the next
-    prompt admitted), which is an order drawn at admission, preemptive at each step: :func:`random_priority_quantile`
-    (service S, own time ``own``, ρ; ``cv2`` widens only the queued work). TPOT of a request is the mean of its
+    TTFT at quantile q: the replica serves its prefilling prompts first come, first served, so a prompt waits for
+    the work queued ahead of it, the wait of an M/D/1 FIFO queue of service S at ρ (:func:`aggregated_wait_quantile`;
+    ``cv2`` > 0 takes the M/G/1 exponential tail instead), then takes its own steps ``own``. TPOT of a request is the mean of its
     o − 1 steps; requests decoding through a prefill busy period see more chunk steps than the mean, so at
     quantile q it is t̄ + c·ρ/(1 − ρ)·(t_c − t̄), at most t_c (t_c: a full chunk step), with
     c = ``plan_chunk_tpot_factor`` (fitted against the simulator at q = 0.95, scaled by z_q / z_0.95).
@@ -529,7 +501,7 @@ def aggregated_state(dep: Deployment, rate: float, *, prompt_tokens, cached_toke
     if core is None:
         return AggregatedState(False, math.nan, math.nan, math.nan, math.inf, math.inf)
     b, rho, s, own, t_c, t_mean, new = core
-    ttft = random_priority_quantile(s, own, rho, q, cv2)
+    ttft = own + aggregated_wait_quantile(s, rho, q, cv2)
     return AggregatedState(True, t_mean, b, rate * new * t_mean, ttft, _aggregated_tpot(t_mean, t_c, rho, q),
                            rho, s, own)
 
@@ -567,8 +539,8 @@ def aggregated_floor(dep: Deployment, *, prompt_tokens, cached_tokens, reply_tok
 def aggregated_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens, reply_tokens, ttft_s, tpot_s,
                     chunk_tokens, max_batch, q, cv2: float) -> Pool | None:
     """The aggregated pool of TP ``dep.n_gpus`` at both targets, or None when an idle replica misses one. A rate
-    meets the TTFT target when P(TTFT > target) ≤ 1 − q (:func:`random_priority_sf`; one evaluation, where the
-    quantile takes a bisection)."""
+    meets the TTFT target when the prompt's own steps plus its wait at quantile q are within it (at ``cv2`` = 0
+    P(W ≤ target − own) ≥ q, :func:`md1_wait_cdf`: one evaluation, where the quantile takes a bisection)."""
     kw = dict(prompt_tokens=prompt_tokens, cached_tokens=cached_tokens, reply_tokens=reply_tokens,
               chunk_tokens=chunk_tokens, max_batch=max_batch)
 
@@ -579,7 +551,9 @@ def aggregated_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tok
         b, rho, s, own, t_c, t_mean, new = core
         if own > ttft_s or _aggregated_tpot(t_mean, t_c, rho, q) > tpot_s:
             return False
-        return random_priority_sf(ttft_s, service_s=s, own_s=own, rho=rho, cv2=cv2) <= 1.0 - q
+        if cv2 == 0.0:
+            return md1_wait_cdf(ttft_s - own, service_s=s, rho=rho) >= q
+        return own + wait_quantile(s, rho, q, cv2) <= ttft_s
 
     low = 1e-6
     if not meets(low):
@@ -634,7 +608,7 @@ def size_serving(deps: list[Deployment], demand: float, *, prompt_tokens: int, c
     """Size both ways of serving ``demand`` requests/s on the TP options ``deps`` and choose one.
 
     ``cv2`` and ``prefill_cv2``: squared coefficients of variation of a prompt's work on an aggregated replica
-    (:func:`random_priority_sf`) and on a prefill one (:func:`wait_quantile`). Aggregated replicas are sized on the options without attention data
+    (:func:`aggregated_wait_quantile`) and on a prefill one (:func:`wait_quantile`). Aggregated replicas are sized on the options without attention data
     parallelism; the prefill and decode pools on all of them. ``mode``: ``"auto"`` (the one with fewer GPUs; ties: aggregated),
     ``"aggregated"`` or ``"disaggregated"``.
 

@@ -25,8 +25,8 @@ Work of a step, in integers (exact, as the float sums of integer values they rep
 * attention pairs: w new tokens after ``ctx`` stored attend w·ctx + w(w + 1)/2 positions (causal); a
   decode token ctx + 1;
 * sequences that emit a token: the decoding ones and those whose prompt ends in the step;
-* KV tokens read: ctx + 1 per decoding slot, ctx per prefilling slot of the step (the tokens written are
-  added by the step time).
+* KV tokens read: ctx + 1 per decoding slot, ctx per prefilling slot that computes a chunk in the step (a
+  prefilling slot left without one reads nothing; the tokens written are added by the step time).
 
 Compiled like :mod:`model.tiering.kernel`'s steps (``_nrt=False``: numba's reference counting off; the
 functions take arrays and never allocate one) and cached on disk (``cache=True``); all of them live in this
@@ -62,9 +62,10 @@ def _tally(ctx, todo, order, work, k):
         else:                              # a chunk of w prompt tokens after c stored ones
             tokens += w
             pairs += w * c + w * (w + 1) // 2
-            if w > 0 and w == todo[s]:
-                seqs += 1
-            kv_read += c
+            if w > 0:                      # a slot without a chunk in the step reads nothing
+                kv_read += c
+                if w == todo[s]:
+                    seqs += 1
     return tokens, pairs, seqs, kv_read
 
 
@@ -95,10 +96,13 @@ def plan_prefill(ctx, todo, order, work, k):
 @_step
 def plan_decode(rid, ctx, todo, chunked, budget, bs, order, work):
     """Plan a decode step: every running slot whose prompt is done decodes one token; with ``chunked``, the
-    slots still prefilling (in slot order) get prompt chunks from the token budget left by the decodes.
+    slots still prefilling get prompt chunks from the token budget left by the decodes, first come, first
+    served: by ascending request id (``rid`` is the request's index in the arrival-sorted workload, and a
+    preempted request is readmitted under its own id), as vLLM's scheduler serves its running prefills in the
+    order it scheduled them. A freed slot taken by a later prompt does not put it ahead of an earlier one.
 
-    The chunk of the i-th prefilling slot is min(todo_i, max(room − Σ_{j<i} todo_j, 0)) with room =
-    max(budget − decoding slots, 0): the prompts are served in slot order, the last one served partly.
+    The chunk of the i-th prefilling slot in that order is min(todo_i, max(room − Σ_{j<i} todo_j, 0)) with
+    room = max(budget − decoding slots, 0): the earliest prompts are served, the last one of them partly.
 
     Parameters
     ----------
@@ -111,8 +115,9 @@ def plan_decode(rid, ctx, todo, chunked, budget, bs, order, work):
     bs : int
         Tokens per KV block.
     order, work : numpy.ndarray of int64, length max_batch
-        On return: the step's slots in ``order[:k]`` (decoding ones in slot order, then prefilling ones in
-        slot order) and the tokens each computes in ``work[:k]``.
+        On return: the step's slots in ``order[:k]`` (decoding ones in slot order, then prefilling ones by
+        ascending ``rid``, those without a chunk included with ``work`` 0) and the tokens each computes in
+        ``work[:k]``.
 
     Returns
     -------
@@ -132,14 +137,20 @@ def plan_decode(rid, ctx, todo, chunked, budget, bs, order, work):
                 need += 1
     n_dec = k
     if chunked:
-        room = max(budget - n_dec, 0)
-        before = 0                         # prompt tokens of the prefilling slots ahead in slot order
-        for s in range(nb):
+        for s in range(nb):                # prefilling slots after the decoding ones, insertion-sorted by rid
             if rid[s] >= 0 and todo[s] > 0:
-                order[k] = s
-                work[k] = min(todo[s], max(room - before, 0))
-                before += todo[s]
+                i = k
+                while i > n_dec and rid[order[i - 1]] > rid[s]:
+                    order[i] = order[i - 1]
+                    i -= 1
+                order[i] = s
                 k += 1
+        room = max(budget - n_dec, 0)
+        before = 0                         # prompt tokens of the earlier prefilling requests
+        for i in range(n_dec, k):
+            s = order[i]
+            work[i] = min(todo[s], max(room - before, 0))
+            before += todo[s]
     tokens, pairs, seqs, kv_read = _tally(ctx, todo, order, work, k)
     return k, n_dec, need, tokens, pairs, seqs, kv_read
 

@@ -15,7 +15,8 @@ Policies (:data:`POLICIES`)
     the most recently admitted sequences are preempted and recomputed later.
 ``chunked_prefill``
     Sarathi-style: each step carries every running sequence's decode token plus prompt chunks of admitted
-    requests up to a token budget, so prompts do not stall decoding.
+    requests up to a token budget, so prompts do not stall decoding; the prompts get their chunks first come,
+    first served (the earliest request first, as vLLM serves its running prefills).
 
 Prefix cache
 ------------

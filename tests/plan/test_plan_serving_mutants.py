@@ -14,12 +14,12 @@ from model.architectures import load_architecture
 from model.checks import ParameterError
 from model.hardware import load_gpu
 from model.plan.serving import (Pool, Serving, aggregated_capacity, aggregated_floor, aggregated_pool,
-                                aggregated_state, best_pool, busy_period_cdf, decode_batch_limit, decode_context,
-                                decode_pool, decode_tpot_at, deployments, e2e_splits, expert_parallel_deployments,
-                                kv_transfer_bytes, kv_transfer_s, normal_quantile, pool_deployment, prefill_pool,
-                                prefill_service_s, prefill_ttft_at, prompt_chunks, random_priority_quantile,
-                                random_priority_sf, shared_service_s, size_serving, tp_options, wait_quantile,
-                                zero_load_floors)
+                                aggregated_state, aggregated_wait_quantile, best_pool, decode_batch_limit,
+                                decode_context, decode_pool, decode_tpot_at, deployments, e2e_splits,
+                                expert_parallel_deployments, kv_transfer_bytes, kv_transfer_s, md1_wait_cdf,
+                                md1_wait_quantile, normal_quantile, pool_deployment, prefill_pool, prefill_service_s,
+                                prefill_ttft_at, prompt_chunks, shared_service_s, size_serving, tp_options,
+                                wait_quantile, zero_load_floors)
 
 ARCH = load_architecture("llama-2-7b")      # 32 layers, 32 KV heads of 128: 2 × 32 × 32 × 128 × 2 B = 524,288 B/token
 GPU = load_gpu("a100-80gb")
@@ -249,7 +249,7 @@ def test_aggregated_state_by_hand_at_one_rate():
     t_c = packed / (1000 / room)
     factor = 0.27                                   # data/parameters/plan.csv plan_chunk_tpot_factor at q = 0.95
     assert_allclose(st.tpot_p95_s, min(t_c, t_mean + factor * rho / (1 - rho) * (t_c - t_mean)), rtol=1e-7)
-    assert_allclose(st.ttft_p95_s, random_priority_quantile(s, own, rho, 0.95), rtol=1e-9)
+    assert_allclose(st.ttft_p95_s, own + md1_wait_quantile(s, rho, 0.95), rtol=1e-9)   # own steps + FIFO wait
     assert own < st.ttft_p95_s < own + 20 * s
 
 
@@ -281,6 +281,9 @@ def test_aggregated_capacity_and_pool_by_hand():
     at = aggregated_state(Toy(), r, **KW, q=0.95, cv2=0.0)
     above = aggregated_state(Toy(), r * 1.01, **KW, q=0.95, cv2=0.0)
     assert at.ttft_p95_s <= 0.6 * (1 + 2e-4) and above.ttft_p95_s > 0.6
+    # the rate search's test: at most 5% of prompts wait longer than the target less their own steps
+    assert md1_wait_cdf(0.6 - at.own_s, service_s=at.service_s, rho=at.busy) >= 0.95
+    assert md1_wait_cdf(0.6 - above.own_s, service_s=above.service_s, rho=above.busy) < 0.95
     assert_allclose([pool.ttft_p95_s, pool.tpot_p95_s, pool.batch], [at.ttft_p95_s, at.tpot_p95_s, at.batch])
     assert pool.replicas == math.ceil(100.0 / r) and pool.role == "aggregated"
     # a TPOT target binds instead
@@ -293,6 +296,13 @@ def test_aggregated_capacity_and_pool_by_hand():
     # cv² widens the tail: a lower rate meets the same target
     wide = aggregated_pool(Toy(), 100.0, **KW, ttft_s=0.6, tpot_s=1.0, q=0.95, cv2=1.0)
     assert wide.replica_requests_per_s < r
+
+
+def test_aggregated_wait_is_exact_md1_at_cv2_0_else_the_exponential_tail():
+    """cv² = 0: the FIFO M/D/1 wait. cv² = 1 at ρ = 0.7, S = 0.3 s: m = 0.3·2/(2·0.3) = 1 s, P95 = ln(0.7/0.05) =
+    ln 14 = 2.639057 s."""
+    assert aggregated_wait_quantile(0.3, 0.7, 0.95, 0.0) == md1_wait_quantile(0.3, 0.7, 0.95)
+    assert_allclose(aggregated_wait_quantile(0.3, 0.7, 0.95, 1.0), 2.639057, rtol=1e-6)
 
 
 # --- pools, choice and floors -------------------------------------------------------------------------------------
@@ -390,45 +400,6 @@ def test_size_serving_refusals_and_one_way_only():
         size_serving(deps, 10.0, ttft_s=0.05, tpot_s=0.05, **SIZE)
     with pytest.raises(ParameterError, match=r"tpot_p95_s.*>= 0\.0111 s, the zero-load floor"):
         size_serving(deps, 10.0, ttft_s=5.0, tpot_s=0.005, **SIZE)
-
-
-# --- the slot-order tail, written out ---------------------------------------------------------------------------
-def sf_written_out(t, s, own, rho, cv2):
-    """P(T > t) of random_priority_sf's formula with its 16 Gauss–Legendre nodes over u ∈ [0, 1] and 16
-    Gauss–Laguerre nodes over V/m_σ, each busy period summed term by term (Takács)."""
-    u, wu = np.polynomial.legendre.leggauss(16)
-    y, wy = np.polynomial.laguerre.laggauss(16)
-    total = 0.0
-    for ui, wi in zip((u + 1) / 2, wu / 2):
-        sig = rho * ui
-        lam = sig / s
-        m = s * (1 + cv2) / (2 * (1 - sig))
-
-        def done(x):
-            p, k = 0.0, 0
-            while x + k * s <= t:
-                e = x + k * s
-                p += x / e * math.exp(-lam * e + (k * math.log(lam * e) if k else 0.0) - math.lgamma(k + 1))
-                k += 1
-            return p
-
-        queued = sum(wj * (1 - done(own + m * yj)) for yj, wj in zip(y, wy))
-        total += wi * ((1 - sig) * (1 - done(own)) + sig * queued)
-    return total
-
-
-@pytest.mark.parametrize("t, rho, cv2", [(0.9, 0.5, 0.0), (2.0, 0.8, 0.0), (1.3, 0.6, 1.0), (0.35, 0.3, 0.0)])
-def test_random_priority_sf_is_its_quadrature_written_out(t, rho, cv2):
-    assert_allclose(random_priority_sf(t, service_s=0.3, own_s=0.32, rho=rho, cv2=cv2),
-                    sf_written_out(t, 0.3, 0.32, rho, cv2), rtol=1e-9)
-
-
-def test_random_priority_quantile_brackets_by_doubling():
-    """At ρ = 0.9 the P95 lies far beyond own + S: the bracket doubles until it holds it; the answer is where the tail
-    crosses 5%, to 1e-4 of itself, from above."""
-    t = random_priority_quantile(0.3, 0.32, 0.9, 0.95)
-    assert t > 0.32 + 4 * 0.3
-    assert sf_written_out(t, 0.3, 0.32, 0.9, 0.0) <= 0.05 < sf_written_out(t * (1 - 1e-4), 0.3, 0.32, 0.9, 0.0)
 
 
 # --- edges the cases above do not reach -----------------------------------------------------------------------------

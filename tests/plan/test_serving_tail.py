@@ -1,6 +1,7 @@
-"""The chunked-prefill replica's TTFT tail in model/plan/serving.py: Takács's busy period against the Borel–Tanner
-distribution worked by hand, the slot-order (random priority) sojourn against its mean in closed form, the shared
-last chunk step, and (slow) the closed form against the discrete-event simulator at three loads."""
+"""The chunked-prefill replica's TTFT tail in model/plan/serving.py: the FIFO M/D/1 wait against Erlang's
+distribution worked by hand and in high-precision arithmetic, its mean (Pollaczek–Khinchine) and heavy-traffic
+limit (Kingman), the shared last chunk step, and (slow) the closed form against the discrete-event simulator at three
+loads."""
 
 import math
 
@@ -8,79 +9,68 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from model.plan.serving import (aggregated_capacity, aggregated_state, busy_period_cdf, prompt_chunks,
-                                random_priority_quantile, random_priority_sf, shared_service_s)
+from model.plan.serving import (aggregated_capacity, aggregated_state, md1_wait_cdf, md1_wait_quantile,
+                                prompt_chunks, shared_service_s)
 
 
-# --- busy_period_cdf -----------------------------------------------------------------------------------------------
-def test_busy_period_is_borel_tanner_for_whole_services():
-    """Tanner (1953): a queue that starts with Q customers of constant service b, arrivals at r, a = r·b, serves
-    Y = y customers in its busy period with probability Q / (y − Q)! · y^(y−Q−1) · a^(y−Q) · e^(−a·y). Q = 2, a = 0.5:
-    Y = 2 (ends at 2 s) e^(−1) = 0.367879; Y = 3 (3 s) 2 · 3⁰ · 0.5 · e^(−1.5) = 0.223130; Y = 4 (4 s)
-    2/2 · 4¹ · 0.25 · e^(−2) = 0.135335."""
-    assert_allclose(busy_period_cdf(2.0, 2.0, 0.5, 1.0), 0.367879, rtol=1e-5)
-    assert_allclose(busy_period_cdf(2.0, 3.0, 0.5, 1.0), 0.367879 + 0.223130, rtol=1e-5)
-    assert_allclose(busy_period_cdf(2.0, 4.5, 0.5, 1.0), 0.367879 + 0.223130 + 0.135335, rtol=1e-5)
+# --- md1_wait_cdf / quantile: the FIFO M/D/1 wait ----------------------------------------------------------------
+def erlang_cdf(t, s, rho, digits=250):
+    """Erlang's M/D/1 waiting-time distribution written out, P(W ≤ t) = (1 − ρ) Σ_{k=0}^{⌊t/S⌋} (λ(kS − t))^k / k! ·
+    e^{λ(t − kS)}, in ``digits``-digit decimal arithmetic (its alternating terms cancel in floats)."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = digits
+        lam, t, s = Decimal(rho) / Decimal(s), Decimal(t), Decimal(s)
+        total = sum((lam * (k * s - t)) ** k / math.factorial(k) * (lam * (t - k * s)).exp()
+                    for k in range(int(t / s) + 1))
+        return float((1 - Decimal(rho)) * total)
 
 
-def test_busy_period_of_a_fractional_start():
-    """x = 1 s, λ = 0.5/s, S = 1 s: over by 1 s only if nobody arrives, e^(−0.5) = 0.606531; by 2 s also with one
-    arrival, 1/2 · e^(−1) · 1 = 0.183940 more."""
-    assert_allclose(busy_period_cdf(1.0, 1.0, 0.5, 1.0), 0.606531, rtol=1e-5)
-    assert_allclose(busy_period_cdf(1.0, 1.99, 0.5, 1.0), 0.606531, rtol=1e-5)
-    assert_allclose(busy_period_cdf(1.0, 2.0, 0.5, 1.0), 0.606531 + 0.183940, rtol=1e-5)
-    assert busy_period_cdf(1.0, 0.99, 0.5, 1.0) == 0.0                  # the start's own work is not done
-    assert busy_period_cdf(1.0, 1.0, 0.0, 1.0) == 1.0                   # nobody arrives
-    assert_allclose(busy_period_cdf(np.array([1.0, 3.0]), 2.0, np.array([0.5, 0.5]), 1.0), [0.790471, 0.0],
-                    rtol=1e-5)
+def test_md1_wait_within_two_services_by_hand():
+    """ρ = 0.5, S = 1 s (λ = 0.5/s). No wait with probability 1 − ρ = 0.5. Below one service only the prompt in
+    service can be ahead: P(W ≤ t) = (1 − ρ)e^{λt}, at 0.4 s 0.5·e^{0.2} = 0.610701. Between one and two services
+    (1 − ρ)(e^{λt} − λ(t − S)e^{λ(t − S)}), at 1.5 s 0.5·(e^{0.75} − 0.25·e^{0.25}) = 0.5·(2.117000 − 0.321006)
+    = 0.897997."""
+    assert_allclose(md1_wait_cdf(0.0, service_s=1.0, rho=0.5), 0.5, rtol=1e-12)
+    assert_allclose(md1_wait_cdf(0.4, service_s=1.0, rho=0.5), 0.610701, rtol=1e-6)
+    assert_allclose(md1_wait_cdf(1.5, service_s=1.0, rho=0.5), 0.897997, rtol=1e-6)
+    assert md1_wait_cdf(-0.1, service_s=1.0, rho=0.5) == 0.0
+    assert md1_wait_cdf(0.0, service_s=1.0, rho=0.0) == 1.0                # nobody ahead, ever
+    assert md1_wait_cdf(1e6, service_s=1.0, rho=1.0) == 0.0                # a saturated queue grows without end
 
 
-def test_busy_period_mean_is_x_over_one_minus_rho():
-    """A busy period started by x at load ρ = λS lasts x / (1 − ρ) on average (each second of work brings ρ more):
-    x = 0.7 s, λ = 2/s, S = 0.3 s → 0.7 / 0.4 = 1.75 s, and it is over with certainty in the long run."""
-    t = np.arange(0.7, 80.0, 0.3) + 1e-9                       # the atoms x + k·S
-    cdf = np.array([busy_period_cdf(0.7, x, 2.0, 0.3) for x in t])
-    pmf = np.diff(np.concatenate(([0.0], cdf)))
-    assert_allclose(cdf[-1], 1.0, atol=1e-9)
-    assert_allclose(np.sum(pmf * (t - 1e-9)), 0.7 / (1 - 0.6), rtol=1e-6)
+@pytest.mark.parametrize("t, rho", [(0.9, 0.3), (2.47, 0.7), (6.1, 0.9), (29.5, 0.95), (45.2, 0.99)])
+def test_md1_wait_is_erlangs_formula_far_into_the_tail(t, rho):
+    """S = 0.3 s, up to 150 services: the sum of positive terms equals Erlang's alternating sum taken in 250-digit
+    arithmetic (in floats that sum is already wrong by ~1e10 at 150 services)."""
+    assert_allclose(md1_wait_cdf(t, service_s=0.3, rho=rho), erlang_cdf(t, 0.3, rho), rtol=1e-12, atol=1e-14)
 
 
-# --- random_priority_sf / quantile --------------------------------------------------------------------------------
-def test_an_idle_queue_gives_the_prompts_own_time():
-    assert random_priority_sf(0.299, service_s=0.3, own_s=0.3, rho=0.0) == 1.0
-    assert random_priority_sf(0.3, service_s=0.3, own_s=0.3, rho=0.0) == 0.0
-    assert random_priority_quantile(0.3, 0.31, 0.0, 0.95) == 0.31
-    assert random_priority_quantile(0.3, 0.31, 1.0, 0.95) == math.inf
+def test_md1_mean_wait_is_pollaczek_khinchine():
+    """E[W] = ∫ P(W > t) dt = ρS / (2(1 − ρ)) (Pollaczek–Khinchine at cv² = 0): ρ = 0.8, S = 0.2 s → 0.4 s."""
+    dt = 0.002
+    t = np.arange(0.0, 30.0, dt) + dt / 2                                    # midpoints
+    sf = 1.0 - np.array([md1_wait_cdf(x, service_s=0.2, rho=0.8) for x in t])
+    assert_allclose(np.sum(sf) * dt, 0.2 * 0.8 / (2 * 0.2), rtol=1e-5)
 
 
-@pytest.mark.parametrize("rho", [0.3, 0.7])
-def test_mean_sojourn_matches_its_closed_form(rho):
-    """A prompt overtaken by the share u waits out B_σ(V_σ + own), σ = ρu, of mean (E[V_σ] + own)/(1 − σ) with
-    E[V_σ] = σ·S/(2(1 − σ)) (Pollaczek–Khinchine's mean work at cv² = 0). Over u uniform:
-    ∫ own/(1 − ρu) du = −own·ln(1 − ρ)/ρ and ∫ ρu·S/(2(1 − ρu)²) du = S/(2ρ)·(ρ/(1 − ρ) + ln(1 − ρ)).
-    The mean ∫ P(T > t) dt of the quadrature must come within 2% of it (16 × 16 nodes)."""
-    s, own = 0.3, 0.32
-    expected = -own * math.log(1 - rho) / rho + s / (2 * rho) * (rho / (1 - rho) + math.log(1 - rho))
-    dt = 0.02
-    t = np.arange(0.0, 25 * s / (1 - rho), dt) + dt / 2             # midpoints
-    sf = np.array([random_priority_sf(x, service_s=s, own_s=own, rho=rho) for x in t])
-    assert_allclose(np.sum(sf) * dt, expected, rtol=0.02)
+def test_md1_quantile_by_hand_and_inverting_the_distribution():
+    """ρ = 0.5, S = 1 s: the P60 lies below one service, where (1 − ρ)e^{λt} = 0.6 gives t = ln(1.2)/0.5 = 0.364643 s;
+    the P50 and below are 0 (half the prompts find the queue empty); a saturated queue has no quantile."""
+    assert_allclose(md1_wait_quantile(1.0, 0.5, 0.6), 0.364643, rtol=2e-4)
+    assert md1_wait_quantile(1.0, 0.5, 0.5) == 0.0 and md1_wait_quantile(1.0, 0.3, 0.6) == 0.0
+    assert md1_wait_quantile(1.0, 1.0, 0.95) == math.inf
+    for rho in (0.7, 0.95):
+        t95 = md1_wait_quantile(0.3, rho, 0.95)
+        assert md1_wait_cdf(t95, service_s=0.3, rho=rho) >= 0.95 > md1_wait_cdf(t95 * (1 - 2e-4), service_s=0.3,
+                                                                                 rho=rho)
 
 
-def test_quantile_inverts_the_tail():
-    """P(T > quantile) = 1 − q within the bisection's precision, and the tail is heavier than FIFO's: the M/D/1
-    exponential tail's P95 sojourn at ρ = 0.7, S = own = 0.3 s is 0.3 + 0.3/(2·0.3)·ln(0.7/0.05) = 1.619 s."""
-    t95 = random_priority_quantile(0.3, 0.3, 0.7, 0.95)
-    assert_allclose(random_priority_sf(t95 * (1 + 2e-4), service_s=0.3, own_s=0.3, rho=0.7), 0.05, atol=0.002)
-    assert random_priority_sf(t95 * (1 - 2e-4), service_s=0.3, own_s=0.3, rho=0.7) > 0.05 - 0.002
-    assert t95 > 0.3 + 0.3 / 0.6 * math.log(0.7 / 0.05)
-
-
-def test_cv2_widens_only_the_queued_work():
-    """cv² doubles the queued work's mean at cv² = 1: the tail grows; at ρ = 0 it changes nothing."""
-    base = random_priority_quantile(0.3, 0.3, 0.6, 0.95, 0.0)
-    assert random_priority_quantile(0.3, 0.3, 0.6, 0.95, 1.0) > base * 1.2
-    assert random_priority_quantile(0.3, 0.3, 0.0, 0.95, 1.0) == 0.3
+def test_md1_quantile_in_heavy_traffic_is_kingmans_exponential():
+    """As ρ → 1 the wait becomes exponential of mean S/(2(1 − ρ)) with P(W > 0) = ρ (Kingman): at ρ = 0.999, S = 0.2 s
+    the P95 is 100·ln(0.999/0.05) = 299.47 s within 1% (some 1,500 services deep)."""
+    assert_allclose(md1_wait_quantile(0.2, 0.999, 0.95), 0.2 / (2 * 0.001) * math.log(0.999 / 0.05), rtol=0.01)
 
 
 # --- the prompt's chunk steps -------------------------------------------------------------------------------------

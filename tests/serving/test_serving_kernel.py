@@ -32,6 +32,7 @@ def _numpy_plan_decode(rid, ctx, todo, chunked, budget, bs):
     dec = active[todo[active] == 0]
     need = int(np.count_nonzero(ctx[dec] % bs == 0))
     chunk_slots = active[todo[active] > 0] if chunked else np.empty(0, np.int64)
+    chunk_slots = chunk_slots[np.argsort(rid[chunk_slots], kind="stable")]     # first come, first served
     room = max(budget - dec.size, 0)
     chunk = np.minimum(todo[chunk_slots], np.maximum(room - np.concatenate(
         ([0], np.cumsum(todo[chunk_slots])[:-1])), 0)).astype(np.int64)
@@ -40,7 +41,7 @@ def _numpy_plan_decode(rid, ctx, todo, chunked, budget, bs):
     tokens = dec.size + float(chunk.sum())
     pairs = s_ctx + float((chunk * past + chunk * (chunk + 1) / 2).sum())
     seqs = dec.size + int(np.count_nonzero((chunk > 0) & (chunk == todo[chunk_slots])))
-    kv_read = s_ctx + float(past.sum())
+    kv_read = s_ctx + float(past[chunk > 0].sum())                            # no chunk, no read
     return np.concatenate([dec, chunk_slots]), np.concatenate([np.ones(dec.size, np.int64), chunk]), \
         dec.size, need, tokens, pairs, seqs, kv_read
 
@@ -151,3 +152,40 @@ def test_a_step_by_hand():
     assert order[:k].tolist() == [3, 2] and work[:k].tolist() == [1, 10]
     assert advance(rid, ctx, rem, todo, generated, first, finish, order, work, k, 3.0, 16, done) == (0, 0, 67)
     assert first[7] == 3.0 and rem[2] == 3 and generated[7] == 1
+
+
+def test_the_earlier_request_gets_the_chunk_whatever_its_slot():
+    # slot 0 prefills request 9 (ctx 0, 300 prompt tokens), slot 1 decodes request 3 (ctx 20), slot 2 prefills
+    # request 5 (ctx 0, 300 prompt tokens): request 5 arrived before request 9 but sits in a higher slot.
+    # Budget 301: one decode token and room for 300 prompt tokens, request 5's whole prompt and nothing of 9's.
+    rid = np.array([9, 3, 5], np.int64)
+    ctx = np.array([0, 20, 0], np.int64)
+    todo = np.array([300, 0, 300], np.int64)
+    order, work = np.zeros(3, np.int64), np.zeros(3, np.int64)
+    k, n_dec, need, tokens, pairs, seqs, kv_read = plan_decode(rid, ctx, todo, True, 301, 16, order, work)
+    assert (k, n_dec, need) == (3, 1, 0)
+    assert order[:3].tolist() == [1, 2, 0] and work[:3].tolist() == [1, 300, 0]
+    assert tokens == 1 + 300 and seqs == 2                 # request 5's prompt ends: it emits its first token
+    assert pairs == 21 + 300 * 301 // 2
+    assert kv_read == 21
+
+
+def test_a_prefilling_slot_without_a_chunk_reads_no_kv():
+    # slot 0 prefills request 1 (64 tokens stored, 100 to go), slot 1 prefills request 2 (200 stored, 50 to go),
+    # slot 2 decodes request 0 (ctx 31). Budget 41: one decode token, a 40-token chunk of request 1, none of 2.
+    rid = np.array([1, 2, 0], np.int64)
+    ctx = np.array([64, 200, 31], np.int64)
+    todo = np.array([100, 50, 0], np.int64)
+    order, work = np.zeros(3, np.int64), np.zeros(3, np.int64)
+    k, n_dec, need, tokens, pairs, seqs, kv_read = plan_decode(rid, ctx, todo, True, 41, 16, order, work)
+    assert order[:3].tolist() == [2, 0, 1] and work[:3].tolist() == [1, 40, 0]
+    assert (k, n_dec, need) == (3, 1, 0)                   # ctx 31 is not a block boundary
+    assert tokens == 41 and seqs == 1
+    assert pairs == 32 + 40 * 64 + 40 * 41 // 2            # 32 + 2,560 + 820 = 3,412
+    assert kv_read == 32 + 64                              # request 2's 200 stored tokens are not read
+    # the same step with request 2 alone prefilling and no room: it computes nothing and reads nothing
+    todo = np.array([0, 50, 0], np.int64)
+    rid = np.array([-1, 2, 0], np.int64)
+    k, n_dec, need, tokens, pairs, seqs, kv_read = plan_decode(rid, ctx, todo, True, 1, 16, order, work)
+    assert order[:2].tolist() == [2, 1] and work[:2].tolist() == [1, 0]
+    assert (tokens, pairs, seqs, kv_read) == (1, 32, 1, 32)
