@@ -28,6 +28,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from model.io import write_csv  # noqa: E402
 from model.parameters import default  # noqa: E402
 from model.plan.compose import validated_errors  # noqa: E402
 from model.plan.serving import aggregated_capacity, aggregated_state  # noqa: E402
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
               f"TPOT {row['closed_form_tpot_p95_s']:.4f} vs {row['simulated_tpot_p95_s']:.4f} s", flush=True)
     frame = pd.DataFrame(out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False, float_format="%.6g")
+    write_csv(frame, args.out)
     within = frame["ttft_within"].mean()
     print(f"{len(frame)} rows, {within:.0%} within the validated TTFT error "
           f"({frame['ttft_validated_error'].iloc[0]:.2%}); worst {frame['ttft_relative_difference'].abs().max():.1%}; "
