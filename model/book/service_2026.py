@@ -292,3 +292,23 @@ def deepseek_texts(day, plan: dict, comparison: pd.DataFrame, gaps: dict, *, gpu
         "ds_hidden_verdict": "more than closes the gap" if gaps["decode_node_tokens_per_s_hidden"]
                              >= gaps["published_decode_node_tokens_per_s"] else "narrows the gap without closing it",
     }
+
+
+def setting_texts(service, *, sessions: int, context_tokens: int, weight_dtype: str, kv_dtype: str,
+                  priceless: list[str]) -> dict[str, str]:
+    """The glued figures of the chapter's setting, by glue name: ``service`` (a
+    :class:`model.plan.inputs.PlanInputs`: prompt and reply tokens, P95 targets, the cache's share of the ideal hit
+    ratio), the sessions and history compared, the number formats, and the GPUs without a published price."""
+    return {
+        "sessions_n": f"{sessions:,}",
+        "context_n": f"{context_tokens:,}",
+        "prompt_n": f"{service.prompt_tokens:,}",
+        "reply_n": f"{service.reply_tokens:,}",
+        "ttft": f"{service.ttft_p95_s:g}",
+        "tpot": f"{service.tpot_p95_s:g}",
+        "kv_dtype": kv_dtype.upper(),
+        "hit_share": f"{100 * service.cache_hit_share:.0f}%",
+        "weight_rule": "in FP4 where the GPU has FP4 tensor cores, FP8 elsewhere" if weight_dtype == "auto"
+                       else f"in {weight_dtype.upper()}",
+        "priceless": priceless_text(priceless),
+    }

@@ -138,3 +138,21 @@ def test_deepseek_texts_by_hand():
                        gpu="h800-80gb", error=0.103)
     assert "the collectives between GPUs" in t["find_deepseek"]
     assert t["ds_disk"] == "5.0 GB of it on SSD" and t["ds_hidden_verdict"] == "more than closes the gap"
+
+
+def test_setting_texts_by_hand():
+    from types import SimpleNamespace
+
+    from model.book.service_2026 import setting_texts
+
+    service = SimpleNamespace(prompt_tokens=2_000, reply_tokens=100, ttft_p95_s=3.2, tpot_p95_s=0.1,
+                              cache_hit_share=0.9)
+    t = setting_texts(service, sessions=1_000_000, context_tokens=10_000, weight_dtype="auto", kv_dtype="fp8",
+                      priceless=[])
+    assert t["sessions_n"] == "1,000,000" and t["context_n"] == "10,000" and t["prompt_n"] == "2,000"
+    assert t["ttft"] == "3.2" and t["tpot"] == "0.1" and t["kv_dtype"] == "FP8" and t["hit_share"] == "90%"
+    assert t["weight_rule"].startswith("in FP4 where the GPU has FP4 tensor cores")
+    assert t["priceless"] == "Every GPU compared has a published price."
+    t = setting_texts(service, sessions=5, context_tokens=1, weight_dtype="int8", kv_dtype="int8",
+                      priceless=["gb200-186gb"])
+    assert t["weight_rule"] == "in INT8" and t["priceless"].startswith("GB200-186GB has no published price")
