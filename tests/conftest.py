@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -21,3 +22,18 @@ def _tqdm_without_shared_locks():
 
 
 _tqdm_without_shared_locks()
+
+
+def _no_shrinking_under_mutation():
+    """Under ``make mutation`` (mutmut sets ``MUTANT_UNDER_TEST`` in every process it runs tests in), a property
+    test stops at its first failing example instead of shrinking it: the verdict (the test fails) is the same, and
+    shrinking a mutant's failure can take tens of seconds. ``make test`` keeps Hypothesis's full phases."""
+    if "MUTANT_UNDER_TEST" not in os.environ:
+        return
+    from hypothesis import Phase, settings
+
+    settings.register_profile("mutation", phases=(Phase.explicit, Phase.reuse, Phase.generate))
+    settings.load_profile("mutation")
+
+
+_no_shrinking_under_mutation()
