@@ -20,11 +20,13 @@ Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ
   prompt waits at most for the step in progress and the full ones queued before it); the pool runs at the
   highest ρ that meets the target. The transfer is not charged to the prefill GPUs' busy time (it streams while
   the next prompt is computed).
-- **Decode pool.** A step of B sequences at the mean context p + o/2 lasts t(B) (``Deployment.decode_time``);
-  the batch is Poisson around its mean, so P95 TPOT = t(B + z·√B). B is the largest mean batch meeting the
-  target within ``max_batch`` per attention group and the KV capacity
-  (:func:`model.serving.saturation.continuous_batch_limit`). A
-  replica completes B / ((o − 1) · t(B)) requests/s (Little's law); the first token comes from the prefill pool.
+- **Decode pool.** A step of n sequences at the mean context p + o/2 lasts t(n) (``Deployment.decode_time``), at
+  most L sequences running (``max_batch`` per attention group and the KV capacity,
+  :func:`model.serving.saturation.continuous_batch_limit`). The sequences in a replica form a birth-death chain
+  (departures at min(n, L) / ((o − 1) · t(min(n, L)))): below L the batch is about Poisson around its mean and a
+  sequence's TPOT is t of the batch it joins; a sequence arriving at a full replica waits for a slot, and that wait
+  spread over its o − 1 steps adds to its TPOT (:func:`decode_tail`). The replica runs at the highest rate whose
+  P95 TPOT meets the target; the first token comes from the prefill pool.
 - **Aggregated replica (chunked prefill).** Each step carries the B decoding sequences and prompt chunks, at
   most ``chunk_tokens`` tokens in all; steps with chunks and without alternate, B = λ (o − 1) t̄ (a fixed point;
   :func:`aggregated_state` gives the forms). A prompt costs its own chunk steps, the last one partial unless the next
@@ -337,49 +339,86 @@ def decode_batch_limit(dep: Deployment, prompt_tokens, reply_tokens, max_batch) 
                                                  max_batch * dep.attention_ranks)))
 
 
+def _decode_steps(dep: Deployment, prompt_tokens, reply_tokens, max_batch) -> tuple[int, np.ndarray]:
+    """(steps per sequence o − 1, step times t(1) … t(L) s at the mean context) of a decode replica whose KV and
+    ``max_batch`` hold at most L sequences (an empty array when it holds none)."""
+    limit = decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch)
+    b = np.arange(1, max(limit, 0) + 1, dtype=float)
+    ctx = decode_context(prompt_tokens, reply_tokens)
+    return reply_tokens - 1, np.asarray(dep.decode_time(b, ctx), float) if len(b) else np.zeros(0)
+
+
+def decode_tail(step_s: np.ndarray, steps: int, rate: float, q: float) -> tuple[float, float, float]:
+    """(mean running batch, TPOT at quantile ``q`` (s), probability that a sequence waits for admission) of a
+    decode replica offered ``rate`` sequences/s, each staying ``steps`` steps, a step of n sequences lasting
+    ``step_s[n − 1]`` (n = 1 … L, L = len(step_s), non-decreasing in n).
+
+    The sequences in the replica (running and waiting for a slot) form a birth-death chain: arrivals at λ, departures
+    at μ_n = min(n, L) / (steps · t(min(n, L))). For n < L, π_n ∝ ∏_{k≤n} λ / μ_k (about Poisson around the mean
+    batch, as for the infinite-server queue); at and above L the replica is full and the chain is geometric with
+    ratio r = λ / μ_L (inf when r ≥ 1: the replica cannot keep up even at its largest batch). A sequence that
+    arrives to n < L others runs in a batch of n + 1: TPOT = t(n + 1). One that arrives to a full replica waits
+    for a slot — with a geometric number ahead of it, an exponential wait W of rate μ_L (1 − r) — and its reply's
+    tokens spread that wait: TPOT = t(L) + W / steps. So
+
+        P(TPOT > τ) = Σ_{n<L, t(n+1)>τ} π_n + P_wait · exp(−μ_L (1 − r) · steps · max(τ − t(L), 0)),
+
+    with P_wait = π_L / (1 − r) (Erlang's C for this chain), and TPOT at q is the smallest τ with P(TPOT > τ) ≤
+    1 − q. Departures are taken as exponential (the exact residence is a fixed number of steps): conservative for
+    the wait, which the simulator shows is what sets the P95 of a replica run near its full batch."""
+    n_max = len(step_s)
+    if n_max == 0 or not rate > 0.0:
+        return 0.0, (float(step_s[0]) if n_max else math.inf), 0.0
+    if steps <= 0:
+        return 0.0, float(step_s[0]), 0.0
+    n = np.arange(1, n_max + 1, dtype=float)
+    mu = n / (steps * step_s)
+    r = rate / mu[-1]
+    if r >= 1.0:
+        return math.inf, math.inf, 1.0
+    log_w = np.concatenate([[0.0], np.cumsum(np.log(rate / mu))])     # π_0 … π_L up to a factor
+    w = np.exp(log_w - log_w.max())
+    total = float(w[:-1].sum() + w[-1] / (1.0 - r))
+    pi = w[:-1] / total                                               # π_0 … π_{L−1}
+    p_wait = float(w[-1] / (1.0 - r) / total)
+    batch = float(np.dot(np.arange(n_max), pi) + n_max * p_wait)
+    miss = 1.0 - q
+    if p_wait >= miss:
+        return batch, float(step_s[-1]) + math.log(p_wait / miss) / (mu[-1] * (1.0 - r) * steps), p_wait
+    above = np.append(np.cumsum(pi[::-1])[::-1], 0.0)                # Σ_{n≥k} π_n for k = 0 … L
+    k = int(np.flatnonzero(above + p_wait <= miss)[0])                # the smallest batch k with P(TPOT > t(k)) ≤ 1 − q
+    return batch, float(step_s[max(k, 1) - 1]), p_wait
+
+
 def decode_pool(dep: Deployment, demand: float, *, prompt_tokens, reply_tokens, tpot_s, max_batch, q) -> Pool | None:
     """The decode pool of TP ``dep.n_gpus`` at the TPOT target, or None when one sequence alone misses it or the
-    KV holds none.
-
-    A replica at mean batch B holds a Poisson number of sequences (arrivals are Poisson, residence fixed), so
-    its batch at quantile q is about B + z_q·√B (within the KV limit) and P95 TPOT = t(that batch); B is the
-    largest mean batch that keeps it within the target."""
-    limit = decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch)
-    if limit < 1:
+    KV holds none: the highest rate whose TPOT at quantile q (:func:`decode_tail`, the admission wait of a full
+    replica included) is within the target."""
+    steps, step_s = _decode_steps(dep, prompt_tokens, reply_tokens, max_batch)
+    if len(step_s) == 0 or step_s[0] > tpot_s:
         return None
-    b = np.arange(1, limit + 1, dtype=float)
-    ctx = decode_context(prompt_tokens, reply_tokens)
-    t = np.asarray(dep.decode_time(b, ctx), float)
-    t_q = np.asarray(dep.decode_time(np.minimum(b + normal_quantile(q) * np.sqrt(b), limit), ctx), float)
-    ok = np.flatnonzero(t_q <= tpot_s)
-    if len(ok) == 0:
-        return None
-    i = int(ok[-1])
-    steps = reply_tokens - 1
     if steps == 0:
-        return Pool("decode", dep.n_gpus, math.inf, 0, 0, 0.0, math.nan, float(t[0]), 0.0, 1.0, dep.expert_parallel,
-                    dep.nodes)
-    rate = b[i] / (steps * t[i])
-    return _pool("decode", dep, demand, rate, math.nan, float(t_q[i]), float(b[i]))
+        return Pool("decode", dep.n_gpus, math.inf, 0, 0, 0.0, math.nan, float(step_s[0]), 0.0, 1.0,
+                    dep.expert_parallel, dep.nodes)
+    full = len(step_s) / (steps * float(step_s[-1]))                  # μ_L: the rate a full replica completes
+
+    def meets(rate):
+        return decode_tail(step_s, steps, rate, q)[1] <= tpot_s
+
+    low = full * 1e-9
+    if not meets(low):
+        return None
+    rate = bisect_boundary(meets, low, full, rel_tol=default(_REL_TOL_PARAMETER) / 10, spacing="log")
+    batch, tpot, _ = decode_tail(step_s, steps, rate, q)
+    return _pool("decode", dep, demand, rate, math.nan, tpot, batch)
 
 
 def decode_tpot_at(dep: Deployment, rate: float, *, prompt_tokens, reply_tokens, max_batch, q) -> tuple[float, float]:
-    """(mean batch, P95 TPOT) of a decode replica offered ``rate`` requests/s: B = rate × (o − 1) × t(B) (Little's
-    law, a fixed point iterated from 0) and TPOT at quantile q = t(B + z_q·√B) within the KV limit, as
-    :func:`decode_pool`; (inf, inf) when the batch outgrows the limit."""
-    limit = decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch)
-    ctx = decode_context(prompt_tokens, reply_tokens)
-    b = 0.0
-    for _ in range(_FIXED_POINT_STEPS):
-        b_next = rate * (reply_tokens - 1) * float(dep.decode_time(max(b, 1.0), ctx))
-        if b_next > limit:
-            return math.inf, math.inf
-        done = abs(b_next - b) <= 1e-9 * max(b, 1.0)
-        b = b_next
-        if done:
-            break
-    top = min(b + normal_quantile(q) * math.sqrt(b), limit)
-    return b, float(dep.decode_time(max(top, 1.0), ctx))
+    """(mean running batch, TPOT at quantile q) of a decode replica offered ``rate`` requests/s
+    (:func:`decode_tail`); (inf, inf) when a full replica cannot keep up with it."""
+    steps, step_s = _decode_steps(dep, prompt_tokens, reply_tokens, max_batch)
+    batch, tpot, _ = decode_tail(step_s, steps, rate, q)
+    return batch, tpot
 
 
 def prefill_ttft_at(dep: Deployment, rate: float, *, prompt_tokens, cached_tokens, transfer_s, q, cv2) -> float:

@@ -227,12 +227,16 @@ def test_an_end_to_end_target_picks_the_cheapest_split():
                     rtol=1e-12)
     # free to split the same total, the plan takes no more GPUs than at the stated targets
     assert p["gpus"] <= base["gpus"]
-    # 1% above the zero-load floor every split is below what a loaded replica delivers
+    # 1% above the zero-load floor only nearly idle replicas deliver: disaggregated pools do, at many times the
+    # GPUs (a decode replica's P95 batch must stay about one sequence); an aggregated replica, whose decode steps
+    # carry prompt chunks, cannot, at any split
     tight = s["zero_load_floor_s"] * 1.01
+    idle = make_plan(replace(i, e2e_p95_s=tight))
+    assert idle["disaggregated"] and idle["gpus"] >= 10 * base["gpus"]
     with pytest.raises(ParameterError, match=rf"^e2e_p95_s={tight!r} is not allowed: e2e_p95_s must be a target some "
                                              rf"split between the first token and the rest meets \(floors: TTFT "
                                              rf"{floor['ttft_p95_s']:.3g} s, TPOT {floor['tpot_p95_s']:.3g} s\)$"):
-        make_plan(replace(i, e2e_p95_s=tight))
+        make_plan(replace(i, e2e_p95_s=tight, disaggregation="aggregated"))
 
 
 def test_compare_gpus_side_by_side():
