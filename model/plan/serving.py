@@ -36,7 +36,9 @@ Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ
   replica runs at the highest λ that meets both targets (:func:`model.rate_search.bisect_boundary`).
 
 The tails were checked against the discrete-event simulators (``python -m model.plan --simulate`` does it for a
-plan, the disaggregated pools together with their KV transfer): the decode replica's P95 TPOT within about 3%, the
+plan, the disaggregated pools together with their KV transfer): the decode replica's P95 TPOT within about 1% on
+the services of data/services/plan_services.csv (with the admission wait; without it +31% on a replica planned
+near its full batch), the
 aggregated replica's P95 TTFT within 5.1% at 25% and 50% of its capacity on Llama 2 70B (A100 80GB, TP 4 and 8,
 2,000 + 100 tokens) but below the simulated one by 8–18% at 75% and 16–28% at 90%
 (``benchmarks/check_aggregated_ttft.py`` writes the comparison, other models and prompts included, to
