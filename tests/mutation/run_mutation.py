@@ -160,7 +160,9 @@ MODULES: dict[str, list[str]] = {
     "model/tiering/setup.py": ["tests/tiering/test_setup_mutants.py"],
 }
 
-KILLED = {"killed", "timeout", "caught by type check"}
+#: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
+#: (``segfault``: a mutant that hands the compiled kernels arrays of the wrong type can crash the interpreter).
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 
 #: Run inside a scratch directory after ``mutmut run``: every mutant's verdict, and the diff of those not
 #: killed, as JSON (one process, rather than one ``mutmut show`` per mutant).
