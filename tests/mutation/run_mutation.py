@@ -157,6 +157,8 @@ MODULES: dict[str, list[str]] = {
     # model/tiering/setup.py: tests/tiering/test_tiering_setup.py is left out, its check that every public name of
     # the module is re-exported fails on mutmut's trampolines (x_renamed__mutmut_1, ...) before any mutant runs
     "model/tiering/setup.py": ["tests/tiering/test_setup_mutants.py"],
+    "model/serving/accuracy_readings.py": ["tests/serving/test_serving_accuracy_readings.py",
+                                           "tests/serving/test_accuracy_readings_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
