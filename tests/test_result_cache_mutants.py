@@ -33,9 +33,11 @@ def test_the_kept_file(tmp_path, monkeypatch):
     assert os.listdir(folder) == ["r-0123456789abcdefghij.pkl"]
     with open(folder / "r-0123456789abcdefghij.pkl", "rb") as fh:
         assert pickle.load(fh) == {"x": [1, 2]}
+    # a name that only begins like another is another result: kept
+    cached("r-2", lambda: 3)
     monkeypatch.setattr(result_cache, "code_and_data_fingerprint", lambda: "z" * 64)
     cached("r", lambda: 4)
-    assert sorted(os.listdir(folder)) == ["r-" + "z" * 20 + ".pkl"]
+    assert sorted(os.listdir(folder)) == ["r-2-0123456789abcdefghij.pkl", "r-" + "z" * 20 + ".pkl"]
     monkeypatch.setenv(CACHE_ENV, "")                              # empty: nothing kept
     assert cached("r", lambda: 5) == 5
 
