@@ -159,6 +159,8 @@ MODULES: dict[str, list[str]] = {
     "model/tiering/setup.py": ["tests/tiering/test_setup_mutants.py"],
     "model/serving/accuracy_readings.py": ["tests/serving/test_serving_accuracy_readings.py",
                                            "tests/serving/test_accuracy_readings_mutants.py"],
+    "model/economics/readings.py": ["tests/economics/test_economics_readings.py",
+                                    "tests/economics/test_economics_readings_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
