@@ -161,6 +161,8 @@ MODULES: dict[str, list[str]] = {
                                            "tests/serving/test_accuracy_readings_mutants.py"],
     "model/economics/readings.py": ["tests/economics/test_economics_readings.py",
                                     "tests/economics/test_economics_readings_mutants.py"],
+    "model/economics/fleet_readings.py": ["tests/economics/test_economics_fleet_readings.py",
+                                          "tests/economics/test_fleet_readings_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
