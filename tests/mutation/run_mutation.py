@@ -163,6 +163,8 @@ MODULES: dict[str, list[str]] = {
                                     "tests/economics/test_economics_readings_mutants.py"],
     "model/economics/fleet_readings.py": ["tests/economics/test_economics_fleet_readings.py",
                                           "tests/economics/test_fleet_readings_mutants.py"],
+    "model/economics/persona_readings.py": ["tests/economics/test_persona_readings.py",
+                                            "tests/economics/test_persona_readings_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
