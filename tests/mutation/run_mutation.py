@@ -165,6 +165,8 @@ MODULES: dict[str, list[str]] = {
                                           "tests/economics/test_fleet_readings_mutants.py"],
     "model/economics/persona_readings.py": ["tests/economics/test_persona_readings.py",
                                             "tests/economics/test_persona_readings_mutants.py"],
+    "model/quantization/readings.py": ["tests/quantization/test_quantization_readings.py",
+                                       "tests/quantization/test_quantization_readings_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
