@@ -167,6 +167,8 @@ MODULES: dict[str, list[str]] = {
                                             "tests/economics/test_persona_readings_mutants.py"],
     "model/quantization/readings.py": ["tests/quantization/test_quantization_readings.py",
                                        "tests/quantization/test_quantization_readings_mutants.py"],
+    "model/serving/readings.py": ["tests/serving/test_serving_readings.py",
+                                  "tests/serving/test_serving_readings_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
