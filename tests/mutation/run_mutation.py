@@ -169,6 +169,7 @@ MODULES: dict[str, list[str]] = {
                                        "tests/quantization/test_quantization_readings_mutants.py"],
     "model/serving/readings.py": ["tests/serving/test_serving_readings.py",
                                   "tests/serving/test_serving_readings_mutants.py"],
+    "model/io.py": ["tests/test_io.py", "tests/test_io_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
