@@ -170,6 +170,7 @@ MODULES: dict[str, list[str]] = {
     "model/serving/readings.py": ["tests/serving/test_serving_readings.py",
                                   "tests/serving/test_serving_readings_mutants.py"],
     "model/io.py": ["tests/test_io.py", "tests/test_io_mutants.py"],
+    "model/parameters.py": ["tests/test_parameters_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
