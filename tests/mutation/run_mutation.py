@@ -171,6 +171,7 @@ MODULES: dict[str, list[str]] = {
                                   "tests/serving/test_serving_readings_mutants.py"],
     "model/io.py": ["tests/test_io.py", "tests/test_io_mutants.py"],
     "model/parameters.py": ["tests/test_parameters_mutants.py"],
+    "model/result_cache.py": ["tests/test_result_cache.py", "tests/test_result_cache_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
