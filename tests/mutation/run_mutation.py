@@ -172,6 +172,7 @@ MODULES: dict[str, list[str]] = {
     "model/io.py": ["tests/test_io.py", "tests/test_io_mutants.py"],
     "model/parameters.py": ["tests/test_parameters_mutants.py"],
     "model/result_cache.py": ["tests/test_result_cache.py", "tests/test_result_cache_mutants.py"],
+    "model/records.py": ["tests/test_records_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
