@@ -49,10 +49,15 @@ def cached(name: str, compute: Callable[[], T]) -> T:
     result = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        pickle.dump(result, fh)
-    os.replace(tmp, path)          # a kernel running beside this one reads a finished file
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(result, fh)
+        os.replace(tmp, path)          # a kernel running beside this one reads a finished file
+    except BaseException:
+        os.unlink(tmp)                 # a result that cannot be pickled leaves no partial file behind
+        raise
     for old in path.parent.glob(f"{name}-*.pkl"):
-        if old != path:
+        # only this name's files (``<name>-`` and 20 characters): not those of a name that begins like it
+        if old != path and len(old.stem) == len(path.stem):
             old.unlink(missing_ok=True)          # made by code or data that have since changed
     return result

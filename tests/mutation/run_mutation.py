@@ -158,6 +158,23 @@ MODULES: dict[str, list[str]] = {
     # model/tiering/setup.py: tests/tiering/test_tiering_setup.py is left out, its check that every public name of
     # the module is re-exported fails on mutmut's trampolines (x_renamed__mutmut_1, ...) before any mutant runs
     "model/tiering/setup.py": ["tests/tiering/test_setup_mutants.py"],
+    "model/serving/accuracy_readings.py": ["tests/serving/test_serving_accuracy_readings.py",
+                                           "tests/serving/test_accuracy_readings_mutants.py"],
+    "model/economics/readings.py": ["tests/economics/test_economics_readings.py",
+                                    "tests/economics/test_economics_readings_mutants.py"],
+    "model/economics/fleet_readings.py": ["tests/economics/test_economics_fleet_readings.py",
+                                          "tests/economics/test_fleet_readings_mutants.py"],
+    "model/economics/persona_readings.py": ["tests/economics/test_persona_readings.py",
+                                            "tests/economics/test_persona_readings_mutants.py"],
+    "model/quantization/readings.py": ["tests/quantization/test_quantization_readings.py",
+                                       "tests/quantization/test_quantization_readings_mutants.py"],
+    "model/serving/readings.py": ["tests/serving/test_serving_readings.py",
+                                  "tests/serving/test_serving_readings_mutants.py"],
+    "model/io.py": ["tests/test_io.py", "tests/test_io_mutants.py"],
+    "model/parameters.py": ["tests/test_parameters_mutants.py"],
+    "model/result_cache.py": ["tests/test_result_cache.py", "tests/test_result_cache_mutants.py"],
+    # model/records.py: not tests/test_records.py, whose fleet record takes 14 s; a tiny package and data/ instead
+    "model/records.py": ["tests/test_records_mutants.py"],
 }
 
 #: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
