@@ -157,6 +157,9 @@ MODULES: dict[str, list[str]] = {
     # model/tiering/setup.py: tests/tiering/test_tiering_setup.py is left out, its check that every public name of
     # the module is re-exported fails on mutmut's trampolines (x_renamed__mutmut_1, ...) before any mutant runs
     "model/tiering/setup.py": ["tests/tiering/test_setup_mutants.py"],
+    # the audit's section modules: each against a fast file of hand-worked rows (claims looked up in a dict, slow
+    # model calls replaced by recorders); their own files regenerate the whole audit, seconds per mutant
+    "model/audit/l7_persona.py": ["tests/audit/test_l7_persona_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
