@@ -160,6 +160,7 @@ MODULES: dict[str, list[str]] = {
     # the audit's section modules: each against a fast file of hand-worked rows (claims looked up in a dict, slow
     # model calls replaced by recorders); their own files regenerate the whole audit, seconds per mutant
     "model/audit/l7_persona.py": ["tests/audit/test_l7_persona_mutants.py"],
+    "model/audit/l8_memory.py": ["tests/audit/test_l8_memory_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
