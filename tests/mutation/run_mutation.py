@@ -161,6 +161,8 @@ MODULES: dict[str, list[str]] = {
     # model calls replaced by recorders); their own files regenerate the whole audit, seconds per mutant
     "model/audit/l7_persona.py": ["tests/audit/test_l7_persona_mutants.py"],
     "model/audit/l8_memory.py": ["tests/audit/test_l8_memory_mutants.py"],
+    "model/audit/rules.py": ["tests/audit/test_rules_mutants.py"],
+    "model/audit/session_shape.py": ["tests/audit/test_session_shape_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
