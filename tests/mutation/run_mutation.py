@@ -163,6 +163,7 @@ MODULES: dict[str, list[str]] = {
     "model/audit/l8_memory.py": ["tests/audit/test_l8_memory_mutants.py"],
     "model/audit/rules.py": ["tests/audit/test_rules_mutants.py"],
     "model/audit/session_shape.py": ["tests/audit/test_session_shape_mutants.py"],
+    "model/audit/readings.py": ["tests/audit/test_readings_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
