@@ -164,6 +164,7 @@ MODULES: dict[str, list[str]] = {
     "model/audit/rules.py": ["tests/audit/test_rules_mutants.py"],
     "model/audit/session_shape.py": ["tests/audit/test_session_shape_mutants.py"],
     "model/audit/readings.py": ["tests/audit/test_readings_mutants.py"],
+    "model/audit/l10_availability.py": ["tests/audit/test_l10_availability_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
