@@ -155,6 +155,16 @@ def test_rows_by_hand():
                     [100 * (8_000 / 102_000 - 1), -94, 100 * (8_000 / 102_000 - 1)], rtol=1e-12)
 
 
+def test_saving_printed_at_its_rounding_edge(monkeypatch):
+    """$0.08 a 1M tokens raised so that the saving is $420,500,001 a month, just above $420.5M: printed $421M
+    (18,000 tokens × 1M × 1,460 × 200 turns ÷ 1M = 5.256e9 tokens-millions; price = 420,500,001 ÷ 5.256e9)."""
+    rows = dict(_ROWS)
+    rows["t2.self_hosted.price"] = {**rows["t2.self_hosted.price"], "stated_value": 420_500_001 / 5.256e9}
+    monkeypatch.setattr(C, "claim", rows.__getitem__)
+    how = {c.claim_id: c.how for c in L8.computed()}["l8.effect.monthly_saving"]
+    assert how.endswith("× 200 turns × $0.0800038/1M = $421M")
+
+
 def test_table_is_the_whole_audits_section(monkeypatch):
     import model.audit.whole as W
 
