@@ -166,6 +166,7 @@ MODULES: dict[str, list[str]] = {
     "model/audit/readings.py": ["tests/audit/test_readings_mutants.py"],
     "model/audit/l10_availability.py": ["tests/audit/test_l10_availability_mutants.py"],
     "model/audit/l11_fleet.py": ["tests/audit/test_l11_fleet_mutants.py"],
+    "model/audit/claims.py": ["tests/audit/test_claims_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
