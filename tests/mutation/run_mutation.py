@@ -167,6 +167,7 @@ MODULES: dict[str, list[str]] = {
     "model/audit/l10_availability.py": ["tests/audit/test_l10_availability_mutants.py"],
     "model/audit/l11_fleet.py": ["tests/audit/test_l11_fleet_mutants.py"],
     "model/audit/claims.py": ["tests/audit/test_claims_mutants.py"],
+    "model/audit/kareto_paper.py": ["tests/audit/test_kareto_paper_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
