@@ -168,6 +168,7 @@ MODULES: dict[str, list[str]] = {
     "model/audit/l11_fleet.py": ["tests/audit/test_l11_fleet_mutants.py"],
     "model/audit/claims.py": ["tests/audit/test_claims_mutants.py"],
     "model/audit/kareto_paper.py": ["tests/audit/test_kareto_paper_mutants.py"],
+    "model/audit/r12_roadmap.py": ["tests/audit/test_r12_roadmap_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
