@@ -7,6 +7,7 @@ tested in model/workload/popularity.py's own files) are replaced by recorders re
 table's section by a recorder; the whole audit is left to tests/audit/test_l7_persona.py."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 from numpy.testing import assert_allclose
@@ -240,6 +241,29 @@ def _cache_rows(r, fast):
         "any of the fleets the source runs (the largest counted), §5's INT8 weights, every byte of KV memory given "
         "to personas and each character's own traits alone (the shared general persona held once): the source "
         "caches them on the GPU (GPU上にキャッシュ), not in CPU memory")
+
+
+def _with(**values):
+    rows = dict(_ROWS)
+    for cid, v in values.items():
+        rows[cid] = {**rows[cid], "stated_value": v}
+    return rows.__getitem__
+
+
+def test_figures_printed_at_their_rounding_edges(monkeypatch):
+    """Printed figures just above a rounding edge: $0.08 a 1M tokens raised so that the 10K persona costs
+    $233,650,001 a month ($233.7M); a KV budget of 8,350,000,005 bytes a GPU (8.4 GB) and 335,000.0002 bytes of KV a
+    token (1,000 tokens: 0.3350000002 GB → 0.34 GB); then 1,200 × 8,350,000,005 ÷ (1,000 × 335,000.0002) characters."""
+    # 1M sessions × 1,460 × 200 turns × 10,000 tokens ÷ 1M = 2.92e9 tokens-millions: price = 233,650,001 ÷ 2.92e9
+    monkeypatch.setattr(C, "claim", _with(**{"t2.self_hosted.price": 233_650_001 / 2.92e9}))
+    how = {c.claim_id: c.how for c in L7.computed()}["l7.effect.cost_before"]
+    assert "× 10,000 tokens × $0.0800171/1M (§2) = $233.7M; " in how
+    monkeypatch.setattr(L7, "memory_budget", lambda *a, **kw: SimpleNamespace(kv_budget_bytes=8_350_000_005.0))
+    monkeypatch.setattr(L7, "kv_bytes_per_token", lambda arch, dtype="fp16": 335_000.0002)
+    n, how = L7.fleet_capacity()
+    assert n == math.floor(1200 * 8_350_000_005.0 / (1000 * 335_000.0002))
+    assert how == (f"1,200 A100 80GB (§11's peak fleet, the largest the source runs) × 8.4 GB KV budget each (Llama 2 "
+                   f"70B INT8 weights, FP16 KV) ÷ 0.34 GB per character's own 1,000 tokens = {n:,} characters")
 
 
 def test_table_is_the_whole_audits_section(monkeypatch):
