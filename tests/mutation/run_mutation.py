@@ -175,6 +175,19 @@ MODULES: dict[str, list[str]] = {
     "model/result_cache.py": ["tests/test_result_cache.py", "tests/test_result_cache_mutants.py"],
     # model/records.py: not tests/test_records.py, whose fleet record takes 14 s; a tiny package and data/ instead
     "model/records.py": ["tests/test_records_mutants.py"],
+    # the audit's section modules: each against a fast file of hand-worked rows (claims looked up in a dict, slow
+    # model calls replaced by recorders); their own files regenerate the whole audit, seconds per mutant
+    "model/audit/l7_persona.py": ["tests/audit/test_l7_persona_mutants.py"],
+    "model/audit/l8_memory.py": ["tests/audit/test_l8_memory_mutants.py"],
+    "model/audit/l10_availability.py": ["tests/audit/test_l10_availability_mutants.py"],
+    "model/audit/l11_fleet.py": ["tests/audit/test_l11_fleet_mutants.py"],
+    "model/audit/kareto_paper.py": ["tests/audit/test_kareto_paper_mutants.py"],
+    "model/audit/r12_roadmap.py": ["tests/audit/test_r12_roadmap_mutants.py"],
+    "model/audit/session_shape.py": ["tests/audit/test_session_shape_mutants.py"],
+    "model/audit/rules.py": ["tests/audit/test_rules_mutants.py"],
+    "model/audit/claims.py": ["tests/audit/test_claims_mutants.py"],
+    "model/audit/readings.py": ["tests/audit/test_readings_mutants.py"],
+    "model/audit/collect.py": ["tests/audit/test_collect_mutants.py"],
 }
 
 #: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
