@@ -157,6 +157,10 @@ MODULES: dict[str, list[str]] = {
     # model/tiering/setup.py: tests/tiering/test_tiering_setup.py is left out, its check that every public name of
     # the module is re-exported fails on mutmut's trampolines (x_renamed__mutmut_1, ...) before any mutant runs
     "model/tiering/setup.py": ["tests/tiering/test_setup_mutants.py"],
+    # the command lines: each main(argv) called in-process, its heavy computation replaced by a stand-in
+    "model/listing.py": ["tests/test_listing_mutants.py"],
+    "model/plan/report.py": ["tests/plan/test_report_mutants.py"],
+    "model/cli.py": ["tests/test_cli_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
