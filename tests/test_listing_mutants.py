@@ -487,3 +487,11 @@ def test_help_names_the_kinds_and_flags(capsys):
     with pytest.raises(SystemExit) as e:
         listing.main([])
     assert e.value.code == 2 and capsys.readouterr().err.startswith("error: missing command")
+
+
+def test_fp4_is_listed_with_its_four_and_a_half_bits():
+    # NVFP4: 4 bits per value + one 8-bit scale per 16 values = 4.5 bits, 0.5625 bytes (printed to 3 digits)
+    lines = listing.text("dtypes", listing.dtypes()).split("\n")
+    fp4 = next(ln for ln in lines if ln.startswith("fp4 "))
+    assert fp4.split()[:3] == ["fp4", "4.5", "0.562"]
+    assert next(ln for ln in lines if ln.startswith("fp16 ")).split()[:3] == ["fp16", "16", "2"]
