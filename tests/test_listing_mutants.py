@@ -40,7 +40,8 @@ def test_a_model_that_does_not_load_keeps_its_name_and_reason(monkeypatch, tmp_p
         A.load_architecture.cache_clear()
     assert [r["name"] for r in rows] == ["also", "broken"]
     assert all(set(r) == {"name", "error"} for r in rows)
-    assert rows[1]["error"].startswith("does not load: ") and ": " in rows[1]["error"][len("does not load: "):]
+    # a config without its heads: load_architecture's KeyError, named with its key
+    assert rows[1]["error"] == "does not load: KeyError: 'num_attention_heads'"
 
 
 def test_gpu_rows_are_the_datasheet_figures_in_their_units():
@@ -261,7 +262,7 @@ def _stand_in_chapters(monkeypatch, checks):
     import model.book.appendix as A
     import model.book.build as B
 
-    defaults = {"alpha": {"output_dir": "out", "n": 4, "label": "x"}, "beta": {"ttl_s": 1.5}}
+    defaults = {"alpha": {"output_dir": "out", "n": 4, "label": "x", "mode_s": "auto"}, "beta": {"ttl_s": 1.5}}
     paths = []
 
     def parameter_defaults(path):
@@ -280,17 +281,19 @@ def _stand_in_chapters(monkeypatch, checks):
 def test_parameters_of_every_chapter(monkeypatch):
     import model.book.build as B
 
-    paths = _stand_in_chapters(monkeypatch, Checks({"n": ("n", "an integer in [1, inf]", [float("nan")]),
-                                                    "ttl_s": ("ttl_s", "a finite number in [0, inf]",
-                                                              [float("nan")])}))
+    checks = Checks({"n": ("n", "an integer in [1, inf]", [float("nan")]),
+                     "ttl_s": ("ttl_s", "a finite number in [0, inf]", [float("nan")])})
+    paths = _stand_in_chapters(monkeypatch, checks)
     rows = listing.parameters()
     assert rows == [
         {"chapter": "alpha", "name": "n", "default": 4, "unit": "", "allowed": "an integer in [1, inf]",
          "comment": "sessions at once"},
         {"chapter": "alpha", "name": "label", "default": "x", "unit": "", "allowed": "not checked", "comment": ""},
+        {"chapter": "alpha", "name": "mode_s", "default": "auto", "unit": "", "allowed": "not checked", "comment": ""},
         {"chapter": "beta", "name": "ttl_s", "default": 1.5, "unit": "s", "allowed": "a finite number in [0, inf]",
          "comment": "idle time to keep"}]
     assert paths == [B.NOTEBOOK_DIR / "alpha.ipynb", B.NOTEBOOK_DIR / "beta.ipynb"]
+    assert {chapter for chapter, _ in checks.seen} == {"alpha", "beta"}
     assert listing.BUILD_PARAMETERS == ("output_dir",)
 
 
@@ -316,10 +319,14 @@ def test_table_layout():
 @pytest.mark.parametrize("source, want", [
     ("AWS price (https://example.com/a/b).", "example.com/a/b"),
     ("see http://x.org/p;", "x.org/p"), ("quoted 'https://x.org/q'", "x.org/q"), ('"https://x.org/r",', "x.org/r"),
-    ("no address", "no address"), ("a" * 60, "a" * 60), ("a" * 61, "a" * 59 + "…"),
+    ("no address", "no address"), ("https://x.org/ABX", "x.org/ABX"), ("a" * 60, "a" * 60), ("a" * 61, "a" * 59 + "…"),
 ])
 def test_short_source(source, want):
     assert listing._short_source(source) == want
+
+
+def test_a_table_of_no_rows_is_its_header():
+    assert listing._table([], {"a": Col("A", kind="text"), "n": Col("N", "GB")}) == "A  N (GB)"
 
 
 def test_short_source_width():
@@ -334,26 +341,50 @@ def test_default_text(value, want):
     assert listing._default_text(value) == want
 
 
+def row(*cells) -> str:
+    """A table line written by hand: (text, width, "<" left or ">" right), two spaces apart, no trailing blanks."""
+    return "  ".join(f"{t:{a}{w}}" for t, w, a in cells).rstrip()
+
+
 def test_models_text():
-    rows = [{"name": "m", "display_name": "M", "layers": 2, "attention": "GQA", "layer_kinds": "full 2",
-             "query_heads": 4, "kv_heads": 2, "context_tokens": 4096, "parameters": 1_500_000_000,
-             "active_parameters": 250_000_000},
-            {"name": "bad", "error": "does not load: KeyError: 'x'"}]
-    header, row, err = listing.text("models", rows).split("\n")
-    assert header == ("name  display name  layers  attention  layer kinds  query heads  KV heads  context (tokens)"
-                      "  parameters (billion)  active per token (billion)")
-    assert row == ("m     M                  2  GQA        full 2                 4         2             4,096"
-                   "                   1.5                        0.25")
-    assert err == "bad: does not load: KeyError: 'x'"
+    # 1.375e9 and 3.375e9 parameters: 1.38 and 3.38 billion (the halves round up only if divided by exactly 1e9)
+    rows = [{"name": "m", "display_name": "Model M", "layers": 2.6, "attention": "GQA", "layer_kinds": "full 2",
+             "query_heads": 4.4, "kv_heads": 1.6, "context_tokens": 4096.4, "parameters": 3_375_000_000,
+             "active_parameters": 1_375_000_000},
+            {"name": "bad", "error": "does not load: KeyError: 'x'"},
+            {"name": "longer", "display_name": "L", "layers": 80, "attention": "MQA", "layer_kinds": "full 13, sliding 67",
+             "query_heads": 64, "kv_heads": 1, "context_tokens": 131072, "parameters": 7e10, "active_parameters": 7e10}]
+    assert listing.text("models", rows).split("\n") == [
+        row(("name", 6, "<"), ("display name", 12, "<"), ("layers", 6, ">"), ("attention", 9, "<"),
+            ("layer kinds", 19, "<"), ("query heads", 11, ">"), ("KV heads", 8, ">"), ("context (tokens)", 16, ">"),
+            ("parameters (billion)", 20, ">"), ("active per token (billion)", 26, ">")),
+        row(("m", 6, "<"), ("Model M", 12, "<"), ("3", 6, ">"), ("GQA", 9, "<"), ("full 2", 19, "<"),
+            ("4", 11, ">"), ("2", 8, ">"), ("4,096", 16, ">"), ("3.38", 20, ">"), ("1.38", 26, ">")),
+        row(("longer", 6, "<"), ("L", 12, "<"), ("80", 6, ">"), ("MQA", 9, "<"), ("full 13, sliding 67", 19, "<"),
+            ("64", 11, ">"), ("1", 8, ">"), ("131,072", 16, ">"), ("70", 20, ">"), ("70", 26, ">")),
+        "bad: does not load: KeyError: 'x'"]
 
 
 def test_gpus_text():
-    rows = [{"name": "g", "memory_gb": 80.0, "bandwidth_gb_s": 3350.0, "bf16_tflops": 989.46, "fp8_tflops": None,
-             "int8_tops": 1978.94, "interconnect_gb_s": 900.0, "weight_dtypes": ["fp16", "int8"]}]
-    header, row = listing.text("gpus", rows).split("\n")
-    assert header == ("name  memory (GB)  HBM (GB/s)  BF16 dense (TFLOP/s)  FP8 dense (TFLOP/s)  INT8 dense (TOP/s)"
-                      "  NVLink (GB/s)  weights in")
-    assert row.split() == ["g", "80", "3,350", "989.5", "—", "1,979", "900", "fp16,", "int8"]
+    # TFLOP/s to 4 significant digits: 989.46 -> 989.5, 1978.94 -> 1,979
+    rows = [{"name": "g", "memory_gb": 80.0, "bandwidth_gb_s": 3350.0, "bf16_tflops": 989.46, "fp8_tflops": 989.46,
+             "int8_tops": 1978.94, "interconnect_gb_s": 900.0, "weight_dtypes": ["fp16", "int8"]},
+            {"name": "gpu-2", "memory_gb": 141.0, "bandwidth_gb_s": 4800.0, "bf16_tflops": 1978.94, "fp8_tflops": None,
+             "int8_tops": 989.46, "interconnect_gb_s": None, "weight_dtypes": ["fp8"]},
+            {"name": "g3", "memory_gb": 40.0, "bandwidth_gb_s": 1555.0, "bf16_tflops": 312.0, "fp8_tflops": 1978.94,
+             "int8_tops": 624.0, "interconnect_gb_s": 600.0, "weight_dtypes": []}]
+    widths = [("name", 5, "<"), ("memory (GB)", 11, ">"), ("HBM (GB/s)", 10, ">"), ("BF16 dense (TFLOP/s)", 20, ">"),
+              ("FP8 dense (TFLOP/s)", 19, ">"), ("INT8 dense (TOP/s)", 18, ">"), ("NVLink (GB/s)", 13, ">"),
+              ("weights in", 10, "<")]
+
+    def line(*texts):
+        return row(*[(t, w, a) for t, (_, w, a) in zip(texts, widths)])
+
+    assert listing.text("gpus", rows).split("\n") == [
+        line(*[h for h, _, _ in widths]),
+        line("g", "80", "3,350", "989.5", "989.5", "1,979", "900", "fp16, int8"),
+        line("gpu-2", "141", "4,800", "1,979", "—", "989.5", "—", "fp8"),
+        line("g3", "40", "1,555", "312", "1,979", "624", "600", "")]
 
 
 def test_tiers_text():
@@ -378,10 +409,13 @@ def test_dtypes_text():
 
 def test_prices_text():
     rows = [{"provider": "aws", "gpu": "a100-80gb", "pricing": "on-demand", "usd_per_gpu_hour": 3.430912,
-             "date": "2026-11-09", "source": "AWS (https://example.com/x)"}]
+             "date": "2026-11-09", "source": "AWS (https://example.com/x)"},
+            {"provider": "lambda", "gpu": "h100", "pricing": "spot", "usd_per_gpu_hour": 12.5, "date": "2025",
+             "source": "a"}]
     assert listing.text("prices", rows).split("\n") == [
         "provider  GPU        pricing    price (USD/GPU-hour)  date        source",
-        "aws       a100-80gb  on-demand               $3.4309  2026-11-09  example.com/x"]
+        "aws       a100-80gb  on-demand               $3.4309  2026-11-09  example.com/x",
+        "lambda    h100       spot                      $12.5  2025        a"]
 
 
 def test_parameters_text():
@@ -473,17 +507,17 @@ def test_main_refuses_an_unknown_kind(capsys):
 def test_help_names_the_kinds_and_flags(capsys):
     with pytest.raises(SystemExit) as e:
         listing.main(["--help"])
-    out = " ".join(capsys.readouterr().out.split())
+    out = " ".join(capsys.readouterr().out.split()) + " "
     assert e.value.code == 0 and out.startswith("usage: python -m model ")
     assert "The study's command line: what there is to choose from (models, GPUs, formats, prices, parameters)." in out
-    assert "list models, gpus, tiers, dtypes, prices or a chapter's parameters" in out
+    assert " list list models, gpus, tiers, dtypes, prices or a chapter's parameters " in out
     with pytest.raises(SystemExit):
         listing.main(["list", "--help"])
-    out = " ".join(capsys.readouterr().out.split())
-    assert "List what there is: models, gpus, tiers, dtypes, prices, parameters (all when no KIND is given)." in out
+    out = " " + " ".join(capsys.readouterr().out.split()) + " "
+    assert " List what there is: models, gpus, tiers, dtypes, prices, parameters (all when no KIND is given). " in out
     assert "KIND one of models, gpus, tiers, dtypes, prices, parameters" in out
-    assert "CHAPTER with parameters: one chapter (default: all)" in out
-    assert "--json print JSON (exact values)" in out
+    assert "CHAPTER with parameters: one chapter (default: all) " in out
+    assert "--json print JSON (exact values) " in out
     with pytest.raises(SystemExit) as e:
         listing.main([])
     assert e.value.code == 2 and capsys.readouterr().err.startswith("error: missing command")
