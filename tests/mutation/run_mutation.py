@@ -161,6 +161,9 @@ MODULES: dict[str, list[str]] = {
     "model/listing.py": ["tests/test_listing_mutants.py"],
     "model/plan/report.py": ["tests/plan/test_report_mutants.py"],
     "model/cli.py": ["tests/test_cli_mutants.py"],
+    "model/kv/cli.py": ["tests/kv/test_kv_cli_mutants.py"],
+    "model/serving/cli.py": ["tests/serving/test_serving_cli_mutants.py"],
+    "model/plan/cli.py": ["tests/plan/test_plan_cli_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
