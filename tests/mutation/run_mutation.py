@@ -164,6 +164,7 @@ MODULES: dict[str, list[str]] = {
     "model/kv/cli.py": ["tests/kv/test_kv_cli_mutants.py"],
     "model/serving/cli.py": ["tests/serving/test_serving_cli_mutants.py"],
     "model/plan/cli.py": ["tests/plan/test_plan_cli_mutants.py"],
+    "model/tiering/cli.py": ["tests/tiering/test_tiering_cli_mutants.py"],
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
