@@ -92,6 +92,29 @@ def test_a_nested_command_is_searched_too():
     assert "--deep" in p._options()
 
 
+def test_a_command_with_commands_of_its_own_beside_another():
+    p = ArgumentParser(prog="x")
+    sub = p.add_subparsers(dest="a")
+    sub.add_parser("one").add_argument("--alpha")
+    inner = sub.add_parser("two").add_subparsers(dest="b")
+    inner.add_parser("three").add_argument("--gamma")
+    assert p._options() == ["--alpha", "--gamma", "--help", "-h"]
+
+
+def test_choices_and_values_that_begin_or_end_with_x(capsys):
+    p = ArgumentParser(prog="x")
+    p.add_argument("--size", choices=["XL", "SX", "M"])
+    assert error_line(["--size", "XLL"], capsys, p) == \
+        "error: --size='XLL' is not allowed: --size must be one of XL, SX, M; did you mean XL?"
+    assert error_line(["--size", "SXX"], capsys, p) == \
+        "error: --size='SXX' is not allowed: --size must be one of XL, SX, M; did you mean SX?"
+
+
+def test_an_unknown_flag_with_two_equals_signs(capsys):
+    assert error_line(M + ["--bach=3=4"], capsys) == \
+        "error: unknown argument --bach; did you mean --batch? (python -m demo --help lists them)"
+
+
 def test_help_exits_0(capsys):
     with pytest.raises(SystemExit) as exc:
         parser().parse_args(["run", "--help"])

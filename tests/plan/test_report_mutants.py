@@ -27,7 +27,7 @@ def full_plan() -> dict:
         "disaggregated": False, "gpus": 16, "nodes": 2, "prefill_gpus": 4, "decode_gpus": 12,
         "fleet": {"regions": 2, "region_shares": [0.6, 0.4], "gpus_by_region": {"a": [10, 6], "b": [2, 2]},
                   "serving_gpus": 16, "peak_to_mean": 1.5, "spare_gpus": 4, "spare_fraction": 0.125},
-        "hbm_gb_per_node": 40, "dram_gb_per_node": 1000, "ssd_gb_per_node": None,
+        "hbm_gb_per_node": 40, "dram_gb_per_node": 1000, "ssd_gb_per_node": 2500,
         "routing": "session", "ttl_s": 300,
         "usd_per_month": 12345, "usd_per_million_tokens": 0.5, "kw": 12.8, "kwh_per_million_tokens": 0.25,
         "g_co2_per_million_tokens": 100,
@@ -39,9 +39,10 @@ def full_plan() -> dict:
                            "tpot_p95_s": None},
             "prefill": {"tp": 1, "ep": 8, "nodes": 2, "replica_requests_per_s": 1.5, "replicas": 1, "gpus": 16,
                         "ttft_p95_s": None, "tpot_p95_s": 0.015},
-            "decode": None,
+            "decode": {"tp": 8, "replica_requests_per_s": 0.5, "replicas": 2, "gpus": 16, "ttft_p95_s": 1.25,
+                       "tpot_p95_s": 0.03},
             "aggregated_gpus": 8, "disaggregated_gpus": 10, "chosen": "aggregated",
-            "kv_transfer_bytes_per_request": 2.5e9, "kv_transfer_s": 0.125,
+            "kv_transfer_bytes_per_request": 1.375e9, "kv_transfer_s": 0.125,
             "zero_load_floor": {"ttft_p95_s": 0.08, "tpot_p95_s": 0.012}, "cached_prompt_tokens": 1024},
         "cache": {"scope": "per node", "trace": {"sessions": 200, "requests": 900}, "ideal_hit_ratio": 0.8,
                   "hit_ratio": 0.7, "token_hit_ratio": 0.65,
@@ -73,7 +74,7 @@ def full_plan() -> dict:
                               "agreement": {"decode_tpot": {"relative_difference": -0.25, "validated_error": None,
                                                             "within": None, "closed_form_s": 0.03,
                                                             "simulated_s": 0.04},
-                                            "prefill_ttft": {"relative_difference": 0.5, "validated_error": 0.2,
+                                            "prefill_pool_ttft": {"relative_difference": 0.5, "validated_error": 0.2,
                                                              "within": False, "closed_form_s": 1.0,
                                                              "simulated_s": 1.5}}}},
         "cache_replay": {"token_hit_ratio_replayed": 0.6, "token_hit_ratio_plan": 0.65, "expirations": 1200},
@@ -93,7 +94,7 @@ FULL = [
     "- Fleet: 16 serving GPUs sized for 1.5 × the mean demand + 4 hot spares (12.5% per region), in 2 regions "
     "(shares 60%, 40%; GPUs 12, 8). The P95 reply target of 2 s is split as TTFT ≤ 400 ms and TPOT ≤ 20 ms, the "
     "cheapest of 7 splits (zero-load floor 900 ms).",
-    "- KV cache per node (scope: per node): HBM 40 GB, DRAM 1 TB, SSD —.",
+    "- KV cache per node (scope: per node): HBM 40 GB, DRAM 1 TB, SSD 2.5 TB.",
     "- Routing: **session**; TTL: 300 s.",
     "- Cost: **$12,345 per month**, $0.5 per million tokens (prompt + reply) at $2.5/GPU-hour (aws on-demand).",
     "- Energy: **12.8 kW** (IT power), 0.25 kWh and 100 g CO2 per million tokens at 400 g/kWh.",
@@ -105,10 +106,10 @@ FULL = [
     "|---|---|---|---|---|---|---|",
     "| aggregated (chunked prefill) | TP 2 | 3.25 | 4 | 8 | 300 ms | — |",
     "| disaggregated: prefill | EP 8 over 2 nodes, attention data-parallel | 1.5 | 1 | 16 | — | 15 ms |",
-    "| disaggregated: decode | no TP meets the targets | | | | | |",
+    "| disaggregated: decode | TP 8 | 0.5 | 2 | 16 | 1.25 s | 30 ms |",
     "",
     "Aggregated 8 GPUs vs disaggregated 10: the plan takes the aggregated one. KV handed from prefill to decode: "
-    "2.5 GB per request, 125 ms over the NICs. Zero-load floor: TTFT 80 ms, TPOT 12 ms. Prefix cache hit per "
+    "1.38 GB per request, 125 ms over the NICs. Zero-load floor: TTFT 80 ms, TPOT 12 ms. Prefix cache hit per "
     "prompt: 1,024 tokens.",
     "",
     "## KV cache",
@@ -153,7 +154,7 @@ FULL = [
     "|---|---|---|---|---|---|",
     "| aggregated P95 TTFT | 300 ms | 350 ms | 10% | 15% | yes |",
     "| decode P95 TPOT | 30 ms | 40 ms | −25% | — | — |",
-    "| prefill P95 TTFT | 1 s | 1.5 s | 50% | 20% | no |",
+    "| prefill_pool P95 TTFT | 1 s | 1.5 s | 50% | 20% | no |",
     "",
     "The decode replicas hold more sequences at the plan's batch than the run counts requests: the simulated P95s "
     "are those of a replica still filling, not its steady state.",
@@ -185,7 +186,7 @@ def lean_plan() -> dict:
     p = full_plan()
     p["disaggregated"] = True
     p["fleet"] = {**p["fleet"], "regions": 1}
-    p["serving"] = {**p["serving"], "kv_transfer_s": None}
+    p["serving"] = {**p["serving"], "kv_transfer_s": None, "decode": None}
     del p["serving"]["e2e_split"]
     p["cache"] = {k: v for k, v in p["cache"].items() if k != "node"}
     for k in ("validated_error", "compare_gpus", "simulation", "cache_replay"):
@@ -202,6 +203,7 @@ def test_a_lean_report():
     assert lines[11] == "- Energy: **12.8 kW** (IT power), 0.25 kWh and 100 g CO2 per million tokens at 400 g/kWh."
     assert lines[12] == ""
     assert ", — over the NICs." in text
+    assert "| disaggregated: decode | no TP meets the targets | | | | | |" in text
     for absent in ("## KV cache", "## Validated error", "## Simulated check", "## The same service", "TTL per group",
                    "Model error behind"):
         assert absent not in text
@@ -247,6 +249,15 @@ def test_the_simulation_dispatch_words():
     assert "Cache replay" not in text
 
 
+def test_a_simulated_pool_without_a_closed_form_tpot_or_agreement():
+    p = full_plan()
+    p["simulation"]["decode only"] = {"plan": {"ttft_p95_s": 0.5, "tpot_p95_s": None},
+                                      "simulated": {"ttft_p95_s": 0.6, "tpot_p95_s": 0.07}, "prefill_replicas": 0,
+                                      "decode_replicas": 4, "rate_per_s": 2}
+    text = report.markdown(p)
+    assert "| 0 prefill + 4 decode replicas | 2 | 500 ms | 600 ms | — | — |\n\nEach pool's P95" in text
+
+
 def test_no_agreement_rows_no_agreement_table():
     p = full_plan()
     for r in p["simulation"].values():
@@ -270,17 +281,34 @@ def test_a_simulation_of_the_aggregated_replica_only():
 def test_charts_show_each_way_of_serving_and_the_cost_by_item():
     gpus, cost = report.charts(full_plan())
     g, c = gpus.to_dict(), cost.to_dict()
-    data = g["datasets"][g["data"]["name"]]
-    assert data == [{"way": "aggregated", "pool": "aggregated", "gpus": 8},
-                    {"way": "disaggregated", "pool": "prefill", "gpus": 16}]
+    assert g["datasets"][g["data"]["name"]] == [{"way": "aggregated", "pool": "aggregated", "gpus": 8},
+                                                {"way": "disaggregated", "pool": "prefill", "gpus": 16},
+                                                {"way": "disaggregated", "pool": "decode", "gpus": 16}]
     assert g["title"] == "GPUs of each way of serving at the latency targets (the plan takes aggregated)"
-    assert g["encoding"]["x"]["title"] == "GPUs, with spares (count)" and g["encoding"]["x"]["stack"] == "zero"
-    assert g["encoding"]["x"]["field"] == "gpus" and g["encoding"]["y"]["field"] == "way"
-    assert g["encoding"]["color"]["field"] == "pool" and g["mark"]["type"] == "bar"
-    assert (g["width"], g["height"]) == (560, 90) and g["padding"] == {"left": 40, "right": 40, "top": 5, "bottom": 5}
+    assert g["mark"] == {"type": "bar"} and (g["width"], g["height"]) == (560, 90)
+    assert g["padding"] == {"left": 40, "right": 40, "top": 5, "bottom": 5}
+    assert g["encoding"] == {
+        "x": {"field": "gpus", "type": "quantitative", "title": "GPUs, with spares (count)", "stack": "zero"},
+        "y": {"field": "way", "type": "nominal", "title": None, "axis": {"labelLimit": 300}},
+        "color": {"field": "pool", "type": "nominal", "title": "pool", "scale": {"scheme": "tableau10"},
+                  "legend": {"labelLimit": 300}},
+        "tooltip": [{"field": "way", "type": "nominal"}, {"field": "pool", "type": "nominal"},
+                    {"field": "gpus", "type": "quantitative", "format": ","}]}
     assert c["datasets"][c["data"]["name"]] == [{"item": "GPUs", "usd": 10000}, {"item": "DRAM", "usd": 250.4}]
-    assert c["title"] == "Cost by item" and c["encoding"]["x"]["title"] == "USD per month"
-    assert c["encoding"]["y"]["sort"] is None and (c["width"], c["height"]) == (560, 120)
+    assert c["title"] == "Cost by item" and c["mark"] == {"type": "bar"} and (c["width"], c["height"]) == (560, 120)
+    assert c["padding"] == {"left": 40, "right": 40, "top": 5, "bottom": 5}
+    assert c["encoding"] == {
+        "x": {"field": "usd", "type": "quantitative", "title": "USD per month"},
+        "y": {"field": "item", "type": "nominal", "title": None, "sort": None},
+        "tooltip": [{"field": "item", "type": "nominal"}, {"field": "usd", "type": "quantitative", "format": "$,.0f"}]}
+
+
+def test_a_way_of_serving_with_no_pool_is_not_charted():
+    p = full_plan()
+    p["serving"]["decode"] = None
+    gpus, _ = report.charts(p)
+    g = gpus.to_dict()
+    assert [r["pool"] for r in g["datasets"][g["data"]["name"]]] == ["aggregated", "prefill"]
 
 
 def test_html_puts_the_charts_after_the_answer(monkeypatch, tmp_path):
@@ -301,6 +329,10 @@ def test_html_puts_the_charts_after_the_answer(monkeypatch, tmp_path):
     serving = page.index("<h2>Serving: aggregated vs disaggregated at the SLO</h2>")
     assert answer < first < second < serving
     assert page.count("<h2>Serving") == 1 and "<table>" in page and "<td>TP 2</td>" in page
+    assert "</svg></figure>\n<figure class=\"chart\"><svg>Cost by item</svg></figure>\n<h2>Serving" in page
+    assert ("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}"
+            "td:first-child,th:first-child{text-align:left}</style></head><body>\n<h1>Plan: ") in page
     path = tmp_path / "plan.html"
     report.write_html(full_plan(), path)
     assert path.read_text(encoding="utf-8") == page
