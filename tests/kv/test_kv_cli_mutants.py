@@ -67,7 +67,7 @@ def report(context=5000, native=4096):
     return {
         "display_name": "Tiny", "model": "tiny", "family": "fam", "attention": "GQA", "context_tokens": context,
         "kv_dtype": "fp8", "tp": 2, "native_context_tokens": native, "kv_bytes_per_token": 1234.56,
-        "kv_bytes_per_sequence": 1_234_567_891,
+        "kv_bytes_per_sequence": 187_500_000,
         "by_layer_kind": [
             {"kind": "full", "window": None, "layers": 40, "elements_per_token": 2048, "tokens_held": 5000.0,
              "state_bytes": 0.0, "bytes_per_sequence": 0.4096 * gb, "per_gpu_bytes_per_sequence": 0.2048 * gb,
@@ -79,13 +79,13 @@ def report(context=5000, native=4096):
              "state_bytes": 0.0, "bytes_per_sequence": 1.5 * gb, "per_gpu_bytes_per_sequence": 0.75 * gb,
              "tp_rule": "split"},
             {"kind": "linear", "window": None, "layers": 3, "elements_per_token": 0, "tokens_held": 0.0,
-             "state_bytes": 1_234_567, "bytes_per_sequence": 3_703_701, "per_gpu_bytes_per_sequence": 1_851_851,
+             "state_bytes": 1_375_000, "bytes_per_sequence": 3_703_701, "per_gpu_bytes_per_sequence": 1_851_851,
              "tp_rule": "split by heads"},
             {"kind": "full", "window": None, "layers": 2, "elements_per_token": 0, "tokens_held": 5000.0,
              "state_bytes": 0.0, "bytes_per_sequence": 0, "per_gpu_bytes_per_sequence": 0, "tp_rule": "shared"}],
         "per_gpu_bytes_per_sequence": 617_283_945, "tp_group_bytes_per_sequence": 1_234_567_890,
-        "parameters_total": 1_234_567_890_123, "parameters_active_per_token": 345_678_901,
-        "parameters_active_per_token_without_input_embedding": 300_000_000}
+        "parameters_total": 1_234_567_890_123, "parameters_active_per_token": 875_000_000,
+        "parameters_active_per_token_without_input_embedding": 375_000_000}
 
 
 def test_the_human_text_line_by_line():
@@ -93,18 +93,18 @@ def test_the_human_text_line_by_line():
         "Tiny (tiny, fam, GQA), 5,000 tokens, KV in fp8, TP 2",
         "  note: the context exceeds the model's native 4,096 tokens",
         "  kv_bytes_per_token (mean over the context, whole model): 1,234.6 B",
-        "  kv_bytes_per_sequence (whole model): 1,234,567,891 B = 1.235 GB",
+        "  kv_bytes_per_sequence (whole model): 187,500,000 B = 0.188 GB",
         "  by layer kind (whole model, one sequence):",
         "     40 full layers: 5,000 tokens x 2,048 elements/token/layer: 0.410 GB; per GPU 0.205 GB (split)",
         "      8 sliding window 1,024 layers: 1,024 tokens x 512 elements/token/layer: 0.004 GB; per GPU 0.004 GB "
         "(replicated)",
         "    120 chunked chunk 8,192 layers: 5,000 tokens x 1,024 elements/token/layer: 1.500 GB; per GPU 0.750 GB "
         "(split)",
-        "      3 linear layers: fixed state 1.23 MB: 0.004 GB; per GPU 0.002 GB (split by heads)",
+        "      3 linear layers: fixed state 1.38 MB: 0.004 GB; per GPU 0.002 GB (split by heads)",
         "      2 full layers: no cache of their own (they read an earlier layer's KV): 0.000 GB; per GPU 0.000 GB "
         "(shared)",
         "  per GPU under TP 2: 0.617 GB per sequence (whole TP group: 1.235 GB)",
-        "  parameters: 1,234.57 B total, 0.35 B active per token (0.30 B without the input embedding)"]
+        "  parameters: 1,234.57 B total, 0.88 B active per token (0.38 B without the input embedding)"]
 
 
 def test_no_note_within_the_native_context():
@@ -152,6 +152,22 @@ def test_an_error_of_another_name_is_kept_and_only_the_first_mention_renamed(mon
     assert (code, err) == (2, "error: window='tp=3' is not allowed: window must be tp must x\n")
     code, _, err = run(["size", "--model", "tp", "--context-tokens", "5"], capsys)
     assert (code, err) == (2, "error: --tp='tp=3' is not allowed: --tp must be tp must x\n")
+
+
+def test_halves_round_up_only_when_divided_exactly():
+    # 1.375e9 parameters are 1.38 billion, 1,375,000 B of state 1.38 MB, 187.5 MB of KV 0.188 GB: each a half that
+    # rounds up (to the even digit) only if the division is by exactly 1e9 or 1e6
+    lines = cli._human({**report(), "parameters_total": 1_375_000_000}).split("\n")
+    assert lines[-1].startswith("  parameters: 1.38 B total, ")
+    assert lines[3] == "  kv_bytes_per_sequence (whole model): 187,500,000 B = 0.188 GB"
+
+
+def test_the_parsers_words():
+    p = cli._parser()
+    assert p.prog == "python -m model.kv" and p.description == "KV-cache sizes of the study's models or of any config.json."
+    sub = next(a for a in p._actions if a.dest == "command")
+    assert [a.help for a in sub._choices_actions] == ["KV bytes of one sequence: per token, per sequence, per layer kind, "
+                                                      "per GPU"]
 
 
 def test_no_command_prints_the_help(capsys):
