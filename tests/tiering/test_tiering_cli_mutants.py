@@ -27,6 +27,7 @@ def refused(fn, *a, **kw) -> str:
 def test_parse_tiers():
     assert cli.parse_tiers("hbm=100,dram=1000,ssd=inf") == [("hbm", 100), ("dram", 1000), ("ssd", math.inf)]
     assert cli.parse_tiers(" hbm = 0 , ssd = Infinite") == [("hbm", 0), ("ssd", math.inf)]
+    assert cli.parse_tiers("hbm=inf,dram=5") == [("hbm", math.inf), ("dram", 5)]
     assert cli.parse_tiers("dram=7") == [("dram", 7)] and cli.parse_tiers("ssd=INF") == [("ssd", math.inf)]
     assert refused(cli.parse_tiers, "hbm=5=6") == ("--tiers='hbm=5=6' is not allowed: --tiers must be a whole number "
                                                    "of blocks >= 0 (or inf) for every tier")
@@ -84,6 +85,7 @@ def test_the_engine_of_the_node():
                        gpu_usd_per_hour=1.5)
     e = c.engine
     assert (e.n_instances, e.gpus_per_instance) == (3, 2) and c.block_tokens == 256
+    assert e.name == "llama-2-13b on 2 x h100-80gb" and e.gpu_usd_per_hour == 1.5
     # Llama 2 13B: K and V x 40 layers x 40 heads x 128 x 2 B = 819,200 B per token
     assert c.block_bytes == 256 * 2 * 40 * 40 * 128 * 2
 
@@ -305,6 +307,14 @@ def test_the_fleet_lines_without_the_optional_parts():
                          "to one node"]
     lines = cli._result_lines(single(fleet={"route": "global", "nodes": 2, "gpus": 8, "prefill_tokens_saved": 10}))
     assert lines[7:] == ["fleet: 2 nodes (8 GPUs), route global", "  prompt tokens served from cache, whole fleet: 10"]
+
+
+def test_the_prefix_note_suggests_the_next_block_only_past_a_fair_share():
+    # 4 nodes: a fair share is 25%; 40% of the requests on one block id is more, so the note suggests block 2
+    lines = cli._result_lines(fleet_out(prefix_route_block={"block": 1, "most_common_id": 9,
+                                                            "share_of_requests": 0.4}))
+    assert lines[-1] == ("note: prefix routing by each prompt's block 1: block id 9 routes 40.0% of the requests, all "
+                         "to one node (try --prefix-blocks 2)")
 
 
 def test_plain():
