@@ -82,7 +82,8 @@ def test_a_config_model_refuses_a_tp_its_kv_heads_do_not_accept(tmp_path):
 
 
 @pytest.mark.parametrize("kw, line", [
-    (dict(model="llama-2-7"), "--model='llama-2-7' is not allowed: --model must be one of "),
+    (dict(model="llama-2-7"), "--model='llama-2-7' is not allowed: --model must be one of characterai-like, "
+                              "deepseek-r1, deepseek-v3, "),
     (dict(gpu="a100"), "--gpu='a100' is not allowed: --gpu must be one of a100-40gb, a100-80gb, h100-80gb"),
     (dict(n_gpus=0), "--n-gpus=0 is not allowed: --n-gpus must be an integer >= 1"),
     (dict(weight_dtype="fp6"), "--weight-dtype='fp6' is not allowed: --weight-dtype must be one of fp32, fp16, bf16, "
@@ -197,7 +198,7 @@ def test_a_batch_by_hand(usable):
     assert out["batch_time_s"] == pytest.approx(0.58) and out["output_tokens_per_s"] == pytest.approx(15 / 0.58)
     # KV of 3 x 105 tokens at 1 MB each; 2 GPUs x 75% of 12 GB usable
     assert out["memory"] == {"weights_gb": 2.0, "usable_gb": 18.0, "kv_budget_gb": 1.0,
-                             "kv_needed_gb": pytest.approx(0.315), "kv_capacity_tokens": 1000,
+                             "kv_needed_gb": 0.315, "kv_capacity_tokens": 1000,
                              "max_batch_that_fits": 9, "fits": True}
     assert type(out["ttft_s"]) is float and type(out["tpot_s"]) is float
 
@@ -241,8 +242,9 @@ def test_what_does_not_fit_is_refused(usable):
     assert str(e.value) == ("--batch=10 is not allowed: --batch must be an integer in [1, 9]: the KV cache of 9 "
                             "requests of 105 tokens fills the 1 GB the weights leave on 2 x g")
     with pytest.raises(ParameterError) as e:
-        cli.predict(Dep(capacity=20000, budget=2.5e9), 1000, 500, batch=14)
-    assert str(e.value).endswith("[1, 13]: the KV cache of 13 requests of 1,500 tokens fills the 2.5 GB the weights "
+        cli.predict(Dep(capacity=20000, budget=1.375e9), 1000, 500, batch=14)
+    # 1.375 GB to 3 significant digits: 1.38 (the half rounds up to the even digit)
+    assert str(e.value).endswith("[1, 13]: the KV cache of 13 requests of 1,500 tokens fills the 1.38 GB the weights "
                                  "leave on 2 x g")
 
 
@@ -295,27 +297,47 @@ def test_main_json_and_text(capsys):
     assert capsys.readouterr().err.startswith("error: --output-tokens=5000 is not allowed")
 
 
-def test_the_help_names_the_flags(capsys):
+def test_the_help_names_the_flags():
+    parser = cli._parser()
+    assert parser.prog == "python -m model.serving"
+    assert parser.description == "Step-time model predictions for one replica."
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert sub.required and list(sub.choices) == ["predict"]
+    assert [a.help for a in sub._choices_actions] == ["TTFT, TPOT and throughput of one static batch of equal requests"]
+    p = sub.choices["predict"]
+    assert {a.option_strings[-1]: a.help for a in p._actions if a.dest != "help"} == {
+        "--model": "architecture in data/models, e.g. llama-2-70b (python -m model list models)",
+        "--config": "path to a published Hugging Face config.json (in place of --model)",
+        "--gpu": "GPU in data/hardware.csv, e.g. a100-80gb (python -m model list gpus)",
+        "--n-gpus": "tensor-parallel GPUs of the replica: a divisor of the model's KV heads that holds its weights",
+        "--weight-dtype": "number format of the weights: fp32, fp16, bf16, fp8, int8, int4, fp4",
+        "--kv-dtype": "number format of the KV cache (default: fp16, or the weights' format when it is fp16/bf16/fp8)",
+        "--input-tokens": "prompt tokens per request (with --output-tokens, at most the model's context)",
+        "--output-tokens": "output tokens per request",
+        "--batch": "requests in the static batch (at most the largest whose KV cache fits)",
+        "--max-batch": "the largest batch whose KV cache fits", "--batch-cap": "at most this batch with --max-batch",
+        "--json": "print JSON (exact values)"}
+
+
+def test_a_command_is_needed(capsys):
     with pytest.raises(SystemExit) as e:
-        cli.main(["predict", "--help"])
-    out = "".join(capsys.readouterr().out.split())
-    assert e.value.code == 0
-    for text in ("architecture in data/models, e.g. llama-2-70b (python -m model list models)",
-                 "path to a published Hugging Face config.json (in place of --model)",
-                 "GPU in data/hardware.csv, e.g. a100-80gb (python -m model list gpus)",
-                 "tensor-parallel GPUs of the replica: a divisor of the model's KV heads that holds its weights",
-                 "number format of the weights: fp32, fp16, bf16, fp8, int8, int4, fp4",
-                 "number format of the KV cache (default: fp16, or the weights' format when it is fp16/bf16/fp8)",
-                 "prompt tokens per request (with --output-tokens, at most the model's context)",
-                 "output tokens per request", "requests in the static batch (at most the largest whose KV cache fits)",
-                 "the largest batch whose KV cache fits", "at most this batch with --max-batch",
-                 "print JSON (exact values)"):
-        assert "".join(text.split()) in out, text
-    with pytest.raises(SystemExit):
-        cli.main(["--help"])
-    out = " ".join(capsys.readouterr().out.split())
-    assert "Step-time model predictions for one replica." in out
-    assert "TTFT, TPOT and throughput of one static batch of equal requests" in out
+        cli.main([])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == "error: missing command (python -m model.serving --help lists them)\n"
+
+
+def test_a_deployment_refusing_the_gpu_count_names_the_flag(monkeypatch):
+    def refuse(**kw):
+        raise ParameterError("n_gpus", kw["n_gpus"], "GPUs with room for the KV cache")
+
+    monkeypatch.setattr(cli, "Deployment", refuse)
+    assert refused() == "--n-gpus=4 is not allowed: --n-gpus must be GPUs with room for the KV cache"
+
+    def other(**kw):
+        raise ParameterError("kv_dtype", "fp16", "x")
+
+    monkeypatch.setattr(cli, "Deployment", other)
+    assert refused() == "kv_dtype='fp16' is not allowed: kv_dtype must be x"
 
 
 @pytest.mark.parametrize("argv", [
