@@ -68,8 +68,9 @@ INTS = {"--prompt-tokens", "--reply-tokens", "--max-batch", "--chunk-tokens", "-
 SWITCHES = {"--no-cache", "--simulate", "--json"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def parser():
+    # built in each test that uses it (not once per module), so that every such test is counted as running _parser
     return cli._parser()
 
 
@@ -205,6 +206,8 @@ def test_model_and_config_from_file_and_flags(tmp_path):
     assert p.config == str(cfg) and p.model != "llama-2-7b"
     p = inputs([], tmp_path, "model: llama-2-7b\nconfig: null\n")
     assert (p.model, p.config) == ("llama-2-7b", None)
+    assert inputs(["--model", "llama-2-7b"]).model == "llama-2-7b"           # no config to drop
+    assert inputs([], tmp_path, f"config: {cfg}\n").config == str(cfg)      # no model to drop
 
 
 # --- errors named by their flag -------------------------------------------------------------------------------------
@@ -252,6 +255,8 @@ def test_other_names_and_items():
         "--regions='regions=2' is not allowed: --regions must be regions must x"
     assert cli._flag_message(ParameterError("region_shares[0]", "region_shares[0]=1", "x")) == \
         "--region-shares='region_shares[0]=1' is not allowed: --region-shares must be x"
+    assert cli._flag_message(ParameterError("region_shares[0]", 1, "as region_shares[0] must")) == \
+        "--region-shares=1 is not allowed: --region-shares must be as region_shares[0] must"
 
 
 # --- main on a stand-in plan ----------------------------------------------------------------------------------------
