@@ -347,9 +347,10 @@ def row(*cells) -> str:
 
 
 def test_models_text():
-    # 1.375e9 and 3.375e9 parameters: 1.38 and 3.38 billion (the halves round up only if divided by exactly 1e9)
+    # 1.375e9 and 3.375e9 parameters: 1.38 and 3.38 billion (the halves round up only if divided by exactly 1e9);
+    # counts given as fractions (2.6 layers, 64.4 tokens) are written as whole numbers
     rows = [{"name": "m", "display_name": "Model M", "layers": 2.6, "attention": "GQA", "layer_kinds": "full 2",
-             "query_heads": 4.4, "kv_heads": 1.6, "context_tokens": 4096.4, "parameters": 3_375_000_000,
+             "query_heads": 4.4, "kv_heads": 1.6, "context_tokens": 64.4, "parameters": 3_375_000_000,
              "active_parameters": 1_375_000_000},
             {"name": "bad", "error": "does not load: KeyError: 'x'"},
             {"name": "longer", "display_name": "L", "layers": 80, "attention": "MQA", "layer_kinds": "full 13, sliding 67",
@@ -359,7 +360,7 @@ def test_models_text():
             ("layer kinds", 19, "<"), ("query heads", 11, ">"), ("KV heads", 8, ">"), ("context (tokens)", 16, ">"),
             ("parameters (billion)", 20, ">"), ("active per token (billion)", 26, ">")),
         row(("m", 6, "<"), ("Model M", 12, "<"), ("3", 6, ">"), ("GQA", 9, "<"), ("full 2", 19, "<"),
-            ("4", 11, ">"), ("2", 8, ">"), ("4,096", 16, ">"), ("3.38", 20, ">"), ("1.38", 26, ">")),
+            ("4", 11, ">"), ("2", 8, ">"), ("64", 16, ">"), ("3.38", 20, ">"), ("1.38", 26, ">")),
         row(("longer", 6, "<"), ("L", 12, "<"), ("80", 6, ">"), ("MQA", 9, "<"), ("full 13, sliding 67", 19, "<"),
             ("64", 11, ">"), ("1", 8, ">"), ("131,072", 16, ">"), ("70", 20, ">"), ("70", 26, ">")),
         "bad: does not load: KeyError: 'x'"]
