@@ -317,14 +317,14 @@ def test_html_puts_the_charts_after_the_answer(monkeypatch, tmp_path):
     monkeypatch.setattr(vl_convert, "vegalite_to_svg", lambda spec: f"<svg>{spec['title']}</svg>")
     # the charts are tested above; stand-ins here keep this test quick
     monkeypatch.setattr(report, "charts", lambda plan: [
-        SimpleNamespace(to_dict=lambda: {"title": "GPUs of each way of serving"}),
+        SimpleNamespace(to_dict=lambda: {"title": f"GPUs of each way of serving ({plan['gpus']} in the plan)"}),
         SimpleNamespace(to_dict=lambda: {"title": "Cost by item"})])
     page = report.html(full_plan())
     assert page.startswith('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Plan: 1,000 '
                            "concurrent sessions of Llama X on h100-80gb</title><style>")
     assert page.endswith("</body></html>\n")
     answer = page.index("<h2>Answer</h2>")
-    first = page.index('<figure class="chart"><svg>GPUs of each way')
+    first = page.index('<figure class="chart"><svg>GPUs of each way of serving (16 in the plan)</svg>')
     second = page.index('<figure class="chart"><svg>Cost by item</svg></figure>')
     serving = page.index("<h2>Serving: aggregated vs disaggregated at the SLO</h2>")
     assert answer < first < second < serving
