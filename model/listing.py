@@ -277,7 +277,7 @@ def text(kind: str, rows: list[dict]) -> str:
                              "usd_per_gb_month": Col("price", "USD/GB-month", "usd", 4)})
     if kind == "dtypes":
         return _table([{**r, "kv_cache": "yes (stored only)" if r["kv_cache"] else "no"} for r in rows], {
-            "dtype": Col("dtype", kind="text"), "bits": Col("bits", kind="integer"),
+            "dtype": Col("dtype", kind="text"), "bits": Col("bits"),
             "bytes_per_element": Col("bytes per element"), "weights_compute_in": Col("weights compute in", kind="text"),
             "weights_on": Col("weights on", kind="text"), "kv_cache": Col("KV cache", kind="text")})
     if kind == "prices":

@@ -188,6 +188,14 @@ MODULES: dict[str, list[str]] = {
     "model/audit/claims.py": ["tests/audit/test_claims_mutants.py"],
     "model/audit/readings.py": ["tests/audit/test_readings_mutants.py"],
     "model/audit/collect.py": ["tests/audit/test_collect_mutants.py"],
+    # the command lines: each main(argv) called in-process, its heavy computation replaced by a stand-in
+    "model/listing.py": ["tests/test_listing_mutants.py"],
+    "model/plan/report.py": ["tests/plan/test_report_mutants.py"],
+    "model/cli.py": ["tests/test_cli_mutants.py"],
+    "model/kv/cli.py": ["tests/kv/test_kv_cli_mutants.py"],
+    "model/serving/cli.py": ["tests/serving/test_serving_cli_mutants.py"],
+    "model/plan/cli.py": ["tests/plan/test_plan_cli_mutants.py"],
+    "model/tiering/cli.py": ["tests/tiering/test_tiering_cli_mutants.py"],
 }
 
 #: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
