@@ -144,3 +144,10 @@ def test_figures():
     assert all(type(v) is float for v in f.values())
     for k, v in expected.items():
         assert_allclose(f[k], v, rtol=1e-12, err_msg=k)
+
+
+def test_table_is_the_whole_audits_section(monkeypatch):
+    import model.audit.whole
+
+    monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
+    assert m.table() == ("section", "model.audit.memory_arithmetic")

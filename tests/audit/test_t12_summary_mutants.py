@@ -190,3 +190,10 @@ def test_under(rows):
     assert all(not r.under for cid, r in rows.items() if cid not in (
         "t1.inference_cost.initial", "t1.s1_challenge.naive_monthly_cost", "s.lesson_openai.monthly_cost",
         "s.weakness_capex.initial_investment"))
+
+
+def test_table_is_the_whole_audits_section(monkeypatch):
+    import model.audit.whole
+
+    monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
+    assert t.table() == ("section", "model.audit.t12_summary")

@@ -229,3 +229,10 @@ def test_self_hosted_price(rows):
         p = sorted([_price(usd_h, _modelled(reply)), _price(usd_h, MEASURED)])
         assert_allclose([under[key].value, under[key].low, under[key].high], [math.sqrt(p[0] * p[1]), *p],
                         rtol=1e-12, err_msg=str(key))
+
+
+def test_table_is_the_whole_audits_section(monkeypatch):
+    import model.audit.whole
+
+    monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
+    assert t.table() == ("section", "model.audit.t2_api_costs")

@@ -121,3 +121,10 @@ def test_latency_rows(rows):
     assert set(u) == {("tokens_per_turn", "s1_50"), ("tokens_per_turn", "s2_500"), ("latency", "ttft")}
     assert_allclose(u[("latency", "ttft")].value, 0.35, rtol=1e-12)
     assert (u[("tokens_per_turn", "s1_50")].value, u[("tokens_per_turn", "s2_500")].high) == (6.25, 40.0)
+
+
+def test_table_is_the_whole_audits_section(monkeypatch):
+    import model.audit.whole
+
+    monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
+    assert t.table() == ("section", "model.audit.t3_throughput_latency")

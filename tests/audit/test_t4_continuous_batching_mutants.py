@@ -213,3 +213,10 @@ def test_monthly_saving(rows):
     s1 = u[("tokens_per_turn", "s1_50")]
     assert_allclose([s1.low, s1.high], [DEMAND * (1 / 4 - 1 / 50) * 5000, DEMAND * (1 / 2 - 1 / 40) * 5000],
                     rtol=1e-12)
+
+
+def test_table_is_the_whole_audits_section(monkeypatch):
+    import model.audit.whole
+
+    monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
+    assert t.table() == ("section", "model.audit.t4_continuous_batching")

@@ -140,3 +140,19 @@ def test_figures():
     for k, v in expected.items():
         assert_allclose(f[k], v, rtol=1e-12, err_msg=k)
     assert stated_value("t9.gpu.monthly_cost") == 4.5e6
+
+
+def test_no_session_fits(monkeypatch):
+    """Were no session to fit beside the INT8 weights, the bound at the sessions that fit is NaN (not a call with a
+    batch of 0)."""
+    monkeypatch.setattr(q, "sessions_beside_weights", lambda *a, **k: 0)
+    r = {c.claim_id: c for c in q.computed()}["t5.int8.inference_speed"]
+    assert_allclose(r.value, BOUND, rtol=1e-12)
+    assert "(2x at most, nanx at the 0 sessions that fit on one A100)" in r.how
+
+
+def test_table_is_the_whole_audits_section(monkeypatch):
+    import model.audit.whole
+
+    monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
+    assert q.table() == ("section", "model.audit.t5_quantization")

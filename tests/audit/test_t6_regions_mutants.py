@@ -123,3 +123,10 @@ def test_design_rows(rows):
     assert r.how == ("§10 asks that one region's loss be covered: 1350 GPUs vs 990 in one region for the month's "
                      "mean fleet of 900, +360 × $5,000/GPU-month (T9's $5,000 a GPU-month); a plain split adds 1 "
                      "GPUs; $800K buys 160 GPUs")
+
+
+def test_table_is_the_whole_audits_section(monkeypatch):
+    import model.audit.whole
+
+    monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
+    assert t.table() == ("section", "model.audit.t6_regions")

@@ -159,3 +159,10 @@ def test_unit_rows(rows):
         r = rows[cid]
         assert_allclose(r.value, v, rtol=1e-12, err_msg=cid)
         assert (r.unit, r.how, r.role) == (unit, how, role), cid
+
+
+def test_table_is_the_whole_audits_section(monkeypatch):
+    import model.audit.whole
+
+    monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
+    assert t.table() == ("section", "model.audit.t9_costs")
