@@ -144,6 +144,9 @@ def test_figures():
     assert all(type(v) is float for v in f.values())
     for k, v in expected.items():
         assert_allclose(f[k], v, rtol=1e-12, err_msg=k)
+    # exact: 3.2768e15 B and the stated formula's 1.4e15 B over 1e15 (a divisor off by one in 1e15 shows in the last
+    # bits)
+    assert (f["total_pb"], f["source_formula_pb"]) == (3.2768, 1.4)
 
 
 def test_table_is_the_whole_audits_section(monkeypatch):
