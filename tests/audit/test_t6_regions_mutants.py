@@ -130,3 +130,11 @@ def test_table_is_the_whole_audits_section(monkeypatch):
 
     monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
     assert t.table() == ("section", "model.audit.t6_regions")
+
+
+def test_the_share_rows_report_the_shares_sum(monkeypatch):
+    """Shares that do not sum to 1 (0.2 + 0.25 + 0.3 + 0.05 = 0.8) are reported as they sum: 80%."""
+    monkeypatch.setattr(t, "user_shares", lambda: [0.2, 0.25, 0.3, 0.05])
+    monkeypatch.setattr(t, "inference_region_shares", lambda: [0.45, 0.25, 0.30])
+    r = {c.claim_id: c for c in t.computed()}["t6.europe.user_share"]
+    assert r.how == "input (the service's traffic split); the four shares sum to 80%"
