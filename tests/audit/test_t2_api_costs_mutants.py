@@ -7,11 +7,13 @@ Re-sending the history: Σ_{k=0}^{199} 100k = 1,990,000 more input tokens a sess
 persona every turn, 200 × 10,000 = 2,000,000 more (4,010,000). GPT-3.5 Turbo (0125): $0.5 / $1.5 per 1M input /
 output tokens. T9's GPU-hour: $4.5M / 900 / 730 h = $6.849; AWS on-demand $3.4309. T1's 92% utilisation:
 a GPU-hour processes throughput × 3,600 × 0.92 = throughput × 3,312 tokens."""
+import functools
 import math
 
 import pytest
 from numpy.testing import assert_allclose
 
+import model.audit.claims as _claims
 from model.audit import t2_api_costs as t
 from model.economics.token_cost import modelled_tokens_per_s_per_gpu
 
@@ -236,3 +238,13 @@ def test_table_is_the_whole_audits_section(monkeypatch):
 
     monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
     assert t.table() == ("section", "model.audit.t2_api_costs")
+
+
+_CLAIM = functools.lru_cache(maxsize=None)(_claims.claim)
+
+
+@pytest.fixture(autouse=True)
+def _claims_looked_up_once(monkeypatch):
+    """Each stated figure of data/claims looked up once (a pure lookup of a fixed table, a pandas filter per call
+    otherwise): the rows are computed several times faster, which keeps a run of the module's mutants short."""
+    monkeypatch.setattr(_claims, "claim", _CLAIM)

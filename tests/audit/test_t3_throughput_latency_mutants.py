@@ -5,10 +5,12 @@ numbers, and T3's four throughput and latency rows are worked out from it and fr
 Hand figures: A100 80GB reads 2,039 GB/s; T3's HF column holds 57 sessions × 1.4 GB = 79.8 GB and its vLLM column
 228 × 350 MB = 79.8 GB per GPU: reading it once per step caps a session at 2,039 / 79.8 = 25.55 tok/s. Llama 2 70B
 in FP16: 2 × 68,976,648,192 B = 138.0 GB of weights."""
+import functools
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+import model.audit.claims as _claims
 from model.audit import t3_throughput_latency as t
 
 KV_CAP = 2039e9 / 79.8e9
@@ -128,3 +130,13 @@ def test_table_is_the_whole_audits_section(monkeypatch):
 
     monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
     assert t.table() == ("section", "model.audit.t3_throughput_latency")
+
+
+_CLAIM = functools.lru_cache(maxsize=None)(_claims.claim)
+
+
+@pytest.fixture(autouse=True)
+def _claims_looked_up_once(monkeypatch):
+    """Each stated figure of data/claims looked up once (a pure lookup of a fixed table, a pandas filter per call
+    otherwise): the rows are computed several times faster, which keeps a run of the module's mutants short."""
+    monkeypatch.setattr(_claims, "claim", _CLAIM)

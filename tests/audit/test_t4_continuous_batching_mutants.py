@@ -5,12 +5,14 @@ numbers, and every row of T4 and of the utilisation rows is worked out from it a
 Hand figures: §1's demand is 1M sessions × 200 turns / 30 min = 6,666,666.7 requests/min (one 30-minute session a
 day: 30 / 1,440 = 1/48 of it). T4: 2,500 × 1,200 = 3.0M and 1,630 × 1,840 = 2.9992M requests/min; $875K / (2,500 −
 1,630 = 870 GPUs) = $1,005.75 a GPU-month. T9's GPU-hour: $4.5M / 900 / 730 h = $6.849, $5,000 a month."""
+import functools
 import math
 
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+import model.audit.claims as _claims
 from model.audit import t4_continuous_batching as t
 
 DEMAND = 1e6 * 200 / 30
@@ -112,7 +114,8 @@ def test_utilisation_rows(rows):
     assert math.isnan(r.value) and (r.unit, r.role) == ("text", "qualitative")
     assert r.how == "qualitative ('Batch処理最適化', 'batch-processing optimisation'); see t4.cb.gpu_util"
     r = rows["t12.gpu_util.improvement"]
-    assert_allclose(r.value, 100 * (92 / 60 - 1), rtol=1e-12) and r.unit == "%"
+    assert_allclose(r.value, 100 * (92 / 60 - 1), rtol=1e-12)
+    assert r.unit == "%"
     assert r.how == "the stated pair's arithmetic: 92 / 60 - 1"
 
 
@@ -171,6 +174,10 @@ def test_gpu_rows(rows):
     u = _under(r)
     assert_allclose([u[("tokens_per_turn", "s2_500")].low, u[("tokens_per_turn", "s2_500")].high],
                     [DEMAND / 10, DEMAND / 5], rtol=1e-12)
+    # one 30-minute session a day: 1/48 of the demand, on the same GPUs per request
+    day = u[("concurrent_sessions", "one_per_day")]
+    assert_allclose([day.low, day.high], [DEMAND / 48 / 25, DEMAND / 48 / 20], rtol=1e-12)
+    assert_allclose(u[("concurrent_sessions", "peak_open")].low, DEMAND / 25, rtol=1e-12)
 
 
 def test_cost_change(rows):
@@ -220,3 +227,13 @@ def test_table_is_the_whole_audits_section(monkeypatch):
 
     monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
     assert t.table() == ("section", "model.audit.t4_continuous_batching")
+
+
+_CLAIM = functools.lru_cache(maxsize=None)(_claims.claim)
+
+
+@pytest.fixture(autouse=True)
+def _claims_looked_up_once(monkeypatch):
+    """Each stated figure of data/claims looked up once (a pure lookup of a fixed table, a pandas filter per call
+    otherwise): the rows are computed several times faster, which keeps a run of the module's mutants short."""
+    monkeypatch.setattr(_claims, "claim", _CLAIM)

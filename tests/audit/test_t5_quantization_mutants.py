@@ -5,11 +5,13 @@ Hand figures: Llama 2 70B has p = 68,976,648,192 parameters (data/models); its K
 heads × 128 × 2 B = 327,680 B a token, so kv = 10,000 × 327,680 = 3,276,800,000 B a session. One A100 80GB offers
 0.9 × 80 GiB = 77,309,411,328 B (77.3 GB); beside the INT8 weights (p B) it holds
 (77,309,411,328 − 68,976,648,192) ÷ 3,276,800,000 = 2.54, so 2 whole sessions."""
+import functools
 import math
 
 import pytest
 from numpy.testing import assert_allclose
 
+import model.audit.claims as _claims
 from model.audit import t5_quantization as q
 from model.audit.claims import stated_value
 
@@ -156,3 +158,13 @@ def test_table_is_the_whole_audits_section(monkeypatch):
 
     monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
     assert q.table() == ("section", "model.audit.t5_quantization")
+
+
+_CLAIM = functools.lru_cache(maxsize=None)(_claims.claim)
+
+
+@pytest.fixture(autouse=True)
+def _claims_looked_up_once(monkeypatch):
+    """Each stated figure of data/claims looked up once (a pure lookup of a fixed table, a pandas filter per call
+    otherwise): the rows are computed several times faster, which keeps a run of the module's mutants short."""
+    monkeypatch.setattr(_claims, "claim", _CLAIM)

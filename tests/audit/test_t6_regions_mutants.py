@@ -7,11 +7,13 @@ peak reading: 900 × ((1,200 + 600) / 2) / 1,200 = 675); §10's +10% spares: one
 split by share, ceil(445.5) + ceil(247.5) + 297 = 991 (1 more); so that any one of three regions may fail, the other
 two must carry the load: 3/2 × 900 = 1,350 GPUs (360 more). T9's GPU-month: $4.5M / 900 = $5,000; AWS on-demand
 $3.4309/GPU-h × 730 h = $2,504.557."""
+import functools
 import math
 
 import pytest
 from numpy.testing import assert_allclose
 
+import model.audit.claims as _claims
 from model.audit import t6_regions as t
 from model.economics.regions import GROUPS
 
@@ -138,3 +140,13 @@ def test_the_share_rows_report_the_shares_sum(monkeypatch):
     monkeypatch.setattr(t, "inference_region_shares", lambda: [0.45, 0.25, 0.30])
     r = {c.claim_id: c for c in t.computed()}["t6.europe.user_share"]
     assert r.how == "input (the service's traffic split); the four shares sum to 80%"
+
+
+_CLAIM = functools.lru_cache(maxsize=None)(_claims.claim)
+
+
+@pytest.fixture(autouse=True)
+def _claims_looked_up_once(monkeypatch):
+    """Each stated figure of data/claims looked up once (a pure lookup of a fixed table, a pandas filter per call
+    otherwise): the rows are computed several times faster, which keeps a run of the module's mutants short."""
+    monkeypatch.setattr(_claims, "claim", _CLAIM)

@@ -5,11 +5,13 @@ Hand figures: T9's lines are $4.5M + 2.4 + 0.8 + 0.6 + 0.8 + 0.9 + 0.5 = $10.5M 
 43 + 23 + 8 + 6 + 8 + 9 + 5 = 102%. 1M concurrent sessions of half an hour fill 730 h × 2 = 1,460 sessions a month
 each; 200 turns × 100 tokens = 20,000 tokens a session: 1e6 × 1,460 × 20,000 = 2.92e13 tokens at §2's $0.08 per
 million = $2.336M. 20M MAU × 10% = 2M paid × $9.99 = $19.98M; − $10.5M = $9.48M, 9.48 / 19.98 = 47.4%."""
+import functools
 import math
 
 import pytest
 from numpy.testing import assert_allclose
 
+import model.audit.claims as _claims
 from model.audit import t9_costs as t
 from model.audit.t2_api_costs import monthly_volume
 
@@ -117,6 +119,7 @@ def test_not_reproducible_lines(rows):
 def test_multiregion(rows):
     r = rows["t9.multiregion.monthly_cost"]
     assert_allclose(r.value, 360 * 5000, rtol=1e-12)           # T6: 1,350 − 990 GPUs × $5,000
+    assert (r.unit, r.kind, r.role) == ("USD/month", "estimate", "computed")
     assert r.how == ("the multi-region design of §6/§10 (T6 audit): 360 GPUs more so that one region may fail, at "
                      "T9's $5,000 a GPU-month")
     assert r.reads == ("t6.north_america.user_share", "t6.europe.user_share", "t6.asia.user_share",
@@ -131,7 +134,8 @@ def test_totals_and_shares(rows):
     assert (r.value, r.unit) == (TOTAL, "USD/month")
     assert r.how == "sum of the seven stated lines: 4.5 + 2.4 + 0.8 + 0.6 + 0.8 + 0.9 + 0.5 = $10.5M"
     r = rows["t9.total.share"]
-    assert_allclose(r.value, 100, rtol=1e-12) and r.unit == "%"
+    assert_allclose(r.value, 100, rtol=1e-12)
+    assert r.unit == "%"
     assert r.how == "exact shares sum to 100%; the stated (rounded) line shares sum to 102%"
     text = {"gpu": "$4.5M / $10.5M = 42.9%", "llm_inference": "$2.4M / $10.5M = 22.9%",
             "storage": "$0.8M / $10.5M = 7.6%", "network": "$0.6M / $10.5M = 5.7%",
@@ -166,3 +170,13 @@ def test_table_is_the_whole_audits_section(monkeypatch):
 
     monkeypatch.setattr(model.audit.whole, "section", lambda name: ("section", name))
     assert t.table() == ("section", "model.audit.t9_costs")
+
+
+_CLAIM = functools.lru_cache(maxsize=None)(_claims.claim)
+
+
+@pytest.fixture(autouse=True)
+def _claims_looked_up_once(monkeypatch):
+    """Each stated figure of data/claims looked up once (a pure lookup of a fixed table, a pandas filter per call
+    otherwise): the rows are computed several times faster, which keeps a run of the module's mutants short."""
+    monkeypatch.setattr(_claims, "claim", _CLAIM)
