@@ -248,3 +248,14 @@ def _claims_looked_up_once(monkeypatch):
     """Each stated figure of data/claims looked up once (a pure lookup of a fixed table, a pandas filter per call
     otherwise): the rows are computed several times faster, which keeps a run of the module's mutants short."""
     monkeypatch.setattr(_claims, "claim", _CLAIM)
+
+
+def test_monthly_volume_scales_every_count(monkeypatch):
+    """One 30-minute session a day: each slot holds 730 / 24 sessions a month, not 1,460, so every count of the
+    workload (inputs, cached inputs, outputs, turns) is scaled by (730 / 24) / 1,460; with half the inputs cached."""
+    plain = t.workload
+    monkeypatch.setattr(t, "workload", lambda *a, **k: plain(*a, cached_input_share=0.5, **k))
+    v = t.monthly_volume(1e4, concurrency="one_per_day")
+    sessions = 1e4 * 730 / 24
+    assert_allclose([v.input_tokens, v.cached_input_tokens, v.output_tokens, v.turns],
+                    [sessions * 10_000, sessions * 5_000, sessions * 10_000, sessions * 200], rtol=1e-12)
