@@ -15,7 +15,6 @@ from numpy.testing import assert_allclose
 
 import model.audit.claims as _claims
 from model.audit import t2_api_costs as t
-from model.economics.token_cost import modelled_tokens_per_s_per_gpu
 
 T9_HOUR = 4.5e6 / 900 / 730
 AWS_HOUR = 3.4309
@@ -23,9 +22,25 @@ MEASURED = 790.5                     # data/parameters: LMDeploy, Llama-2-70B, t
 SLOT_MONTH = 1460
 
 
-def _modelled(reply):                # the serving model at §8's 2K-token prompts, TP 4, vLLM's 256 sequences
-    return modelled_tokens_per_s_per_gpu("llama-2-70b", "a100-80gb", 4, prompt_tokens=2000, reply_tokens=reply,
-                                         max_batch=256)
+#: The serving model's saturation throughput (tokens/s per GPU) is replaced by round figures per reply length (it
+#: is mutation-tested in its own module, and takes 0.8 s a process): the calls it gets are checked instead.
+MODELLED = {100: 1000.0, 50: 1250.0, 500: 800.0}
+
+
+def _modelled(reply):
+    return MODELLED[reply]
+
+
+@pytest.fixture(autouse=True)
+def fake_modelled(monkeypatch):
+    calls = []
+
+    def fake(model="llama-2-70b", gpu="a100-80gb", n_gpus=4, *, prompt_tokens, reply_tokens, max_batch=256):
+        calls.append((model, gpu, n_gpus, prompt_tokens, reply_tokens, max_batch))
+        return MODELLED[reply_tokens]
+
+    monkeypatch.setattr(t, "modelled_tokens_per_s_per_gpu", fake)
+    return calls
 
 
 def _price(usd_h, tps):
@@ -46,8 +61,11 @@ def test_setting():
     assert math.isnan(r.value) and (r.claim_id, r.unit, r.how, r.role) == ("x.y", "s", "why", "measurement")
 
 
-def test_tokens_per_s_per_gpu():
+def test_tokens_per_s_per_gpu(fake_modelled):
     assert t.tokens_per_s_per_gpu() == {"modelled": _modelled(100), "measured": MEASURED}
+    # Llama 2 70B on A100 80GB, TP 4 (batching_tp_degree_70b_a100), §8's 2K-token prompts, vLLM's 256 sequences
+    assert fake_modelled == [("llama-2-70b", "a100-80gb", 4, 2000, 100, 256)]
+    assert all(type(x) is int for x in fake_modelled[0][2:])
     assert t.tokens_per_s_per_gpu("s1_50") == {"modelled": _modelled(50), "measured": MEASURED}
     assert t.tokens_per_s_per_gpu("s2_500")["modelled"] == _modelled(500)
 
