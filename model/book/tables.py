@@ -51,8 +51,10 @@ _SUFFIX_UNITS = [
     ("_usd_per_million_tokens", "USD/1M tokens", "usd"), ("_usd_per_month", "USD/month", "usd"),
     ("_usd_per_hour", "USD/h", "usd"), ("_usd_per_gpu_hour", "USD/GPU-hour", "usd"), ("_usd", "USD", "usd"),
     ("_gb", "GB", "number"), ("_gib", "GiB", "number"), ("_tb", "TB", "number"), ("_mb", "MB", "number"),
-    ("_kib", "KiB", "number"), ("_bytes", "bytes", "integer"), ("_ms", "ms", "number"), ("_s", "s", "number"),
-    ("_min", "min", "number"), ("_h", "h", "number"), ("_per_s", "/s", "number"), ("_per_min", "/min", "number"),
+    ("_kib", "KiB", "number"), ("_bytes", "bytes", "integer"), ("_ms", "ms", "number"),
+    # the rates before the durations they end with: rate_per_s is a rate (/s), not a duration (s)
+    ("_per_s", "/s", "number"), ("_per_min", "/min", "number"), ("_s", "s", "number"), ("_min", "min", "number"),
+    ("_h", "h", "number"),
     ("_tokens", "tokens", "integer"), ("_gpus", "GPUs", "integer"), ("_percent", "%", "number"),
     ("_share", "", "percent"), ("_fraction", "", "percent"), ("_ratio", "", "percent"), ("_x", "", "ratio"),
 ]

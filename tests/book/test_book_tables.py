@@ -57,3 +57,14 @@ def test_a_transposed_table_has_one_column_per_row_and_its_units_on_the_row_labe
     assert list(t.frame["chat"])[0] == "153,319" and list(t.frame["code"])[0] == "1,021"
     html = t._repr_html_()
     assert "<th>chat</th>" in html and "<td>Cost (USD/M tokens)</td>" in html
+
+
+def test_a_rate_per_second_or_minute_is_headed_as_a_rate_not_a_duration():
+    # rate_per_s ends with _s too: it was headed "Rate per (s)", a duration, in the batching chapter's sweep table
+    from model.book.tables import infer_column
+
+    assert infer_column("rate_per_s", pd.Series([2.0])) == Col("Rate", "/s", "number")
+    assert infer_column("demand_requests_per_min", pd.Series([2.0])) == Col("Demand requests", "/min", "number")
+    assert infer_column("duration_s", pd.Series([2.0])) == Col("Duration", "s", "number")
+    assert list(table_frame(pd.DataFrame({"rate_per_s": [0.5], "wait_min": [3.0]})).columns) == [
+        "Rate (/s)", "Wait (min)"]
