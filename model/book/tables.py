@@ -298,7 +298,10 @@ def interactive_table(df: pd.DataFrame, columns: dict | None = None, *, static_p
                                      "bottomEnd": "paging"}, columnDefs=cc, ordering={"indicators": False},
                              maxBytes=0, allow_html=True)
     text = re.sub(r"itables_[0-9a-f]{8}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{12}", table_id, text)
-    text = re.sub(r"Loading ITables v[\d.]+ from the internet\.\.\.", "Loading the interactive table…", text)
+    # the message shown until the script has loaded: itables names the internet when connected, else an
+    # init_notebook_mode cell, which the book has not (it loads DataTables from _static)
+    text = re.sub(r"Loading ITables v[\d.]+ from the (?:internet|<code>init_notebook_mode</code> cell)\.\.\.",
+                  "Loading the interactive table…", text)
     head = (f'<link href="{static_prefix}/dt_bundle.css" rel="stylesheet">'
             f'<script src="{static_prefix}/dt_bundle_loader.js"></script>')
     if wide:

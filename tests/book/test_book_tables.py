@@ -68,3 +68,13 @@ def test_a_rate_per_second_or_minute_is_headed_as_a_rate_not_a_duration():
     assert infer_column("duration_s", pd.Series([2.0])) == Col("Duration", "s", "number")
     assert list(table_frame(pd.DataFrame({"rate_per_s": [0.5], "wait_min": [3.0]})).columns) == [
         "Rate (/s)", "Wait (min)"]
+
+
+def test_the_loading_message_of_an_interactive_table_names_no_notebook_cell():
+    # itables 2.9 writes "Loading ITables v2.9.1 from the <code>init_notebook_mode</code> cell..." when not
+    # connected; the book has no such cell: the reader sees a plain message until the table is drawn
+    from model.book.tables import interactive_table
+
+    html = interactive_table(pd.DataFrame({"claim": ["a"]})).html
+    assert "init_notebook_mode" not in html and "from the internet" not in html
+    assert html.count("Loading the interactive table…") == 1
