@@ -78,3 +78,4 @@ def test_the_loading_message_of_an_interactive_table_names_no_notebook_cell():
     html = interactive_table(pd.DataFrame({"claim": ["a"]})).html
     assert "init_notebook_mode" not in html and "from the internet" not in html
     assert html.count("Loading the interactive table…") == 1
+    assert "\n        Loading the interactive table…\n        (need" in html

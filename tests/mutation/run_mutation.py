@@ -158,6 +158,8 @@ MODULES: dict[str, list[str]] = {
     # model/tiering/setup.py: tests/tiering/test_tiering_setup.py is left out, its check that every public name of
     # the module is re-exported fails on mutmut's trampolines (x_renamed__mutmut_1, ...) before any mutant runs
     "model/tiering/setup.py": ["tests/tiering/test_setup_mutants.py"],
+    # the book's helpers, on small hand-made frames (no notebook run, no book build)
+    "model/book/tables.py": ["tests/book/test_book_tables.py", "tests/book/test_book_tables_mutants.py"],
 }
 
 #: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
