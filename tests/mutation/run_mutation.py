@@ -163,6 +163,7 @@ MODULES: dict[str, list[str]] = {
     "model/book/glue.py": ["tests/book/test_book_glue_mutants.py"],
     "model/book/service_2026.py": ["tests/book/test_book_service_2026.py", "tests/book/test_book_service_2026_mutants.py"],
     "model/book/assets.py": ["tests/book/test_book_assets.py", "tests/book/test_book_assets_mutants.py"],
+    "model/book/audit_view.py": ["tests/book/test_book_audit_view_mutants.py"],
 }
 
 #: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
