@@ -162,6 +162,8 @@ MODULES: dict[str, list[str]] = {
     "model/book/tables.py": ["tests/book/test_book_tables.py", "tests/book/test_book_tables_mutants.py"],
     "model/book/glue.py": ["tests/book/test_book_glue_mutants.py"],
     "model/book/service_2026.py": ["tests/book/test_book_service_2026.py", "tests/book/test_book_service_2026_mutants.py"],
+    # model/book/plan_view.py: tests/book/test_plan_service_chapter.py runs the chapter (about 8 s), left out
+    "model/book/plan_view.py": ["tests/book/test_book_plan_view_mutants.py"],
     "model/book/assets.py": ["tests/book/test_book_assets.py", "tests/book/test_book_assets_mutants.py"],
     "model/book/audit_view.py": ["tests/book/test_book_audit_view_mutants.py"],
 }
