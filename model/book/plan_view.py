@@ -34,7 +34,8 @@ def _on_grid(name: str, step: float, high: float) -> list[float]:
     check_positive(name + "_step", step)
     check_positive(name + "_max", high)
     k = 1.0 / step
-    if abs(k - round(k)) > 1e-9:
+    # a step of 1e9 or more makes k round to 0, a "whole number" of no step at all: the grid would be empty
+    if round(k) < 1 or abs(k - round(k)) > 1e-9:
         raise ParameterError(name + "_step", step, "1 divided by a whole number (0.5, 0.25, 0.1 …): the slider "
                                                    "must pass through each service's own setting")
     if high < 1.0:

@@ -51,8 +51,10 @@ _SUFFIX_UNITS = [
     ("_usd_per_million_tokens", "USD/1M tokens", "usd"), ("_usd_per_month", "USD/month", "usd"),
     ("_usd_per_hour", "USD/h", "usd"), ("_usd_per_gpu_hour", "USD/GPU-hour", "usd"), ("_usd", "USD", "usd"),
     ("_gb", "GB", "number"), ("_gib", "GiB", "number"), ("_tb", "TB", "number"), ("_mb", "MB", "number"),
-    ("_kib", "KiB", "number"), ("_bytes", "bytes", "integer"), ("_ms", "ms", "number"), ("_s", "s", "number"),
-    ("_min", "min", "number"), ("_h", "h", "number"), ("_per_s", "/s", "number"), ("_per_min", "/min", "number"),
+    ("_kib", "KiB", "number"), ("_bytes", "bytes", "integer"), ("_ms", "ms", "number"),
+    # the rates before the durations they end with: rate_per_s is a rate (/s), not a duration (s)
+    ("_per_s", "/s", "number"), ("_per_min", "/min", "number"), ("_s", "s", "number"), ("_min", "min", "number"),
+    ("_h", "h", "number"),
     ("_tokens", "tokens", "integer"), ("_gpus", "GPUs", "integer"), ("_percent", "%", "number"),
     ("_share", "", "percent"), ("_fraction", "", "percent"), ("_ratio", "", "percent"), ("_x", "", "ratio"),
 ]
@@ -296,7 +298,10 @@ def interactive_table(df: pd.DataFrame, columns: dict | None = None, *, static_p
                                      "bottomEnd": "paging"}, columnDefs=cc, ordering={"indicators": False},
                              maxBytes=0, allow_html=True)
     text = re.sub(r"itables_[0-9a-f]{8}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{4}_[0-9a-f]{12}", table_id, text)
-    text = re.sub(r"Loading ITables v[\d.]+ from the internet\.\.\.", "Loading the interactive table…", text)
+    # the message shown until the script has loaded: itables names the internet when connected, else an
+    # init_notebook_mode cell, which the book has not (it loads DataTables from _static)
+    text = re.sub(r"Loading ITables v[\d.]+ from the (?:internet|<code>init_notebook_mode</code> cell)\.\.\.",
+                  "Loading the interactive table…", text)
     head = (f'<link href="{static_prefix}/dt_bundle.css" rel="stylesheet">'
             f'<script src="{static_prefix}/dt_bundle_loader.js"></script>')
     if wide:

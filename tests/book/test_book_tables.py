@@ -57,3 +57,25 @@ def test_a_transposed_table_has_one_column_per_row_and_its_units_on_the_row_labe
     assert list(t.frame["chat"])[0] == "153,319" and list(t.frame["code"])[0] == "1,021"
     html = t._repr_html_()
     assert "<th>chat</th>" in html and "<td>Cost (USD/M tokens)</td>" in html
+
+
+def test_a_rate_per_second_or_minute_is_headed_as_a_rate_not_a_duration():
+    # rate_per_s ends with _s too: it was headed "Rate per (s)", a duration, in the batching chapter's sweep table
+    from model.book.tables import infer_column
+
+    assert infer_column("rate_per_s", pd.Series([2.0])) == Col("Rate", "/s", "number")
+    assert infer_column("demand_requests_per_min", pd.Series([2.0])) == Col("Demand requests", "/min", "number")
+    assert infer_column("duration_s", pd.Series([2.0])) == Col("Duration", "s", "number")
+    assert list(table_frame(pd.DataFrame({"rate_per_s": [0.5], "wait_min": [3.0]})).columns) == [
+        "Rate (/s)", "Wait (min)"]
+
+
+def test_the_loading_message_of_an_interactive_table_names_no_notebook_cell():
+    # itables 2.9 writes "Loading ITables v2.9.1 from the <code>init_notebook_mode</code> cell..." when not
+    # connected; the book has no such cell: the reader sees a plain message until the table is drawn
+    from model.book.tables import interactive_table
+
+    html = interactive_table(pd.DataFrame({"claim": ["a"]})).html
+    assert "init_notebook_mode" not in html and "from the internet" not in html
+    assert html.count("Loading the interactive table…") == 1
+    assert "\n        Loading the interactive table…\n        (need" in html

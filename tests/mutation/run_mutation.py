@@ -210,6 +210,14 @@ MODULES: dict[str, list[str]] = {
     "model/serving/cli.py": ["tests/serving/test_serving_cli_mutants.py"],
     "model/plan/cli.py": ["tests/plan/test_plan_cli_mutants.py"],
     "model/tiering/cli.py": ["tests/tiering/test_tiering_cli_mutants.py"],
+    # the book's helpers, on small hand-made frames (no notebook run, no book build)
+    "model/book/tables.py": ["tests/book/test_book_tables.py", "tests/book/test_book_tables_mutants.py"],
+    "model/book/glue.py": ["tests/book/test_book_glue_mutants.py"],
+    "model/book/service_2026.py": ["tests/book/test_book_service_2026.py", "tests/book/test_book_service_2026_mutants.py"],
+    # model/book/plan_view.py: tests/book/test_plan_service_chapter.py runs the chapter (about 8 s), left out
+    "model/book/plan_view.py": ["tests/book/test_book_plan_view_mutants.py"],
+    "model/book/assets.py": ["tests/book/test_book_assets.py", "tests/book/test_book_assets_mutants.py"],
+    "model/book/audit_view.py": ["tests/book/test_book_audit_view_mutants.py"],
 }
 
 #: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
