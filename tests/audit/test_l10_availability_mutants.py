@@ -11,15 +11,7 @@ from numpy.testing import assert_allclose
 from model.audit import claims as C
 from model.audit import l10_availability as L10
 from model.audit.claims import claim_ids_of, is_read_back
-from model.checks import ParameterError
-
-_ROWS = C._all_claims().set_index("claim_id", drop=False).to_dict("index")
-
-
-def _claim(cid):
-    if cid not in _ROWS:
-        raise ParameterError("claim_id", cid, "an id present in data/claims/*.csv")
-    return _ROWS[cid]
+from claim_rows import ROWS as _ROWS, claim as _claim
 
 
 @pytest.fixture(autouse=True)

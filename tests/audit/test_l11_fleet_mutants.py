@@ -14,19 +14,12 @@ from model.audit import claims as C
 from model.audit import l11_fleet as L11
 from model.audit import readings as R
 from model.audit.claims import claim_ids_of, is_read_back
-from model.checks import ParameterError
+from claim_rows import ROWS as _ROWS, claim as _claim
 
-_ROWS = C._all_claims().set_index("claim_id", drop=False).to_dict("index")
 #: the stand-in's mean fleet over the day (the model's sinusoid gives about 900)
 MEAN = 900.25
 #: T9's price: $4.5M ÷ 900 GPUs ÷ 730 h = $6.849… a GPU-hour ($5,000 a GPU-month)
 T9_HOUR = 4.5e6 / 900 / 730
-
-
-def _claim(cid):
-    if cid not in _ROWS:
-        raise ParameterError("claim_id", cid, "an id present in data/claims/*.csv")
-    return _ROWS[cid]
 
 
 @pytest.fixture(autouse=True)

@@ -17,20 +17,12 @@ from model.audit import l7_persona as L7
 from model.audit import readings as R
 from model.audit.claims import claim_ids_of, is_read_back
 from model.audit.readings import Alt
-from model.checks import ParameterError
-
-_ROWS = C._all_claims().set_index("claim_id", drop=False).to_dict("index")
+from claim_rows import ROWS as _ROWS, claim as _claim
 
 #: 80 GiB × 0.9 usable − 68,976,648,192 parameters × 1 byte (INT8): 77,309,411,328 − 68,976,648,192 bytes
 BUDGET = 0.9 * 80 * 2 ** 30 - 68_976_648_192
 #: Llama 2 70B, FP16 KV: 80 layers × 8 KV heads × 128 × 2 (K and V) × 2 bytes = 327,680 bytes a token
 KV_TOKEN = 80 * 8 * 128 * 2 * 2
-
-
-def _claim(cid):
-    if cid not in _ROWS:
-        raise ParameterError("claim_id", cid, "an id present in data/claims/*.csv")
-    return _ROWS[cid]
 
 
 @pytest.fixture(autouse=True)

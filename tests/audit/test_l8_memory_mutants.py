@@ -15,20 +15,13 @@ from model.audit import claims as C
 from model.audit import l8_memory as L8
 from model.audit import readings as R
 from model.audit.claims import claim_ids_of, is_read_back
-from model.checks import ParameterError
+from claim_rows import ROWS as _ROWS, claim as _claim
 
-_ROWS = C._all_claims().set_index("claim_id", drop=False).to_dict("index")
 S1, S2 = ("tokens_per_turn", "s1_50"), ("tokens_per_turn", "s2_500")
 DAY, PEAK = ("concurrent_sessions", "one_per_day"), ("concurrent_sessions", "peak_open")
 #: full history, short raw, mid raw, long raw, sent: 200 × t, 10 × t, (50 − 10) × t, (200 − 50) × t, 10 × t + 500 + 500
 TIERS = {100: (20_000, 1_000, 4_000, 15_000, 2_000), 50: (10_000, 500, 2_000, 7_500, 1_500),
          500: (100_000, 5_000, 20_000, 75_000, 6_000)}
-
-
-def _claim(cid):
-    if cid not in _ROWS:
-        raise ParameterError("claim_id", cid, "an id present in data/claims/*.csv")
-    return _ROWS[cid]
 
 
 @pytest.fixture(autouse=True)

@@ -13,15 +13,7 @@ import pytest
 from model.audit import claims as C
 from model.audit import r12_roadmap as R12
 from model.audit.claims import is_read_back
-from model.checks import ParameterError
-
-_ROWS = C._all_claims().set_index("claim_id", drop=False).to_dict("index")
-
-
-def _claim(cid):
-    if cid not in _ROWS:
-        raise ParameterError("claim_id", cid, "an id present in data/claims/*.csv")
-    return _ROWS[cid]
+from claim_rows import ROWS as _ROWS, claim as _claim
 
 
 @pytest.fixture(autouse=True)

@@ -12,15 +12,7 @@ from model.audit import readings as R
 from model.audit import session_shape as S
 from model.audit.claims import claim_ids_of, is_read_back
 from model.audit.readings import Alt
-from model.checks import ParameterError
-
-_ROWS = C._all_claims().set_index("claim_id", drop=False).to_dict("index")
-
-
-def _claim(cid):
-    if cid not in _ROWS:
-        raise ParameterError("claim_id", cid, "an id present in data/claims/*.csv")
-    return _ROWS[cid]
+from claim_rows import ROWS as _ROWS, claim as _claim
 
 
 @pytest.fixture(autouse=True)
