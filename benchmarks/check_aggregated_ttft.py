@@ -38,7 +38,9 @@ from model.workload.requests import poisson_workload  # noqa: E402
 
 #: (model, GPU, TP, prompt tokens, cached tokens, reply tokens): the settings ``plan_service_cv2`` was fitted on
 #: (Llama 2 70B on A100 80GB, TP 4 and 8, 2,000 + 100 tokens, 0 or 885 cached), a prompt that fits one chunk step,
-#: a longer prompt on another model and GPU, and a small model on one GPU.
+#: a longer prompt on another model and GPU, a small model on one GPU, and the turns of the coding assistant and
+#: of the support bot of data/services/plan_services.csv (their cached tokens as the plan computes them), whose
+#: aggregated replicas the plan sizes on TP 8.
 SETTINGS = (
     ("llama-2-70b", "a100-80gb", 4, 2000, 885, 100),
     ("llama-2-70b", "a100-80gb", 4, 2000, 0, 100),
@@ -49,14 +51,17 @@ SETTINGS = (
     ("llama-3-70b", "h100-80gb", 4, 6000, 2000, 200),
     ("qwen3-32b", "h100-80gb", 2, 2000, 885, 100),
     ("llama-3-8b", "h100-80gb", 1, 2000, 0, 100),
+    ("llama-2-70b", "a100-80gb", 8, 1500, 1178, 13),
+    ("llama-2-70b", "a100-80gb", 8, 2500, 2006, 150),
 )
 #: Shares of the replica's capacity checked (the range the plan's replicas run in).
 LOADS = (0.25, 0.5, 0.75, 0.9)
-#: Requests per run: at 90% of capacity a replica's queue relaxes over a few hundred prompts, so 20,000 requests
-#: hold some tens of relaxations and the P95 still moves several percent between seeds (the range column).
-REQUESTS = 20_000
-#: Seeds of the Poisson draws (0, 1, 2).
-SEEDS = (0, 1, 2)
+#: Requests per run: at 90% of capacity a replica's queue relaxes over a few hundred prompts, so 40,000 requests
+#: hold some hundred relaxations and the P95 still moves several percent between seeds (the range and standard
+#: error columns).
+REQUESTS = 40_000
+#: Seeds of the Poisson draws (0, 1, 2, 3).
+SEEDS = (0, 1, 2, 3)
 #: The plan's quantile, chunk and batch (data/parameters: plan_latency_quantile, batching_chunk_tokens,
 #: batching_max_num_seqs).
 Q = default("plan_latency_quantile")
@@ -96,8 +101,10 @@ def rows():
             yield {"model": model, "gpu": gpu, "tp": tp, "prompt_tokens": prompt, "cached_tokens": cached,
                    "reply_tokens": reply, "chunk_tokens": CHUNK, "load": load, "rate_per_s": rate,
                    "capacity_per_s": cap, "busy": state.busy, "batch": state.batch,
+                   "wait_busy": state.wait_busy, "wait_batch": state.wait_batch,
                    "closed_form_ttft_p95_s": state.ttft_p95_s, "simulated_ttft_p95_s": ttft.mean(),
                    "simulated_ttft_p95_min_s": ttft.min(), "simulated_ttft_p95_max_s": ttft.max(),
+                   "simulated_ttft_p95_se_s": ttft.std(ddof=1) / np.sqrt(len(ttft)),
                    "ttft_relative_difference": rel, "ttft_validated_error": err["ttft"],
                    "ttft_within": bool(abs(rel) <= err["ttft"]),
                    "closed_form_tpot_p95_s": state.tpot_p95_s, "simulated_tpot_p95_s": tpot.mean(),

@@ -30,19 +30,20 @@ Closed forms (per replica; p prompt tokens, c of them cached, o reply tokens, λ
 - **Aggregated replica (chunked prefill).** Each step carries the B decoding sequences and prompt chunks, at
   most ``chunk_tokens`` tokens in all; steps with chunks and without alternate, B = λ (o − 1) t̄ (a fixed point;
   :func:`aggregated_state` gives the forms). A prompt costs its own chunk steps, the last one partial unless the next
-  prompt fills it (:func:`shared_service_s`). P95 TTFT = the prompt's own chunk steps + the P95 wait of an M/D/1
-  FIFO queue of service S (:func:`aggregated_wait_quantile`); P95 TPOT = the mean step + a term for the requests
-  that decode through a prefill busy period (``plan_chunk_tpot_factor``, fitted against the simulator). The
-  replica runs at the highest λ that meets both targets (:func:`model.rate_search.bisect_boundary`).
+  prompt fills it (:func:`shared_service_s`). While prompts queue, every step is a chunk step and the batch grows
+  to B_w = λ (o − 1) t_c(B_w): P95 TTFT = the prompt's own chunk steps at B_w + the P95 of the wait of an M/D/1
+  FIFO queue of service S_w (a prompt's packed steps at B_w) plus the rest of a decode step in progress
+  (:func:`residual_wait_cdf`); P95 TPOT = the mean step + a term for the requests that decode through a prefill
+  busy period (``plan_chunk_tpot_factor``, fitted against the simulator). The replica runs at the highest λ that
+  meets both targets (:func:`model.rate_search.bisect_boundary`).
 
 The tails were checked against the discrete-event simulators (``python -m model.plan --simulate`` does it for a
 plan, the disaggregated pools together with their KV transfer): the decode replica's P95 TPOT within about 1% on
 the services of data/services/plan_services.csv (with the admission wait; without it +31% on a replica planned
-near its full batch), the
-aggregated replica's P95 TTFT within 5.1% at 25% and 50% of its capacity on Llama 2 70B (A100 80GB, TP 4 and 8,
-2,000 + 100 tokens) but below the simulated one by 8–18% at 75% and 16–28% at 90%
-(``benchmarks/check_aggregated_ttft.py`` writes the comparison, other models and prompts included, to
-``data/plan/aggregated_ttft_check.csv``) and its P95 TPOT within about 20%, the prefill replicas' P95
+near its full batch), the aggregated replica's P95 TTFT within the validated TTFT error on 37 of the 44 settings
+and loads of ``data/plan/aggregated_ttft_check.csv`` (``benchmarks/check_aggregated_ttft.py``; the others 11-20%
+off: single-chunk prompts, and prompts that take one chunk step or two as the batch moves)
+and its P95 TPOT within about 20%, the prefill replicas' P95
 TTFT equal at a light load and conservative above it (each replica is queued apart, where the simulator sends a
 prompt to the least-loaded replica and packs waiting prompts into one step).
 
@@ -83,6 +84,11 @@ _FIXED_POINT_STEPS = 60
 #: Relative precision of :func:`md1_wait_quantile`'s bisection (implementation choice: a twentieth of the rate
 #: searches' precision, ``tiering_slo_rel_tol`` ÷ 10 = 0.002, which it must not blur).
 QUANTILE_REL_TOL = 1e-4
+#: Midpoints of the rule that integrates the wait's law over the rest of a running step
+#: (:func:`residual_wait_cdf`; implementation choice: the law is piecewise smooth, and 32 points put the P95 within
+#: 0.001% of 256 points for the aggregated replicas of data/services/plan_services.csv at their planned rates and
+#: at half and a tenth of them).
+RESIDUAL_NODES = 32
 
 
 def wait_quantile(service_s: float, rho: float, q: float, cv2: float) -> float:
@@ -185,6 +191,54 @@ def aggregated_wait_quantile(service_s: float, rho: float, q: float, cv2: float)
     (:func:`md1_wait_quantile`) at ``cv2`` = 0, the plan's identical prompts; for prompts of varying work
     (``cv2`` > 0) the exponential tail of the M/G/1 wait (:func:`wait_quantile`)."""
     return md1_wait_quantile(service_s, rho, q) if cv2 == 0.0 else wait_quantile(service_s, rho, q, cv2)
+
+
+def _wait_cdf(service_s: float, rho: float, cv2: float, t_max: float):
+    """F_W of :func:`aggregated_wait_quantile`'s wait as a function of t ≤ ``t_max`` (s): Erlang's M/D/1 law at
+    ``cv2`` = 0 (its queue law computed once), else the M/G/1 exponential tail 1 − ρ·exp(−t / m)."""
+    if cv2 != 0.0:
+        m = service_s * (1.0 + cv2) / (2.0 * (1.0 - rho))
+        return lambda t: 0.0 if t < 0.0 else 1.0 - rho * math.exp(-t / m)
+    if rho <= 0.0:
+        return lambda t: 0.0 if t < 0.0 else 1.0
+    queue = _md1_queue_cdf(rho, int(math.floor(max(t_max, 0.0) / service_s)) + 1)
+    return lambda t: md1_wait_cdf(t, service_s=service_s, rho=rho, _queue=queue)
+
+
+def residual_wait_cdf(t_s: float, *, service_s: float, rho: float, cv2: float, step_s: float,
+                      running: float) -> float:
+    """P(W + R ≤ ``t_s``): a prompt's wait W in the FIFO queue (:func:`aggregated_wait_quantile`'s law) plus R, the
+    rest of a decode-only step the replica is running when the prompt arrives to an empty queue: with probability
+    ``running`` a step of ``step_s`` is in progress and R is uniform on (0, ``step_s``), else R = 0. W and R are
+    independent: the stochastic decomposition of an M/G/1 queue whose server, when it finds the queue empty, takes
+    vacations (here decode steps) until a prompt is there (Fuhrmann & Cooper, Operations Research 33(5), 1985).
+    So P = (1 − running)·F_W(t) + running·(1/step)·∫₀^step F_W(t − u) du, the integral by the midpoint rule on
+    :data:`RESIDUAL_NODES` points."""
+    if rho >= 1.0:
+        return 0.0
+    f = _wait_cdf(service_s, rho, cv2, t_s)
+    if running <= 0.0 or step_s <= 0.0:
+        return float(f(t_s))
+    u = (np.arange(RESIDUAL_NODES) + 0.5) / RESIDUAL_NODES * step_s
+    spread = float(np.mean([f(t_s - x) for x in u]))
+    return float((1.0 - running) * f(t_s) + running * spread)
+
+
+def residual_wait_quantile(q: float, *, service_s: float, rho: float, cv2: float, step_s: float,
+                           running: float) -> float:
+    """The t with P(W + R ≤ t) = ``q`` (:func:`residual_wait_cdf`), s: between the wait's own quantile and that
+    plus a whole step, by bisection to :data:`QUANTILE_REL_TOL` of t, from above; inf when ρ ≥ 1."""
+    if rho >= 1.0:
+        return math.inf
+    lo = aggregated_wait_quantile(service_s, rho, q, cv2)
+    if running <= 0.0 or step_s <= 0.0:
+        return lo
+    hi = lo + step_s
+    kw = dict(service_s=service_s, rho=rho, cv2=cv2, step_s=step_s, running=running)
+    while hi - lo > QUANTILE_REL_TOL * hi:
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if residual_wait_cdf(mid, **kw) < q else (lo, mid)
+    return hi
 
 
 def normal_quantile(q: float) -> float:
@@ -445,6 +499,12 @@ class AggregatedState:
     busy: float = math.nan         # ρ: share of time the steps carry prompt chunks
     service_s: float = math.nan    # S: mean chunk-step time a prompt costs the queue
     own_s: float = math.nan        # a prompt's own chunk steps when it is served alone
+    wait_batch: float = math.nan   # B_w: decoding sequences while prompts queue (every step a chunk step)
+    wait_service_s: float = math.nan   # S_w: a queued prompt's packed chunk steps at B_w
+    wait_busy: float = math.nan    # ρ_w = λ·S_w: the utilisation the queue's tail sees
+    wait_own_s: float = math.nan   # the prompt's own chunk steps at B_w
+    decode_step_s: float = math.nan    # t_d: a decode-only step at B
+    running: float = math.nan      # 1 − e^(−B): P(a decode step is running when a prompt finds the queue empty)
 
 
 def prompt_chunks(new_tokens: float, room: float) -> tuple[int, float]:
@@ -463,17 +523,16 @@ def shared_service_s(own_s: float, packed_s: float, rate: float) -> float:
     return own_s / (1.0 + rate * (own_s - packed_s))
 
 
-def _aggregated_core(dep: Deployment, rate: float, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens,
-                     max_batch):
-    """The fixed point of :func:`aggregated_state` (its docstring): (batch, ρ, S, own, packed chunk step, mean
-    step, computed tokens) or None when infeasible (the batch outgrows the KV or the chunk, or ρ ≥ 1)."""
-    new = prompt_tokens - min(cached_tokens, prompt_tokens - 1)
-    past = prompt_tokens - new
-    ctx = decode_context(prompt_tokens, reply_tokens)
-    limit = min(max_batch, decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch))
-    steps = reply_tokens - 1
+def _chunk_costs(dep: Deployment, b: float, *, new: float, past: float, ctx: float, chunk_tokens: int):
+    """A prompt's chunk steps beside b decoding sequences (at the mean context ``ctx``): (own, packed, full chunk
+    step t_c, decode-only step t_d, room) in s, or None when the chunk leaves no room. The j-th chunk's attention
+    runs over the ``past`` cached tokens and the j − 1 chunks before it; ``own`` is the prompt's steps served alone
+    (the last partial), ``packed`` its tokens at the full steps' rate (the next prompt fills its last step)."""
+    room = chunk_tokens - b
+    if room < 1:
+        return None
 
-    def step(b, k, before):
+    def step(k, before):
         """A step of b decodes at the mean context and k prompt tokens after ``before`` of the prompt's."""
         k = np.asarray(k, float)
         before = np.asarray(before, float)
@@ -481,40 +540,69 @@ def _aggregated_core(dep: Deployment, rate: float, *, prompt_tokens, cached_toke
         read = b * (ctx + 1) + np.where(k > 0, before, 0.0)
         return np.asarray(dep.step_time(b + k, pairs, b, read, b + k), float)
 
+    full, rest = prompt_chunks(new, room)
+    t_full = step(room, past + room * np.arange(full))
+    t_last = float(step(rest, past + full * room)) if rest > 0 else 0.0
+    t_room = float(step(room, past + full * room)) if rest > 0 else 0.0
+    own = float(t_full.sum()) + t_last
+    packed = float(t_full.sum()) + rest / room * t_room
+    return own, packed, packed / (new / room), float(step(0.0, 0.0)), room
+
+
+def _aggregated_core(dep: Deployment, rate: float, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens,
+                     max_batch):
+    """The fixed points of :func:`aggregated_state` (its docstring): (batch, ρ, S, own, full chunk step, mean step,
+    computed tokens, decode-only step, and the wait's batch B_w, own steps, service S_w and ρ_w) or None when
+    infeasible (a batch outgrows the KV or the chunk, or ρ_w ≥ 1)."""
+    new = prompt_tokens - min(cached_tokens, prompt_tokens - 1)
+    past = prompt_tokens - new
+    ctx = decode_context(prompt_tokens, reply_tokens)
+    limit = min(max_batch, decode_batch_limit(dep, prompt_tokens, reply_tokens, max_batch))
+    steps = reply_tokens - 1
+    costs = lambda b: None if b > limit else _chunk_costs(dep, b, new=new, past=past, ctx=ctx,  # noqa: E731
+                                                          chunk_tokens=chunk_tokens)
+
     def at(b):
-        room = chunk_tokens - b
-        if room < 1 or b > limit:
+        c = costs(b)
+        if c is None:
             return None
-        full, rest = prompt_chunks(new, room)
-        t_full = step(b, room, past + room * np.arange(full))
-        t_last = float(step(b, rest, past + full * room)) if rest > 0 else 0.0
-        t_room = float(step(b, room, past + full * room)) if rest > 0 else 0.0
-        own = float(t_full.sum()) + t_last
-        packed = float(t_full.sum()) + rest / room * t_room
+        own, packed, t_c, t_d, room = c
         s = shared_service_s(own, packed, rate)
         rho = rate * s
         if rho >= 1.0:
             return None
-        t_d = float(step(b, 0.0, 0.0))
+        full, rest = prompt_chunks(new, room)
         chunk_steps = (1.0 - rho) * (full + (rest > 0)) + rho * new / room   # steps a prompt's chunks take
         t_mean = 1.0 / (rate * chunk_steps + (1.0 - rho) / t_d)
-        t_c = packed / (new / room)                                            # a full chunk step, on average
-        return rho, s, own, t_c, t_mean
+        return rho, s, own, t_c, t_mean, t_d
 
-    b = 0.0
-    state = at(b)
-    for _ in range(_FIXED_POINT_STEPS):
-        if state is None:
-            return None
-        b_next = rate * steps * state[-1]
-        state = at(b_next)
-        done = abs(b_next - b) <= 1e-9 * max(b, 1.0)
-        b = b_next
-        if done:
-            break
-    if state is None:
+    def fixed_point(state_at, first, update):
+        """Iterate b ← update(state_at(b)) from b = ``first`` to its fixed point: (b, state), or None where a
+        state does not exist."""
+        b, state = first, state_at(first)
+        for _ in range(_FIXED_POINT_STEPS):
+            if state is None:
+                return None
+            b_next = update(state)
+            state = state_at(b_next)
+            done = abs(b_next - b) <= 1e-9 * max(b, 1.0)
+            b = b_next
+            if done:
+                break
+        return None if state is None else (b, state)
+
+    mean = fixed_point(at, 0.0, lambda st: rate * steps * st[4])        # B = λ (o − 1) t̄
+    if mean is None:
         return None
-    return (b, *state, new)
+    b, (rho, s, own, t_c, t_mean, t_d) = mean
+    busy = fixed_point(costs, b, lambda c: rate * steps * c[2])       # B_w = λ (o − 1) t_c(B_w)
+    if busy is None:
+        return None
+    b_w, (own_w, packed_w, _, _, _) = busy
+    rho_w = rate * packed_w
+    if rho_w >= 1.0:
+        return None
+    return b, rho, s, own, t_c, t_mean, new, t_d, b_w, own_w, packed_w, rho_w
 
 
 def aggregated_state(dep: Deployment, rate: float, *, prompt_tokens, cached_tokens, reply_tokens, chunk_tokens,
@@ -530,21 +618,34 @@ def aggregated_state(dep: Deployment, rate: float, *, prompt_tokens, cached_toke
     t̄ = 1 / (λ·chunk steps + (1 − ρ)/t_d) and B = λ (o − 1) t̄ (a fixed point, iterated). The j-th chunk's
     attention runs over the cached tokens and the j − 1 chunks before it.
 
-    TTFT at quantile q: the replica serves its prefilling prompts first come, first served, so a prompt waits for
-    the work queued ahead of it, the wait of an M/D/1 FIFO queue of service S at ρ (:func:`aggregated_wait_quantile`;
-    ``cv2`` > 0 takes the M/G/1 exponential tail instead), then takes its own steps ``own``. TPOT of a request is the mean of its
-    o − 1 steps; requests decoding through a prefill busy period see more chunk steps than the mean, so at
-    quantile q it is t̄ + c·ρ/(1 − ρ)·(t_c − t̄), at most t_c (t_c: a full chunk step), with
+    TTFT at quantile q. The replica serves its prefilling prompts first come, first served. While prompts queue,
+    every step is a chunk step, so the batch then is B_w = λ (o − 1) t_c(B_w) (a fixed point from B; t_c a full
+    chunk step), above the mean B, and a queued prompt costs its packed steps S_w at B_w: the tail of the wait
+    is that of an M/D/1 FIFO queue of service S_w at ρ_w = λ·S_w (:func:`aggregated_wait_quantile`; ``cv2`` > 0
+    takes the M/G/1 exponential tail instead). A prompt that finds the queue empty waits for the rest of the
+    decode-only step in progress (of t_d, uniform; a step runs when a sequence decodes, with probability
+    1 − e^(−B), the batch being Poisson: M/G/∞), independent of the queue's wait (:func:`residual_wait_cdf`).
+    TTFT_q = own steps at B_w + the q-quantile of the wait plus that rest. Nothing in it is fitted; against the
+    simulator see ``data/plan/aggregated_ttft_check.csv``.
+
+    TPOT of a request is the mean of its o − 1 steps; requests decoding through a prefill busy period see more
+    chunk steps than the mean, so at quantile q it is t̄ + c·ρ/(1 − ρ)·(t_c − t̄), at most t_c, with
     c = ``plan_chunk_tpot_factor`` (fitted against the simulator at q = 0.95, scaled by z_q / z_0.95).
     """
     core = _aggregated_core(dep, rate, prompt_tokens=prompt_tokens, cached_tokens=cached_tokens,
                             reply_tokens=reply_tokens, chunk_tokens=chunk_tokens, max_batch=max_batch)
     if core is None:
         return AggregatedState(False, math.nan, math.nan, math.nan, math.inf, math.inf)
-    b, rho, s, own, t_c, t_mean, new = core
-    ttft = own + aggregated_wait_quantile(s, rho, q, cv2)
+    b, rho, s, own, t_c, t_mean, new, t_d, b_w, own_w, s_w, rho_w = core
+    running = _running(b)
+    ttft = own_w + residual_wait_quantile(q, service_s=s_w, rho=rho_w, cv2=cv2, step_s=t_d, running=running)
     return AggregatedState(True, t_mean, b, rate * new * t_mean, ttft, _aggregated_tpot(t_mean, t_c, rho, q),
-                           rho, s, own)
+                           rho, s, own, b_w, s_w, rho_w, own_w, t_d, running)
+
+
+def _running(batch: float) -> float:
+    """P(at least one sequence decodes) when the decoding sequences are Poisson of mean ``batch``: 1 − e^(−B)."""
+    return -math.expm1(-batch)
 
 
 def _aggregated_tpot(t_mean: float, t_c: float, rho: float, q: float) -> float:
@@ -580,8 +681,9 @@ def aggregated_floor(dep: Deployment, *, prompt_tokens, cached_tokens, reply_tok
 def aggregated_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tokens, reply_tokens, ttft_s, tpot_s,
                     chunk_tokens, max_batch, q, cv2: float) -> Pool | None:
     """The aggregated pool of TP ``dep.n_gpus`` at both targets, or None when an idle replica misses one. A rate
-    meets the TTFT target when the prompt's own steps plus its wait at quantile q are within it (at ``cv2`` = 0
-    P(W ≤ target − own) ≥ q, :func:`md1_wait_cdf`: one evaluation, where the quantile takes a bisection)."""
+    meets the TTFT target when the prompt's own steps plus its wait at quantile q are within it
+    (P(W + R ≤ target − own) ≥ q, :func:`residual_wait_cdf`: one evaluation, where the quantile takes a
+    bisection; :func:`aggregated_state`)."""
     kw = dict(prompt_tokens=prompt_tokens, cached_tokens=cached_tokens, reply_tokens=reply_tokens,
               chunk_tokens=chunk_tokens, max_batch=max_batch)
 
@@ -589,12 +691,11 @@ def aggregated_pool(dep: Deployment, demand: float, *, prompt_tokens, cached_tok
         core = _aggregated_core(dep, r, **kw)
         if core is None:
             return False
-        b, rho, s, own, t_c, t_mean, new = core
-        if own > ttft_s or _aggregated_tpot(t_mean, t_c, rho, q) > tpot_s:
+        b, rho, s, own, t_c, t_mean, new, t_d, b_w, own_w, s_w, rho_w = core
+        if own_w > ttft_s or _aggregated_tpot(t_mean, t_c, rho, q) > tpot_s:
             return False
-        if cv2 == 0.0:
-            return md1_wait_cdf(ttft_s - own, service_s=s, rho=rho) >= q
-        return own + wait_quantile(s, rho, q, cv2) <= ttft_s
+        return residual_wait_cdf(ttft_s - own_w, service_s=s_w, rho=rho_w, cv2=cv2, step_s=t_d,
+                                 running=_running(b)) >= q
 
     low = 1e-6
     if not meets(low):

@@ -11,10 +11,9 @@ from model.plan import report
 ERROR_PROSE = (
     "- Model error behind these figures: the step-time model's median absolute error on published measurements "
     "is 10% on TTFT, 5% on TPOT and 20% on throughput; the closed-form latency tails agree with the discrete-event "
-    "simulator: an aggregated replica's P95 TTFT within the validated TTFT error at 25% and 50% of its capacity on "
-    "most settings of data/plan/aggregated_ttft_check.csv, but 3-30% below the simulated one at 75% and 16-50% below "
-    "at 90%, its P95 TPOT within about 20%, a decode replica's within a few percent, and they are conservative on "
-    "prefill replicas (--simulate checks this plan).")
+    "simulator: an aggregated replica's P95 TTFT within the validated TTFT error on 37 of the 44 settings and loads "
+    "of data/plan/aggregated_ttft_check.csv (11-20% off on the others), its P95 TPOT within about 20%, a decode "
+    "replica's within a few percent, and they are conservative on prefill replicas (--simulate checks this plan).")
 
 
 def full_plan() -> dict:

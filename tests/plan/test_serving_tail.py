@@ -92,15 +92,16 @@ def test_shared_service_mixes_alone_and_packed_by_rho():
 
 # --- against the simulator ---------------------------------------------------------------------------------------
 #: Requests of each simulated load (as data/plan/aggregated_ttft_check.csv's runs).
-SIM_REQUESTS = 20_000
+SIM_REQUESTS = 40_000
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("load", [0.25, 0.5, 0.75])
-def test_closed_form_p95_ttft_within_validated_error_of_the_simulator(load):
+@pytest.mark.parametrize("load, seeds", [(0.25, 1), (0.5, 1), (0.75, 1), (0.9, 4)])
+def test_closed_form_p95_ttft_within_validated_error_of_the_simulator(load, seeds):
     """Llama 2 70B on 4 × A100 80GB, 2,000 + 100 tokens with 885 cached, 512-token steps: the closed form's P95 TTFT
-    within the step-time model's validated TTFT error of the simulated one at 25%, 50% and 75% of the replica's
-    capacity (seed 0)."""
+    within the step-time model's validated TTFT error of the simulated one at 25%, 50%, 75% and 90% of the
+    replica's capacity (seed 0; at 90%, where one run's P95 moves by about 10% between seeds, the mean of seeds
+    0-3). The closed form that took the mean batch fell 18% below at 90%."""
     from model.plan.compose import validated_errors
     from model.serving import Scheduler, simulate
     from model.serving.step_time import deployment
@@ -110,10 +111,12 @@ def test_closed_form_p95_ttft_within_validated_error_of_the_simulator(load):
     kw = dict(prompt_tokens=2000, cached_tokens=885, reply_tokens=100, chunk_tokens=512, max_batch=256)
     rate = load * aggregated_capacity(dep, **kw)
     closed = aggregated_state(dep, rate, **kw, q=0.95, cv2=0.0).ttft_p95_s
-    res = simulate(dep, poisson_workload(SIM_REQUESTS, rate, seed=0, prompt_tokens=2000, output_tokens=100,
-                                         cached_tokens=885),
-                   Scheduler("chunked_prefill", max_batch=256, max_batched_tokens=512))
-    r = res.requests.dropna(subset=["finish_s"]).sort_values("arrival_s")
-    r = r.iloc[len(r) // 10: len(r) * 9 // 10]
-    simulated = float(np.percentile(r["first_token_s"] - r["arrival_s"], 95))
-    assert_allclose(simulated, closed, rtol=validated_errors()["ttft"])
+    p95s = []
+    for seed in range(seeds):
+        res = simulate(dep, poisson_workload(SIM_REQUESTS, rate, seed=seed, prompt_tokens=2000, output_tokens=100,
+                                             cached_tokens=885),
+                       Scheduler("chunked_prefill", max_batch=256, max_batched_tokens=512))
+        r = res.requests.dropna(subset=["finish_s"]).sort_values("arrival_s")
+        r = r.iloc[len(r) // 10: len(r) * 9 // 10]
+        p95s.append(float(np.percentile(r["first_token_s"] - r["arrival_s"], 95)))
+    assert_allclose(np.mean(p95s), closed, rtol=validated_errors()["ttft"])

@@ -44,10 +44,12 @@ def _pools(prefill_rate=3.0, decode_rate=1.25, tp=1, ep=1):
     return SimpleNamespace(aggregated=None, prefill=pre, decode=dec)
 
 
-def _few_requests(monkeypatch, n):
-    """``plan_simulate_requests`` replaced by ``n`` (the data's 6,000 makes runs of seconds)."""
+def _few_requests(monkeypatch, n, aggregated=None):
+    """``plan_simulate_requests`` (per replica of a group) replaced by ``n`` and ``plan_simulate_aggregated_requests``
+    (the aggregated replica's) by ``aggregated`` (the data's 6,000 and 100,000 make runs of seconds)."""
     real = simulate_module.default
-    monkeypatch.setattr(simulate_module, "default", lambda name: n if name == "plan_simulate_requests" else real(name))
+    patched = {"plan_simulate_requests": n, "plan_simulate_aggregated_requests": n if aggregated is None else aggregated}
+    monkeypatch.setattr(simulate_module, "default", lambda name: patched[name] if name in patched else real(name))
 
 
 # --- the counted window -------------------------------------------------------------------------------------------
@@ -336,13 +338,13 @@ def test_a_prompt_longer_than_a_chunk_takes_two_steps(small, monkeypatch):
 
 
 def test_simulate_plan_hands_its_inputs_to_the_simulators(small, monkeypatch):
-    """The aggregated run: ``plan_simulate_requests`` Poisson requests at the replica's rate, drawn with the seed,
+    """The aggregated run: ``plan_simulate_aggregated_requests`` Poisson requests at the replica's rate, drawn with the seed,
     with the prompt's cached tokens (at most prompt − 1), run with chunked prefill at the plan's chunk and batch;
     the disaggregated group gets the plan's inputs as given."""
     import model.serving as serving
     import model.workload.requests as requests
 
-    _few_requests(monkeypatch, 12)
+    _few_requests(monkeypatch, 7, aggregated=12)
     draw = _Recorder(requests.poisson_workload)
     run = _Recorder(serving.simulate)
     group = _Recorder(value={"group": True})
