@@ -154,7 +154,7 @@ MODULES: dict[str, list[str]] = {
     "model/search/tier_search.py": ["tests/search/test_tier_search_mutants.py"],
     # model/plan/serving.py: its hand-worked cases and the fast tests of its TTFT tail (the simulator's check is slow)
     "model/plan/serving.py": ["tests/plan/test_plan_serving_mutants.py", "tests/plan/test_serving_tail.py",
-                              "tests/plan/test_decode_tail.py"],
+                              "tests/plan/test_decode_tail.py", "tests/plan/test_residual_wait.py"],
     "model/kv/sizing.py": ["tests/kv/test_kv_sizing.py", "tests/kv/test_kv_sizing_mutants.py"],
     "model/workload/popularity.py": ["tests/workload/test_popularity_mutants.py"],
     "model/workload/grouping.py": ["tests/workload/test_grouping.py", "tests/workload/test_grouping_mutants.py"],
