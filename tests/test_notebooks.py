@@ -49,7 +49,7 @@ def quick_runs(request):
 @pytest.fixture(scope="module")
 def what_if_runs(quick_runs):
     """The what-if reruns this session selected (run beside the quick runs, :func:`quick_runs`): (chapter, i) →
-    (parameters, run folder or error)."""
+    (parameters, executed notebook in its own folder, or error)."""
     return {(path.stem, i): (_what_ifs(path)[i], run)
             for (path, i), run in ((k, v) for k, v in quick_runs.items() if isinstance(k, tuple))}
 
@@ -147,9 +147,10 @@ def test_what_if_reruns_leave_the_audit_unchanged(path, i, what_if_runs):
     assert len(sets) >= 2 and i < len(sets), f"{path.stem}: metadata.what_if must hold two non-default parameter sets"
     default_tables = QUICK_DIR / TABLES_SUBDIR
     name = f"{path.stem}_audit.csv"
-    params, run_dir = what_if_runs[(path.stem, i)]
-    if isinstance(run_dir, ChapterError):
-        pytest.fail(f"{params}: {run_dir}")
+    params, out = what_if_runs[(path.stem, i)]
+    if isinstance(out, ChapterError):
+        pytest.fail(f"{params}: {out}")
+    run_dir = out.parent
     rerun = run_dir / TABLES_SUBDIR / name
     if (default_tables / name).exists():
         assert rerun.read_bytes() == (default_tables / name).read_bytes(), f"{params} moved {name}"
