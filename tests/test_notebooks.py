@@ -4,14 +4,13 @@ with a ``quick`` switch), and executes end to end with papermill on its quick pr
 ``make test-all`` also runs nbval (lax) over them."""
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pandas as pd
 import pytest
 
 from model.audit.verdicts import VERDICTS
-from model.book.build import TABLES_SUBDIR, ChapterError, execute, execute_all, is_appendix, notebooks
+from model.book.build import TABLES_SUBDIR, ChapterError, execute_all, is_appendix, notebooks
 from model.audit.prose import stated_values_of_audit, unexplained
 from model.io import ROOT
 
@@ -29,51 +28,30 @@ def _what_ifs(path):
 #: the others (marked slow) in `make test-all`.
 WHAT_IFS = [pytest.param(path, i, id=f"{path.stem}-{i}", marks=[pytest.mark.slow] if i else [])
             for path in CHAPTERS for i in range(max(2, len(_what_ifs(path))))]
-#: The what-if reruns' results, filled by :func:`quick_runs`: (chapter, i) → (parameters, run folder or error).
-_WHAT_IF_RESULTS: dict = {}
-
-
-def _run_default(nb):
-    try:
-        return execute(nb, QUICK_DIR, {"quick": True}, progress=False)
-    except ChapterError as exc:
-        return exc
-
-
-def _run_what_if(path, i):
-    params = _what_ifs(path)[i]
-    run_dir = QUICK_DIR / "what_if" / f"{path.stem}-{i}"
-    try:
-        execute(path, run_dir, {**params, "quick": True}, progress=False)
-        return params, run_dir
-    except ChapterError as exc:
-        return params, exc
 
 
 @pytest.fixture(scope="module")
 def quick_runs(request):
     """Every notebook executed once on its quick profile into ``.build/quick/`` (chapters, then appendices), and
     the what-if reruns this session selected, each into ``.build/quick/what_if/<chapter>-<i>/``, ``BOOK_JOBS`` at
-    a time in one queue: the chapters first, the reruns behind them, so that no core waits while another finishes
-    a long chapter; the appendices (which read the chapters' tables) start once every chapter is done."""
+    a time (:func:`execute_all` with the reruns as its extra runs): the chapters first, the reruns queued behind
+    them, so that no core waits while another finishes a long chapter; the appendices (which read the chapters'
+    tables) start once every chapter is done. Notebook stem → executed notebook or error, and (chapter's path, i)
+    → the same for its i-th rerun."""
     chosen = [item.callspec.params for item in request.session.items
               if getattr(item, "originalname", "") == "test_what_if_reruns_leave_the_audit_unchanged"]
     reruns = [(c["path"], c["i"]) for c in chosen if c["i"] < len(_what_ifs(c["path"]))]
-    with ThreadPoolExecutor(max_workers=JOBS) as pool:
-        chapters = {nb.stem: pool.submit(_run_default, nb) for nb in CHAPTERS}
-        what_if = {(path.stem, i): pool.submit(_run_what_if, path, i) for path, i in reruns}
-        runs = {stem: fut.result() for stem, fut in chapters.items()}
-        runs.update(execute_all([nb for nb in NOTEBOOKS if is_appendix(nb)], QUICK_DIR, {"quick": True},
-                                jobs=JOBS))
-        _WHAT_IF_RESULTS.update({key: fut.result() for key, fut in what_if.items()})
-    return runs
+    extra = {(path, i): (path, QUICK_DIR / "what_if" / f"{path.stem}-{i}", {**_what_ifs(path)[i], "quick": True})
+             for path, i in reruns}
+    return execute_all(NOTEBOOKS, QUICK_DIR, {"quick": True}, jobs=JOBS, extra=extra)
 
 
 @pytest.fixture(scope="module")
 def what_if_runs(quick_runs):
     """The what-if reruns this session selected (run beside the quick runs, :func:`quick_runs`): (chapter, i) →
-    (parameters, run folder or error)."""
-    return _WHAT_IF_RESULTS
+    (parameters, executed notebook in its own folder, or error)."""
+    return {(path.stem, i): (_what_ifs(path)[i], run)
+            for (path, i), run in ((k, v) for k, v in quick_runs.items() if isinstance(k, tuple))}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -169,9 +147,10 @@ def test_what_if_reruns_leave_the_audit_unchanged(path, i, what_if_runs):
     assert len(sets) >= 2 and i < len(sets), f"{path.stem}: metadata.what_if must hold two non-default parameter sets"
     default_tables = QUICK_DIR / TABLES_SUBDIR
     name = f"{path.stem}_audit.csv"
-    params, run_dir = what_if_runs[(path.stem, i)]
-    if isinstance(run_dir, ChapterError):
-        pytest.fail(f"{params}: {run_dir}")
+    params, out = what_if_runs[(path.stem, i)]
+    if isinstance(out, ChapterError):
+        pytest.fail(f"{params}: {out}")
+    run_dir = out.parent
     rerun = run_dir / TABLES_SUBDIR / name
     if (default_tables / name).exists():
         assert rerun.read_bytes() == (default_tables / name).read_bytes(), f"{params} moved {name}"

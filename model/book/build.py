@@ -495,42 +495,62 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, *, progress: bool |
 
 
 def execute_all(chosen: list[Path], out_dir: Path, parameters: dict | Callable[[Path], dict], *, jobs: int = 1,
-                log: Callable[[str], None] | None = None,
-                failed_dir: Path | None = None) -> dict[str, Path | ChapterError]:
+                log: Callable[[str], None] | None = None, failed_dir: Path | None = None,
+                extra: dict | None = None) -> dict:
     """Execute ``chosen`` notebooks into ``out_dir``, ``jobs`` at a time: the chapters first, then the
     appendices (which read the chapters' tables). ``parameters`` is one dict for all, or a function of the
     notebook. Every notebook runs even when another fails (and is kept in ``failed_dir`` if given).
 
+    ``extra`` holds further runs, key → ``(notebook, out_dir, parameters)`` (e.g. a chapter rerun with other
+    parameters into a folder of its own). They are queued in the chapters' pool behind the chapters, so that no
+    worker waits while another finishes a long chapter, and the appendices do not wait for them (they start, in a
+    pool of their own, once every chapter is done).
+
     Returns
     -------
     dict
-        notebook stem → the executed notebook's path, or the :class:`ChapterError` it failed with.
+        notebook stem → the executed notebook's path, or the :class:`ChapterError` it failed with; then each key
+        of ``extra`` → the same for its run.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     params_of = parameters if callable(parameters) else (lambda nb: parameters)
-    results: dict[str, Path | ChapterError] = {}
-    total = len(chosen)
+    extra = extra or {}
+    clash = sorted(str(k) for k in set(extra) & {nb.stem for nb in chosen})
+    if clash:
+        raise ValueError(f"extra runs keyed like notebooks of chosen, whose results they would replace: {clash}")
+    results: dict = {}
+    total = len(chosen) + len(extra)
 
-    def run(nb: Path):
+    def run(key, nb: Path, folder: Path, params: dict) -> None:
         t0 = time.perf_counter()
         try:
-            results[nb.stem] = execute(nb, out_dir, params_of(nb), progress=False, failed_dir=failed_dir)
+            results[key] = execute(nb, folder, params, progress=False, failed_dir=failed_dir)
             status = "done"
         except ChapterError as exc:
-            results[nb.stem] = exc
+            results[key] = exc
             status = "FAILED"
         if log:
-            log(f"[{len(results)}/{total}] {nb.stem} {status} in {time.perf_counter() - t0:,.0f} s")
+            name = nb.stem if key == nb.stem else f"{nb.stem} (into {_shown(folder)})"
+            log(f"[{len(results)}/{total}] {name} {status} in {time.perf_counter() - t0:,.0f} s")
 
-    for group in ([nb for nb in chosen if not is_appendix(nb)], [nb for nb in chosen if is_appendix(nb)]):
-        if jobs <= 1 or len(group) <= 1:
-            for nb in group:
-                run(nb)
-        else:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                list(pool.map(run, group))
-    return {nb.stem: results[nb.stem] for nb in chosen}
+    chapters = [(nb.stem, nb, out_dir, params_of(nb)) for nb in chosen if not is_appendix(nb)]
+    appendices = [(nb.stem, nb, out_dir, params_of(nb)) for nb in chosen if is_appendix(nb)]
+    later = [(key, *job) for key, job in extra.items()]
+    if jobs <= 1:
+        for job in chapters + appendices + later:
+            run(*job)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            queued = [pool.submit(run, *job) for job in chapters + later]
+            for future in queued[:len(chapters)]:
+                future.result()
+            with ThreadPoolExecutor(max_workers=jobs) as own:
+                for future in [own.submit(run, *job) for job in appendices]:
+                    future.result()
+            for future in queued[len(chapters):]:
+                future.result()
+    return {**{nb.stem: results[nb.stem] for nb in chosen}, **{key: results[key] for key in extra}}
 
 
 def notebooks(only: list[str] | None = None) -> list[Path]:

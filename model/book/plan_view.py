@@ -5,18 +5,27 @@ plans (:func:`model.plan.compose.make_plan`) side by side. Sentences are built h
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import altair as alt
 import pandas as pd
 
+from model.book.build import NOTEBOOK_DIR, parameter_defaults
 from model.book.sliders import slider, what_if
 from model.book.tables import Col
 from model.calendar import hours_per_month
 from model.checks import ParameterError, check_positive
+from model.economics.fleet_sizing import fleet_sizing_table, replica_load_sweep
+from model.economics.token_cost import modelled_tokens_per_s_per_gpu, self_hosted_usd_per_million_tokens
 from model.parameters import default
+from model.plan.compose import make_plan, serving_setup
 from model.plan.cost import SECONDS_PER_HOUR
+from model.plan.inputs import PlanInputs
+from model.plan.serving import prefill_service_s
 from model.plan.services import check_services
 from model.plan.what_if import rate_column
+from model.serving.step_time import deployment
+from model.tiering import default_config
 
 #: Requests/s an unreachable replica option carries in the page's rows: its GPU count (demand ÷ rate) comes out
 #: astronomically large, so it is never the smallest, and the page needs no conditional expression.
@@ -393,3 +402,87 @@ def fleet_note(plan: dict) -> str:
             f"the pools sized for {f['peak_to_mean']:g} times the sessions' mean demand")
     spares = (f"{f['spare_fraction']:.0%} hot spares per region" if f["spare_fraction"] else "no hot spares")
     return f"{where}, {peak}, with {spares} (the planner's defaults; the fleet chapter's spares)."
+
+
+# --- the plan beside the other chapters -------------------------------------------------------------------------
+#: The chapters whose own model calls the case study's plan is compared with, at their parameters cells' defaults.
+AGREEMENT_CHAPTERS = ("fleet", "economics", "tiering")
+
+
+def chapter_defaults(name: str) -> dict:
+    """The defaults of chapter ``name``'s parameters cell (``notebooks/<name>.ipynb``), whatever this chapter's
+    parameters say."""
+    return parameter_defaults(NOTEBOOK_DIR / f"{name}.ipynb")
+
+
+def sweep_requests(chapter_requests: int, *, quick: bool) -> int:
+    """Requests per load point of the fleet chapter's sweep: its own ``sim_requests``, and on the quick profile
+    at most ``plan_quick_sim_requests`` (the fleet chapter's own quick profile)."""
+    return min(chapter_requests, int(default("plan_quick_sim_requests"))) if quick else chapter_requests
+
+
+def fleet_agreement(case: PlanInputs, fleet: dict, *, quick: bool) -> tuple[float, float]:
+    """(the planner's GPUs, the fleet chapter's) for ``case``'s sessions, from the fleet chapter's defaults
+    ``fleet``: the plan with no prefix cache, the P95 TTFT its only target (a TPOT target as loose as the TTFT
+    one), separate prefill and decode pools and the chapter's hot spares; the chapter's count from its simulated
+    load sweep of one replica (:func:`replica_load_sweep`, :func:`fleet_sizing_table`) at its P95 TTFT target."""
+    plan = make_plan(PlanInputs(cache=False, tpot_p95_s=case.ttft_p95_s, disaggregation="disaggregated",
+                                spare_fraction=fleet["spare_share"]))
+    sat, sweep = replica_load_sweep(fleet["model"], fleet["gpu"], fleet["replica_gpus"],
+                                    prompt_tokens=fleet["prompt_tokens"], reply_tokens=fleet["reply_tokens"],
+                                    n_requests=sweep_requests(fleet["sim_requests"], quick=quick))
+    table = fleet_sizing_table(sweep, sat, latency_metrics=["ttft_s_p95"], latency_target_s=fleet["response_p95_s"],
+                               session_counts=[case.sessions], replica_gpus=fleet["replica_gpus"],
+                               turns_per_session=fleet["turns_per_session"],
+                               session_minutes=fleet["session_minutes"], spare_share=fleet["spare_share"])
+    return plan["gpus"], table["gpus"].iloc[0]
+
+
+def economics_agreement(economics: dict) -> tuple[dict, float]:
+    """(the plan of the case study with no prefix cache, the economics chapter's USD per million tokens): the
+    chapter's arithmetic (:func:`self_hosted_usd_per_million_tokens`) at the saturation throughput of its replica
+    (:func:`modelled_tokens_per_s_per_gpu`, defaults ``economics``), its utilisation and the plan's GPU-hour
+    price."""
+    plan = make_plan(PlanInputs(cache=False))
+    tps = modelled_tokens_per_s_per_gpu(economics["model"], economics["gpu"], economics["n_gpus"],
+                                        prompt_tokens=economics["prompt_tokens"],
+                                        reply_tokens=economics["reply_tokens"])
+    return plan, self_hosted_usd_per_million_tokens(plan["cost"]["usd_per_gpu_hour"], tps, economics["utilization"])
+
+
+def tiering_agreement(case: PlanInputs, tiering: dict) -> tuple[float, float, int]:
+    """(the planner's seconds, the tiering chapter's, the cached tokens) to prefill one of ``case``'s prompts
+    with its cached prefix: on the planner's prefill replica of the tiering chapter's GPUs per instance
+    (:func:`prefill_service_s`) and on the tiering chapter's prefill instance (:func:`default_config` at its
+    defaults ``tiering``)."""
+    cached = serving_setup(case).cached_tokens
+    engine = default_config(model=tiering["model"], gpu=tiering["gpu"],
+                            gpus_per_instance=tiering["gpus_per_instance"]).engine
+    tiering_s = float(engine.prefill_time_s([case.prompt_tokens - cached], [cached])[0])
+    plan_s = prefill_service_s(deployment(case.model, case.gpu, tiering["gpus_per_instance"]), case.prompt_tokens,
+                               cached)
+    return plan_s, tiering_s, cached
+
+
+@dataclass(frozen=True)
+class ChapterAgreements:
+    """The chapter's three sentences comparing the case study's plan with the other chapters."""
+    fleet: str
+    economics: str
+    tiering: str
+
+
+def chapter_agreements(*, quick: bool) -> ChapterAgreements:
+    """The case study's plan (:class:`PlanInputs` defaults) against the fleet, economics and tiering chapters'
+    model calls at their own defaults (:func:`chapter_defaults`); ``quick``: the fleet chapter's sweep on its
+    quick profile (:func:`sweep_requests`). ``tests/plan/test_agreement.py`` holds the plan to the same
+    comparisons."""
+    case = PlanInputs()
+    fleet, economics, tiering = (chapter_defaults(name) for name in AGREEMENT_CHAPTERS)
+    plan_gpus, fleet_gpus = fleet_agreement(case, fleet, quick=quick)
+    no_cache, chapter_usd = economics_agreement(economics)
+    plan_s, tiering_s, cached = tiering_agreement(case, tiering)
+    return ChapterAgreements(
+        fleet=agreement_fleet(plan_gpus, fleet_gpus),
+        economics=agreement_economics(no_cache, chapter_usd, economics["utilization"], economics["n_gpus"]),
+        tiering=agreement_tiering(plan_s, tiering_s, tiering["gpus_per_instance"], cached, case.prompt_tokens))

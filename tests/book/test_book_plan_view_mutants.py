@@ -452,3 +452,171 @@ def test_fleet_note():
     assert pv.fleet_note(_plan(fleet={"regions": 3, "peak_to_mean": 1.5, "spare_fraction": 0.05})) == (
         "3 regions, the pools sized for 1.5 times the sessions' mean demand, with 5% hot spares per region (the "
         "planner's defaults; the fleet chapter's spares).")
+
+
+# --- the plan beside the other chapters: the gathering, with stand-ins for every model call ----------------------
+#: Chosen defaults of the three chapters (not theirs: every value distinct, so that a swapped key shows).
+FLEET = {"spare_share": 0.37, "model": "m-fleet", "gpu": "g-fleet", "replica_gpus": 6, "prompt_tokens": 1111,
+         "reply_tokens": 22, "sim_requests": 5000, "response_p95_s": 2.5, "turns_per_session": 40,
+         "session_minutes": 12}
+ECON = {"model": "m-econ", "gpu": "g-econ", "n_gpus": 3, "prompt_tokens": 1500, "reply_tokens": 50,
+        "utilization": 0.5}
+TIER = {"model": "m-tier", "gpu": "g-tier", "gpus_per_instance": 2}
+
+
+class _Calls:
+    """Stand-ins that record each call (name, positional arguments, keywords) and return a chosen result."""
+
+    def __init__(self):
+        self.log = []
+
+    def stand_in(self, name, result):
+        def call(*args, **kw):
+            self.log.append((name, args, kw))
+            return result(*args, **kw) if callable(result) else result
+        return call
+
+    def of(self, name):
+        return [(a, k) for n, a, k in self.log if n == name]
+
+
+def _only_changed(inputs, **changed):
+    """``inputs`` differs from :class:`PlanInputs`'s defaults in exactly ``changed`` (and has those values)."""
+    import dataclasses
+
+    from model.plan.inputs import PlanInputs
+
+    base = PlanInputs()
+    diff = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(PlanInputs)
+            if getattr(inputs, f.name) != getattr(base, f.name)}
+    return diff == changed and all(type(getattr(inputs, k)) is type(v) for k, v in changed.items())
+
+
+def test_chapter_defaults_read_the_named_chapters_parameters_cell(monkeypatch):
+    from model.io import ROOT
+
+    calls = _Calls()
+    monkeypatch.setattr(pv, "parameter_defaults", calls.stand_in("defaults", {"x": 1}))
+    assert pv.chapter_defaults("fleet") == {"x": 1}
+    assert calls.of("defaults") == [((ROOT / "notebooks" / "fleet.ipynb",), {})]
+    assert pv.AGREEMENT_CHAPTERS == ("fleet", "economics", "tiering")
+
+
+def test_sweep_requests_caps_the_fleet_chapters_sweep_on_the_quick_profile():
+    from model.parameters import default
+
+    cap = int(default("plan_quick_sim_requests"))
+    assert pv.sweep_requests(cap + 1, quick=True) == cap
+    assert pv.sweep_requests(cap - 1, quick=True) == cap - 1
+    assert pv.sweep_requests(cap + 1, quick=False) == cap + 1
+    assert type(pv.sweep_requests(cap + 1, quick=True)) is int
+
+
+def _fleet_stand_ins(monkeypatch, calls, *, plan_gpus=1234):
+    monkeypatch.setattr(pv, "make_plan", calls.stand_in("make_plan", {"gpus": plan_gpus}))
+    monkeypatch.setattr(pv, "replica_load_sweep", calls.stand_in("sweep", (7.5, "the sweep")))
+    # two rows: the first is the one session count asked
+    monkeypatch.setattr(pv, "fleet_sizing_table", calls.stand_in("sizing", pd.DataFrame({"gpus": [987.0, 5.0]})))
+
+
+@pytest.mark.parametrize("quick, requests", [(False, 5000), (True, None)])
+def test_fleet_agreement_asks_the_fleet_chapters_calls_with_its_defaults(monkeypatch, quick, requests):
+    from model.parameters import default
+    from model.plan.inputs import PlanInputs
+
+    requests = requests or int(default("plan_quick_sim_requests"))
+    calls = _Calls()
+    _fleet_stand_ins(monkeypatch, calls)
+    case = PlanInputs(sessions=12345.0, ttft_p95_s=1.75)
+    assert pv.fleet_agreement(case, FLEET, quick=quick) == (1234, 987.0)
+    [(args, kw)] = calls.of("make_plan")
+    assert kw == {} and _only_changed(args[0], cache=False, tpot_p95_s=1.75, disaggregation="disaggregated",
+                                      spare_fraction=0.37)
+    assert calls.of("sweep") == [(("m-fleet", "g-fleet", 6), {"prompt_tokens": 1111, "reply_tokens": 22,
+                                                               "n_requests": requests})]
+    assert calls.of("sizing") == [(("the sweep", 7.5), {
+        "latency_metrics": ["ttft_s_p95"], "latency_target_s": 2.5, "session_counts": [12345.0], "replica_gpus": 6,
+        "turns_per_session": 40, "session_minutes": 12, "spare_share": 0.37})]
+
+
+def test_economics_agreement_prices_the_chapters_replica_at_the_plans_gpu_hour(monkeypatch):
+    calls = _Calls()
+    plan = {"cost": {"usd_per_gpu_hour": 3.6}, "usd_per_million_tokens": 1.25}
+    monkeypatch.setattr(pv, "make_plan", calls.stand_in("make_plan", plan))
+    monkeypatch.setattr(pv, "modelled_tokens_per_s_per_gpu", calls.stand_in("tps", 2000.0))
+    got_plan, usd = pv.economics_agreement(ECON)
+    assert got_plan is plan
+    # $3.6 an hour ÷ (2,000 tokens/s × 3,600 s × 0.5) × 1e6 = $1 per million tokens
+    assert usd == pytest.approx(1.0, rel=1e-12)
+    [(args, kw)] = calls.of("make_plan")
+    assert kw == {} and _only_changed(args[0], cache=False)
+    assert calls.of("tps") == [(("m-econ", "g-econ", 3), {"prompt_tokens": 1500, "reply_tokens": 50})]
+
+
+def _tiering_stand_ins(monkeypatch, calls, *, cached=1200):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    # a second element the prompt does not have: only the first is the prompt's time
+    engine = SimpleNamespace(prefill_time_s=calls.stand_in("prefill_time_s", np.array([0.5, 9.0])))
+    monkeypatch.setattr(pv, "serving_setup", calls.stand_in("setup", SimpleNamespace(cached_tokens=cached)))
+    monkeypatch.setattr(pv, "default_config", calls.stand_in("config", SimpleNamespace(engine=engine)))
+    monkeypatch.setattr(pv, "deployment", calls.stand_in("deployment", "the deployment"))
+    monkeypatch.setattr(pv, "prefill_service_s", calls.stand_in("prefill_service_s", 0.25))
+
+
+def test_tiering_agreement_prefills_the_same_prompt_on_both_sides(monkeypatch):
+    from model.plan.inputs import PlanInputs
+
+    calls = _Calls()
+    _tiering_stand_ins(monkeypatch, calls)
+    case = PlanInputs(prompt_tokens=3000)
+    plan_s, tiering_s, cached = pv.tiering_agreement(case, TIER)
+    assert (plan_s, tiering_s, cached) == (0.25, 0.5, 1200) and type(tiering_s) is float
+    assert calls.of("setup") == [((case,), {})]
+    assert calls.of("config") == [((), {"model": "m-tier", "gpu": "g-tier", "gpus_per_instance": 2})]
+    assert calls.of("prefill_time_s") == [(([1800], [1200]), {})]        # 3,000 − 1,200 computed, 1,200 cached
+    assert calls.of("deployment") == [((case.model, case.gpu, 2), {})]
+    assert calls.of("prefill_service_s") == [(("the deployment", 3000, 1200), {})]
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_chapter_agreements_glue_the_three_comparisons(monkeypatch, quick):
+    """Each chapter's defaults go to its own comparison; the three sentences carry the stand-ins' numbers."""
+    from model.io import ROOT
+    from model.parameters import default
+    from model.plan.inputs import PlanInputs
+
+    calls = _Calls()
+    chapters = {"fleet.ipynb": FLEET, "economics.ipynb": ECON, "tiering.ipynb": TIER}
+    monkeypatch.setattr(pv, "parameter_defaults", calls.stand_in("defaults", lambda path: chapters[path.name]))
+    _fleet_stand_ins(monkeypatch, calls)
+    _tiering_stand_ins(monkeypatch, calls)
+    # the fleet comparison's plan is the disaggregated one, the economics comparison's the other
+    plans = {"disaggregated": {"gpus": 1100},
+             "auto": {"cost": {"usd_per_gpu_hour": 3.6}, "usd_per_million_tokens": 1.25}}
+    monkeypatch.setattr(pv, "make_plan", calls.stand_in("make_plan", lambda i: plans[i.disaggregation]))
+    monkeypatch.setattr(pv, "fleet_sizing_table", calls.stand_in("sizing", pd.DataFrame({"gpus": [1000.0]})))
+    monkeypatch.setattr(pv, "modelled_tokens_per_s_per_gpu", calls.stand_in("tps", 2000.0))
+    got = pv.chapter_agreements(quick=quick)
+    assert [a for a, _ in calls.of("defaults")] == [(ROOT / "notebooks" / name,) for name in chapters]
+    case = PlanInputs()
+    assert calls.of("sweep")[0][1]["n_requests"] == (int(default("plan_quick_sim_requests")) if quick else 5000)
+    assert calls.of("sizing")[0][1]["session_counts"] == [case.sessions]
+    assert calls.of("setup") == [((case,), {})]
+    # 1,100 / 1,000 = +10%
+    assert got.fleet == ("1,100 GPUs for the case study's sessions, against 1,000 from the fleet chapter's simulated "
+                         "load sweep (+10%)")
+    # $3.6 ÷ (2,000 × 3,600 × 0.5) × 1e6 = $1; 1.25 / 1 = +25%
+    assert got.economics == (
+        "without a prefix cache the planner charges $1.25 per million tokens, the economics chapter's arithmetic "
+        "(GPU-hour price ÷ tokens per second per GPU × utilisation) at the planner's own throughput and load; the "
+        "economics chapter's saturated 3-GPU replica at 50% utilisation gives $1 (+25%): a replica held to the "
+        "latency targets carries less than a saturated one, and the plan pays for its hot spares")
+    prompt = case.prompt_tokens
+    assert calls.of("prefill_time_s") == [(([prompt - 1200], [1200]), {})]
+    assert got.tiering == (
+        f"a {prompt:,}-token prompt with 1,200 tokens cached takes 250 ms on the planner's 2-GPU prefill replica and "
+        f"500 ms on the tiering chapter's 2-GPU prefill instance (not the same step-time model), at the same GPU-hour "
+        f"price.")

@@ -163,6 +163,97 @@ def test_execute_all_runs_chapters_in_parallel_before_appendices_and_keeps_going
     assert abs(stamps[0] - stamps[1]) < 1.5
 
 
+#: Seconds a stand-in run waits for another before it gives up (the waits below end at once when the order holds).
+WAIT_S = 20
+
+
+def _standin_execute(monkeypatch, behaviour):
+    """Replace :func:`model.book.build.execute` with a stand-in that records each call (stem, folder, parameters),
+    starts and ends (under a lock), runs ``behaviour[stem](params)`` and returns ``folder / <stem>.ipynb``."""
+    import threading
+
+    import model.book.build as build
+
+    lock, calls, events = threading.Lock(), [], []
+
+    def execute(nb, folder, params, *, progress, failed_dir=None):
+        with lock:
+            calls.append((nb.stem, folder, params))
+            events.append(("start", nb.stem, params.get("i")))
+        try:
+            behaviour.get(nb.stem, lambda p: None)(params)
+        finally:
+            with lock:
+                events.append(("end", nb.stem, params.get("i")))
+        return folder / f"{nb.stem}.ipynb"
+
+    monkeypatch.setattr(build, "execute", execute)
+    return calls, events
+
+
+def test_execute_all_queues_extra_runs_behind_the_chapters_and_keys_their_results(tmp_path, monkeypatch):
+    """Two workers: the chapters and then the extra runs in one queue, the appendix once both chapters are done
+    and without waiting for the extra runs (two of them wait until the appendix has run: were the appendix
+    queued behind them, they would time out); every extra run gets its own folder and parameters, comes back under
+    its key, and a failing one comes back as its error without stopping the others."""
+    import threading
+
+    from model.book.build import execute_all
+
+    appendix_ran = threading.Event()
+
+    def waits_for_the_appendix(params):
+        if params.get("i") in (1, 3) and not appendix_ran.wait(WAIT_S):
+            raise ChapterError("the appendix waited for the extra runs")
+        if params.get("i") == 2:
+            raise ChapterError("rerun 2 failed")
+
+    calls, events = _standin_execute(monkeypatch, {"alpha": waits_for_the_appendix,
+                                                   "appendix_sum": lambda p: appendix_ran.set()})
+    a, b, app = (tmp_path / f"{n}.ipynb" for n in ("alpha", "beta", "appendix_sum"))
+    out, lines = tmp_path / "book", []
+    # two runs that wait for the appendix: were it queued behind them, both workers would wait
+    extra = {("alpha", i): (a, tmp_path / f"r{i}", {"i": i}) for i in (1, 2, 3)}
+    res = execute_all([app, a, b], out, {"quick": True}, jobs=2, log=lines.append, extra=extra)
+    assert list(res) == ["appendix_sum", "alpha", "beta", ("alpha", 1), ("alpha", 2), ("alpha", 3)]
+    assert res["alpha"] == out / "alpha.ipynb" and res[("alpha", 1)] == tmp_path / "r1" / "alpha.ipynb"
+    assert res[("alpha", 3)] == tmp_path / "r3" / "alpha.ipynb"
+    assert isinstance(res[("alpha", 2)], ChapterError) and str(res[("alpha", 2)]) == "rerun 2 failed"
+    assert sorted(calls, key=str) == sorted([("appendix_sum", out, {"quick": True}), ("alpha", out, {"quick": True}),
+                                             ("beta", out, {"quick": True}), ("alpha", tmp_path / "r1", {"i": 1}),
+                                             ("alpha", tmp_path / "r2", {"i": 2}),
+                                             ("alpha", tmp_path / "r3", {"i": 3})], key=str)
+    # the chapters start first (both ahead of the extra runs in the queue); the appendix after both ended
+    starts = [e[1:] for e in events if e[0] == "start"]
+    assert set(starts[:2]) == {("alpha", None), ("beta", None)}
+    started = events.index(("start", "appendix_sum", None))
+    assert {("end", "alpha", None), ("end", "beta", None)} <= set(events[:started])
+    assert len(lines) == 6 and sum("FAILED" in ln for ln in lines) == 1
+    assert any(ln.endswith(" s") and "alpha (into " in ln and "r1)" in ln for ln in lines)
+
+
+def test_execute_all_one_at_a_time_runs_chapters_appendices_then_extra_runs(tmp_path, monkeypatch):
+    from model.book.build import execute_all
+
+    calls, _ = _standin_execute(monkeypatch, {})
+    a, app = tmp_path / "alpha.ipynb", tmp_path / "appendix_sum.ipynb"
+    extra = {"again": (a, tmp_path / "r", {"i": 1})}
+    res = execute_all([app, a], tmp_path, lambda nb: {"name": nb.stem}, jobs=1, extra=extra)
+    assert [c[0] for c in calls] == ["alpha", "appendix_sum", "alpha"]
+    assert calls[2] == ("alpha", tmp_path / "r", {"i": 1}) and res["again"] == tmp_path / "r" / "alpha.ipynb"
+    assert calls[0][2] == {"name": "alpha"} and calls[1][2] == {"name": "appendix_sum"}
+
+
+def test_execute_all_refuses_an_extra_run_keyed_like_a_chosen_notebook(tmp_path, monkeypatch):
+    from model.book.build import execute_all
+
+    calls, _ = _standin_execute(monkeypatch, {})
+    a = tmp_path / "alpha.ipynb"
+    with pytest.raises(ValueError, match=r"\['alpha'\]"):
+        execute_all([a], tmp_path, {}, jobs=2, extra={"alpha": (a, tmp_path / "r", {})})
+    assert calls == []
+
+
 def test_kernels_talk_over_private_sockets_without_warnings(tmp_path, capfd):
     """The build's kernels use Unix sockets in a temporary folder removed afterwards: no TCP warning on every
     run, nothing left behind."""

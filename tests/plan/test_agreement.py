@@ -28,6 +28,28 @@ def no_cache():
     return make_plan(PlanInputs(cache=False))
 
 
+def test_the_chapter_compares_at_the_figures_typed_here():
+    """The chapter "Plan your own service" glues these comparisons from the other chapters' parameters cells
+    (:func:`model.book.plan_view.chapter_agreements` reads them with :func:`chapter_defaults`); the tests below type
+    those figures by hand, so that a changed default of one of those chapters cannot leave the page and the tests
+    comparing different settings."""
+    from model.book.plan_view import chapter_defaults
+
+    fleet, economics, tiering = (chapter_defaults(name) for name in ("fleet", "economics", "tiering"))
+    case = PlanInputs()
+    assert (case.model, case.gpu, case.sessions, case.prompt_tokens, case.reply_tokens, case.ttft_p95_s) == \
+        ("llama-2-70b", "a100-80gb", 1_000_000, 2000, 100, 3.2)
+    assert {k: fleet[k] for k in ("model", "gpu", "replica_gpus", "prompt_tokens", "reply_tokens", "response_p95_s",
+                                  "turns_per_session", "session_minutes", "spare_share")} == {
+        "model": "llama-2-70b", "gpu": "a100-80gb", "replica_gpus": 8, "prompt_tokens": 2000, "reply_tokens": 100,
+        "response_p95_s": 3.2, "turns_per_session": 200, "session_minutes": 30, "spare_share": 0.1}
+    assert {k: economics[k] for k in ("model", "gpu", "n_gpus", "prompt_tokens", "reply_tokens", "utilization")} == {
+        "model": "llama-2-70b", "gpu": "a100-80gb", "n_gpus": 4, "prompt_tokens": 2000, "reply_tokens": 100,
+        "utilization": 0.92}
+    assert {k: tiering[k] for k in ("model", "gpu", "gpus_per_instance")} == {
+        "model": "llama-2-70b", "gpu": "a100-80gb", "gpus_per_instance": 4}
+
+
 def test_fleet_agrees_with_the_fleet_chapter():
     """The fleet chapter sizes its 1M-session fleet from a simulated load sweep of one 8-GPU replica under vLLM's
     default scheduler (:func:`replica_load_sweep`, :func:`fleet_sizing_table`; P95 TTFT ≤ 3.2 s, every prompt
