@@ -35,7 +35,8 @@ ASSUMPTIONS = (
     "the validation chapter gives its error.",
     "Latency quantiles come from closed forms: on a prefill replica a FIFO prompt queue with the M/D/1 "
     "waiting-time tail; on a chunked-prefill replica a queue that serves its prompts first come, first served (a "
-    "prompt waits for the work ahead of it, Erlang's exact M/D/1 waiting time, then takes its own chunk steps); "
+    "prompt waits for the work ahead of it, Erlang's exact M/D/1 waiting time at the decode batch of a queueing "
+    "period, and for the rest of a running step, then takes its own chunk steps); "
     "and the decode steps' mean and spread; --simulate runs an aggregated replica, and the prefill "
     "and decode replicas together with their KV transfer, through the simulators at the plan's rate.",
     "Aggregated replicas run chunked prefill (chunk_tokens per step shared by the decode batch and one prompt's "
