@@ -58,10 +58,24 @@ INPUTS = {"cache": LONG, "none": replace(SMALL, cache=False),
                          gpu="h100-80gb")}
 
 
-@pytest.fixture
+class _Plans(dict):
+    """The plans of :data:`INPUTS`, each made when a test first asks for it: a test that fails on the first plan
+    (as most mutants of make_plan make it) has not paid for the other two."""
+
+    def __missing__(self, which):
+        self[which] = make_plan(INPUTS[which])
+        return self[which]
+
+    def values(self):
+        return [self[k] for k in INPUTS]
+
+
+@pytest.fixture(scope="module")
 def plans():
-    """Each test makes its plans (the sample trace and the validation table are remembered between calls)."""
-    return {k: make_plan(v) for k, v in INPUTS.items()}
+    """The plans, made at most once per test session (under mutation each mutant's tests run in a session of their
+    own, so a plan is never one an earlier, unmutated run made; the sample trace and the validation table are
+    remembered between calls). The tests only read them."""
+    return _Plans()
 
 
 def _pools(p):
