@@ -3,7 +3,10 @@
 For each module in :data:`MODULES` the script copies ``model/``, ``tests/`` and ``data/`` into a scratch
 directory (``.build/mutation/<module>/``, ignored by git), writes there a ``setup.cfg`` whose ``[mutmut]``
 section is this repository's (``setup.cfg``) plus the module to mutate and its test files, runs
-``mutmut run`` and reads the verdict of every mutant (``mutmut results --all true``).
+``mutmut run`` and reads the verdict of every mutant (``mutmut results --all true``). ``mutmut run`` is started
+through ``tests/mutation/mutmut_collected.py``, which runs each mutant's tests as items of a pytest session
+collected once, rather than a new ``pytest.main`` per mutant (same verdicts, measured mutant by mutant on whole
+modules; ``--pytest-per-mutant`` runs plain mutmut).
 
 Score of a module = killed ÷ (mutants − equivalent ones), where killed counts the mutants a test failed on
 or that timed out, and the equivalent ones are listed in ``tests/mutation/equivalent.md`` (mutant name and
@@ -315,7 +318,8 @@ def _write_config(work: Path, module: str, tests: list[str], max_children: int |
 
 
 def run_module(module: str, tests: list[str], equivalents: dict[str, Equivalent], *,
-               max_children: int | None, python: str, rescore: bool = False) -> Result:
+               max_children: int | None, python: str, rescore: bool = False,
+               pytest_per_mutant: bool = False) -> Result:
     slug = module.replace("/", "_").removesuffix(".py")
     work = SCRATCH / slug
     if rescore:
@@ -332,7 +336,10 @@ def run_module(module: str, tests: list[str], equivalents: dict[str, Equivalent]
     # entry points (none is needed here: the tests use Hypothesis as a library) and without the unraisable-
     # exception plugin's forced garbage collections, a start takes about 0.06 s instead of 0.3 s
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    cmd = [python, "-m", "mutmut", "run"] + (["--max-children", str(max_children)] if max_children else [])
+    # mutmut run, its mutants' tests run as items of one pytest session collected once (mutmut_collected.py);
+    # --pytest-per-mutant: plain mutmut, a pytest.main per mutant
+    launcher = ["-m", "mutmut"] if pytest_per_mutant else [str(Path(__file__).resolve().parent / "mutmut_collected.py")]
+    cmd = [python, *launcher, "run"] + (["--max-children", str(max_children)] if max_children else [])
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
     (work / "mutmut-run.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
@@ -377,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-children", type=int, default=None,
                    help="mutmut workers per module (default: CPUs, or CPUs / --jobs)")
     p.add_argument("--quiet", action="store_true", help="do not print the survivors' diffs")
+    p.add_argument("--pytest-per-mutant", action="store_true",
+                   help="plain `mutmut run` (a new pytest per mutant) instead of tests/mutation/mutmut_collected.py "
+                        "(every mutant's tests run in one pytest session collected once)")
     p.add_argument("--rescore", action="store_true",
                    help="do not run mutmut: score the results the last run left in .build/mutation/ again "
                         "(after editing equivalent.md)")
@@ -389,14 +399,17 @@ def main(argv: list[str] | None = None) -> int:
     max_children = args.max_children or (max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None)
     equivalents = load_equivalents()
     previous = json.loads(LAST_RUN.read_text(encoding="utf-8"))["modules"] if LAST_RUN.exists() else {}
-    # longest first (unknown modules, e.g. new ones, first of all); the report keeps MODULES' order
-    order = sorted(modules, key=lambda m: -previous.get(m, {}).get("seconds", float("inf")))
+    # longest first by the last whole run's seconds; modules it does not hold (new ones, or every one when there is
+    # no last run) first of all, the largest source file first (more lines, more mutants); the report keeps
+    # MODULES' order
+    order = sorted(modules, key=lambda m: (m in previous, -previous.get(m, {}).get("seconds", 0),
+                                           -(ROOT / m).stat().st_size))
     t0 = time.perf_counter()
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 
     def one(module: str) -> Result:
         return run_module(module, MODULES[module], equivalents, max_children=max_children, python=sys.executable,
-                          rescore=args.rescore)
+                          rescore=args.rescore, pytest_per_mutant=args.pytest_per_mutant)
 
     # modules run `jobs` at a time (each mutmut run has serial phases: the copy, the clean run, the coverage
     # of each test; two runs of one worker each keep two cores busy through them), reported as they finish
