@@ -70,11 +70,11 @@ class _Plans(dict):
         return [self[k] for k in INPUTS]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def plans():
-    """The plans, made at most once per test session (under mutation each mutant's tests run in a session of their
-    own, so a plan is never one an earlier, unmutated run made; the sample trace and the validation table are
-    remembered between calls). The tests only read them."""
+    """Each test makes the plans it reads (the sample trace and the validation table are remembered between calls).
+    Not shared between tests: mutmut runs for a mutant of make_plan only the tests that called make_plan in its
+    coverage run, and a test reading a plan another test made would not be among them."""
     return _Plans()
 
 
