@@ -8,7 +8,9 @@ done (mutmut's own, unchanged), the parent configures pytest and collects every 
 single time, runs none of them; each forked child then runs its mutant's tests (mutmut's list, fastest first) as
 items of that session: the same pytest hooks (setup, call, teardown of each item, fixtures made in the child, ``-x``
 stopping at the first failure), about 8 ms of CPU for the same test. Everything else is mutmut's: the stats, the
-clean and forced-fail runs, the timeouts, the verdicts (exit code 1 when a test failed or errored, 0 when all passed).
+clean and forced-fail runs, the verdicts (exit code 1 when a test failed or errored, 0 when all passed), and the
+timeout rule, (estimated time + 1 s) × 4, here applied to the mutant's CPU time rather than to wall-clock time, so
+that other work on the cores cannot turn a slow survivor into a timeout (:func:`_submit`).
 
 Two differences from ``pytest.main``, neither of which decides a verdict: output is not captured by pytest (``-s``;
 the child's stdout and stderr are /dev/null; ``capsys`` works as before), and a test whose node id the session does
@@ -21,6 +23,7 @@ Usage (from the directory ``mutmut run`` would run in)::
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -81,7 +84,30 @@ class CollectedPytestRunner(PytestRunner):
         return TESTS_FAILED if session.testsfailed else ALL_PASSED
 
 
+#: The wall-clock limit mutmut also sets, as a multiple of the rule below: only a net for a mutant that waits without
+#: computing (none is known); a mutant that computes is stopped by the CPU limit first. Implementation choice.
+WALL_NET_FACTOR = 4
+
+
+def _submit(self, mutant_name: str, tests: list[str], cpu_time_limit: int, estimated_time: float) -> None:
+    """mutmut stops a mutant at (estimated time of its tests + ``timeout_constant``) × ``timeout_multiplier``
+    seconds of wall-clock time (setup.cfg), its CPU limit twice that. Wall-clock time grows with whatever else runs
+    on the cores: at a load average of 7 on the 2 cores, 20 survivors of plan/compose (2-4 s each on a calm
+    machine, est. 1.7 s) were stopped at 10.7 s and counted killed. Here the same rule bounds the mutant's CPU time
+    (RLIMIT_CPU, whole seconds, rounded up; SIGXCPU is mutmut's timeout verdict): the same limit on quiet cores,
+    none of the load's."""
+    cfg = mutmut_main.config()
+    rule_s = (estimated_time + cfg.timeout_constant) * cfg.timeout_multiplier
+    _fork_submit(self, mutant_name, tests, math.ceil(rule_s), estimated_time)
+
+
+def _wall_net(pid: int, timeout_s: float) -> None:
+    _register_timeout(pid=pid, timeout_s=timeout_s * WALL_NET_FACTOR)
+
+
 _fork_startup = isolation.ForkRunner.startup
+_fork_submit = isolation.ForkRunner.submit
+_register_timeout = isolation.register_timeout
 
 
 def _startup(self) -> None:
@@ -92,6 +118,8 @@ def _startup(self) -> None:
 
 isolation.PytestRunner = CollectedPytestRunner
 isolation.ForkRunner.startup = _startup
+isolation.ForkRunner.submit = _submit
+isolation.register_timeout = _wall_net
 
 if __name__ == "__main__":
     sys.exit(mutmut_main.cli())
