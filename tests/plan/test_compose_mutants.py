@@ -58,10 +58,24 @@ INPUTS = {"cache": LONG, "none": replace(SMALL, cache=False),
                          gpu="h100-80gb")}
 
 
+class _Plans(dict):
+    """The plans of :data:`INPUTS`, each made when a test first asks for it: a test that fails on the first plan
+    (as most mutants of make_plan make it) has not paid for the other two."""
+
+    def __missing__(self, which):
+        self[which] = make_plan(INPUTS[which])
+        return self[which]
+
+    def values(self):
+        return [self[k] for k in INPUTS]
+
+
 @pytest.fixture
 def plans():
-    """Each test makes its plans (the sample trace and the validation table are remembered between calls)."""
-    return {k: make_plan(v) for k, v in INPUTS.items()}
+    """Each test makes the plans it reads (the sample trace and the validation table are remembered between calls).
+    Not shared between tests: mutmut runs for a mutant of make_plan only the tests that called make_plan in its
+    coverage run, and a test reading a plan another test made would not be among them."""
+    return _Plans()
 
 
 def _pools(p):
