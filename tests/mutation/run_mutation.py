@@ -219,6 +219,8 @@ MODULES: dict[str, list[str]] = {
     "model/book/assets.py": ["tests/book/test_book_assets.py", "tests/book/test_book_assets_mutants.py"],
     "model/book/audit_view.py": ["tests/book/test_book_audit_view_mutants.py"],
     "model/book/sliders.py": ["tests/book/test_book_sliders.py", "tests/book/test_book_sliders_mutants.py"],
+    "model/book/appendix.py": ["tests/book/test_book_appendix.py", "tests/book/test_book_appendix_source_tables.py",
+                               "tests/book/test_book_appendix_mutants.py"],
 }
 
 #: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
