@@ -221,6 +221,9 @@ MODULES: dict[str, list[str]] = {
     "model/book/sliders.py": ["tests/book/test_book_sliders.py", "tests/book/test_book_sliders_mutants.py"],
     "model/book/appendix.py": ["tests/book/test_book_appendix.py", "tests/book/test_book_appendix_source_tables.py",
                                "tests/book/test_book_appendix_mutants.py"],
+    "model/book/charts.py": ["tests/book/test_book_charts.py", "tests/book/test_book_charts_economics.py",
+                             "tests/book/test_book_charts_kareto.py", "tests/book/test_book_charts_kv_sizing.py",
+                             "tests/book/test_book_charts_persona_memory.py", "tests/book/test_book_charts_mutants.py"],
 }
 
 #: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
