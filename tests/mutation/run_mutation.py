@@ -224,6 +224,13 @@ MODULES: dict[str, list[str]] = {
     "model/book/charts.py": ["tests/book/test_book_charts.py", "tests/book/test_book_charts_economics.py",
                              "tests/book/test_book_charts_kareto.py", "tests/book/test_book_charts_kv_sizing.py",
                              "tests/book/test_book_charts_persona_memory.py", "tests/book/test_book_charts_mutants.py"],
+    "model/book/phrases.py": ["tests/book/test_book_phrases.py", "tests/book/test_book_phrases_architectures.py",
+                              "tests/book/test_book_phrases_distserve.py",
+                              "tests/book/test_book_phrases_economics_persona_memory_kv_sizing.py",
+                              "tests/book/test_book_phrases_fleet.py", "tests/book/test_book_phrases_fleet_fleet_cache.py",
+                              "tests/book/test_book_phrases_kareto.py",
+                              "tests/book/test_book_phrases_kareto_quantization_validation.py",
+                              "tests/book/test_book_phrases_persona_memory.py", "tests/book/test_book_phrases_mutants.py"],
 }
 
 #: Verdicts that count as killed: a test failed, the tests ran past the time limit, or their process crashed
