@@ -125,7 +125,8 @@ def evaluate(expr: str, datum: dict | None = None, params: dict | None = None):
     """
     datum, params = dict(datum or {}), dict(params or {})
     try:
-        tree = ast.parse(_to_python(expr), mode="eval")
+        # stripped: "!x" becomes " not x", whose leading space ast.parse would take for an indent
+        tree = ast.parse(_to_python(expr).strip(), mode="eval")
     except SyntaxError as e:
         raise ValueError(f"expression outside the supported subset: {expr!r}") from e
 

@@ -128,3 +128,10 @@ def test_what_if_specs_found_in_an_executed_notebook_and_checked():
     assert len(specs) == 1 and default_mismatches(specs[0]) == []
     specs[0]["usermeta"]["what_if"]["expected"]["sessions"] = [w + 1 for w in want]
     assert len(default_mismatches(specs[0])) == 4
+
+
+@pytest.mark.parametrize("expr, value", [("!x", False), ("!(x > 5)", True), ("  x + 1", 3), ("!x || x > 1", True)])
+def test_evaluate_an_expression_that_starts_with_a_not_or_a_space(expr, value):
+    # "!x" becomes " not x" in Python, whose leading space ast.parse refused as an indent
+    got = evaluate(expr, params={"x": 2})
+    assert got == value and type(got) is type(value)

@@ -221,6 +221,19 @@ MODULES: dict[str, list[str]] = {
     "model/book/plan_view.py": ["tests/book/test_book_plan_view_mutants.py"],
     "model/book/assets.py": ["tests/book/test_book_assets.py", "tests/book/test_book_assets_mutants.py"],
     "model/book/audit_view.py": ["tests/book/test_book_audit_view_mutants.py"],
+    "model/book/sliders.py": ["tests/book/test_book_sliders.py", "tests/book/test_book_sliders_mutants.py"],
+    "model/book/appendix.py": ["tests/book/test_book_appendix.py", "tests/book/test_book_appendix_source_tables.py",
+                               "tests/book/test_book_appendix_mutants.py"],
+    "model/book/charts.py": ["tests/book/test_book_charts.py", "tests/book/test_book_charts_economics.py",
+                             "tests/book/test_book_charts_kareto.py", "tests/book/test_book_charts_kv_sizing.py",
+                             "tests/book/test_book_charts_persona_memory.py", "tests/book/test_book_charts_mutants.py"],
+    "model/book/phrases.py": ["tests/book/test_book_phrases.py", "tests/book/test_book_phrases_architectures.py",
+                              "tests/book/test_book_phrases_distserve.py",
+                              "tests/book/test_book_phrases_economics_persona_memory_kv_sizing.py",
+                              "tests/book/test_book_phrases_fleet.py", "tests/book/test_book_phrases_fleet_fleet_cache.py",
+                              "tests/book/test_book_phrases_kareto.py",
+                              "tests/book/test_book_phrases_kareto_quantization_validation.py",
+                              "tests/book/test_book_phrases_persona_memory.py", "tests/book/test_book_phrases_mutants.py"],
 }
 
 #: pytest's own plugins that no test here uses, left out of the pytest that starts once per mutant: the
