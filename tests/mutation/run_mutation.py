@@ -33,7 +33,10 @@ notebooks written by the tests: no notebook runs and no book build. ``model/book
 their staging, ``make chapter`` and ``make sweep``) is mutated against ``tests/book/test_book_build_mutants.py``
 alone, where papermill's run, the runs of the notebooks and the HTML build are stand-ins; its other tests
 (``tests/book/test_bookbuild.py``, ``test_bookbuild_chapter.py``) start Jupyter kernels and ``make``, seconds
-per test.
+per test. The last five book modules brought into scope, each measured alone on 2026-12-07 (one worker, while a
+whole run shared the two cores): sliders 100.0% (635 mutants, 287 s), appendix 100.0% (478, 11 equivalent, 58 s),
+charts 100.0% (1,717, 1 equivalent, 221 s), phrases 97.4% (1,910, 35 equivalent, 192 s) and build 100.0%
+(1,882, 64 equivalent, 370 s).
 
 Usage::
 
