@@ -213,7 +213,7 @@ def expected(chart) -> dict:
     return _spec(chart).get("usermeta", {}).get("what_if", {}).get("expected", {})
 
 
-def rendered_texts(chart) -> list[str]:
+def rendered_texts(chart) -> list[str]:  # pragma: no mutate block (vl-convert's engine does not run in a forked child)
     """The text marks of the chart rendered by the real Vega engine (vl-convert) at its defaults, in
     document order (axis labels and titles excluded)."""
     import vl_convert as vlc
