@@ -377,7 +377,7 @@ def run_module(module: str, tests: list[str], equivalents: dict[str, Equivalent]
         # alone even when other modules run beside it
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    res = _read_results(module, work, equivalents, python, log.read_text(encoding="utf-8"),
+    res = _read_results(module, work, equivalents, python, log.read_text(encoding="utf-8", errors="replace"),
                         time.perf_counter() - t0)
     res.cpu_seconds = usage.ru_utime + usage.ru_stime
     return res
