@@ -73,14 +73,15 @@ def points(difference: float) -> str:
 # --------------------------------------------------------------------------------------------------------
 
 def change_phrase(percent: float, *, better: str, worse: str) -> str:
-    """An improvement in % (positive = better) as prose: ``"rises 30%"``, ``"is unchanged"`` (below 0.5%,
-    which rounds to 0%); NaN (no
+    """An improvement in % (positive = better) as prose: ``"rises 30%"``, ``"is unchanged"`` (whatever rounds to
+    0%, 0.5% included); NaN (no
     comparison possible: no feasible configuration or baseline) gives ``"cannot be compared"``."""
     if not math.isfinite(percent):
         return "cannot be compared"
-    if abs(percent) < 0.5:           # rounds to 0%
+    shown = f"{abs(percent):.0f}"
+    if shown == "0":                 # rounds to 0% (0.5 too: formatting rounds half to even)
         return "is unchanged"
-    return f"{better if percent > 0 else worse} {abs(percent):.0f}%"
+    return f"{better if percent > 0 else worse} {shown}%"
 
 
 def feasibility_sentence(trace_name: str, feasible: int, total: int, baseline_feasible: bool,

@@ -81,6 +81,8 @@ def test_points(difference, text):
     (math.nan, "cannot be compared"), (math.inf, "cannot be compared"), (0.0, "is unchanged"),
     (0.49, "is unchanged"), (-0.49, "is unchanged"), (30.4, "rises 30%"), (-12.6, "falls 13%"), (1.0, "rises 1%"),
     (-1.0, "falls 1%"),
+    # 0.5 formats as "0" (round half to even), so it is unchanged, not "rises 0%"; 1.5 and 0.51 round up
+    (0.5, "is unchanged"), (-0.5, "is unchanged"), (0.51, "rises 1%"), (1.5, "rises 2%"), (-2.5, "falls 2%"),
 ])
 def test_change_phrase(percent, text):
     assert phrases.change_phrase(percent, better="rises", worse="falls") == text
