@@ -9,10 +9,7 @@ For the exponential tail F_W(t) = 1 − ρ·e^(−t/m) (t ≥ 0) the integral is
 (1/d)·[d − ρ·m·(e^(−(t − d)/m) − e^(−t/m))], and for 0 ≤ t < d, (1/d)·[t − ρ·m·(1 − e^(−t/m))] (F_W = 0 below 0).
 For ρ = 0 the wait is 0 and P = (1 − r) + r·t/d on [0, d]."""
 import math
-import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
@@ -20,8 +17,7 @@ import model.plan.serving as sv
 from model.plan.serving import (aggregated_capacity, aggregated_state, aggregated_wait_quantile, md1_wait_cdf,
                                 residual_wait_cdf, residual_wait_quantile)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_plan_serving_mutants import KW, Toy  # noqa: E402
+from test_plan_serving_mutants import KW, Toy, bisect_quantile, toy_chunk
 
 #: The midpoint rule on 32 points against the exact integral of a smooth law: well inside 1e-3 here.
 RULE_RTOL = 1e-3
@@ -86,15 +82,9 @@ def test_quantile_is_where_the_law_crosses_q(cv2):
     assert residual_wait_cdf(t, **kw) >= 0.95
     assert residual_wait_cdf(t * (1 - 2 * sv.QUANTILE_REL_TOL), **kw) < 0.95
     if cv2:
-        exact = _bisect(lambda x: exp_tail_with_rest(x, s=0.3, rho=0.8, cv2=cv2, d=0.4, r=0.9), 0.95, w, w + 0.4)
+        exact = bisect_quantile(lambda x: exp_tail_with_rest(x, s=0.3, rho=0.8, cv2=cv2, d=0.4, r=0.9), 0.95, w,
+                                w + 0.4)
         assert_allclose(t, exact, rtol=RULE_RTOL)
-
-
-def _bisect(cdf, q, lo, hi):
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
-    return hi
 
 
 def test_capacity_is_where_the_queueing_period_saturates():
@@ -116,8 +106,7 @@ def test_chunk_costs_edges():
     assert sv._chunk_costs(Toy(), 512.0, new=3.0, past=0.0, ctx=ctx, chunk_tokens=512) is None
     own, packed, t_c, t_d, room = sv._chunk_costs(Toy(), 12.0, new=1000.0, past=0.0, ctx=ctx, chunk_tokens=512)
     assert room == 500.0 and own == pytest.approx(packed, rel=1e-15)
-    toy = lambda b, k, before: (0.01 + 1e-4 * (b + k) + 1e-9 * (b * (ctx + 1) + k * (before + k / 2 + 0.5))  # noqa
-                                + 1e-3 * b + 1e-8 * (b * (ctx + 1) + (before if k else 0.0)))
+    toy = toy_chunk                  # the toy's step of b decodes at context 1,050 and k prompt tokens, by hand
     assert_allclose(own, toy(12, 500, 0) + toy(12, 500, 500), rtol=1e-12)
     assert_allclose(t_c, own / 2, rtol=1e-12)
     assert_allclose(t_d, toy(12, 0, 0), rtol=1e-12)
