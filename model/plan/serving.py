@@ -216,7 +216,11 @@ def residual_wait_cdf(t_s: float, *, service_s: float, rho: float, cv2: float, s
     :data:`RESIDUAL_NODES` points."""
     if rho >= 1.0:
         return 0.0
-    f = _wait_cdf(service_s, rho, cv2, t_s)
+    return _with_rest(_wait_cdf(service_s, rho, cv2, t_s), t_s, step_s, running)
+
+
+def _with_rest(f, t_s: float, step_s: float, running: float) -> float:
+    """:func:`residual_wait_cdf` at ``t_s`` from the wait's law ``f`` (:func:`_wait_cdf`, valid up to ``t_s``)."""
     if running <= 0.0 or step_s <= 0.0:
         return float(f(t_s))
     u = (np.arange(RESIDUAL_NODES) + 0.5) / RESIDUAL_NODES * step_s
@@ -234,10 +238,10 @@ def residual_wait_quantile(q: float, *, service_s: float, rho: float, cv2: float
     if running <= 0.0 or step_s <= 0.0:
         return lo
     hi = lo + step_s
-    kw = dict(service_s=service_s, rho=rho, cv2=cv2, step_s=step_s, running=running)
+    f = _wait_cdf(service_s, rho, cv2, hi)              # the wait's law once, for every t the bisection tries
     while hi - lo > QUANTILE_REL_TOL * hi:
         mid = (lo + hi) / 2.0
-        lo, hi = (mid, hi) if residual_wait_cdf(mid, **kw) < q else (lo, mid)
+        lo, hi = (mid, hi) if _with_rest(f, mid, step_s, running) < q else (lo, mid)
     return hi
 
 
