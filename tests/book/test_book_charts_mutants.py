@@ -78,11 +78,14 @@ def _tiny():
 def test_offline_chart_id_payload_and_html(no_render):
     chart = _tiny()
     off = show(chart)
-    assert isinstance(off, OfflineChart) and off.chart is chart and off.spec == chart.to_dict()
-    payload = json.dumps(chart.to_dict(), sort_keys=True, separators=(",", ":"))
+    # the spec is Altair's with 4 px between axis labels added to its config
+    spec = chart.to_dict()
+    spec["config"] = {**spec.get("config", {}), "axis": {"labelSeparation": 4}}
+    assert isinstance(off, OfflineChart) and off.chart is chart and off.spec == spec
+    payload = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     div = "vega-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
     assert off.div_id == div
-    assert off.svg() == "<svg>stub</svg>" and no_render == [chart.to_dict()]
+    assert off.svg() == "<svg>stub</svg>" and no_render == [spec]
     assert off._repr_html_() == (
         f'<div id="{div}" class="offline-vega"><svg>stub</svg></div>\n'
         f'<script>(function() {{ if (window.vegaEmbed) {{ window.vegaEmbed("#{div}", {payload}, '
@@ -90,6 +93,15 @@ def test_offline_chart_id_payload_and_html(no_render):
     bundle = off._repr_mimebundle_()
     assert bundle == {"text/html": off._repr_html_(), "text/plain": f"<chart {div}>"}
     assert off._repr_mimebundle_(include=["text/html"], exclude=[]) == bundle
+
+
+def test_a_chart_keeps_its_own_axis_config(no_render):
+    """A chart that sets its axes' label separation (or other axis config) keeps it; only the missing
+    separation is added."""
+    own = show(_tiny().configure_axis(labelSeparation=9, labelFontSize=12)).spec["config"]["axis"]
+    assert own == {"labelSeparation": 9, "labelFontSize": 12}
+    other = show(_tiny().configure_axis(labelFontSize=12)).spec["config"]["axis"]
+    assert other == {"labelFontSize": 12, "labelSeparation": 4}
 
 
 def test_charts_with_other_data_have_other_ids(no_render):

@@ -312,26 +312,37 @@ def mark_problems(chart: Chart) -> tuple[int, list[str]]:
     return n, problems
 
 
-def label_overlaps(chart: Chart) -> list[tuple[str, str]]:
-    """Pairs of text labels (axis labels and text marks) whose approximate boxes overlap or sit closer than
-    :data:`LABEL_GAP_PX` side by side (sharing at least :data:`VERTICAL_SHARE` of the smaller height)."""
-    labels = [it for it in chart.items if it.mark == "text" and it.role in ("axis-label", "mark")
-              and not it.hidden and it.box is not None]
+def overlapping_pairs(labels: list[tuple[str, Box]]) -> list[tuple[str, str]]:
+    """Pairs of labels, each ``(text, box)``, whose boxes overlap or sit closer than :data:`LABEL_GAP_PX`
+    side by side (sharing at least :data:`VERTICAL_SHARE` of the smaller height)."""
     out = []
-    for i, a in enumerate(labels):
-        for b in labels[i + 1:]:
-            gap_x = max(a.box.x0, b.box.x0) - min(a.box.x1, b.box.x1)
-            shared_y = min(a.box.y1, b.box.y1) - max(a.box.y0, b.box.y0)
-            if gap_x < LABEL_GAP_PX and shared_y > VERTICAL_SHARE * min(a.box.height, b.box.height):
-                out.append((a.text.strip(), b.text.strip()))
+    for i, (ta, a) in enumerate(labels):
+        for tb, b in labels[i + 1:]:
+            gap_x = max(a.x0, b.x0) - min(a.x1, b.x1)
+            shared_y = min(a.y1, b.y1) - max(a.y0, b.y0)
+            if gap_x < LABEL_GAP_PX and shared_y > VERTICAL_SHARE * min(a.height, b.height):
+                out.append((ta.strip(), tb.strip()))
     return out
 
 
-def svg_problems(svg: str) -> tuple[int, list[str]]:
-    """(visible data marks, problems) of one chart's SVG: no marks, empty layers, overlapping labels."""
+def label_overlaps(chart: Chart) -> list[tuple[str, str]]:
+    """Pairs of text labels (axis labels and text marks) whose approximate boxes (:func:`char_em`) collide,
+    by :func:`overlapping_pairs`."""
+    return overlapping_pairs([(it.text, it.box) for it in chart.items
+                              if it.mark == "text" and it.role in ("axis-label", "mark")
+                              and not it.hidden and it.box is not None])
+
+
+def svg_problems(svg: str, measured: list[tuple[str, Box]] | None = None) -> tuple[int, list[str]]:
+    """(visible data marks, problems) of one chart's SVG: no marks, empty layers, overlapping labels.
+
+    ``measured``: the chart's visible labels as the browser laid them out, ``(text, box)``; when given, their
+    overlaps are judged on those boxes rather than on the approximate ones read from the SVG (the browser's
+    font may be narrower or wider than :func:`char_em`'s metrics)."""
     chart = parse_svg(svg)
     n, problems = mark_problems(chart)
-    for a, b in label_overlaps(chart):
+    pairs = label_overlaps(chart) if measured is None else overlapping_pairs(measured)
+    for a, b in pairs:
         problems.append(f"labels overlap: {a!r} and {b!r}")
     return n, problems
 

@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from cdp import Browser  # noqa: E402
-from chart_svg import marks_signature, marks_values, svg_problems  # noqa: E402
+from chart_svg import Box, marks_signature, marks_values, svg_problems  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHART_DIV = re.compile(r'<div id="(vega-[0-9a-f]{12})" class="offline-vega"')
@@ -56,6 +56,30 @@ WAIT_JS = """(async () => {
   }
   await sleep(300);
   return document.documentElement.outerHTML;
+})()"""
+
+#: Every chart's visible labels (axis labels and text marks) with the boxes the browser laid them out in, px:
+#: ``{div id: [[text, x0, y0, x1, y1], ...]}``. A label is hidden when it or a parent up to the chart's SVG has
+#: opacity 0, display none or visibility hidden (Vega hides the labels its overlap removal drops that way).
+LABELS_JS = """(() => {
+  const shown = (el, root) => {
+    for (let e = el; e && e !== root.parentNode; e = e.parentNode) {
+      if (!(e instanceof Element)) break;
+      const cs = getComputedStyle(e);
+      if (cs.display === 'none' || cs.visibility === 'hidden' || parseFloat(cs.opacity) === 0
+          || e.getAttribute('opacity') === '0') return false;
+    }
+    return parseFloat(getComputedStyle(el).fillOpacity) !== 0;
+  };
+  const out = {};
+  for (const div of document.querySelectorAll('div.offline-vega')) {
+    const svg = div.querySelector('svg.marks');
+    if (!svg) continue;
+    out[div.id] = [...svg.querySelectorAll('g.role-axis-label text, g.mark-text.role-mark text')]
+      .filter(t => t.textContent.trim() && shown(t, svg))
+      .map(t => { const r = t.getBoundingClientRect(); return [t.textContent, r.left, r.top, r.right, r.bottom]; });
+  }
+  return JSON.stringify(out);
 })()"""
 
 #: Moves every bound control of every chart and returns the chart's SVG before, after each move, and after
@@ -166,14 +190,20 @@ def _svg_in(html_text: str, div_id: str) -> str:
     return html_text[start:end + 6] if end > 0 else ""
 
 
-def drawing_problems(source_html: str, dom: str) -> list[str]:
+def drawing_problems(source_html: str, dom: str, measured: dict | None = None) -> list[str]:
     """Every chart's marks and labels in the live DOM (its static SVG if the live view is a canvas), and
-    whether the live chart shows the static SVG's data."""
+    whether the live chart shows the static SVG's data.
+
+    ``measured``: :data:`LABELS_JS`'s labels by chart; a live chart's label overlaps are judged on these boxes
+    (the browser's own font), a static SVG's on the approximate ones."""
     problems = []
     for div_id in CHART_DIV.findall(source_html):
         static = _svg_in(source_html, div_id)
         live = _svg_in(dom, div_id) or static
-        _, found = svg_problems(live)
+        labels = None
+        if live is not static and measured and div_id in measured:
+            labels = [(t, Box(x0, y0, x1, y1)) for t, x0, y0, x1, y1 in measured[div_id]]
+        _, found = svg_problems(live, labels)
         problems += [f"{div_id}: {p}" for p in found]
         if static and live is not static and marks_values(live) != marks_values(static):
             problems.append(f"{div_id}: the live chart shows other data than the executed notebook's static SVG")
@@ -205,7 +235,8 @@ def check_page(browser: Browser, page: Path) -> tuple[int, int, list[str]]:
     try:
         dom = browser.evaluate(session, WAIT_JS % {"timeout": RENDER_TIMEOUT_MS}, timeout_ms=RENDER_TIMEOUT_MS + 10000)
         n, problems = chart_problems(source, dom)
-        problems += drawing_problems(source, dom)
+        measured = json.loads(browser.evaluate(session, LABELS_JS))
+        problems += drawing_problems(source, dom, measured)
         results = json.loads(browser.evaluate(session, SLIDERS_JS % {"settle": SETTLE_MS}, timeout_ms=300000))
         n_controls, found = control_problems(results)
         return n, n_controls, problems + found

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from chart_svg import (label_overlaps, mark_problems, marks_signature, parse_svg, parse_transform,  # noqa: E402
+from chart_svg import (Box, label_overlaps, mark_problems, marks_signature, parse_svg, parse_transform,  # noqa: E402
                        path_points, svg_problems)
 
 
@@ -86,6 +86,22 @@ def test_labels_that_touch_read_as_one():
     # one above the other (a y-axis): no collision however close horizontally
     stacked = _labels(("0.2", 0, 100, "end"), ("0.4", 0, 80, "end"))
     assert label_overlaps(parse_svg(_svg(stacked))) == []
+
+
+def test_measured_boxes_replace_the_approximate_ones():
+    """The browser's boxes decide: labels the approximate metrics find touching pass when the browser drew
+    them 2 px apart, and labels it drew on top of each other fail whatever the SVG's approximation says."""
+    touching = _svg(_bars([50]) + _labels(("1,000", 137.4, 160, "middle"), ("2,000", 166.4, 160, "middle")))
+    assert svg_problems(touching)[1] == ["labels overlap: '1,000' and '2,000'"]
+    apart = [("1,000", Box(125.0, 152.0, 150.0, 162.0)), ("2,000", Box(152.0, 152.0, 177.0, 162.0))]
+    assert svg_problems(touching, apart)[1] == []
+    on_top = [("1,000", Box(125.0, 152.0, 150.0, 162.0)), ("2,000", Box(149.5, 152.0, 174.5, 162.0))]
+    assert svg_problems(touching, on_top)[1] == ["labels overlap: '1,000' and '2,000'"]
+    # 0.5 px apart is closer than LABEL_GAP_PX; one row above the other never collides
+    close = [("a", Box(0.0, 0.0, 10.0, 10.0)), ("b", Box(10.5, 0.0, 20.0, 10.0))]
+    assert svg_problems(touching, close)[1] == ["labels overlap: 'a' and 'b'"]
+    rows = [("a", Box(0.0, 0.0, 10.0, 10.0)), ("b", Box(0.0, 8.0, 10.0, 18.0))]
+    assert svg_problems(touching, rows)[1] == []
 
 
 def test_hidden_labels_do_not_overlap():

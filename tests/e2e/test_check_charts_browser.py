@@ -51,3 +51,53 @@ def test_slider_that_moves_the_bars_passes_and_one_that_does_not_fails(site):
         assert moved == 1 and len(problems) == 1 and "changes no mark" in problems[0]
         n, moved, problems = check_charts.check_page(browser, _page(site, "empty", _bars(False, (0, 0, 0))))
         assert any("draws no marks" in p for p in problems)
+
+
+def _labels_chart(names, width):
+    import altair as alt
+    import pandas as pd
+
+    df = pd.DataFrame({"x": names, "y": [1] * len(names)})
+    return (alt.Chart(df).mark_bar().encode(x=alt.X("x:N", axis=alt.Axis(labelAngle=0)), y="y:Q")
+            .properties(width=width, height=100))
+
+
+def _dense_axis():
+    import altair as alt
+    import pandas as pd
+
+    # 0 .. 34,000 every 2,000 on 560 px: 18 labels of about 30 px, 33 px apart (the kv_sizing chart)
+    df = pd.DataFrame({"x": [0, 34000], "y": [1, 2]})
+    return (alt.Chart(df).mark_line().encode(x=alt.X("x:Q", axis=alt.Axis(values=list(range(0, 34001, 2000)))),
+                                             y="y:Q").properties(width=560, height=100))
+
+
+def test_labels_are_judged_where_the_browser_draws_them(site):
+    """Nominal labels (which Vega never drops) that run into each other fail in the browser's own layout;
+    a dense continuous axis passes, because the book's label separation makes Vega drop every other label
+    that would come closer than 4 px."""
+    with check_charts.Browser(check_charts.find_browser()) as browser:
+        _, _, problems = check_charts.check_page(
+            browser, _page(site, "crowded", _labels_chart(["a long label", "another label", "a third one"], 60)))
+        assert any("labels overlap: 'a long label' and 'another label'" in p for p in problems)
+        _, _, problems = check_charts.check_page(
+            browser, _page(site, "roomy", _labels_chart(["a long label", "another label", "a third one"], 600)))
+        assert problems == []
+        _, _, problems = check_charts.check_page(browser, _page(site, "dense", _dense_axis()))
+        assert problems == []
+        labels = _measured(browser, _page(site, "dense2", _dense_axis()))
+        shown = [t for t, *_ in labels]
+        assert shown[0] == "0" and len(shown) < 18 + 2  # some of the 18 x labels dropped (the y axis adds a few)
+        assert "2,000" not in shown or "4,000" not in shown
+
+
+def _measured(browser, page):
+    import json
+
+    target, session = browser.open(page.resolve().as_uri())
+    try:
+        browser.evaluate(session, check_charts.WAIT_JS % {"timeout": check_charts.RENDER_TIMEOUT_MS},
+                         timeout_ms=check_charts.RENDER_TIMEOUT_MS + 10000)
+        return next(iter(json.loads(browser.evaluate(session, check_charts.LABELS_JS)).values()))
+    finally:
+        browser.close_tab(target)
