@@ -104,6 +104,14 @@ def test_a_chart_keeps_its_own_axis_config(no_render):
     assert other == {"labelFontSize": 12, "labelSeparation": 4}
 
 
+def test_a_spec_without_config_gets_one(no_render):
+    """A spec with no config at all (Altair's theme turned off) gets one holding the axis separation."""
+    class Bare:
+        def to_dict(self):
+            return {"mark": "point"}
+    assert show(Bare()).spec == {"mark": "point", "config": {"axis": {"labelSeparation": 4}}}
+
+
 def test_charts_with_other_data_have_other_ids(no_render):
     other = alt.Chart(pd.DataFrame({"x": [1, 2], "y": [3, 5]})).mark_line().encode(x="x:Q", y="y:Q")
     assert show(_tiny()).div_id == show(_tiny()).div_id != show(other).div_id
