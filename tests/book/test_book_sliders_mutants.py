@@ -41,6 +41,8 @@ def test_slider_grid_tolerance():
     # (3 + 1e-8 − 1) / 2 = 1 + 5e-9: more than 1e-9 off the grid
     with pytest.raises(ValueError, match="not on the grid"):
         slider("x", 3 + 1e-8, 1, 9, 2)
+    # off the grid by exactly 1e-9 (1e-9 / 1 − round(1e-9) is 1e-9 in floats): the tolerance's edge, accepted
+    assert slider("x", 1e-9, 0, 1, 1).param.value == 1e-9
     # 1 + 5e-11 off by 5e-11: within 1e-9, accepted (rounding of a decimal step)
     assert slider("x", 3 + 1e-10, 1, 9, 2).param.value == 3 + 1e-10
     # a default below the grid's step: (1.5 − 1) / 2 = 0.25, off by 0.25
@@ -219,6 +221,11 @@ def test_default_mismatches_by_hand():
     # 0 against 1e-300: no absolute tolerance
     zero = {"data": {"values": [{"z": 0.0}]}, "usermeta": {"what_if": {"expected": {"z": 1e-300}}}}
     assert default_mismatches(zero) == ["z[0]: page computes 0.0, notebook 1e-300"]
+    # every field is checked: a wrong row count in the first does not hide a wrong value in the next
+    two = {"data": {"values": [{"a": 1, "b": 2}]},
+           "usermeta": {"what_if": {"expected": {"a": [1, 1], "b": [3]}}}}
+    assert default_mismatches(two) == ["a: 1 rows at the default position, 2 expected",
+                                       "b[0]: page computes 2, notebook 3"]
     # strings are compared as strings, either side
     text = {"data": {"values": [{"s": "1"}]}, "usermeta": {"what_if": {"expected": {"s": "1"}}}}
     assert default_mismatches(text) == []
@@ -313,10 +320,12 @@ def _embed(spec: dict) -> str:
 def test_what_if_specs_in_page_order(tmp_path):
     first = _spec()
     plain = {"data": {"values": []}, "usermeta": {"other": 1}}
+    bare = {"data": {"values": []}}  # a chart with no usermeta at all
     second = _spec(usermeta={"what_if": {"expected": {}}})
     nb = {"cells": [
         {"cell_type": "markdown"},
         {"cell_type": "code", "outputs": [{"output_type": "stream", "text": "x"},
+                                          {"data": {"text/html": _embed(bare)}},
                                           {"data": {"text/html": _embed(first)}}]},
         {"cell_type": "code", "outputs": [{"data": {"text/html": list(_embed(plain) + "\n" + _embed(second))}}]},
         {"cell_type": "code", "outputs": [{"data": {"text/plain": _embed(first)}}]}]}
