@@ -86,9 +86,9 @@ def test_labels_are_judged_where_the_browser_draws_them(site):
         _, _, problems = check_charts.check_page(browser, _page(site, "dense", _dense_axis()))
         assert problems == []
         labels = _measured(browser, _page(site, "dense2", _dense_axis()))
-        shown = [t for t, *_ in labels]
-        assert shown[0] == "0" and len(shown) < 18 + 2  # some of the 18 x labels dropped (the y axis adds a few)
-        assert "2,000" not in shown or "4,000" not in shown
+        x_labels = [t for t, *_ in labels if t.endswith(",000") or t == "0"]
+        assert x_labels[0] == "0" and 1 < len(x_labels) < 18  # some of the 18 x labels dropped
+        assert "2,000" not in x_labels or "4,000" not in x_labels
 
 
 def _measured(browser, page):
