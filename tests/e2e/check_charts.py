@@ -8,7 +8,7 @@ off), lets the page's scripts run and checks, for every chart:
   ``role="graphics-document"`` and holds an ``<svg class="marks">`` or ``<canvas class="marks">``);
 - it draws marks: at least one data mark of non-zero size on the canvas, and no layer whose marks all draw
   nothing (bars of height zero, bars from zero on a log axis, marks at NaN);
-- no two text labels (axis labels, text marks) overlap;
+- no two text labels (axis labels, text marks) overlap or touch, in the boxes the browser laid them out in;
 - the live chart shows the same data as its static SVG (what the executed notebook computed);
 - every slider, drop-down or radio button vega-embed bound to a chart parameter changes the marks when
   moved to its ends (or to each other option), and the chart comes back when it is moved back.
