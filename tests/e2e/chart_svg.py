@@ -7,7 +7,9 @@ text); axes, legends and titles carry other roles (``role-axis-label``, ``role-l
 same structure is in the static SVG each chart carries (vl-convert) and in the live SVG vega-embed draws.
 
 Sizes come from the geometry itself (path commands, line ends, transforms), so no layout engine is needed;
-a text's box is approximated from its position, anchor, font size and characters (sans-serif metrics).
+a text's box is approximated from its position, anchor, font size and characters (sans-serif metrics). For a
+live chart the chart check passes the boxes the browser laid its labels out in instead (:func:`svg_problems`'s
+``measured``), since the browser's font may be narrower or wider than these metrics.
 """
 
 from __future__ import annotations
